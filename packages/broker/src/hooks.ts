@@ -1,0 +1,29 @@
+/** Typed extension points for an application that embeds the broker. */
+
+export interface ClientInfo {
+  clientId: string;
+  username: string | undefined;
+  /** Peer address `ip:port`. */
+  peer: string;
+  protocolVersion: 3 | 4 | 5;
+  listener: string;
+}
+
+export interface AuthenticateRequest extends ClientInfo {
+  password: Buffer | undefined;
+}
+
+/** `ok: false` refuses the CONNECT; reasonCode is the v5 CONNACK code (0x86 bad credentials, 0x87 not authorized, …). */
+export type AuthResult = { ok: true } | { ok: false; reasonCode?: number };
+
+export type AuthorizeAction = 'publish' | 'subscribe';
+
+export interface BrokerHooks {
+  /** Called on every CONNECT; absent means allow all. */
+  authenticate?: (req: AuthenticateRequest) => AuthResult | Promise<AuthResult>;
+  /**
+   * Called for each PUBLISH topic and SUBSCRIBE filter; absent means allow all.
+   * A synchronous answer keeps the publish path free of Promises.
+   */
+  authorize?: (client: ClientInfo, action: AuthorizeAction, topic: string) => boolean | Promise<boolean>;
+}

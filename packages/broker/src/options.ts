@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import type { BrokerHooks } from './hooks.js';
+
+/** How a shared subscription group picks the member that gets a message. */
+export type SharedStrategy =
+  | 'random'
+  | 'round_robin'
+  | 'round_robin_per_group'
+  | 'sticky'
+  | 'hash_clientid'
+  | 'hash_topic'
+  | 'local';
+
+export interface ListenerOptions {
+  /** `tcp` or `ws`; the name is the EMQX listener id, e.g. `tcp:default`. */
+  type: 'tcp' | 'ws';
+  name: string;
+  host: string;
+  /** 0 disables the listener. */
+  port: number;
+  maxConnections: number;
+  /** WebSocket path (ws only), default `/mqtt`. */
+  path?: string;
+}
+
+/** MQTT behaviour; names mirror EMQX 5's `mqtt.*` keys. Durations are in milliseconds. */
+export interface MqttOptions {
+  idleTimeout: number;
+  maxPacketSize: number;
+  maxClientidLen: number;
+  maxTopicLevels: number;
+  maxTopicLength: number;
+  maxQosAllowed: 0 | 1 | 2;
+  maxTopicAlias: number;
+  retainAvailable: boolean;
+  wildcardSubscription: boolean;
+  sharedSubscription: boolean;
+  ignoreLoopDeliver: boolean;
+  /** 0 = let the client choose; otherwise the server keep alive sent to v5 clients, in seconds. */
+  serverKeepalive: number;
+  keepaliveMultiplier: number;
+  retryInterval: number;
+  sessionExpiryInterval: number;
+  maxAwaitingRel: number;
+  awaitRelTimeout: number;
+  maxMqueueLen: number;
+  mqueueStoreQos0: boolean;
+  maxInflight: number;
+  maxSubscriptions: number;
+  upgradeQos: boolean;
+  sharedSubscriptionStrategy: SharedStrategy;
+  responseInformation: string;
+}
+
+export interface SysOptions {
+  /** Interval of the `$SYS` broker heartbeat topics (uptime, datetime, counters) in ms; 0 disables. */
+  sysMsgInterval: number;
+  /** Publish per-client connected/disconnected events. */
+  clientEvents: boolean;
+}
+
+export interface BrokerOptions {
+  nodeName: string;
+  listeners: ListenerOptions[];
+  mqtt: MqttOptions;
+  sys: SysOptions;
+  logger: Logger;
+  hooks: BrokerHooks;
+}
+
+/** What `createBroker` accepts: everything optional, with EMQX's defaults. */
+export interface BrokerConfig {
+  nodeName?: string;
+  listeners?: ListenerOptions[];
+  mqtt?: Partial<MqttOptions>;
+  sys?: Partial<SysOptions>;
+  logger?: Logger;
+  hooks?: BrokerHooks;
+}
+
+export const DEFAULT_MQTT: MqttOptions = {
+  idleTimeout: 15_000,
+  maxPacketSize: 1024 * 1024,
+  maxClientidLen: 65535,
+  maxTopicLevels: 128,
+  maxTopicLength: 65535,
+  maxQosAllowed: 2,
+  maxTopicAlias: 65535,
+  retainAvailable: true,
+  wildcardSubscription: true,
+  sharedSubscription: true,
+  ignoreLoopDeliver: false,
+  serverKeepalive: 0,
+  keepaliveMultiplier: 1.5,
+  retryInterval: 30_000,
+  sessionExpiryInterval: 2 * 3600_000,
+  maxAwaitingRel: 100,
+  awaitRelTimeout: 300_000,
+  maxMqueueLen: 1000,
+  mqueueStoreQos0: true,
+  maxInflight: 32,
+  maxSubscriptions: 0,
+  upgradeQos: false,
+  sharedSubscriptionStrategy: 'round_robin',
+  responseInformation: '',
+};
+
+export const DEFAULT_SYS: SysOptions = { sysMsgInterval: 60_000, clientEvents: true };
