@@ -1,0 +1,518 @@
+import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import pino from 'pino';
+import { parseSharedFilter } from '@vireo/mqtt';
+import { RC } from '@vireo/mqtt';
+import { Channel } from './channel.js';
+import { LocalCluster } from './cluster.js';
+import type { ClusterLink } from './cluster.js';
+import { Connection } from './connection.js';
+import type { ClientInfo } from './hooks.js';
+import { startListener } from './listeners.js';
+import type { RunningListener } from './listeners.js';
+import { newMessageId } from './message.js';
+import type { Message, MessageProperties } from './message.js';
+import { DEFAULT_MQTT, DEFAULT_SYS } from './options.js';
+import type { BrokerConfig, BrokerOptions, ListenerOptions } from './options.js';
+import { Retainer } from './retainer.js';
+import { Router } from './router.js';
+import { Session } from './session.js';
+import type { Delivery, DropReason, SessionEvents, SessionLimits } from './session.js';
+import { Stats } from './stats.js';
+import type { SubOptions } from './subscription.js';
+import { SysPublisher } from './sys.js';
+import { WillScheduler } from './will.js';
+
+export { ListenError } from './listeners.js';
+
+/** EMQX's names for why a connection ended. */
+export type DisconnectReason =
+  | 'normal'
+  | 'tcp_closed'
+  | 'closed'
+  | 'keepalive_timeout'
+  | 'idle_timeout'
+  | 'frame_error'
+  | 'frame_too_large'
+  | 'proto_unexpected_c'
+  | 'protocol_error'
+  | 'takeovered'
+  | 'discarded'
+  | 'kicked'
+  | 'shutdown'
+  | 'etimedout'
+  | 'einval'
+  | (string & {});
+
+export interface BrokerEvents {
+  'client.connected': [ClientInfo];
+  'client.disconnected': [ClientInfo, DisconnectReason];
+  'session.subscribed': [ClientInfo, string, SubOptions];
+  'session.unsubscribed': [ClientInfo, string];
+  'message.publish': [Message];
+  'message.delivered': [string, Message];
+  'message.dropped': [Message, DropReason];
+}
+
+/** What an application publishes through `Broker.publish`. */
+export interface PublishRequest {
+  topic: string;
+  payload: Buffer | string;
+  qos?: 0 | 1 | 2;
+  retain?: boolean;
+  properties?: MessageProperties;
+}
+
+export function resolveOptions(config: BrokerConfig = {}): BrokerOptions {
+  const nodeName = config.nodeName ?? `vireo@${os.hostname()}`;
+  return {
+    nodeName,
+    listeners: config.listeners ?? [
+      { type: 'tcp', name: 'tcp:default', host: '0.0.0.0', port: 1883, maxConnections: 1_024_000 },
+      { type: 'ws', name: 'ws:default', host: '0.0.0.0', port: 8083, maxConnections: 1_024_000, path: '/mqtt' },
+    ],
+    mqtt: { ...DEFAULT_MQTT, ...config.mqtt },
+    sys: { ...DEFAULT_SYS, ...config.sys },
+    logger: config.logger ?? pino({ base: { node: nodeName } }),
+    hooks: { ...config.hooks },
+  };
+}
+
+/** Starts a node in-process: listeners up, ready for clients. */
+export async function createBroker(config: BrokerConfig = {}): Promise<Broker> {
+  const broker = new Broker(resolveOptions(config));
+  await broker.start();
+  return broker;
+}
+
+/**
+ * One node's engine: sessions, routing, retained messages, wills, takeover. Protocol details
+ * live in Channel; the rest of a cluster is reached through `cluster`.
+ */
+export class Broker extends EventEmitter<BrokerEvents> {
+  readonly logger: pino.Logger;
+  readonly stats = new Stats();
+  readonly router = new Router();
+  readonly retainer = new Retainer();
+  readonly sessions = new Map<string, Session>();
+  readonly channels = new Map<string, Channel>();
+  cluster: ClusterLink;
+  readonly startedAt = Date.now();
+  private mqttListeners: RunningListener[] = [];
+  private readonly allChannels = new Set<Channel>();
+  private readonly wills: WillScheduler;
+  private readonly sys: SysPublisher;
+  private readonly sessionLimits: SessionLimits;
+  private readonly sessionEvents: SessionEvents;
+  private housekeeping: NodeJS.Timeout | undefined;
+  private readonly brokerRr = new Map<string, { value: number }>();
+  private closing = false;
+
+  constructor(readonly options: BrokerOptions) {
+    super();
+    this.logger = options.logger;
+    this.cluster = new LocalCluster(options.nodeName);
+    this.sessionLimits = {
+      maxInflight: options.mqtt.maxInflight,
+      maxMqueueLen: options.mqtt.maxMqueueLen,
+      mqueueStoreQos0: options.mqtt.mqueueStoreQos0,
+    };
+    this.sessionEvents = {
+      onDrop: (s, d, reason) => this.onSessionDrop(s, d, reason),
+      onDelivered: (s, d) => {
+        if (this.listenerCount('message.delivered') > 0) this.emit('message.delivered', s.clientId, d.msg);
+      },
+    };
+    this.wills = new WillScheduler((msg) => this.publish(msg));
+    this.sys = new SysPublisher(this);
+  }
+
+  async start(): Promise<void> {
+    try {
+      for (const l of this.options.listeners) {
+        if (l.port === 0) continue;
+        this.mqttListeners.push(await startListener(l, (socket, peer, opts) => this.accept(socket, peer, opts)));
+      }
+    } catch (err) {
+      await Promise.all(this.mqttListeners.map((l) => l.close()));
+      this.mqttListeners = [];
+      throw err;
+    }
+    const sweep = Math.min(this.options.mqtt.awaitRelTimeout / 2, 30_000);
+    this.housekeeping = setInterval(() => this.sweepAwaitingRel(), Math.max(1000, sweep));
+    this.housekeeping.unref();
+    this.sys.start();
+  }
+
+  addresses(): { name: string; type: 'tcp' | 'ws'; host: string; port: number }[] {
+    return this.mqttListeners.map((l) => ({ name: l.options.name, type: l.options.type, host: l.options.host, port: l.port }));
+  }
+
+  /** Listener state with connection counts and disconnects by reason. */
+  listenerStats(): { name: string; type: string; bind: string; connections: number; shutdownCount: Record<string, number> }[] {
+    return this.mqttListeners.map((l) => ({
+      name: l.options.name,
+      type: l.options.type,
+      bind: `${l.options.host}:${l.port}`,
+      connections: l.connections,
+      shutdownCount: Object.fromEntries(l.shutdownCount),
+    }));
+  }
+
+  private accept(socket: Duplex, peer: string, listener: ListenerOptions): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, peer, listener.name, this.options.mqtt.maxPacketSize);
+    const ch = new Channel(conn, this);
+    this.allChannels.add(ch);
+    if (this.allChannels.size > this.stats.connectionsMax) this.stats.connectionsMax = this.allChannels.size;
+  }
+
+  assignClientId(): string {
+    return `vireo-${randomBytes(8).toString('hex')}`;
+  }
+
+  // ── sessions ───────────────────────────────────────────────────────────────
+
+  /**
+   * Binds a connecting channel to its session. An existing connection of the same clientid
+   * is closed: `takeovered` when the session goes on, `discarded` on clean start.
+   */
+  openSession(ch: Channel, cleanStart: boolean, expiryInterval: number): { session: Session; present: boolean } {
+    const clientId = ch.clientId;
+    this.wills.cancel(clientId);
+    const old = this.channels.get(clientId);
+    let session = this.sessions.get(clientId);
+    if (old && old !== ch) {
+      const reason = cleanStart ? 'discarded' : 'takeovered';
+      if (cleanStart) this.stats.discards++;
+      else this.stats.takeovers++;
+      this.logger.info({ clientid: clientId, peer: old.peer, new_peer: ch.peer, reason }, `Session ${reason}`);
+      // the old connection's will: a discarded session ends, so its will goes out; a taken-over one continues
+      if (!cleanStart) old.will = undefined;
+      this.channels.delete(clientId);
+      old.session?.detach();
+      old.close(reason, RC.SESSION_TAKEN_OVER);
+      session = this.sessions.get(clientId);
+    }
+    let present = false;
+    if (session && cleanStart) {
+      this.destroySession(session, 'discarded');
+      session = undefined;
+    }
+    if (session) {
+      present = true;
+      session.expiryInterval = expiryInterval;
+      if (session.expiryTimer) clearTimeout(session.expiryTimer);
+      session.expiryTimer = undefined;
+    } else {
+      session = new Session(clientId, expiryInterval, this.sessionLimits, this.sessionEvents);
+      this.sessions.set(clientId, session);
+    }
+    this.channels.set(clientId, ch);
+    return { session, present };
+  }
+
+  channelConnected(ch: Channel): void {
+    this.stats.connected++;
+    this.logger.info(
+      { clientid: ch.clientId, peer: ch.peer, username: ch.username, proto_ver: ch.protocolVersion, keepalive: ch.keepalive },
+      'Client connected',
+    );
+    this.sys.clientConnected(ch);
+    if (this.listenerCount('client.connected') > 0) this.emit('client.connected', ch.info);
+  }
+
+  /** A connected channel's socket is gone: will, session detach or end, counters, events. */
+  channelClosed(ch: Channel, reason: string): void {
+    this.allChannels.delete(ch);
+    this.countDisconnect(ch.conn.listener, reason);
+    this.stats.disconnected++;
+    const session = ch.session;
+    const current = this.channels.get(ch.clientId) === ch;
+    if (current) this.channels.delete(ch.clientId);
+    this.logger.info({ clientid: ch.clientId, peer: ch.peer, reason }, 'Client disconnected');
+    if (session && current) {
+      session.detach();
+      const expiry = session.expiryInterval;
+      if (ch.will) this.wills.schedule(ch.clientId, ch.will.msg, Math.min(ch.will.delay, expiry));
+      // messages a shared group gave this member go to another member now
+      this.redispatchShared(session, session.takeShared());
+      if (expiry === 0) this.destroySession(session, reason);
+      else if (expiry !== 0xffffffff) {
+        session.expiresAt = Date.now() + expiry * 1000;
+        session.expiryTimer = setTimeout(() => this.expireSession(session), Math.min(expiry * 1000, 2 ** 31 - 1));
+        session.expiryTimer.unref();
+      }
+    } else if (ch.will && reason !== 'takeovered') {
+      this.wills.schedule(ch.clientId, ch.will.msg, 0);
+    }
+    this.sys.clientDisconnected(ch, reason);
+    if (this.listenerCount('client.disconnected') > 0) this.emit('client.disconnected', ch.info, reason);
+  }
+
+  countDisconnect(listener: string, reason: string): void {
+    const l = this.mqttListeners.find((x) => x.options.name === listener);
+    if (l) l.shutdownCount.set(reason, (l.shutdownCount.get(reason) ?? 0) + 1);
+  }
+
+  /** A channel that never completed CONNECT is gone. */
+  channelAborted(ch: Channel, reason: string): void {
+    this.allChannels.delete(ch);
+    this.countDisconnect(ch.conn.listener, reason);
+  }
+
+  private expireSession(session: Session): void {
+    if (this.sessions.get(session.clientId) !== session || session.outlet) return;
+    this.logger.info({ clientid: session.clientId }, 'Session expired');
+    this.wills.fireNow(session.clientId);
+    this.destroySession(session, 'expired');
+  }
+
+  /** Ends a session: its subscriptions leave the router; undelivered shared messages go to other members. */
+  private destroySession(session: Session, reason: string): void {
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    const pending = session.pending().filter((d) => d.share && d.qos > 0);
+    for (const [filter, opts] of session.subscriptions) this.removeRoute(session.clientId, filter, opts);
+    session.subscriptions.clear();
+    session.close();
+    this.redispatchShared(session, pending);
+    this.logger.debug({ clientid: session.clientId, reason }, 'Session terminated');
+  }
+
+  private sweepAwaitingRel(): void {
+    const deadline = Date.now() - this.options.mqtt.awaitRelTimeout;
+    for (const s of this.sessions.values()) {
+      if (s.awaitingRel.size === 0) continue;
+      for (const [pid, at] of s.awaitingRel) {
+        if (at > deadline) continue;
+        s.awaitingRel.delete(pid);
+        this.logger.warn({ clientid: s.clientId, packet_id: pid }, 'Dropped qos2 packet due to await_rel_timeout');
+      }
+    }
+  }
+
+  // ── subscriptions ──────────────────────────────────────────────────────────
+
+  subscribe(session: Session, info: ClientInfo, fullFilter: string, opts: SubOptions): boolean {
+    const existing = session.subscriptions.get(fullFilter);
+    session.subscriptions.set(fullFilter, opts);
+    const filter = opts.share === undefined ? fullFilter : (parseSharedFilter(fullFilter) as { filter: string }).filter;
+    const hadRoute = this.hasRoute(filter, opts.share);
+    this.router.subscribe(session.clientId, filter, opts);
+    if (!hadRoute) this.cluster.addRoute(filter, opts.share);
+    if (this.listenerCount('session.subscribed') > 0) this.emit('session.subscribed', info, fullFilter, opts);
+    return existing === undefined;
+  }
+
+  unsubscribe(session: Session, info: ClientInfo, fullFilter: string): boolean {
+    const opts = session.subscriptions.get(fullFilter);
+    if (!opts) return false;
+    session.subscriptions.delete(fullFilter);
+    this.removeRoute(session.clientId, fullFilter, opts);
+    if (this.listenerCount('session.unsubscribed') > 0) this.emit('session.unsubscribed', info, fullFilter);
+    return true;
+  }
+
+  private removeRoute(clientId: string, fullFilter: string, opts: SubOptions): void {
+    const filter = opts.share === undefined ? fullFilter : (parseSharedFilter(fullFilter) as { filter: string }).filter;
+    this.router.unsubscribe(clientId, filter, opts.share);
+    if (!this.hasRoute(filter, opts.share)) this.cluster.deleteRoute(filter, opts.share);
+  }
+
+  private hasRoute(filter: string, share: string | undefined): boolean {
+    if (share === undefined) return (this.router.direct.entriesOf(filter)?.size ?? 0) > 0;
+    return this.router.sharedGroup(share, filter) !== undefined;
+  }
+
+  /** Retained messages for a new subscription, by its Retain Handling; never for shared ones. */
+  sendRetained(session: Session, fullFilter: string, opts: SubOptions, isNew: boolean): void {
+    if (opts.share !== undefined || opts.rh === 2 || (opts.rh === 1 && !isNew)) return;
+    const now = Date.now();
+    for (const msg of this.retainer.match(fullFilter, now)) {
+      session.deliver({
+        msg,
+        qos: this.grantQos(msg.qos, opts.qos),
+        retain: true,
+        subIds: opts.subId ? [opts.subId] : undefined,
+        share: undefined,
+      });
+    }
+  }
+
+  private grantQos(msgQos: 0 | 1 | 2, subQos: 0 | 1 | 2): 0 | 1 | 2 {
+    if (this.options.mqtt.upgradeQos) return subQos;
+    return msgQos < subQos ? msgQos : subQos;
+  }
+
+  // ── publishing ─────────────────────────────────────────────────────────────
+
+  /** Publishes from the application embedding the broker. */
+  publishMessage(req: PublishRequest): number {
+    const now = Date.now();
+    const props = req.properties;
+    return this.publish({
+      id: newMessageId(),
+      topic: req.topic,
+      payload: typeof req.payload === 'string' ? Buffer.from(req.payload) : req.payload,
+      qos: req.qos ?? 0,
+      retain: req.retain ?? false,
+      properties: props,
+      from: '',
+      timestamp: now,
+      expiresAt: props?.messageExpiryInterval ? now + props.messageExpiryInterval * 1000 : 0,
+    });
+  }
+
+  /** Routes one message to every matching subscription; returns how many got it. */
+  publish(msg: Message, from?: Channel): number {
+    if (this.listenerCount('message.publish') > 0) this.emit('message.publish', msg);
+    if (msg.retain) this.retainer.retain(msg);
+    const prevMsg = this.curMsg;
+    const prevCount = this.curCount;
+    this.curMsg = msg;
+    this.curCount = 0;
+    this.router.direct.match(msg.topic, this.visitDirect);
+    if (this.router.shared.size > 0) {
+      this.curFrom = from;
+      this.router.shared.match(msg.topic, this.visitShared);
+      this.curFrom = undefined;
+    }
+    this.cluster.forward(msg);
+    const count = this.curCount;
+    this.curMsg = prevMsg;
+    this.curCount = prevCount;
+    if (count === 0) this.countDropped('no_subscribers');
+    return count;
+  }
+
+  // per-publish state for the trie visitors: no closure allocated per message
+  private curMsg: Message | undefined;
+  private curCount = 0;
+  private curFrom: Channel | undefined;
+
+  private readonly visitDirect = (clientId: string, opts: SubOptions): void => {
+    const msg = this.curMsg!;
+    if (opts.nl && clientId === msg.from) return;
+    if (this.options.mqtt.ignoreLoopDeliver && clientId === msg.from) return;
+    const session = this.sessions.get(clientId);
+    if (!session) return;
+    this.curCount++;
+    session.deliver({
+      msg,
+      qos: this.grantQos(msg.qos, opts.qos),
+      retain: opts.rap ? msg.retain : false,
+      subIds: opts.subId ? [opts.subId] : undefined,
+      share: undefined,
+    });
+  };
+
+  private readonly visitShared = (_group: string, group: import('./shared.js').SharedGroup): void => {
+    const msg = this.curMsg!;
+    const strategy = this.options.mqtt.sharedSubscriptionStrategy;
+    const counters = this.curFrom ? this.curFrom.rrCounters : this.brokerRr;
+    let rr = counters.get(group.key);
+    if (!rr) counters.set(group.key, (rr = { value: 0 }));
+    const chosen = this.pickMember(group, strategy, rr, msg, undefined);
+    if (!chosen) return;
+    this.curCount++;
+    this.deliverShared(group, chosen, msg);
+  };
+
+  private pickMember(
+    group: import('./shared.js').SharedGroup,
+    strategy: BrokerOptions['mqtt']['sharedSubscriptionStrategy'],
+    rr: { value: number },
+    msg: Message,
+    exclude: string | undefined,
+  ): string | undefined {
+    // prefer connected members; fall back to any (its session queues the message)
+    const online = group.pick(strategy, rr, msg.from, msg.topic, (id) => id !== exclude && this.channels.has(id));
+    return online ?? group.pick(strategy, rr, msg.from, msg.topic, (id) => id !== exclude && this.sessions.has(id));
+  }
+
+  private deliverShared(group: import('./shared.js').SharedGroup, clientId: string, msg: Message): void {
+    const opts = group.members.get(clientId)!;
+    this.sessions.get(clientId)?.deliver({
+      msg,
+      qos: this.grantQos(msg.qos, opts.qos),
+      retain: opts.rap ? msg.retain : false,
+      subIds: opts.subId ? [opts.subId] : undefined,
+      share: group.key,
+    });
+  }
+
+  /** Gives undelivered QoS 1/2 messages of a leaving shared member to other members of their group. */
+  private redispatchShared(from: Session, deliveries: Delivery[]): void {
+    for (const d of deliveries) {
+      const slash = d.share!.indexOf('/');
+      const groupName = d.share!.slice(0, slash);
+      const filter = d.share!.slice(slash + 1);
+      const group = this.router.sharedGroup(groupName, filter);
+      const chosen = group && this.pickMember(group, 'random', { value: 0 }, d.msg, from.clientId);
+      if (group && chosen) {
+        this.logger.debug({ clientid: from.clientId, to: chosen, topic: d.msg.topic }, 'Redispatched shared message');
+        this.deliverShared(group, chosen, d.msg);
+      } else if (from.outlet === undefined && this.sessions.get(from.clientId) === from) {
+        // nobody else in the group: keep it with the (persistent) session
+        from.deliver(d);
+      } else this.onSessionDrop(from, d, 'no_subscribers');
+    }
+  }
+
+  countDropped(reason: string): void {
+    this.stats.msgDropped++;
+    this.stats.droppedBy.set(reason, (this.stats.droppedBy.get(reason) ?? 0) + 1);
+  }
+
+  private onSessionDrop(session: Session, d: Delivery, reason: DropReason): void {
+    this.countDropped(reason);
+    if (reason === 'queue_full') {
+      this.logger.warn(
+        { clientid: session.clientId, topic: d.msg.topic, qos: d.qos, max_mqueue_len: this.options.mqtt.maxMqueueLen },
+        'Dropped msg due to mqueue is full',
+      );
+    }
+    if (this.listenerCount('message.dropped') > 0) this.emit('message.dropped', d.msg, reason);
+  }
+
+  // ── admin ──────────────────────────────────────────────────────────────────
+
+  /** Disconnects a client (DISCONNECT 0x98 in v5) and ends its session; logs `kicked`. */
+  kick(clientId: string): boolean {
+    const ch = this.channels.get(clientId);
+    const session = this.sessions.get(clientId);
+    if (!ch && !session) return false;
+    this.stats.kicks++;
+    this.logger.info({ clientid: clientId, reason: 'kicked' }, 'Client kicked');
+    if (ch) {
+      ch.will = undefined;
+      ch.close('kicked', RC.ADMINISTRATIVE_ACTION);
+    }
+    const s = this.sessions.get(clientId);
+    if (s) this.destroySession(s, 'kicked');
+    return true;
+  }
+
+  /** Stops accepting, sends DISCONNECT 0x8B to v5 clients, closes every connection. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.sys.stop();
+    if (this.housekeeping) clearInterval(this.housekeeping);
+    const closingListeners = Promise.all(this.mqttListeners.map((l) => l.close()));
+    for (const ch of [...this.allChannels]) {
+      // a broker shutting down is not the client's fault: no will (EMQX does the same on shutdown)
+      ch.will = undefined;
+      ch.close('shutdown', RC.SERVER_SHUTTING_DOWN);
+    }
+    this.wills.clear();
+    for (const s of this.sessions.values()) s.close();
+    await closingListeners;
+    this.logger.info({ node: this.options.nodeName }, 'Broker stopped');
+  }
+}

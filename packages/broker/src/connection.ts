@@ -1,0 +1,156 @@
+import type { Duplex } from 'node:stream';
+import mqtt from 'mqtt-packet';
+import type { Packet, Parser } from 'mqtt-packet';
+
+/** What the protocol layer gets from a connection. */
+export interface ConnectionHandler {
+  onPacket(packet: Packet): void;
+  /** The bytes were not MQTT; `data` is the buffered frame, for the log. */
+  onParseError(err: Error, data: Buffer): void;
+  onPacketTooLarge(size: number): void;
+  onClose(reason: string): void;
+}
+
+const FRAME_LOG_BYTES = 256;
+
+/**
+ * Framing and I/O of one client: parses bytes into packets, writes encoded packets with the
+ * socket corked for the rest of the tick, and tracks inbound activity for keepalive.
+ */
+export class Connection {
+  private readonly parser: Parser;
+  private corked = false;
+  closed = false;
+  /** Last time any byte arrived, for keepalive. */
+  lastRecv = Date.now();
+  bytesIn = 0;
+  bytesOut = 0;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private closeReason = '';
+  handler!: ConnectionHandler;
+  maxPacketSize: number;
+
+  constructor(
+    readonly socket: Duplex,
+    readonly peer: string,
+    readonly listener: string,
+    maxPacketSize: number,
+  ) {
+    this.maxPacketSize = maxPacketSize;
+    this.parser = mqtt.parser({ protocolVersion: 4 });
+    this.parser.on('packet', (p: Packet) => {
+      if (!this.closed) this.handler.onPacket(p);
+    });
+    this.parser.on('error', (err: Error) => {
+      if (!this.closed) this.handler.onParseError(err, this.pendingBytes());
+    });
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (!this.closeReason) this.closeReason = errnoReason(err);
+    });
+    socket.on('close', () => this.onSocketClose());
+    socket.on('end', () => {
+      if (!this.closeReason) this.closeReason = 'tcp_closed';
+      socket.end();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastRecv = Date.now();
+    this.bytesIn += chunk.length;
+    this.parser.parse(chunk);
+    // a packet still being received whose announced length is over the limit
+    const announced = (this.parser as unknown as { packet: { length: number } }).packet.length;
+    if (!this.closed && announced > this.maxPacketSize) this.handler.onPacketTooLarge(announced);
+  }
+
+  private pendingBytes(): Buffer {
+    const list = (this.parser as unknown as { _list?: { slice(a: number, b: number): Buffer } })._list;
+    try {
+      return list ? list.slice(0, FRAME_LOG_BYTES) : Buffer.alloc(0);
+    } catch {
+      return Buffer.alloc(0);
+    }
+  }
+
+  write(buf: Buffer): void {
+    if (this.closed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(uncork, this);
+    }
+    this.bytesOut += buf.length;
+    this.socket.write(buf);
+  }
+
+  /** Bytes waiting in the socket's write buffer: a slow reader shows here. */
+  get backlog(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Starts keepalive: with no byte for `ms`, `onTimeout` runs. */
+  startKeepalive(ms: number, onTimeout: () => void): void {
+    if (ms <= 0) return;
+    const check = () => {
+      const idle = Date.now() - this.lastRecv;
+      if (idle >= ms) onTimeout();
+      else this.keepaliveTimer = setTimeout(check, ms - idle);
+    };
+    this.keepaliveTimer = setTimeout(check, ms);
+  }
+
+  /** Closes after flushing what was written; `reason` is the name logged and counted. */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closeReason = reason;
+    this.closed = true;
+    this.stopTimers();
+    if (this.corked) {
+      this.corked = false;
+      this.socket.uncork();
+    }
+    this.socket.end();
+    // don't let a peer that never reads hold the socket open
+    setTimeout(() => this.socket.destroy(), 2000).unref();
+    this.handler.onClose(reason);
+  }
+
+  private onSocketClose(): void {
+    this.stopTimers();
+    if (this.closed) return;
+    this.closed = true;
+    this.handler.onClose(this.closeReason || 'tcp_closed');
+  }
+
+  private stopTimers(): void {
+    if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer);
+    this.keepaliveTimer = undefined;
+  }
+
+  uncorkNow(): void {
+    if (!this.corked) return;
+    this.corked = false;
+    this.socket.uncork();
+  }
+}
+
+function uncork(c: Connection): void {
+  c.uncorkNow();
+}
+
+function errnoReason(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ETIMEDOUT':
+      return 'etimedout';
+    case 'EINVAL':
+      return 'einval';
+    case 'ECONNRESET':
+      return 'tcp_closed';
+    case 'EPIPE':
+      return 'closed';
+    default:
+      return err.code ? err.code.toLowerCase() : 'sock_error';
+  }
+}

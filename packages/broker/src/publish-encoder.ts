@@ -1,0 +1,63 @@
+import mqtt from 'mqtt-packet';
+import type { IPublishPacket } from 'mqtt-packet';
+import type { Delivery } from './session.js';
+
+const OPTS_V4 = { protocolVersion: 4 };
+const OPTS_V5 = { protocolVersion: 5 };
+
+/**
+ * Encodes a PUBLISH for one subscriber. The bytes for a (protocol, QoS, retain) variant are
+ * made once per message and shared by every subscriber that gets the same variant; only the
+ * packet id (and DUP bit) is patched into a copy. Per-subscriber properties (subscription
+ * identifiers, a shrinking message expiry) take the slow path and are encoded alone.
+ */
+export function encodePublish(d: Delivery, pid: number, dup: boolean, v5: boolean, now: number): Buffer {
+  const msg = d.msg;
+  const personal = v5 && (d.subIds !== undefined || msg.expiresAt !== 0);
+  let buf: Buffer;
+  if (personal) {
+    buf = mqtt.generate(packetFor(d, pid || 1, v5, now), OPTS_V5);
+  } else {
+    const key = (v5 ? 1 : 0) | (d.qos << 1) | (d.retain ? 8 : 0);
+    const cache = (msg.encoded ??= []);
+    buf = cache[key] ??= mqtt.generate(packetFor(d, 1, v5, now), v5 ? OPTS_V5 : OPTS_V4);
+    if (d.qos === 0 && !dup) return buf;
+    buf = Buffer.from(buf);
+  }
+  if (d.qos > 0) {
+    const at = pidOffset(buf);
+    buf[at] = pid >> 8;
+    buf[at + 1] = pid & 0xff;
+  }
+  if (dup) buf[0] |= 0x08;
+  return buf;
+}
+
+function packetFor(d: Delivery, pid: number, v5: boolean, now: number): IPublishPacket {
+  const msg = d.msg;
+  const packet: IPublishPacket = {
+    cmd: 'publish',
+    topic: msg.topic,
+    payload: msg.payload,
+    qos: d.qos,
+    retain: d.retain,
+    dup: false,
+  };
+  if (d.qos > 0) packet.messageId = pid;
+  if (v5) {
+    const props: NonNullable<IPublishPacket['properties']> = msg.properties ? { ...msg.properties } : {};
+    if (msg.expiresAt !== 0) props.messageExpiryInterval = Math.max(0, Math.ceil((msg.expiresAt - now) / 1000));
+    if (d.subIds) props.subscriptionIdentifier = d.subIds.length === 1 ? d.subIds[0] : d.subIds;
+    if (Object.keys(props).length > 0) packet.properties = props;
+  }
+  return packet;
+}
+
+/** Offset of the packet id: after the fixed header (1 byte + varint length) and the topic. */
+function pidOffset(buf: Buffer): number {
+  let i = 1;
+  while (buf[i] & 0x80) i++;
+  i++;
+  const topicLen = (buf[i] << 8) | buf[i + 1];
+  return i + 2 + topicLen;
+}

@@ -1,0 +1,49 @@
+import { isWildcard, topicMatches } from '@vireo/mqtt';
+import type { Message } from './message.js';
+import { isExpired } from './message.js';
+
+/**
+ * Retained messages, one per topic. Exact filters are a Map lookup; a wildcard filter
+ * scans the retained topics (retained sets are small next to message rates, and the
+ * scan runs once per SUBSCRIBE, never per PUBLISH).
+ */
+export class Retainer {
+  private readonly byTopic = new Map<string, Message>();
+
+  get size(): number {
+    return this.byTopic.size;
+  }
+
+  /** Stores, replaces, or (empty payload) clears the retained message of `msg.topic`. */
+  retain(msg: Message): void {
+    if (msg.payload.length === 0) this.byTopic.delete(msg.topic);
+    else this.byTopic.set(msg.topic, msg);
+  }
+
+  match(filter: string, now: number): Message[] {
+    if (!isWildcard(filter)) {
+      const m = this.byTopic.get(filter);
+      if (!m) return [];
+      if (isExpired(m, now)) {
+        this.byTopic.delete(filter);
+        return [];
+      }
+      return [m];
+    }
+    const out: Message[] = [];
+    for (const [topic, m] of this.byTopic) {
+      if (!topicMatches(filter, topic)) continue;
+      if (isExpired(m, now)) this.byTopic.delete(topic);
+      else out.push(m);
+    }
+    return out;
+  }
+
+  topics(): IterableIterator<string> {
+    return this.byTopic.keys();
+  }
+
+  clear(): void {
+    this.byTopic.clear();
+  }
+}

@@ -1,0 +1,277 @@
+import type { Message } from './message.js';
+import { isExpired } from './message.js';
+import type { SubOptions } from './subscription.js';
+import { Deque } from './deque.js';
+
+/** One message on its way to one subscriber, with what the subscription decided for it. */
+export interface Delivery {
+  msg: Message;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  /** Subscription identifiers to attach (v5), or undefined. */
+  subIds: number[] | undefined;
+  /** `group/filter` of the shared subscription it came through, so it can be redispatched. */
+  share: string | undefined;
+}
+
+export interface InflightEntry {
+  pid: number;
+  delivery: Delivery;
+  /** `publish`: waiting for PUBACK/PUBREC; `pubrel`: PUBREL sent, waiting for PUBCOMP. */
+  state: 'publish' | 'pubrel';
+  sentAt: number;
+}
+
+/** What a session needs from the connection it is attached to. */
+export interface Outlet {
+  /** Largest number of unacknowledged QoS 1/2 messages the client accepts (its Receive Maximum). */
+  readonly receiveMaximum: number;
+  /** Writes a PUBLISH; false when it could not be sent (too large for the client) and was dropped. */
+  sendPublish(d: Delivery, pid: number, dup: boolean): boolean;
+  sendPubrel(pid: number): void;
+}
+
+/** Why a message did not reach a subscriber; the names EMQX uses in its `messages.dropped.*` counters. */
+export type DropReason = 'queue_full' | 'expired' | 'no_connection' | 'too_large' | 'no_subscribers' | 'acl_denied';
+
+export interface SessionLimits {
+  maxInflight: number;
+  maxMqueueLen: number;
+  mqueueStoreQos0: boolean;
+}
+
+export interface SessionEvents {
+  onDrop(session: Session, d: Delivery, reason: DropReason): void;
+  onDelivered(session: Session, d: Delivery): void;
+}
+
+/** The session as a plain value: what moves between nodes on takeover and what a store keeps. */
+export interface SessionState {
+  clientId: string;
+  createdAt: number;
+  /** Seconds; 0xFFFFFFFF = never expires. */
+  expiryInterval: number;
+  subscriptions: [string, SubOptions][];
+  inflight: InflightEntry[];
+  mqueue: Delivery[];
+  awaitingRel: [number, number][];
+  nextPacketId: number;
+}
+
+export class Session {
+  readonly clientId: string;
+  readonly createdAt: number;
+  expiryInterval: number;
+  /** Full filter (with `$share/…` prefix) → options. */
+  readonly subscriptions = new Map<string, SubOptions>();
+  readonly inflight = new Map<number, InflightEntry>();
+  readonly mqueue = new Deque<Delivery>();
+  /** Incoming QoS 2 packet ids awaiting PUBREL → time received. */
+  readonly awaitingRel = new Map<number, number>();
+  private nextPid = 1;
+  outlet: Outlet | undefined;
+  /** Set while detached and persistent: when the session expires, ms since epoch. */
+  expiresAt = 0;
+  expiryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    clientId: string,
+    expiryInterval: number,
+    private readonly limits: SessionLimits,
+    private readonly events: SessionEvents,
+    createdAt = Date.now(),
+  ) {
+    this.clientId = clientId;
+    this.expiryInterval = expiryInterval;
+    this.createdAt = createdAt;
+  }
+
+  /** Hands one message to this session: send now, queue, or drop. */
+  deliver(d: Delivery): void {
+    const outlet = this.outlet;
+    if (!outlet) {
+      if (d.qos === 0 && !this.limits.mqueueStoreQos0) return this.events.onDrop(this, d, 'no_connection');
+      return this.enqueue(d);
+    }
+    if (d.qos === 0) {
+      if (outlet.sendPublish(d, 0, false)) this.events.onDelivered(this, d);
+      else this.events.onDrop(this, d, 'too_large');
+      return;
+    }
+    if (this.mqueue.length === 0 && this.inflight.size < this.window(outlet)) this.sendInflight(outlet, d);
+    else this.enqueue(d);
+  }
+
+  /** PUBACK: returns false for an unknown packet id. */
+  puback(pid: number): boolean {
+    const e = this.inflight.get(pid);
+    if (!e || e.state !== 'publish' || e.delivery.qos !== 1) return false;
+    this.inflight.delete(pid);
+    this.drain();
+    return true;
+  }
+
+  /** PUBREC: moves a QoS 2 message to the PUBREL phase. `failed` (reason ≥ 0x80) ends it instead. */
+  pubrec(pid: number, failed: boolean): boolean {
+    const e = this.inflight.get(pid);
+    if (!e || e.delivery.qos !== 2) return false;
+    if (failed) {
+      this.inflight.delete(pid);
+      this.drain();
+      return true;
+    }
+    e.state = 'pubrel';
+    e.sentAt = Date.now();
+    this.outlet?.sendPubrel(pid);
+    return true;
+  }
+
+  pubcomp(pid: number): boolean {
+    const e = this.inflight.get(pid);
+    if (!e || e.state !== 'pubrel') return false;
+    this.inflight.delete(pid);
+    this.drain();
+    return true;
+  }
+
+  /** Attaches a connection: replays the inflight window (DUP) and then the queue. */
+  attach(outlet: Outlet, retryInterval: number): void {
+    this.outlet = outlet;
+    this.expiresAt = 0;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    const now = Date.now();
+    for (const e of this.inflight.values()) {
+      e.sentAt = now;
+      if (e.state === 'pubrel') outlet.sendPubrel(e.pid);
+      else outlet.sendPublish(e.delivery, e.pid, true);
+    }
+    this.drain();
+    if (retryInterval > 0) this.startRetry(retryInterval);
+  }
+
+  detach(): void {
+    this.outlet = undefined;
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  /** Moves queued messages into the inflight window while there is room. */
+  drain(): void {
+    const outlet = this.outlet;
+    if (!outlet) return;
+    const window = this.window(outlet);
+    const now = Date.now();
+    while (this.mqueue.length > 0 && this.inflight.size < window) {
+      const d = this.mqueue.shift()!;
+      if (isExpired(d.msg, now)) {
+        this.events.onDrop(this, d, 'expired');
+        continue;
+      }
+      if (d.qos === 0) {
+        if (outlet.sendPublish(d, 0, false)) this.events.onDelivered(this, d);
+        else this.events.onDrop(this, d, 'too_large');
+      } else this.sendInflight(outlet, d);
+    }
+  }
+
+  /** Removes inflight and queued messages that came through a shared subscription, for redispatch. */
+  takeShared(): Delivery[] {
+    const out: Delivery[] = [];
+    for (const [pid, e] of this.inflight) {
+      // a QoS 2 message past PUBREC has been received by the client: it stays
+      if (e.delivery.share && e.state === 'publish') {
+        this.inflight.delete(pid);
+        out.push(e.delivery);
+      }
+    }
+    for (const d of this.mqueue.removeWhere((q) => q.share !== undefined && q.qos > 0)) out.push(d);
+    return out;
+  }
+
+  /** Everything undelivered (for redispatch when the session ends). */
+  pending(): Delivery[] {
+    const out: Delivery[] = [];
+    for (const e of this.inflight.values()) if (e.state === 'publish') out.push(e.delivery);
+    out.push(...this.mqueue.toArray());
+    return out;
+  }
+
+  close(): void {
+    this.detach();
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+  }
+
+  export(): SessionState {
+    return {
+      clientId: this.clientId,
+      createdAt: this.createdAt,
+      expiryInterval: this.expiryInterval,
+      subscriptions: [...this.subscriptions],
+      inflight: [...this.inflight.values()],
+      mqueue: this.mqueue.toArray(),
+      awaitingRel: [...this.awaitingRel],
+      nextPacketId: this.nextPid,
+    };
+  }
+
+  static import(state: SessionState, limits: SessionLimits, events: SessionEvents): Session {
+    const s = new Session(state.clientId, state.expiryInterval, limits, events, state.createdAt);
+    for (const [f, o] of state.subscriptions) s.subscriptions.set(f, o);
+    for (const e of state.inflight) s.inflight.set(e.pid, e);
+    for (const d of state.mqueue) s.mqueue.push(d);
+    for (const [pid, t] of state.awaitingRel) s.awaitingRel.set(pid, t);
+    s.nextPid = state.nextPacketId;
+    return s;
+  }
+
+  private window(outlet: Outlet): number {
+    const max = this.limits.maxInflight;
+    return outlet.receiveMaximum < max ? outlet.receiveMaximum : max;
+  }
+
+  private sendInflight(outlet: Outlet, d: Delivery): void {
+    const pid = this.allocPid();
+    if (!outlet.sendPublish(d, pid, false)) {
+      this.events.onDrop(this, d, 'too_large');
+      return;
+    }
+    this.inflight.set(pid, { pid, delivery: d, state: 'publish', sentAt: Date.now() });
+    this.events.onDelivered(this, d);
+  }
+
+  private enqueue(d: Delivery): void {
+    const max = this.limits.maxMqueueLen;
+    if (max > 0 && this.mqueue.length >= max) {
+      const dropped = this.mqueue.shift()!;
+      this.events.onDrop(this, dropped, 'queue_full');
+    }
+    this.mqueue.push(d);
+  }
+
+  private allocPid(): number {
+    // inflight is bounded by the window (≤ 65535), so a free id always exists
+    let pid = this.nextPid;
+    while (this.inflight.has(pid)) pid = pid === 65535 ? 1 : pid + 1;
+    this.nextPid = pid === 65535 ? 1 : pid + 1;
+    return pid;
+  }
+
+  /** MQTT 3.1.1 resends unacknowledged messages after retry_interval (v5 only on reconnect, set by the caller). */
+  private startRetry(interval: number): void {
+    this.retryTimer = setInterval(() => {
+      const outlet = this.outlet;
+      if (!outlet || this.inflight.size === 0) return;
+      const due = Date.now() - interval;
+      for (const e of this.inflight.values()) {
+        if (e.sentAt > due) continue;
+        e.sentAt = Date.now();
+        if (e.state === 'pubrel') outlet.sendPubrel(e.pid);
+        else outlet.sendPublish(e.delivery, e.pid, true);
+      }
+    }, Math.max(1000, interval / 2));
+    this.retryTimer.unref();
+  }
+}

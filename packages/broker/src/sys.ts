@@ -1,0 +1,120 @@
+import { newMessageId } from './message.js';
+import type { Broker } from './broker.js';
+import type { Channel } from './channel.js';
+import { VERSION } from './version.js';
+
+/**
+ * `$SYS/brokers/{node}/…`: a heartbeat of broker facts every `sys_msg_interval`, and one
+ * message per client connect/disconnect, as EMQX publishes them.
+ */
+export class SysPublisher {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly prefix: string;
+
+  constructor(private readonly broker: Broker) {
+    this.prefix = `$SYS/brokers/${broker.options.nodeName}`;
+  }
+
+  start(): void {
+    this.publish(`$SYS/brokers`, this.broker.cluster.nodes().join(','), true);
+    this.publish(`${this.prefix}/version`, VERSION, true);
+    this.publish(`${this.prefix}/sysdescr`, 'Vireo MQTT broker', true);
+    this.heartbeat();
+    const every = this.broker.options.sys.sysMsgInterval;
+    if (every > 0) {
+      this.timer = setInterval(() => this.heartbeat(), every);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private heartbeat(): void {
+    const b = this.broker;
+    const p = this.prefix;
+    const connected = b.channels.size;
+    this.publish(`${p}/uptime`, formatUptime(Date.now() - b.startedAt));
+    this.publish(`${p}/datetime`, new Date().toISOString());
+    this.publish(`${p}/clients/connected`, String(connected));
+    this.publish(`${p}/clients/disconnected`, String(b.sessions.size - connected));
+    this.publish(`${p}/stats/connections/count`, String(connected));
+    this.publish(`${p}/stats/connections/max`, String(b.stats.connectionsMax));
+    this.publish(`${p}/stats/sessions/count`, String(b.sessions.size));
+    this.publish(`${p}/stats/subscriptions/count`, String(b.router.subscriptionCount));
+    this.publish(`${p}/stats/topics/count`, String(b.router.topicCount));
+    this.publish(`${p}/stats/retained/count`, String(b.retainer.size));
+    this.publish(`${p}/metrics/messages/received`, String(b.stats.msgIn));
+    this.publish(`${p}/metrics/messages/sent`, String(b.stats.msgOut));
+    this.publish(`${p}/metrics/messages/dropped`, String(b.stats.msgDropped));
+  }
+
+  clientConnected(ch: Channel): void {
+    if (!this.broker.options.sys.clientEvents) return;
+    this.publish(
+      `${this.prefix}/clients/${ch.clientId}/connected`,
+      JSON.stringify({
+        clientid: ch.clientId,
+        username: ch.username ?? null,
+        ipaddress: hostOf(ch.peer),
+        proto_name: ch.protocolVersion === 3 ? 'MQIsdp' : 'MQTT',
+        proto_ver: ch.protocolVersion,
+        keepalive: ch.keepalive,
+        clean_start: ch.session?.expiryInterval === 0,
+        expiry_interval: ch.session?.expiryInterval ?? 0,
+        connected_at: ch.connectedAt,
+        ts: Date.now(),
+      }),
+    );
+  }
+
+  clientDisconnected(ch: Channel, reason: string): void {
+    if (!this.broker.options.sys.clientEvents) return;
+    this.publish(
+      `${this.prefix}/clients/${ch.clientId}/disconnected`,
+      JSON.stringify({
+        clientid: ch.clientId,
+        username: ch.username ?? null,
+        ipaddress: hostOf(ch.peer),
+        proto_ver: ch.protocolVersion,
+        reason,
+        connected_at: ch.connectedAt,
+        disconnected_at: Date.now(),
+        ts: Date.now(),
+      }),
+    );
+  }
+
+  private publish(topic: string, payload: string, retain = false): void {
+    const now = Date.now();
+    this.broker.publish({
+      id: newMessageId(),
+      topic,
+      payload: Buffer.from(payload),
+      qos: 0,
+      retain,
+      properties: undefined,
+      from: '',
+      timestamp: now,
+      expiresAt: 0,
+    });
+  }
+}
+
+function hostOf(peer: string): string {
+  const i = peer.lastIndexOf(':');
+  return i === -1 ? peer : peer.slice(0, i);
+}
+
+function formatUptime(ms: number): string {
+  let s = Math.floor(ms / 1000);
+  const d = Math.floor(s / 86400);
+  s -= d * 86400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  return `${d > 0 ? `${d} days, ` : ''}${h} hours, ${m} minutes, ${s} seconds`;
+}

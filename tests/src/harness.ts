@@ -1,0 +1,95 @@
+/** Shared test plumbing: free ports, an in-process broker, MQTT.js clients, bounded waits. */
+import net from 'node:net';
+import pino from 'pino';
+import mqtt from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { createBroker } from '@vireo/broker';
+import type { Broker, BrokerConfig } from '@vireo/broker';
+
+/** A port the OS just handed out and released; good enough on loopback for tests. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestBroker {
+  broker: Broker;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Starts a broker on a free loopback port with a silent logger (set VIREO_TEST_LOG=debug to see it). */
+export async function startBroker(config: BrokerConfig = {}): Promise<TestBroker> {
+  const port = await freePort();
+  const logger = config.logger ?? pino({ level: process.env.VIREO_TEST_LOG ?? 'silent' });
+  const broker = await createBroker({
+    nodeName: 'vireo@test',
+    ...config,
+    logger,
+    listeners: config.listeners ?? [{ type: 'tcp', name: 'tcp:default', host: '127.0.0.1', port, maxConnections: 100_000 }],
+  });
+  const bound = broker.addresses()[0]?.port ?? port;
+  return { broker, port: bound, url: `mqtt://127.0.0.1:${bound}`, close: () => broker.close() };
+}
+
+/** Connects an MQTT.js client and waits for CONNACK (rejects on error or after `ms`). */
+export async function connect(url: string, opts: IClientOptions = {}, ms = 5000): Promise<MqttClient> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: ms, ...opts });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.end(true);
+      reject(new Error(`connect to ${url} timed out`));
+    }, ms);
+    client.once('connect', () => {
+      clearTimeout(timer);
+      resolve(client);
+    });
+    client.once('error', (err) => {
+      clearTimeout(timer);
+      client.end(true);
+      reject(err);
+    });
+  });
+}
+
+export async function endAll(...clients: (MqttClient | undefined)[]): Promise<void> {
+  await Promise.all(clients.map((c) => (c ? new Promise<void>((r) => c.end(true, {}, () => r())) : undefined)));
+}
+
+/** Resolves with the next `n` messages a client receives (topic, payload as string, packet). */
+export function collect(client: MqttClient, n: number, ms = 5000): Promise<{ topic: string; payload: string; packet: mqtt.IPublishPacket }[]> {
+  const got: { topic: string; payload: string; packet: mqtt.IPublishPacket }[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.removeListener('message', on);
+      reject(new Error(`expected ${n} messages, got ${got.length}: ${JSON.stringify(got.map((g) => g.topic))}`));
+    }, ms);
+    const on = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket) => {
+      got.push({ topic, payload: payload.toString(), packet });
+      if (got.length >= n) {
+        clearTimeout(timer);
+        client.removeListener('message', on);
+        resolve(got);
+      }
+    };
+    client.on('message', on);
+  });
+}
+
+/** Waits until `cond` is true, polling; rejects with `what` after `ms`. */
+export async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
