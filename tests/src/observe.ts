@@ -1,0 +1,89 @@
+/** Observing MQTT.js clients in pub/sub tests: every message and packet, and how the connection ended. */
+import type { MqttClient, IPublishPacket, Packet, IDisconnectPacket } from 'mqtt';
+import { sleep } from './harness.js';
+
+export interface Got {
+  topic: string;
+  payload: string;
+  packet: IPublishPacket;
+}
+
+/** Records every message a client receives, from now on. */
+export class Inbox {
+  readonly msgs: Got[] = [];
+  private readonly on = (topic: string, payload: Buffer, packet: IPublishPacket) => {
+    this.msgs.push({ topic, payload: payload.toString(), packet });
+  };
+
+  constructor(readonly client: MqttClient) {
+    client.on('message', this.on);
+  }
+
+  get payloads(): string[] {
+    return this.msgs.map((m) => m.payload);
+  }
+
+  /** Waits until `pred` holds on the messages received so far (default: at least `n`). */
+  async until(n: number | ((msgs: Got[]) => boolean), ms = 5000, what?: string): Promise<Got[]> {
+    const pred = typeof n === 'number' ? (m: Got[]) => m.length >= n : n;
+    const end = Date.now() + ms;
+    while (!pred(this.msgs)) {
+      if (Date.now() > end) {
+        throw new Error(
+          `timed out waiting for ${what ?? (typeof n === 'number' ? `${n} messages` : 'messages')}; got ${this.msgs.length}: ${JSON.stringify(this.msgs.slice(0, 20).map((m) => [m.topic, m.payload]))}`,
+        );
+      }
+      await sleep(5);
+    }
+    return this.msgs;
+  }
+
+  /** Waits for a message with this payload and returns it. */
+  async waitPayload(payload: string, ms = 5000): Promise<Got> {
+    await this.until((m) => m.some((x) => x.payload === payload), ms, `payload ${payload}`);
+    return this.msgs.find((x) => x.payload === payload)!;
+  }
+
+  stop(): void {
+    this.client.removeListener('message', this.on);
+  }
+}
+
+/** Records every packet an MQTT.js client sends and receives. */
+export class Wire {
+  readonly in: Packet[] = [];
+  readonly out: Packet[] = [];
+  constructor(client: MqttClient) {
+    client.on('packetreceive', (p: Packet) => this.in.push(p));
+    client.on('packetsend', (p: Packet) => this.out.push(p));
+  }
+  cmdsIn(): string[] {
+    return this.in.map((p) => p.cmd);
+  }
+  cmdsOut(): string[] {
+    return this.out.map((p) => p.cmd);
+  }
+}
+
+/** Resolves when the client's connection closes, with the server's DISCONNECT if one came first. */
+export function closed(client: MqttClient, ms = 5000): Promise<{ disconnect: IDisconnectPacket | undefined }> {
+  return new Promise((resolve, reject) => {
+    let disconnect: IDisconnectPacket | undefined;
+    const onDisconnect = (p: IDisconnectPacket) => {
+      disconnect = p;
+    };
+    client.on('disconnect', onDisconnect);
+    client.on('error', () => {
+      /* the close that follows is what we wait for */
+    });
+    const timer = setTimeout(() => {
+      client.removeListener('disconnect', onDisconnect);
+      reject(new Error(`connection still open after ${ms} ms`));
+    }, ms);
+    client.once('close', () => {
+      clearTimeout(timer);
+      client.removeListener('disconnect', onDisconnect);
+      resolve({ disconnect });
+    });
+  });
+}
