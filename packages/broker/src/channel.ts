@@ -29,6 +29,12 @@ export interface Will {
 
 const SESSION_NEVER_EXPIRES = 0xffffffff;
 
+const ACK_PUBACK = 0x40;
+const ACK_PUBREC = 0x50;
+const ACK_PUBREL = 0x62;
+const ACK_PUBCOMP = 0x70;
+const PINGRESP = Buffer.from([0xd0, 0x00]);
+
 /**
  * The MQTT protocol state machine of one connection: CONNECT and auth, QoS handshakes,
  * topic aliases, flow control, subscriptions. It is the session's outlet while connected.
@@ -103,7 +109,7 @@ export class Channel implements ConnectionHandler, Outlet {
         return this.state === 'connected' ? this.onUnsubscribe(packet) : this.protocolError('unsubscribe before connect');
       case 'pingreq':
         if (this.state !== 'connected') return this.protocolError('pingreq before connect');
-        this.writePacket({ cmd: 'pingresp' });
+        this.conn.write(PINGRESP);
         return;
       case 'disconnect':
         return this.onDisconnect(packet);
@@ -298,7 +304,7 @@ export class Channel implements ConnectionHandler, Outlet {
       const session = this.session!;
       if (session.awaitingRel.has(p.messageId!)) {
         // a DUP of a QoS 2 message we already have: acknowledge again, publish nothing
-        this.writePacket({ cmd: 'pubrec', messageId: p.messageId });
+        this.writeAck(ACK_PUBREC, p.messageId!);
         return;
       }
       if (opts.maxAwaitingRel > 0 && session.awaitingRel.size >= opts.maxAwaitingRel) {
@@ -364,15 +370,15 @@ export class Channel implements ConnectionHandler, Outlet {
     if (p.qos === 0) return;
     const cmd = p.qos === 1 ? 'puback' : 'pubrec';
     if (this.v5 && rc !== 0) this.writePacket({ cmd, messageId: p.messageId, reasonCode: rc });
-    else this.writePacket({ cmd, messageId: p.messageId });
+    else this.writeAck(p.qos === 1 ? ACK_PUBACK : ACK_PUBREC, p.messageId!);
   }
 
   private onPubrel(pid: number): void {
     const session = this.session;
     if (!session) return;
-    if (session.awaitingRel.delete(pid)) this.writePacket({ cmd: 'pubcomp', messageId: pid });
+    if (session.awaitingRel.delete(pid)) this.writeAck(ACK_PUBCOMP, pid);
     else if (this.v5) this.writePacket({ cmd: 'pubcomp', messageId: pid, reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND });
-    else this.writePacket({ cmd: 'pubcomp', messageId: pid });
+    else this.writeAck(ACK_PUBCOMP, pid);
   }
 
   /** `answers`: authorization already decided per filter (after an async authorizer). */
@@ -487,7 +493,22 @@ export class Channel implements ConnectionHandler, Outlet {
   }
 
   sendPubrel(pid: number): void {
-    this.writePacket({ cmd: 'pubrel', messageId: pid });
+    this.writeAck(ACK_PUBREL, pid);
+  }
+
+  /**
+   * A success acknowledgement is four fixed bytes in every version (v5 may omit reason code 0
+   * and empty properties, §3.4.2.1); built inline because it is on every QoS 1/2 message.
+   */
+  private writeAck(firstByte: number, pid: number): void {
+    if (this.conn.closed) return;
+    this.broker.stats.packetsOut++;
+    const buf = Buffer.allocUnsafe(4);
+    buf[0] = firstByte;
+    buf[1] = 2;
+    buf[2] = pid >> 8;
+    buf[3] = pid & 0xff;
+    this.conn.write(buf);
   }
 
   writePacket(packet: Packet): void {

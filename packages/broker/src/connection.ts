@@ -12,6 +12,8 @@ export interface ConnectionHandler {
 }
 
 const FRAME_LOG_BYTES = 256;
+/** Up to this many queued bytes are joined into one buffer per tick. */
+const JOIN_LIMIT = 64 * 1024;
 
 /**
  * Framing and I/O of one client: parses bytes into packets, writes encoded packets with the
@@ -19,7 +21,9 @@ const FRAME_LOG_BYTES = 256;
  */
 export class Connection {
   private readonly parser: Parser;
-  private corked = false;
+  private out: Buffer | undefined;
+  private outList: Buffer[] | undefined;
+  private outLen = 0;
   closed = false;
   /** Last time any byte arrived, for keepalive. */
   lastRecv = Date.now();
@@ -74,15 +78,39 @@ export class Connection {
     }
   }
 
+  /**
+   * Queues bytes for the socket. Everything written in one tick leaves in one write at the
+   * end of the tick: small packets are joined into one buffer (one syscall, no writev array),
+   * large batches go out as they are.
+   */
   write(buf: Buffer): void {
     if (this.closed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(uncork, this);
-    }
     this.bytesOut += buf.length;
-    this.socket.write(buf);
+    if (this.outLen === 0) {
+      this.out = buf;
+      process.nextTick(flush, this);
+    } else if (Array.isArray(this.outList)) this.outList.push(buf);
+    else this.outList = [this.out!, buf];
+    this.outLen += buf.length;
+  }
+
+  /** Sends what `write` queued in this tick. */
+  flush(): void {
+    const len = this.outLen;
+    if (len === 0) return;
+    const list = this.outList;
+    const one = this.out!;
+    this.out = undefined;
+    this.outList = undefined;
+    this.outLen = 0;
+    if (this.socket.destroyed) return;
+    if (list === undefined) this.socket.write(one);
+    else if (len <= JOIN_LIMIT) this.socket.write(Buffer.concat(list, len));
+    else {
+      this.socket.cork();
+      for (const b of list) this.socket.write(b);
+      this.socket.uncork();
+    }
   }
 
   /** Bytes waiting in the socket's write buffer: a slow reader shows here. */
@@ -107,10 +135,7 @@ export class Connection {
     this.closeReason = reason;
     this.closed = true;
     this.stopTimers();
-    if (this.corked) {
-      this.corked = false;
-      this.socket.uncork();
-    }
+    this.flush();
     this.socket.end();
     // don't let a peer that never reads hold the socket open
     setTimeout(() => this.socket.destroy(), 2000).unref();
@@ -128,16 +153,10 @@ export class Connection {
     if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer);
     this.keepaliveTimer = undefined;
   }
-
-  uncorkNow(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
-  }
 }
 
-function uncork(c: Connection): void {
-  c.uncorkNow();
+function flush(c: Connection): void {
+  c.flush();
 }
 
 function errnoReason(err: NodeJS.ErrnoException): string {

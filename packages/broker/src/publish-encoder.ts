@@ -20,9 +20,17 @@ export function encodePublish(d: Delivery, pid: number, dup: boolean, v5: boolea
   } else {
     const key = (v5 ? 1 : 0) | (d.qos << 1) | (d.retain ? 8 : 0);
     const cache = (msg.encoded ??= []);
-    buf = cache[key] ??= mqtt.generate(packetFor(d, 1, v5, now), v5 ? OPTS_V5 : OPTS_V4);
-    if (d.qos === 0 && !dup) return buf;
-    buf = Buffer.from(buf);
+    const cached = cache[key];
+    if (cached === undefined) {
+      // the first subscriber of a variant gets the bytes with its own packet id; later ones patch a copy
+      buf = mqtt.generate(packetFor(d, pid || 1, v5, now), v5 ? OPTS_V5 : OPTS_V4);
+      cache[key] = buf;
+      if (!dup) return buf;
+      buf = Buffer.from(buf);
+    } else {
+      if (d.qos === 0 && !dup) return cached;
+      buf = Buffer.from(cached);
+    }
   }
   if (d.qos > 0) {
     const at = pidOffset(buf);
