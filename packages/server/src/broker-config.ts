@@ -1,0 +1,75 @@
+/**
+ * Translates the user-facing configuration (EMQX key names, parsed units) into the
+ * broker's BrokerConfig. Kept apart from loading so the mapping reads as a table.
+ */
+import type { Logger } from 'pino';
+import type { BrokerConfig, ListenerOptions } from '@vireo/broker';
+import type { VireoConfig } from './config-schema.js';
+
+/** Listener names follow EMQX (`tcp:default`); a bind with port 0 omits the listener. */
+function listeners(cfg: VireoConfig): ListenerOptions[] {
+  const out: ListenerOptions[] = [];
+  const tcp = cfg.listeners.tcp.default;
+  if (tcp.bind.port !== 0) {
+    out.push({ type: 'tcp', name: 'tcp:default', host: tcp.bind.host, port: tcp.bind.port, maxConnections: tcp.max_connections });
+  }
+  const ws = cfg.listeners.ws.default;
+  if (ws.bind.port !== 0) {
+    out.push({
+      type: 'ws',
+      name: 'ws:default',
+      host: ws.bind.host,
+      port: ws.bind.port,
+      maxConnections: ws.max_connections,
+      path: ws.websocket.mqtt_path,
+    });
+  }
+  return out;
+}
+
+export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
+  const m = cfg.mqtt;
+  const events = cfg.sys_topics.sys_event_messages;
+  if (events.client_connected !== events.client_disconnected) {
+    // The broker has one switch for both events; publishing both is the lesser surprise.
+    logger.warn(
+      'sys_topics.sys_event_messages.client_connected and client_disconnected differ; the broker publishes both or neither, so both are published',
+    );
+  }
+  return {
+    nodeName: cfg.node.name,
+    // Always explicit, even when empty: the broker's default would otherwise start both listeners.
+    listeners: listeners(cfg),
+    mqtt: {
+      idleTimeout: m.idle_timeout,
+      maxPacketSize: m.max_packet_size,
+      maxClientidLen: m.max_clientid_len,
+      maxTopicLevels: m.max_topic_levels,
+      maxTopicLength: m.max_topic_length,
+      maxQosAllowed: m.max_qos_allowed as 0 | 1 | 2, // the schema bounds it to 0..2
+      maxTopicAlias: m.max_topic_alias,
+      retainAvailable: m.retain_available,
+      wildcardSubscription: m.wildcard_subscription,
+      sharedSubscription: m.shared_subscription,
+      ignoreLoopDeliver: m.ignore_loop_deliver,
+      serverKeepalive: m.server_keepalive,
+      keepaliveMultiplier: m.keepalive_multiplier,
+      retryInterval: m.retry_interval,
+      sessionExpiryInterval: m.session_expiry_interval,
+      maxAwaitingRel: m.max_awaiting_rel,
+      awaitRelTimeout: m.await_rel_timeout,
+      maxMqueueLen: m.max_mqueue_len,
+      mqueueStoreQos0: m.mqueue_store_qos0,
+      maxInflight: m.max_inflight,
+      maxSubscriptions: m.max_subscriptions,
+      upgradeQos: m.upgrade_qos,
+      sharedSubscriptionStrategy: m.shared_subscription_strategy,
+      responseInformation: m.response_information,
+    },
+    sys: {
+      sysMsgInterval: cfg.sys_topics.sys_msg_interval,
+      clientEvents: events.client_connected || events.client_disconnected,
+    },
+    logger,
+  };
+}

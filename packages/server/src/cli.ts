@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/**
+ * The `vireo` command. Installed as a bin through packages/server/bin/vireo.js (a
+ * committed file, because npm links bins at install time, before `dist/` is built);
+ * `node packages/server/dist/cli.js` works as well.
+ */
+import { parseCommand, USAGE } from './args.js';
+import { start } from './start.js';
+import { VERSION } from './version.js';
+
+const command = parseCommand(process.argv.slice(2));
+switch (command.cmd) {
+  case 'help':
+    process.stdout.write(USAGE);
+    break;
+  case 'version':
+    process.stdout.write(`vireo ${VERSION}\n`);
+    break;
+  case 'usage':
+    process.stderr.write(`vireo: ${command.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    break;
+  case 'start':
+    start(command).catch((err: unknown) => {
+      process.stderr.write(`vireo: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    });
+    break;
+}

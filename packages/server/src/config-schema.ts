@@ -1,0 +1,393 @@
+/**
+ * Every configuration key Vireo knows, with its type, default and meaning.
+ *
+ * This is the contract of DESIGN.md § Configuration: key names follow EMQX 5 so an
+ * EMQX user's habits carry over, every key has a default, and every key can be set
+ * from the environment (`VIREO_` + path upper-cased, `__` per dot). The validator,
+ * the `VireoConfig` type and docs/configuration.md are all derived from this tree;
+ * adding a key here is the whole job (then run `npm run docs:config`).
+ *
+ * Keys of features that are not built yet are declared too, so that deployments
+ * written against the contract (k8s manifests, compose files) validate today.
+ */
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import {
+  bind,
+  bool,
+  bytesize,
+  duration,
+  int,
+  list,
+  num,
+  oneOf,
+  optionalStr,
+  str,
+  type ConfigOf,
+  type SchemaNode,
+} from './schema-dsl.js';
+import { isHttpUrl } from './config-values.js';
+
+const CLUSTER = 'clustering (cluster package, not built yet)';
+const STORE = 'durable storage (store package, not built yet)';
+const ADMIN = 'the HTTP API, metrics and probes (admin package, not built yet)';
+
+/** The cookie shipped as default; starting with it logs a warning (DESIGN.md § Cluster). */
+export const DEFAULT_COOKIE = 'vireosecretcookie';
+
+const MAX_PACKET = 268_435_455; // the largest size MQTT's variable byte integer can encode
+
+const listener = (port: number, what: string) => ({
+  bind: bind({
+    default: { host: '0.0.0.0', port },
+    description: `Address the ${what} listener accepts connections on: \`host:port\`, \`[ipv6]:port\` or a port alone (all IPv4 interfaces). Port 0 disables the listener.`,
+  }),
+  max_connections: int({
+    default: 1_024_000,
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    keywords: { infinity: Number.MAX_SAFE_INTEGER },
+    description: `Most connections the ${what} listener accepts at once; further ones are refused. \`infinity\` lifts the limit.`,
+  }),
+});
+
+export const configSchema = {
+  node: {
+    name: str({
+      default: () => `vireo@${hostname()}`,
+      docDefault: 'vireo@<hostname>',
+      description: 'Name of this node in the cluster, `name@host`. Also the `node` field of every log line.',
+      check: (v) => (/^[\w.-]+@[\w.:-]+$/.test(v) ? undefined : 'a node name like vireo@host'),
+    }),
+    cookie: str({
+      default: DEFAULT_COOKIE,
+      description:
+        'Shared secret peers prove they know (HMAC challenge, never sent in clear) before joining the cluster. Starting with the default logs a warning.',
+      feature: CLUSTER,
+      check: (v) => (v.length > 0 ? undefined : 'a non-empty string'),
+    }),
+    data_dir: str({
+      default: './data',
+      description: 'Directory for durable state: retained messages and persistent sessions.',
+      feature: STORE,
+      check: (v) => (v.length > 0 ? undefined : 'a directory path'),
+    }),
+  },
+
+  listeners: {
+    tcp: { default: listener(1883, 'MQTT over TCP') },
+    ws: {
+      default: {
+        ...listener(8083, 'MQTT over WebSocket'),
+        websocket: {
+          mqtt_path: str({
+            default: '/mqtt',
+            description: 'HTTP path WebSocket clients connect to.',
+            check: (v) => (v.startsWith('/') ? undefined : 'a path starting with /'),
+          }),
+        },
+      },
+    },
+  },
+
+  mqtt: {
+    idle_timeout: duration({
+      default: 15_000,
+      min: 1,
+      max: 2 ** 31 - 1,
+      description: 'How long a connection may stay open without sending CONNECT before it is closed.',
+    }),
+    max_packet_size: bytesize({
+      default: 1024 * 1024,
+      min: 1,
+      max: MAX_PACKET,
+      description: 'Largest MQTT packet accepted or sent; bigger incoming packets close the connection.',
+    }),
+    max_clientid_len: int({
+      default: 65535,
+      min: 23,
+      max: 65535,
+      description: 'Longest client identifier accepted in CONNECT.',
+    }),
+    max_topic_levels: int({
+      default: 128,
+      min: 1,
+      max: 65535,
+      description: 'Most `/`-separated levels a topic name or filter may have.',
+    }),
+    max_topic_length: int({
+      default: 65535,
+      min: 1,
+      max: 65535,
+      description: 'Longest topic name or filter, in bytes (Vireo addition; EMQX has no such key).',
+    }),
+    max_qos_allowed: int({
+      default: 2,
+      min: 0,
+      max: 2,
+      description: 'Highest QoS the broker grants; higher requested QoS is downgraded.',
+    }),
+    max_topic_alias: int({
+      default: 65535,
+      min: 0,
+      max: 65535,
+      description: 'Topic Alias Maximum announced to MQTT 5 clients; 0 disables topic aliases.',
+    }),
+    retain_available: bool({ default: true, description: 'Whether retained messages are supported.' }),
+    wildcard_subscription: bool({
+      default: true,
+      description: 'Whether subscriptions may use the `+` and `#` wildcards.',
+    }),
+    shared_subscription: bool({
+      default: true,
+      description: 'Whether `$share/group/filter` subscriptions are supported.',
+    }),
+    ignore_loop_deliver: bool({
+      default: false,
+      description: 'Do not deliver a message back to the client that published it (MQTT 3.x; v5 has No Local).',
+    }),
+    server_keepalive: int({
+      default: 0,
+      min: 1,
+      max: 65535,
+      keywords: { disabled: 0 },
+      docDefault: 'disabled',
+      description:
+        'Keep alive, in seconds, imposed on MQTT 5 clients through CONNACK; `disabled` lets each client choose.',
+    }),
+    keepalive_multiplier: num({
+      default: 1.5,
+      min: 1,
+      max: 65535,
+      description: 'A client that is silent for keepalive × this factor is disconnected (`keepalive_timeout`).',
+    }),
+    retry_interval: duration({
+      default: 30_000,
+      min: 1,
+      max: 2 ** 31 - 1,
+      description: 'Delay before an unacknowledged QoS 1/2 message is sent again (with DUP set).',
+    }),
+    session_expiry_interval: duration({
+      default: 2 * 3_600_000,
+      min: 0,
+      max: 0xffffffff * 1000,
+      description:
+        'How long the session of a disconnected MQTT 3.x client without clean session is kept (v5 clients send their own).',
+    }),
+    max_awaiting_rel: int({
+      default: 100,
+      min: 0,
+      max: 65535,
+      description: 'Most incoming QoS 2 messages awaiting PUBREL per client.',
+    }),
+    await_rel_timeout: duration({
+      default: 300_000,
+      min: 1,
+      max: 2 ** 31 - 1,
+      description: 'How long an incoming QoS 2 message may await PUBREL before it is dropped.',
+    }),
+    max_mqueue_len: int({
+      default: 1000,
+      min: 0,
+      max: 2 ** 31 - 1,
+      description:
+        'Most messages queued per session while the inflight window is full or the client is offline; the oldest are dropped beyond.',
+    }),
+    mqueue_store_qos0: bool({
+      default: true,
+      description: 'Whether QoS 0 messages are queued for offline sessions too.',
+    }),
+    max_inflight: int({
+      default: 32,
+      min: 1,
+      max: 65535,
+      description: 'Most QoS 1/2 messages sent to a client and not yet acknowledged.',
+    }),
+    max_subscriptions: int({
+      default: 0,
+      min: 1,
+      max: 2 ** 31 - 1,
+      keywords: { infinity: 0 },
+      docDefault: 'infinity',
+      description: 'Most subscriptions per client; `infinity` for no limit.',
+    }),
+    upgrade_qos: bool({
+      default: false,
+      description: 'Deliver at the subscription QoS even when the message was published with a lower one.',
+    }),
+    shared_subscription_strategy: oneOf({
+      default: 'round_robin',
+      values: ['random', 'round_robin', 'round_robin_per_group', 'sticky', 'hash_clientid', 'hash_topic', 'local'],
+      description: 'How a shared subscription group picks the member that gets each message.',
+    }),
+    response_information: str({
+      default: '',
+      description: 'Response Information returned to MQTT 5 clients that request it; empty sends none.',
+    }),
+  },
+
+  sys_topics: {
+    sys_msg_interval: duration({
+      default: 60_000,
+      min: 1,
+      max: 2 ** 31 - 1,
+      keywords: { disabled: 0 },
+      description: 'Interval of the `$SYS/brokers/<node>/…` heartbeat topics (uptime, counters); `disabled` turns them off.',
+    }),
+    sys_event_messages: {
+      client_connected: bool({
+        default: true,
+        description: 'Publish `$SYS/brokers/<node>/clients/<clientid>/connected` when a client connects.',
+      }),
+      client_disconnected: bool({
+        default: true,
+        description: 'Publish `$SYS/brokers/<node>/clients/<clientid>/disconnected` when a client disconnects.',
+      }),
+    },
+  },
+
+  dashboard: {
+    listeners: {
+      http: {
+        bind: bind({
+          default: { host: '0.0.0.0', port: 18083 },
+          description: 'Address of the HTTP API, Prometheus metrics and health probes. Port 0 disables it.',
+          feature: ADMIN,
+        }),
+      },
+    },
+  },
+
+  cluster: {
+    discovery_strategy: oneOf({
+      default: 'manual',
+      values: ['manual', 'static', 'mcast', 'dns', 'etcd', 'k8s'],
+      description:
+        'How this node finds its peers: `manual` (`vireo ctl join`), `static` (seed list), `mcast`, `dns`, `etcd` or `k8s`.',
+      feature: CLUSTER,
+    }),
+    static: {
+      seeds: list({
+        default: [],
+        item: 'address',
+        description: 'Peer cluster addresses `host:port` (their `cluster.rpc.bind` port) for the `static` strategy.',
+        feature: CLUSTER,
+      }),
+    },
+    rpc: {
+      bind: bind({
+        default: { host: '0.0.0.0', port: 5370 },
+        description: 'Address of the gRPC port that carries all cluster traffic.',
+        feature: CLUSTER,
+      }),
+    },
+    etcd: {
+      server: list({
+        default: [],
+        item: 'url',
+        description: 'etcd endpoints (`http://host:2379`) for the `etcd` strategy.',
+        feature: CLUSTER,
+      }),
+      prefix: str({
+        default: 'vireocl',
+        description: 'Key prefix under which nodes register in etcd.',
+        feature: CLUSTER,
+        check: (v) => (v.length > 0 ? undefined : 'a non-empty prefix'),
+      }),
+      node_ttl: duration({
+        default: 60_000,
+        min: 1000,
+        max: 2 ** 31 - 1,
+        description: 'TTL of the etcd lease behind this node\'s key; the key vanishes this long after the node dies.',
+        feature: CLUSTER,
+      }),
+    },
+    dns: {
+      name: str({
+        default: 'localhost',
+        description: 'DNS name whose records list the peers, for the `dns` strategy.',
+        feature: CLUSTER,
+      }),
+      record_type: oneOf({
+        default: 'a',
+        values: ['a', 'aaaa', 'srv'],
+        description: 'Record type to query: `a`/`aaaa` give hosts (port from `cluster.rpc.bind`), `srv` gives hosts and ports.',
+        feature: CLUSTER,
+      }),
+    },
+    k8s: {
+      apiserver: str({
+        default: 'https://kubernetes.default.svc:443',
+        description: 'Kubernetes API server URL, for the `k8s` strategy (authenticated with the pod\'s service-account token).',
+        feature: CLUSTER,
+        check: (v) => (isHttpUrl(v) ? undefined : 'an http(s) URL'),
+      }),
+      service_name: str({
+        default: 'vireo',
+        description: 'Headless Service whose endpoints are the peers.',
+        feature: CLUSTER,
+      }),
+      namespace: str({ default: 'default', description: 'Namespace of that Service.', feature: CLUSTER }),
+      address_type: oneOf({
+        default: 'ip',
+        values: ['ip', 'dns', 'hostname'],
+        description: 'How peers are addressed: pod IP, pod DNS name, or hostname.',
+        feature: CLUSTER,
+      }),
+    },
+    mcast: {
+      addr: str({
+        default: '239.192.0.1',
+        description: 'Multicast group nodes announce themselves on, for the `mcast` strategy.',
+        feature: CLUSTER,
+        check: (v) => (isIP(v) === 4 ? undefined : 'an IPv4 multicast address'),
+      }),
+      port: int({ default: 4369, min: 1, max: 65535, description: 'UDP port of the announcements.', feature: CLUSTER }),
+      iface: str({
+        default: '0.0.0.0',
+        description: 'Address of the local interface to send and receive announcements on.',
+        feature: CLUSTER,
+        check: (v) => (isIP(v) === 4 ? undefined : 'an IPv4 interface address'),
+      }),
+      ttl: int({ default: 255, min: 0, max: 255, description: 'Multicast TTL (hops).', feature: CLUSTER }),
+    },
+    autoclean: duration({
+      default: 24 * 3_600_000,
+      min: 0,
+      max: Number.MAX_SAFE_INTEGER,
+      description: 'A node down for this long is removed from the cluster.',
+      feature: CLUSTER,
+    }),
+    autoheal: bool({
+      default: true,
+      description: 'Heal network partitions automatically when peers see each other again.',
+      feature: CLUSTER,
+    }),
+  },
+
+  api_key: {
+    bootstrap_file: optionalStr({
+      default: undefined,
+      docDefault: 'none',
+      description: 'File of `key:secret` lines, one API key each, loaded at start.',
+      feature: ADMIN,
+    }),
+  },
+
+  log: {
+    level: oneOf({
+      default: 'info',
+      values: ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'],
+      description:
+        'Least severe level logged (EMQX/syslog names; `notice` logs as info, `critical` and above as fatal).',
+    }),
+    format: oneOf({
+      default: 'auto',
+      values: ['auto', 'json', 'text'],
+      description: '`json`: one JSON object per line; `text`: human-readable; `auto`: text on a terminal, JSON otherwise.',
+    }),
+  },
+} as const satisfies SchemaNode;
+
+/** The loaded, validated configuration: durations in ms, sizes in bytes, binds parsed. */
+export type VireoConfig = ConfigOf<typeof configSchema>;

@@ -1,0 +1,96 @@
+/**
+ * `vireo start`: load the configuration, start the broker in the foreground, and stop
+ * it cleanly on SIGTERM/SIGINT (what Kubernetes and Ctrl-C send).
+ *
+ * Exit codes: 0 after a clean stop, 1 when the node cannot start (e.g. a port in use)
+ * or a stop does not finish in time, 2 when the configuration is invalid.
+ */
+import { createBroker, ListenError, type Broker } from '@vireo/broker';
+import type { Logger } from 'pino';
+import { ConfigError, loadConfig, toBrokerConfig, type LoadedConfig } from './config.js';
+import { DEFAULT_COOKIE } from './config-schema.js';
+import { formatIssue } from './config-validate.js';
+import { formatBind } from './config-values.js';
+import { createLogger } from './logger.js';
+import { VERSION } from './version.js';
+
+export const EXIT_START_FAILED = 1;
+export const EXIT_BAD_CONFIG = 2;
+/** How long a stop may take before the process exits anyway. */
+export const STOP_TIMEOUT_MS = 5000;
+
+export interface StartOptions {
+  config: string | undefined;
+  force: boolean;
+}
+
+function fail(code: number, lines: string[]): never {
+  for (const line of lines) process.stderr.write(`${line}\n`);
+  process.exit(code);
+}
+
+function load(options: StartOptions): LoadedConfig {
+  try {
+    return loadConfig({ file: options.config, force: options.force });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const n = err.issues.length;
+    fail(EXIT_BAD_CONFIG, [
+      `vireo: invalid configuration (${n} error${n === 1 ? '' : 's'}):`,
+      ...err.issues.map((i) => `  ${formatIssue(i)}`),
+    ]);
+  }
+}
+
+function stopOnSignals(broker: Broker, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      // A second Ctrl-C means "now".
+      logger.warn({ signal }, 'second signal while stopping, exiting now');
+      process.exit(EXIT_START_FAILED);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    setTimeout(() => {
+      logger.error({ timeoutMs: STOP_TIMEOUT_MS }, 'stop did not finish in time, exiting anyway');
+      process.exit(EXIT_START_FAILED);
+    }, STOP_TIMEOUT_MS);
+    broker.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'error while stopping');
+        process.exit(EXIT_START_FAILED);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+export async function start(options: StartOptions): Promise<void> {
+  const { config, file, warnings } = load(options);
+  const logger = createLogger({ node: config.node.name, level: config.log.level, format: config.log.format });
+  for (const w of warnings) logger.warn(`ignored: ${formatIssue(w)} (--force)`);
+  if (config.node.cookie === DEFAULT_COOKIE) {
+    logger.warn('node.cookie is the default; set a secret one (VIREO_NODE__COOKIE) before forming a cluster');
+  }
+
+  let broker: Broker;
+  try {
+    broker = await createBroker(toBrokerConfig(config, logger));
+  } catch (err) {
+    if (err instanceof ListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
+    fail(EXIT_START_FAILED, [`vireo: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`]);
+  }
+  stopOnSignals(broker, logger);
+
+  const listeners = broker.addresses().map((a) => `${a.name} ${formatBind(a)}`);
+  logger.info(
+    { version: VERSION, config: file ?? null, listeners: broker.addresses() },
+    `Vireo ${VERSION} started${listeners.length ? `, listening on ${listeners.join(', ')}` : ' with no listeners'}`,
+  );
+}
