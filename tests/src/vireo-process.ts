@@ -1,0 +1,125 @@
+/**
+ * Runs real `vireo` processes for tests: spawn with a clean VIREO_* environment,
+ * read their JSON log lines, wait (bounded) for a line or for exit, and make sure none
+ * outlives the test file, whatever happens.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The built command; tests run after `tsc -b`. */
+export const VIREO_CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
+/** The installed bin wrapper (what `npx vireo` runs). */
+export const VIREO_BIN = fileURLToPath(new URL('../../node_modules/.bin/vireo', import.meta.url));
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface VireoProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** stdout parsed as JSON lines (lines that are not JSON are skipped). */
+  logs(): LogLine[];
+  /** Resolves with the first log line whose msg contains `text`; rejects on exit or after `ms`. */
+  waitForLog(text: string, ms?: number): Promise<LogLine>;
+  /** Resolves when the process exits; rejects after `ms` (the process is then killed). */
+  waitExit(ms?: number): Promise<Exit>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+const live = new Set<ChildProcess>();
+// A failed or timed-out test must not leave brokers holding ports.
+process.once('exit', () => killAllVireo());
+
+export function killAllVireo(): void {
+  for (const child of live) child.kill('SIGKILL');
+  live.clear();
+}
+
+export interface SpawnOptions {
+  args?: string[];
+  /** VIREO_* variables for the child; the parent's VIREO_* variables are not passed on. */
+  env?: Record<string, string>;
+  /** Command to run; defaults to `node VIREO_CLI`. */
+  command?: string[];
+  cwd?: string;
+}
+
+export function spawnVireo(options: SpawnOptions = {}): VireoProcess {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('VIREO_')) env[k] = v;
+  Object.assign(env, options.env);
+  const [cmd, ...pre] = options.command ?? [process.execPath, VIREO_CLI];
+  const child = spawn(cmd ?? process.execPath, [...pre, ...(options.args ?? ['start'])], {
+    env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(child);
+  let out = '';
+  let err = '';
+  child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => (err += s));
+  let exit: Exit | undefined;
+  const exited = new Promise<Exit>((resolve) =>
+    child.once('close', (code, signal) => {
+      live.delete(child);
+      exit = { code, signal };
+      resolve(exit);
+    }),
+  );
+
+  const logs = (): LogLine[] =>
+    out.split('\n').flatMap((line) => {
+      try {
+        const v = JSON.parse(line) as unknown;
+        return typeof v === 'object' && v !== null ? [v as LogLine] : [];
+      } catch {
+        return [];
+      }
+    });
+
+  const describe = () => `\n--- stdout ---\n${out}\n--- stderr ---\n${err}`;
+
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    logs,
+    async waitForLog(text, ms = 10_000) {
+      const until = Date.now() + ms;
+      for (;;) {
+        const line = logs().find((l) => typeof l.msg === 'string' && l.msg.includes(text));
+        if (line) return line;
+        if (exit) throw new Error(`vireo exited (${JSON.stringify(exit)}) before logging "${text}"${describe()}`);
+        if (Date.now() > until) throw new Error(`vireo did not log "${text}" within ${ms} ms${describe()}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+    async waitExit(ms = 10_000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          reject(new Error(`vireo did not exit within ${ms} ms${describe()}`));
+        }, ms);
+      });
+      try {
+        return await Promise.race([exited, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    kill(signal = 'SIGTERM') {
+      child.kill(signal);
+    },
+  };
+}
