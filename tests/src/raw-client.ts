@@ -145,8 +145,9 @@ export class RawClient {
     if (opts.password !== undefined) packet.password = Buffer.from(opts.password);
     if (opts.will) packet.will = opts.will;
     if (opts.properties) packet.properties = opts.properties;
+    const bytes = this.encode(packet); // throws for what mqtt-packet will not encode: use rawConnectFrame()
     const ack = this.next('connack', ms);
-    this.send(packet);
+    this.send(bytes);
     return (await ack) as IConnackPacket;
   }
 
@@ -208,6 +209,59 @@ export class RawClient {
   private describe(): string {
     return this.all.map((p) => p.cmd).join(',') || 'nothing';
   }
+}
+
+export interface RawConnectFrame {
+  /** Protocol name, default `MQTT`. */
+  protocolName?: string;
+  /** Protocol level, default 4. */
+  level?: number;
+  /** Connect flags byte as sent (bit 1 clean session, bits 2-5 will, 6 password, 7 username), default 0x02. */
+  flags?: number;
+  keepalive?: number;
+  clientId?: string;
+  /** Extra payload bytes after the client id (will topic/payload, username, password), sent as is. */
+  rest?: Buffer;
+  /** v5 properties bytes (length-prefixed already); only written when level is 5. Default: empty. */
+  properties?: Buffer;
+}
+
+/**
+ * A CONNECT frame built byte by byte, for what mqtt-packet refuses to generate (bad levels,
+ * empty clientid without clean session, reserved flags). Remaining length up to 16383 bytes.
+ */
+export function rawConnectFrame(f: RawConnectFrame = {}): Buffer {
+  const name = Buffer.from(f.protocolName ?? 'MQTT');
+  const id = Buffer.from(f.clientId ?? '');
+  const keepalive = f.keepalive ?? 0;
+  const level = f.level ?? 4;
+  const parts = [
+    u16(name.length),
+    name,
+    Buffer.from([level, f.flags ?? 0x02, keepalive >> 8, keepalive & 0xff]),
+    level === 5 ? (f.properties ?? Buffer.from([0])) : Buffer.alloc(0),
+    u16(id.length),
+    id,
+    f.rest ?? Buffer.alloc(0),
+  ];
+  const body = Buffer.concat(parts);
+  return Buffer.concat([Buffer.from([0x10]), varint(body.length), body]);
+}
+
+function u16(n: number): Buffer {
+  return Buffer.from([n >> 8, n & 0xff]);
+}
+
+/** MQTT variable byte integer. */
+export function varint(n: number): Buffer {
+  const out: number[] = [];
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    out.push(b);
+  } while (n > 0);
+  return Buffer.from(out);
 }
 
 /** Opens a raw client and sends CONNECT; returns both (for the common case). */
