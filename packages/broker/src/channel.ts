@@ -16,6 +16,7 @@ import type { ClientInfo } from './hooks.js';
 import { messageFromPublish } from './message.js';
 import type { Message } from './message.js';
 import { encodePublish } from './publish-encoder.js';
+import { ProtocolViolation } from './strict-parser.js';
 import type { Delivery, Outlet, Session } from './session.js';
 import type { SubOptions } from './subscription.js';
 
@@ -114,7 +115,7 @@ export class Channel implements ConnectionHandler, Outlet {
       case 'disconnect':
         return this.onDisconnect(packet);
       case 'connect':
-        if (this.state === 'connecting') return void this.onConnect(packet);
+        if (this.state === 'connecting') return void this.onConnect(packet).catch((err) => this.onHandlerError(err));
         // a second CONNECT [MQTT-3.1.0-2]
         return this.protocolError('unexpected CONNECT', 'proto_unexpected_c');
       case 'auth':
@@ -135,7 +136,12 @@ export class Channel implements ConnectionHandler, Outlet {
       this.conn.write(mqtt.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }, { protocolVersion: 4 }));
       return this.close('frame_error');
     }
-    this.disconnectWith(RC.MALFORMED_PACKET, 'frame_error');
+    this.disconnectWith(err instanceof ProtocolViolation ? RC.PROTOCOL_ERROR : RC.MALFORMED_PACKET, 'frame_error');
+  }
+
+  onHandlerError(err: unknown): void {
+    this.broker.logger.error({ clientid: this.clientId || undefined, peer: this.peer, err }, 'Packet handling failed');
+    this.disconnectWith(RC.UNSPECIFIED_ERROR, 'internal_error');
   }
 
   onPacketTooLarge(size: number): void {

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
-import mqtt from 'mqtt-packet';
 import type { Packet, Parser } from 'mqtt-packet';
+import { frameBytes, strictParser } from './strict-parser.js';
 
 /** What the protocol layer gets from a connection. */
 export interface ConnectionHandler {
@@ -8,6 +8,8 @@ export interface ConnectionHandler {
   /** The bytes were not MQTT; `data` is the buffered frame, for the log. */
   onParseError(err: Error, data: Buffer): void;
   onPacketTooLarge(size: number): void;
+  /** Handling a packet threw: a bug, contained to this connection. */
+  onHandlerError(err: unknown): void;
   onClose(reason: string): void;
 }
 
@@ -41,7 +43,7 @@ export class Connection {
     maxPacketSize: number,
   ) {
     this.maxPacketSize = maxPacketSize;
-    this.parser = mqtt.parser({ protocolVersion: 4 });
+    this.parser = strictParser();
     this.parser.on('packet', (p: Packet) => {
       if (!this.closed) this.handler.onPacket(p);
     });
@@ -63,19 +65,20 @@ export class Connection {
     if (this.closed) return;
     this.lastRecv = Date.now();
     this.bytesIn += chunk.length;
-    this.parser.parse(chunk);
+    try {
+      this.parser.parse(chunk);
+    } catch (err) {
+      // no input may take the node down: whatever threw ends this connection only
+      this.handler.onHandlerError(err);
+      return;
+    }
     // a packet still being received whose announced length is over the limit
     const announced = (this.parser as unknown as { packet: { length: number } }).packet.length;
     if (!this.closed && announced > this.maxPacketSize) this.handler.onPacketTooLarge(announced);
   }
 
   private pendingBytes(): Buffer {
-    const list = (this.parser as unknown as { _list?: { slice(a: number, b: number): Buffer } })._list;
-    try {
-      return list ? list.slice(0, FRAME_LOG_BYTES) : Buffer.alloc(0);
-    } catch {
-      return Buffer.alloc(0);
-    }
+    return frameBytes(this.parser, FRAME_LOG_BYTES);
   }
 
   /**

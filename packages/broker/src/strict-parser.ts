@@ -1,0 +1,125 @@
+import { isUtf8 } from 'node:buffer';
+import mqtt from 'mqtt-packet';
+import type { Parser } from 'mqtt-packet';
+
+/**
+ * mqtt-packet's parser with the checks it leaves out, so that what it emits as a packet is
+ * well formed and every other input is an `error` event:
+ * - UTF-8 strings must be valid UTF-8 without U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2]
+ *   (mqtt-packet decodes ill-formed bytes to U+FFFD and accepts NUL);
+ * - no field may run past the packet's remaining length, and a packet id must be there
+ *   (mqtt-packet reads such fields from the next packet's bytes, or yields -1);
+ * - a property other than User Property appears at most once (v5, a Protocol Error);
+ * - SUBSCRIBE and UNSUBSCRIBE carry at least one topic filter, a Subscription Identifier is
+ *   not 0 and comes only in SUBSCRIBE (Protocol Errors).
+ * The frame that failed is kept in the parser's buffer; `frameBytes` gives it for the log.
+ */
+
+/** A parse error the v5 spec calls a Protocol Error (DISCONNECT 0x82) rather than a Malformed Packet (0x81). */
+export class ProtocolViolation extends Error {}
+
+interface BufferList {
+  length: number;
+  slice(start?: number, end?: number): Buffer;
+}
+
+interface ParserInternals {
+  _list: BufferList;
+  _pos: number;
+  _stateCounter: number;
+  error: Error | null;
+  packet: {
+    cmd: string;
+    length: number;
+    qos: number;
+    dup: boolean;
+    retain: boolean;
+    messageId?: number;
+    subscriptions?: unknown[];
+    unsubscriptions?: unknown[];
+    properties?: { subscriptionIdentifier?: unknown };
+  };
+  _emitError(err: Error): void;
+  _parseString(): string | null;
+  _parsePayload(): boolean;
+  _parseProperties(): Record<string, unknown> | false;
+}
+
+const CODES: Record<string, number> = {
+  connect: 1, connack: 2, publish: 3, puback: 4, pubrec: 5, pubrel: 6, pubcomp: 7, subscribe: 8,
+  suback: 9, unsubscribe: 10, unsuback: 11, pingreq: 12, pingresp: 13, disconnect: 14, auth: 15,
+};
+
+export function strictParser(): Parser {
+  const parser = mqtt.parser({ protocolVersion: 4 });
+  const p = parser as unknown as ParserInternals;
+
+  const parseString = p._parseString;
+  p._parseString = function (this: ParserInternals) {
+    const start = this._pos + 2;
+    const s = parseString.call(this);
+    // U+FFFD is where the decoder met ill-formed bytes (or a real U+FFFD: then the bytes are valid)
+    if (s !== null && !this.error) {
+      if (s.includes('\u0000')) this._emitError(new Error('UTF-8 string contains U+0000'));
+      else if (s.includes('\ufffd') && !isUtf8(this._list.slice(start, this._pos))) this._emitError(new Error('Invalid UTF-8 string'));
+    }
+    return s;
+  };
+
+  const parseProperties = p._parseProperties;
+  p._parseProperties = function (this: ParserInternals) {
+    const props = parseProperties.call(this);
+    if (props && !this.error) {
+      for (const name in props) {
+        if (name !== 'userProperties' && Array.isArray(props[name])) {
+          this._emitError(new ProtocolViolation(`Property ${name} included more than once`));
+          break;
+        }
+      }
+    }
+    return props;
+  };
+
+  const parsePayload = p._parsePayload;
+  p._parsePayload = function (this: ParserInternals) {
+    const done = parsePayload.call(this);
+    if (!done || this.error) return done;
+    const pk = this.packet;
+    if (this._pos > pk.length || pk.messageId === -1) this._emitError(new Error(`Malformed ${pk.cmd}: fields run past the remaining length`));
+    else if (pk.cmd === 'subscribe' && pk.subscriptions?.length === 0) this._emitError(new ProtocolViolation('SUBSCRIBE with no topic filter'));
+    else if (pk.cmd === 'unsubscribe' && pk.unsubscriptions?.length === 0) this._emitError(new ProtocolViolation('UNSUBSCRIBE with no topic filter'));
+    else if (pk.cmd === 'subscribe' && pk.properties?.subscriptionIdentifier === 0) this._emitError(new ProtocolViolation('Subscription Identifier 0'));
+    else if (pk.cmd === 'publish' && pk.properties?.subscriptionIdentifier !== undefined) this._emitError(new ProtocolViolation('PUBLISH from a client with a Subscription Identifier'));
+    return done;
+  };
+  return parser;
+}
+
+/**
+ * The bytes of the frame being parsed, at most `max`: the fixed header (rebuilt when the
+ * parser has consumed it) and what is buffered of the rest.
+ */
+export function frameBytes(parser: Parser, max: number): Buffer {
+  const p = parser as unknown as ParserInternals;
+  try {
+    const pk = p.packet;
+    const head: number[] = [];
+    if (p._stateCounter >= 1 && CODES[pk.cmd] !== undefined) {
+      head.push((CODES[pk.cmd] << 4) | (pk.dup ? 8 : 0) | (pk.qos << 1) | (pk.retain ? 1 : 0));
+      if (p._stateCounter >= 2 && pk.length >= 0) {
+        let n = pk.length;
+        do {
+          let b = n % 128;
+          n = Math.floor(n / 128);
+          if (n > 0) b |= 0x80;
+          head.push(b);
+        } while (n > 0);
+      }
+    }
+    const bodyLen = p._stateCounter >= 2 && pk.length >= 0 ? Math.min(pk.length, p._list.length) : p._list.length;
+    const body = p._list.slice(0, Math.min(bodyLen, max));
+    return Buffer.concat([Buffer.from(head), body]).subarray(0, max);
+  } catch {
+    return Buffer.alloc(0);
+  }
+}
