@@ -1,5 +1,6 @@
 /** Observing MQTT.js clients in pub/sub tests: every message and packet, and how the connection ended. */
 import type { MqttClient, IPublishPacket, Packet, IDisconnectPacket } from 'mqtt';
+import pino from 'pino';
 import { sleep } from './harness.js';
 
 export interface Got {
@@ -86,4 +87,16 @@ export function closed(client: MqttClient, ms = 5000): Promise<{ disconnect: IDi
       resolve({ disconnect });
     });
   });
+}
+
+/** A pino logger that keeps every line in memory, for assertions on what the broker logged. */
+export function memoryLogger(level = 'debug'): { logger: import('pino').Logger; lines: Record<string, unknown>[]; has(msg: string): boolean } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = {
+    write(s: string) {
+      for (const l of s.split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
+    },
+  };
+  const logger = pino({ level }, stream);
+  return { logger, lines, has: (msg: string) => lines.some((l) => l.msg === msg) };
 }
