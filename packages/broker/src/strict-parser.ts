@@ -7,8 +7,9 @@ import type { Parser } from 'mqtt-packet';
  * well formed and every other input is an `error` event:
  * - UTF-8 strings must be valid UTF-8 without U+0000 [MQTT-1.5.3-1, MQTT-1.5.3-2]
  *   (mqtt-packet decodes ill-formed bytes to U+FFFD and accepts NUL);
- * - no field may run past the packet's remaining length, and a packet id must be there
- *   (mqtt-packet reads such fields from the next packet's bytes, or yields -1);
+ * - the fields fill the remaining length exactly (mqtt-packet reads a field that runs past it
+ *   from the next packet's bytes, yields -1 for a missing packet id, ignores extra bytes);
+ * - Will QoS is not 3 [MQTT-3.1.2-12];
  * - a property other than User Property appears at most once (v5, a Protocol Error);
  * - SUBSCRIBE and UNSUBSCRIBE carry at least one topic filter, a Subscription Identifier is
  *   not 0 and comes only in SUBSCRIBE (Protocol Errors).
@@ -38,6 +39,7 @@ interface ParserInternals {
     subscriptions?: unknown[];
     unsubscriptions?: unknown[];
     properties?: { subscriptionIdentifier?: unknown };
+    will?: { qos?: number };
   };
   _emitError(err: Error): void;
   _parseString(): string | null;
@@ -86,6 +88,8 @@ export function strictParser(): Parser {
     if (!done || this.error) return done;
     const pk = this.packet;
     if (this._pos > pk.length || pk.messageId === -1) this._emitError(new Error(`Malformed ${pk.cmd}: fields run past the remaining length`));
+    else if (pk.cmd !== 'publish' && this._pos < pk.length) this._emitError(new Error(`Malformed ${pk.cmd}: bytes after the last field`));
+    else if (pk.cmd === 'connect' && pk.will?.qos === 3) this._emitError(new Error('Will QoS 3'));
     else if (pk.cmd === 'subscribe' && pk.subscriptions?.length === 0) this._emitError(new ProtocolViolation('SUBSCRIBE with no topic filter'));
     else if (pk.cmd === 'unsubscribe' && pk.unsubscriptions?.length === 0) this._emitError(new ProtocolViolation('UNSUBSCRIBE with no topic filter'));
     else if (pk.cmd === 'subscribe' && pk.properties?.subscriptionIdentifier === 0) this._emitError(new ProtocolViolation('Subscription Identifier 0'));
