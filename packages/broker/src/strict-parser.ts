@@ -1,6 +1,11 @@
 import { isUtf8 } from 'node:buffer';
 import mqtt from 'mqtt-packet';
 import type { Parser } from 'mqtt-packet';
+import { createRequire } from 'node:module';
+
+// the `bl` that mqtt-packet itself uses, resolved from mqtt-packet's own location
+const requireFromCodec = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'));
+const BufferList = requireFromCodec('bl/BufferList') as new () => unknown;
 
 /**
  * mqtt-packet's parser with the checks it leaves out, so that what it emits as a packet is
@@ -48,54 +53,65 @@ interface ParserInternals {
 }
 
 const CODES: Record<string, number> = {
-  connect: 1, connack: 2, publish: 3, puback: 4, pubrec: 5, pubrel: 6, pubcomp: 7, subscribe: 8,
+  reserved: 0, connect: 1, connack: 2, publish: 3, puback: 4, pubrec: 5, pubrel: 6, pubcomp: 7, subscribe: 8,
   suback: 9, unsubscribe: 10, unsuback: 11, pingreq: 12, pingresp: 13, disconnect: 14, auth: 15,
 };
+
+// The checks are shared functions installed on each parser (no closure per connection: a
+// parser exists for every connected client, and memory per idle client matters).
+const proto = Object.getPrototypeOf(mqtt.parser({ protocolVersion: 4 })) as ParserInternals;
+const baseParseString = proto._parseString;
+const baseParseProperties = proto._parseProperties;
+const baseParsePayload = proto._parsePayload;
+
+function strictParseString(this: ParserInternals): string | null {
+  const start = this._pos + 2;
+  const s = baseParseString.call(this);
+  // U+FFFD is where the decoder met ill-formed bytes (or a real U+FFFD: then the bytes are valid)
+  if (s !== null && !this.error) {
+    if (s.includes('\u0000')) this._emitError(new Error('UTF-8 string contains U+0000'));
+    else if (s.includes('\ufffd') && !isUtf8(this._list.slice(start, this._pos))) this._emitError(new Error('Invalid UTF-8 string'));
+  }
+  return s;
+}
+
+function strictParseProperties(this: ParserInternals): Record<string, unknown> | false {
+  const props = baseParseProperties.call(this);
+  if (props && !this.error) {
+    for (const name in props) {
+      if (name !== 'userProperties' && Array.isArray(props[name])) {
+        this._emitError(new ProtocolViolation(`Property ${name} included more than once`));
+        break;
+      }
+    }
+  }
+  return props;
+}
+
+function strictParsePayload(this: ParserInternals): boolean {
+  const done = baseParsePayload.call(this);
+  if (!done || this.error) return done;
+  const pk = this.packet;
+  if (this._pos > pk.length || pk.messageId === -1) this._emitError(new Error(`Malformed ${pk.cmd}: fields run past the remaining length`));
+  else if (pk.cmd !== 'publish' && this._pos < pk.length) this._emitError(new Error(`Malformed ${pk.cmd}: bytes after the last field`));
+  else if (pk.cmd === 'connect' && pk.will?.qos === 3) this._emitError(new Error('Will QoS 3'));
+  else if (pk.cmd === 'subscribe' && pk.subscriptions?.length === 0) this._emitError(new ProtocolViolation('SUBSCRIBE with no topic filter'));
+  else if (pk.cmd === 'unsubscribe' && pk.unsubscriptions?.length === 0) this._emitError(new ProtocolViolation('UNSUBSCRIBE with no topic filter'));
+  else if (pk.cmd === 'subscribe' && pk.properties?.subscriptionIdentifier === 0) this._emitError(new ProtocolViolation('Subscription Identifier 0'));
+  else if (pk.cmd === 'publish' && pk.properties?.subscriptionIdentifier !== undefined) this._emitError(new ProtocolViolation('PUBLISH from a client with a Subscription Identifier'));
+  return done;
+}
 
 export function strictParser(): Parser {
   const parser = mqtt.parser({ protocolVersion: 4 });
   const p = parser as unknown as ParserInternals;
-
-  const parseString = p._parseString;
-  p._parseString = function (this: ParserInternals) {
-    const start = this._pos + 2;
-    const s = parseString.call(this);
-    // U+FFFD is where the decoder met ill-formed bytes (or a real U+FFFD: then the bytes are valid)
-    if (s !== null && !this.error) {
-      if (s.includes('\u0000')) this._emitError(new Error('UTF-8 string contains U+0000'));
-      else if (s.includes('\ufffd') && !isUtf8(this._list.slice(start, this._pos))) this._emitError(new Error('Invalid UTF-8 string'));
-    }
-    return s;
-  };
-
-  const parseProperties = p._parseProperties;
-  p._parseProperties = function (this: ParserInternals) {
-    const props = parseProperties.call(this);
-    if (props && !this.error) {
-      for (const name in props) {
-        if (name !== 'userProperties' && Array.isArray(props[name])) {
-          this._emitError(new ProtocolViolation(`Property ${name} included more than once`));
-          break;
-        }
-      }
-    }
-    return props;
-  };
-
-  const parsePayload = p._parsePayload;
-  p._parsePayload = function (this: ParserInternals) {
-    const done = parsePayload.call(this);
-    if (!done || this.error) return done;
-    const pk = this.packet;
-    if (this._pos > pk.length || pk.messageId === -1) this._emitError(new Error(`Malformed ${pk.cmd}: fields run past the remaining length`));
-    else if (pk.cmd !== 'publish' && this._pos < pk.length) this._emitError(new Error(`Malformed ${pk.cmd}: bytes after the last field`));
-    else if (pk.cmd === 'connect' && pk.will?.qos === 3) this._emitError(new Error('Will QoS 3'));
-    else if (pk.cmd === 'subscribe' && pk.subscriptions?.length === 0) this._emitError(new ProtocolViolation('SUBSCRIBE with no topic filter'));
-    else if (pk.cmd === 'unsubscribe' && pk.unsubscriptions?.length === 0) this._emitError(new ProtocolViolation('UNSUBSCRIBE with no topic filter'));
-    else if (pk.cmd === 'subscribe' && pk.properties?.subscriptionIdentifier === 0) this._emitError(new ProtocolViolation('Subscription Identifier 0'));
-    else if (pk.cmd === 'publish' && pk.properties?.subscriptionIdentifier !== undefined) this._emitError(new ProtocolViolation('PUBLISH from a client with a Subscription Identifier'));
-    return done;
-  };
+  p._parseString = strictParseString;
+  p._parseProperties = strictParseProperties;
+  p._parsePayload = strictParsePayload;
+  // bl's plain BufferList instead of its Duplex stream flavour: the parser only uses the list
+  // methods, and the stream states cost ~1 KB per connection. (After a parse error mqtt-packet
+  // makes a new stream-backed list, but the connection is closed by then.)
+  p._list = new BufferList() as unknown as ParserInternals['_list'];
   return parser;
 }
 
