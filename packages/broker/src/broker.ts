@@ -300,7 +300,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   subscribe(session: Session, info: ClientInfo, fullFilter: string, opts: SubOptions): boolean {
     const existing = session.subscriptions.get(fullFilter);
-    session.subscriptions.set(fullFilter, opts);
+    session.setSubscription(fullFilter, opts);
     const filter = opts.share === undefined ? fullFilter : (parseSharedFilter(fullFilter) as { filter: string }).filter;
     const hadRoute = this.hasRoute(filter, opts.share);
     this.router.subscribe(session.clientId, filter, opts);
@@ -414,7 +414,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly visitShared = (_group: string, group: import('./shared.js').SharedGroup): void => {
     const msg = this.curMsg!;
     const strategy = this.options.mqtt.sharedSubscriptionStrategy;
-    const counters = this.curFrom ? this.curFrom.rrCounters : this.brokerRr;
+    const counters = this.curFrom ? (this.curFrom.rrCounters ??= new Map()) : this.brokerRr;
     let rr = counters.get(group.key);
     if (!rr) counters.set(group.key, (rr = { value: 0 }));
     const chosen = this.pickMember(group, strategy, rr, msg, undefined);

@@ -57,7 +57,7 @@ export class Channel implements ConnectionHandler, Outlet {
   private pendingPackets: Packet[] | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   /** Round-robin counters of this publisher per shared group (EMQX's `round_robin`). */
-  readonly rrCounters = new Map<string, { value: number }>();
+  rrCounters: Map<string, { value: number }> | undefined;
   info!: ClientInfo;
   /** Reason given to the session/logs when the broker closes the connection. */
   private disconnectReason: string | undefined;
@@ -69,7 +69,7 @@ export class Channel implements ConnectionHandler, Outlet {
     private readonly broker: Broker,
   ) {
     conn.handler = this;
-    this.idleTimer = setTimeout(() => this.close('idle_timeout'), broker.options.mqtt.idleTimeout);
+    this.idleTimer = setTimeout(idleTimeout, broker.options.mqtt.idleTimeout, this);
   }
 
   get peer(): string {
@@ -144,6 +144,10 @@ export class Channel implements ConnectionHandler, Outlet {
     this.disconnectWith(RC.UNSPECIFIED_ERROR, 'internal_error');
   }
 
+  onKeepaliveTimeout(): void {
+    this.close('keepalive_timeout', RC.KEEP_ALIVE_TIMEOUT);
+  }
+
   onPacketTooLarge(size: number): void {
     this.broker.logger.warn(
       { clientid: this.clientId || undefined, peer: this.peer, size, max: this.broker.options.mqtt.maxPacketSize },
@@ -166,6 +170,7 @@ export class Channel implements ConnectionHandler, Outlet {
     const opts = this.broker.options.mqtt;
     this.protocolVersion = (p.protocolVersion ?? 4) as 3 | 4 | 5;
     this.v5 = this.protocolVersion === 5;
+    this.conn.setProtocolVersion(this.protocolVersion);
     const props = p.properties;
     let clientId = p.clientId ?? '';
     let assigned = false;
@@ -259,7 +264,7 @@ export class Channel implements ConnectionHandler, Outlet {
     this.writePacket(connack);
 
     if (this.keepalive > 0) {
-      this.conn.startKeepalive(this.keepalive * 1000 * opts.keepaliveMultiplier, () => this.close('keepalive_timeout', RC.KEEP_ALIVE_TIMEOUT));
+      this.conn.startKeepalive(this.keepalive * 1000 * opts.keepaliveMultiplier);
     }
     this.broker.channelConnected(this);
     // v5 retransmits only on reconnect [MQTT-4.4.0-1]; 3.1.1 also on retry_interval
@@ -360,7 +365,7 @@ export class Channel implements ConnectionHandler, Outlet {
 
   private doPublish(p: IPublishPacket, topic: string): void {
     const msg = messageFromPublish(p, topic, this.clientId, Date.now());
-    if (p.qos === 2) this.session!.awaitingRel.set(p.messageId!, Date.now());
+    if (p.qos === 2) this.session!.addAwaitingRel(p.messageId!, Date.now());
     const matched = this.broker.publish(msg, this);
     if (p.qos > 0) this.ackPublish(p, matched > 0 ? RC.SUCCESS : RC.NO_MATCHING_SUBSCRIBERS);
   }
@@ -548,6 +553,10 @@ export class Channel implements ConnectionHandler, Outlet {
   private debug(what: string, detail: unknown): void {
     this.broker.logger.debug({ clientid: this.clientId, peer: this.peer, detail }, what);
   }
+}
+
+function idleTimeout(ch: Channel): void {
+  ch.close('idle_timeout');
 }
 
 function isUtf8(payload: Buffer | string): boolean {

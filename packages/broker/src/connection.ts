@@ -8,6 +8,7 @@ export interface ConnectionHandler {
   /** The bytes were not MQTT; `data` is the buffered frame, for the log. */
   onParseError(err: Error, data: Buffer): void;
   onPacketTooLarge(size: number): void;
+  onKeepaliveTimeout(): void;
   /** Handling a packet threw: a bug, contained to this connection. */
   onHandlerError(err: unknown): void;
   onClose(reason: string): void;
@@ -32,6 +33,7 @@ export class Connection {
   bytesIn = 0;
   bytesOut = 0;
   private keepaliveTimer: NodeJS.Timeout | undefined;
+  private keepaliveMs = 0;
   private closeReason = '';
   handler!: ConnectionHandler;
   maxPacketSize: number;
@@ -44,24 +46,41 @@ export class Connection {
   ) {
     this.maxPacketSize = maxPacketSize;
     this.parser = strictParser();
-    this.parser.on('packet', (p: Packet) => {
-      if (!this.closed) this.handler.onPacket(p);
-    });
-    this.parser.on('error', (err: Error) => {
-      if (!this.closed) this.handler.onParseError(err, this.pendingBytes());
-    });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (!this.closeReason) this.closeReason = errnoReason(err);
-    });
-    socket.on('close', () => this.onSocketClose());
-    socket.on('end', () => {
-      if (!this.closeReason) this.closeReason = 'tcp_closed';
-      socket.end();
-    });
+    // shared handlers find their connection through a symbol: no closures per connection
+    (this.parser as unknown as Owned)[CONN] = this;
+    (socket as unknown as Owned)[CONN] = this;
+    this.parser.on('packet', onParserPacket);
+    this.parser.on('error', onParserError);
+    socket.on('data', onSocketData);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('end', onSocketEnd);
   }
 
-  private onData(chunk: Buffer): void {
+  /** After CONNECT: mqtt-packet keeps the whole CONNECT as its settings; keep only what it reads. */
+  setProtocolVersion(v: number): void {
+    (this.parser as unknown as { settings: { protocolVersion: number } }).settings = { protocolVersion: v };
+  }
+
+  /** Called by the parser for each complete packet. */
+  packet(p: Packet): void {
+    if (!this.closed) this.handler.onPacket(p);
+  }
+
+  parseError(err: Error): void {
+    if (!this.closed) this.handler.onParseError(err, this.pendingBytes());
+  }
+
+  socketError(err: NodeJS.ErrnoException): void {
+    if (!this.closeReason) this.closeReason = errnoReason(err);
+  }
+
+  socketEnd(): void {
+    if (!this.closeReason) this.closeReason = 'tcp_closed';
+    this.socket.end();
+  }
+
+  onData(chunk: Buffer): void {
     if (this.closed) return;
     this.lastRecv = Date.now();
     this.bytesIn += chunk.length;
@@ -121,15 +140,17 @@ export class Connection {
     return this.socket.writableLength;
   }
 
-  /** Starts keepalive: with no byte for `ms`, `onTimeout` runs. */
-  startKeepalive(ms: number, onTimeout: () => void): void {
+  /** Starts keepalive: with no byte for `ms`, the handler's `onKeepaliveTimeout` runs. */
+  startKeepalive(ms: number): void {
     if (ms <= 0) return;
-    const check = () => {
-      const idle = Date.now() - this.lastRecv;
-      if (idle >= ms) onTimeout();
-      else this.keepaliveTimer = setTimeout(check, ms - idle);
-    };
-    this.keepaliveTimer = setTimeout(check, ms);
+    this.keepaliveMs = ms;
+    this.keepaliveTimer = setTimeout(checkKeepalive, ms, this);
+  }
+
+  checkKeepalive(): void {
+    const idle = Date.now() - this.lastRecv;
+    if (idle >= this.keepaliveMs) this.handler.onKeepaliveTimeout();
+    else this.keepaliveTimer = setTimeout(checkKeepalive, this.keepaliveMs - idle, this);
   }
 
   /** Closes after flushing what was written; `reason` is the name logged and counted. */
@@ -145,7 +166,7 @@ export class Connection {
     this.handler.onClose(reason);
   }
 
-  private onSocketClose(): void {
+  onSocketClose(): void {
     this.stopTimers();
     if (this.closed) return;
     this.closed = true;
@@ -158,8 +179,32 @@ export class Connection {
   }
 }
 
+const CONN = Symbol('vireo.connection');
+type Owned = { [CONN]: Connection };
+
 function flush(c: Connection): void {
   c.flush();
+}
+function checkKeepalive(c: Connection): void {
+  c.checkKeepalive();
+}
+function onParserPacket(this: Owned, p: Packet): void {
+  this[CONN].packet(p);
+}
+function onParserError(this: Owned, err: Error): void {
+  this[CONN].parseError(err);
+}
+function onSocketData(this: Owned, chunk: Buffer): void {
+  this[CONN].onData(chunk);
+}
+function onSocketError(this: Owned, err: NodeJS.ErrnoException): void {
+  this[CONN].socketError(err);
+}
+function onSocketClose(this: Owned): void {
+  this[CONN].onSocketClose();
+}
+function onSocketEnd(this: Owned): void {
+  this[CONN].socketEnd();
 }
 
 function errnoReason(err: NodeJS.ErrnoException): string {

@@ -30,6 +30,13 @@ export interface RunningListener {
   close(): Promise<void>;
 }
 
+const LISTENER = Symbol('vireo.listener');
+type Counted = { [LISTENER]: RunningListener };
+
+function onRawClose(this: Counted): void {
+  this[LISTENER].connections--;
+}
+
 export async function startListener(opts: ListenerOptions, onConnection: OnConnection): Promise<RunningListener> {
   const running: RunningListener = {
     options: opts,
@@ -44,7 +51,8 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
       return;
     }
     running.connections++;
-    raw.once('close', () => running.connections--);
+    (raw as unknown as Counted)[LISTENER] = running;
+    raw.once('close', onRawClose);
     onConnection(socket, peer, opts);
   };
   let server: net.Server;

@@ -2,6 +2,10 @@ import mqtt from 'mqtt-packet';
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Delivery } from './session.js';
 
+// mqtt-packet would otherwise pre-build 65 536 two-byte Buffers (~6 MB of heap) the first time
+// it encodes; our hot path encodes a PUBLISH once per message and builds acks itself.
+mqtt.writeToStream.cacheNumbers = false;
+
 const OPTS_V4 = { protocolVersion: 4 };
 const OPTS_V5 = { protocolVersion: 5 };
 

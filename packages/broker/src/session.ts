@@ -58,16 +58,29 @@ export interface SessionState {
   nextPacketId: number;
 }
 
+/** The shared empty map: reads work, a write is a bug (it would leak into every session). */
+class EmptyMap extends Map<never, never> {
+  override set(): this {
+    throw new Error('write to the shared empty session map');
+  }
+}
+const EMPTY: Map<unknown, unknown> = new EmptyMap();
+function emptyMap<K, V>(): Map<K, V> {
+  return EMPTY as Map<K, V>;
+}
+
 export class Session {
   readonly clientId: string;
   readonly createdAt: number;
   expiryInterval: number;
-  /** Full filter (with `$share/…` prefix) → options. */
-  readonly subscriptions = new Map<string, SubOptions>();
-  readonly inflight = new Map<number, InflightEntry>();
+  // The maps start as one shared empty map and become real on the first write, so an idle
+  // client's session costs a few hundred bytes less (memory per connection is a target).
+  /** Full filter (with `$share/…` prefix) → options. Write through setSubscription. */
+  subscriptions: Map<string, SubOptions> = emptyMap();
+  inflight: Map<number, InflightEntry> = emptyMap();
   readonly mqueue = new Deque<Delivery>();
-  /** Incoming QoS 2 packet ids awaiting PUBREL → time received. */
-  readonly awaitingRel = new Map<number, number>();
+  /** Incoming QoS 2 packet ids awaiting PUBREL → time received. Write through addAwaitingRel. */
+  awaitingRel: Map<number, number> = emptyMap();
   private nextPid = 1;
   outlet: Outlet | undefined;
   /** Set while detached and persistent: when the session expires, ms since epoch. */
@@ -85,6 +98,16 @@ export class Session {
     this.clientId = clientId;
     this.expiryInterval = expiryInterval;
     this.createdAt = createdAt;
+  }
+
+  setSubscription(filter: string, opts: SubOptions): void {
+    if (this.subscriptions === EMPTY) this.subscriptions = new Map();
+    this.subscriptions.set(filter, opts);
+  }
+
+  addAwaitingRel(pid: number, at: number): void {
+    if (this.awaitingRel === EMPTY) this.awaitingRel = new Map();
+    this.awaitingRel.set(pid, at);
   }
 
   /** Hands one message to this session: send now, queue, or drop. */
@@ -219,10 +242,10 @@ export class Session {
 
   static import(state: SessionState, limits: SessionLimits, events: SessionEvents): Session {
     const s = new Session(state.clientId, state.expiryInterval, limits, events, state.createdAt);
-    for (const [f, o] of state.subscriptions) s.subscriptions.set(f, o);
-    for (const e of state.inflight) s.inflight.set(e.pid, e);
+    for (const [f, o] of state.subscriptions) s.setSubscription(f, o);
+    if (state.inflight.length > 0) s.inflight = new Map(state.inflight.map((e) => [e.pid, e]));
     for (const d of state.mqueue) s.mqueue.push(d);
-    for (const [pid, t] of state.awaitingRel) s.awaitingRel.set(pid, t);
+    for (const [pid, t] of state.awaitingRel) s.addAwaitingRel(pid, t);
     s.nextPid = state.nextPacketId;
     return s;
   }
@@ -238,6 +261,7 @@ export class Session {
       this.events.onDrop(this, d, 'too_large');
       return;
     }
+    if (this.inflight === EMPTY) this.inflight = new Map();
     this.inflight.set(pid, { pid, delivery: d, state: 'publish', sentAt: Date.now() });
     this.events.onDelivered(this, d);
   }
