@@ -1,5 +1,6 @@
 /** Observing MQTT.js clients in pub/sub tests: every message and packet, and how the connection ended. */
-import type { MqttClient, IPublishPacket, Packet, IDisconnectPacket } from 'mqtt';
+import mqtt from 'mqtt';
+import type { MqttClient, IClientOptions, IPublishPacket, Packet, IDisconnectPacket } from 'mqtt';
 import pino from 'pino';
 import { sleep } from './harness.js';
 
@@ -99,4 +100,29 @@ export function memoryLogger(level = 'debug'): { logger: import('pino').Logger; 
   };
   const logger = pino({ level }, stream);
   return { logger, lines, has: (msg: string) => lines.some((l) => l.msg === msg) };
+}
+
+/**
+ * Connects an MQTT.js client with an Inbox attached before CONNACK, so messages a resumed
+ * session sends right after CONNACK are not missed.
+ */
+export async function connectInbox(url: string, opts: IClientOptions = {}, ms = 5000): Promise<{ client: MqttClient; inbox: Inbox }> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: ms, ...opts });
+  const inbox = new Inbox(client);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.end(true);
+      reject(new Error(`connect to ${url} timed out`));
+    }, ms);
+    client.once('connect', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    client.once('error', (err) => {
+      clearTimeout(timer);
+      client.end(true);
+      reject(err);
+    });
+  });
+  return { client, inbox };
 }
