@@ -184,7 +184,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   openSession(ch: Channel, cleanStart: boolean, expiryInterval: number): { session: Session; present: boolean } {
     const clientId = ch.clientId;
-    this.wills.cancel(clientId);
+    // a delayed will waiting for this session: a reconnect to the session cancels it [MQTT-3.1.3-9];
+    // clean start ends the session, which publishes it now [MQTT-3.1.2-8]
+    if (cleanStart) this.wills.fireNow(clientId);
+    else this.wills.cancel(clientId);
     const old = this.channels.get(clientId);
     let session = this.sessions.get(clientId);
     if (old && old !== ch) {
@@ -192,8 +195,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
       if (cleanStart) this.stats.discards++;
       else this.stats.takeovers++;
       this.logger.info({ clientid: clientId, peer: old.peer, new_peer: ch.peer, reason }, `Session ${reason}`);
-      // the old connection's will: a discarded session ends, so its will goes out; a taken-over one continues
-      if (!cleanStart) old.will = undefined;
+      // the old connection's will (MQTT 5 §3.1.4, as EMQX): sent unless the session continues (clean start 0)
+      // and the will has a delay; a discarded session ends, so its will goes out
+      if (!cleanStart && old.will && old.will.delay > 0) old.will = undefined;
       this.channels.delete(clientId);
       old.session?.detach();
       old.close(reason, RC.SESSION_TAKEN_OVER);
@@ -248,7 +252,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
         session.expiryTimer = setTimeout(() => this.expireSession(session), Math.min(expiry * 1000, 2 ** 31 - 1));
         session.expiryTimer.unref();
       }
-    } else if (ch.will && reason !== 'takeovered') {
+    } else if (ch.will) {
       this.wills.schedule(ch.clientId, ch.will.msg, 0);
     }
     this.sys.clientDisconnected(ch, reason);
