@@ -87,6 +87,8 @@ export class Session {
   expiresAt = 0;
   expiryTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** 0 = no timed resend (v5); set while attached to a 3.1.1 connection. */
+  private retryInterval = 0;
 
   constructor(
     clientId: string,
@@ -170,12 +172,14 @@ export class Session {
       if (e.state === 'pubrel') outlet.sendPubrel(e.pid);
       else outlet.sendPublish(e.delivery, e.pid, true);
     }
+    this.retryInterval = retryInterval;
+    if (this.inflight.size > 0) this.startRetry();
     this.drain();
-    if (retryInterval > 0) this.startRetry(retryInterval);
   }
 
   detach(): void {
     this.outlet = undefined;
+    this.retryInterval = 0;
     if (this.retryTimer) clearInterval(this.retryTimer);
     this.retryTimer = undefined;
   }
@@ -263,6 +267,7 @@ export class Session {
     }
     if (this.inflight === EMPTY) this.inflight = new Map();
     this.inflight.set(pid, { pid, delivery: d, state: 'publish', sentAt: Date.now() });
+    if (this.retryInterval > 0 && this.retryTimer === undefined) this.startRetry();
     this.events.onDelivered(this, d);
   }
 
@@ -283,19 +288,36 @@ export class Session {
     return pid;
   }
 
-  /** MQTT 3.1.1 resends unacknowledged messages after retry_interval (v5 only on reconnect, set by the caller). */
-  private startRetry(interval: number): void {
-    this.retryTimer = setInterval(() => {
-      const outlet = this.outlet;
-      if (!outlet || this.inflight.size === 0) return;
-      const due = Date.now() - interval;
-      for (const e of this.inflight.values()) {
-        if (e.sentAt > due) continue;
-        e.sentAt = Date.now();
-        if (e.state === 'pubrel') outlet.sendPubrel(e.pid);
-        else outlet.sendPublish(e.delivery, e.pid, true);
-      }
-    }, Math.max(1000, interval / 2));
+  /**
+   * MQTT 3.1.1 resends unacknowledged messages after retry_interval (v5 only on reconnect).
+   * The timer runs only while something is inflight, so idle clients have none.
+   */
+  private startRetry(): void {
+    const interval = this.retryInterval;
+    if (interval <= 0) return;
+    this.retryTimer = setInterval(retryDue, Math.max(1000, interval / 2), this);
     this.retryTimer.unref();
   }
+
+  /** Resends what has waited longer than retry_interval; stops the timer when nothing is inflight. */
+  retryDue(): void {
+    const outlet = this.outlet;
+    if (!outlet || this.inflight.size === 0) {
+      if (this.retryTimer) clearInterval(this.retryTimer);
+      this.retryTimer = undefined;
+      return;
+    }
+    const now = Date.now();
+    const due = now - this.retryInterval;
+    for (const e of this.inflight.values()) {
+      if (e.sentAt > due) continue;
+      e.sentAt = now;
+      if (e.state === 'pubrel') outlet.sendPubrel(e.pid);
+      else outlet.sendPublish(e.delivery, e.pid, true);
+    }
+  }
+}
+
+function retryDue(s: Session): void {
+  s.retryDue();
 }
