@@ -517,6 +517,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.wills.clear();
     for (const s of this.sessions.values()) s.close();
     await closingListeners;
-    this.logger.info({ node: this.options.nodeName }, 'Broker stopped');
+    this.logger.info('Broker stopped');
   }
 }
