@@ -1,5 +1,5 @@
 import { isUtf8 as bufferIsUtf8 } from 'node:buffer';
-import mqtt from 'mqtt-packet';
+import { encode } from './codec.js';
 import type {
   IConnackPacket,
   IConnectPacket,
@@ -133,7 +133,7 @@ export class Channel implements ConnectionHandler, Outlet {
     );
     if (this.state === 'connecting' && /protocol version|protocolId/.test(err.message)) {
       // CONNACK "unacceptable protocol version" in 3.1.1 form, which every version can read
-      this.conn.write(mqtt.generate({ cmd: 'connack', returnCode: 1, sessionPresent: false }, { protocolVersion: 4 }));
+      this.conn.write(encode({ cmd: 'connack', returnCode: 1, sessionPresent: false }, { protocolVersion: 4 }));
       return this.close('frame_error');
     }
     this.disconnectWith(err instanceof ProtocolViolation ? RC.PROTOCOL_ERROR : RC.MALFORMED_PACKET, 'frame_error');
@@ -525,7 +525,7 @@ export class Channel implements ConnectionHandler, Outlet {
   writePacket(packet: Packet): void {
     if (this.conn.closed) return;
     this.broker.stats.packetsOut++;
-    this.conn.write(mqtt.generate(packet, { protocolVersion: this.protocolVersion }));
+    this.conn.write(encode(packet, { protocolVersion: this.protocolVersion }));
   }
 
   // ── closing ────────────────────────────────────────────────────────────────

@@ -1,10 +1,6 @@
-import mqtt from 'mqtt-packet';
+import { encode } from './codec.js';
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Delivery } from './session.js';
-
-// mqtt-packet would otherwise pre-build 65 536 two-byte Buffers (~6 MB of heap) the first time
-// it encodes; our hot path encodes a PUBLISH once per message and builds acks itself.
-mqtt.writeToStream.cacheNumbers = false;
 
 const OPTS_V4 = { protocolVersion: 4 };
 const OPTS_V5 = { protocolVersion: 5 };
@@ -20,14 +16,14 @@ export function encodePublish(d: Delivery, pid: number, dup: boolean, v5: boolea
   const personal = v5 && (d.subIds !== undefined || msg.expiresAt !== 0);
   let buf: Buffer;
   if (personal) {
-    buf = mqtt.generate(packetFor(d, pid || 1, v5, now), OPTS_V5);
+    buf = encode(packetFor(d, pid || 1, v5, now), OPTS_V5);
   } else {
     const key = (v5 ? 1 : 0) | (d.qos << 1) | (d.retain ? 8 : 0);
     const cache = (msg.encoded ??= []);
     const cached = cache[key];
     if (cached === undefined) {
       // the first subscriber of a variant gets the bytes with its own packet id; later ones patch a copy
-      buf = mqtt.generate(packetFor(d, pid || 1, v5, now), v5 ? OPTS_V5 : OPTS_V4);
+      buf = encode(packetFor(d, pid || 1, v5, now), v5 ? OPTS_V5 : OPTS_V4);
       cache[key] = buf;
       if (!dup) return buf;
       buf = Buffer.from(buf);

@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import mqtt from 'mqtt-packet';
+import mqtt from './codec.js';
 import type { Parser } from 'mqtt-packet';
 import { createRequire } from 'node:module';
 
