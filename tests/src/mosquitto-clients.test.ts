@@ -49,7 +49,8 @@ function start(bin: string, args: string[], ms = 10_000): Proc {
       clearTimeout(timer);
       reject(e);
     });
-    child.on('exit', (code) => {
+    // 'close', not 'exit': the output is complete only once stdout and stderr have ended
+    child.on('close', (code) => {
       clearTimeout(timer);
       running.delete(child);
       resolve(code);
@@ -85,7 +86,7 @@ async function subscriber(tb: TestBroker, args: string[]): Promise<Proc> {
     const p = start(SUB, ['-h', '127.0.0.1', '-p', String(tb.port), '-d', '-F', 'MSG|%t|%q|%r|%p', ...args]);
     const end = Date.now() + 5000;
     while (!subscribed) {
-      if (Date.now() > end || p.child.exitCode !== null) throw new Error(`mosquitto_sub did not subscribe\nstdout: ${p.out}\nstderr: ${p.err}`);
+      if (Date.now() > end || p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`mosquitto_sub did not subscribe\nstdout: ${p.out}\nstderr: ${p.err}`);
       await sleep(10);
     }
     // the SUBACK is written in the same tick as the subscription is made
