@@ -392,6 +392,20 @@ test('3.1.1 retry_interval: an unacknowledged message is resent with DUP while c
     await sleep(1200);
     assert.equal(v4.client.all.filter(isPublish).length, 2);
     assert.equal(v5.client.all.filter(isPublish).length, 1, 'v5 retransmits only on reconnect');
+
+    // QoS 2: a PUBREL without PUBCOMP is resent too
+    v4.client.send({ cmd: 'subscribe', messageId: 2, subscriptions: [{ topic: 'retry/q2', qos: 2 }] });
+    await v4.client.next('suback');
+    await pub.publishAsync('retry/q2', 'two', { qos: 2 });
+    const [q2] = await publishes(v4.client, 1);
+    v4.client.send({ cmd: 'pubrec', messageId: q2.messageId });
+    const rel1 = (await v4.client.next('pubrel')) as IPubrelPacket;
+    const rel2 = (await v4.client.next('pubrel', 3000)) as IPubrelPacket;
+    assert.equal(rel1.messageId, q2.messageId);
+    assert.equal(rel2.messageId, q2.messageId);
+    assert.equal(v4.client.all.filter(isPublish).length, 3, 'after PUBREC the PUBLISH is not resent');
+    v4.client.send({ cmd: 'pubcomp', messageId: q2.messageId });
+    await waitFor(() => tb.broker.sessions.get('retry4')?.inflight.size === 0, 'inflight empty');
   } finally {
     clients.forEach((c) => c.destroy());
     await endAll(pub);
