@@ -181,6 +181,30 @@ test('no local: a subscription with No Local does not get its own messages; with
   }
 });
 
+test('mqtt.ignore_loop_deliver: no client gets its own messages back, v4 included', T, async () => {
+  const tb = await startBroker({ mqtt: { ignoreLoopDeliver: true } });
+  const clients: MqttClient[] = [];
+  try {
+    const a = await connect(tb.url, { protocolVersion: 4, clientId: 'a' });
+    const b = await connect(tb.url, { protocolVersion: 5, clientId: 'b' });
+    clients.push(a, b);
+    await a.subscribeAsync('loop/t', { qos: 1 });
+    await b.subscribeAsync('loop/t', { qos: 1 });
+    const boxA = new Inbox(a);
+    const boxB = new Inbox(b);
+    await a.publishAsync('loop/t', 'from-a', { qos: 1 });
+    await b.publishAsync('loop/t', 'from-b', { qos: 1 });
+    await boxA.waitPayload('from-b');
+    await boxB.waitPayload('from-a');
+    await sleep(50);
+    assert.deepEqual(boxA.payloads, ['from-b']);
+    assert.deepEqual(boxB.payloads, ['from-a']);
+  } finally {
+    await endAll(...clients);
+    await tb.close();
+  }
+});
+
 test('subscription identifiers: each delivery carries the ids of the subscriptions it matched', T, async () => {
   const tb = await startBroker();
   const clients: MqttClient[] = [];

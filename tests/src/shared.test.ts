@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient, IClientOptions } from 'mqtt';
-import { startBroker, connect, endAll, sleep } from './harness.js';
+import { startBroker, connect, endAll, sleep, waitFor } from './harness.js';
 import type { TestBroker } from './harness.js';
 import { Inbox, Wire } from './observe.js';
 import type { SharedStrategy } from '@vireo/broker';
@@ -222,8 +222,7 @@ async function redispatch(opts: { qos: 1 | 2; version: 4 | 5; filter: string; pe
     const sent = Array.from({ length: 12 }, (_, i) => `r${i}`);
     for (const p of sent) await pub.publishAsync('rd/t', p, { qos: opts.qos });
     // round robin gave the stuck member half of them; it has seen at least the first
-    await sleep(100);
-    assert.ok(stuckWire.in.some((p) => p.cmd === 'publish'), 'the stuck member was sent messages');
+    await waitFor(() => stuckWire.in.some((p) => p.cmd === 'publish'), 'the stuck member to be sent messages');
     assert.ok(okBox.msgs.length < sent.length, 'the other member did not get everything yet');
     stuck.end(true); // drop the connection, no DISCONNECT, nothing acknowledged
     await okBox.until((m) => new Set(m.map((x) => x.payload)).size === sent.length, 5000, 'all messages at the remaining member');

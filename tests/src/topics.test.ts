@@ -111,6 +111,7 @@ for (const protocolVersion of [4, 5] as const) {
       const hash = await mk('hash', ['#']);
       const plus = await mk('plus', ['+/x', '+/+', '+/brokers/#']);
       const dollar = await mk('dollar', ['$test/#', '$test/+', '+/ignored']);
+      const shared = await mk('shared', ['$share/g/#', '$queue/+/x']);
       const pub = await connect(tb.url, { protocolVersion, clientId: 'pub' });
       clients.push(pub);
       await pub.publishAsync('$test/x', 'dollar', { qos: 1 });
@@ -122,6 +123,8 @@ for (const protocolVersion of [4, 5] as const) {
       assert.deepEqual(hash.payloads, ['plain'], "'#' never gets $test/x nor $SYS client events");
       assert.deepEqual(plus.payloads, ['plain', 'plain']);
       assert.deepEqual(dollar.payloads, ['dollar', 'dollar'], "'$test/#' and '$test/+' match $test/x");
+      await shared.until(2);
+      assert.deepEqual(shared.payloads, ['plain', 'plain'], 'shared wildcard subscriptions follow the same rule');
     } finally {
       await endAll(...clients);
       await tb.close();
@@ -274,6 +277,46 @@ test('v5: a PUBLISH topic deeper than max_topic_levels gets DISCONNECT 0x90', T,
     assert.equal(disconnect?.reasonCode, 0x90);
   } finally {
     await endAll(c);
+    await tb.close();
+  }
+});
+
+test('wildcards and empty levels: "#" includes the parent level, "+" matches an empty level', T, async () => {
+  const tb = await startBroker();
+  const clients: MqttClient[] = [];
+  try {
+    const filters = ['a/#', '+/a', 'a/+', 'a/+/b', '+/+', '#', '+', 'a/b/#', 'a'];
+    const boxes = new Map<string, Inbox>();
+    for (const f of filters) {
+      const c = await connect(tb.url, { protocolVersion: 5, clientId: `f${boxes.size}` });
+      clients.push(c);
+      await c.subscribeAsync(f, { qos: 1 });
+      boxes.set(f, new Inbox(c));
+    }
+    const pub = await connect(tb.url, { protocolVersion: 5, clientId: 'pub' });
+    clients.push(pub);
+    const topics = ['a', 'a/', '/a', '/', 'a//b', 'a/b', 'a/b/c', 'b'];
+    for (const t of topics) await pub.publishAsync(t, t, { qos: 1 });
+    await pub.publishAsync('end/of/test/marker', 'end', { qos: 1 });
+    await boxes.get('#')!.waitPayload('end');
+    const want: Record<string, string[]> = {
+      'a/#': ['a', 'a/', 'a//b', 'a/b', 'a/b/c'],
+      '+/a': ['/a'],
+      'a/+': ['a/', 'a/b'],
+      'a/+/b': ['a//b'],
+      '+/+': ['a/', '/a', '/', 'a/b'],
+      '#': [...topics, 'end/of/test/marker'],
+      '+': ['a', 'b'],
+      'a/b/#': ['a/b', 'a/b/c'],
+      a: ['a'],
+    };
+    for (const [f, box] of boxes) {
+      if (f !== '#') await box.until(want[f].length);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(box.msgs.map((m) => m.topic).filter((t) => t !== 'end/of/test/marker' || f === '#'), want[f], `filter ${f}`);
+    }
+  } finally {
+    await endAll(...clients);
     await tb.close();
   }
 });
