@@ -353,3 +353,46 @@ test('takeover and discard: the old connection’s will follows MQTT 5 §3.1.4 (
     await tb.close();
   }
 });
+
+test('kick: the session ends, so the will is published at once, even with a will delay', { timeout: 10_000 }, async () => {
+  const tb = await startBroker();
+  let w;
+  const clients: RawClient[] = [];
+  try {
+    const wt = await watcher(tb.url);
+    w = wt.w;
+    // connected, will delay 30 s, persistent session
+    const a = await rawConnect(tb.port, {
+      protocolVersion: 5,
+      clientId: 'kicked-live',
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+      will: will('will/kicked-live', 'x', { properties: { willDelayInterval: 30 } }),
+    });
+    clients.push(a.client);
+    // offline with its delayed will pending
+    const b = await rawConnect(tb.port, {
+      protocolVersion: 5,
+      clientId: 'kicked-away',
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+      will: will('will/kicked-away', 'x', { properties: { willDelayInterval: 30 } }),
+    });
+    clients.push(b.client);
+    b.client.destroy();
+    await sleep(100);
+    assert.equal(wt.got.length, 0, 'delayed will still pending');
+    assert.ok(tb.broker.kick('kicked-live'));
+    assert.ok(tb.broker.kick('kicked-away'));
+    await a.client.waitClose();
+    assert.equal(a.client.all.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x98);
+    await atLeast(wt.got, 2, 1000);
+    assert.deepEqual(wt.got.map((g) => g.topic).sort(), ['will/kicked-away', 'will/kicked-live']);
+    assert.equal(tb.broker.sessions.has('kicked-live'), false);
+    assert.equal(tb.broker.sessions.has('kicked-away'), false);
+  } finally {
+    clients.forEach((c) => c.destroy());
+    await endAll(w);
+    await tb.close();
+  }
+});

@@ -493,12 +493,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (!ch && !session) return false;
     this.stats.kicks++;
     this.logger.info({ clientid: clientId, reason: 'kicked' }, 'Client kicked');
-    if (ch) {
-      ch.will = undefined;
-      ch.close('kicked', RC.ADMINISTRATIVE_ACTION);
-    }
+    // the server closes the connection and the session ends: the will goes out now, delay or not
+    // [MQTT-3.1.2-8] (EMQX does the same for `kicked`)
+    if (ch) ch.close('kicked', RC.ADMINISTRATIVE_ACTION);
     const s = this.sessions.get(clientId);
     if (s) this.destroySession(s, 'kicked');
+    this.wills.fireNow(clientId);
     return true;
   }
 
