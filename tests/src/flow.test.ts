@@ -73,6 +73,47 @@ test('v5: the broker never has more unacknowledged QoS 1 messages out to a clien
   }
 });
 
+test('v5: a resumed session resends its unacknowledged messages only up to the new Receive Maximum', T, async () => {
+  const tb = await startBroker();
+  let c: RawClient | undefined;
+  let pub: MqttClient | undefined;
+  try {
+    const opts = (receiveMaximum: number) => ({ protocolVersion: 5 as const, clientId: 'resume', clean: false, properties: { receiveMaximum, sessionExpiryInterval: 60 } });
+    ({ client: c } = await rawConnect(tb.port, opts(5)));
+    await subscribeRaw(c, 'rr/t', 1);
+    pub = await connect(tb.url, { protocolVersion: 5, clientId: 'pub' });
+    for (let i = 0; i < 10; i++) await pub.publishAsync('rr/t', `${i}`, { qos: 1 });
+    assert.equal(await publishCountSettles(c, 5, 50), 5);
+    c.destroy();
+    await sleep(50);
+
+    ({ client: c } = await rawConnect(tb.port, opts(2)));
+    assert.equal(await publishCountSettles(c, 2), 2, 'five were unacknowledged, only two are resent');
+    assert.ok(publishes(c).every((p) => p.dup), 'resent with DUP');
+    let acked = 0;
+    const end = Date.now() + 5000;
+    while (acked < 10) {
+      if (Date.now() > end) throw new Error(`stuck at ${acked} acked, ${publishes(c).length} received`);
+      const got = publishes(c);
+      assert.ok(got.length - acked <= 2, `outstanding ${got.length - acked} > 2`);
+      if (got.length > acked) {
+        c.send({ cmd: 'puback', messageId: got[acked].messageId });
+        acked++;
+      } else await sleep(5);
+    }
+    await sleep(50);
+    assert.deepEqual(
+      publishes(c).map((p) => [p.payload.toString(), p.dup]),
+      Array.from({ length: 10 }, (_, i) => [`${i}`, i < 5]),
+      'the five held back first (DUP), then the queued five, in order',
+    );
+  } finally {
+    c?.destroy();
+    await endAll(pub);
+    await tb.close();
+  }
+});
+
 test('v5: a QoS 2 message counts against Receive Maximum until PUBCOMP, not PUBREC', T, async () => {
   const tb = await startBroker();
   let c: RawClient | undefined;

@@ -20,6 +20,8 @@ export interface InflightEntry {
   /** `publish`: waiting for PUBACK/PUBREC; `pubrel`: PUBREL sent, waiting for PUBCOMP. */
   state: 'publish' | 'pubrel';
   sentAt: number;
+  /** Not yet resent on this connection: over the client's Receive Maximum at reconnect, waits for acks. */
+  held?: boolean;
 }
 
 /** What a session needs from the connection it is attached to. */
@@ -29,10 +31,15 @@ export interface Outlet {
   /** Writes a PUBLISH; false when it could not be sent (too large for the client) and was dropped. */
   sendPublish(d: Delivery, pid: number, dup: boolean): boolean;
   sendPubrel(pid: number): void;
+  /** True while the client reads too slowly: its write backlog is full, QoS 0 is dropped. */
+  congested(): boolean;
 }
 
-/** Why a message did not reach a subscriber; the names EMQX uses in its `messages.dropped.*` counters. */
-export type DropReason = 'queue_full' | 'expired' | 'no_connection' | 'too_large' | 'no_subscribers' | 'acl_denied';
+/**
+ * Why a message did not reach a subscriber; the names EMQX uses in its `messages.dropped.*` and
+ * `delivery.dropped.*` counters (`qos0_msg`: QoS 0 not sent to a subscriber that is not keeping up).
+ */
+export type DropReason = 'queue_full' | 'expired' | 'no_connection' | 'too_large' | 'no_subscribers' | 'acl_denied' | 'qos0_msg';
 
 export interface SessionLimits {
   maxInflight: number;
@@ -89,6 +96,8 @@ export class Session {
   private retryTimer: NodeJS.Timeout | undefined;
   /** 0 = no timed resend (v5); set while attached to a 3.1.1 connection. */
   private retryInterval = 0;
+  /** Inflight entries with `held` set. */
+  private held = 0;
 
   constructor(
     clientId: string,
@@ -120,6 +129,8 @@ export class Session {
       return this.enqueue(d);
     }
     if (d.qos === 0) {
+      // a subscriber that does not keep up loses QoS 0 rather than the broker buffering without bound
+      if (outlet.congested()) return this.events.onDrop(this, d, 'qos0_msg');
       if (outlet.sendPublish(d, 0, false)) this.events.onDelivered(this, d);
       else this.events.onDrop(this, d, 'too_large');
       return;
@@ -133,6 +144,7 @@ export class Session {
     const e = this.inflight.get(pid);
     if (!e || e.state !== 'publish' || e.delivery.qos !== 1) return false;
     this.inflight.delete(pid);
+    if (e.held) this.held--;
     this.drain();
     return true;
   }
@@ -141,6 +153,10 @@ export class Session {
   pubrec(pid: number, failed: boolean): boolean {
     const e = this.inflight.get(pid);
     if (!e || e.delivery.qos !== 2) return false;
+    if (e.held) {
+      e.held = false;
+      this.held--;
+    }
     if (failed) {
       this.inflight.delete(pid);
       this.drain();
@@ -156,6 +172,7 @@ export class Session {
     const e = this.inflight.get(pid);
     if (!e || e.state !== 'pubrel') return false;
     this.inflight.delete(pid);
+    if (e.held) this.held--;
     this.drain();
     return true;
   }
@@ -167,8 +184,19 @@ export class Session {
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.expiryTimer = undefined;
     const now = Date.now();
+    // never more unacknowledged than the client's Receive Maximum [MQTT-3.3.4-9]: the rest wait for acks
+    const window = this.window(outlet);
+    let sent = 0;
+    this.held = 0;
     for (const e of this.inflight.values()) {
       e.sentAt = now;
+      if (sent >= window) {
+        e.held = true;
+        this.held++;
+        continue;
+      }
+      sent++;
+      if (e.held) e.held = false;
       if (e.state === 'pubrel') outlet.sendPubrel(e.pid);
       else outlet.sendPublish(e.delivery, e.pid, true);
     }
@@ -190,6 +218,7 @@ export class Session {
     if (!outlet) return;
     const window = this.window(outlet);
     const now = Date.now();
+    if (this.held > 0) this.resendHeld(outlet, window, now);
     while (this.mqueue.length > 0 && this.inflight.size < window) {
       const d = this.mqueue.shift()!;
       if (isExpired(d.msg, now)) {
@@ -210,6 +239,7 @@ export class Session {
       // a QoS 2 message past PUBREC has been received by the client: it stays
       if (e.delivery.share && e.state === 'publish') {
         this.inflight.delete(pid);
+        if (e.held) this.held--;
         out.push(e.delivery);
       }
     }
@@ -257,6 +287,21 @@ export class Session {
   private window(outlet: Outlet): number {
     const max = this.limits.maxInflight;
     return outlet.receiveMaximum < max ? outlet.receiveMaximum : max;
+  }
+
+  /** Resends inflight messages held back at reconnect, as acks make room in the window. */
+  private resendHeld(outlet: Outlet, window: number, now: number): void {
+    let outstanding = this.inflight.size - this.held;
+    for (const e of this.inflight.values()) {
+      if (outstanding >= window || this.held === 0) return;
+      if (!e.held) continue;
+      e.held = false;
+      this.held--;
+      outstanding++;
+      e.sentAt = now;
+      if (e.state === 'pubrel') outlet.sendPubrel(e.pid);
+      else outlet.sendPublish(e.delivery, e.pid, true);
+    }
   }
 
   private sendInflight(outlet: Outlet, d: Delivery): void {
@@ -310,7 +355,7 @@ export class Session {
     const now = Date.now();
     const due = now - this.retryInterval;
     for (const e of this.inflight.values()) {
-      if (e.sentAt > due) continue;
+      if (e.held || e.sentAt > due) continue;
       e.sentAt = now;
       if (e.state === 'pubrel') outlet.sendPubrel(e.pid);
       else outlet.sendPublish(e.delivery, e.pid, true);
