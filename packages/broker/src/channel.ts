@@ -29,6 +29,8 @@ export interface Will {
 }
 
 const SESSION_NEVER_EXPIRES = 0xffffffff;
+/** Over this many bytes waiting for a client's socket, QoS 0 messages to it are dropped. */
+const QOS0_BACKLOG_LIMIT = 1024 * 1024;
 
 const ACK_PUBACK = 0x40;
 const ACK_PUBREC = 0x50;
@@ -63,6 +65,8 @@ export class Channel implements ConnectionHandler, Outlet {
   private disconnectReason: string | undefined;
   private sessionExpiryAtConnect = 0;
   v5 = false;
+  /** The write backlog was over QOS0_BACKLOG_LIMIT at the last QoS 0 delivery. */
+  private slowReader = false;
 
   constructor(
     readonly conn: Connection,
@@ -501,6 +505,15 @@ export class Channel implements ConnectionHandler, Outlet {
     this.broker.stats.packetsOut++;
     this.conn.write(buf);
     return true;
+  }
+
+  congested(): boolean {
+    const over = this.conn.backlog > QOS0_BACKLOG_LIMIT;
+    if (over !== this.slowReader) {
+      this.slowReader = over;
+      if (over) this.broker.logger.warn({ clientid: this.clientId, peer: this.peer, backlog: this.conn.backlog }, 'Dropping QoS 0 messages for a slow subscriber');
+    }
+    return over;
   }
 
   sendPubrel(pid: number): void {

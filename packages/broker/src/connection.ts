@@ -135,9 +135,9 @@ export class Connection {
     }
   }
 
-  /** Bytes waiting in the socket's write buffer: a slow reader shows here. */
+  /** Bytes written and not yet taken by the kernel: a slow reader shows here. */
   get backlog(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.outLen;
   }
 
   /** Starts keepalive: with no byte for `ms`, the handler's `onKeepaliveTimeout` runs. */
