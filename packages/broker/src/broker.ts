@@ -133,7 +133,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     try {
       for (const l of this.options.listeners) {
         if (l.port === 0) continue;
-        this.mqttListeners.push(await startListener(l, (socket, peer, opts) => this.accept(socket, peer, opts)));
+        this.mqttListeners.push(await startListener(l, (socket, peer, opts) => this.accept(socket, peer, opts), this.options.mqtt.maxPacketSize));
       }
     } catch (err) {
       await Promise.all(this.mqttListeners.map((l) => l.close()));

@@ -37,7 +37,11 @@ function onRawClose(this: Counted): void {
   this[LISTENER].connections--;
 }
 
-export async function startListener(opts: ListenerOptions, onConnection: OnConnection): Promise<RunningListener> {
+/**
+ * `maxPacketSize` bounds a WebSocket message too (one may carry several MQTT packets, hence the
+ * room above it): a larger one is refused on its frame header (1009), not buffered whole.
+ */
+export async function startListener(opts: ListenerOptions, onConnection: OnConnection, maxPacketSize = 1024 * 1024): Promise<RunningListener> {
   const running: RunningListener = {
     options: opts,
     port: opts.port,
@@ -70,6 +74,7 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
       // MQTT over WebSocket uses the `mqtt` subprotocol; older clients send `mqttv3.1`
       handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
       perMessageDeflate: false,
+      maxPayload: maxPacketSize + 64 * 1024,
     });
     wss.on('connection', (ws, req) => {
       const raw = req.socket;
