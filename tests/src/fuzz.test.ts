@@ -13,6 +13,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import WebSocket from 'ws';
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -217,12 +218,47 @@ function mutate(rng: Rng, buf: Buffer, other: Buffer): Buffer {
 
 interface FuzzStats {
   connections: number;
+  wsConnections: number;
   bytesSent: number;
   bytesReceived: number;
   connectFailures: number;
 }
 
-async function fuzzConnection(port: number, rng: Rng, stats: FuzzStats): Promise<void> {
+interface Ports {
+  tcp: number;
+  /** A WebSocket listener (path /mqtt) to send part of the fuzz through, if any. */
+  ws?: number;
+}
+
+/** What one fuzzing connection sends: usually a CONNECT, then valid, mutated and random packets. */
+function fuzzStream(rng: Rng): Buffer {
+  const v = pick(rng, [3, 4, 4, 5, 5, 5] as const);
+  const script: Buffer[] = [];
+  const r0 = rng();
+  if (r0 < 0.7) script.push(encode(validConnect(rng, v), v));
+  else if (r0 < 0.85) script.push(mutate(rng, encode(validConnect(rng, v), v), encode(validPacket(rng, v), v)));
+  const n = 1 + int(rng, 12);
+  for (let i = 0; i < n; i++) {
+    const r = rng();
+    if (r < 0.5) script.push(encode(validPacket(rng, v), v));
+    else if (r < 0.9) script.push(mutate(rng, encode(validPacket(rng, v), v), encode(validPacket(rng, v), v)));
+    else script.push(bytes(rng, 1 + int(rng, 64)));
+  }
+  if (chance(rng, 0.02)) return Buffer.from('GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n');
+  return Buffer.concat(script);
+}
+
+/** Random pieces of `stream`: frames arrive split, or several in one piece. */
+function* pieces(rng: Rng, stream: Buffer): Generator<Buffer> {
+  let pos = 0;
+  while (pos < stream.length) {
+    const len = chance(rng, 0.5) ? stream.length - pos : 1 + int(rng, Math.max(1, stream.length - pos));
+    yield stream.subarray(pos, pos + len);
+    pos += len;
+  }
+}
+
+async function fuzzTcp(port: number, rng: Rng, stats: FuzzStats): Promise<void> {
   const sock = net.connect({ port, host: '127.0.0.1' });
   sock.on('error', () => {});
   sock.on('data', (d: Buffer) => (stats.bytesReceived += d.length));
@@ -238,27 +274,10 @@ async function fuzzConnection(port: number, rng: Rng, stats: FuzzStats): Promise
     return;
   }
   stats.connections++;
-  const v = pick(rng, [3, 4, 4, 5, 5, 5] as const);
-  const script: Buffer[] = [];
-  const r0 = rng();
-  if (r0 < 0.7) script.push(encode(validConnect(rng, v), v));
-  else if (r0 < 0.85) script.push(mutate(rng, encode(validConnect(rng, v), v), encode(validPacket(rng, v), v)));
-  const n = 1 + int(rng, 12);
-  for (let i = 0; i < n; i++) {
-    const r = rng();
-    if (r < 0.5) script.push(encode(validPacket(rng, v), v));
-    else if (r < 0.9) script.push(mutate(rng, encode(validPacket(rng, v), v), encode(validPacket(rng, v), v)));
-    else script.push(bytes(rng, 1 + int(rng, 64)));
-  }
-  let stream = Buffer.concat(script);
-  if (chance(rng, 0.02)) stream = Buffer.from('GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n');
-  // write it in random pieces, now and then pausing so frames arrive split
-  let pos = 0;
-  while (pos < stream.length && !sock.destroyed) {
-    const len = chance(rng, 0.5) ? stream.length - pos : 1 + int(rng, Math.max(1, stream.length - pos));
-    sock.write(stream.subarray(pos, pos + len));
-    stats.bytesSent += len;
-    pos += len;
+  for (const piece of pieces(rng, fuzzStream(rng))) {
+    if (sock.destroyed) break;
+    sock.write(piece);
+    stats.bytesSent += piece.length;
     if (chance(rng, 0.3)) await sleep(int(rng, 5));
   }
   const end = rng();
@@ -270,14 +289,47 @@ async function fuzzConnection(port: number, rng: Rng, stats: FuzzStats): Promise
   await closed;
 }
 
+/** The same over WebSocket: each piece is one binary ws message. */
+async function fuzzWs(port: number, rng: Rng, stats: FuzzStats): Promise<void> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/mqtt`, 'mqtt');
+  ws.on('error', () => {});
+  ws.on('message', (d: Buffer) => (stats.bytesReceived += d.length));
+  const closed = new Promise<void>((r) => ws.once('close', () => r()));
+  const opened = await Promise.race([
+    new Promise<boolean>((r) => ws.once('open', () => r(true))),
+    closed.then(() => false),
+    sleep(2000).then(() => false),
+  ]);
+  if (!opened) {
+    stats.connectFailures++;
+    ws.terminate();
+    return;
+  }
+  stats.connections++;
+  stats.wsConnections++;
+  for (const piece of pieces(rng, fuzzStream(rng))) {
+    if (ws.readyState !== WebSocket.OPEN) break;
+    ws.send(piece, { binary: true });
+    stats.bytesSent += piece.length;
+    if (chance(rng, 0.3)) await sleep(int(rng, 5));
+  }
+  if (chance(rng, 0.4)) ws.close();
+  await Promise.race([closed, sleep(20 + int(rng, 300))]);
+  ws.terminate();
+  await closed;
+}
+
 /** `workers` concurrent loops of fuzzing connections until `ms` has passed. */
-async function fuzz(port: number, seed: number, workers: number, ms: number): Promise<FuzzStats> {
-  const stats: FuzzStats = { connections: 0, bytesSent: 0, bytesReceived: 0, connectFailures: 0 };
+async function fuzz(ports: Ports, seed: number, workers: number, ms: number): Promise<FuzzStats> {
+  const stats: FuzzStats = { connections: 0, wsConnections: 0, bytesSent: 0, bytesReceived: 0, connectFailures: 0 };
   const until = Date.now() + ms;
   await Promise.all(
     Array.from({ length: workers }, async (_, w) => {
       const rng = mulberry32(seed + w * 0x9e3779b9);
-      while (Date.now() < until) await fuzzConnection(port, rng, stats);
+      while (Date.now() < until) {
+        if (ports.ws !== undefined && chance(rng, 0.15)) await fuzzWs(ports.ws, rng, stats);
+        else await fuzzTcp(ports.tcp, rng, stats);
+      }
     }),
   );
   return stats;
@@ -305,7 +357,16 @@ test('fuzz (in-process broker): random and mutated packets over many connections
   t.diagnostic(`fuzz seed ${seed} (replay: VIREO_FUZZ_SEED=${seed})`);
   console.log(`fuzz seed ${seed} (replay: VIREO_FUZZ_SEED=${seed})`);
   const log = captureLog('warn');
-  const tb = await startBroker({ logger: log.logger, mqtt: { idleTimeout: 1000, maxPacketSize: 64 * 1024, sessionExpiryInterval: 5000 } });
+  const [tcpPort, wsListenPort] = [await freePort(), await freePort()];
+  const tb = await startBroker({
+    logger: log.logger,
+    mqtt: { idleTimeout: 1000, maxPacketSize: 64 * 1024, sessionExpiryInterval: 5000 },
+    listeners: [
+      { type: 'tcp', name: 'tcp:default', host: '127.0.0.1', port: tcpPort, maxConnections: 100_000 },
+      { type: 'ws', name: 'ws:default', host: '127.0.0.1', port: wsListenPort, maxConnections: 100_000, path: '/mqtt' },
+    ],
+  });
+  const wsPort = tb.broker.addresses().find((a) => a.type === 'ws')!.port;
   let bystander: Bystander | undefined;
   try {
     const heapBefore = heapAfterGc();
@@ -314,20 +375,21 @@ test('fuzz (in-process broker): random and mutated packets over many connections
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
     let stats: FuzzStats;
     try {
-      stats = await fuzz(tb.port, seed, workers, ms);
+      stats = await fuzz({ tcp: tb.port, ws: wsPort }, seed, workers, ms);
     } finally {
       clearInterval(sampler);
     }
     const report = await bystander.stop(10);
     const why = `seed=${seed}`;
     t.diagnostic(
-      `${stats.connections} connections, ${(stats.bytesSent / MB).toFixed(1)} MB sent, ${(stats.bytesReceived / MB).toFixed(1)} MB received, ` +
+      `${stats.connections} connections (${stats.wsConnections} over WebSocket), ${(stats.bytesSent / MB).toFixed(1)} MB sent, ${(stats.bytesReceived / MB).toFixed(1)} MB received, ` +
         `${log.find('Parse failed').length} Parse failed, bystander ${report.acked.length} acked / ${report.received.length} received, peak RSS ${(peakRss / MB).toFixed(0)} MB`,
     );
     assert.deepEqual(bystanderProblems(report, 200), [], `bystander (${why})`);
     // the fuzzer did its job: many connections, many of them rejected as malformed
     assert.ok(stats.connections >= 300, `only ${stats.connections} fuzz connections (${why})`);
-    assert.equal(stats.connectFailures, 0, `the listener refused connections (${why})`);
+    assert.ok(stats.wsConnections >= 30, `only ${stats.wsConnections} fuzz connections over WebSocket (${why})`);
+    assert.equal(stats.connectFailures, 0, `the listeners refused connections (${why})`);
     const reasons = new Set(log.find('Parse failed').map((l) => String(l.reason)));
     assert.ok(reasons.size >= 5, `few distinct parse errors: ${[...reasons].join(' | ')} (${why})`);
     for (const l of log.find('Parse failed')) {
@@ -338,7 +400,7 @@ test('fuzz (in-process broker): random and mutated packets over many connections
     const errors = log.lines.filter((l) => l.level >= 50);
     assert.deepEqual(errors.slice(0, 3), [], `error lines in the broker log (${why})`);
     // every fuzz connection is gone from the broker; the node still accepts clients
-    await waitFor(() => tb.broker.listenerStats()[0].connections === 0, 'all connections closed', 5000);
+    await waitFor(() => tb.broker.listenerStats().every((l) => l.connections === 0), 'all connections closed', 5000);
     assert.equal(tb.broker.channels.size, 0, `channels left over (${why})`);
     const late = await connect(tb.url, { protocolVersion: 4 });
     await endAll(late);
@@ -398,7 +460,7 @@ test('fuzz (vireo process): the node survives, stays bounded in memory and stops
     }, 200);
     let stats: FuzzStats;
     try {
-      stats = await fuzz(port, seed ^ 0x5eed, 32, Number(process.env.VIREO_FUZZ_PROCESS_MS ?? 5000));
+      stats = await fuzz({ tcp: port }, seed ^ 0x5eed, 32, Number(process.env.VIREO_FUZZ_PROCESS_MS ?? 5000));
     } finally {
       clearInterval(sampler);
     }
