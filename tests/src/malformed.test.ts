@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
 import type { IDisconnectPacket, Packet } from 'mqtt-packet';
 import { startBroker, connect, endAll } from './harness.js';
-import { RawClient } from './raw-client.js';
+import { RawClient, varint } from './raw-client.js';
 import { captureLog } from './log-capture.js';
 import type { CapturedLog, LogLine } from './log-capture.js';
 import { Bystander, bystanderProblems } from './bystander.js';
@@ -20,17 +20,6 @@ const PROTOCOL_ERROR = 0x82;
 const PACKET_TOO_LARGE = 0x95;
 
 const hex = (b: Buffer | number[]) => Buffer.from(b).toString('hex');
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
 
 /** A frame from a first byte and a body, with the remaining length computed. */
 function frame(first: number, ...body: (number[] | Buffer)[]): Buffer {
