@@ -35,8 +35,9 @@ const USAGE = `usage: npm run bench [-- options]      (or: node scripts/bench.mj
   --generator PATH     mqtt-bench.mjs (default ../shared/bench/mqtt-bench.mjs, or $MQTT_BENCH)
   --vireo PATH         vireo CLI (default packages/server/dist/cli.js)
   --mosquitto PATH     mosquitto binary (default /usr/sbin/mosquitto, else from PATH)
-  --mosquitto-queue N  Mosquitto's max_queued_messages (default 100000; 1000 is the
-                       exact configuration of ANCHORS.md)
+  --queue N            per-client queue cap: Mosquitto's max_queued_messages and Vireo's
+                       mqtt.max_mqueue_len (default 100000; 1000 is the exact Mosquitto
+                       configuration of ANCHORS.md and Vireo's default). Alias --mosquitto-queue
   --out DIR            results directory (default bench-results)
   --keep               keep the temporary directory (broker configs, logs, data dirs)
   --verbose            echo the generator's progress (stderr)
@@ -76,6 +77,7 @@ try {
       generator: { type: 'string' },
       vireo: { type: 'string' },
       mosquitto: { type: 'string' },
+      'queue': { type: 'string' },
       'mosquitto-queue': { type: 'string' },
       out: { type: 'string' },
       keep: { type: 'boolean' },
@@ -100,7 +102,7 @@ const opts = {
   hold: parsed.hold ? positiveInt('hold', parsed.hold) : 5,
   conns: parsed.conns ? positiveInt('conns', parsed.conns) : 10000,
   fanoutRates: parsed['fanout-rates'] ? list(parsed['fanout-rates']).map((r) => positiveInt('fanout-rates', r)).sort((a, b) => a - b) : DEFAULT_FANOUT_RATES,
-  mosquittoQueue: parsed['mosquitto-queue'] ? positiveInt('mosquitto-queue', parsed['mosquitto-queue']) : 100000,
+  queue: parsed.queue ? positiveInt('queue', parsed.queue) : parsed['mosquitto-queue'] ? positiveInt('mosquitto-queue', parsed['mosquitto-queue']) : 100000,
   generator: path.resolve(parsed.generator || process.env.MQTT_BENCH || DEFAULT_GENERATOR),
   out: path.resolve(ROOT, parsed.out || 'bench-results'),
   keep: !!parsed.keep,
@@ -353,10 +355,11 @@ const OTHERS = brokers.filter((b) => b !== BASE)
 
 // The anchor configuration (ANCHORS.md) with a larger queue: max_queued_messages 1000 never
 // overflowed in the anchor runs, but a subscriber that lags under foreign load (fanin: 1 000
-// publishers into one subscriber) overflows it and Mosquitto discards QoS 1 messages. A cap
-// that is not reached changes nothing; max_inflight_messages keeps its default (20).
+// publishers into one subscriber) overflows it and Mosquitto discards QoS 1 messages; Vireo's
+// max_mqueue_len (also 1 000 by default) does the same at the start of fanin. Both get the same
+// larger cap: a cap that is not reached changes nothing. max_inflight_messages keeps its default (20).
 function mosquittoConf (port) {
-  return `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages ${opts.mosquittoQueue}\n`
+  return `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages ${opts.queue}\n`
 }
 
 let seq = 0
@@ -378,6 +381,8 @@ async function startBroker (name) {
       // not the default 5370: other vireo nodes (tests) may run on this machine
       VIREO_CLUSTER__RPC__BIND: `127.0.0.1:${rpcPort}`,
       VIREO_LOG__LEVEL: 'warning',
+      // the same offline/backlog queue cap as Mosquitto's max_queued_messages (see mosquittoConf)
+      VIREO_MQTT__MAX_MQUEUE_LEN: String(opts.queue),
       VIREO_NODE__DATA_DIR: path.join(dir, 'data')
     })
     fs.mkdirSync(env.VIREO_NODE__DATA_DIR)
