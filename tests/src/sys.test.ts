@@ -186,8 +186,9 @@ test('`#` and `+/…` do not match $SYS topics; `$SYS/#` does', { timeout: 10_00
   }
 });
 
-test('sys.clientEvents false: no per-client events', { timeout: 10_000 }, async () => {
-  const tb = await startBroker({ nodeName: NODE, sys: { sysMsgInterval: 0, clientEvents: false } });
+/** Connects and drops `dev` while a monitor watches `$SYS/#`; returns the event topics about `dev`. */
+async function devEvents(clientConnected: boolean, clientDisconnected: boolean): Promise<string[]> {
+  const tb = await startBroker({ nodeName: NODE, sys: { sysMsgInterval: 0, clientConnected, clientDisconnected } });
   let mon, dev;
   try {
     mon = await connect(tb.url, { clientId: 'monitor' });
@@ -197,9 +198,18 @@ test('sys.clientEvents false: no per-client events', { timeout: 10_000 }, async 
     await endAll(dev);
     dev = undefined;
     await sleep(200);
-    assert.deepEqual(got.filter((g) => g.topic.includes('/clients/dev/')), []);
+    return got.filter((g) => g.topic.includes('/clients/dev/')).map((g) => g.topic);
   } finally {
     await endAll(mon, dev);
     await tb.close();
   }
+}
+
+test('sys.clientConnected/clientDisconnected false: no per-client events', { timeout: 10_000 }, async () => {
+  assert.deepEqual(await devEvents(false, false), []);
+});
+
+test('sys.clientConnected and clientDisconnected switch each event on its own', { timeout: 10_000 }, async () => {
+  assert.deepEqual(await devEvents(true, false), [`$SYS/brokers/${NODE}/clients/dev/connected`]);
+  assert.deepEqual(await devEvents(false, true), [`$SYS/brokers/${NODE}/clients/dev/disconnected`]);
 });

@@ -99,7 +99,7 @@ for (const protocolVersion of [4, 5] as const) {
   });
 
   test(`v${protocolVersion}: '$' topics are not matched by '#' or '+/…', only by filters that start with '$'`, T, async () => {
-    const tb = await startBroker({ sys: { clientEvents: true, sysMsgInterval: 0 } });
+    const tb = await startBroker({ sys: { clientConnected: true, sysMsgInterval: 0 } });
     const clients: MqttClient[] = [];
     try {
       const mk = async (id: string, filters: string[]) => {

@@ -55,8 +55,10 @@ export interface MqttOptions {
 export interface SysOptions {
   /** Interval of the `$SYS` broker heartbeat topics (uptime, datetime, counters) in ms; 0 disables. */
   sysMsgInterval: number;
-  /** Publish per-client connected/disconnected events. */
-  clientEvents: boolean;
+  /** Publish `$SYS/brokers/{node}/clients/{clientid}/connected` (EMQX `sys_event_messages.client_connected`). */
+  clientConnected: boolean;
+  /** Publish `…/clients/{clientid}/disconnected` (EMQX `sys_event_messages.client_disconnected`). */
+  clientDisconnected: boolean;
 }
 
 export interface BrokerOptions {
@@ -105,4 +107,4 @@ export const DEFAULT_MQTT: MqttOptions = {
   responseInformation: '',
 };
 
-export const DEFAULT_SYS: SysOptions = { sysMsgInterval: 60_000, clientEvents: true };
+export const DEFAULT_SYS: SysOptions = { sysMsgInterval: 60_000, clientConnected: true, clientDisconnected: true };

@@ -52,7 +52,7 @@ export class SysPublisher {
   }
 
   clientConnected(ch: Channel): void {
-    if (!this.broker.options.sys.clientEvents) return;
+    if (!this.broker.options.sys.clientConnected) return;
     this.publish(
       `${this.prefix}/clients/${ch.clientId}/connected`,
       JSON.stringify({
@@ -71,7 +71,7 @@ export class SysPublisher {
   }
 
   clientDisconnected(ch: Channel, reason: string): void {
-    if (!this.broker.options.sys.clientEvents) return;
+    if (!this.broker.options.sys.clientDisconnected) return;
     this.publish(
       `${this.prefix}/clients/${ch.clientId}/disconnected`,
       JSON.stringify({

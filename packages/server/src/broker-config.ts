@@ -30,12 +30,6 @@ function listeners(cfg: VireoConfig): ListenerOptions[] {
 export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
   const m = cfg.mqtt;
   const events = cfg.sys_topics.sys_event_messages;
-  if (events.client_connected !== events.client_disconnected) {
-    // The broker has one switch for both events; publishing both is the lesser surprise.
-    logger.warn(
-      'sys_topics.sys_event_messages.client_connected and client_disconnected differ; the broker publishes both or neither, so both are published',
-    );
-  }
   return {
     nodeName: cfg.node.name,
     // Always explicit, even when empty: the broker's default would otherwise start both listeners.
@@ -68,7 +62,8 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
     },
     sys: {
       sysMsgInterval: cfg.sys_topics.sys_msg_interval,
-      clientEvents: events.client_connected || events.client_disconnected,
+      clientConnected: events.client_connected,
+      clientDisconnected: events.client_disconnected,
     },
     logger,
   };
