@@ -133,7 +133,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
     try {
       for (const l of this.options.listeners) {
         if (l.port === 0) continue;
-        this.mqttListeners.push(await startListener(l, (socket, peer, opts) => this.accept(socket, peer, opts), this.options.mqtt.maxPacketSize));
+        this.mqttListeners.push(
+          await startListener(l, (socket, peer, opts) => this.accept(socket, peer, opts), this.options.mqtt.maxPacketSize, (opts, peer, err) => {
+            this.logger.info({ listener: opts.name, peer, reason: err.message }, 'TLS handshake failed');
+            this.countDisconnect(opts.name, 'ssl_error');
+          }),
+        );
       }
     } catch (err) {
       await Promise.all(this.mqttListeners.map((l) => l.close()));
@@ -146,7 +151,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.sys.start();
   }
 
-  addresses(): { name: string; type: 'tcp' | 'ws'; host: string; port: number }[] {
+  addresses(): { name: string; type: ListenerOptions['type']; host: string; port: number }[] {
     return this.mqttListeners.map((l) => ({ name: l.options.name, type: l.options.type, host: l.options.host, port: l.port }));
   }
 

@@ -1,6 +1,6 @@
 export { createBroker, Broker, ListenError, resolveOptions } from './broker.js';
 export type { BrokerEvents, DisconnectReason, PublishRequest } from './broker.js';
-export type { BrokerConfig, BrokerOptions, ListenerOptions, MqttOptions, SysOptions, SharedStrategy } from './options.js';
+export type { BrokerConfig, BrokerOptions, ListenerOptions, TlsListenerOptions, MqttOptions, SysOptions, SharedStrategy } from './options.js';
 export { DEFAULT_MQTT, DEFAULT_SYS } from './options.js';
 export type { BrokerHooks, ClientInfo, AuthenticateRequest, AuthResult, AuthorizeAction } from './hooks.js';
 export type { Message } from './message.js';

@@ -1,5 +1,7 @@
 import net from 'node:net';
 import http from 'node:http';
+import https from 'node:https';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerOptions } from './options.js';
@@ -21,6 +23,27 @@ export class ListenError extends Error {
 
 export type OnConnection = (socket: Duplex, peer: string, listener: ListenerOptions) => void;
 
+/** Called when a TLS handshake fails (bad client certificate, not TLS at all). */
+export type OnTlsError = (listener: ListenerOptions, peer: string, err: Error) => void;
+
+function hasPeerCertificate(socket: tls.TLSSocket): boolean {
+  const cert = socket.getPeerCertificate();
+  return cert !== null && Object.keys(cert).length > 0;
+}
+
+function tlsServerOptions(opts: ListenerOptions): tls.TlsOptions {
+  const t = opts.tls;
+  if (!t) throw new Error(`listener ${opts.name}: a TLS listener needs a certificate and key`);
+  return {
+    cert: t.cert,
+    key: t.key,
+    ca: t.ca,
+    // verify_peer asks for a client certificate; fail_if_no_peer_cert refuses a client without one
+    requestCert: t.verifyPeer,
+    rejectUnauthorized: t.verifyPeer && t.failIfNoPeerCert,
+  };
+}
+
 export interface RunningListener {
   options: ListenerOptions;
   port: number;
@@ -41,7 +64,18 @@ function onRawClose(this: Counted): void {
  * `maxPacketSize` bounds a WebSocket message too (one may carry several MQTT packets, hence the
  * room above it): a larger one is refused on its frame header (1009), not buffered whole.
  */
-export async function startListener(opts: ListenerOptions, onConnection: OnConnection, maxPacketSize = 1024 * 1024): Promise<RunningListener> {
+export async function startListener(
+  opts: ListenerOptions,
+  onConnection: OnConnection,
+  maxPacketSize = 1024 * 1024,
+  onTlsFailure?: OnTlsError,
+): Promise<RunningListener> {
+  // a failed handshake (bad or missing client certificate, plain TCP on a TLS port) is the
+  // client's problem: report it, keep serving
+  const onTlsError = (err: Error, socket: tls.TLSSocket) => {
+    onTlsFailure?.(opts, `${socket.remoteAddress}:${socket.remotePort}`, err);
+    socket.destroy();
+  };
   const running: RunningListener = {
     options: opts,
     port: opts.port,
@@ -51,6 +85,13 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
   };
   const accept = (socket: Duplex, peer: string, raw: net.Socket) => {
     if (running.connections >= opts.maxConnections) {
+      raw.destroy();
+      return;
+    }
+    if (opts.tls?.verifyPeer && raw instanceof tls.TLSSocket && !raw.authorized && hasPeerCertificate(raw)) {
+      // verify_peer without fail_if_no_peer_cert lets clients without a certificate in, never
+      // one whose certificate does not check out (node only offers all-or-nothing for that)
+      onTlsFailure?.(opts, peer, new Error(`client certificate rejected: ${String(raw.authorizationError)}`));
       raw.destroy();
       return;
     }
@@ -64,10 +105,19 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
     server = net.createServer({ noDelay: true }, (socket) => {
       accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket);
     });
-  } else {
-    const httpServer = http.createServer((_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' }).end('This is an MQTT over WebSocket endpoint.\n');
+  } else if (opts.type === 'ssl') {
+    server = tls.createServer({ ...tlsServerOptions(opts), noDelay: true }, (socket) => {
+      accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket);
     });
+    server.on('tlsClientError', onTlsError);
+  } else {
+    const refuse = (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('This is an MQTT over WebSocket endpoint.\n');
+    };
+    const httpServer = opts.type === 'wss' ? https.createServer(tlsServerOptions(opts), refuse) : http.createServer(refuse);
+    if (opts.type === 'wss') {
+      httpServer.on('tlsClientError', onTlsError);
+    }
     const wss = new WebSocketServer({
       server: httpServer,
       path: opts.path ?? '/mqtt',

@@ -11,16 +11,29 @@ export type SharedStrategy =
   | 'hash_topic'
   | 'local';
 
+/** Certificate material of a TLS listener (`ssl`, `wss`), already read from its files. */
+export interface TlsListenerOptions {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  /** EMQX `verify = verify_peer`: ask for a client certificate and check it against `ca`. */
+  verifyPeer: boolean;
+  /** EMQX `fail_if_no_peer_cert`: with verifyPeer, refuse a client that sends none. */
+  failIfNoPeerCert: boolean;
+}
+
 export interface ListenerOptions {
-  /** `tcp` or `ws`; the name is the EMQX listener id, e.g. `tcp:default`. */
-  type: 'tcp' | 'ws';
+  /** `tcp`, `ws`, `ssl` (TLS) or `wss`; the name is the EMQX listener id, e.g. `tcp:default`. */
+  type: 'tcp' | 'ws' | 'ssl' | 'wss';
   name: string;
   host: string;
   /** 0 disables the listener. */
   port: number;
   maxConnections: number;
-  /** WebSocket path (ws only), default `/mqtt`. */
+  /** WebSocket path (ws, wss), default `/mqtt`. */
   path?: string;
+  /** Required for `ssl` and `wss`. */
+  tls?: TlsListenerOptions;
 }
 
 /** MQTT behaviour; names mirror EMQX 5's `mqtt.*` keys. Durations are in milliseconds. */

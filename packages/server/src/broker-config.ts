@@ -5,10 +5,17 @@
 import type { Logger } from 'pino';
 import type { BrokerConfig, ListenerOptions } from '@vireo/broker';
 import type { VireoConfig } from './config-schema.js';
+import { ConfigError } from './config-error.js';
+import type { ConfigIssue } from './config-validate.js';
+import { readTlsFiles } from './tls-files.js';
 
-/** Listener names follow EMQX (`tcp:default`); a bind with port 0 omits the listener. */
-function listeners(cfg: VireoConfig): ListenerOptions[] {
+/**
+ * Listener names follow EMQX (`tcp:default`); a bind with port 0 omits the listener, and so
+ * does a TLS listener without certificate files (there is no built-in certificate to fall back on).
+ */
+function listeners(cfg: VireoConfig, logger: Logger): ListenerOptions[] {
   const out: ListenerOptions[] = [];
+  const issues: ConfigIssue[] = [];
   const tcp = cfg.listeners.tcp.default;
   if (tcp.bind.port !== 0) {
     out.push({ type: 'tcp', name: 'tcp:default', host: tcp.bind.host, port: tcp.bind.port, maxConnections: tcp.max_connections });
@@ -24,6 +31,29 @@ function listeners(cfg: VireoConfig): ListenerOptions[] {
       path: ws.websocket.mqtt_path,
     });
   }
+  const ssl = cfg.listeners.ssl.default;
+  if (ssl.bind.port !== 0) {
+    const tls = readTlsFiles('listeners.ssl.default', ssl.ssl_options, issues);
+    if (tls) out.push({ type: 'ssl', name: 'ssl:default', host: ssl.bind.host, port: ssl.bind.port, maxConnections: ssl.max_connections, tls });
+    else if (issues.length === 0) logger.info('listener ssl:default is off: set listeners.ssl.default.ssl_options.certfile and keyfile to start it');
+  }
+  const wss = cfg.listeners.wss.default;
+  if (wss.bind.port !== 0) {
+    const before = issues.length;
+    const tls = readTlsFiles('listeners.wss.default', wss.ssl_options, issues);
+    if (tls) {
+      out.push({
+        type: 'wss',
+        name: 'wss:default',
+        host: wss.bind.host,
+        port: wss.bind.port,
+        maxConnections: wss.max_connections,
+        path: wss.websocket.mqtt_path,
+        tls,
+      });
+    } else if (issues.length === before) logger.info('listener wss:default is off: set listeners.wss.default.ssl_options.certfile and keyfile to start it');
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
   return out;
 }
 
@@ -33,7 +63,7 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
   return {
     nodeName: cfg.node.name,
     // Always explicit, even when empty: the broker's default would otherwise start both listeners.
-    listeners: listeners(cfg),
+    listeners: listeners(cfg, logger),
     mqtt: {
       idleTimeout: m.idle_timeout,
       maxPacketSize: m.max_packet_size,

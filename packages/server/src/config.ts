@@ -6,21 +6,14 @@
 import { configSchema, type VireoConfig } from './config-schema.js';
 import { CONFIG_FILE_ENV, envNameOf, readEnvOverrides } from './config-env.js';
 import { readConfigFile } from './config-file.js';
-import { formatIssue, validateConfig, type ConfigIssue } from './config-validate.js';
+import { validateConfig, type ConfigIssue } from './config-validate.js';
+import { ConfigError } from './config-error.js';
 
 export type { VireoConfig } from './config-schema.js';
 export type { ConfigIssue } from './config-validate.js';
 export { toBrokerConfig } from './broker-config.js';
 
-/** Thrown by loadConfig with every problem found; `message` lists them one per line. */
-export class ConfigError extends Error {
-  readonly issues: readonly ConfigIssue[];
-  constructor(issues: readonly ConfigIssue[]) {
-    super(issues.map(formatIssue).join('\n'));
-    this.name = 'ConfigError';
-    this.issues = issues;
-  }
-}
+export { ConfigError } from './config-error.js';
 
 export interface LoadOptions {
   /** YAML file; when absent, `env.VIREO_CONFIG`; when both are absent, defaults and env only. */

@@ -79,9 +79,17 @@ export async function start(options: StartOptions): Promise<void> {
     logger.warn('node.cookie is the default; set a secret one (VIREO_NODE__COOKIE) before forming a cluster');
   }
 
+  let brokerConfig;
+  try {
+    brokerConfig = toBrokerConfig(config, logger);
+  } catch (err) {
+    // e.g. a TLS listener whose certificate file can't be read
+    if (!(err instanceof ConfigError)) throw err;
+    fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration:`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
+  }
   let broker: Broker;
   try {
-    broker = await createBroker(toBrokerConfig(config, logger));
+    broker = await createBroker(brokerConfig);
   } catch (err) {
     if (err instanceof ListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
     fail(EXIT_START_FAILED, [`vireo: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`]);
