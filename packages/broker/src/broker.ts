@@ -7,7 +7,7 @@ import { parseSharedFilter } from '@vireo/mqtt';
 import { RC } from '@vireo/mqtt';
 import { Channel } from './channel.js';
 import { LocalCluster } from './cluster.js';
-import type { ClusterLink } from './cluster.js';
+import type { ClusterHost, ClusterLink } from './cluster.js';
 import { Connection } from './connection.js';
 import type { ClientInfo } from './hooks.js';
 import { startListener } from './listeners.js';
@@ -77,6 +77,7 @@ export function resolveOptions(config: BrokerConfig = {}): BrokerOptions {
     sys: { ...DEFAULT_SYS, ...config.sys },
     logger: config.logger ?? pino({ base: { node: nodeName } }),
     hooks: { ...config.hooks },
+    cluster: config.cluster,
   };
 }
 
@@ -91,7 +92,7 @@ export async function createBroker(config: BrokerConfig = {}): Promise<Broker> {
  * One node's engine: sessions, routing, retained messages, wills, takeover. Protocol details
  * live in Channel; the rest of a cluster is reached through `cluster`.
  */
-export class Broker extends EventEmitter<BrokerEvents> {
+export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   readonly logger: pino.Logger;
   readonly stats = new Stats();
   readonly router = new Router();
@@ -113,7 +114,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   constructor(readonly options: BrokerOptions) {
     super();
     this.logger = options.logger;
-    this.cluster = new LocalCluster(options.nodeName);
+    this.cluster = options.cluster ?? new LocalCluster(options.nodeName);
+    this.cluster.attach(this);
     this.sessionLimits = {
       maxInflight: options.mqtt.maxInflight,
       maxMqueueLen: options.mqtt.maxMqueueLen,
@@ -386,23 +388,76 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.curMsg = msg;
     this.curCount = 0;
     this.router.direct.match(msg.topic, this.visitDirect);
+    // the cluster goes first: it decides which node serves a shared group spread over several
+    const nodes = this.cluster.forward(msg);
     if (this.router.shared.size > 0) {
+      const prevElsewhere = this.curElsewhere;
+      this.curElsewhere = this.cluster.sharedElsewhere;
       this.curFrom = from;
       this.router.shared.match(msg.topic, this.visitShared);
       this.curFrom = undefined;
+      this.curElsewhere = prevElsewhere;
     }
-    this.cluster.forward(msg);
     const count = this.curCount;
     this.curMsg = prevMsg;
     this.curCount = prevCount;
-    if (count === 0) this.countDropped('no_subscribers');
+    if (count === 0 && nodes === 0) this.countDropped('no_subscribers');
     return count;
+  }
+
+  /** A message another node forwarded: local subscribers only, shared groups only as listed. */
+  dispatchLocal(msg: Message, groups: readonly string[] | undefined): number {
+    const prevMsg = this.curMsg;
+    const prevCount = this.curCount;
+    this.curMsg = msg;
+    this.curCount = 0;
+    this.router.direct.match(msg.topic, this.visitDirect);
+    for (const key of groups ?? []) {
+      const slash = key.indexOf('/');
+      const group = this.router.sharedGroup(key.slice(0, slash), key.slice(slash + 1));
+      const chosen = group && this.pickMember(group, this.options.mqtt.sharedSubscriptionStrategy, this.brokerRr.get(key) ?? this.newRr(key), msg, undefined);
+      if (group && chosen) {
+        this.curCount++;
+        this.deliverShared(group, chosen, msg);
+      } else this.countDropped('no_subscribers');
+    }
+    const count = this.curCount;
+    this.curMsg = prevMsg;
+    this.curCount = prevCount;
+    return count;
+  }
+
+  private newRr(key: string): { value: number } {
+    const rr = { value: 0 };
+    this.brokerRr.set(key, rr);
+    return rr;
+  }
+
+  nodesChanged(): void {
+    if (!this.closing) this.sys.nodesChanged();
+  }
+
+  retainLocal(msg: Message): void {
+    this.retainer.retain(msg);
+  }
+
+  retainedMessages(): Message[] {
+    const now = Date.now();
+    return [...this.retainer.topics()].flatMap((t) => this.retainer.match(t, now));
+  }
+
+  localRoutes(): { filter: string; group: string | undefined }[] {
+    const out: { filter: string; group: string | undefined }[] = [];
+    for (const [filter] of this.router.direct.all()) out.push({ filter, group: undefined });
+    for (const [filter, groups] of this.router.shared.all()) for (const g of groups.keys()) out.push({ filter, group: g });
+    return out;
   }
 
   // per-publish state for the trie visitors: no closure allocated per message
   private curMsg: Message | undefined;
   private curCount = 0;
   private curFrom: Channel | undefined;
+  private curElsewhere: ReadonlySet<string> | undefined;
 
   private readonly visitDirect = (clientId: string, opts: SubOptions): void => {
     const msg = this.curMsg!;
@@ -421,6 +476,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   };
 
   private readonly visitShared = (_group: string, group: import('./shared.js').SharedGroup): void => {
+    if (this.curElsewhere?.has(group.key)) return;
     const msg = this.curMsg!;
     const strategy = this.options.mqtt.sharedSubscriptionStrategy;
     const counters = this.curFrom ? (this.curFrom.rrCounters ??= new Map()) : this.brokerRr;
@@ -522,6 +578,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.wills.clear();
     for (const s of this.sessions.values()) s.close();
     await closingListeners;
+    await this.cluster.close();
     this.logger.info('Broker stopped');
   }
 }

@@ -3,9 +3,10 @@ export type { BrokerEvents, DisconnectReason, PublishRequest } from './broker.js
 export type { BrokerConfig, BrokerOptions, ListenerOptions, TlsListenerOptions, MqttOptions, SysOptions, SharedStrategy } from './options.js';
 export { DEFAULT_MQTT, DEFAULT_SYS } from './options.js';
 export type { BrokerHooks, ClientInfo, AuthenticateRequest, AuthResult, AuthorizeAction } from './hooks.js';
-export type { Message } from './message.js';
+export type { Message, MessageProperties } from './message.js';
+export { newMessageId } from './message.js';
 export type { SessionState, Delivery, InflightEntry, DropReason } from './session.js';
 export type { SubOptions } from './subscription.js';
-export type { ClusterLink } from './cluster.js';
+export type { ClusterHost, ClusterLink } from './cluster.js';
 export { LocalCluster } from './cluster.js';
 export { VERSION } from './version.js';

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ClusterLink } from './cluster.js';
 import type { BrokerHooks } from './hooks.js';
 
 /** How a shared subscription group picks the member that gets a message. */
@@ -81,6 +82,8 @@ export interface BrokerOptions {
   sys: SysOptions;
   logger: Logger;
   hooks: BrokerHooks;
+  /** The rest of the cluster; a single node (`LocalCluster`) when unset. */
+  cluster: ClusterLink | undefined;
 }
 
 /** What `createBroker` accepts: everything optional, with EMQX's defaults. */
@@ -91,6 +94,8 @@ export interface BrokerConfig {
   sys?: Partial<SysOptions>;
   logger?: Logger;
   hooks?: BrokerHooks;
+  /** The rest of the cluster (the cluster package's implementation); a single node when unset. */
+  cluster?: ClusterLink;
 }
 
 export const DEFAULT_MQTT: MqttOptions = {

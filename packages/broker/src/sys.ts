@@ -16,7 +16,7 @@ export class SysPublisher {
   }
 
   start(): void {
-    this.publish(`$SYS/brokers`, this.broker.cluster.nodes().join(','), true);
+    this.nodesChanged();
     this.publish(`${this.prefix}/version`, VERSION, true);
     this.publish(`${this.prefix}/sysdescr`, 'Vireo MQTT broker', true);
     this.heartbeat();
@@ -25,6 +25,11 @@ export class SysPublisher {
       this.timer = setInterval(() => this.heartbeat(), every);
       this.timer.unref();
     }
+  }
+
+  /** `$SYS/brokers`: the running nodes, retained (so replicated to every node). */
+  nodesChanged(): void {
+    this.publish(`$SYS/brokers`, this.broker.cluster.nodes().join(','), true);
   }
 
   stop(): void {

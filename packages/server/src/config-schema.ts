@@ -28,7 +28,7 @@ import {
 } from './schema-dsl.js';
 import { isHttpUrl } from './config-values.js';
 
-const CLUSTER = 'clustering (cluster package, not built yet)';
+const CLUSTER = 'clustering features not built yet (discovery other than `static`, autoclean, autoheal)';
 const STORE = 'durable storage (store package, not built yet)';
 const ADMIN = 'the HTTP API, metrics and probes (admin package, not built yet)';
 
@@ -98,7 +98,6 @@ export const configSchema = {
       default: DEFAULT_COOKIE,
       description:
         'Shared secret peers prove they know (HMAC challenge, never sent in clear) before joining the cluster. Starting with the default logs a warning.',
-      feature: CLUSTER,
       check: (v) => (v.length > 0 ? undefined : 'a non-empty string'),
     }),
     data_dir: str({
@@ -305,22 +304,21 @@ export const configSchema = {
       default: 'manual',
       values: ['manual', 'static', 'mcast', 'dns', 'etcd', 'k8s'],
       description:
-        'How this node finds its peers: `manual` (`vireo ctl join`), `static` (seed list), `mcast`, `dns`, `etcd` or `k8s`.',
-      feature: CLUSTER,
+        'How this node finds its peers: `manual` (no discovery: until `vireo ctl cluster join` exists the node runs alone and opens no cluster port), `static` (seed list); `mcast`, `dns`, `etcd` and `k8s` are not built yet and fail start-up.',
     }),
     static: {
       seeds: list({
         default: [],
         item: 'address',
-        description: 'Peer cluster addresses `host:port` (their `cluster.rpc.bind` port) for the `static` strategy.',
-        feature: CLUSTER,
+        description:
+          'Peer cluster addresses `host:port` (their `cluster.rpc.bind` port) for the `static` strategy; this node\'s own address may be listed too. Retried every 2 s, so nodes may start in any order.',
       }),
     },
     rpc: {
       bind: bind({
         default: { host: '0.0.0.0', port: 5370 },
-        description: 'Address of the gRPC port that carries all cluster traffic.',
-        feature: CLUSTER,
+        description:
+          'Address of the gRPC port that carries all cluster traffic. Peers dial the host given here, or the host part of `node.name` when binding all interfaces. Port 0 turns clustering off.',
       }),
     },
     etcd: {

@@ -7,6 +7,7 @@
  */
 import { createBroker, ListenError, type Broker } from '@vireo/broker';
 import type { Logger } from 'pino';
+import { startClusterFor } from './cluster-config.js';
 import { ConfigError, loadConfig, toBrokerConfig, type LoadedConfig } from './config.js';
 import { DEFAULT_COOKIE } from './config-schema.js';
 import { formatIssue } from './config-validate.js';
@@ -86,6 +87,13 @@ export async function start(options: StartOptions): Promise<void> {
     // e.g. a TLS listener whose certificate file can't be read
     if (!(err instanceof ConfigError)) throw err;
     fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration:`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
+  }
+  try {
+    const cluster = await startClusterFor(config, logger, brokerConfig.mqtt?.sharedSubscriptionStrategy ?? 'round_robin');
+    if (cluster) brokerConfig.cluster = cluster;
+  } catch (err) {
+    if (err instanceof ConfigError) fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration:`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
+    fail(EXIT_START_FAILED, [`vireo: ${err instanceof Error ? err.message : String(err)}`]);
   }
   let broker: Broker;
   try {

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Message } from '@vireo/broker';
+import { nonce, proof, verify } from './auth.js';
+import { RouteTable } from './route-table.js';
+import { pickNode } from './shared-pick.js';
+import { fromWire, toWire } from './wire.js';
+
+test('a message keeps its properties across the wire', () => {
+  const msg: Message = {
+    id: 1,
+    topic: 'a/b',
+    payload: Buffer.from('hi'),
+    qos: 1,
+    retain: true,
+    properties: {
+      payloadFormatIndicator: false,
+      messageExpiryInterval: 30,
+      contentType: '',
+      responseTopic: 'r',
+      correlationData: Buffer.from([0, 1]),
+      userProperties: { k: ['1', '2'], j: 'x' },
+    },
+    from: 'c1',
+    timestamp: 1_700_000_000_123,
+    expiresAt: 1_700_000_030_123,
+  };
+  const back = fromWire(toWire(msg));
+  assert.deepEqual({ ...back, id: 1 }, msg);
+  const bare = fromWire(toWire({ ...msg, properties: undefined }));
+  assert.equal(bare.properties, undefined);
+});
+
+test('the cookie proof binds cookie, nonce, purpose and node', () => {
+  const n = nonce();
+  const mac = proof('c', 'hello', n, 'a@h');
+  assert.ok(verify('c', 'hello', n, 'a@h', mac));
+  assert.ok(!verify('d', 'hello', n, 'a@h', mac));
+  assert.ok(!verify('c', 'welcome', n, 'a@h', mac));
+  assert.ok(!verify('c', 'hello', nonce(), 'a@h', mac));
+  assert.ok(!verify('c', 'hello', n, 'b@h', mac));
+  assert.ok(!verify('c', 'hello', n, 'a@h', undefined));
+});
+
+test('a node\'s routes replace, apply and purge without touching other nodes', () => {
+  const t = new RouteTable();
+  t.replace('b', [{ filter: 'a/+', group: '' }, { filter: 's/#', group: 'g' }]);
+  t.apply('c', [{ filter: 'a/+', group: '' }, { filter: 's/#', group: 'g' }], []);
+  const plain: string[] = [];
+  t.plain.match('a/x', (node) => plain.push(node));
+  assert.deepEqual(plain.sort(), ['b', 'c']);
+  assert.equal(t.purge('b'), 2);
+  const shared: string[] = [];
+  t.shared.match('s/1', (_g, nodes) => shared.push(...nodes));
+  assert.deepEqual(shared, ['c']);
+  t.apply('c', [], [{ filter: 's/#', group: 'g' }]);
+  assert.equal(t.shared.size, 0);
+  assert.equal(t.count('c'), 1);
+});
+
+test('shared groups: local prefers this node, hash strategies agree across nodes', () => {
+  const nodes = ['a', 'b', 'c'];
+  assert.equal(pickNode('local', nodes, 'b', true, { value: 0 }, 'p', 't'), 'b');
+  const h1 = pickNode('hash_clientid', nodes, 'a', true, { value: 0 }, 'pub1', 't');
+  const h2 = pickNode('hash_clientid', nodes, 'c', true, { value: 5 }, 'pub1', 'u');
+  assert.equal(h1, h2);
+  const rr = { value: 0 };
+  assert.deepEqual([0, 1, 2, 3].map(() => pickNode('round_robin', nodes, 'a', true, rr, 'p', 't')), ['a', 'b', 'c', 'a']);
+});

@@ -1,0 +1,448 @@
+import * as grpc from '@grpc/grpc-js';
+import type { ClusterHost, ClusterLink, Message, SharedStrategy } from '@vireo/broker';
+import type { Logger } from 'pino';
+import type { Discovery } from './discovery.js';
+import { Inbound, type InboundEvents } from './inbound.js';
+import { Outbound, type OutboundEvents } from './outbound.js';
+import { RouteTable, routeKey } from './route-table.js';
+import { pickNode } from './shared-pick.js';
+import { CHANNEL_OPTIONS, PeerService, fromWire, toWire, type Frame, type PeerServerStream, type WireMsg, type WireRoute } from './wire.js';
+
+export interface ClusterOptions {
+  node: string;
+  cookie: string;
+  /** Where the gRPC port listens. */
+  bind: { host: string; port: number };
+  /** The address peers dial for this node; default: the bind host, or the node name's host when binding all interfaces. */
+  advertise?: string;
+  discovery: Discovery;
+  sharedStrategy: SharedStrategy;
+  logger: Logger;
+  heartbeatMs?: number;
+  /** Silence after which a peer is `down`. */
+  timeoutMs?: number;
+  /** How often discovery is asked again and missing peers dialled. */
+  retryMs?: number;
+}
+
+/** A forward frame is closed at about this many bytes; the next messages start another. */
+const FRAME_BYTES = 1 << 20;
+
+interface Queue {
+  frames: Frame[];
+  /** Bytes in the last frame when it is a forward frame (0 otherwise). */
+  open: number;
+}
+
+/** Starts the gRPC port and discovery; the broker then `attach`es. */
+export async function startCluster(options: ClusterOptions): Promise<GrpcCluster> {
+  const cluster = new GrpcCluster(options);
+  await cluster.listen();
+  return cluster;
+}
+
+/**
+ * `ClusterLink` over gRPC: membership (handshake, heartbeats, running/down), route
+ * replication, forwarding and retained replication. Each node opens one stream to each
+ * peer and sends everything for that peer through it, so per-publisher order holds.
+ */
+export class GrpcCluster implements ClusterLink {
+  readonly node: string;
+  sharedElsewhere: ReadonlySet<string> | undefined;
+  private host: ClusterHost | undefined;
+  private readonly log: Logger;
+  private readonly server = new grpc.Server(CHANNEL_OPTIONS);
+  private port = 0;
+  private advertise = '';
+  private readonly heartbeatMs: number;
+  private readonly timeoutMs: number;
+  private readonly retryMs: number;
+
+  private readonly outByAddr = new Map<string, Outbound>();
+  private readonly outByNode = new Map<string, Outbound>();
+  private readonly inByNode = new Map<string, Inbound>();
+  private readonly inbounds = new Set<Inbound>();
+  /** Peer addresses learned from peers that dialled us (we dial back). */
+  private readonly learned = new Set<string>();
+  /** Address → the node it turned out to be (to skip duplicates and ourselves). */
+  private readonly aliases = new Map<string, string>();
+  private readonly refusalLogged = new Map<string, number>();
+  private readonly running = new Set<string>();
+
+  private readonly routes = new RouteTable();
+  private readonly remoteSeq = new Map<string, number>();
+  private readonly local = new Map<string, WireRoute>();
+  private pendingAdd: WireRoute[] = [];
+  private pendingDel: WireRoute[] = [];
+  private seq = 0;
+
+  private readonly queues = new Map<string, Queue>();
+  private flushScheduled = false;
+  private readonly retainedMeta = new Map<string, { ts: number; node: string }>();
+  private readonly rr = new Map<string, { value: number }>();
+
+  // per-forward state for the trie visitors
+  private curTargets = new Map<string, string[] | null>();
+  private curMsg: Message | undefined;
+  private discoverTimer: NodeJS.Timeout | undefined;
+  private discovering = false;
+  private closed = false;
+
+  constructor(private readonly options: ClusterOptions) {
+    this.node = options.node;
+    this.log = options.logger;
+    this.heartbeatMs = options.heartbeatMs ?? 1000;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.retryMs = options.retryMs ?? 2000;
+  }
+
+  async listen(): Promise<void> {
+    const { host, port } = this.options.bind;
+    const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+    this.server.addService(PeerService.service, { Link: (call: PeerServerStream) => this.accept(call) });
+    try {
+      this.port = await new Promise<number>((resolve, reject) =>
+        this.server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      );
+    } catch (err) {
+      throw new Error(`cluster.rpc.bind: cannot listen on ${addr}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const anyHost = host === '0.0.0.0' || host === '::';
+    const advHost = anyHost ? this.node.slice(this.node.indexOf('@') + 1) : host;
+    this.advertise = this.options.advertise ?? (advHost.includes(':') ? `[${advHost}]:${this.port}` : `${advHost}:${this.port}`);
+    this.log.info(
+      { bind: addr, port: this.port, advertise: this.advertise, discovery: this.options.discovery.strategy },
+      'Cluster RPC listening',
+    );
+  }
+
+  get rpcPort(): number {
+    return this.port;
+  }
+
+  attach(host: ClusterHost): void {
+    this.host = host;
+    for (const r of host.localRoutes()) this.addRoute(r.filter, r.group);
+    void this.discover();
+    this.discoverTimer = setInterval(() => void this.discover(), this.retryMs);
+    this.discoverTimer.unref();
+  }
+
+  nodes(): string[] {
+    return [this.node, ...this.running].sort();
+  }
+
+  // ── routes ────────────────────────────────────────────────────────────────
+
+  addRoute(filter: string, group: string | undefined): void {
+    const r = { filter, group: group ?? '' };
+    const key = routeKey(r);
+    if (this.local.has(key)) return;
+    this.local.set(key, r);
+    this.pendingAdd.push(r);
+    this.schedule();
+  }
+
+  deleteRoute(filter: string, group: string | undefined): void {
+    const r = { filter, group: group ?? '' };
+    if (!this.local.delete(routeKey(r))) return;
+    this.pendingDel.push(r);
+    this.schedule();
+  }
+
+  // ── forwarding ────────────────────────────────────────────────────────────
+
+  forward(msg: Message): number {
+    this.sharedElsewhere = undefined;
+    if (msg.retain) this.replicateRetained(msg);
+    if (this.outByNode.size === 0) return 0;
+    const targets = this.curTargets;
+    targets.clear();
+    this.curMsg = msg;
+    this.routes.plain.match(msg.topic, this.visitPlain);
+    if (this.routes.shared.size > 0) this.routes.shared.match(msg.topic, this.visitShared);
+    this.curMsg = undefined;
+    if (targets.size === 0) return 0;
+    const wire = toWire(msg);
+    const size = msg.payload.length + msg.topic.length + 64;
+    for (const [node, groups] of targets) this.enqueueMsg(node, groups ? { ...wire, groups } : wire, size);
+    return targets.size;
+  }
+
+  private readonly visitPlain = (node: string): void => {
+    if (this.outByNode.has(node) && !this.curTargets.has(node)) this.curTargets.set(node, null);
+  };
+
+  private readonly visitShared = (group: string, nodes: Set<string>, filter: string): void => {
+    const msg = this.curMsg!;
+    const selfHas = this.local.has(routeKey({ filter, group }));
+    const candidates: string[] = [];
+    for (const n of nodes) if (this.outByNode.has(n)) candidates.push(n);
+    if (candidates.length === 0) return;
+    if (selfHas) candidates.push(this.node);
+    candidates.sort();
+    const key = `${group}/${filter}`;
+    let counter = this.rr.get(key);
+    if (!counter) this.rr.set(key, (counter = { value: 0 }));
+    const chosen = pickNode(this.options.sharedStrategy, candidates, this.node, selfHas, counter, msg.from, msg.topic);
+    if (chosen === this.node) return;
+    const elsewhere = (this.sharedElsewhere as Set<string> | undefined) ?? new Set<string>();
+    elsewhere.add(key);
+    this.sharedElsewhere = elsewhere;
+    const list = this.curTargets.get(chosen);
+    if (list) list.push(key);
+    else this.curTargets.set(chosen, [key]);
+  };
+
+  private enqueueMsg(node: string, wire: WireMsg, size: number): void {
+    const q = this.queue(node);
+    const last = q.frames[q.frames.length - 1];
+    if (last?.forward && q.open > 0 && q.open < FRAME_BYTES) {
+      last.forward.msgs.push(wire);
+      q.open += size;
+    } else {
+      q.frames.push({ forward: { msgs: [wire] } });
+      q.open = size;
+    }
+    this.schedule();
+  }
+
+  private queue(node: string): Queue {
+    let q = this.queues.get(node);
+    if (!q) this.queues.set(node, (q = { frames: [], open: 0 }));
+    return q;
+  }
+
+  // ── retained ──────────────────────────────────────────────────────────────
+
+  /** A local retained publish: this node is the latest writer; every peer gets a copy. */
+  private replicateRetained(msg: Message): void {
+    this.retainedMeta.set(msg.topic, { ts: msg.timestamp, node: this.node });
+    if (this.outByNode.size === 0) return;
+    const entry = { msg: toWire(msg), origin: this.node };
+    for (const node of this.outByNode.keys()) {
+      const q = this.queue(node);
+      q.frames.push({ retained: { entries: [entry] } });
+      q.open = 0;
+    }
+    this.schedule();
+  }
+
+  private receiveRetained(w: WireMsg, origin: string): void {
+    const meta = this.retainedMeta.get(w.topic);
+    const ts = w.timestamp ?? 0;
+    // last writer wins: newer timestamp, then the greater node name
+    if (meta && (meta.ts > ts || (meta.ts === ts && meta.node >= origin))) return;
+    this.retainedMeta.set(w.topic, { ts, node: origin });
+    this.host?.retainLocal(fromWire(w));
+  }
+
+  // ── sending ───────────────────────────────────────────────────────────────
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.pendingAdd.length > 0 || this.pendingDel.length > 0) {
+      this.seq++;
+      const frame: Frame = { routes: { snapshot: false, seq: this.seq, add: this.pendingAdd, del: this.pendingDel } };
+      this.pendingAdd = [];
+      this.pendingDel = [];
+      for (const out of this.outByNode.values()) out.send(frame);
+    }
+    for (const [node, q] of this.queues) {
+      const out = this.outByNode.get(node);
+      if (out) for (const f of q.frames) out.send(f);
+    }
+    this.queues.clear();
+  }
+
+  // ── membership ────────────────────────────────────────────────────────────
+
+  private async discover(): Promise<void> {
+    if (this.discovering || this.closed) return;
+    this.discovering = true;
+    try {
+      let found: string[] = [];
+      try {
+        found = await this.options.discovery.candidates();
+      } catch (err) {
+        this.log.warn({ discovery: this.options.discovery.strategy, err: String(err) }, 'Cluster discovery failed, retrying');
+      }
+      for (const addr of new Set([...found, ...this.learned])) this.dial(addr);
+    } finally {
+      this.discovering = false;
+    }
+  }
+
+  private dial(addr: string): void {
+    if (this.closed || addr === this.advertise || this.outByAddr.has(addr)) return;
+    const known = this.aliases.get(addr);
+    if (known === this.node || (known !== undefined && this.outByNode.has(known))) return;
+    const link = new Outbound(
+      addr,
+      { self: this.node, advertise: this.advertise, cookie: this.options.cookie, heartbeatMs: this.heartbeatMs, timeoutMs: this.timeoutMs },
+      this.outboundEvents,
+    );
+    this.outByAddr.set(addr, link);
+  }
+
+  private readonly outboundEvents: OutboundEvents = {
+    up: (link) => {
+      const node = link.node!;
+      this.aliases.set(link.addr, node);
+      this.refusalLogged.delete(link.addr);
+      if (node === this.node) return link.close('self');
+      if (this.outByNode.has(node)) return link.close('duplicate');
+      this.outByNode.set(node, link);
+      // a (re)connected peer gets everything first: routes, then retained messages
+      link.send({ routes: { snapshot: true, seq: this.seq, add: [...this.local.values()], del: [] } });
+      const retained = this.host?.retainedMessages() ?? [];
+      if (retained.length > 0) {
+        link.send({
+          retained: {
+            entries: retained.map((m) => ({ msg: toWire(m), origin: this.retainedMeta.get(m.topic)?.node ?? this.node })),
+          },
+        });
+      }
+      this.membership(node, 'connected');
+    },
+    down: (link, reason) => {
+      if (this.outByAddr.get(link.addr) === link) this.outByAddr.delete(link.addr);
+      const node = link.node;
+      if (node === undefined || this.outByNode.get(node) !== link) {
+        this.log.debug({ peer: link.addr, reason }, 'Cluster peer not reachable');
+        return;
+      }
+      this.outByNode.delete(node);
+      this.queues.delete(node);
+      this.membership(node, reason);
+      // dial again soon rather than at the next scheduled round
+      if (!this.closed) setTimeout(() => this.dial(link.addr), 200).unref();
+    },
+    refused: (link, reason) => {
+      if (this.refusalLogged.has(link.addr)) return;
+      this.refusalLogged.set(link.addr, Date.now());
+      this.log.error(
+        { peer: link.addr, peer_node: link.node, reason },
+        `Refused by cluster peer: ${reason} (node.cookie must be the same on every node)`,
+      );
+    },
+  };
+
+  private accept(call: PeerServerStream): void {
+    if (this.closed) {
+      call.end();
+      return;
+    }
+    const link = new Inbound(
+      call,
+      { self: this.node, cookie: this.options.cookie, heartbeatMs: this.heartbeatMs, timeoutMs: this.timeoutMs },
+      this.inboundEvents,
+    );
+    this.inbounds.add(link);
+  }
+
+  private readonly inboundEvents: InboundEvents = {
+    up: (link) => {
+      const node = link.node;
+      if (node === this.node) return link.close('self');
+      this.inByNode.get(node)?.close('replaced by a new connection');
+      this.inByNode.set(node, link);
+      this.remoteSeq.delete(node);
+      if (link.addr && !this.learned.has(link.addr)) {
+        this.learned.add(link.addr);
+      }
+      // dial back at once: the peer's routes arrive here, ours must reach it
+      if (link.addr && !this.outByNode.has(node)) this.dial(link.addr);
+      this.membership(node, 'connected');
+    },
+    frame: (link, f) => this.receive(link, f),
+    down: (link, reason) => {
+      this.inbounds.delete(link);
+      const node = link.node;
+      if (this.inByNode.get(node) !== link) return;
+      this.inByNode.delete(node);
+      this.remoteSeq.delete(node);
+      const purged = this.routes.purge(node);
+      if (purged > 0) this.log.info({ peer_node: node, routes: purged }, 'Purged routes of cluster node');
+      this.membership(node, reason);
+    },
+    refused: (link, node, reason) => {
+      this.inbounds.delete(link);
+      const last = this.refusalLogged.get(`in:${node}`) ?? 0;
+      if (Date.now() - last < 60_000) return;
+      this.refusalLogged.set(`in:${node}`, Date.now());
+      this.log.error(
+        { peer: link.peer, peer_node: node, reason },
+        `Refused cluster peer: ${reason} (it has a different node.cookie)`,
+      );
+    },
+  };
+
+  private receive(link: Inbound, f: Frame): void {
+    const node = link.node;
+    if (f.forward) {
+      const host = this.host;
+      if (!host) return;
+      for (const w of f.forward.msgs) host.dispatchLocal(fromWire(w), w.groups && w.groups.length > 0 ? w.groups : undefined);
+    } else if (f.routes) {
+      const { snapshot, seq, add, del } = f.routes;
+      if (snapshot) {
+        this.routes.replace(node, add);
+        this.remoteSeq.set(node, seq ?? 0);
+        this.log.debug({ peer_node: node, routes: add.length, seq }, 'Cluster routes snapshot');
+        return;
+      }
+      const last = this.remoteSeq.get(node);
+      if (last === undefined || seq <= last) return;
+      if (seq !== last + 1) {
+        // one ordered stream cannot lose a batch; if it happens, start over from a snapshot
+        this.log.warn({ peer_node: node, expected: last + 1, got: seq }, 'Cluster route sequence gap, resyncing');
+        link.close('route sequence gap');
+        return;
+      }
+      this.remoteSeq.set(node, seq);
+      this.routes.apply(node, add, del);
+    } else if (f.retained) {
+      for (const e of f.retained.entries) this.receiveRetained(e.msg, e.origin);
+    }
+  }
+
+  /** A node is `running` while both streams with it are up. */
+  private membership(node: string, reason: string): void {
+    const up = this.outByNode.has(node) && this.inByNode.has(node);
+    if (up && !this.running.has(node)) {
+      this.running.add(node);
+      this.log.info({ peer_node: node, nodes: this.nodes() }, 'Cluster node running');
+      this.host?.nodesChanged();
+    } else if (!up && this.running.has(node)) {
+      this.running.delete(node);
+      this.log.warn({ peer_node: node, reason, nodes: this.nodes() }, 'Cluster node down');
+      this.host?.nodesChanged();
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.discoverTimer) clearInterval(this.discoverTimer);
+    this.options.discovery.close();
+    for (const out of [...this.outByAddr.values(), ...this.outByNode.values()]) out.close('shutdown');
+    for (const link of [...this.inbounds]) link.close('shutdown');
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 1000);
+      this.server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Maps the `cluster.*` and `node.*` keys to the cluster package. Clustering is on when
+ * `cluster.discovery_strategy` is not `manual` and `cluster.rpc.bind` has a port other
+ * than 0; otherwise the node runs alone and opens no cluster port (`vireo ctl cluster
+ * join`, which `manual` is for, is not built yet).
+ */
+import type { ClusterLink, SharedStrategy } from '@vireo/broker';
+import { startCluster, staticDiscovery, type Discovery } from '@vireo/cluster';
+import type { Logger } from 'pino';
+import { ConfigError } from './config-error.js';
+import type { VireoConfig } from './config-schema.js';
+
+/** Strategies whose discovery is built; the others fail start-up naming the key. */
+const BUILT = new Set(['manual', 'static']);
+
+export function clusterEnabled(cfg: VireoConfig): boolean {
+  return cfg.cluster.discovery_strategy !== 'manual' && cfg.cluster.rpc.bind.port !== 0;
+}
+
+function discovery(cfg: VireoConfig): Discovery {
+  const strategy = cfg.cluster.discovery_strategy;
+  if (!BUILT.has(strategy)) {
+    throw new ConfigError([
+      { path: 'cluster.discovery_strategy', message: `"${strategy}" discovery is not built yet; use "static" (or "manual" for a single node)` },
+    ]);
+  }
+  return staticDiscovery(cfg.cluster.static.seeds.map(String));
+}
+
+/** Opens the cluster port and starts discovery; undefined when clustering is off. */
+export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedStrategy: SharedStrategy): Promise<ClusterLink | undefined> {
+  if (!clusterEnabled(cfg)) return undefined;
+  return startCluster({
+    node: cfg.node.name,
+    cookie: cfg.node.cookie,
+    bind: cfg.cluster.rpc.bind,
+    discovery: discovery(cfg),
+    sharedStrategy,
+    logger,
+  });
+}

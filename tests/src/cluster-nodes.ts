@@ -1,0 +1,109 @@
+/**
+ * Real multi-node clusters for tests: one `vireo start` process per node, configured only
+ * through the VIREO_* environment, on free loopback ports, with static discovery.
+ */
+import type { MqttClient } from 'mqtt';
+import { freePort, sleep } from './harness.js';
+import { spawnVireo, type LogLine, type VireoProcess } from './vireo-process.js';
+
+export interface ClusterNode {
+  name: string;
+  rpcPort: number;
+  mqttPort: number;
+  url: string;
+  proc: VireoProcess;
+  env: Record<string, string>;
+}
+
+export interface NodeSpec {
+  name: string;
+  rpcPort: number;
+  mqttPort: number;
+  seeds: number[];
+  cookie?: string;
+  extraEnv?: Record<string, string>;
+}
+
+export function startNode(spec: NodeSpec): ClusterNode {
+  const env: Record<string, string> = {
+    VIREO_NODE__NAME: spec.name,
+    VIREO_NODE__COOKIE: spec.cookie ?? 'cluster-test-cookie',
+    VIREO_CLUSTER__DISCOVERY_STRATEGY: 'static',
+    VIREO_CLUSTER__STATIC__SEEDS: `[${spec.seeds.map((p) => `127.0.0.1:${p}`).join(', ')}]`,
+    VIREO_CLUSTER__RPC__BIND: `127.0.0.1:${spec.rpcPort}`,
+    VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${spec.mqttPort}`,
+    VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
+    ...spec.extraEnv,
+  };
+  return { name: spec.name, rpcPort: spec.rpcPort, mqttPort: spec.mqttPort, url: `mqtt://127.0.0.1:${spec.mqttPort}`, proc: spawnVireo({ env }), env };
+}
+
+/** Starts `n` nodes that all list every node as a seed. */
+export async function startCluster(n: number, prefix = 'vireo'): Promise<ClusterNode[]> {
+  const rpc: number[] = [];
+  const mqtt: number[] = [];
+  for (let i = 0; i < n; i++) {
+    rpc.push(await freePort());
+    mqtt.push(await freePort());
+  }
+  return rpc.map((p, i) => startNode({ name: `${prefix}${i}@127.0.0.1`, rpcPort: p, mqttPort: mqtt[i]!, seeds: rpc }));
+}
+
+export function logsMatching(node: ClusterNode, msg: string, pred: (l: LogLine) => boolean = () => true): LogLine[] {
+  return node.proc.logs().filter((l) => typeof l.msg === 'string' && l.msg.includes(msg) && pred(l));
+}
+
+/** Waits until a log line with `msg` (and matching `pred`) appears after `since` lines. */
+export async function waitLog(node: ClusterNode, msg: string, pred: (l: LogLine) => boolean = () => true, ms = 10_000): Promise<LogLine> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const hit = logsMatching(node, msg, pred)[0];
+    if (hit) return hit;
+    if (Date.now() > until) throw new Error(`${node.name} did not log "${msg}" within ${ms} ms\n${node.proc.stdout().slice(-3000)}`);
+    await sleep(20);
+  }
+}
+
+/** Waits until `node` sees every name in `names` running (its `nodes` list in the last membership log). */
+export async function waitMembers(node: ClusterNode, names: string[], ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  const want = [...names].sort().join(',');
+  for (;;) {
+    const lines = node.proc.logs().filter((l) => Array.isArray(l.nodes));
+    const last = lines[lines.length - 1];
+    if (last && [...(last.nodes as string[])].sort().join(',') === want) return;
+    if (Date.now() > until) throw new Error(`${node.name} did not see members ${want} within ${ms} ms\n${node.proc.stdout().slice(-3000)}`);
+    await sleep(20);
+  }
+}
+
+let syncSeq = 0;
+
+/**
+ * Returns once `publisher`'s node knows every route the `subscribers` have made so far. A
+ * node's route changes reach a peer over one ordered stream, so when a fresh probe
+ * subscription made after them delivers, the earlier ones have arrived too.
+ */
+export async function syncRoutes(publisher: MqttClient, subscribers: MqttClient[], ms = 10_000): Promise<void> {
+  const topic = `sync/${process.pid}/${++syncSeq}`;
+  const got = new Set<MqttClient>();
+  const handlers = subscribers.map((c) => {
+    const h = (t: string) => {
+      if (t === topic) got.add(c);
+    };
+    c.on('message', h);
+    return h;
+  });
+  try {
+    await Promise.all(subscribers.map((c) => c.subscribeAsync(topic, { qos: 0 })));
+    const until = Date.now() + ms;
+    while (got.size < subscribers.length) {
+      if (Date.now() > until) throw new Error(`routes did not reach the publisher's node within ${ms} ms`);
+      publisher.publish(topic, 'sync', { qos: 0 });
+      await sleep(50);
+    }
+    await Promise.all(subscribers.map((c) => c.unsubscribeAsync(topic)));
+  } finally {
+    subscribers.forEach((c, i) => c.removeListener('message', handlers[i]!));
+  }
+}

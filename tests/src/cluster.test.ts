@@ -1,0 +1,239 @@
+/**
+ * The cluster with real processes: three `vireo start` nodes on loopback, configured only
+ * through VIREO_* variables, static discovery. Clients on different nodes see one broker;
+ * a wrong cookie is refused; a node killed with SIGKILL is dropped by the survivors and
+ * rejoins when restarted.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MqttClient } from 'mqtt';
+import { connect, endAll, freePort, sleep } from './harness.js';
+import { killAllVireo } from './vireo-process.js';
+import { logsMatching, startCluster, startNode, syncRoutes, waitLog, waitMembers, type ClusterNode } from './cluster-nodes.js';
+
+const T = { timeout: 60_000 };
+
+interface Got {
+  topic: string;
+  payload: string;
+  qos: number;
+}
+
+/** Resolves with the next `n` messages whose topic starts with `prefix`. */
+function collectOn(client: MqttClient, prefix: string, n: number, ms = 5000): Promise<Got[]> {
+  const got: Got[] = [];
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.removeListener('message', on);
+      reject(new Error(`expected ${n} messages on ${prefix}, got ${got.length}`));
+    }, ms);
+    const on = (topic: string, payload: Buffer, packet: { qos: number }) => {
+      if (!topic.startsWith(prefix)) return;
+      got.push({ topic, payload: payload.toString(), qos: packet.qos });
+      if (got.length >= n) {
+        clearTimeout(timer);
+        client.removeListener('message', on);
+        resolve(got);
+      }
+    };
+    client.on('message', on);
+  });
+}
+
+/** Every message on `prefix` for `ms`. */
+async function gather(client: MqttClient, prefix: string, ms: number): Promise<Got[]> {
+  const got: Got[] = [];
+  const on = (topic: string, payload: Buffer, packet: { qos: number }) => {
+    if (topic.startsWith(prefix)) got.push({ topic, payload: payload.toString(), qos: packet.qos });
+  };
+  client.on('message', on);
+  await sleep(ms);
+  client.removeListener('message', on);
+  return got;
+}
+
+describe('a three-node cluster', () => {
+  let nodes: ClusterNode[] = [];
+  const clients: MqttClient[] = [];
+  const client = async (node: ClusterNode, clientId: string): Promise<MqttClient> => {
+    const c = await connect(node.url, { clientId, protocolVersion: 5 });
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    nodes = await startCluster(3, 'cl');
+    const names = nodes.map((n) => n.name);
+    await Promise.all(nodes.map((n) => waitMembers(n, names)));
+  });
+
+  after(async () => {
+    await endAll(...clients);
+    for (const n of nodes) n.proc.kill('SIGKILL');
+    killAllVireo();
+  });
+
+  test('every node logs the other two running', T, () => {
+    for (const n of nodes) {
+      const peers = logsMatching(n, 'Cluster node running').map((l) => l.peer_node);
+      assert.deepEqual([...new Set(peers)].sort(), nodes.filter((o) => o !== n).map((o) => o.name).sort());
+    }
+  });
+
+  test('$SYS/brokers lists the three nodes on every node', T, async () => {
+    const want = nodes.map((n) => n.name).sort().join(',');
+    for (const n of nodes) {
+      const until = Date.now() + 5000;
+      for (;;) {
+        const c = await client(n, `sys-${n.name}-${Date.now()}`);
+        const got = collectOn(c, '$SYS/brokers', 1, 1000).catch(() => []);
+        await c.subscribeAsync('$SYS/brokers', { qos: 0 });
+        const msgs = await got;
+        await endAll(c);
+        if (msgs[0]?.payload === want) break;
+        assert.ok(Date.now() < until, `${n.name}: $SYS/brokers is ${msgs[0]?.payload}, want ${want}`);
+        await sleep(100);
+      }
+    }
+  });
+
+  test('QoS 0 and 1 cross nodes, one copy per subscriber, in publish order', T, async () => {
+    const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const pub = await client(a, 'x-pub');
+    const subB = await client(b, 'x-sub-b');
+    const subC = await client(c, 'x-sub-c');
+    await subB.subscribeAsync('x/q', { qos: 1 });
+    await subC.subscribeAsync('x/q', { qos: 0 });
+    await syncRoutes(pub, [subB, subC]);
+    const gotB = collectOn(subB, 'x/q', 100);
+    const gotC = collectOn(subC, 'x/q', 100);
+    for (let i = 0; i < 50; i++) pub.publish('x/q', `q0-${i}`, { qos: 0 });
+    for (let i = 0; i < 50; i++) await pub.publishAsync('x/q', `q1-${i}`, { qos: 1 });
+    const [rb, rc] = await Promise.all([gotB, gotC]);
+    const expected = [...Array.from({ length: 50 }, (_, i) => `q0-${i}`), ...Array.from({ length: 50 }, (_, i) => `q1-${i}`)];
+    assert.deepEqual(rb.map((m) => m.payload), expected);
+    assert.deepEqual(rc.map((m) => m.payload), expected);
+    // QoS is the minimum of publish and subscription QoS, across nodes as on one
+    assert.deepEqual([...new Set(rb.slice(50).map((m) => m.qos))], [1]);
+    assert.deepEqual([...new Set(rc.map((m) => m.qos))], [0]);
+    // no duplicates arrive later
+    assert.equal((await gather(subB, 'x/q', 300)).length, 0);
+  });
+
+  test('wildcard subscriptions on another node match', T, async () => {
+    const [a, , c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const pub = await client(a, 'w-pub');
+    const sub = await client(c, 'w-sub');
+    await sub.subscribeAsync(['w/+/x', 'w2/#'], { qos: 1 });
+    await syncRoutes(pub, [sub]);
+    const got = collectOn(sub, 'w', 3);
+    pub.publish('w/1/y', 'no', { qos: 1 });
+    pub.publish('w/1/x', 'yes1', { qos: 1 });
+    pub.publish('w2/a/b/c', 'yes2', { qos: 1 });
+    pub.publish('w2', 'yes3', { qos: 1 });
+    assert.deepEqual((await got).map((m) => `${m.topic}=${m.payload}`), ['w/1/x=yes1', 'w2/a/b/c=yes2', 'w2=yes3']);
+    // nothing matched twice (w2/# matches w2 once)
+    assert.equal((await gather(sub, 'w', 200)).length, 0);
+  });
+
+  test('a shared group spread over the cluster gets each message once', T, async () => {
+    const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const pub = await client(a, 's-pub');
+    const members = [await client(a, 's-m-a'), await client(b, 's-m-b'), await client(c, 's-m-c')];
+    await Promise.all(members.map((m) => m.subscribeAsync('$share/g1/s/#', { qos: 1 })));
+    await syncRoutes(pub, members);
+    const all = members.map((m) => gather(m, 's/', 1500));
+    for (let i = 0; i < 60; i++) pub.publish(`s/${i % 3}`, `m${i}`, { qos: 1 });
+    const per = await Promise.all(all);
+    const payloads = per.flat().map((m) => m.payload).sort();
+    assert.deepEqual(payloads, Array.from({ length: 60 }, (_, i) => `m${i}`).sort(), 'each message exactly once in the group');
+    for (const [i, got] of per.entries()) assert.ok(got.length > 0, `member on node ${i} got none of 60 messages`);
+  });
+
+  test('a retained message published on A reaches a subscriber on C', T, async () => {
+    const [a, , c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const pub = await client(a, 'r-pub');
+    await pub.publishAsync('ret/1', 'kept', { qos: 1, retain: true });
+    // replication is asynchronous: subscribe until it is there (bounded)
+    const until = Date.now() + 5000;
+    for (;;) {
+      const sub = await client(c, `r-sub-${Date.now()}`);
+      const got = collectOn(sub, 'ret/', 1, 300).catch(() => []);
+      await sub.subscribeAsync('ret/#', { qos: 1 });
+      const msgs = await got;
+      await endAll(sub);
+      if (msgs.length === 1) {
+        assert.equal(msgs[0]!.payload, 'kept');
+        break;
+      }
+      assert.ok(Date.now() < until, 'retained message never reached node C');
+    }
+  });
+
+  test('a node with the wrong cookie is refused, with a log line on both sides', T, async () => {
+    const [a] = nodes as [ClusterNode];
+    const intruder = startNode({
+      name: 'intruder@127.0.0.1',
+      rpcPort: await freePort(),
+      mqttPort: await freePort(),
+      seeds: [a.rpcPort],
+      cookie: 'not-the-cookie',
+    });
+    try {
+      const mine = await waitLog(intruder, 'Refused by cluster peer');
+      assert.equal(mine.level, 'error');
+      assert.equal(mine.peer_node, a.name);
+      const theirs = await waitLog(a, 'Refused cluster peer', (l) => l.peer_node === 'intruder@127.0.0.1');
+      assert.equal(theirs.reason, 'cookie mismatch');
+      assert.ok(!intruder.proc.stdout().includes('not-the-cookie') && !a.proc.stdout().includes('not-the-cookie'), 'the cookie is never logged');
+      assert.equal(logsMatching(a, 'Cluster node running', (l) => l.peer_node === 'intruder@127.0.0.1').length, 0);
+    } finally {
+      intruder.proc.kill('SIGKILL');
+      await intruder.proc.waitExit();
+    }
+  });
+
+  test('kill -9 one node: survivors purge it within seconds and keep serving; restarted, it rejoins', T, async () => {
+    const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const pub = await client(a, 'k-pub');
+    const subB = await client(b, 'k-sub-b');
+    const subC = await connect(c.url, { clientId: 'k-sub-c', protocolVersion: 5 });
+    await subB.subscribeAsync('k/t', { qos: 1 });
+    await subC.subscribeAsync('k/only-c', { qos: 1 });
+    await syncRoutes(pub, [subB, subC]);
+
+    const killedAt = Date.now();
+    c.proc.kill('SIGKILL');
+    subC.end(true);
+    await c.proc.waitExit();
+    for (const s of [a, b]) {
+      const down = await waitLog(s, 'Cluster node down', (l) => l.peer_node === c.name, 5000);
+      assert.ok(Date.parse(String(down.time)) - killedAt < 5000, `${s.name} noticed ${c.name} down in under 5 s`);
+    }
+    const purged = await waitLog(a, 'Purged routes of cluster node', (l) => l.peer_node === c.name, 5000);
+    assert.ok(Number(purged.routes) >= 1);
+    // survivors keep serving their own clients
+    const got = collectOn(subB, 'k/t', 5);
+    for (let i = 0; i < 5; i++) await pub.publishAsync('k/t', `after-${i}`, { qos: 1 });
+    assert.deepEqual((await got).map((m) => m.payload), Array.from({ length: 5 }, (_, i) => `after-${i}`));
+
+    // restart C on the same ports: it rejoins, resyncs, and delivery to it resumes
+    const c2 = startNode({ name: c.name, rpcPort: c.rpcPort, mqttPort: c.mqttPort, seeds: nodes.map((n) => n.rpcPort) });
+    nodes[2] = c2;
+    const names = nodes.map((n) => n.name);
+    await Promise.all([waitMembers(a, names), waitMembers(b, names), waitMembers(c2, names)]);
+    const subC2 = await client(c2, 'k-sub-c2');
+    await subC2.subscribeAsync('k/t', { qos: 1 });
+    await syncRoutes(pub, [subC2]);
+    const gotC2 = collectOn(subC2, 'k/t', 3);
+    const gotB2 = collectOn(subB, 'k/t', 3);
+    for (let i = 0; i < 3; i++) await pub.publishAsync('k/t', `back-${i}`, { qos: 1 });
+    assert.deepEqual((await gotC2).map((m) => m.payload), ['back-0', 'back-1', 'back-2']);
+    assert.deepEqual((await gotB2).map((m) => m.payload), ['back-0', 'back-1', 'back-2']);
+    // and C publishes to the others again, its retained copy included (resynced on rejoin)
+    const rsub = await client(c2, 'k-ret');
+    const ret = collectOn(rsub, 'ret/', 1, 5000);
+    await rsub.subscribeAsync('ret/#', { qos: 1 });
+    assert.equal((await ret)[0]!.payload, 'kept');
+  });
+});
