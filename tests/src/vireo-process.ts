@@ -5,6 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** The built command; tests run after `tsc -b`. */
 export const VIREO_CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
@@ -56,6 +59,10 @@ export interface SpawnOptions {
 export function spawnVireo(options: SpawnOptions = {}): VireoProcess {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('VIREO_')) env[k] = v;
+  // each process gets its own data dir, removed when it exits, unless the test gives one:
+  // tests must not share retained messages or sessions
+  const ownDataDir = options.env?.VIREO_NODE__DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), 'vireo-data-')) : undefined;
+  if (ownDataDir) env.VIREO_NODE__DATA_DIR = ownDataDir;
   Object.assign(env, options.env);
   const [cmd, ...pre] = options.command ?? [process.execPath, VIREO_CLI];
   const child = spawn(cmd ?? process.execPath, [...pre, ...(options.args ?? ['start'])], {
@@ -72,6 +79,7 @@ export function spawnVireo(options: SpawnOptions = {}): VireoProcess {
   const exited = new Promise<Exit>((resolve) =>
     child.once('close', (code, signal) => {
       live.delete(child);
+      if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
       exit = { code, signal };
       resolve(exit);
     }),

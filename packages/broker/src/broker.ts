@@ -17,6 +17,8 @@ import type { Message, MessageProperties } from './message.js';
 import { DEFAULT_MQTT, DEFAULT_SYS } from './options.js';
 import type { BrokerConfig, BrokerOptions, ListenerOptions } from './options.js';
 import { Retainer } from './retainer.js';
+import { isExpired } from './message.js';
+import { MemoryStore } from './persistence.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import type { Delivery, DropReason, SessionEvents, SessionLimits } from './session.js';
@@ -77,6 +79,7 @@ export function resolveOptions(config: BrokerConfig = {}): BrokerOptions {
     sys: { ...DEFAULT_SYS, ...config.sys },
     logger: config.logger ?? pino({ base: { node: nodeName } }),
     hooks: { ...config.hooks },
+    store: config.store ?? new MemoryStore(),
     cluster: config.cluster,
   };
 }
@@ -114,6 +117,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   constructor(readonly options: BrokerOptions) {
     super();
     this.logger = options.logger;
+    this.retainer.store = options.store;
     this.cluster = options.cluster ?? new LocalCluster(options.nodeName);
     this.cluster.attach(this);
     this.sessionLimits = {
@@ -132,6 +136,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   }
 
   async start(): Promise<void> {
+    await this.restore();
     try {
       for (const l of this.options.listeners) {
         if (l.port === 0) continue;
@@ -225,6 +230,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       this.sessions.set(clientId, session);
     }
     this.channels.set(clientId, ch);
+    this.persistSession(session);
     return { session, present };
   }
 
@@ -259,6 +265,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
         session.expiryTimer = setTimeout(() => this.expireSession(session), Math.min(expiry * 1000, 2 ** 31 - 1));
         session.expiryTimer.unref();
       }
+      if (expiry !== 0) this.persistSession(session);
     } else if (ch.will) {
       this.wills.schedule(ch.clientId, ch.will.msg, 0);
     }
@@ -286,13 +293,83 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
 
   /** Ends a session: its subscriptions leave the router; undelivered shared messages go to other members. */
   private destroySession(session: Session, reason: string): void {
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    if (this.sessions.get(session.clientId) === session) {
+      this.sessions.delete(session.clientId);
+      this.forgetSession(session.clientId);
+    }
     const pending = session.pending().filter((d) => d.share && d.qos > 0);
     for (const [filter, opts] of session.subscriptions) this.removeRoute(session.clientId, filter, opts);
     session.subscriptions.clear();
     session.close();
     this.redispatchShared(session, pending);
     this.logger.debug({ clientid: session.clientId, reason }, 'Session terminated');
+  }
+
+  // ── persistence ────────────────────────────────────────────────────────────
+  // Only sessions with an expiry are written, and only when their subscriptions or expiry
+  // change (never per message); the store queues and batches the writes.
+
+  /** Clientids of the sessions the store holds. */
+  private readonly storedSessions = new Set<string>();
+
+  private persistSession(session: Session): void {
+    if (session.expiryInterval === 0) return this.forgetSession(session.clientId);
+    this.storedSessions.add(session.clientId);
+    this.options.store.putSession({
+      clientId: session.clientId,
+      createdAt: session.createdAt,
+      expiryInterval: session.expiryInterval,
+      expiresAt: this.channels.has(session.clientId) ? 0 : session.expiresAt,
+      subscriptions: [...session.subscriptions],
+    });
+  }
+
+  private forgetSession(clientId: string): void {
+    if (this.storedSessions.delete(clientId)) this.options.store.deleteSession(clientId);
+  }
+
+  /** Puts back what the store kept: retained messages, and persistent sessions with their routes. */
+  private async restore(): Promise<void> {
+    const store = this.options.store;
+    const { retained, sessions } = await store.load();
+    const now = Date.now();
+    let nRetained = 0;
+    for (const msg of retained) {
+      if (isExpired(msg, now)) store.deleteRetained(msg.topic);
+      else {
+        this.retainer.restore({ ...msg, id: newMessageId() }); // ids are per node lifetime
+        nRetained++;
+      }
+    }
+    let nSessions = 0;
+    for (const p of sessions) {
+      const never = p.expiryInterval === 0xffffffff;
+      // a session that was connected when the node stopped expires counting from now
+      const expiresAt = never ? 0 : p.expiresAt || now + p.expiryInterval * 1000;
+      if (!never && expiresAt <= now) {
+        store.deleteSession(p.clientId);
+        continue;
+      }
+      const session = new Session(p.clientId, p.expiryInterval, this.sessionLimits, this.sessionEvents, p.createdAt);
+      this.sessions.set(p.clientId, session);
+      this.storedSessions.add(p.clientId);
+      for (const [fullFilter, opts] of p.subscriptions) {
+        session.setSubscription(fullFilter, opts);
+        const filter = opts.share === undefined ? fullFilter : (parseSharedFilter(fullFilter) as { filter: string }).filter;
+        const hadRoute = this.hasRoute(filter, opts.share);
+        this.router.subscribe(p.clientId, filter, opts);
+        if (!hadRoute) this.cluster.addRoute(filter, opts.share);
+      }
+      if (!never) {
+        session.expiresAt = expiresAt;
+        session.expiryTimer = setTimeout(() => this.expireSession(session), Math.min(expiresAt - now, 2 ** 31 - 1));
+        session.expiryTimer.unref();
+      }
+      nSessions++;
+    }
+    if (nSessions + nRetained > 0 || store.location !== 'memory') {
+      this.logger.info({ sessions: nSessions, retained: nRetained, store: store.location }, 'Restored persistent sessions and retained messages');
+    }
   }
 
   private sweepAwaitingRel(): void {
@@ -312,6 +389,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   subscribe(session: Session, info: ClientInfo, fullFilter: string, opts: SubOptions): boolean {
     const existing = session.subscriptions.get(fullFilter);
     session.setSubscription(fullFilter, opts);
+    if (session.expiryInterval !== 0) this.persistSession(session);
     const filter = opts.share === undefined ? fullFilter : (parseSharedFilter(fullFilter) as { filter: string }).filter;
     const hadRoute = this.hasRoute(filter, opts.share);
     this.router.subscribe(session.clientId, filter, opts);
@@ -324,6 +402,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     const opts = session.subscriptions.get(fullFilter);
     if (!opts) return false;
     session.subscriptions.delete(fullFilter);
+    if (session.expiryInterval !== 0) this.persistSession(session);
     this.removeRoute(session.clientId, fullFilter, opts);
     if (this.listenerCount('session.unsubscribed') > 0) this.emit('session.unsubscribed', info, fullFilter);
     return true;
@@ -578,6 +657,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     this.wills.clear();
     for (const s of this.sessions.values()) s.close();
     await closingListeners;
+    // the last word on every persistent session (their connections just closed), then the store
+    for (const s of this.sessions.values()) if (s.expiryInterval !== 0) this.persistSession(s);
+    await this.options.store.close();
     await this.cluster.close();
     this.logger.info('Broker stopped');
   }

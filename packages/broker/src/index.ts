@@ -10,3 +10,5 @@ export type { SubOptions } from './subscription.js';
 export type { ClusterHost, ClusterLink } from './cluster.js';
 export { LocalCluster } from './cluster.js';
 export { VERSION } from './version.js';
+export type { BrokerStore, PersistedSession, RetainedStore, StoredState } from './persistence.js';
+export { MemoryStore } from './persistence.js';

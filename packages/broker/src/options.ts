@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ClusterLink } from './cluster.js';
 import type { BrokerHooks } from './hooks.js';
+import type { BrokerStore } from './persistence.js';
 
 /** How a shared subscription group picks the member that gets a message. */
 export type SharedStrategy =
@@ -82,6 +83,8 @@ export interface BrokerOptions {
   sys: SysOptions;
   logger: Logger;
   hooks: BrokerHooks;
+  /** Durable state (retained, persistent sessions); `MemoryStore` when unset. */
+  store: BrokerStore;
   /** The rest of the cluster; a single node (`LocalCluster`) when unset. */
   cluster: ClusterLink | undefined;
 }
@@ -94,6 +97,8 @@ export interface BrokerConfig {
   sys?: Partial<SysOptions>;
   logger?: Logger;
   hooks?: BrokerHooks;
+  /** Where retained messages and persistent sessions survive a restart (the store package); memory only when unset. */
+  store?: BrokerStore;
   /** The rest of the cluster (the cluster package's implementation); a single node when unset. */
   cluster?: ClusterLink;
 }

@@ -1,6 +1,7 @@
 import { isWildcard, topicMatches } from '@vireo/mqtt';
 import type { Message } from './message.js';
 import { isExpired } from './message.js';
+import type { RetainedStore } from './persistence.js';
 
 /**
  * Retained messages, one per topic. Exact filters are a Map lookup; a wildcard filter
@@ -9,6 +10,8 @@ import { isExpired } from './message.js';
  */
 export class Retainer {
   private readonly byTopic = new Map<string, Message>();
+  /** Where changes go to survive a restart; unset = memory only. */
+  store: RetainedStore | undefined;
 
   get size(): number {
     return this.byTopic.size;
@@ -16,8 +19,23 @@ export class Retainer {
 
   /** Stores, replaces, or (empty payload) clears the retained message of `msg.topic`. */
   retain(msg: Message): void {
-    if (msg.payload.length === 0) this.byTopic.delete(msg.topic);
-    else this.byTopic.set(msg.topic, msg);
+    if (msg.payload.length === 0) {
+      if (this.byTopic.delete(msg.topic)) this.store?.deleteRetained(msg.topic);
+    } else {
+      this.byTopic.set(msg.topic, msg);
+      // $SYS topics describe the running node and are published again at start
+      if (this.store && !msg.topic.startsWith('$SYS')) this.store.putRetained(msg);
+    }
+  }
+
+  /** Puts back a message read from the store (not written again). */
+  restore(msg: Message): void {
+    this.byTopic.set(msg.topic, msg);
+  }
+
+  private expire(topic: string): void {
+    this.byTopic.delete(topic);
+    this.store?.deleteRetained(topic);
   }
 
   match(filter: string, now: number): Message[] {
@@ -25,7 +43,7 @@ export class Retainer {
       const m = this.byTopic.get(filter);
       if (!m) return [];
       if (isExpired(m, now)) {
-        this.byTopic.delete(filter);
+        this.expire(filter);
         return [];
       }
       return [m];
@@ -33,7 +51,7 @@ export class Retainer {
     const out: Message[] = [];
     for (const [topic, m] of this.byTopic) {
       if (!topicMatches(filter, topic)) continue;
-      if (isExpired(m, now)) this.byTopic.delete(topic);
+      if (isExpired(m, now)) this.expire(topic);
       else out.push(m);
     }
     return out;

@@ -20,7 +20,9 @@ Options of start:
   -c, --config FILE  YAML configuration file (default: $VIREO_CONFIG, else none:
                      built-in defaults plus VIREO_* environment overrides)
       --force        Report unknown configuration keys as warnings instead of
-                     refusing to start (invalid values of known keys still fail)
+                     refusing to start (invalid values of known keys still fail),
+                     and adopt a data dir (node.data_dir) that belongs to another
+                     node name instead of refusing to start
 
 Every key can be set from the environment: VIREO_ + the key path upper-cased
 with __ for each dot, e.g. VIREO_LISTENERS__TCP__DEFAULT__BIND=127.0.0.1:1883.

@@ -103,7 +103,9 @@ vireo: invalid configuration (2 errors):
 \`\`\`
 
 \`vireo start --force\` reports unknown keys as warnings instead (for a file shared
-by nodes of different versions); invalid values of known keys still fail.
+by nodes of different versions); invalid values of known keys still fail. The same
+flag also lets a node start on a data dir that belongs to another node name (see
+[Persistence](persistence.md#node-identity)).
 
 ## Value formats
 

@@ -29,7 +29,6 @@ import {
 import { isHttpUrl } from './config-values.js';
 
 const CLUSTER = 'clustering features not built yet (discovery other than `static`, autoclean, autoheal)';
-const STORE = 'durable storage (store package, not built yet)';
 const ADMIN = 'the HTTP API, metrics and probes (admin package, not built yet)';
 
 /** The cookie shipped as default; starting with it logs a warning (DESIGN.md § Cluster). */
@@ -102,9 +101,18 @@ export const configSchema = {
     }),
     data_dir: str({
       default: './data',
-      description: 'Directory for durable state: retained messages and persistent sessions.',
-      feature: STORE,
+      description:
+        'Directory for durable state: retained messages and persistent sessions (`vireo.db`), and `node.json`, the node name it belongs to. Keep it across restarts (a volume in containers) and keep `node.name` stable: a data dir of another node name fails start-up unless `vireo start --force`.',
       check: (v) => (v.length > 0 ? undefined : 'a directory path'),
+    }),
+  },
+
+  durable_storage: {
+    backend: oneOf({
+      default: 'sqlite',
+      values: ['sqlite', 'memory'],
+      description:
+        '`sqlite`: retained messages and persistent sessions are kept in `node.data_dir` and survive a restart or a crash; `memory`: nothing survives a restart (tests, benchmarks).',
     }),
   },
 

@@ -12,6 +12,7 @@ import { ConfigError, loadConfig, toBrokerConfig, type LoadedConfig } from './co
 import { DEFAULT_COOKIE } from './config-schema.js';
 import { formatIssue } from './config-validate.js';
 import { formatBind } from './config-values.js';
+import { openStoreFor } from './store-config.js';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 
@@ -87,6 +88,12 @@ export async function start(options: StartOptions): Promise<void> {
     // e.g. a TLS listener whose certificate file can't be read
     if (!(err instanceof ConfigError)) throw err;
     fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration:`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
+  }
+  try {
+    brokerConfig.store = openStoreFor(config, logger, options.force);
+  } catch (err) {
+    // a data dir of another node, or a store that cannot be read: named in the message
+    fail(EXIT_START_FAILED, [`vireo: ${err instanceof Error ? err.message : String(err)}`]);
   }
   try {
     const cluster = await startClusterFor(config, logger, brokerConfig.mqtt?.sharedSubscriptionStrategy ?? 'round_robin');

@@ -1,0 +1,21 @@
+/** The database layout, shared by the loader and the writer thread. */
+export const SCHEMA = `
+create table if not exists retained (topic text primary key, msg blob not null) without rowid;
+create table if not exists sessions (clientid text primary key, state blob not null) without rowid;
+`;
+
+/** The database file inside the data dir. */
+export const DB_FILE = 'vireo.db';
+
+/**
+ * One queued write. Tuples, not objects: a batch of thousands crosses to the writer thread
+ * as one structured clone.
+ */
+export type Op =
+  | ['putRetained', string, Buffer]
+  | ['deleteRetained', string]
+  | ['putSession', string, Buffer]
+  | ['deleteSession', string];
+
+export type ToWriter = { type: 'batch'; seq: number; ops: Op[] } | { type: 'close' };
+export type FromWriter = { type: 'committed'; seq: number } | { type: 'failed'; seq: number; error: string } | { type: 'closed' };

@@ -1,0 +1,83 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Message, PersistedSession } from '@vireo/broker';
+import { openSqliteStore } from './sqlite-store.js';
+import { StoreError } from './errors.js';
+
+const root = mkdtempSync(join(tmpdir(), 'vireo-store-test-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const dir = () => join(root, `d${++n}`);
+
+const msg = (topic: string, payload: string): Message => ({
+  id: 1,
+  topic,
+  payload: Buffer.from(payload),
+  qos: 1,
+  retain: true,
+  properties: { contentType: 'text/plain', userProperties: { k: ['a', 'b'] }, correlationData: Buffer.from([9]) },
+  from: 'c1',
+  timestamp: 1000,
+  expiresAt: 0,
+});
+const session = (clientId: string): PersistedSession => ({
+  clientId,
+  createdAt: 5,
+  expiryInterval: 60,
+  expiresAt: 0,
+  subscriptions: [['a/#', { qos: 1, nl: true, rap: false, rh: 1, subId: 3 }]],
+});
+
+test('writes batch up, commit on flush, and read back after reopening', async () => {
+  const d = dir();
+  const { store } = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false });
+  assert.deepEqual(await store.load(), { retained: [], sessions: [] });
+  for (let i = 0; i < 100; i++) store.putRetained(msg(`r/${i}`, `p${i}`));
+  store.deleteRetained('r/5');
+  store.putSession(session('s1'));
+  store.putSession(session('s2'));
+  store.deleteSession('s2');
+  await store.flush();
+  store.putRetained(msg('r/1', 'newer')); // replaces
+  await store.close();
+
+  const { store: again, identity } = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false });
+  assert.equal(identity.created, false);
+  const state = await again.load();
+  assert.equal(state.retained.length, 99);
+  const r1 = state.retained.find((m) => m.topic === 'r/1')!;
+  assert.equal(r1.payload.toString(), 'newer');
+  assert.ok(Buffer.isBuffer(r1.payload));
+  assert.deepEqual(r1.properties, msg('r/1', '').properties);
+  assert.deepEqual(state.sessions, [session('s1')]);
+  await again.close();
+});
+
+test('flush with nothing queued resolves at once; close is idempotent', async () => {
+  const { store } = openSqliteStore({ dataDir: dir(), nodeName: 'vireo@a', force: false });
+  await store.flush();
+  await Promise.all([store.close(), store.close()]);
+});
+
+test('another node name is refused unless forced; a corrupt file is named', async () => {
+  const d = dir();
+  const { store } = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false });
+  await store.close();
+  assert.throws(() => openSqliteStore({ dataDir: d, nodeName: 'vireo@b', force: false }), (e: Error) => e instanceof StoreError && /belongs to node vireo@a, not vireo@b/.test(e.message));
+  const forced = openSqliteStore({ dataDir: d, nodeName: 'vireo@b', force: true });
+  assert.equal(forced.identity.adoptedFrom, 'vireo@a');
+  await forced.store.close();
+
+  const bad = dir();
+  await openSqliteStore({ dataDir: bad, nodeName: 'vireo@a', force: false }).store.close();
+  writeFileSync(join(bad, 'vireo.db'), Buffer.alloc(4096, 1));
+  rmSync(join(bad, 'vireo.db-wal'), { force: true });
+  rmSync(join(bad, 'vireo.db-shm'), { force: true });
+  assert.throws(() => openSqliteStore({ dataDir: bad, nodeName: 'vireo@a', force: false }), (e: Error) => e instanceof StoreError && e.message.includes(join(bad, 'vireo.db')));
+
+  writeFileSync(join(bad, 'node.json'), '{not json');
+  assert.throws(() => openSqliteStore({ dataDir: bad, nodeName: 'vireo@a', force: false }), /node\.json is corrupt/);
+});

@@ -1,0 +1,57 @@
+/**
+ * The writer thread: applies each batch of queued writes in one SQLite transaction and
+ * fsyncs it (synchronous=FULL), so the broker's event loop never waits on the disk.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { SCHEMA, type FromWriter, type Op, type ToWriter } from './schema.js';
+
+const port = parentPort!;
+const db = new Database((workerData as { file: string }).file);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.exec(SCHEMA);
+const stmts = {
+  putRetained: db.prepare('insert or replace into retained (topic, msg) values (?, ?)'),
+  deleteRetained: db.prepare('delete from retained where topic = ?'),
+  putSession: db.prepare('insert or replace into sessions (clientid, state) values (?, ?)'),
+  deleteSession: db.prepare('delete from sessions where clientid = ?'),
+};
+
+const apply = db.transaction((ops: Op[]) => {
+  for (const op of ops) {
+    switch (op[0]) {
+      case 'putRetained':
+        stmts.putRetained.run(op[1], op[2]);
+        break;
+      case 'deleteRetained':
+        stmts.deleteRetained.run(op[1]);
+        break;
+      case 'putSession':
+        stmts.putSession.run(op[1], op[2]);
+        break;
+      case 'deleteSession':
+        stmts.deleteSession.run(op[1]);
+        break;
+    }
+  }
+});
+
+function reply(m: FromWriter): void {
+  port.postMessage(m);
+}
+
+port.on('message', (m: ToWriter) => {
+  if (m.type === 'close') {
+    db.close();
+    reply({ type: 'closed' });
+    port.close();
+    return;
+  }
+  try {
+    apply(m.ops);
+    reply({ type: 'committed', seq: m.seq });
+  } catch (err) {
+    reply({ type: 'failed', seq: m.seq, error: err instanceof Error ? err.message : String(err) });
+  }
+});
