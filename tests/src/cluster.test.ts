@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { connect, endAll, freePort, sleep } from './harness.js';
 import { killAllVireo } from './vireo-process.js';
 import { logsMatching, startCluster, startNode, syncRoutes, waitLog, waitMembers, type ClusterNode } from './cluster-nodes.js';
@@ -38,6 +38,25 @@ function collectOn(client: MqttClient, prefix: string, n: number, ms = 5000): Pr
     };
     client.on('message', on);
   });
+}
+
+/**
+ * Connects and starts collecting before CONNACK is seen, so messages a session delivers
+ * right after CONNACK are not missed.
+ */
+async function openCollecting(
+  url: string,
+  opts: IClientOptions,
+  prefix: string,
+  n: number,
+): Promise<{ client: MqttClient; sessionPresent: boolean; messages: Promise<Got[]> }> {
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  const messages = n > 0 ? collectOn(client, prefix, n) : Promise.resolve([]);
+  const sessionPresent = await new Promise<boolean>((resolve, reject) => {
+    client.once('connect', (p) => resolve(p.sessionPresent));
+    client.once('error', reject);
+  });
+  return { client, sessionPresent, messages };
 }
 
 /** Every message on `prefix` for `ms`. */
@@ -191,6 +210,48 @@ describe('a three-node cluster', () => {
       intruder.proc.kill('SIGKILL');
       await intruder.proc.waitExit();
     }
+  });
+
+  test('a client reconnecting to another node takes its session over; clean start there discards it', T, async () => {
+    const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const persistent: IClientOptions = { clientId: 'tk-1', clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 300 } };
+    const pub = await client(c, 'tk-pub');
+    const onA = await connect(a.url, persistent);
+    clients.push(onA);
+    await onA.subscribeAsync('tk/t', { qos: 1 });
+    await syncRoutes(pub, [onA]);
+
+    // 1. connected on A, connects on B: A sends DISCONNECT 0x8E, B's CONNACK says session present
+    const kicked = new Promise<number | undefined>((resolve) => onA.once('disconnect', (p) => resolve(p.reasonCode)));
+    const connB = await openCollecting(b.url, persistent, 'tk/', 0);
+    clients.push(connB.client);
+    assert.equal(connB.sessionPresent, true);
+    assert.equal(await kicked, 0x8e);
+    await waitLog(a, 'Session takeovered by another node', (l) => l.clientid === 'tk-1');
+    const moved = await waitLog(b, 'Session taken over from another node', (l) => l.clientid === 'tk-1');
+    assert.ok(Number(moved.ms) < 1000, `takeover took ${String(moved.ms)} ms`);
+    // its subscription moved too: messages from C now reach it on B
+    await syncRoutes(pub, [connB.client]);
+    const live = collectOn(connB.client, 'tk/', 3);
+    for (let i = 0; i < 3; i++) await pub.publishAsync('tk/t', `live-${i}`, { qos: 1 });
+    assert.deepEqual((await live).map((m) => m.payload), ['live-0', 'live-1', 'live-2']);
+
+    // 2. offline on B with queued messages, reconnects on A: the queue comes along
+    await endAll(connB.client);
+    await sleep(100);
+    for (let i = 0; i < 5; i++) await pub.publishAsync('tk/t', `queued-${i}`, { qos: 1 });
+    const backOnA = await openCollecting(a.url, persistent, 'tk/', 5);
+    clients.push(backOnA.client);
+    assert.equal(backOnA.sessionPresent, true);
+    assert.deepEqual((await backOnA.messages).map((m) => m.payload), ['queued-0', 'queued-1', 'queued-2', 'queued-3', 'queued-4']);
+
+    // 3. clean start on C: the session on A is discarded, not moved
+    const kicked2 = new Promise<number | undefined>((resolve) => backOnA.client.once('disconnect', (p) => resolve(p.reasonCode)));
+    const fresh = await openCollecting(c.url, { ...persistent, clean: true }, 'tk/', 0);
+    clients.push(fresh.client);
+    assert.equal(fresh.sessionPresent, false);
+    assert.equal(await kicked2, 0x8e);
+    await waitLog(a, 'Session discarded by another node', (l) => l.clientid === 'tk-1');
   });
 
   test('kill -9 one node: survivors purge it within seconds and keep serving; restarted, it rejoins', T, async () => {

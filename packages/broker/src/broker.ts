@@ -21,7 +21,7 @@ import { isExpired } from './message.js';
 import { MemoryStore } from './persistence.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
-import type { Delivery, DropReason, SessionEvents, SessionLimits } from './session.js';
+import type { Delivery, DropReason, SessionEvents, SessionLimits, SessionState } from './session.js';
 import { Stats } from './stats.js';
 import type { SubOptions } from './subscription.js';
 import { SysPublisher } from './sys.js';
@@ -228,6 +228,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     } else {
       session = new Session(clientId, expiryInterval, this.sessionLimits, this.sessionEvents);
       this.sessions.set(clientId, session);
+      this.cluster.registerClient(clientId);
     }
     this.channels.set(clientId, ch);
     this.persistSession(session);
@@ -293,6 +294,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
 
   /** Ends a session: its subscriptions leave the router; undelivered shared messages go to other members. */
   private destroySession(session: Session, reason: string): void {
+    if (this.sessions.get(session.clientId) === session) this.cluster.unregisterClient(session.clientId);
     if (this.sessions.get(session.clientId) === session) {
       this.sessions.delete(session.clientId);
       this.forgetSession(session.clientId);
@@ -514,6 +516,85 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
 
   nodesChanged(): void {
     if (!this.closing) this.sys.nodesChanged();
+  }
+
+  localClients(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  // ── takeover across nodes (the cluster drives it; DESIGN.md § Cluster) ──────
+
+  /** Stand-ins for sessions moving to another node: they keep the routes until phase 2. */
+  private readonly standIns = new Map<string, NodeJS.Timeout>();
+
+  takeoverBegin(clientId: string, cleanStart: boolean): SessionState | undefined {
+    if (cleanStart) this.wills.fireNow(clientId);
+    else this.wills.cancel(clientId);
+    const ch = this.channels.get(clientId);
+    const session = this.sessions.get(clientId);
+    if (ch) {
+      const reason = cleanStart ? 'discarded' : 'takeovered';
+      if (cleanStart) this.stats.discards++;
+      else this.stats.takeovers++;
+      this.logger.info({ clientid: clientId, peer: ch.peer, reason }, `Session ${reason} by another node`);
+      if (!cleanStart && ch.will && ch.will.delay > 0) ch.will = undefined;
+      this.channels.delete(clientId);
+      session?.detach();
+      ch.close(reason, RC.SESSION_TAKEN_OVER);
+    }
+    if (!session || this.standIns.has(clientId)) return undefined;
+    if (cleanStart) {
+      this.destroySession(session, 'discarded');
+      return undefined;
+    }
+    if (session.expiryTimer) clearTimeout(session.expiryTimer);
+    session.expiryTimer = undefined;
+    const state = session.export();
+    const standIn = new Session(clientId, session.expiryInterval, this.sessionLimits, this.sessionEvents);
+    for (const [f, o] of session.subscriptions) standIn.setSubscription(f, o);
+    session.close();
+    this.sessions.set(clientId, standIn);
+    // phase 2 never came (the new node died): the session is gone from here anyway
+    const timer = setTimeout(() => this.takeoverEnd(clientId), 15_000);
+    timer.unref();
+    this.standIns.set(clientId, timer);
+    return state;
+  }
+
+  takeoverEnd(clientId: string): Delivery[] {
+    const timer = this.standIns.get(clientId);
+    if (!timer) return [];
+    clearTimeout(timer);
+    this.standIns.delete(clientId);
+    const standIn = this.sessions.get(clientId);
+    if (!standIn) return [];
+    const queued = standIn.pending();
+    standIn.takeShared(); // handed over below, not redispatched here
+    this.destroySession(standIn, 'takeovered');
+    return queued;
+  }
+
+  takeoverRest(clientId: string, deliveries: Delivery[]): void {
+    const session = this.sessions.get(clientId);
+    for (const d of deliveries) {
+      if (session) session.deliver(d);
+      else this.countDropped('no_subscribers');
+    }
+  }
+
+  /** Puts a session moved from another node in place (before `openSession` attaches it). */
+  installSession(state: SessionState): void {
+    const old = this.sessions.get(state.clientId);
+    if (old) this.destroySession(old, 'discarded');
+    const session = Session.import(state, this.sessionLimits, this.sessionEvents);
+    this.sessions.set(state.clientId, session);
+    this.cluster.registerClient(state.clientId);
+    for (const [fullFilter, opts] of session.subscriptions) {
+      const filter = opts.share === undefined ? fullFilter : (parseSharedFilter(fullFilter) as { filter: string }).filter;
+      const hadRoute = this.hasRoute(filter, opts.share);
+      this.router.subscribe(state.clientId, filter, opts);
+      if (!hadRoute) this.cluster.addRoute(filter, opts.share);
+    }
   }
 
   retainLocal(msg: Message): void {

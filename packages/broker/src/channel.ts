@@ -239,6 +239,15 @@ export class Channel implements ConnectionHandler, Outlet {
       this.broker.stats.authSuccess++;
     }
 
+    // a session of this clientid on another node: ended there (clean start) or moved here
+    const claim = this.broker.cluster.claimClient(clientId, clean);
+    if (claim) {
+      this.state = 'authenticating';
+      this.pendingPackets ??= [];
+      const moved = await claim;
+      if (moved) this.broker.installSession(moved);
+      if (this.conn.closed) return;
+    }
     const { session, present } = this.broker.openSession(this, clean, expiry);
     this.session = session;
     this.state = 'connected';

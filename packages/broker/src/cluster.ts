@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Message } from './message.js';
+import type { Delivery, SessionState } from './session.js';
 
 /** What a cluster implementation needs from the node's broker. */
 export interface ClusterHost {
@@ -18,6 +19,18 @@ export interface ClusterHost {
   localRoutes(): { filter: string; group: string | undefined }[];
   /** A node joined or left (`nodes()` changed). */
   nodesChanged(): void;
+  /** Clientids with a session on this node, for the registry snapshot. */
+  localClients(): string[];
+  /**
+   * Takeover phase 1, on the old node: closes the client's connection (`takeovered`, or
+   * `discarded` on clean start) and hands over its session; a stand-in keeps its routes
+   * and queues what still arrives. Undefined when there is no session to move.
+   */
+  takeoverBegin(clientId: string, cleanStart: boolean): SessionState | undefined;
+  /** Takeover phase 2, on the old node: ends the stand-in and returns what it queued. */
+  takeoverEnd(clientId: string): Delivery[];
+  /** On the new node: what the old node queued during the takeover. */
+  takeoverRest(clientId: string, deliveries: Delivery[]): void;
 }
 
 /**
@@ -42,6 +55,16 @@ export interface ClusterLink {
    */
   forward(msg: Message): number;
   readonly sharedElsewhere: ReadonlySet<string> | undefined;
+  /** A session for `clientId` now exists on this node (the cluster-wide client registry). */
+  registerClient(clientId: string): void;
+  /** This node's session of `clientId` ended. */
+  unregisterClient(clientId: string): void;
+  /**
+   * On CONNECT: when another node has a session of `clientId`, ends it there (clean start)
+   * or moves it here; resolves with the moved session (undefined: none, or it failed).
+   * Returns undefined at once when no other node has it, so a local CONNECT never waits.
+   */
+  claimClient(clientId: string, cleanStart: boolean): Promise<SessionState | undefined> | undefined;
   /** Names of running nodes, this one included, sorted. */
   nodes(): string[];
   /** Leaves the cluster (the broker is stopping). */
@@ -52,6 +75,11 @@ export class LocalCluster implements ClusterLink {
   readonly sharedElsewhere = undefined;
   constructor(readonly node: string) {}
   attach(): void {}
+  registerClient(): void {}
+  unregisterClient(): void {}
+  claimClient(): undefined {
+    return undefined;
+  }
   addRoute(): void {}
   deleteRoute(): void {}
   forward(): number {

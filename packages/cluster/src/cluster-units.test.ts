@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import type { Message } from '@vireo/broker';
 import { nonce, proof, verify } from './auth.js';
 import { RouteTable } from './route-table.js';
+import { ClientRegistry } from './client-registry.js';
+import { decodeState, encodeState } from './session-codec.js';
 import { pickNode } from './shared-pick.js';
 import { fromWire, toWire } from './wire.js';
 
@@ -29,6 +31,30 @@ test('a message keeps its properties across the wire', () => {
   assert.deepEqual({ ...back, id: 1 }, msg);
   const bare = fromWire(toWire({ ...msg, properties: undefined }));
   assert.equal(bare.properties, undefined);
+});
+
+test('session state crosses nodes with its Buffers, without encode caches', () => {
+  const msg: Message = { id: 7, topic: 't', payload: Buffer.from('p'), qos: 1, retain: false, properties: undefined, from: 'c', timestamp: 1, expiresAt: 0, encoded: [Buffer.from('x')] };
+  const d = { msg, qos: 1 as const, retain: false, subIds: [3], share: undefined };
+  const state = { clientId: 'c', createdAt: 5, expiryInterval: 60, subscriptions: [['t', { qos: 1 as const, nl: false, rap: false, rh: 0 as const }]] as never, inflight: [{ pid: 1, delivery: d, state: 'publish' as const, sentAt: 9 }], mqueue: [d], awaitingRel: [[2, 3]] as [number, number][], nextPacketId: 4 };
+  const back = decodeState(encodeState(state));
+  assert.ok(Buffer.isBuffer(back.mqueue[0]!.msg.payload));
+  assert.equal(back.mqueue[0]!.msg.payload.toString(), 'p');
+  assert.equal(back.mqueue[0]!.msg.encoded, undefined);
+  assert.deepEqual(back.inflight[0]!.delivery.subIds, [3]);
+  assert.deepEqual(back.awaitingRel, [[2, 3]]);
+});
+
+test('the client registry: the latest node to report a clientid owns it; a purge forgets only its own', () => {
+  const r = new ClientRegistry();
+  r.apply('a', ['c1', 'c2'], []);
+  r.apply('b', ['c1'], []);
+  assert.equal(r.owner('c1'), 'b');
+  r.apply('a', [], ['c1']);
+  assert.equal(r.owner('c1'), 'b');
+  r.purge('a');
+  assert.equal(r.owner('c2'), undefined);
+  assert.equal(r.owner('c1'), 'b');
 });
 
 test('the cookie proof binds cookie, nonce, purpose and node', () => {

@@ -1,10 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import type { ClusterHost, ClusterLink, Message, SharedStrategy } from '@vireo/broker';
+import type { ClusterHost, ClusterLink, Message, SessionState, SharedStrategy } from '@vireo/broker';
 import type { Logger } from 'pino';
 import type { Discovery } from './discovery.js';
 import { Inbound, type InboundEvents } from './inbound.js';
 import { Outbound, type OutboundEvents } from './outbound.js';
 import { RouteTable, routeKey } from './route-table.js';
+import { ClientRegistry } from './client-registry.js';
+import { decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
 import { pickNode } from './shared-pick.js';
 import { CHANNEL_OPTIONS, PeerService, fromWire, toWire, type Frame, type PeerServerStream, type WireMsg, type WireRoute } from './wire.js';
 
@@ -23,6 +25,17 @@ export interface ClusterOptions {
   timeoutMs?: number;
   /** How often discovery is asked again and missing peers dialled. */
   retryMs?: number;
+  /** How long a CONNECT waits for the old node to hand over a session. */
+  takeoverTimeoutMs?: number;
+}
+
+interface PendingClaim {
+  node: string;
+  clientId: string;
+  clean: boolean;
+  startedAt: number;
+  timer: NodeJS.Timeout;
+  resolve(state: SessionState | undefined): void;
 }
 
 /** A forward frame is closed at about this many bytes; the next messages start another. */
@@ -74,6 +87,11 @@ export class GrpcCluster implements ClusterLink {
   private readonly local = new Map<string, WireRoute>();
   private pendingAdd: WireRoute[] = [];
   private pendingDel: WireRoute[] = [];
+  private clientsAdd: string[] = [];
+  private clientsDel: string[] = [];
+  private readonly clients = new ClientRegistry();
+  private readonly claims = new Map<number, PendingClaim>();
+  private claimSeq = 0;
   private seq = 0;
 
   private readonly queues = new Map<string, Queue>();
@@ -147,6 +165,55 @@ export class GrpcCluster implements ClusterLink {
     const r = { filter, group: group ?? '' };
     if (!this.local.delete(routeKey(r))) return;
     this.pendingDel.push(r);
+    this.schedule();
+  }
+
+  // ── client registry and takeover ──────────────────────────────────────────
+
+  registerClient(clientId: string): void {
+    this.clientsAdd.push(clientId);
+    this.schedule();
+  }
+
+  unregisterClient(clientId: string): void {
+    this.clientsDel.push(clientId);
+    this.schedule();
+  }
+
+  claimClient(clientId: string, cleanStart: boolean): Promise<SessionState | undefined> | undefined {
+    const owner = this.clients.owner(clientId);
+    if (owner === undefined || !this.outByNode.has(owner)) return undefined;
+    const id = ++this.claimSeq;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.claims.delete(id);
+        this.log.warn({ clientid: clientId, peer_node: owner }, 'Takeover from another node timed out, starting a new session');
+        resolve(undefined);
+      }, this.options.takeoverTimeoutMs ?? 5000);
+      this.claims.set(id, { node: owner, clientId, clean: cleanStart, startedAt: Date.now(), timer, resolve });
+      this.enqueue(owner, { takeover: { id, clientid: clientId, clean: cleanStart } });
+    });
+  }
+
+  /** The old node's answer to phase 1. */
+  private onTakeoverReply(node: string, id: number, state: SessionState | undefined): void {
+    const claim = this.claims.get(id);
+    if (!claim || claim.node !== node) return;
+    this.claims.delete(id);
+    clearTimeout(claim.timer);
+    this.log.info(
+      { clientid: claim.clientId, peer_node: node, clean_start: claim.clean, moved: state !== undefined, ms: Date.now() - claim.startedAt },
+      state ? 'Session taken over from another node' : 'Session on another node ended',
+    );
+    // phase 2 goes out in the next flush, after the route changes the new session makes now
+    if (state) this.enqueue(node, { takeover_end: { clientid: claim.clientId } });
+    claim.resolve(state);
+  }
+
+  private enqueue(node: string, frame: Frame): void {
+    const q = this.queue(node);
+    q.frames.push(frame);
+    q.open = 0;
     this.schedule();
   }
 
@@ -247,11 +314,15 @@ export class GrpcCluster implements ClusterLink {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.pendingAdd.length > 0 || this.pendingDel.length > 0) {
+    if (this.pendingAdd.length + this.pendingDel.length + this.clientsAdd.length + this.clientsDel.length > 0) {
       this.seq++;
-      const frame: Frame = { routes: { snapshot: false, seq: this.seq, add: this.pendingAdd, del: this.pendingDel } };
+      const frame: Frame = {
+        routes: { snapshot: false, seq: this.seq, add: this.pendingAdd, del: this.pendingDel, clients_add: this.clientsAdd, clients_del: this.clientsDel },
+      };
       this.pendingAdd = [];
       this.pendingDel = [];
+      this.clientsAdd = [];
+      this.clientsDel = [];
       for (const out of this.outByNode.values()) out.send(frame);
     }
     for (const [node, q] of this.queues) {
@@ -300,7 +371,8 @@ export class GrpcCluster implements ClusterLink {
       if (this.outByNode.has(node)) return link.close('duplicate');
       this.outByNode.set(node, link);
       // a (re)connected peer gets everything first: routes, then retained messages
-      link.send({ routes: { snapshot: true, seq: this.seq, add: [...this.local.values()], del: [] } });
+      const clients = this.host?.localClients() ?? [];
+      link.send({ routes: { snapshot: true, seq: this.seq, add: [...this.local.values()], del: [], clients_add: clients, clients_del: [] } });
       const retained = this.host?.retainedMessages() ?? [];
       if (retained.length > 0) {
         link.send({
@@ -369,6 +441,7 @@ export class GrpcCluster implements ClusterLink {
       this.inByNode.delete(node);
       this.remoteSeq.delete(node);
       const purged = this.routes.purge(node);
+      this.clients.purge(node);
       if (purged > 0) this.log.info({ peer_node: node, routes: purged }, 'Purged routes of cluster node');
       this.membership(node, reason);
     },
@@ -391,9 +464,10 @@ export class GrpcCluster implements ClusterLink {
       if (!host) return;
       for (const w of f.forward.msgs) host.dispatchLocal(fromWire(w), w.groups && w.groups.length > 0 ? w.groups : undefined);
     } else if (f.routes) {
-      const { snapshot, seq, add, del } = f.routes;
+      const { snapshot, seq, add, del, clients_add, clients_del } = f.routes;
       if (snapshot) {
         this.routes.replace(node, add);
+        this.clients.replace(node, clients_add);
         this.remoteSeq.set(node, seq ?? 0);
         this.log.debug({ peer_node: node, routes: add.length, seq }, 'Cluster routes snapshot');
         return;
@@ -408,8 +482,23 @@ export class GrpcCluster implements ClusterLink {
       }
       this.remoteSeq.set(node, seq);
       this.routes.apply(node, add, del);
+      this.clients.apply(node, clients_add, clients_del);
     } else if (f.retained) {
       for (const e of f.retained.entries) this.receiveRetained(e.msg, e.origin);
+    } else if (f.takeover) {
+      const { id, clientid, clean } = f.takeover;
+      const state = this.host?.takeoverBegin(clientid, clean);
+      if (state) this.log.info({ clientid, peer_node: node }, 'Session takeovered to another node');
+      this.enqueue(node, { takeover_reply: { id, found: state !== undefined, state: state ? encodeState(state) : Buffer.alloc(0) } });
+    } else if (f.takeover_reply) {
+      const { id, found, state } = f.takeover_reply;
+      this.onTakeoverReply(node, id, found ? decodeState(state) : undefined);
+    } else if (f.takeover_end) {
+      const clientid = f.takeover_end.clientid;
+      const rest = this.host?.takeoverEnd(clientid) ?? [];
+      this.enqueue(node, { takeover_rest: { clientid, deliveries: encodeDeliveries(rest) } });
+    } else if (f.takeover_rest) {
+      this.host?.takeoverRest(f.takeover_rest.clientid, decodeDeliveries(f.takeover_rest.deliveries));
     }
   }
 

@@ -46,9 +46,13 @@ export interface Frame {
   welcome?: { node: string; mac: Buffer };
   refused?: { reason: string };
   heartbeat?: { at: number };
-  routes?: { snapshot: boolean; seq: number; add: WireRoute[]; del: WireRoute[] };
+  routes?: { snapshot: boolean; seq: number; add: WireRoute[]; del: WireRoute[]; clients_add: string[]; clients_del: string[] };
   forward?: { msgs: WireMsg[] };
   retained?: { entries: { msg: WireMsg; origin: string }[] };
+  takeover?: { id: number; clientid: string; clean: boolean };
+  takeover_reply?: { id: number; found: boolean; state: Buffer };
+  takeover_end?: { clientid: string };
+  takeover_rest?: { clientid: string; deliveries: Buffer };
 }
 
 export type PeerStream = grpc.ClientDuplexStream<Frame, Frame>;
