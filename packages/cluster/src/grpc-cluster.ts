@@ -141,6 +141,13 @@ export class GrpcCluster implements ClusterLink {
   attach(host: ClusterHost): void {
     this.host = host;
     for (const r of host.localRoutes()) this.addRoute(r.filter, r.group);
+    const d = this.options.discovery;
+    if (d.start) {
+      d.start({ node: this.node, addr: this.advertise }, () => void this.discover()).then(
+        () => void this.discover(),
+        (err: unknown) => this.log.warn({ discovery: d.strategy, err: String(err) }, 'Cluster discovery failed to start, retrying'),
+      );
+    }
     void this.discover();
     this.discoverTimer = setInterval(() => void this.discover(), this.retryMs);
     this.discoverTimer.unref();

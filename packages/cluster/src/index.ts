@@ -1,4 +1,6 @@
 export { GrpcCluster, startCluster } from './grpc-cluster.js';
 export type { ClusterOptions } from './grpc-cluster.js';
 export { manualDiscovery, staticDiscovery } from './discovery.js';
-export type { Discovery } from './discovery.js';
+export type { Discovery, DiscoverySelf } from './discovery.js';
+export { etcdDiscovery } from './etcd-discovery.js';
+export type { EtcdDiscoveryOptions } from './etcd-discovery.js';

@@ -5,24 +5,29 @@
  * join`, which `manual` is for, is not built yet).
  */
 import type { ClusterLink, SharedStrategy } from '@vireo/broker';
-import { startCluster, staticDiscovery, type Discovery } from '@vireo/cluster';
+import { etcdDiscovery, startCluster, staticDiscovery, type Discovery } from '@vireo/cluster';
 import type { Logger } from 'pino';
 import { ConfigError } from './config-error.js';
 import type { VireoConfig } from './config-schema.js';
 
 /** Strategies whose discovery is built; the others fail start-up naming the key. */
-const BUILT = new Set(['manual', 'static']);
+const BUILT = new Set(['manual', 'static', 'etcd']);
 
 export function clusterEnabled(cfg: VireoConfig): boolean {
   return cfg.cluster.discovery_strategy !== 'manual' && cfg.cluster.rpc.bind.port !== 0;
 }
 
-function discovery(cfg: VireoConfig): Discovery {
+function discovery(cfg: VireoConfig, logger: Logger): Discovery {
   const strategy = cfg.cluster.discovery_strategy;
   if (!BUILT.has(strategy)) {
     throw new ConfigError([
-      { path: 'cluster.discovery_strategy', message: `"${strategy}" discovery is not built yet; use "static" (or "manual" for a single node)` },
+      { path: 'cluster.discovery_strategy', message: `"${strategy}" discovery is not built yet; use "static" or "etcd" (or "manual" for a single node)` },
     ]);
+  }
+  if (strategy === 'etcd') {
+    const e = cfg.cluster.etcd;
+    if (e.server.length === 0) throw new ConfigError([{ path: 'cluster.etcd.server', message: 'the etcd strategy needs at least one endpoint' }]);
+    return etcdDiscovery({ servers: e.server.map(String), prefix: e.prefix, ttlMs: e.node_ttl, logger });
   }
   return staticDiscovery(cfg.cluster.static.seeds.map(String));
 }
@@ -34,7 +39,7 @@ export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedSt
     node: cfg.node.name,
     cookie: cfg.node.cookie,
     bind: cfg.cluster.rpc.bind,
-    discovery: discovery(cfg),
+    discovery: discovery(cfg, logger),
     sharedStrategy,
     logger,
   });

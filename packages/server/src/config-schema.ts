@@ -28,7 +28,7 @@ import {
 } from './schema-dsl.js';
 import { isHttpUrl } from './config-values.js';
 
-const CLUSTER = 'clustering features not built yet (discovery other than `static`, autoclean, autoheal)';
+const CLUSTER = 'clustering features not built yet (discovery by `mcast`, `dns`, `k8s`; autoclean, autoheal)';
 const ADMIN = 'the HTTP API, metrics and probes (admin package, not built yet)';
 
 /** The cookie shipped as default; starting with it logs a warning (DESIGN.md § Cluster). */
@@ -312,7 +312,7 @@ export const configSchema = {
       default: 'manual',
       values: ['manual', 'static', 'mcast', 'dns', 'etcd', 'k8s'],
       description:
-        'How this node finds its peers: `manual` (no discovery: until `vireo ctl cluster join` exists the node runs alone and opens no cluster port), `static` (seed list); `mcast`, `dns`, `etcd` and `k8s` are not built yet and fail start-up.',
+        'How this node finds its peers: `manual` (no discovery: until `vireo ctl cluster join` exists the node runs alone and opens no cluster port), `static` (seed list), `etcd` (nodes register under a prefix); `mcast`, `dns` and `k8s` are not built yet and fail start-up.',
     }),
     static: {
       seeds: list({
@@ -333,13 +333,11 @@ export const configSchema = {
       server: list({
         default: [],
         item: 'url',
-        description: 'etcd endpoints (`http://host:2379`) for the `etcd` strategy.',
-        feature: CLUSTER,
+        description: 'etcd endpoints (`http://host:2379`) for the `etcd` strategy (at least one).',
       }),
       prefix: str({
         default: 'vireocl',
-        description: 'Key prefix under which nodes register in etcd.',
-        feature: CLUSTER,
+        description: 'Key prefix under which nodes register in etcd: `<prefix>/nodes/<node.name>` = the node\'s cluster address.',
         check: (v) => (v.length > 0 ? undefined : 'a non-empty prefix'),
       }),
       node_ttl: duration({
@@ -347,7 +345,6 @@ export const configSchema = {
         min: 1000,
         max: 2 ** 31 - 1,
         description: 'TTL of the etcd lease behind this node\'s key; the key vanishes this long after the node dies.',
-        feature: CLUSTER,
       }),
     },
     dns: {
