@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { connect, endAll, freePort, sleep } from './harness.js';
+import { connect, endAll, freePort, sleep, waitFor } from './harness.js';
 import { killAllVireo } from './vireo-process.js';
 import { logsMatching, startCluster, startNode, syncRoutes, waitLog, waitMembers, type ClusterNode } from './cluster-nodes.js';
 
@@ -296,5 +296,31 @@ describe('a three-node cluster', () => {
     const ret = collectOn(rsub, 'ret/', 1, 5000);
     await rsub.subscribeAsync('ret/#', { qos: 1 });
     assert.equal((await ret)[0]!.payload, 'kept');
+  });
+
+  test('a node frozen (SIGSTOP) past the heartbeat timeout is marked down, then running again after SIGCONT', T, async () => {
+    const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const downs = (n: ClusterNode) => logsMatching(n, 'Cluster node down', (l) => l.peer_node === c.name).length;
+    const before = downs(a);
+    const frozenAt = Date.now();
+    c.proc.kill('SIGSTOP');
+    try {
+      await waitFor(() => downs(a) > before, 'A to mark the frozen node down', 10_000);
+      const took = Date.now() - frozenAt;
+      assert.ok(took >= 4000 && took < 9000, `marked down after ${took} ms (heartbeat timeout 5 s)`);
+    } finally {
+      c.proc.kill('SIGCONT');
+    }
+    const names = nodes.map((n) => n.name);
+    await Promise.all([waitMembers(a, names), waitMembers(b, names), waitMembers(c, names)]);
+    // no stale routes and delivery works both ways again
+    const pub = await client(a, 'f-pub');
+    const sub = await client(c, 'f-sub');
+    await sub.subscribeAsync('f/t', { qos: 1 });
+    await syncRoutes(pub, [sub]);
+    const got = collectOn(sub, 'f/t', 1);
+    await pub.publishAsync('f/t', 'thawed', { qos: 1 });
+    assert.equal((await got)[0]!.payload, 'thawed');
+    assert.equal(c.proc.child.exitCode, null, 'the frozen node did not crash');
   });
 });
