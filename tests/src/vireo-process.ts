@@ -59,6 +59,8 @@ export interface SpawnOptions {
 export function spawnVireo(options: SpawnOptions = {}): VireoProcess {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('VIREO_')) env[k] = v;
+  // the HTTP API's default port (18083) is one per machine: a test that wants it says so
+  env.VIREO_DASHBOARD__LISTENERS__HTTP__BIND = '0';
   // each process gets its own data dir, removed when it exits, unless the test gives one:
   // tests must not share retained messages or sessions
   const ownDataDir = options.env?.VIREO_NODE__DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), 'vireo-data-')) : undefined;

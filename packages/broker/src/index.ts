@@ -12,3 +12,7 @@ export { LocalCluster } from './cluster.js';
 export { VERSION } from './version.js';
 export type { BrokerStore, PersistedSession, RetainedStore, StoredState } from './persistence.js';
 export { MemoryStore } from './persistence.js';
+export { clientView, clientViews, subscriptionViews } from './client-view.js';
+export type { ClientView, SubscriptionView } from './client-view.js';
+export type { Session } from './session.js';
+export type { Stats } from './stats.js';

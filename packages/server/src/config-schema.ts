@@ -29,7 +29,6 @@ import {
 import { isHttpUrl } from './config-values.js';
 
 const CLUSTER = 'clustering features not built yet (discovery by `mcast`, `dns`, `k8s`; autoclean, autoheal)';
-const ADMIN = 'the HTTP API, metrics and probes (admin package, not built yet)';
 
 /** The cookie shipped as default; starting with it logs a warning (DESIGN.md § Cluster). */
 export const DEFAULT_COOKIE = 'vireosecretcookie';
@@ -300,8 +299,7 @@ export const configSchema = {
       http: {
         bind: bind({
           default: { host: '0.0.0.0', port: 18083 },
-          description: 'Address of the HTTP API, Prometheus metrics and health probes. Port 0 disables it.',
-          feature: ADMIN,
+          description: 'Address of the HTTP API (`/api/v5`), Prometheus metrics and health probes (`/status`). Port 0 disables it.',
         }),
       },
     },
@@ -414,8 +412,14 @@ export const configSchema = {
     bootstrap_file: optionalStr({
       default: undefined,
       docDefault: 'none',
-      description: 'File of `key:secret` lines, one API key each, loaded at start.',
-      feature: ADMIN,
+      description: 'File of `key:secret` lines, one API key each, loaded at start. Without a key every `/api/v5` request is refused (probes and metrics stay open).',
+    }),
+  },
+
+  prometheus: {
+    enable_basic_auth: bool({
+      default: false,
+      description: 'Require an API key (HTTP Basic) for `/api/v5/prometheus/stats` and `/metrics`; off by default, as Prometheus setups expect.',
     }),
   },
 

@@ -7,6 +7,8 @@
  */
 import { createBroker, ListenError, type Broker } from '@vireo/broker';
 import type { Logger } from 'pino';
+import type { AdminServer } from '@vireo/admin';
+import { AdminListenError, startAdminFor } from './admin-config.js';
 import { startClusterFor } from './cluster-config.js';
 import { ConfigError, loadConfig, toBrokerConfig, type LoadedConfig } from './config.js';
 import { DEFAULT_COOKIE } from './config-schema.js';
@@ -44,7 +46,7 @@ function load(options: StartOptions): LoadedConfig {
   }
 }
 
-function stopOnSignals(broker: Broker, logger: Logger): void {
+function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | undefined): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -58,7 +60,7 @@ function stopOnSignals(broker: Broker, logger: Logger): void {
       logger.error({ timeoutMs: STOP_TIMEOUT_MS }, 'stop did not finish in time, exiting anyway');
       process.exit(EXIT_START_FAILED);
     }, STOP_TIMEOUT_MS);
-    broker.close().then(
+    Promise.all([admin?.close(), broker.close()]).then(
       () => {
         logger.info('stopped');
         process.exit(0);
@@ -109,7 +111,16 @@ export async function start(options: StartOptions): Promise<void> {
     if (err instanceof ListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
     fail(EXIT_START_FAILED, [`vireo: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`]);
   }
-  stopOnSignals(broker, logger);
+  let admin: AdminServer | undefined;
+  try {
+    admin = await startAdminFor(config, broker, logger);
+  } catch (err) {
+    await broker.close();
+    if (err instanceof ConfigError) fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration:`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
+    if (err instanceof AdminListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
+    throw err;
+  }
+  stopOnSignals(broker, logger, admin);
 
   const listeners = broker.addresses().map((a) => `${a.name} ${formatBind(a)}`);
   logger.info(

@@ -1,0 +1,87 @@
+/**
+ * The HTTP API of one node (EMQX v5 shape, port 18083): clients, subscriptions, publish,
+ * node facts, Prometheus metrics, probes, and an OpenAPI document generated from the route
+ * schemas. Built on Fastify: its JSON schemas validate requests (precise 400s) and feed the
+ * OpenAPI document, so the two cannot disagree.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { Broker } from '@vireo/broker';
+import { ApiKeys } from './api-keys.js';
+import { createMetrics } from './metrics.js';
+import { clientRoutes } from './routes-clients.js';
+import { nodeRoutes } from './routes-node.js';
+import { publishRoutes } from './routes-publish.js';
+import { subscriptionRoutes } from './routes-subscriptions.js';
+
+export interface AdminOptions {
+  host: string;
+  port: number;
+  apiKeys: ApiKeys;
+  /** Require an API key for `/api/v5/prometheus/stats` and `/metrics` (EMQX `prometheus.enable_basic_auth`). */
+  prometheusAuth: boolean;
+  /** Readiness: the node is ready to serve (listeners up, cluster joined). Defaults to true. */
+  ready?: () => boolean;
+}
+
+export interface AdminServer {
+  readonly app: FastifyInstance;
+  address(): { host: string; port: number };
+  close(): Promise<void>;
+}
+
+/** Paths served without credentials: probes, the API description, and (by default) metrics. */
+const PUBLIC = new Set(['/status', '/api/v5/status', '/api-docs', '/api-docs/openapi.json']);
+const PROMETHEUS = new Set(['/api/v5/prometheus/stats', '/metrics']);
+
+export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<AdminServer> {
+  const app = Fastify({
+    logger: false,
+    ajv: { customOptions: { coerceTypes: true, useDefaults: true, removeAdditional: false, allErrors: true } },
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Vireo HTTP API', version: 'v5' },
+      components: { securitySchemes: { basicAuth: { type: 'http', scheme: 'basic' } } },
+      security: [{ basicAuth: [] }],
+    },
+  });
+
+  app.addHook('onRequest', async (req, reply) => {
+    const path = req.url.split('?')[0];
+    if (PUBLIC.has(path)) return;
+    if (PROMETHEUS.has(path) && !opts.prometheusAuth) return;
+    if (!opts.apiKeys.verify(req.headers.authorization)) {
+      // no hint about which part was wrong
+      return reply.code(401).header('www-authenticate', 'Basic realm="vireo"').send({ code: 'BAD_API_KEY_OR_SECRET', message: 'Check api_key/api_secret' });
+    }
+  });
+  app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, req, reply) => {
+    if (err.validation) return reply.code(400).send({ code: 'BAD_REQUEST', message: err.message });
+    broker.logger.error({ err, method: req.method, url: req.url }, 'HTTP API request failed');
+    return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ code: 'INTERNAL_ERROR', message: 'internal error' });
+  });
+
+  clientRoutes(app, broker);
+  subscriptionRoutes(app, broker);
+  publishRoutes(app, broker);
+  nodeRoutes(app, broker, opts.ready ?? (() => true));
+
+  const registry = createMetrics(broker);
+  const scrape = async (_req: unknown, reply: import('fastify').FastifyReply) => reply.type(registry.contentType).send(await registry.metrics());
+  app.get('/api/v5/prometheus/stats', { schema: { summary: 'Prometheus metrics (text format)', tags: ['metrics'] } }, scrape);
+  app.get('/metrics', { schema: { hide: true } }, scrape);
+  app.get('/api-docs', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.listen({ host: opts.host, port: opts.port });
+  const addr = app.server.address();
+  const port = addr && typeof addr === 'object' ? addr.port : opts.port;
+  if (opts.apiKeys.size === 0) {
+    broker.logger.warn('The HTTP API has no API key: every /api/v5 request is refused. Add `key:secret` lines to api_key.bootstrap_file.');
+  }
+  return {
+    app,
+    address: () => ({ host: opts.host, port }),
+    close: () => app.close(),
+  };
+}

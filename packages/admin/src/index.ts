@@ -1,0 +1,4 @@
+export { startAdmin } from './admin-server.js';
+export type { AdminOptions, AdminServer } from './admin-server.js';
+export { ApiKeys } from './api-keys.js';
+export { createMetrics } from './metrics.js';

@@ -1,0 +1,100 @@
+import type { Broker } from './broker.js';
+import type { Session } from './session.js';
+import type { SubOptions } from './subscription.js';
+
+/**
+ * A client as operators see it (the fields of EMQX's `GET /clients`): a plain snapshot
+ * built on request from the channel and session, never kept up to date on the hot path.
+ */
+export interface ClientView {
+  clientid: string;
+  username: string | null;
+  node: string;
+  connected: boolean;
+  ip_address: string | null;
+  port: number | null;
+  listener: string | null;
+  proto_name: string | null;
+  proto_ver: number | null;
+  keepalive: number | null;
+  clean_start: boolean;
+  expiry_interval: number;
+  created_at: string;
+  connected_at: string | null;
+  subscriptions_cnt: number;
+  inflight_cnt: number;
+  inflight_max: number;
+  mqueue_len: number;
+  mqueue_max: number;
+  awaiting_rel_cnt: number;
+  awaiting_rel_max: number;
+  recv_oct: number;
+  send_oct: number;
+}
+
+export interface SubscriptionView {
+  clientid: string;
+  node: string;
+  /** As subscribed, `$share/…` prefix included. */
+  topic: string;
+  qos: 0 | 1 | 2;
+  nl: 0 | 1;
+  rap: 0 | 1;
+  rh: 0 | 1 | 2;
+}
+
+export function clientView(broker: Broker, clientId: string): ClientView | undefined {
+  const session = broker.sessions.get(clientId);
+  if (!session) return undefined;
+  const ch = broker.channels.get(clientId);
+  const opts = broker.options.mqtt;
+  const peer = ch ? splitPeer(ch.peer) : undefined;
+  return {
+    clientid: clientId,
+    username: ch?.username ?? null,
+    node: broker.options.nodeName,
+    connected: ch !== undefined,
+    ip_address: peer?.ip ?? null,
+    port: peer?.port ?? null,
+    listener: ch?.conn.listener ?? null,
+    proto_name: ch ? (ch.protocolVersion === 3 ? 'MQIsdp' : 'MQTT') : null,
+    proto_ver: ch?.protocolVersion ?? null,
+    keepalive: ch?.keepalive ?? null,
+    clean_start: session.expiryInterval === 0,
+    expiry_interval: session.expiryInterval,
+    created_at: new Date(session.createdAt).toISOString(),
+    connected_at: ch ? new Date(ch.connectedAt).toISOString() : null,
+    subscriptions_cnt: session.subscriptions.size,
+    inflight_cnt: session.inflight.size,
+    inflight_max: opts.maxInflight,
+    mqueue_len: session.mqueue.length,
+    mqueue_max: opts.maxMqueueLen,
+    awaiting_rel_cnt: session.awaitingRel.size,
+    awaiting_rel_max: opts.maxAwaitingRel,
+    recv_oct: ch?.conn.bytesIn ?? 0,
+    send_oct: ch?.conn.bytesOut ?? 0,
+  };
+}
+
+/** Every session on this node (connected or not), as views. */
+export function* clientViews(broker: Broker): IterableIterator<ClientView> {
+  for (const id of broker.sessions.keys()) {
+    const v = clientView(broker, id);
+    if (v) yield v;
+  }
+}
+
+export function subscriptionViews(broker: Broker, session: Session): SubscriptionView[] {
+  const out: SubscriptionView[] = [];
+  for (const [topic, o] of session.subscriptions) out.push(subscriptionView(broker, session.clientId, topic, o));
+  return out;
+}
+
+function subscriptionView(broker: Broker, clientid: string, topic: string, o: SubOptions): SubscriptionView {
+  return { clientid, node: broker.options.nodeName, topic, qos: o.qos, nl: o.nl ? 1 : 0, rap: o.rap ? 1 : 0, rh: o.rh };
+}
+
+function splitPeer(peer: string): { ip: string; port: number } {
+  const i = peer.lastIndexOf(':');
+  return { ip: peer.slice(0, i), port: Number(peer.slice(i + 1)) };
+}

@@ -1,0 +1,37 @@
+/**
+ * Starts the HTTP API (`dashboard.listeners.http.bind`) with the API keys of
+ * `api_key.bootstrap_file`; failures name the key, like every other start-up error.
+ */
+import type { Logger } from 'pino';
+import { ApiKeys, startAdmin, type AdminServer } from '@vireo/admin';
+import type { Broker } from '@vireo/broker';
+import { ConfigError } from './config-error.js';
+import type { VireoConfig } from './config-schema.js';
+
+export class AdminListenError extends Error {}
+
+export async function startAdminFor(config: VireoConfig, broker: Broker, logger: Logger): Promise<AdminServer | undefined> {
+  const bind = config.dashboard.listeners.http.bind;
+  if (bind.port === 0) return undefined;
+  let keys = new ApiKeys();
+  const file = config.api_key.bootstrap_file;
+  if (file !== undefined) {
+    try {
+      keys = ApiKeys.fromFile(file);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      throw new ConfigError([{ path: 'api_key.bootstrap_file', message: e.code ? `cannot read ${file} (${e.code})` : e.message }]);
+    }
+  }
+  try {
+    const admin = await startAdmin(broker, { host: bind.host, port: bind.port, apiKeys: keys, prometheusAuth: config.prometheus.enable_basic_auth });
+    logger.info({ bind: `${bind.host}:${admin.address().port}`, api_keys: keys.size }, 'HTTP API listening');
+    return admin;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      throw new AdminListenError(`dashboard.listeners.http.bind: port ${bind.port} on ${bind.host} ${code === 'EADDRINUSE' ? 'is already in use' : 'needs privileges to bind'} (${code})`);
+    }
+    throw err;
+  }
+}
