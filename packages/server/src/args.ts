@@ -13,6 +13,7 @@ export type Command =
 
 export const USAGE = `Usage:
   vireo start [--config FILE] [--force]   Start a broker node in the foreground
+  vireo ctl COMMAND …                     Operate the running node (vireo ctl --help)
   vireo version                           Print the version
   vireo help                              Print this help
 

@@ -5,11 +5,19 @@
  * `node packages/server/dist/cli.js` works as well.
  */
 import { parseCommand, USAGE } from './args.js';
+import { runCtl } from './ctl.js';
 import { start } from './start.js';
 import { VERSION } from './version.js';
 
-const command = parseCommand(process.argv.slice(2));
+const argv = process.argv.slice(2);
+// `ctl` has its own options; everything else goes through the start/help parser
+const command = argv[0] === 'ctl' ? ({ cmd: 'ctl' } as const) : parseCommand(argv);
 switch (command.cmd) {
+  case 'ctl':
+    runCtl(argv.slice(1)).then((code) => {
+      process.exitCode = code;
+    });
+    break;
   case 'help':
     process.stdout.write(USAGE);
     break;
