@@ -5,13 +5,13 @@
  * join`, which `manual` is for, is not built yet).
  */
 import type { ClusterLink, SharedStrategy } from '@vireo/broker';
-import { etcdDiscovery, startCluster, staticDiscovery, type Discovery } from '@vireo/cluster';
+import { dnsDiscovery, etcdDiscovery, startCluster, staticDiscovery, type Discovery } from '@vireo/cluster';
 import type { Logger } from 'pino';
 import { ConfigError } from './config-error.js';
 import type { VireoConfig } from './config-schema.js';
 
 /** Strategies whose discovery is built; the others fail start-up naming the key. */
-const BUILT = new Set(['manual', 'static', 'etcd']);
+const BUILT = new Set(['manual', 'static', 'etcd', 'dns']);
 
 export function clusterEnabled(cfg: VireoConfig): boolean {
   return cfg.cluster.discovery_strategy !== 'manual' && cfg.cluster.rpc.bind.port !== 0;
@@ -21,13 +21,23 @@ function discovery(cfg: VireoConfig, logger: Logger): Discovery {
   const strategy = cfg.cluster.discovery_strategy;
   if (!BUILT.has(strategy)) {
     throw new ConfigError([
-      { path: 'cluster.discovery_strategy', message: `"${strategy}" discovery is not built yet; use "static" or "etcd" (or "manual" for a single node)` },
+      { path: 'cluster.discovery_strategy', message: `"${strategy}" discovery is not built yet; use "static", "etcd" or "dns" (or "manual" for a single node)` },
     ]);
   }
   if (strategy === 'etcd') {
     const e = cfg.cluster.etcd;
     if (e.server.length === 0) throw new ConfigError([{ path: 'cluster.etcd.server', message: 'the etcd strategy needs at least one endpoint' }]);
     return etcdDiscovery({ servers: e.server.map(String), prefix: e.prefix, ttlMs: e.node_ttl, logger });
+  }
+  if (strategy === 'dns') {
+    const d = cfg.cluster.dns;
+    return dnsDiscovery({
+      name: d.name,
+      recordType: d.record_type,
+      port: cfg.cluster.rpc.bind.port,
+      resolver: d.resolver === '' ? undefined : d.resolver,
+      logger,
+    });
   }
   return staticDiscovery(cfg.cluster.static.seeds.map(String));
 }

@@ -26,9 +26,9 @@ import {
   type ConfigOf,
   type SchemaNode,
 } from './schema-dsl.js';
-import { isHttpUrl } from './config-values.js';
+import { isAddress, isHttpUrl } from './config-values.js';
 
-const CLUSTER = 'clustering features not built yet (discovery by `mcast`, `dns`, `k8s`; autoclean, autoheal)';
+const CLUSTER = 'clustering features not built yet (discovery by `mcast`, `k8s`; autoclean, autoheal)';
 
 /** The cookie shipped as default; starting with it logs a warning (DESIGN.md § Cluster). */
 export const DEFAULT_COOKIE = 'vireosecretcookie';
@@ -310,7 +310,7 @@ export const configSchema = {
       default: 'manual',
       values: ['manual', 'static', 'mcast', 'dns', 'etcd', 'k8s'],
       description:
-        'How this node finds its peers: `manual` (no discovery: until `vireo ctl cluster join` exists the node runs alone and opens no cluster port), `static` (seed list), `etcd` (nodes register under a prefix); `mcast`, `dns` and `k8s` are not built yet and fail start-up.',
+        'How this node finds its peers: `manual` (no discovery: until `vireo ctl cluster join` exists the node runs alone and opens no cluster port), `static` (seed list), `etcd` (nodes register under a prefix), `dns` (A, AAAA or SRV records); `mcast` and `k8s` are not built yet and fail start-up.',
     }),
     static: {
       seeds: list({
@@ -349,13 +349,17 @@ export const configSchema = {
       name: str({
         default: 'localhost',
         description: 'DNS name whose records list the peers, for the `dns` strategy.',
-        feature: CLUSTER,
+        check: (v) => (v.length > 0 ? undefined : 'a DNS name'),
       }),
       record_type: oneOf({
         default: 'a',
         values: ['a', 'aaaa', 'srv'],
         description: 'Record type to query: `a`/`aaaa` give hosts (port from `cluster.rpc.bind`), `srv` gives hosts and ports.',
-        feature: CLUSTER,
+      }),
+      resolver: str({
+        default: '',
+        description: 'DNS server to ask, `host:port`; empty asks the system\'s resolvers.',
+        check: (v) => (v === '' || isAddress(v) ? undefined : 'empty or a host:port address'),
       }),
     },
     k8s: {
