@@ -1,9 +1,10 @@
 /** The shipped Grafana dashboard and Prometheus scrape config agree with what a node exports. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
+import { ConfigError, loadConfig, type VireoConfig } from '@vireo/server';
 import { startAdmin, ApiKeys } from '@vireo/admin';
 import { freePort, startBroker } from './harness.js';
 
@@ -31,3 +32,101 @@ test('every metric the Grafana dashboard queries is in a real scrape, at the pat
     await tb.close();
   }
 });
+
+const root = (f: string) => fileURLToPath(new URL(`../../${f}`, import.meta.url));
+
+/** `${VAR:-default}` → default, as compose would without VAR set. */
+const composeDefaults = (v: string) => v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+
+function assertValidConfig(where: string, env: Record<string, string>): VireoConfig {
+  try {
+    return loadConfig({ env }).config;
+  } catch (err) {
+    if (err instanceof ConfigError) assert.fail(`${where}: ${err.message}`);
+    throw err;
+  }
+}
+
+test('docker-compose.yml: every node validates against the configuration contract, with distinct names and the image data dir', () => {
+  const compose = parse(readFileSync(root('docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { environment?: Record<string, string>; ports?: string[]; volumes?: string[] }>;
+  };
+  const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
+  const imageDataDir = /VIREO_NODE__DATA_DIR=(\S+)/.exec(dockerfile)?.[1];
+  const names = new Set<string>();
+  const nodes = Object.entries(compose.services).filter(([name]) => name.startsWith('vireo'));
+  assert.equal(nodes.length, 3);
+  for (const [name, svc] of nodes) {
+    const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, composeDefaults(String(v))]));
+    const cfg = assertValidConfig(`docker-compose ${name}`, env);
+    names.add(cfg.node.name);
+    assert.equal(cfg.cluster.discovery_strategy, 'etcd');
+    assert.ok(svc.ports?.some((p) => p.endsWith(`:${cfg.listeners.tcp.default.bind.port}`)), `${name} publishes the MQTT port`);
+    assert.ok(svc.volumes?.some((v) => v.endsWith(`:${imageDataDir}`)), `${name} keeps its data dir on a volume`);
+  }
+  assert.equal(names.size, 3, 'node names are distinct');
+  assert.ok(compose.services.etcd && compose.services.prometheus);
+});
+
+test('k8s manifests: the pod environment validates, ports and probes match what a node serves', () => {
+  const docs = parseAllDocuments(['configmap.yaml', 'statefulset.yaml', 'services.yaml', 'pdb.yaml', 'rbac.yaml'].map((f) => readFileSync(root(`k8s/${f}`), 'utf8')).join('\n---\n')).map((d) => d.toJS() as K8sObject);
+  const kinds = docs.map((d) => d.kind).sort();
+  for (const k of ['ConfigMap', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount', 'StatefulSet']) assert.ok(kinds.includes(k), `${k} present`);
+  const cm = docs.find((d) => d.kind === 'ConfigMap')!;
+  const secret = docs.find((d) => d.kind === 'Secret')!;
+  const sts = docs.find((d) => d.kind === 'StatefulSet')!;
+  const container = sts.spec!.template!.spec!.containers![0];
+  const env: Record<string, string> = { ...(cm.data ?? {}) };
+  for (const e of container.env ?? []) {
+    if (e.value !== undefined) env[e.name] = e.value.replace('$(POD_NAME)', 'vireo-0');
+    else if (e.valueFrom?.secretKeyRef) env[e.name] = secret.stringData![e.valueFrom.secretKeyRef.key];
+  }
+  const cfg = assertValidConfig('k8s vireo-0', Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('VIREO_'))));
+  // the node's own address (host of its name + RPC port) is one of the seeds, as static discovery expects
+  const self = `${cfg.node.name.split('@')[1]}:${cfg.cluster.rpc.bind.port}`;
+  assert.ok(cfg.cluster.static.seeds.includes(self), `${self} in ${cfg.cluster.static.seeds.join(', ')}`);
+  assert.equal(cfg.cluster.static.seeds.length, sts.spec!.replicas, 'one seed per replica');
+  const ports = Object.fromEntries((container.ports ?? []).map((p) => [p.name, p.containerPort]));
+  assert.deepEqual(ports, {
+    mqtt: cfg.listeners.tcp.default.bind.port,
+    ws: cfg.listeners.ws.default.bind.port,
+    http: cfg.dashboard.listeners.http.bind.port,
+    cluster: cfg.cluster.rpc.bind.port,
+  });
+  assert.equal(container.readinessProbe?.httpGet?.path, '/status');
+});
+
+test('Dockerfile: exposes the default ports and starts the built command', () => {
+  const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
+  const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)![1].split(/\s+/).map(Number).sort((a, b) => a - b);
+  const cfg = assertValidConfig('defaults', {});
+  const defaults = [
+    cfg.listeners.tcp.default.bind.port,
+    cfg.listeners.ws.default.bind.port,
+    cfg.listeners.ssl.default.bind.port,
+    cfg.listeners.wss.default.bind.port,
+    cfg.dashboard.listeners.http.bind.port,
+    cfg.cluster.rpc.bind.port,
+  ].sort((a, b) => a - b);
+  assert.deepEqual(exposed, defaults);
+  assert.match(dockerfile, /ENTRYPOINT \["node", "packages\/server\/dist\/cli\.js"\]/);
+  assert.ok(existsSync(root('packages/server/dist/cli.js')), 'the entrypoint is what the build produces');
+});
+
+interface K8sObject {
+  kind: string;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+  spec?: {
+    replicas?: number;
+    template?: {
+      spec?: {
+        containers?: {
+          env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string } } }[];
+          ports?: { name: string; containerPort: number }[];
+          readinessProbe?: { httpGet?: { path: string } };
+        }[];
+      };
+    };
+  };
+}
