@@ -323,4 +323,17 @@ describe('a three-node cluster', () => {
     assert.equal((await got)[0]!.payload, 'thawed');
     assert.equal(c.proc.child.exitCode, null, 'the frozen node did not crash');
   });
+
+  test('a node stopped with SIGTERM is reported stopped, not down', T, async () => {
+    const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const downsBefore = logsMatching(a, 'Cluster node down', (l) => l.peer_node === c.name).length;
+    c.proc.kill('SIGTERM');
+    assert.equal((await c.proc.waitExit()).code, 0);
+    for (const s of [a, b]) {
+      const line = await waitLog(s, 'Cluster node stopped', (l) => l.peer_node === c.name, 5000);
+      assert.equal(line.level, 'info');
+    }
+    assert.equal(logsMatching(a, 'Cluster node down', (l) => l.peer_node === c.name).length, downsBefore);
+    await waitMembers(a, [a.name, b.name]);
+  });
 });

@@ -81,6 +81,8 @@ export class GrpcCluster implements ClusterLink {
   private readonly aliases = new Map<string, string>();
   private readonly refusalLogged = new Map<string, number>();
   private readonly running = new Set<string>();
+  /** Peers that said they are stopping: reported `stopped` rather than `down`. */
+  private readonly leaving = new Set<string>();
 
   private readonly routes = new RouteTable();
   private readonly remoteSeq = new Map<string, number>();
@@ -492,6 +494,8 @@ export class GrpcCluster implements ClusterLink {
       this.clients.apply(node, clients_add, clients_del);
     } else if (f.retained) {
       for (const e of f.retained.entries) this.receiveRetained(e.msg, e.origin);
+    } else if (f.leave) {
+      this.leaving.add(node);
     } else if (f.takeover) {
       const { id, clientid, clean } = f.takeover;
       const state = this.host?.takeoverBegin(clientid, clean);
@@ -514,11 +518,13 @@ export class GrpcCluster implements ClusterLink {
     const up = this.outByNode.has(node) && this.inByNode.has(node);
     if (up && !this.running.has(node)) {
       this.running.add(node);
+      this.leaving.delete(node);
       this.log.info({ peer_node: node, nodes: this.nodes() }, 'Cluster node running');
       this.host?.nodesChanged();
     } else if (!up && this.running.has(node)) {
       this.running.delete(node);
-      this.log.warn({ peer_node: node, reason, nodes: this.nodes() }, 'Cluster node down');
+      if (this.leaving.has(node)) this.log.info({ peer_node: node, nodes: this.nodes() }, 'Cluster node stopped');
+      else this.log.warn({ peer_node: node, reason, nodes: this.nodes() }, 'Cluster node down');
       this.host?.nodesChanged();
     }
   }
@@ -528,7 +534,10 @@ export class GrpcCluster implements ClusterLink {
     this.closed = true;
     if (this.discoverTimer) clearInterval(this.discoverTimer);
     this.options.discovery.close();
-    for (const out of [...this.outByAddr.values(), ...this.outByNode.values()]) out.close('shutdown');
+    const hadPeers = this.outByNode.size > 0;
+    for (const out of [...this.outByAddr.values(), ...this.outByNode.values()]) out.leave();
+    // let the goodbyes arrive before the peers see our side of their streams close
+    if (hadPeers) await new Promise((r) => setTimeout(r, 100));
     for (const link of [...this.inbounds]) link.close('shutdown');
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {

@@ -54,6 +54,14 @@ export class Outbound {
     this.end(reason);
   }
 
+  /** Says goodbye: half-closes the stream so frames already written still arrive. */
+  leave(): void {
+    if (this.ended || !this.ready) return this.end('shutdown');
+    this.call.write({ leave: {} });
+    this.call.end();
+    this.end('shutdown', false);
+  }
+
   private onFrame(f: Frame): void {
     this.lastSeen = Date.now();
     if (f.challenge) {
@@ -86,13 +94,18 @@ export class Outbound {
     this.send({ heartbeat: { at: Date.now() } });
   }
 
-  private end(reason: string): void {
+  private end(reason: string, cancel = true): void {
     if (this.ended) return;
     this.ended = true;
     this.ready = false;
     if (this.timer) clearInterval(this.timer);
-    this.call.cancel();
-    this.client.close();
+    if (cancel) {
+      this.call.cancel();
+      this.client.close();
+    } else {
+      // the half-closed stream drains first; the channel goes once it had time to
+      setTimeout(() => this.client.close(), 500).unref();
+    }
     this.events.down(this, reason);
   }
 }

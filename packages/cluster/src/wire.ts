@@ -53,6 +53,7 @@ export interface Frame {
   takeover_reply?: { id: number; found: boolean; state: Buffer };
   takeover_end?: { clientid: string };
   takeover_rest?: { clientid: string; deliveries: Buffer };
+  leave?: Record<string, never>;
 }
 
 export type PeerStream = grpc.ClientDuplexStream<Frame, Frame>;
