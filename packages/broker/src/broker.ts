@@ -19,6 +19,7 @@ import type { BrokerConfig, BrokerOptions, ListenerOptions } from './options.js'
 import { Retainer } from './retainer.js';
 import { isExpired } from './message.js';
 import { MemoryStore } from './persistence.js';
+import { indexStored, sessionFromStore, StoreJournal } from './session-journal.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import type { Delivery, DropReason, SessionEvents, SessionLimits, SessionState } from './session.js';
@@ -118,6 +119,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     super();
     this.logger = options.logger;
     this.retainer.store = options.store;
+    this.journal = new StoreJournal(options.store);
     this.cluster = options.cluster ?? new LocalCluster(options.nodeName);
     this.cluster.attach(this);
     this.sessionLimits = {
@@ -297,6 +299,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     if (this.sessions.get(session.clientId) === session) this.cluster.unregisterClient(session.clientId);
     if (this.sessions.get(session.clientId) === session) {
       this.sessions.delete(session.clientId);
+      if (session.journal) this.journal.detach(session);
       this.forgetSession(session.clientId);
     }
     const pending = session.pending().filter((d) => d.share && d.qos > 0);
@@ -313,10 +316,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
 
   /** Clientids of the sessions the store holds. */
   private readonly storedSessions = new Set<string>();
+  /** Writes persistent sessions' messages and QoS 2 state as they change. */
+  private readonly journal: StoreJournal;
 
   private persistSession(session: Session): void {
-    if (session.expiryInterval === 0) return this.forgetSession(session.clientId);
+    if (session.expiryInterval === 0) {
+      if (session.journal) this.journal.detach(session);
+      return this.forgetSession(session.clientId);
+    }
     this.storedSessions.add(session.clientId);
+    if (!session.journal) this.journal.attach(session);
     this.options.store.putSession({
       clientId: session.clientId,
       createdAt: session.createdAt,
@@ -333,7 +342,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   /** Puts back what the store kept: retained messages, and persistent sessions with their routes. */
   private async restore(): Promise<void> {
     const store = this.options.store;
-    const { retained, sessions } = await store.load();
+    const { retained, sessions, deliveries, awaitingRel } = await store.load();
+    const held = indexStored({ deliveries, awaitingRel });
     const now = Date.now();
     let nRetained = 0;
     for (const msg of retained) {
@@ -352,7 +362,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
         store.deleteSession(p.clientId);
         continue;
       }
-      const session = new Session(p.clientId, p.expiryInterval, this.sessionLimits, this.sessionEvents, p.createdAt);
+      const session = sessionFromStore(p, held, this.sessionLimits, this.sessionEvents, this.journal);
       this.sessions.set(p.clientId, session);
       this.storedSessions.add(p.clientId);
       for (const [fullFilter, opts] of p.subscriptions) {
@@ -380,7 +390,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       if (s.awaitingRel.size === 0) continue;
       for (const [pid, at] of s.awaitingRel) {
         if (at > deadline) continue;
-        s.awaitingRel.delete(pid);
+        s.deleteAwaitingRel(pid);
         this.logger.warn({ clientid: s.clientId, packet_id: pid }, 'Dropped qos2 packet due to await_rel_timeout');
       }
     }

@@ -378,10 +378,30 @@ export class Channel implements ConnectionHandler, Outlet {
 
   private doPublish(p: IPublishPacket, topic: string): void {
     const msg = messageFromPublish(p, topic, this.clientId, Date.now());
+    const store = this.broker.options.store;
+    const written = store.queued;
     if (p.qos === 2) this.session!.addAwaitingRel(p.messageId!, Date.now());
     const matched = this.broker.publish(msg, this);
-    if (p.qos > 0) this.ackPublish(p, matched > 0 ? RC.SUCCESS : RC.NO_MATCHING_SUBSCRIBERS);
+    if (p.qos === 0) return;
+    const rc = matched > 0 ? RC.SUCCESS : RC.NO_MATCHING_SUBSCRIBERS;
+    // durability: durable — the ack waits until what this message wrote (persistent subscribers'
+    // copies, a retained change, the QoS 2 state) is committed; later acks queue behind, in order
+    if (this.deferredAcks > 0 || (store.durable && store.queued !== written)) {
+      this.deferredAcks++;
+      store.afterCommit(this.ackCommitted, (rc << 18) | (p.qos << 16) | p.messageId!);
+    } else this.ackPublish(p, rc);
   }
+
+  /** Acks waiting for the store's commit. */
+  private deferredAcks = 0;
+
+  private readonly ackCommitted = (packed: number, ok: boolean): void => {
+    this.deferredAcks--;
+    if (this.conn.closed) return;
+    // not on disk: no ack; the client sends the message again on its next connection
+    if (!ok) return this.disconnectWith(RC.UNSPECIFIED_ERROR, 'store_error');
+    this.ackPid(((packed >>> 16) & 3) as 1 | 2, packed & 0xffff, packed >>> 18);
+  };
 
   private denyPublish(p: IPublishPacket, topic: string): void {
     this.broker.stats.aclDenied++;
@@ -392,15 +412,19 @@ export class Channel implements ConnectionHandler, Outlet {
 
   private ackPublish(p: IPublishPacket, rc: number): void {
     if (p.qos === 0) return;
-    const cmd = p.qos === 1 ? 'puback' : 'pubrec';
-    if (this.v5 && rc !== 0) this.writePacket({ cmd, messageId: p.messageId, reasonCode: rc });
-    else this.writeAck(p.qos === 1 ? ACK_PUBACK : ACK_PUBREC, p.messageId!);
+    this.ackPid(p.qos, p.messageId!, rc);
+  }
+
+  private ackPid(qos: 1 | 2, pid: number, rc: number): void {
+    const cmd = qos === 1 ? 'puback' : 'pubrec';
+    if (this.v5 && rc !== 0) this.writePacket({ cmd, messageId: pid, reasonCode: rc });
+    else this.writeAck(qos === 1 ? ACK_PUBACK : ACK_PUBREC, pid);
   }
 
   private onPubrel(pid: number): void {
     const session = this.session;
     if (!session) return;
-    if (session.awaitingRel.delete(pid)) this.writeAck(ACK_PUBCOMP, pid);
+    if (session.deleteAwaitingRel(pid)) this.writeAck(ACK_PUBCOMP, pid);
     else if (this.v5) this.writePacket({ cmd: 'pubcomp', messageId: pid, reasonCode: RC.PACKET_IDENTIFIER_NOT_FOUND });
     else this.writeAck(ACK_PUBCOMP, pid);
   }

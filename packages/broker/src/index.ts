@@ -10,7 +10,7 @@ export type { SubOptions } from './subscription.js';
 export type { ClusterHost, ClusterLink } from './cluster.js';
 export { LocalCluster } from './cluster.js';
 export { VERSION } from './version.js';
-export type { BrokerStore, PersistedSession, RetainedStore, StoredState } from './persistence.js';
+export type { BrokerStore, DeliveryState, PersistedSession, RetainedStore, StoredDelivery, StoredState } from './persistence.js';
 export { MemoryStore } from './persistence.js';
 export { clientView, clientViews, subscriptionViews } from './client-view.js';
 export type { ClientView, SubscriptionView } from './client-view.js';

@@ -1,4 +1,5 @@
 import type { Message } from './message.js';
+import type { Delivery } from './session.js';
 import type { SubOptions } from './subscription.js';
 
 /** What a store keeps of one persistent session (expiry > 0). */
@@ -15,10 +16,31 @@ export interface PersistedSession {
   subscriptions: [string, SubOptions][];
 }
 
+/**
+ * Where a message held by a persistent session stands: 0 queued (mqueue), 1 sent with a packet
+ * id and waiting for PUBACK / PUBREC, 2 (QoS 2) PUBREC received, waiting for PUBCOMP.
+ */
+export type DeliveryState = 0 | 1 | 2;
+
+/** One message a persistent session holds, as stored. */
+export interface StoredDelivery {
+  clientId: string;
+  /** Order within the session. */
+  seq: number;
+  /** Packet id while inflight, else 0. */
+  pid: number;
+  state: DeliveryState;
+  delivery: Delivery;
+}
+
 /** Everything a store hands back at start. */
 export interface StoredState {
   retained: Message[];
   sessions: PersistedSession[];
+  /** Ordered by clientId, then seq. */
+  deliveries: StoredDelivery[];
+  /** Incoming QoS 2 packet ids awaiting PUBREL, with when they arrived. */
+  awaitingRel: { clientId: string; pid: number; at: number }[];
 }
 
 /** Where the retainer's changes go. */
@@ -35,10 +57,28 @@ export interface RetainedStore {
 export interface BrokerStore extends RetainedStore {
   /** A short description for logs, e.g. the database file. */
   readonly location: string;
+  /**
+   * True when acknowledgements to publishers must wait for the commit of what their message
+   * caused (`durability: durable`); false for `relaxed` and for memory.
+   */
+  readonly durable: boolean;
+  /** How many writes were queued so far: a caller compares before and after an action to see if it wrote. */
+  readonly queued: number;
   /** What was saved before; read once, before the listeners open. */
   load(): Promise<StoredState>;
   putSession(s: PersistedSession): void;
+  /** Also removes the session's messages and awaiting-PUBREL ids. */
   deleteSession(clientId: string): void;
+  putDelivery(clientId: string, seq: number, pid: number, state: DeliveryState, d: Delivery): void;
+  setDeliveryState(clientId: string, seq: number, pid: number, state: DeliveryState): void;
+  deleteDelivery(clientId: string, seq: number): void;
+  putAwaitingRel(clientId: string, pid: number, at: number): void;
+  deleteAwaitingRel(clientId: string, pid: number): void;
+  /**
+   * Calls `fn(arg, ok)` once everything queued so far is committed (`ok` false when the commit
+   * failed), in the order of the calls. A function and a number, not a Promise: this runs per message.
+   */
+  afterCommit(fn: (arg: number, ok: boolean) => void, arg: number): void;
   /** Resolves once every write queued so far is on disk. */
   flush(): Promise<void>;
   /** Flushes and closes. */
@@ -48,13 +88,23 @@ export interface BrokerStore extends RetainedStore {
 /** Nothing survives a restart: tests, benchmarks and `durable_storage.backend: memory`. */
 export class MemoryStore implements BrokerStore {
   readonly location = 'memory';
+  readonly durable = false;
+  readonly queued = 0;
   async load(): Promise<StoredState> {
-    return { retained: [], sessions: [] };
+    return { retained: [], sessions: [], deliveries: [], awaitingRel: [] };
   }
   putRetained(): void {}
   deleteRetained(): void {}
   putSession(): void {}
   deleteSession(): void {}
+  putDelivery(): void {}
+  setDeliveryState(): void {}
+  deleteDelivery(): void {}
+  putAwaitingRel(): void {}
+  deleteAwaitingRel(): void {}
+  afterCommit(fn: (arg: number, ok: boolean) => void, arg: number): void {
+    fn(arg, true);
+  }
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
 }

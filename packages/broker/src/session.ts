@@ -2,6 +2,7 @@ import type { Message } from './message.js';
 import { isExpired } from './message.js';
 import type { SubOptions } from './subscription.js';
 import { Deque } from './deque.js';
+import type { SessionJournal } from './session-journal.js';
 
 /** One message on its way to one subscriber, with what the subscription decided for it. */
 export interface Delivery {
@@ -98,6 +99,8 @@ export class Session {
   private retryInterval = 0;
   /** Inflight entries with `held` set. */
   private held = 0;
+  /** Set while the session is persistent: where its messages' fate is written. */
+  journal: SessionJournal | undefined = undefined;
 
   constructor(
     clientId: string,
@@ -119,6 +122,14 @@ export class Session {
   addAwaitingRel(pid: number, at: number): void {
     if (this.awaitingRel === EMPTY) this.awaitingRel = new Map();
     this.awaitingRel.set(pid, at);
+    this.journal?.awaitingRel(this, pid, at);
+  }
+
+  /** PUBREL (or await_rel_timeout): false when `pid` was not awaiting it. */
+  deleteAwaitingRel(pid: number): boolean {
+    if (!this.awaitingRel.delete(pid)) return false;
+    this.journal?.awaitingRel(this, pid, undefined);
+    return true;
   }
 
   /** Hands one message to this session: send now, queue, or drop. */
@@ -145,6 +156,7 @@ export class Session {
     if (!e || e.state !== 'publish' || e.delivery.qos !== 1) return false;
     this.inflight.delete(pid);
     if (e.held) this.held--;
+    this.journal?.done(this, e.delivery);
     this.drain();
     return true;
   }
@@ -159,9 +171,11 @@ export class Session {
     }
     if (failed) {
       this.inflight.delete(pid);
+      this.journal?.done(this, e.delivery);
       this.drain();
       return true;
     }
+    this.journal?.released(this, e.delivery, pid);
     e.state = 'pubrel';
     e.sentAt = Date.now();
     this.outlet?.sendPubrel(pid);
@@ -173,6 +187,7 @@ export class Session {
     if (!e || e.state !== 'pubrel') return false;
     this.inflight.delete(pid);
     if (e.held) this.held--;
+    this.journal?.done(this, e.delivery);
     this.drain();
     return true;
   }
@@ -222,10 +237,12 @@ export class Session {
     while (this.mqueue.length > 0 && this.inflight.size < window) {
       const d = this.mqueue.shift()!;
       if (isExpired(d.msg, now)) {
+        this.journal?.done(this, d);
         this.events.onDrop(this, d, 'expired');
         continue;
       }
       if (d.qos === 0) {
+        this.journal?.done(this, d);
         if (outlet.sendPublish(d, 0, false)) this.events.onDelivered(this, d);
         else this.events.onDrop(this, d, 'too_large');
       } else this.sendInflight(outlet, d);
@@ -244,6 +261,7 @@ export class Session {
       }
     }
     for (const d of this.mqueue.removeWhere((q) => q.share !== undefined && q.qos > 0)) out.push(d);
+    if (this.journal) for (const d of out) this.journal.done(this, d);
     return out;
   }
 
@@ -307,11 +325,13 @@ export class Session {
   private sendInflight(outlet: Outlet, d: Delivery): void {
     const pid = this.allocPid();
     if (!outlet.sendPublish(d, pid, false)) {
+      this.journal?.done(this, d);
       this.events.onDrop(this, d, 'too_large');
       return;
     }
     if (this.inflight === EMPTY) this.inflight = new Map();
     this.inflight.set(pid, { pid, delivery: d, state: 'publish', sentAt: Date.now() });
+    this.journal?.sent(this, d, pid);
     if (this.retryInterval > 0 && this.retryTimer === undefined) this.startRetry();
     this.events.onDelivered(this, d);
   }
@@ -320,9 +340,11 @@ export class Session {
     const max = this.limits.maxMqueueLen;
     if (max > 0 && this.mqueue.length >= max) {
       const dropped = this.mqueue.shift()!;
+      this.journal?.done(this, dropped);
       this.events.onDrop(this, dropped, 'queue_full');
     }
     this.mqueue.push(d);
+    this.journal?.queued(this, d);
   }
 
   private allocPid(): number {

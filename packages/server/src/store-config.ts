@@ -18,6 +18,8 @@ export function openStoreFor(cfg: VireoConfig, logger: Logger, force: boolean): 
     dataDir,
     nodeName: cfg.node.name,
     force,
+    durability: cfg.durable_storage.durability,
+    flushInterval: cfg.durable_storage.flush_interval,
     onError: (message) => logger.error({ data_dir: dataDir }, message),
   });
   if (identity.adoptedFrom !== undefined) {

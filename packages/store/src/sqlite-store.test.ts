@@ -34,7 +34,7 @@ const session = (clientId: string): PersistedSession => ({
 test('writes batch up, commit on flush, and read back after reopening', async () => {
   const d = dir();
   const { store } = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false });
-  assert.deepEqual(await store.load(), { retained: [], sessions: [] });
+  assert.deepEqual(await store.load(), { retained: [], sessions: [], deliveries: [], awaitingRel: [] });
   for (let i = 0; i < 100; i++) store.putRetained(msg(`r/${i}`, `p${i}`));
   store.deleteRetained('r/5');
   store.putSession(session('s1'));
@@ -80,4 +80,50 @@ test('another node name is refused unless forced; a corrupt file is named', asyn
 
   writeFileSync(join(bad, 'node.json'), '{not json');
   assert.throws(() => openSqliteStore({ dataDir: bad, nodeName: 'vireo@a', force: false }), /node\.json is corrupt/);
+});
+
+test('held messages, their inflight state and QoS 2 ids; a deleted session takes them along', async () => {
+  const d = dir();
+  const { store } = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false });
+  const delivery = (p: string) => ({ msg: msg('q/1', p), qos: 2 as const, retain: false, subIds: [4], share: undefined });
+  store.putSession(session('s1'));
+  store.putDelivery('s1', 1, 0, 0, delivery('a'));
+  store.putDelivery('s1', 2, 7, 1, delivery('b'));
+  store.putDelivery('s1', 3, 0, 0, delivery('c'));
+  store.setDeliveryState('s1', 2, 7, 2);
+  store.deleteDelivery('s1', 1);
+  store.putAwaitingRel('s1', 9, 1234);
+  store.putAwaitingRel('s1', 10, 1235);
+  store.deleteAwaitingRel('s1', 10);
+  store.putSession(session('gone'));
+  store.putDelivery('gone', 1, 0, 0, delivery('x'));
+  store.putAwaitingRel('gone', 1, 1);
+  store.deleteSession('gone');
+  let acked = -1;
+  store.afterCommit((arg, ok) => (acked = ok ? arg : -2), 42);
+  assert.equal(acked, -1, 'not before the commit');
+  await store.close();
+  assert.equal(acked, 42);
+
+  const again = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false }).store;
+  const state = await again.load();
+  assert.deepEqual(
+    state.deliveries.map((x) => [x.clientId, x.seq, x.pid, x.state, x.delivery.msg.payload.toString(), x.delivery.subIds]),
+    [
+      ['s1', 2, 7, 2, 'b', [4]],
+      ['s1', 3, 0, 0, 'c', [4]],
+    ],
+  );
+  assert.deepEqual(state.awaitingRel, [{ clientId: 's1', pid: 9, at: 1234 }]);
+  await again.close();
+});
+
+test('relaxed: writes wait for the flush interval, unless someone waits for them', async () => {
+  const { store } = openSqliteStore({ dataDir: dir(), nodeName: 'vireo@a', force: false, durability: 'relaxed', flushInterval: 60_000 });
+  assert.equal(store.durable, false);
+  store.putRetained(msg('r', 'x'));
+  const t0 = Date.now();
+  await store.flush();
+  assert.ok(Date.now() - t0 < 5000);
+  await store.close();
 });

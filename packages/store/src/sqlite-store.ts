@@ -6,10 +6,10 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { BrokerStore, Message, PersistedSession, StoredState } from '@vireo/broker';
+import type { BrokerStore, Delivery, DeliveryState, Message, PersistedSession, StoredDelivery, StoredState } from '@vireo/broker';
 import { describeError, StoreError } from './errors.js';
 import { claimDataDir, type IdentityResult } from './node-identity.js';
-import { decodeMessage, decodeSession, encodeMessage, encodeSession } from './records.js';
+import { decodeDelivery, decodeMessage, decodeSession, deliveryRecord, encodeMessage, encodeSession } from './records.js';
 import { DB_FILE, SCHEMA, type FromWriter, type Op, type ToWriter } from './schema.js';
 
 export interface OpenStoreOptions {
@@ -17,6 +17,13 @@ export interface OpenStoreOptions {
   nodeName: string;
   /** Adopt a data dir that belongs to another node name. */
   force: boolean;
+  /**
+   * `durable` (default): commit as soon as the previous commit is done, and let publishers'
+   * acks wait for it; `relaxed`: acks do not wait, commits happen every `flushInterval` ms.
+   */
+  durability?: 'durable' | 'relaxed';
+  /** For `relaxed`: the longest a write waits before its commit starts, ms (default 100). */
+  flushInterval?: number;
   /** Called when a write fails after start (disk full, I/O error). */
   onError?: (message: string) => void;
 }
@@ -32,7 +39,9 @@ export function openSqliteStore(options: OpenStoreOptions): OpenedStore {
   const file = path.resolve(options.dataDir, DB_FILE);
   const state = readState(file);
   const worker = new Worker(new URL('./store-writer.js', import.meta.url), { workerData: { file } });
-  return { store: new SqliteStore(file, state, worker, options.onError ?? (() => {})), identity };
+  const durable = (options.durability ?? 'durable') === 'durable';
+  const store = new SqliteStore(file, state, worker, options.onError ?? (() => {}), durable, options.flushInterval ?? 100);
+  return { store, identity };
 }
 
 function readState(file: string): StoredState {
@@ -52,7 +61,14 @@ function readState(file: string): StoredState {
     for (const row of db.prepare('select clientid, state from sessions').iterate() as Iterable<{ clientid: string; state: Buffer }>) {
       sessions.push(decodeRow(() => decodeSession(row.state), `session ${row.clientid}`));
     }
-    return { retained, sessions };
+    const deliveries: StoredDelivery[] = [];
+    type DeliveryRow = { clientid: string; seq: number; pid: number; state: number; d: Buffer };
+    for (const row of db.prepare('select clientid, seq, pid, state, d from deliveries order by clientid, seq').iterate() as Iterable<DeliveryRow>) {
+      const delivery = decodeRow(() => decodeDelivery(row.d), `message ${row.seq} of session ${row.clientid}`);
+      deliveries.push({ clientId: row.clientid, seq: row.seq, pid: row.pid, state: row.state as DeliveryState, delivery });
+    }
+    const awaitingRel = db.prepare('select clientid as clientId, pid, at from awaiting_rel').all() as StoredState['awaitingRel'];
+    return { retained, sessions, deliveries, awaitingRel };
   } catch (err) {
     throw new StoreError(
       `cannot use the store ${file}: ${describeError(err)}. Restore it from a backup or move it away ` +
@@ -71,19 +87,24 @@ function decodeRow<T>(decode: () => T, what: string): T {
   }
 }
 
-interface Waiter {
-  seq: number;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
+/** A queued write; a delivery stays an object until its batch leaves (it may be cancelled first). */
+type Pending = Op | ['putDelivery', string, number, number, number, Delivery] | null;
 
 export class SqliteStore implements BrokerStore {
-  private ops: Op[] = [];
+  private ops: Pending[] = [];
+  /** `clientId seq` → index in `ops` of a delivery put not sent yet. */
+  private pendingPuts = new Map<string, number>();
   private scheduled = false;
   /** One batch at the writer at a time: what arrives meanwhile forms the next one (group commit). */
   private writing = false;
   private sent = 0;
-  private waiters: Waiter[] = [];
+  /** Writes queued so far (see BrokerStore.queued). */
+  queued = 0;
+  // afterCommit callbacks as parallel arrays (no object per message), consumed from `cbHead`
+  private cbSeq: number[] = [];
+  private cbFn: ((arg: number, ok: boolean) => void)[] = [];
+  private cbArg: number[] = [];
+  private cbHead = 0;
   private closing: Promise<void> | undefined;
   private state: StoredState | undefined;
 
@@ -92,6 +113,8 @@ export class SqliteStore implements BrokerStore {
     state: StoredState,
     private readonly worker: Worker,
     private readonly onError: (message: string) => void,
+    readonly durable: boolean,
+    private readonly flushInterval: number,
   ) {
     this.state = state;
     worker.on('message', (m: FromWriter) => this.onWriter(m));
@@ -101,7 +124,7 @@ export class SqliteStore implements BrokerStore {
   }
 
   async load(): Promise<StoredState> {
-    const state = this.state ?? { retained: [], sessions: [] };
+    const state = this.state ?? { retained: [], sessions: [], deliveries: [], awaitingRel: [] };
     this.state = undefined; // read once; let it be collected
     return state;
   }
@@ -122,12 +145,55 @@ export class SqliteStore implements BrokerStore {
     this.queue(['deleteSession', clientId]);
   }
 
-  flush(): Promise<void> {
+  putDelivery(clientId: string, seq: number, pid: number, state: DeliveryState, d: Delivery): void {
+    this.pendingPuts.set(`${clientId} ${seq}`, this.ops.length);
+    this.queue(['putDelivery', clientId, seq, pid, state, d]);
+  }
+
+  setDeliveryState(clientId: string, seq: number, pid: number, state: DeliveryState): void {
+    const i = this.pendingPuts.get(`${clientId} ${seq}`);
+    if (i === undefined) return this.queue(['setDeliveryState', clientId, seq, pid, state]);
+    const op = this.ops[i] as ['putDelivery', string, number, number, number, Delivery];
+    op[3] = pid;
+    op[4] = state;
+    this.queued++;
+  }
+
+  deleteDelivery(clientId: string, seq: number): void {
+    // acknowledged before its put left: neither is written (the common case for online subscribers)
+    const key = `${clientId} ${seq}`;
+    const i = this.pendingPuts.get(key);
+    if (i === undefined) return this.queue(['deleteDelivery', clientId, seq]);
+    this.pendingPuts.delete(key);
+    this.ops[i] = null;
+    this.queued++;
+  }
+
+  putAwaitingRel(clientId: string, pid: number, at: number): void {
+    this.queue(['putAwaitingRel', clientId, pid, at]);
+  }
+
+  deleteAwaitingRel(clientId: string, pid: number): void {
+    this.queue(['deleteAwaitingRel', clientId, pid]);
+  }
+
+  afterCommit(fn: (arg: number, ok: boolean) => void, arg: number): void {
     let seq: number;
-    if (this.ops.length > 0) seq = this.sent + 1;
-    else if (this.writing) seq = this.sent;
-    else return Promise.resolve();
-    return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
+    if (this.ops.length > 0) {
+      seq = this.sent + 1;
+      // someone waits: in relaxed mode too, do not let it wait for the interval
+      if (this.timer) this.sendNow();
+    } else if (this.writing) seq = this.sent;
+    else return fn(arg, true);
+    this.cbSeq.push(seq);
+    this.cbFn.push(fn);
+    this.cbArg.push(arg);
+  }
+
+  flush(): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.afterCommit((_, ok) => (ok ? resolve() : reject(new Error(`writing to ${this.location} failed`))), 0),
+    );
   }
 
   close(): Promise<void> {
@@ -144,20 +210,44 @@ export class SqliteStore implements BrokerStore {
     return this.closing;
   }
 
+  private timer: NodeJS.Timeout | undefined;
+
   private queue(op: Op): void {
     this.ops.push(op);
+    this.queued++;
     if (!this.scheduled && !this.writing) {
       this.scheduled = true;
-      // everything queued in this turn of the event loop goes in one transaction
-      setImmediate(this.send);
+      // durable: everything queued in this turn of the event loop goes in one transaction;
+      // relaxed: everything queued within the flush interval
+      if (this.durable) setImmediate(this.send);
+      else this.timer = setTimeout(this.send, this.flushInterval);
     }
+  }
+
+  private sendNow(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.send();
   }
 
   private readonly send = (): void => {
     this.scheduled = false;
+    this.timer = undefined;
     if (this.writing || this.ops.length === 0) return;
-    const ops = this.ops;
+    const ops: Op[] = [];
+    for (const op of this.ops) {
+      if (op === null) continue;
+      if (op[0] === 'putDelivery') ops.push(['putDelivery', op[1], op[2], op[3], op[4], deliveryRecord(op[5] as Delivery)]);
+      else ops.push(op as Op);
+    }
     this.ops = [];
+    this.pendingPuts.clear();
+    if (ops.length === 0) {
+      // everything cancelled out: nothing to write, but callbacks wait for this "commit"
+      this.sent++;
+      this.runCallbacks(this.sent, true);
+      return;
+    }
     this.writing = true;
     this.worker.ref();
     this.post({ type: 'batch', seq: ++this.sent, ops });
@@ -172,16 +262,40 @@ export class SqliteStore implements BrokerStore {
     this.writing = false;
     const failed = m.type === 'failed' ? new Error(`writing to ${this.location} failed: ${m.error}`) : undefined;
     if (failed) this.onError(failed.message);
-    if (this.waiters.length > 0) {
-      const still: Waiter[] = [];
-      for (const w of this.waiters) {
-        if (w.seq > m.seq) still.push(w);
-        else if (failed) w.reject(failed);
-        else w.resolve();
+    this.runCallbacks(m.seq, !failed);
+    // group commit: what queued while this batch was written goes now (relaxed: on its timer)
+    if (this.ops.length > 0) {
+      if (this.durable || this.cbHead < this.cbSeq.length) this.sendNow();
+      else if (!this.scheduled) {
+        this.scheduled = true;
+        this.timer = setTimeout(this.send, this.flushInterval);
       }
-      this.waiters = still;
+    } else this.worker.unref();
+  }
+
+  private runCallbacks(seq: number, ok: boolean): void {
+    let i = this.cbHead;
+    const n = this.cbSeq.length;
+    while (i < n && this.cbSeq[i]! <= seq) {
+      const fn = this.cbFn[i]!;
+      const arg = this.cbArg[i]!;
+      this.cbFn[i] = noop; // let the closure go
+      i++;
+      this.cbHead = i;
+      fn(arg, ok);
     }
-    if (this.ops.length > 0) this.send();
-    else this.worker.unref();
+    if (this.cbHead === this.cbSeq.length) {
+      this.cbSeq.length = 0;
+      this.cbFn.length = 0;
+      this.cbArg.length = 0;
+      this.cbHead = 0;
+    } else if (this.cbHead > 4096) {
+      this.cbSeq = this.cbSeq.slice(this.cbHead);
+      this.cbFn = this.cbFn.slice(this.cbHead);
+      this.cbArg = this.cbArg.slice(this.cbHead);
+      this.cbHead = 0;
+    }
   }
 }
+
+function noop(): void {}

@@ -1,9 +1,12 @@
 /**
  * The writer thread: applies each batch of queued writes in one SQLite transaction and
  * fsyncs it (synchronous=FULL), so the broker's event loop never waits on the disk.
+ * (A message acknowledged before its batch left the broker never reaches here: see
+ * SqliteStore.deleteDelivery.)
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { encodeDeliveryRecord } from './records.js';
 import { SCHEMA, type FromWriter, type Op, type ToWriter } from './schema.js';
 
 const port = parentPort!;
@@ -16,6 +19,13 @@ const stmts = {
   deleteRetained: db.prepare('delete from retained where topic = ?'),
   putSession: db.prepare('insert or replace into sessions (clientid, state) values (?, ?)'),
   deleteSession: db.prepare('delete from sessions where clientid = ?'),
+  deleteSessionDeliveries: db.prepare('delete from deliveries where clientid = ?'),
+  deleteSessionRels: db.prepare('delete from awaiting_rel where clientid = ?'),
+  putDelivery: db.prepare('insert or replace into deliveries (clientid, seq, pid, state, d) values (?, ?, ?, ?, ?)'),
+  setDeliveryState: db.prepare('update deliveries set pid = ?, state = ? where clientid = ? and seq = ?'),
+  deleteDelivery: db.prepare('delete from deliveries where clientid = ? and seq = ?'),
+  putAwaitingRel: db.prepare('insert or replace into awaiting_rel (clientid, pid, at) values (?, ?, ?)'),
+  deleteAwaitingRel: db.prepare('delete from awaiting_rel where clientid = ? and pid = ?'),
 };
 
 const apply = db.transaction((ops: Op[]) => {
@@ -32,6 +42,24 @@ const apply = db.transaction((ops: Op[]) => {
         break;
       case 'deleteSession':
         stmts.deleteSession.run(op[1]);
+        stmts.deleteSessionDeliveries.run(op[1]);
+        stmts.deleteSessionRels.run(op[1]);
+        break;
+      case 'putDelivery':
+        // serialised here, not on the broker's thread
+        stmts.putDelivery.run(op[1], op[2], op[3], op[4], encodeDeliveryRecord(op[5]));
+        break;
+      case 'setDeliveryState':
+        stmts.setDeliveryState.run(op[3], op[4], op[1], op[2]);
+        break;
+      case 'deleteDelivery':
+        stmts.deleteDelivery.run(op[1], op[2]);
+        break;
+      case 'putAwaitingRel':
+        stmts.putAwaitingRel.run(op[1], op[2], op[3]);
+        break;
+      case 'deleteAwaitingRel':
+        stmts.deleteAwaitingRel.run(op[1], op[2]);
         break;
     }
   }

@@ -1,0 +1,151 @@
+import { newMessageId } from './message.js';
+import type { BrokerStore, PersistedSession, StoredDelivery, StoredState } from './persistence.js';
+import { Session } from './session.js';
+import type { Delivery, InflightEntry, SessionEvents, SessionLimits } from './session.js';
+
+/**
+ * What a persistent session tells its store about the messages it holds. Sessions without
+ * expiry have none (`session.journal` undefined): one property check per message, nothing else.
+ */
+export interface SessionJournal {
+  /** `d` joined the session's queue. */
+  queued(s: Session, d: Delivery): void;
+  /** `d` was sent with packet id `pid` and waits for PUBACK / PUBREC. */
+  sent(s: Session, d: Delivery, pid: number): void;
+  /** QoS 2: PUBREC came for `d`; it waits for PUBCOMP. */
+  released(s: Session, d: Delivery, pid: number): void;
+  /** The session no longer holds `d`: acknowledged, dropped, expired or given to another member. */
+  done(s: Session, d: Delivery): void;
+  /** An incoming QoS 2 packet id awaits PUBREL (`at` set) or no longer does. */
+  awaitingRel(s: Session, pid: number, at: number | undefined): void;
+}
+
+/** Numbers each held message within its session and turns the session's events into store writes. */
+export class StoreJournal implements SessionJournal {
+  private readonly seqOf = new WeakMap<Delivery, number>();
+  private readonly nextSeq = new Map<string, number>();
+
+  constructor(private readonly store: BrokerStore) {}
+
+  queued(s: Session, d: Delivery): void {
+    this.store.putDelivery(s.clientId, this.assign(s.clientId, d), 0, 0, d);
+  }
+
+  sent(s: Session, d: Delivery, pid: number): void {
+    const seq = this.seqOf.get(d);
+    if (seq === undefined) this.store.putDelivery(s.clientId, this.assign(s.clientId, d), pid, 1, d);
+    else this.store.setDeliveryState(s.clientId, seq, pid, 1);
+  }
+
+  released(s: Session, d: Delivery, pid: number): void {
+    const seq = this.seqOf.get(d);
+    if (seq !== undefined) this.store.setDeliveryState(s.clientId, seq, pid, 2);
+  }
+
+  done(s: Session, d: Delivery): void {
+    const seq = this.seqOf.get(d);
+    if (seq === undefined) return;
+    this.seqOf.delete(d);
+    this.store.deleteDelivery(s.clientId, seq);
+  }
+
+  awaitingRel(s: Session, pid: number, at: number | undefined): void {
+    if (at === undefined) this.store.deleteAwaitingRel(s.clientId, pid);
+    else this.store.putAwaitingRel(s.clientId, pid, at);
+  }
+
+  /** Starts journaling a session: writes what it already holds (a session restored or moved here). */
+  attach(s: Session): void {
+    s.journal = this;
+    for (const e of s.inflight.values()) if (!this.seqOf.has(e.delivery)) this.sent(s, e.delivery, e.pid);
+    for (const e of s.inflight.values()) if (e.state === 'pubrel') this.released(s, e.delivery, e.pid);
+    for (const d of s.mqueue.toArray()) if (!this.seqOf.has(d)) this.queued(s, d);
+    for (const [pid, at] of s.awaitingRel) this.awaitingRel(s, pid, at);
+  }
+
+  /** Stops journaling (the store deletes the session's rows with the session). */
+  detach(s: Session): void {
+    s.journal = undefined;
+    this.nextSeq.delete(s.clientId);
+  }
+
+  /** A message read back from the store keeps its number. */
+  adopt(sd: StoredDelivery): void {
+    this.seqOf.set(sd.delivery, sd.seq);
+    if (sd.seq >= (this.nextSeq.get(sd.clientId) ?? 1)) this.nextSeq.set(sd.clientId, sd.seq + 1);
+  }
+
+  private assign(clientId: string, d: Delivery): number {
+    const seq = this.nextSeq.get(clientId) ?? 1;
+    this.nextSeq.set(clientId, seq + 1);
+    this.seqOf.set(d, seq);
+    return seq;
+  }
+}
+
+/**
+ * Rebuilds a persistent session from the store: queued messages in order, inflight ones with
+ * their packet ids and QoS 2 phase (resent with DUP when the client reconnects), incoming QoS 2
+ * ids awaiting PUBREL. Subscriptions are the caller's (they also make routes).
+ */
+export function sessionFromStore(
+  p: PersistedSession,
+  index: StoredIndex,
+  limits: SessionLimits,
+  events: SessionEvents,
+  journal: StoreJournal,
+): Session {
+  const inflight: InflightEntry[] = [];
+  const mqueue: Delivery[] = [];
+  let maxPid = 0;
+  const now = Date.now();
+  for (const sd of index.deliveries.get(p.clientId) ?? []) {
+    // ids are unique per node lifetime; the stored ones belong to the previous run
+    sd.delivery.msg.id = newMessageId();
+    journal.adopt(sd);
+    if (sd.state === 0) mqueue.push(sd.delivery);
+    else {
+      inflight.push({ pid: sd.pid, delivery: sd.delivery, state: sd.state === 2 ? 'pubrel' : 'publish', sentAt: now });
+      if (sd.pid > maxPid) maxPid = sd.pid;
+    }
+  }
+  const rels = index.awaitingRel.get(p.clientId) ?? [];
+  const s = Session.import(
+    {
+      clientId: p.clientId,
+      createdAt: p.createdAt,
+      expiryInterval: p.expiryInterval,
+      subscriptions: [],
+      inflight,
+      mqueue,
+      awaitingRel: rels,
+      nextPacketId: maxPid >= 65535 ? 1 : maxPid + 1,
+    },
+    limits,
+    events,
+  );
+  s.journal = journal;
+  return s;
+}
+
+/** The stored messages and QoS 2 ids, by clientid. */
+export interface StoredIndex {
+  deliveries: Map<string, StoredDelivery[]>;
+  awaitingRel: Map<string, [number, number][]>;
+}
+
+export function indexStored(state: Pick<StoredState, 'deliveries' | 'awaitingRel'>): StoredIndex {
+  const deliveries = new Map<string, StoredDelivery[]>();
+  for (const sd of state.deliveries) {
+    let list = deliveries.get(sd.clientId);
+    if (!list) deliveries.set(sd.clientId, (list = []));
+    list.push(sd);
+  }
+  const awaitingRel = new Map<string, [number, number][]>();
+  for (const r of state.awaitingRel) {
+    let list = awaitingRel.get(r.clientId);
+    if (!list) awaitingRel.set(r.clientId, (list = []));
+    list.push([r.pid, r.at]);
+  }
+  return { deliveries, awaitingRel };
+}
