@@ -9,6 +9,8 @@ import { createBroker, ListenError, type Broker } from '@vireo/broker';
 import type { Logger } from 'pino';
 import type { AdminServer } from '@vireo/admin';
 import { AdminListenError, startAdminFor } from './admin-config.js';
+import type { Webhook } from '@vireo/bridge';
+import { startWebhookFor } from './webhook-config.js';
 import { startClusterFor } from './cluster-config.js';
 import { ConfigError, loadConfig, toBrokerConfig, type LoadedConfig } from './config.js';
 import { DEFAULT_COOKIE } from './config-schema.js';
@@ -46,7 +48,7 @@ function load(options: StartOptions): LoadedConfig {
   }
 }
 
-function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | undefined): void {
+function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | undefined, webhook: Webhook | undefined): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -60,6 +62,7 @@ function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | unde
       logger.error({ timeoutMs: STOP_TIMEOUT_MS }, 'stop did not finish in time, exiting anyway');
       process.exit(EXIT_START_FAILED);
     }, STOP_TIMEOUT_MS);
+    webhook?.close();
     Promise.all([admin?.close(), broker.close()]).then(
       () => {
         logger.info('stopped');
@@ -120,7 +123,14 @@ export async function start(options: StartOptions): Promise<void> {
     if (err instanceof AdminListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
     throw err;
   }
-  stopOnSignals(broker, logger, admin);
+  try {
+    const webhook = startWebhookFor(config, broker, logger);
+    stopOnSignals(broker, logger, admin, webhook);
+  } catch (err) {
+    await Promise.all([admin?.close(), broker.close()]);
+    if (err instanceof ConfigError) fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration:`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
+    throw err;
+  }
 
   const listeners = broker.addresses().map((a) => `${a.name} ${formatBind(a)}`);
   logger.info(

@@ -1,0 +1,72 @@
+/**
+ * Broker events as webhook bodies, with the field names of EMQX's webhook (`action`,
+ * `clientid`, `from_client_id`, …) so receivers written for EMQX read them unchanged.
+ */
+import type { ClientInfo, Message, SubOptions } from '@vireo/broker';
+
+export type WebhookEvent =
+  | 'client.connected'
+  | 'client.disconnected'
+  | 'session.subscribed'
+  | 'session.unsubscribed'
+  | 'message.publish'
+  | 'message.delivered'
+  | 'message.dropped';
+
+export const WEBHOOK_EVENTS: readonly WebhookEvent[] = [
+  'client.connected',
+  'client.disconnected',
+  'session.subscribed',
+  'session.unsubscribed',
+  'message.publish',
+  'message.delivered',
+  'message.dropped',
+];
+
+export type Body = Record<string, unknown>;
+export type PayloadEncoding = 'plain' | 'base64';
+
+function ip(peer: string): string {
+  const i = peer.lastIndexOf(':');
+  return i === -1 ? peer : peer.slice(0, i);
+}
+
+export function clientConnected(node: string, c: ClientInfo): Body {
+  return { action: 'client_connected', node, clientid: c.clientId, username: c.username ?? null, ipaddress: ip(c.peer), proto_ver: c.protocolVersion, connected_at: Date.now() };
+}
+
+export function clientDisconnected(node: string, c: ClientInfo, reason: string): Body {
+  return { action: 'client_disconnected', node, clientid: c.clientId, username: c.username ?? null, reason, disconnected_at: Date.now() };
+}
+
+export function sessionSubscribed(node: string, c: ClientInfo, topic: string, o: SubOptions): Body {
+  return { action: 'session_subscribed', node, clientid: c.clientId, username: c.username ?? null, topic, opts: { qos: o.qos, nl: o.nl ? 1 : 0, rap: o.rap ? 1 : 0, rh: o.rh } };
+}
+
+export function sessionUnsubscribed(node: string, c: ClientInfo, topic: string): Body {
+  return { action: 'session_unsubscribed', node, clientid: c.clientId, username: c.username ?? null, topic };
+}
+
+function message(m: Message, enc: PayloadEncoding): Body {
+  return {
+    id: m.id,
+    from_client_id: m.from,
+    topic: m.topic,
+    qos: m.qos,
+    retain: m.retain,
+    payload: enc === 'base64' ? m.payload.toString('base64') : m.payload.toString('utf8'),
+    ts: m.timestamp,
+  };
+}
+
+export function messagePublish(node: string, m: Message, enc: PayloadEncoding): Body {
+  return { action: 'message_publish', node, ...message(m, enc) };
+}
+
+export function messageDelivered(node: string, clientId: string, m: Message, enc: PayloadEncoding): Body {
+  return { action: 'message_delivered', node, clientid: clientId, ...message(m, enc) };
+}
+
+export function messageDropped(node: string, m: Message, reason: string, enc: PayloadEncoding): Body {
+  return { action: 'message_dropped', node, reason, ...message(m, enc) };
+}
