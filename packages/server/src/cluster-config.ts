@@ -5,13 +5,13 @@
  * join`, which `manual` is for, is not built yet).
  */
 import type { ClusterLink, SharedStrategy } from '@vireo/broker';
-import { dnsDiscovery, etcdDiscovery, startCluster, staticDiscovery, type Discovery } from '@vireo/cluster';
+import { dnsDiscovery, etcdDiscovery, k8sDiscovery, startCluster, staticDiscovery, type Discovery } from '@vireo/cluster';
 import type { Logger } from 'pino';
 import { ConfigError } from './config-error.js';
 import type { VireoConfig } from './config-schema.js';
 
 /** Strategies whose discovery is built; the others fail start-up naming the key. */
-const BUILT = new Set(['manual', 'static', 'etcd', 'dns']);
+const BUILT = new Set(['manual', 'static', 'etcd', 'dns', 'k8s']);
 
 export function clusterEnabled(cfg: VireoConfig): boolean {
   return cfg.cluster.discovery_strategy !== 'manual' && cfg.cluster.rpc.bind.port !== 0;
@@ -21,7 +21,7 @@ function discovery(cfg: VireoConfig, logger: Logger): Discovery {
   const strategy = cfg.cluster.discovery_strategy;
   if (!BUILT.has(strategy)) {
     throw new ConfigError([
-      { path: 'cluster.discovery_strategy', message: `"${strategy}" discovery is not built yet; use "static", "etcd" or "dns" (or "manual" for a single node)` },
+      { path: 'cluster.discovery_strategy', message: `"${strategy}" discovery is not built yet; use "static", "etcd", "dns" or "k8s" (or "manual" for a single node)` },
     ]);
   }
   if (strategy === 'etcd') {
@@ -36,6 +36,20 @@ function discovery(cfg: VireoConfig, logger: Logger): Discovery {
       recordType: d.record_type,
       port: cfg.cluster.rpc.bind.port,
       resolver: d.resolver === '' ? undefined : d.resolver,
+      logger,
+    });
+  }
+  if (strategy === 'k8s') {
+    const k = cfg.cluster.k8s;
+    return k8sDiscovery({
+      apiserver: k.apiserver,
+      serviceName: k.service_name,
+      namespace: k.namespace,
+      addressType: k.address_type,
+      suffix: k.suffix,
+      port: cfg.cluster.rpc.bind.port,
+      tokenFile: k.token_file,
+      caFile: k.ca_file,
       logger,
     });
   }

@@ -28,7 +28,7 @@ import {
 } from './schema-dsl.js';
 import { isAddress, isHttpUrl } from './config-values.js';
 
-const CLUSTER = 'clustering features not built yet (discovery by `mcast`, `k8s`; autoclean, autoheal)';
+const CLUSTER = 'clustering features not built yet (discovery by `mcast`; autoclean, autoheal)';
 
 /** The cookie shipped as default; starting with it logs a warning (DESIGN.md § Cluster). */
 export const DEFAULT_COOKIE = 'vireosecretcookie';
@@ -333,7 +333,7 @@ export const configSchema = {
       default: 'manual',
       values: ['manual', 'static', 'mcast', 'dns', 'etcd', 'k8s'],
       description:
-        'How this node finds its peers: `manual` (no discovery: until `vireo ctl cluster join` exists the node runs alone and opens no cluster port), `static` (seed list), `etcd` (nodes register under a prefix), `dns` (A, AAAA or SRV records); `mcast` and `k8s` are not built yet and fail start-up.',
+        'How this node finds its peers: `manual` (no discovery: until `vireo ctl cluster join` exists the node runs alone and opens no cluster port), `static` (seed list), `etcd` (nodes register under a prefix), `dns` (A, AAAA or SRV records), `k8s` (endpoints of a Service); `mcast` is not built yet and fails start-up.',
     }),
     static: {
       seeds: list({
@@ -389,20 +389,31 @@ export const configSchema = {
       apiserver: str({
         default: 'https://kubernetes.default.svc:443',
         description: 'Kubernetes API server URL, for the `k8s` strategy (authenticated with the pod\'s service-account token).',
-        feature: CLUSTER,
         check: (v) => (isHttpUrl(v) ? undefined : 'an http(s) URL'),
       }),
       service_name: str({
         default: 'vireo',
-        description: 'Headless Service whose endpoints are the peers.',
-        feature: CLUSTER,
+        description: 'Headless Service whose ready endpoints are the peers (EndpointSlices, or Endpoints on older servers).',
       }),
-      namespace: str({ default: 'default', description: 'Namespace of that Service.', feature: CLUSTER }),
+      namespace: str({ default: 'default', description: 'Namespace of that Service.' }),
       address_type: oneOf({
         default: 'ip',
         values: ['ip', 'dns', 'hostname'],
-        description: 'How peers are addressed: pod IP, pod DNS name, or hostname.',
-        feature: CLUSTER,
+        description:
+          'How peers are dialled: `ip` (pod IP), `dns` (`<ip-with-dashes>.<namespace>.pod.<suffix>`) or `hostname` (`<hostname>.<service>.<namespace>.svc.<suffix>`), always on this node\'s `cluster.rpc.bind` port.',
+      }),
+      suffix: str({
+        default: 'cluster.local',
+        description: 'The cluster\'s DNS domain, for address types `dns` and `hostname`.',
+        check: (v) => (v.length > 0 ? undefined : 'a DNS domain'),
+      }),
+      token_file: str({
+        default: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+        description: 'Service-account token sent to the API server (read again on every request: Kubernetes rotates it).',
+      }),
+      ca_file: str({
+        default: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+        description: 'CA certificate the API server\'s certificate is checked against.',
       }),
     },
     mcast: {
