@@ -220,3 +220,45 @@ test('durable_storage.backend memory: nothing is written, nothing survives', T, 
   await endAll(reader);
   assert.deepEqual(got, []);
 });
+
+test('delayed wills survive a kill -9: one due while the node was down goes out at start, the other on time', T, async () => {
+  const dataDir = newDataDir();
+  const port = await freePort();
+  const url = `mqtt://127.0.0.1:${port}`;
+  const node = await startNode(dataDir, port);
+  const watcher = await connect(url, { protocolVersion: 5, clientId: 'will-watcher', clean: false, properties: { sessionExpiryInterval: 3600 } });
+  await watcher.subscribeAsync('will/#', { qos: 1 });
+  await endAll(watcher);
+  const willer = (id: string, delay: number) =>
+    connect(url, {
+      protocolVersion: 5,
+      clientId: id,
+      clean: false,
+      properties: { sessionExpiryInterval: 3600 },
+      will: { topic: `will/${id}`, payload: Buffer.from('bye'), qos: 1, retain: false, properties: { willDelayInterval: delay } },
+    });
+  const early = await willer('early', 1);
+  const late = await willer('late', 4);
+  // a lost connection (not DISCONNECT): the wills wait for their delays
+  early.stream.destroy();
+  late.stream.destroy();
+  await sleep(300); // the wills' writes commit in the next batch
+  node.kill('SIGKILL');
+  await node.waitExit();
+  await sleep(1200); // past `early`'s delay
+
+  const again = await startNode(dataDir, port);
+  const restored = again.logs().find((l) => l.msg.startsWith('Restored'));
+  assert.equal(restored?.wills, 2, JSON.stringify(restored));
+  const got: string[] = [];
+  const w = mqtt.connect(url, { protocolVersion: 5, clientId: 'will-watcher', clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 0 });
+  w.on('message', (topic) => got.push(topic));
+  try {
+    const t0 = Date.now();
+    while (got.length < 2 && Date.now() - t0 < 8000) await sleep(50);
+    await sleep(300); // and no duplicate
+    assert.deepEqual(got, ['will/early', 'will/late']);
+  } finally {
+    await endAll(w, early, late);
+  }
+});

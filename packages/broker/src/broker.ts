@@ -134,6 +134,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       },
     };
     this.wills = new WillScheduler((msg) => this.publish(msg));
+    this.wills.store = options.store;
     this.sys = new SysPublisher(this);
   }
 
@@ -342,7 +343,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   /** Puts back what the store kept: retained messages, and persistent sessions with their routes. */
   private async restore(): Promise<void> {
     const store = this.options.store;
-    const { retained, sessions, deliveries, awaitingRel } = await store.load();
+    const { retained, sessions, deliveries, awaitingRel, wills } = await store.load();
     const held = indexStored({ deliveries, awaitingRel });
     const now = Date.now();
     let nRetained = 0;
@@ -379,8 +380,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       }
       nSessions++;
     }
-    if (nSessions + nRetained > 0 || store.location !== 'memory') {
-      this.logger.info({ sessions: nSessions, retained: nRetained, store: store.location }, 'Restored persistent sessions and retained messages');
+    // delayed wills: those due while the node was down go out now, after the routes are back
+    for (const w of wills) this.wills.restore(w.clientId, { ...w.msg, id: newMessageId() }, w.fireAt, now);
+    if (nSessions + nRetained + wills.length > 0 || store.location !== 'memory') {
+      this.logger.info(
+        { sessions: nSessions, retained: nRetained, wills: wills.length, store: store.location },
+        'Restored persistent sessions and retained messages',
+      );
     }
   }
 

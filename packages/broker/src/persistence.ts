@@ -41,6 +41,14 @@ export interface StoredState {
   deliveries: StoredDelivery[];
   /** Incoming QoS 2 packet ids awaiting PUBREL, with when they arrived. */
   awaitingRel: { clientId: string; pid: number; at: number }[];
+  /** Will messages waiting for their delay, with when they are due (ms since the epoch). */
+  wills: { clientId: string; msg: Message; fireAt: number }[];
+}
+
+/** Where the will scheduler's delayed wills go. */
+export interface WillStore {
+  putWill(clientId: string, msg: Message, fireAt: number): void;
+  deleteWill(clientId: string): void;
 }
 
 /** Where the retainer's changes go. */
@@ -54,7 +62,7 @@ export interface RetainedStore {
  * dir). Writes only queue and return: the store commits them in batches off the event loop, so
  * nothing here costs a Promise or a disk write per message.
  */
-export interface BrokerStore extends RetainedStore {
+export interface BrokerStore extends RetainedStore, WillStore {
   /** A short description for logs, e.g. the database file. */
   readonly location: string;
   /**
@@ -91,7 +99,7 @@ export class MemoryStore implements BrokerStore {
   readonly durable = false;
   readonly queued = 0;
   async load(): Promise<StoredState> {
-    return { retained: [], sessions: [], deliveries: [], awaitingRel: [] };
+    return { retained: [], sessions: [], deliveries: [], awaitingRel: [], wills: [] };
   }
   putRetained(): void {}
   deleteRetained(): void {}
@@ -100,6 +108,8 @@ export class MemoryStore implements BrokerStore {
   putDelivery(): void {}
   setDeliveryState(): void {}
   deleteDelivery(): void {}
+  putWill(): void {}
+  deleteWill(): void {}
   putAwaitingRel(): void {}
   deleteAwaitingRel(): void {}
   afterCommit(fn: (arg: number, ok: boolean) => void, arg: number): void {

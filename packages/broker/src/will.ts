@@ -1,4 +1,5 @@
 import type { Message } from './message.js';
+import type { WillStore } from './persistence.js';
 
 /**
  * Will messages waiting for their delay (MQTT 5 Will Delay Interval). A new connection of the
@@ -6,6 +7,8 @@ import type { Message } from './message.js';
  */
 export class WillScheduler {
   private readonly pending = new Map<string, { msg: Message; timer: NodeJS.Timeout }>();
+  /** Where waiting wills are kept across a restart; unset = memory only. */
+  store: WillStore | undefined;
 
   constructor(private readonly publish: (msg: Message) => void) {}
 
@@ -15,7 +18,20 @@ export class WillScheduler {
       this.send(msg);
       return;
     }
-    const timer = setTimeout(() => this.fireNow(clientId), Math.min(delaySeconds * 1000, 2 ** 31 - 1));
+    this.store?.putWill(clientId, msg, Date.now() + delaySeconds * 1000);
+    this.wait(clientId, msg, delaySeconds * 1000);
+  }
+
+  /** A will read back from the store: due now, or waits for the rest of its delay. */
+  restore(clientId: string, msg: Message, fireAt: number, now: number): void {
+    if (fireAt <= now) {
+      this.store?.deleteWill(clientId);
+      this.send(msg);
+    } else this.wait(clientId, msg, fireAt - now);
+  }
+
+  private wait(clientId: string, msg: Message, ms: number): void {
+    const timer = setTimeout(() => this.fireNow(clientId), Math.min(ms, 2 ** 31 - 1));
     timer.unref();
     this.pending.set(clientId, { msg, timer });
   }
@@ -25,6 +41,7 @@ export class WillScheduler {
     if (!p) return;
     clearTimeout(p.timer);
     this.pending.delete(clientId);
+    this.store?.deleteWill(clientId);
   }
 
   fireNow(clientId: string): void {
@@ -38,6 +55,7 @@ export class WillScheduler {
     return this.pending.size;
   }
 
+  /** Stops the timers (the node stops); stored wills stay for the next start. */
   clear(): void {
     for (const p of this.pending.values()) clearTimeout(p.timer);
     this.pending.clear();

@@ -3,6 +3,7 @@ export const SCHEMA = `
 create table if not exists retained (topic text primary key, msg blob not null) without rowid;
 create table if not exists sessions (clientid text primary key, state blob not null) without rowid;
 create table if not exists deliveries (clientid text not null, seq integer not null, pid integer not null, state integer not null, d blob not null, primary key (clientid, seq)) without rowid;
+create table if not exists wills (clientid text primary key, fire_at integer not null, msg blob not null) without rowid;
 create table if not exists awaiting_rel (clientid text not null, pid integer not null, at integer not null, primary key (clientid, pid)) without rowid;
 `;
 
@@ -24,7 +25,9 @@ export type Op =
   | ['setDeliveryState', string, number, number, number]
   | ['deleteDelivery', string, number]
   | ['putAwaitingRel', string, number, number]
-  | ['deleteAwaitingRel', string, number];
+  | ['deleteAwaitingRel', string, number]
+  | ['putWill', string, number, Buffer]
+  | ['deleteWill', string];
 
 export type ToWriter = { type: 'batch'; seq: number; ops: Op[] } | { type: 'close' };
 export type FromWriter = { type: 'committed'; seq: number } | { type: 'failed'; seq: number; error: string } | { type: 'closed' };

@@ -34,7 +34,7 @@ const session = (clientId: string): PersistedSession => ({
 test('writes batch up, commit on flush, and read back after reopening', async () => {
   const d = dir();
   const { store } = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false });
-  assert.deepEqual(await store.load(), { retained: [], sessions: [], deliveries: [], awaitingRel: [] });
+  assert.deepEqual(await store.load(), { retained: [], sessions: [], deliveries: [], awaitingRel: [], wills: [] });
   for (let i = 0; i < 100; i++) store.putRetained(msg(`r/${i}`, `p${i}`));
   store.deleteRetained('r/5');
   store.putSession(session('s1'));

@@ -68,7 +68,11 @@ function readState(file: string): StoredState {
       deliveries.push({ clientId: row.clientid, seq: row.seq, pid: row.pid, state: row.state as DeliveryState, delivery });
     }
     const awaitingRel = db.prepare('select clientid as clientId, pid, at from awaiting_rel').all() as StoredState['awaitingRel'];
-    return { retained, sessions, deliveries, awaitingRel };
+    const wills: StoredState['wills'] = [];
+    for (const row of db.prepare('select clientid, fire_at, msg from wills').iterate() as Iterable<{ clientid: string; fire_at: number; msg: Buffer }>) {
+      wills.push({ clientId: row.clientid, fireAt: row.fire_at, msg: decodeRow(() => decodeMessage(row.msg, 0), `will of ${row.clientid}`) });
+    }
+    return { retained, sessions, deliveries, awaitingRel, wills };
   } catch (err) {
     throw new StoreError(
       `cannot use the store ${file}: ${describeError(err)}. Restore it from a backup or move it away ` +
@@ -124,7 +128,7 @@ export class SqliteStore implements BrokerStore {
   }
 
   async load(): Promise<StoredState> {
-    const state = this.state ?? { retained: [], sessions: [], deliveries: [], awaitingRel: [] };
+    const state = this.state ?? { retained: [], sessions: [], deliveries: [], awaitingRel: [], wills: [] };
     this.state = undefined; // read once; let it be collected
     return state;
   }
@@ -167,6 +171,14 @@ export class SqliteStore implements BrokerStore {
     this.pendingPuts.delete(key);
     this.ops[i] = null;
     this.queued++;
+  }
+
+  putWill(clientId: string, msg: Message, fireAt: number): void {
+    this.queue(['putWill', clientId, fireAt, encodeMessage(msg)]);
+  }
+
+  deleteWill(clientId: string): void {
+    this.queue(['deleteWill', clientId]);
   }
 
   putAwaitingRel(clientId: string, pid: number, at: number): void {

@@ -26,6 +26,8 @@ const stmts = {
   deleteDelivery: db.prepare('delete from deliveries where clientid = ? and seq = ?'),
   putAwaitingRel: db.prepare('insert or replace into awaiting_rel (clientid, pid, at) values (?, ?, ?)'),
   deleteAwaitingRel: db.prepare('delete from awaiting_rel where clientid = ? and pid = ?'),
+  putWill: db.prepare('insert or replace into wills (clientid, fire_at, msg) values (?, ?, ?)'),
+  deleteWill: db.prepare('delete from wills where clientid = ?'),
 };
 
 const apply = db.transaction((ops: Op[]) => {
@@ -60,6 +62,12 @@ const apply = db.transaction((ops: Op[]) => {
         break;
       case 'deleteAwaitingRel':
         stmts.deleteAwaitingRel.run(op[1], op[2]);
+        break;
+      case 'putWill':
+        stmts.putWill.run(op[1], op[2], op[3]);
+        break;
+      case 'deleteWill':
+        stmts.deleteWill.run(op[1]);
         break;
     }
   }
