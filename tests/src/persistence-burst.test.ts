@@ -139,3 +139,60 @@ test('kill -9 during a QoS 1 burst: every PUBACKed message is delivered after re
   node.kill('SIGTERM');
   await node.waitExit();
 });
+
+test('kill -9 during a QoS 2 burst: every PUBCOMPed message reaches the offline subscriber exactly once, in order', { timeout: 120_000 }, async () => {
+  const dataDir = join(root, 'data-qos2');
+  const port = await freePort();
+  const url = `mqtt://127.0.0.1:${port}`;
+  let node = await startNode(dataDir, port);
+  const sub0 = await connect(url, { ...SESSION, clientId: 'q2-off' });
+  await sub0.subscribeAsync('q2/#', { qos: 2 });
+  await endAll(sub0);
+
+  let base = 0;
+  for (let round = 1; round <= 2; round++) {
+    const pub = await connect(url, { protocolVersion: 5, clientId: `q2-pub-${round}` });
+    pub.on('error', () => {});
+    const completed: number[] = [];
+    let next = base;
+    let inflight = 0;
+    let stop = false;
+    const pump = () => {
+      while (!stop && inflight < 32) {
+        const seq = next++;
+        inflight++;
+        pub.publish(`q2/${round}`, String(seq), { qos: 2 }, (err) => {
+          inflight--;
+          if (err) return void (stop = true);
+          completed.push(seq); // PUBCOMP received
+          pump();
+        });
+      }
+    };
+    pump();
+    await sleep(300 + Math.floor(Math.random() * 700));
+    node.kill('SIGKILL');
+    await node.waitExit();
+    stop = true;
+    pub.end(true);
+    assert.ok(completed.length > 20, `round ${round}: only ${completed.length} messages completed before the kill`);
+
+    node = await startNode(dataDir, port);
+    const got: number[] = [];
+    const sub = await subscriber(url, 'q2-off', got);
+    await settle(got);
+    const mine = got.filter((s) => s >= base);
+    const counts = new Map<number, number>();
+    for (const s of mine) counts.set(s, (counts.get(s) ?? 0) + 1);
+    const twice = [...counts].filter(([, n]) => n > 1).map(([s]) => s);
+    assert.deepEqual(twice.slice(0, 10), [], `round ${round}: ${twice.length} messages delivered more than once`);
+    const missing = completed.filter((s) => !counts.has(s));
+    assert.deepEqual(missing.slice(0, 10), [], `round ${round}: ${missing.length} of ${completed.length} completed messages lost`);
+    const unordered = mine.findIndex((s, i) => i > 0 && s < mine[i - 1]!);
+    assert.equal(unordered, -1, `round ${round}: got ${mine[unordered]} after ${mine[unordered - 1]}`);
+    await endAll(sub);
+    base = next;
+  }
+  node.kill('SIGTERM');
+  await node.waitExit();
+});
