@@ -611,6 +611,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       this.router.subscribe(state.clientId, filter, opts);
       if (!hadRoute) this.cluster.addRoute(filter, opts.share);
     }
+    // offline until a connection attaches (openSession clears this): if the client went away
+    // while its session was on the way, it expires here like any offline session
+    if (state.expiryInterval !== 0xffffffff) {
+      session.expiresAt = Date.now() + state.expiryInterval * 1000;
+      session.expiryTimer = setTimeout(() => this.expireSession(session), Math.min(state.expiryInterval * 1000, 2 ** 31 - 1));
+      session.expiryTimer.unref();
+    }
   }
 
   retainLocal(msg: Message): void {
