@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -61,9 +61,18 @@ test('vireo ctl against a running node: status, clients, subscriptions, topics, 
     assert.match((await ctl(env, 'listeners')).stdout, /tcp:default\s+127\.0\.0\.1:\d+\s+2/);
     assert.match((await ctl(env, 'broker', 'stats')).stdout, /live_connections\.count\s*: 2/);
 
+    const traceFile = path.join(dir, 'dev-7.trace');
+    const started = await ctl(env, 'trace', 'start', 'client', 'dev-7', traceFile, '--name', 'dev7');
+    assert.equal(started.code, 0, started.stderr);
+    assert.match(started.stdout, /trace dev7 started: clientid dev-7/);
+
     const got = new Promise<string>((resolve) => dev!.once('message', (_t, payload) => resolve(payload.toString())));
     assert.equal((await ctl(env, 'publish', 'cmd/dev-7', 'reboot', '--qos', '1')).code, 0);
     assert.equal(await got, 'reboot');
+
+    assert.match((await ctl(env, 'trace', 'list')).stdout, /dev7\s+clientid\s+running/);
+    assert.equal((await ctl(env, 'trace', 'stop', 'dev7')).code, 0);
+    assert.match(readFileSync(traceFile, 'utf8'), /"event":"publish_out".*"topic":"cmd\/dev-7".*"payload":"reboot"/);
 
     const kicked = new Promise<number | undefined>((resolve) => dev!.once('disconnect', (p) => resolve(p.reasonCode)));
     const kick = await ctl(env, 'clients', 'kick', 'dev-7');

@@ -13,6 +13,7 @@ import { clientRoutes } from './routes-clients.js';
 import { nodeRoutes } from './routes-node.js';
 import { publishRoutes } from './routes-publish.js';
 import { subscriptionRoutes } from './routes-subscriptions.js';
+import { traceRoutes } from './routes-trace.js';
 
 export interface AdminOptions {
   host: string;
@@ -66,6 +67,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   subscriptionRoutes(app, broker);
   publishRoutes(app, broker);
   nodeRoutes(app, broker, opts.ready ?? (() => true));
+  traceRoutes(app, broker);
 
   const registry = createMetrics(broker);
   const scrape = async (_req: unknown, reply: import('fastify').FastifyReply) => reply.type(registry.contentType).send(await registry.metrics());

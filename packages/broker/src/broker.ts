@@ -27,6 +27,7 @@ import { Stats } from './stats.js';
 import type { SubOptions } from './subscription.js';
 import { SysPublisher } from './sys.js';
 import { WillScheduler } from './will.js';
+import { Tracer, type Trace, type TraceSpec } from './trace.js';
 
 export { ListenError } from './listeners.js';
 
@@ -101,6 +102,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   readonly stats = new Stats();
   readonly router = new Router();
   readonly retainer = new Retainer();
+  /** Client, topic and address traces (`vireo ctl trace`). */
+  readonly tracer: Tracer;
   readonly sessions = new Map<string, Session>();
   readonly channels = new Map<string, Channel>();
   cluster: ClusterLink;
@@ -118,6 +121,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   constructor(readonly options: BrokerOptions) {
     super();
     this.logger = options.logger;
+    this.tracer = new Tracer(options.nodeName);
     this.retainer.store = options.store;
     this.journal = new StoreJournal(options.store);
     this.cluster = options.cluster ?? new LocalCluster(options.nodeName);
@@ -730,6 +734,27 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
 
   // ── admin ──────────────────────────────────────────────────────────────────
 
+  /** Starts a trace; connected clients it matches are followed from their next packet. */
+  startTrace(spec: TraceSpec): Trace {
+    const t = this.tracer.start(spec);
+    this.refreshTraces();
+    this.logger.info({ trace: spec.name, type: spec.type, filter: spec.filter, file: spec.file }, 'Trace started');
+    return t;
+  }
+
+  stopTrace(name: string): boolean {
+    const stopped = this.tracer.stop(name);
+    if (stopped) {
+      this.refreshTraces();
+      this.logger.info({ trace: name }, 'Trace stopped');
+    }
+    return stopped;
+  }
+
+  private refreshTraces(): void {
+    for (const ch of this.channels.values()) ch.traces = this.tracer.forClient(ch.clientId, ch.peer.slice(0, ch.peer.lastIndexOf(':')));
+  }
+
   /** Disconnects a client (DISCONNECT 0x98 in v5) and ends its session; logs `kicked`. */
   kick(clientId: string): boolean {
     const ch = this.channels.get(clientId);
@@ -751,6 +776,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     if (this.closing) return;
     this.closing = true;
     this.sys.stop();
+    this.tracer.closeAll();
     if (this.housekeeping) clearInterval(this.housekeeping);
     const closingListeners = Promise.all(this.mqttListeners.map((l) => l.close()));
     for (const ch of [...this.allChannels]) {

@@ -1,5 +1,6 @@
 import { isUtf8 as bufferIsUtf8 } from 'node:buffer';
 import { encode } from './codec.js';
+import { payloadFields, type Trace } from './trace.js';
 import type {
   IConnackPacket,
   IConnectPacket,
@@ -37,6 +38,7 @@ const ACK_PUBREC = 0x50;
 const ACK_PUBREL = 0x62;
 const ACK_PUBCOMP = 0x70;
 const PINGRESP = Buffer.from([0xd0, 0x00]);
+const ACK_NAMES: Record<number, string> = { 4: 'puback', 5: 'pubrec', 6: 'pubrel', 7: 'pubcomp' };
 
 /**
  * The MQTT protocol state machine of one connection: CONNECT and auth, QoS handshakes,
@@ -60,6 +62,8 @@ export class Channel implements ConnectionHandler, Outlet {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Round-robin counters of this publisher per shared group (EMQX's `round_robin`). */
   rrCounters: Map<string, { value: number }> | undefined;
+  /** Traces following this client (by client id or address); undefined when none, the usual case. */
+  traces: Trace[] | undefined;
   info!: ClientInfo;
   /** Reason given to the session/logs when the broker closes the connection. */
   private disconnectReason: string | undefined;
@@ -91,6 +95,10 @@ export class Channel implements ConnectionHandler, Outlet {
       return this.onPacketTooLarge(packet.length);
     }
     this.broker.stats.packetsIn++;
+    // publish, subscribe and connect trace their own richer events
+    if (this.traces && packet.cmd !== 'publish' && packet.cmd !== 'connect' && packet.cmd !== 'subscribe' && packet.cmd !== 'unsubscribe') {
+      this.trace(`${packet.cmd}_in`, { packet_id: packet.messageId ?? null, reason_code: (packet as { reasonCode?: number }).reasonCode ?? null });
+    }
     switch (packet.cmd) {
       case 'publish':
         return this.state === 'connected' ? this.onPublish(packet) : this.protocolError('publish before connect');
@@ -162,6 +170,7 @@ export class Channel implements ConnectionHandler, Outlet {
 
   onClose(reason: string): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.traces) this.trace('disconnect', { reason: this.disconnectReason ?? reason });
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     if (wasConnected) this.broker.channelClosed(this, this.disconnectReason ?? reason);
@@ -197,6 +206,18 @@ export class Channel implements ConnectionHandler, Outlet {
     this.clientMaxPacket = props?.maximumPacketSize ?? 0;
     this.problemInfo = props?.requestProblemInformation !== false;
     this.info = { clientId, username: p.username, peer: this.peer, protocolVersion: this.protocolVersion, listener: this.conn.listener };
+    this.traces = this.broker.tracer.forClient(clientId, hostOf(this.peer));
+    if (this.traces) {
+      this.trace('connect', {
+        peer: this.peer,
+        username: p.username ?? null,
+        proto_ver: this.protocolVersion,
+        keepalive: this.keepalive,
+        clean_start: clean,
+        will: p.will ? { topic: p.will.topic, qos: p.will.qos ?? 0, retain: !!p.will.retain } : null,
+        properties: props ?? null,
+      });
+    }
 
     if (p.will) {
       const w = p.will;
@@ -275,6 +296,7 @@ export class Channel implements ConnectionHandler, Outlet {
       connack.properties = cp;
     } else connack.returnCode = 0;
     this.writePacket(connack);
+    if (this.traces) this.trace('connack', { reason_code: 0, session_present: present });
 
     if (this.keepalive > 0) {
       this.conn.startKeepalive(this.keepalive * 1000 * opts.keepaliveMultiplier);
@@ -297,6 +319,7 @@ export class Channel implements ConnectionHandler, Outlet {
       if (this.problemInfo) connack.properties = { reasonString: why };
     } else connack.returnCode = connackCodeV4(rc);
     this.writePacket(connack);
+    if (this.traces) this.trace('connack', { reason_code: rc, why });
     this.will = undefined;
     this.close('connack_error');
   }
@@ -323,6 +346,10 @@ export class Channel implements ConnectionHandler, Outlet {
     if (p.qos > opts.maxQosAllowed) return this.disconnectWith(RC.QOS_NOT_SUPPORTED, 'qos_not_supported');
     if (p.retain && !opts.retainAvailable) return this.disconnectWith(RC.RETAIN_NOT_SUPPORTED, 'retain_not_supported');
     this.broker.stats.msgIn++;
+    if (this.traces) this.trace('publish_in', { topic, qos: p.qos, packet_id: p.messageId ?? null, retain: p.retain, dup: p.dup, ...payloadFields(toBuffer(p.payload)) });
+    if (this.broker.tracer.topicTraces > 0) {
+      this.broker.tracer.topicEvent(topic, 'publish_in', this.clientId, { topic, qos: p.qos, packet_id: p.messageId ?? null, ...payloadFields(toBuffer(p.payload)) });
+    }
 
     if (p.qos === 2) {
       const session = this.session!;
@@ -417,8 +444,10 @@ export class Channel implements ConnectionHandler, Outlet {
 
   private ackPid(qos: 1 | 2, pid: number, rc: number): void {
     const cmd = qos === 1 ? 'puback' : 'pubrec';
-    if (this.v5 && rc !== 0) this.writePacket({ cmd, messageId: pid, reasonCode: rc });
-    else this.writeAck(qos === 1 ? ACK_PUBACK : ACK_PUBREC, pid);
+    if (this.v5 && rc !== 0) {
+      this.writePacket({ cmd, messageId: pid, reasonCode: rc });
+      if (this.traces) this.trace(`${cmd}_out`, { packet_id: pid, reason_code: rc });
+    } else this.writeAck(qos === 1 ? ACK_PUBACK : ACK_PUBREC, pid);
   }
 
   private onPubrel(pid: number): void {
@@ -468,6 +497,7 @@ export class Channel implements ConnectionHandler, Outlet {
       granted.push(qos);
     }
     this.writePacket({ cmd: 'suback', messageId: p.messageId, granted });
+    if (this.traces) this.trace('subscribe', { packet_id: p.messageId, topics: p.subscriptions.map((s, i) => ({ topic: s.topic, qos: s.qos, granted: granted[i] })) });
     for (const [filter, subOpts, isNew] of added) this.broker.sendRetained(session, filter, subOpts, isNew);
   }
 
@@ -504,6 +534,7 @@ export class Channel implements ConnectionHandler, Outlet {
       const existed = this.broker.unsubscribe(session, this.info, filter);
       codes.push(existed ? RC.SUCCESS : RC.NO_SUBSCRIPTION_EXISTED);
     }
+    if (this.traces) this.trace('unsubscribe', { packet_id: p.messageId, topics: p.unsubscriptions, reason_codes: codes });
     if (this.v5) this.writePacket({ cmd: 'unsuback', messageId: p.messageId, granted: codes });
     else this.writePacket({ cmd: 'unsuback', messageId: p.messageId, granted: [] });
   }
@@ -535,6 +566,10 @@ export class Channel implements ConnectionHandler, Outlet {
       return false;
     }
     this.broker.stats.msgOut++;
+    if (this.traces) this.trace('publish_out', { topic: d.msg.topic, qos: d.qos, packet_id: pid || null, dup, retain: d.retain, from: d.msg.from, ...payloadFields(d.msg.payload) });
+    if (this.broker.tracer.topicTraces > 0) {
+      this.broker.tracer.topicEvent(d.msg.topic, 'publish_out', this.clientId, { topic: d.msg.topic, qos: d.qos, packet_id: pid || null, dup, ...payloadFields(d.msg.payload) });
+    }
     this.broker.stats.packetsOut++;
     this.conn.write(buf);
     return true;
@@ -566,6 +601,18 @@ export class Channel implements ConnectionHandler, Outlet {
     buf[2] = pid >> 8;
     buf[3] = pid & 0xff;
     this.conn.write(buf);
+    if (this.traces) this.trace(`${ACK_NAMES[firstByte >> 4]}_out`, { packet_id: pid });
+  }
+
+  /** Writes an event to this client's traces; forgets them once they have all stopped. */
+  trace(event: string, fields: Record<string, unknown>): void {
+    const traces = this.traces!;
+    let running = false;
+    for (const t of traces) {
+      t.write(event, this.clientId || undefined, fields);
+      if (t.status === 'running') running = true;
+    }
+    if (!running) this.traces = undefined;
   }
 
   writePacket(packet: Packet): void {
@@ -599,6 +646,15 @@ export class Channel implements ConnectionHandler, Outlet {
   private debug(what: string, detail: unknown): void {
     this.broker.logger.debug({ clientid: this.clientId, peer: this.peer, detail }, what);
   }
+}
+
+function hostOf(peer: string): string {
+  const i = peer.lastIndexOf(':');
+  return i === -1 ? peer : peer.slice(0, i);
+}
+
+function toBuffer(payload: Buffer | string): Buffer {
+  return typeof payload === 'string' ? Buffer.from(payload) : payload;
 }
 
 function idleTimeout(ch: Channel): void {

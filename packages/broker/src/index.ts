@@ -6,6 +6,7 @@ export type { BrokerHooks, ClientInfo, AuthenticateRequest, AuthResult, Authoriz
 export type { Message, MessageProperties } from './message.js';
 export { newMessageId } from './message.js';
 export type { SessionState, Delivery, InflightEntry, DropReason } from './session.js';
+export type { TraceSpec, TraceInfo, TraceType } from './trace.js';
 export type { SubOptions } from './subscription.js';
 export type { ClusterHost, ClusterLink } from './cluster.js';
 export { LocalCluster } from './cluster.js';

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { loadConfig } from './config.js';
 import { record, table } from './ctl-format.js';
 
@@ -21,6 +22,9 @@ export const CTL_USAGE = `Usage: vireo ctl COMMAND [--json] [--url URL] [--api-k
   listeners                            Listeners with connections and disconnects by reason
   broker stats | metrics               Counts and counters
   publish TOPIC PAYLOAD [--qos N] [--retain]
+  trace start client|topic|ip FILTER FILE [--name N] [--duration SECONDS]
+                                       Follow a client id, topic filter or address into FILE
+  trace stop NAME | trace list
 
 The API address comes from dashboard.listeners.http.bind and the key from the first
 line of api_key.bootstrap_file, unless --url / --api-key (or VIREO_CTL_URL /
@@ -52,6 +56,8 @@ export async function runCtl(argv: readonly string[]): Promise<number> {
         clientid: { type: 'string' },
         qos: { type: 'string' },
         retain: { type: 'boolean' },
+        name: { type: 'string' },
+        duration: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -132,7 +138,9 @@ async function call(ctx: Ctx, method: string, path: string, body?: unknown): Pro
   }
 }
 
-type Opts = { limit?: string; page?: string; clientid?: string; qos?: string; retain?: boolean };
+type Opts = { limit?: string; page?: string; clientid?: string; qos?: string; retain?: boolean; name?: string; duration?: string };
+
+const TRACE_TYPES: Record<string, string> = { client: 'clientid', clientid: 'clientid', topic: 'topic', ip: 'ip_address', ip_address: 'ip_address' };
 
 async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
   const [a, b, c, d] = p;
@@ -186,6 +194,23 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
     case 'broker metrics': {
       const r = (await call(ctx, 'GET', `/api/v5/${b}?aggregate=true`)) as Record<string, unknown>;
       return out(r, () => record(r));
+    }
+    case 'trace start': {
+      const type = TRACE_TYPES[need(c, 'client|topic|ip')];
+      if (!type) throw new UsageError(`trace type must be client, topic or ip, not ${c}`);
+      const filter = need(d, 'FILTER');
+      const file = path.resolve(need(p[4], 'FILE'));
+      const name = v.name ?? `${type}-${filter}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+      const body = { name, type, [type]: filter, file, ...(v.duration ? { duration: Number(v.duration) } : {}) };
+      const r = (await call(ctx, 'POST', '/api/v5/trace', body)) as Record<string, unknown>;
+      return out(r, () => `trace ${name} started: ${type} ${filter} → ${file} until ${String(r.end_at)}\n`);
+    }
+    case 'trace stop':
+      await call(ctx, 'PUT', `/api/v5/trace/${encodeURIComponent(need(c, 'NAME'))}/stop`);
+      return out({ stopped: c }, () => `trace ${c} stopped\n`);
+    case 'trace list': {
+      const r = (await call(ctx, 'GET', '/api/v5/trace')) as Record<string, unknown>[];
+      return out(r, () => table(r, ['name', 'type', 'status', 'file', 'log_size', 'end_at']));
     }
     default:
       if (a === 'publish') {
