@@ -11,6 +11,7 @@
  * written against the contract (k8s manifests, compose files) validate today.
  */
 import { hostname } from 'node:os';
+import { WEBHOOK_EVENTS } from '@vireo/bridge';
 import { isIP } from 'node:net';
 import {
   bind,
@@ -33,16 +34,8 @@ const CLUSTER = 'clustering features not built yet (discovery by `mcast`; autocl
 /** The cookie shipped as default; starting with it logs a warning (DESIGN.md § Cluster). */
 export const DEFAULT_COOKIE = 'vireosecretcookie';
 
-/** Event names a webhook can send (the bridge package's list, repeated here so the schema stays dependency-free). */
-export const WEBHOOK_EVENT_NAMES = [
-  'client.connected',
-  'client.disconnected',
-  'session.subscribed',
-  'session.unsubscribed',
-  'message.publish',
-  'message.delivered',
-  'message.dropped',
-] as const;
+/** Event names a webhook can send, as the bridge package defines them. */
+export const WEBHOOK_EVENT_NAMES = WEBHOOK_EVENTS;
 
 const MAX_PACKET = 268_435_455; // the largest size MQTT's variable byte integer can encode
 
