@@ -5,6 +5,8 @@ export type { Discovery, DiscoverySelf } from './discovery.js';
 export { etcdDiscovery } from './etcd-discovery.js';
 export { dnsDiscovery } from './dns-discovery.js';
 export { k8sDiscovery } from './k8s-discovery.js';
+export { mcastDiscovery } from './mcast-discovery.js';
+export type { McastDiscoveryOptions } from './mcast-discovery.js';
 export type { K8sDiscoveryOptions } from './k8s-discovery.js';
 export type { DnsDiscoveryOptions } from './dns-discovery.js';
 export type { EtcdDiscoveryOptions } from './etcd-discovery.js';

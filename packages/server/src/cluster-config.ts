@@ -5,13 +5,13 @@
  * join`, which `manual` is for, is not built yet).
  */
 import type { ClusterLink, SharedStrategy } from '@vireo/broker';
-import { dnsDiscovery, etcdDiscovery, k8sDiscovery, startCluster, staticDiscovery, type Discovery } from '@vireo/cluster';
+import { dnsDiscovery, etcdDiscovery, k8sDiscovery, mcastDiscovery, startCluster, staticDiscovery, type Discovery } from '@vireo/cluster';
 import type { Logger } from 'pino';
 import { ConfigError } from './config-error.js';
 import type { VireoConfig } from './config-schema.js';
 
 /** Strategies whose discovery is built; the others fail start-up naming the key. */
-const BUILT = new Set(['manual', 'static', 'etcd', 'dns', 'k8s']);
+const BUILT = new Set(['manual', 'static', 'etcd', 'dns', 'k8s', 'mcast']);
 
 export function clusterEnabled(cfg: VireoConfig): boolean {
   return cfg.cluster.discovery_strategy !== 'manual' && cfg.cluster.rpc.bind.port !== 0;
@@ -38,6 +38,10 @@ function discovery(cfg: VireoConfig, logger: Logger): Discovery {
       resolver: d.resolver === '' ? undefined : d.resolver,
       logger,
     });
+  }
+  if (strategy === 'mcast') {
+    const m = cfg.cluster.mcast;
+    return mcastDiscovery({ group: m.addr, port: m.port, iface: m.iface, ttl: m.ttl, intervalMs: 2000, logger });
   }
   if (strategy === 'k8s') {
     const k = cfg.cluster.k8s;

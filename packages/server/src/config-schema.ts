@@ -29,7 +29,7 @@ import {
 } from './schema-dsl.js';
 import { isAddress, isHttpUrl } from './config-values.js';
 
-const CLUSTER = 'clustering features not built yet (discovery by `mcast`; autoclean, autoheal)';
+const CLUSTER = 'clustering features not built yet (autoclean, autoheal)';
 
 /** The cookie shipped as default; starting with it logs a warning (DESIGN.md § Cluster). */
 export const DEFAULT_COOKIE = 'vireosecretcookie';
@@ -326,7 +326,7 @@ export const configSchema = {
       default: 'manual',
       values: ['manual', 'static', 'mcast', 'dns', 'etcd', 'k8s'],
       description:
-        'How this node finds its peers: `manual` (no discovery: until `vireo ctl cluster join` exists the node runs alone and opens no cluster port), `static` (seed list), `etcd` (nodes register under a prefix), `dns` (A, AAAA or SRV records), `k8s` (endpoints of a Service); `mcast` is not built yet and fails start-up.',
+        'How this node finds its peers: `manual` (no discovery: until `vireo ctl cluster join` exists the node runs alone and opens no cluster port), `static` (seed list), `etcd` (nodes register under a prefix), `dns` (A, AAAA or SRV records), `k8s` (endpoints of a Service), `mcast` (UDP multicast announcements).',
     }),
     static: {
       seeds: list({
@@ -413,17 +413,15 @@ export const configSchema = {
       addr: str({
         default: '239.192.0.1',
         description: 'Multicast group nodes announce themselves on, for the `mcast` strategy.',
-        feature: CLUSTER,
         check: (v) => (isIP(v) === 4 ? undefined : 'an IPv4 multicast address'),
       }),
-      port: int({ default: 4369, min: 1, max: 65535, description: 'UDP port of the announcements.', feature: CLUSTER }),
+      port: int({ default: 4369, min: 1, max: 65535, description: 'UDP port of the announcements.' }),
       iface: str({
         default: '0.0.0.0',
-        description: 'Address of the local interface to send and receive announcements on.',
-        feature: CLUSTER,
+        description: 'Address of the local interface to send and receive announcements on; `0.0.0.0` lets the system choose.',
         check: (v) => (isIP(v) === 4 ? undefined : 'an IPv4 interface address'),
       }),
-      ttl: int({ default: 255, min: 0, max: 255, description: 'Multicast TTL (hops).', feature: CLUSTER }),
+      ttl: int({ default: 255, min: 0, max: 255, description: 'Multicast TTL (hops) of the announcements.' }),
     },
     autoclean: duration({
       default: 24 * 3_600_000,
