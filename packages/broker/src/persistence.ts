@@ -25,7 +25,7 @@ export type DeliveryState = 0 | 1 | 2;
 /** One message a persistent session holds, as stored. */
 export interface StoredDelivery {
   clientId: string;
-  /** Order within the session. */
+  /** Node-wide number, increasing: the order within the session. */
   seq: number;
   /** Packet id while inflight, else 0. */
   pid: number;
@@ -77,6 +77,7 @@ export interface BrokerStore extends RetainedStore, WillStore {
   putSession(s: PersistedSession): void;
   /** Also removes the session's messages and awaiting-PUBREL ids. */
   deleteSession(clientId: string): void;
+  /** `seq` is unique on the node (a store may key writes not yet committed by it alone). */
   putDelivery(clientId: string, seq: number, pid: number, state: DeliveryState, d: Delivery): void;
   setDeliveryState(clientId: string, seq: number, pid: number, state: DeliveryState): void;
   deleteDelivery(clientId: string, seq: number): void;

@@ -20,20 +20,23 @@ export interface SessionJournal {
   awaitingRel(s: Session, pid: number, at: number | undefined): void;
 }
 
-/** Numbers each held message within its session and turns the session's events into store writes. */
+/**
+ * Numbers each held message and turns the sessions' events into store writes. The numbers are
+ * node-wide (so in order within each session, and a store can key pending writes by number alone).
+ */
 export class StoreJournal implements SessionJournal {
   private readonly seqOf = new WeakMap<Delivery, number>();
-  private readonly nextSeq = new Map<string, number>();
+  private nextSeq = 1;
 
   constructor(private readonly store: BrokerStore) {}
 
   queued(s: Session, d: Delivery): void {
-    this.store.putDelivery(s.clientId, this.assign(s.clientId, d), 0, 0, d);
+    this.store.putDelivery(s.clientId, this.assign(d), 0, 0, d);
   }
 
   sent(s: Session, d: Delivery, pid: number): void {
     const seq = this.seqOf.get(d);
-    if (seq === undefined) this.store.putDelivery(s.clientId, this.assign(s.clientId, d), pid, 1, d);
+    if (seq === undefined) this.store.putDelivery(s.clientId, this.assign(d), pid, 1, d);
     else this.store.setDeliveryState(s.clientId, seq, pid, 1);
   }
 
@@ -66,18 +69,16 @@ export class StoreJournal implements SessionJournal {
   /** Stops journaling (the store deletes the session's rows with the session). */
   detach(s: Session): void {
     s.journal = undefined;
-    this.nextSeq.delete(s.clientId);
   }
 
   /** A message read back from the store keeps its number. */
   adopt(sd: StoredDelivery): void {
     this.seqOf.set(sd.delivery, sd.seq);
-    if (sd.seq >= (this.nextSeq.get(sd.clientId) ?? 1)) this.nextSeq.set(sd.clientId, sd.seq + 1);
+    if (sd.seq >= this.nextSeq) this.nextSeq = sd.seq + 1;
   }
 
-  private assign(clientId: string, d: Delivery): number {
-    const seq = this.nextSeq.get(clientId) ?? 1;
-    this.nextSeq.set(clientId, seq + 1);
+  private assign(d: Delivery): number {
+    const seq = this.nextSeq++;
     this.seqOf.set(d, seq);
     return seq;
   }

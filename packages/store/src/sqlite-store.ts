@@ -96,8 +96,8 @@ type Pending = Op | ['putDelivery', string, number, number, number, Delivery] | 
 
 export class SqliteStore implements BrokerStore {
   private ops: Pending[] = [];
-  /** `clientId seq` → index in `ops` of a delivery put not sent yet. */
-  private pendingPuts = new Map<string, number>();
+  /** seq (node-wide, see StoreJournal) → index in `ops` of a delivery put not sent yet. */
+  private pendingPuts = new Map<number, number>();
   private scheduled = false;
   /** One batch at the writer at a time: what arrives meanwhile forms the next one (group commit). */
   private writing = false;
@@ -150,12 +150,12 @@ export class SqliteStore implements BrokerStore {
   }
 
   putDelivery(clientId: string, seq: number, pid: number, state: DeliveryState, d: Delivery): void {
-    this.pendingPuts.set(`${clientId} ${seq}`, this.ops.length);
+    this.pendingPuts.set(seq, this.ops.length);
     this.queue(['putDelivery', clientId, seq, pid, state, d]);
   }
 
   setDeliveryState(clientId: string, seq: number, pid: number, state: DeliveryState): void {
-    const i = this.pendingPuts.get(`${clientId} ${seq}`);
+    const i = this.pendingPuts.get(seq);
     if (i === undefined) return this.queue(['setDeliveryState', clientId, seq, pid, state]);
     const op = this.ops[i] as ['putDelivery', string, number, number, number, Delivery];
     op[3] = pid;
@@ -165,10 +165,9 @@ export class SqliteStore implements BrokerStore {
 
   deleteDelivery(clientId: string, seq: number): void {
     // acknowledged before its put left: neither is written (the common case for online subscribers)
-    const key = `${clientId} ${seq}`;
-    const i = this.pendingPuts.get(key);
+    const i = this.pendingPuts.get(seq);
     if (i === undefined) return this.queue(['deleteDelivery', clientId, seq]);
-    this.pendingPuts.delete(key);
+    this.pendingPuts.delete(seq);
     this.ops[i] = null;
     this.queued++;
   }
