@@ -294,6 +294,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
 
   private expireSession(session: Session): void {
     if (this.sessions.get(session.clientId) !== session || session.outlet) return;
+    // timers top out at 2^31 ms (24.8 days): a longer expiry waits again for what is left
+    const left = session.expiresAt - Date.now();
+    if (session.expiresAt > 0 && left > 0) {
+      session.expiryTimer = setTimeout(() => this.expireSession(session), Math.min(left, 2 ** 31 - 1));
+      session.expiryTimer.unref();
+      return;
+    }
     this.logger.info({ clientid: session.clientId }, 'Session expired');
     this.wills.fireNow(session.clientId);
     this.destroySession(session, 'expired');
