@@ -8,7 +8,7 @@ import type { MqttClient } from 'mqtt';
 import { freePort, connect, endAll } from './harness.js';
 import { spawnVireo, VIREO_CLI } from './vireo-process.js';
 
-const T = { timeout: 40_000 };
+const T = { timeout: 120_000 };
 
 function ctl(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const clean: Record<string, string> = {};
