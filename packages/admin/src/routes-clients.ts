@@ -1,7 +1,7 @@
 /** `/clients`: list, look up, kick, and manage a client's subscriptions. */
 import type { FastifyInstance } from 'fastify';
 import { RC, parseSharedFilter, topicFilterError } from '@vireo/mqtt';
-import { clientView, clientViews, subscriptionViews, type Broker, type ClientView, type SubOptions } from '@vireo/broker';
+import { clientView, clientViews, subscriptionViews, type Broker, type ClientInfo, type ClientView, type Session, type SubOptions } from '@vireo/broker';
 import { pageQuerySchema, paginate, type PageQuery } from './paging.js';
 import { notFound, badRequest, errorSchema } from './errors.js';
 
@@ -29,6 +29,11 @@ const subscribeBody = {
     rh: { type: 'integer', minimum: 0, maximum: 2, default: 0 },
   },
 } as const;
+
+/** The connected client's info, or a stand-in for an offline session (the API acts for it). */
+function clientInfoOf(broker: Broker, session: Session): ClientInfo {
+  return broker.channels.get(session.clientId)?.info ?? { clientId: session.clientId, username: undefined, peer: '', protocolVersion: 5, listener: '' };
+}
 
 export function clientRoutes(app: FastifyInstance, broker: Broker): void {
   app.get<{ Querystring: ListQuery }>(
@@ -111,8 +116,7 @@ export function clientRoutes(app: FastifyInstance, broker: Broker): void {
       if (filterError) return badRequest(reply, 'INVALID_PARAMETER', `topic: ${filterError}`);
       const opts: SubOptions = { qos, nl: nl === 1, rap: rap === 1, rh, subId: 0 };
       if (shared) opts.share = shared.group;
-      const ch = broker.channels.get(session.clientId);
-      const info = ch?.info ?? { clientId: session.clientId, username: undefined, peer: '', protocolVersion: 5 as const, listener: '' };
+      const info = clientInfoOf(broker, session);
       const isNew = broker.subscribe(session, info, topic, opts);
       broker.sendRetained(session, topic, opts, isNew);
       return { clientid: session.clientId, topic, qos, nl, rap, rh, reason_code: qos === 0 ? RC.SUCCESS : qos };
@@ -133,8 +137,7 @@ export function clientRoutes(app: FastifyInstance, broker: Broker): void {
     async (req, reply) => {
       const session = broker.sessions.get(req.params.clientid);
       if (!session) return notFound(reply, 'CLIENTID_NOT_FOUND', 'Client ID not found');
-      const ch = broker.channels.get(session.clientId);
-      const info = ch?.info ?? { clientId: session.clientId, username: undefined, peer: '', protocolVersion: 5 as const, listener: '' };
+      const info = clientInfoOf(broker, session);
       if (!broker.unsubscribe(session, info, req.body.topic)) return notFound(reply, 'NOT_FOUND', 'No such subscription');
       return reply.code(204).send();
     },

@@ -2,7 +2,7 @@
  * Broker events as webhook bodies, with the field names of EMQX's webhook (`action`,
  * `clientid`, `from_client_id`, …) so receivers written for EMQX read them unchanged.
  */
-import type { ClientInfo, Message, SubOptions } from '@vireo/broker';
+import { hostOf, type ClientInfo, type Message, type SubOptions } from '@vireo/broker';
 
 export type WebhookEvent =
   | 'client.connected'
@@ -26,13 +26,8 @@ export const WEBHOOK_EVENTS: readonly WebhookEvent[] = [
 export type Body = Record<string, unknown>;
 export type PayloadEncoding = 'plain' | 'base64';
 
-function ip(peer: string): string {
-  const i = peer.lastIndexOf(':');
-  return i === -1 ? peer : peer.slice(0, i);
-}
-
 export function clientConnected(node: string, c: ClientInfo): Body {
-  return { action: 'client_connected', node, clientid: c.clientId, username: c.username ?? null, ipaddress: ip(c.peer), proto_ver: c.protocolVersion, connected_at: Date.now() };
+  return { action: 'client_connected', node, clientid: c.clientId, username: c.username ?? null, ipaddress: hostOf(c.peer), proto_ver: c.protocolVersion, connected_at: Date.now() };
 }
 
 export function clientDisconnected(node: string, c: ClientInfo, reason: string): Body {

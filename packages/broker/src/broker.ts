@@ -28,6 +28,7 @@ import type { SubOptions } from './subscription.js';
 import { SysPublisher } from './sys.js';
 import { WillScheduler } from './will.js';
 import { Tracer, type Trace, type TraceSpec } from './trace.js';
+import { hostOf } from './peer.js';
 
 export { ListenError } from './listeners.js';
 
@@ -759,7 +760,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   }
 
   private refreshTraces(): void {
-    for (const ch of this.channels.values()) ch.traces = this.tracer.forClient(ch.clientId, ch.peer.slice(0, ch.peer.lastIndexOf(':')));
+    for (const ch of this.channels.values()) ch.traces = this.tracer.forClient(ch.clientId, hostOf(ch.peer));
   }
 
   /** Disconnects a client (DISCONNECT 0x98 in v5) and ends its session; logs `kicked`. */

@@ -1,6 +1,7 @@
 import { isUtf8 as bufferIsUtf8 } from 'node:buffer';
 import { encode } from './codec.js';
 import { payloadFields, type Trace } from './trace.js';
+import { hostOf } from './peer.js';
 import type {
   IConnackPacket,
   IConnectPacket,
@@ -646,11 +647,6 @@ export class Channel implements ConnectionHandler, Outlet {
   private debug(what: string, detail: unknown): void {
     this.broker.logger.debug({ clientid: this.clientId, peer: this.peer, detail }, what);
   }
-}
-
-function hostOf(peer: string): string {
-  const i = peer.lastIndexOf(':');
-  return i === -1 ? peer : peer.slice(0, i);
 }
 
 function toBuffer(payload: Buffer | string): Buffer {

@@ -1,6 +1,7 @@
 import type { Broker } from './broker.js';
 import type { Session } from './session.js';
 import type { SubOptions } from './subscription.js';
+import { splitPeer } from './peer.js';
 
 /**
  * A client as operators see it (the fields of EMQX's `GET /clients`): a plain snapshot
@@ -92,9 +93,4 @@ export function subscriptionViews(broker: Broker, session: Session): Subscriptio
 
 function subscriptionView(broker: Broker, clientid: string, topic: string, o: SubOptions): SubscriptionView {
   return { clientid, node: broker.options.nodeName, topic, qos: o.qos, nl: o.nl ? 1 : 0, rap: o.rap ? 1 : 0, rh: o.rh };
-}
-
-function splitPeer(peer: string): { ip: string; port: number } {
-  const i = peer.lastIndexOf(':');
-  return { ip: peer.slice(0, i), port: Number(peer.slice(i + 1)) };
 }

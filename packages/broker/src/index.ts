@@ -11,6 +11,7 @@ export type { SubOptions } from './subscription.js';
 export type { ClusterHost, ClusterLink } from './cluster.js';
 export { LocalCluster } from './cluster.js';
 export { VERSION } from './version.js';
+export { hostOf, splitPeer } from './peer.js';
 export type { BrokerStore, DeliveryState, PersistedSession, RetainedStore, StoredDelivery, StoredState } from './persistence.js';
 export { MemoryStore } from './persistence.js';
 export { clientView, clientViews, subscriptionViews } from './client-view.js';

@@ -2,6 +2,7 @@ import { newMessageId } from './message.js';
 import type { Broker } from './broker.js';
 import type { Channel } from './channel.js';
 import { VERSION } from './version.js';
+import { hostOf } from './peer.js';
 
 /**
  * `$SYS/brokers/{node}/…`: a heartbeat of broker facts every `sys_msg_interval`, and one
@@ -106,11 +107,6 @@ export class SysPublisher {
       expiresAt: 0,
     });
   }
-}
-
-function hostOf(peer: string): string {
-  const i = peer.lastIndexOf(':');
-  return i === -1 ? peer : peer.slice(0, i);
 }
 
 function formatUptime(ms: number): string {

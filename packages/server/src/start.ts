@@ -40,12 +40,14 @@ function load(options: StartOptions): LoadedConfig {
     return loadConfig({ file: options.config, force: options.force });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    const n = err.issues.length;
-    fail(EXIT_BAD_CONFIG, [
-      `vireo: invalid configuration (${n} error${n === 1 ? '' : 's'}):`,
-      ...err.issues.map((i) => `  ${formatIssue(i)}`),
-    ]);
+    failConfig(err);
   }
+}
+
+/** Every configuration problem, one per line, then exit 2. */
+function failConfig(err: ConfigError): never {
+  const n = err.issues.length;
+  fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration (${n} error${n === 1 ? '' : 's'}):`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
 }
 
 function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | undefined, webhook: Webhook | undefined): void {
@@ -92,7 +94,7 @@ export async function start(options: StartOptions): Promise<void> {
   } catch (err) {
     // e.g. a TLS listener whose certificate file can't be read
     if (!(err instanceof ConfigError)) throw err;
-    fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration:`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
+    failConfig(err);
   }
   try {
     brokerConfig.store = openStoreFor(config, logger, options.force);
@@ -104,7 +106,7 @@ export async function start(options: StartOptions): Promise<void> {
     const cluster = await startClusterFor(config, logger, brokerConfig.mqtt?.sharedSubscriptionStrategy ?? 'round_robin');
     if (cluster) brokerConfig.cluster = cluster;
   } catch (err) {
-    if (err instanceof ConfigError) fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration:`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
+    if (err instanceof ConfigError) failConfig(err);
     fail(EXIT_START_FAILED, [`vireo: ${err instanceof Error ? err.message : String(err)}`]);
   }
   let broker: Broker;
@@ -119,7 +121,7 @@ export async function start(options: StartOptions): Promise<void> {
     admin = await startAdminFor(config, broker, logger);
   } catch (err) {
     await broker.close();
-    if (err instanceof ConfigError) fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration:`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
+    if (err instanceof ConfigError) failConfig(err);
     if (err instanceof AdminListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
     throw err;
   }
@@ -128,7 +130,7 @@ export async function start(options: StartOptions): Promise<void> {
     stopOnSignals(broker, logger, admin, webhook);
   } catch (err) {
     await Promise.all([admin?.close(), broker.close()]);
-    if (err instanceof ConfigError) fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration:`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
+    if (err instanceof ConfigError) failConfig(err);
     throw err;
   }
 
