@@ -93,3 +93,13 @@ test('shared groups: local prefers this node, hash strategies agree across nodes
   const rr = { value: 0 };
   assert.deepEqual([0, 1, 2, 3].map(() => pickNode('round_robin', nodes, 'a', true, rr, 'p', 't')), ['a', 'b', 'c', 'a']);
 });
+
+test('sticky keeps picking one node until it has no members left', () => {
+  const group = { value: 0 };
+  const first = pickNode('sticky', ['a', 'b', 'c'], 'a', true, group, 'p', 't');
+  for (let i = 0; i < 20; i++) assert.equal(pickNode('sticky', ['a', 'b', 'c'], 'a', true, group, 'p', `t${i}`), first);
+  const rest = ['a', 'b', 'c'].filter((n) => n !== first);
+  const next = pickNode('sticky', rest, 'a', true, group, 'p', 't');
+  assert.ok(rest.includes(next));
+  for (let i = 0; i < 20; i++) assert.equal(pickNode('sticky', rest, 'a', true, group, 'p', 't'), next);
+});

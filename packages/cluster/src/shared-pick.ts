@@ -10,7 +10,7 @@ export function pickNode(
   nodes: readonly string[],
   self: string,
   selfHasMembers: boolean,
-  counter: { value: number },
+  counter: { value: number; stickTo?: string },
   publisher: string,
   topic: string,
 ): string {
@@ -23,6 +23,11 @@ export function pickNode(
       return nodes[fnv(topic) % n]!;
     case 'random':
       return nodes[Math.floor(Math.random() * n)]!;
+    case 'sticky': {
+      // the same node while it has members; a new pick only when it leaves the group
+      if (counter.stickTo !== undefined && nodes.includes(counter.stickTo)) return counter.stickTo;
+      return (counter.stickTo = nodes[Math.floor(Math.random() * n)]!);
+    }
     default:
       return nodes[counter.value++ % n]!;
   }
