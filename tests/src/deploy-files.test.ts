@@ -77,15 +77,30 @@ test('k8s manifests: the pod environment validates, ports and probes match what 
   const sts = docs.find((d) => d.kind === 'StatefulSet')!;
   const container = sts.spec!.template!.spec!.containers![0];
   const env: Record<string, string> = { ...(cm.data ?? {}) };
+  // the pod vireo-0 in namespace "mqtt": what the downward API and $(VAR) expansion give it
+  const fields: Record<string, string> = { 'metadata.name': 'vireo-0', 'metadata.namespace': 'mqtt' };
   for (const e of container.env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value.replace('$(POD_NAME)', 'vireo-0');
+    if (e.value !== undefined) env[e.name] = e.value.replace(/\$\((\w+)\)/g, (_, v: string) => env[v] ?? `$(${v})`);
     else if (e.valueFrom?.secretKeyRef) env[e.name] = secret.stringData![e.valueFrom.secretKeyRef.key];
+    else if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath]!;
   }
   const cfg = assertValidConfig('k8s vireo-0', Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('VIREO_'))));
-  // the node's own address (host of its name + RPC port) is one of the seeds, as static discovery expects
-  const self = `${cfg.node.name.split('@')[1]}:${cfg.cluster.rpc.bind.port}`;
-  assert.ok(cfg.cluster.static.seeds.includes(self), `${self} in ${cfg.cluster.static.seeds.join(', ')}`);
-  assert.equal(cfg.cluster.static.seeds.length, sts.spec!.replicas, 'one seed per replica');
+  // k8s discovery reads the headless Service the StatefulSet names its pods under, and sees
+  // pods before they are ready
+  assert.equal(cfg.cluster.discovery_strategy, 'k8s');
+  const headless = docs.find((d) => d.kind === 'Service' && d.metadata?.name === cfg.cluster.k8s.service_name);
+  assert.ok(headless, `a Service named ${cfg.cluster.k8s.service_name}`);
+  assert.equal(headless.spec?.clusterIP, 'None');
+  assert.equal(headless.spec?.publishNotReadyAddresses, true);
+  assert.equal(sts.spec?.serviceName, cfg.cluster.k8s.service_name);
+  assert.equal(cfg.cluster.k8s.namespace, 'mqtt', 'the namespace comes from the pod');
+  // the address discovery dials for this pod (address_type hostname) is its own node name's
+  // host: peers recognise it as the same node instead of dialling it twice
+  assert.equal(cfg.cluster.k8s.address_type, 'hostname');
+  const dialled = `vireo-0.${cfg.cluster.k8s.service_name}.${cfg.cluster.k8s.namespace}.svc.${cfg.cluster.k8s.suffix}`;
+  assert.equal(cfg.node.name, `vireo@${dialled}`);
+  const role = docs.find((d) => d.kind === 'Role');
+  assert.ok(role?.rules?.some((r) => r.resources.includes('endpointslices') && r.verbs.includes('list')), 'the Role lets discovery list EndpointSlices');
   const ports = Object.fromEntries((container.ports ?? []).map((p) => [p.name, p.containerPort]));
   assert.deepEqual(ports, {
     mqtt: cfg.listeners.tcp.default.bind.port,
@@ -115,14 +130,19 @@ test('Dockerfile: exposes the default ports and starts the built command', () =>
 
 interface K8sObject {
   kind: string;
+  metadata?: { name?: string };
   data?: Record<string, string>;
   stringData?: Record<string, string>;
+  rules?: { resources: string[]; verbs: string[] }[];
   spec?: {
     replicas?: number;
+    serviceName?: string;
+    clusterIP?: string;
+    publishNotReadyAddresses?: boolean;
     template?: {
       spec?: {
         containers?: {
-          env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string } } }[];
+          env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string }; fieldRef?: { fieldPath: string } } }[];
           ports?: { name: string; containerPort: number }[];
           readinessProbe?: { httpGet?: { path: string } };
         }[];
