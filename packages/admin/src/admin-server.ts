@@ -14,6 +14,9 @@ import { nodeRoutes } from './routes-node.js';
 import { publishRoutes } from './routes-publish.js';
 import { subscriptionRoutes } from './routes-subscriptions.js';
 import { traceRoutes } from './routes-trace.js';
+import { adminOps } from './admin-ops.js';
+import { ClusterQuery, markPartial } from './cluster-query.js';
+import { PROMETHEUS_MODES, scrape, type PrometheusMode } from './cluster-metrics.js';
 
 export interface AdminOptions {
   host: string;
@@ -63,16 +66,29 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ code: 'INTERNAL_ERROR', message: 'internal error' });
   });
 
-  clientRoutes(app, broker);
-  subscriptionRoutes(app, broker);
-  publishRoutes(app, broker);
-  nodeRoutes(app, broker, opts.ready ?? (() => true));
-  traceRoutes(app, broker);
-
   const registry = createMetrics(broker);
-  const scrape = async (_req: unknown, reply: import('fastify').FastifyReply) => reply.type(registry.contentType).send(await registry.metrics());
-  app.get('/api/v5/prometheus/stats', { schema: { summary: 'Prometheus metrics (text format)', tags: ['metrics'] } }, scrape);
-  app.get('/metrics', { schema: { hide: true } }, scrape);
+  // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
+  const ops = adminOps(broker, registry);
+  broker.cluster.serveAdmin?.(ops);
+  const q = new ClusterQuery(broker, ops);
+
+  clientRoutes(app, q);
+  subscriptionRoutes(app, q);
+  publishRoutes(app, broker);
+  nodeRoutes(app, broker, q, opts.ready ?? (() => true));
+  traceRoutes(app, q);
+
+  const prometheus = async (req: import('fastify').FastifyRequest<{ Querystring: { mode?: PrometheusMode } }>, reply: import('fastify').FastifyReply) => {
+    const r = await scrape(q, registry, req.query.mode ?? 'node');
+    markPartial(reply, r.errors);
+    return reply.type(registry.contentType).send(r.text);
+  };
+  const modeQuery = {
+    type: 'object',
+    properties: { mode: { type: 'string', enum: PROMETHEUS_MODES, description: 'node (default), all_nodes_aggregated or all_nodes_unaggregated, as EMQX' } },
+  } as const;
+  app.get('/api/v5/prometheus/stats', { schema: { summary: 'Prometheus metrics (text format): this node, or every node aggregated or not', tags: ['metrics'], querystring: modeQuery } }, prometheus);
+  app.get('/metrics', { schema: { hide: true, querystring: modeQuery } }, prometheus);
   app.get('/api-docs', { schema: { hide: true } }, async () => app.swagger());
 
   await app.listen({ host: opts.host, port: opts.port });

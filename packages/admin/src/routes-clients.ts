@@ -1,18 +1,17 @@
-/** `/clients`: list, look up, kick, and manage a client's subscriptions. */
-import type { FastifyInstance } from 'fastify';
-import { RC, parseSharedFilter, topicFilterError } from '@vireo/mqtt';
-import { clientView, clientViews, subscriptionViews, type Broker, type ClientInfo, type ClientView, type Session, type SubOptions } from '@vireo/broker';
-import { pageQuerySchema, paginate, type PageQuery } from './paging.js';
+/**
+ * `/clients`: list, look up, kick, and manage a client's subscriptions — cluster-wide: the
+ * list gathers from every node, the others reach whichever node holds the client.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { parseSharedFilter, topicFilterError } from '@vireo/mqtt';
+import type { ClientView, SubscriptionView } from '@vireo/broker';
+import { pageQuerySchema, type PageQuery } from './paging.js';
 import { notFound, badRequest, errorSchema } from './errors.js';
+import { markPartial, type ClusterQuery, type NodeError } from './cluster-query.js';
+import type { ClientFilters, SubscribeArgs } from './admin-ops.js';
 
-interface ListQuery extends PageQuery {
+interface ListQuery extends PageQuery, ClientFilters {
   node?: string;
-  clientid?: string;
-  username?: string;
-  ip_address?: string;
-  conn_state?: 'connected' | 'disconnected';
-  like_clientid?: string;
-  like_username?: string;
 }
 
 const clientIdParam = { type: 'object', required: ['clientid'], properties: { clientid: { type: 'string', minLength: 1 } } } as const;
@@ -30,17 +29,19 @@ const subscribeBody = {
   },
 } as const;
 
-/** The connected client's info, or a stand-in for an offline session (the API acts for it). */
-function clientInfoOf(broker: Broker, session: Session): ClientInfo {
-  return broker.channels.get(session.clientId)?.info ?? { clientId: session.clientId, username: undefined, peer: '', protocolVersion: 5, listener: '' };
+/** 404 for a client no node has; nodes that did not answer are named (it may be there). */
+function clientNotFound(reply: FastifyReply, errors: NodeError[]): FastifyReply {
+  markPartial(reply, errors);
+  const missing = errors.length > 0 ? ` (no answer from ${errors.map((e) => e.node).join(', ')})` : '';
+  return notFound(reply, 'CLIENTID_NOT_FOUND', `Client ID not found${missing}`);
 }
 
-export function clientRoutes(app: FastifyInstance, broker: Broker): void {
+export function clientRoutes(app: FastifyInstance, q: ClusterQuery): void {
   app.get<{ Querystring: ListQuery }>(
     '/api/v5/clients',
     {
       schema: {
-        summary: 'List clients (connected, and disconnected sessions not yet expired), paged and filtered',
+        summary: 'List clients of every node (connected, and disconnected sessions not yet expired), paged and filtered; `meta.errors` names nodes that did not answer',
         tags: ['clients'],
         querystring: {
           type: 'object',
@@ -58,38 +59,38 @@ export function clientRoutes(app: FastifyInstance, broker: Broker): void {
         },
       },
     },
-    async (req) => {
-      const q = req.query;
-      const keep = (c: ClientView) =>
-        (q.node === undefined || c.node === q.node) &&
-        (q.clientid === undefined || c.clientid === q.clientid) &&
-        (q.username === undefined || c.username === q.username) &&
-        (q.ip_address === undefined || c.ip_address === q.ip_address) &&
-        (q.conn_state === undefined || c.connected === (q.conn_state === 'connected')) &&
-        (q.like_clientid === undefined || c.clientid.includes(q.like_clientid)) &&
-        (q.like_username === undefined || (c.username ?? '').includes(q.like_username));
-      return paginate(clientViews(broker), q, keep);
+    async (req, reply) => {
+      const { page, limit, node, ...filters } = req.query;
+      const nodes = q.nodes();
+      if (node !== undefined && !nodes.includes(node)) return notFound(reply, 'NOT_FOUND', `node ${node} is not a running node of the cluster`);
+      const result = await q.page<ClientView, ClientFilters>('clients.page', filters, { page, limit }, node === undefined ? nodes : [node]);
+      markPartial(reply, result.meta.errors ?? []);
+      return result;
     },
   );
 
   app.get<{ Params: { clientid: string } }>(
     '/api/v5/clients/:clientid',
     { schema: { summary: 'One client', tags: ['clients'], params: clientIdParam, response: { 404: errorSchema } } },
-    async (req, reply) => clientView(broker, req.params.clientid) ?? notFound(reply, 'CLIENTID_NOT_FOUND', 'Client ID not found'),
+    async (req, reply) => {
+      const r = await q.find<ClientView>('client.get', { clientid: req.params.clientid });
+      return r.node !== undefined ? r.value : clientNotFound(reply, r.errors);
+    },
   );
 
   app.delete<{ Params: { clientid: string } }>(
     '/api/v5/clients/:clientid',
     {
       schema: {
-        summary: 'Kick a client: DISCONNECT 0x98 (v5), its session ends, logged as `kicked`',
+        summary: 'Kick a client on whichever node holds it: DISCONNECT 0x98 (v5), its session ends, logged as `kicked` there',
         tags: ['clients'],
         params: clientIdParam,
         response: { 404: errorSchema },
       },
     },
     async (req, reply) => {
-      if (!broker.kick(req.params.clientid)) return notFound(reply, 'CLIENTID_NOT_FOUND', 'Client ID not found');
+      const r = await q.find<true>('client.kick', { clientid: req.params.clientid });
+      if (r.node === undefined) return clientNotFound(reply, r.errors);
       return reply.code(204).send();
     },
   );
@@ -98,8 +99,8 @@ export function clientRoutes(app: FastifyInstance, broker: Broker): void {
     '/api/v5/clients/:clientid/subscriptions',
     { schema: { summary: "A client's subscriptions", tags: ['clients'], params: clientIdParam, response: { 404: errorSchema } } },
     async (req, reply) => {
-      const session = broker.sessions.get(req.params.clientid);
-      return session ? subscriptionViews(broker, session) : notFound(reply, 'CLIENTID_NOT_FOUND', 'Client ID not found');
+      const r = await q.find<SubscriptionView[]>('client.subscriptions', { clientid: req.params.clientid });
+      return r.node !== undefined ? r.value : clientNotFound(reply, r.errors);
     },
   );
 
@@ -107,19 +108,14 @@ export function clientRoutes(app: FastifyInstance, broker: Broker): void {
     '/api/v5/clients/:clientid/subscribe',
     { schema: { summary: 'Subscribe a client to a topic filter', tags: ['clients'], params: clientIdParam, body: subscribeBody, response: { 400: errorSchema, 404: errorSchema } } },
     async (req, reply) => {
-      const session = broker.sessions.get(req.params.clientid);
-      if (!session) return notFound(reply, 'CLIENTID_NOT_FOUND', 'Client ID not found');
       const { topic, qos, nl, rap, rh } = req.body;
       const shared = parseSharedFilter(topic);
       if (typeof shared === 'string') return badRequest(reply, 'INVALID_PARAMETER', `topic: ${shared}`);
       const filterError = topicFilterError(shared ? shared.filter : topic);
       if (filterError) return badRequest(reply, 'INVALID_PARAMETER', `topic: ${filterError}`);
-      const opts: SubOptions = { qos, nl: nl === 1, rap: rap === 1, rh, subId: 0 };
-      if (shared) opts.share = shared.group;
-      const info = clientInfoOf(broker, session);
-      const isNew = broker.subscribe(session, info, topic, opts);
-      broker.sendRetained(session, topic, opts, isNew);
-      return { clientid: session.clientId, topic, qos, nl, rap, rh, reason_code: qos === 0 ? RC.SUCCESS : qos };
+      const args: SubscribeArgs = { clientid: req.params.clientid, topic, share: shared ? shared.group : undefined, qos, nl, rap, rh };
+      const r = await q.find<Record<string, unknown>>('client.subscribe', args);
+      return r.node !== undefined ? r.value : clientNotFound(reply, r.errors);
     },
   );
 
@@ -135,10 +131,9 @@ export function clientRoutes(app: FastifyInstance, broker: Broker): void {
       },
     },
     async (req, reply) => {
-      const session = broker.sessions.get(req.params.clientid);
-      if (!session) return notFound(reply, 'CLIENTID_NOT_FOUND', 'Client ID not found');
-      const info = clientInfoOf(broker, session);
-      if (!broker.unsubscribe(session, info, req.body.topic)) return notFound(reply, 'NOT_FOUND', 'No such subscription');
+      const r = await q.find<'unsubscribed' | 'no_subscription'>('client.unsubscribe', { clientid: req.params.clientid, topic: req.body.topic });
+      if (r.node === undefined) return clientNotFound(reply, r.errors);
+      if (r.value === 'no_subscription') return notFound(reply, 'NOT_FOUND', 'No such subscription');
       return reply.code(204).send();
     },
   );

@@ -1,66 +1,29 @@
-/** Node facts: `/status` (probes), `/nodes`, `/stats`, `/metrics`, `/listeners`. */
-import os from 'node:os';
+/**
+ * Node facts: `/status` (probes), `/nodes`, `/stats`, `/metrics` (every node's, gathered
+ * over the cluster), `/listeners` (this node's).
+ */
 import type { FastifyInstance } from 'fastify';
-import { VERSION, type Broker } from '@vireo/broker';
+import type { Broker } from '@vireo/broker';
 import { notFound, errorSchema } from './errors.js';
+import { markPartial, nodeError, type ClusterQuery } from './cluster-query.js';
+import type { NodeInfo } from './node-facts.js';
 
-function nodeInfo(broker: Broker) {
-  const mem = process.memoryUsage();
-  return {
-    node: broker.options.nodeName,
-    node_status: 'running',
-    version: VERSION,
-    role: 'core',
-    uptime: Date.now() - broker.startedAt,
-    connections: broker.sessions.size,
-    live_connections: broker.channels.size,
-    memory_total: os.totalmem(),
-    memory_used: mem.rss,
-    process_heap_used: mem.heapUsed,
-    load1: os.loadavg()[0],
-    sys_path: process.cwd(),
-    otp_release: `node ${process.version}`,
-  };
-}
+/** Replicated to every node, so the same on each: an aggregate takes one node's, not the sum. */
+const SAME_ON_EVERY_NODE = new Set(['retained.count']);
 
-function stats(broker: Broker) {
-  const r = broker.router;
-  return {
-    node: broker.options.nodeName,
-    'connections.count': broker.sessions.size,
-    'connections.max': broker.stats.connectionsMax,
-    'live_connections.count': broker.channels.size,
-    'sessions.count': broker.sessions.size,
-    'topics.count': r.topicCount,
-    'subscriptions.count': r.subscriptionCount,
-    'subscriptions.shared.count': r.subscriptionCount - r.direct.size,
-    'retained.count': broker.retainer.size,
-  };
-}
-
-function metrics(broker: Broker) {
-  const s = broker.stats;
-  const out: Record<string, number | string> = {
-    node: broker.options.nodeName,
-    'messages.received': s.msgIn,
-    'messages.sent': s.msgOut,
-    'messages.dropped': s.msgDropped,
-    'packets.received': s.packetsIn,
-    'packets.sent': s.packetsOut,
-    'client.connected': s.connected,
-    'client.disconnected': s.disconnected,
-    'session.takenover': s.takeovers,
-    'session.discarded': s.discards,
-    'client.kicked': s.kicks,
-    'authentication.success': s.authSuccess,
-    'authentication.failure': s.authFailure,
-    'authorization.deny': s.aclDenied,
-  };
-  for (const [reason, n] of s.droppedBy) out[`messages.dropped.${reason}`] = n;
+/** EMQX's `aggregate=true`: one object, numbers summed over the nodes, no `node` field. */
+function aggregate(parts: Record<string, unknown>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of parts) {
+    for (const [k, v] of Object.entries(p)) {
+      if (typeof v !== 'number') continue;
+      out[k] = SAME_ON_EVERY_NODE.has(k) ? Math.max(out[k] ?? 0, v) : (out[k] ?? 0) + v;
+    }
+  }
   return out;
 }
 
-export function nodeRoutes(app: FastifyInstance, broker: Broker, ready: () => boolean): void {
+export function nodeRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery, ready: () => boolean): void {
   // liveness and readiness for probes, in EMQX's plain-text shape
   const status = async (_req: unknown, reply: import('fastify').FastifyReply) => {
     const up = ready();
@@ -72,21 +35,40 @@ export function nodeRoutes(app: FastifyInstance, broker: Broker, ready: () => bo
   app.get('/status', { schema: { summary: 'Liveness and readiness: 200 when the node serves MQTT', tags: ['status'] } }, status);
   app.get('/api/v5/status', { schema: { summary: 'Same as /status', tags: ['status'] } }, status);
 
-  app.get('/api/v5/nodes', { schema: { summary: 'Nodes of the cluster', tags: ['nodes'] } }, async () => [nodeInfo(broker)]);
+  app.get('/api/v5/nodes', { schema: { summary: 'Every running node of the cluster; one that does not answer is listed as `stopped` with its error', tags: ['nodes'] } }, async (_req, reply) => {
+    const g = await q.gather<NodeInfo>('node.info', null);
+    markPartial(reply, g.errors);
+    return [...g.parts.map((p) => p.value), ...g.errors.map((e) => ({ node: e.node, node_status: 'stopped', error: e.message }))].sort((a, b) => (a.node < b.node ? -1 : 1));
+  });
   app.get<{ Params: { node: string } }>(
     '/api/v5/nodes/:node',
-    { schema: { summary: 'One node', tags: ['nodes'], params: { type: 'object', properties: { node: { type: 'string' } } }, response: { 404: errorSchema } } },
-    async (req, reply) => (req.params.node === broker.options.nodeName ? nodeInfo(broker) : notFound(reply, 'NOT_FOUND', 'node not found')),
+    { schema: { summary: 'One node', tags: ['nodes'], params: { type: 'object', properties: { node: { type: 'string' } } }, response: { 404: errorSchema, 503: errorSchema } } },
+    async (req, reply) => {
+      const node = req.params.node;
+      if (!q.nodes().includes(node)) return notFound(reply, 'NOT_FOUND', 'node not found');
+      try {
+        return await q.call<NodeInfo>(node, 'node.info', null);
+      } catch (err) {
+        return reply.code(503).send({ code: 'NODE_DOWN', message: nodeError(node, err).message });
+      }
+    },
   );
+  const perNode = (op: string) => async (req: { query: { aggregate?: boolean } }, reply: import('fastify').FastifyReply) => {
+    const g = await q.gather<Record<string, unknown>>(op, null);
+    markPartial(reply, g.errors);
+    const values = g.parts.map((p) => p.value);
+    return req.query.aggregate ? aggregate(values) : values;
+  };
+  const aggregateQuery = { type: 'object', properties: { aggregate: { type: 'boolean' } } } as const;
   app.get<{ Querystring: { aggregate?: boolean } }>(
     '/api/v5/stats',
-    { schema: { summary: 'Counts: connections, sessions, topics, subscriptions, retained', tags: ['metrics'], querystring: { type: 'object', properties: { aggregate: { type: 'boolean' } } } } },
-    async (req) => (req.query.aggregate ? stats(broker) : [stats(broker)]),
+    { schema: { summary: 'Counts per node (connections, sessions, topics, subscriptions, retained); `aggregate=true`: summed over the cluster', tags: ['metrics'], querystring: aggregateQuery } },
+    perNode('node.stats'),
   );
   app.get<{ Querystring: { aggregate?: boolean } }>(
     '/api/v5/metrics',
-    { schema: { summary: 'Message, packet and client counters', tags: ['metrics'], querystring: { type: 'object', properties: { aggregate: { type: 'boolean' } } } } },
-    async (req) => (req.query.aggregate ? metrics(broker) : [metrics(broker)]),
+    { schema: { summary: 'Message, packet and client counters per node; `aggregate=true`: summed over the cluster', tags: ['metrics'], querystring: aggregateQuery } },
+    perNode('node.metrics'),
   );
   app.get('/api/v5/listeners', { schema: { summary: 'Listeners with their connections and disconnects by reason', tags: ['listeners'] } }, async () =>
     broker.listenerStats().map((l) => ({

@@ -1,29 +1,23 @@
-/** `/subscriptions` and `/topics` (the route table), paged. */
+/** `/subscriptions` and `/topics` (the route table), paged, gathered from every node. */
 import type { FastifyInstance } from 'fastify';
-import { topicMatches } from '@vireo/mqtt';
-import { subscriptionViews, type Broker, type SubscriptionView } from '@vireo/broker';
-import { pageQuerySchema, paginate, type PageQuery } from './paging.js';
+import type { SubscriptionView } from '@vireo/broker';
+import { pageQuerySchema, type PageQuery } from './paging.js';
+import { markPartial, type ClusterQuery } from './cluster-query.js';
+import type { SubscriptionFilters, TopicView } from './admin-ops.js';
 
-interface SubsQuery extends PageQuery {
-  clientid?: string;
-  topic?: string;
-  qos?: number;
-  share_group?: string;
-  match_topic?: string;
-}
-
-export function subscriptionRoutes(app: FastifyInstance, broker: Broker): void {
-  app.get<{ Querystring: SubsQuery }>(
+export function subscriptionRoutes(app: FastifyInstance, q: ClusterQuery): void {
+  app.get<{ Querystring: PageQuery & SubscriptionFilters & { node?: string } }>(
     '/api/v5/subscriptions',
     {
       schema: {
-        summary: 'All subscriptions on this node, paged and filtered',
+        summary: 'Subscriptions on every node, paged and filtered; `meta.errors` names nodes that did not answer',
         tags: ['subscriptions'],
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             ...pageQuerySchema,
+            node: { type: 'string' },
             clientid: { type: 'string' },
             topic: { type: 'string' },
             qos: { type: 'integer', minimum: 0, maximum: 2 },
@@ -33,37 +27,28 @@ export function subscriptionRoutes(app: FastifyInstance, broker: Broker): void {
         },
       },
     },
-    async (req) => {
-      const q = req.query;
-      function* all(): IterableIterator<SubscriptionView> {
-        for (const s of broker.sessions.values()) yield* subscriptionViews(broker, s);
-      }
-      const keep = (s: SubscriptionView) =>
-        (q.clientid === undefined || s.clientid === q.clientid) &&
-        (q.topic === undefined || s.topic === q.topic) &&
-        (q.qos === undefined || s.qos === q.qos) &&
-        (q.share_group === undefined || s.topic.startsWith(`$share/${q.share_group}/`)) &&
-        (q.match_topic === undefined || topicMatches(s.topic, q.match_topic));
-      return paginate(all(), q, keep);
+    async (req, reply) => {
+      const { page, limit, node, ...filters } = req.query;
+      const r = await q.page<SubscriptionView, SubscriptionFilters>('subscriptions.page', filters, { page, limit }, node === undefined ? q.nodes() : [node]);
+      markPartial(reply, r.meta.errors ?? []);
+      return r;
     },
   );
 
-  app.get<{ Querystring: PageQuery & { topic?: string } }>(
+  app.get<{ Querystring: PageQuery & { topic?: string; node?: string } }>(
     '/api/v5/topics',
     {
       schema: {
-        summary: 'The route table: each topic filter with a subscriber, and the node that has it',
+        summary: 'The route table: each topic filter with a subscriber, and the node that has it (one entry per node)',
         tags: ['subscriptions'],
-        querystring: { type: 'object', additionalProperties: false, properties: { ...pageQuerySchema, topic: { type: 'string' } } },
+        querystring: { type: 'object', additionalProperties: false, properties: { ...pageQuerySchema, topic: { type: 'string' }, node: { type: 'string' } } },
       },
     },
-    async (req) => {
-      const node = broker.options.nodeName;
-      function* routes(): IterableIterator<{ topic: string; node: string }> {
-        for (const [filter] of broker.router.direct.all()) yield { topic: filter, node };
-        for (const [filter, groups] of broker.router.shared.all()) for (const g of groups.keys()) yield { topic: `$share/${g}/${filter}`, node };
-      }
-      return paginate(routes(), req.query, (r) => req.query.topic === undefined || r.topic === req.query.topic);
+    async (req, reply) => {
+      const { page, limit, node, topic } = req.query;
+      const r = await q.page<TopicView, { topic?: string }>('topics.page', { topic }, { page, limit }, node === undefined ? q.nodes() : [node]);
+      markPartial(reply, r.meta.errors ?? []);
+      return r;
     },
   );
 }

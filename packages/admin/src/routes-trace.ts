@@ -1,9 +1,15 @@
-/** `/trace`: follow one client, topic filter or address into a file (EMQX's trace API). */
+/**
+ * `/trace`: follow one client, topic filter or address into a file (EMQX's trace API). A
+ * trace runs on every node (the client may be on any node, or move), each writing the file
+ * on its own host; list, stop and delete act on every node, and the list merges by name.
+ */
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { topicFilterError } from '@vireo/mqtt';
-import type { Broker, TraceType } from '@vireo/broker';
+import type { TraceType } from '@vireo/broker';
 import { badRequest, errorSchema, notFound } from './errors.js';
+import { markPartial, type ClusterQuery } from './cluster-query.js';
+import type { NodeTrace, TraceStartArgs } from './admin-ops.js';
 
 interface TraceBody {
   name: string;
@@ -19,7 +25,7 @@ interface TraceBody {
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;
 
-export function traceRoutes(app: FastifyInstance, broker: Broker): void {
+export function traceRoutes(app: FastifyInstance, q: ClusterQuery): void {
   app.post<{ Body: TraceBody }>(
     '/api/v5/trace',
     {
@@ -53,44 +59,65 @@ export function traceRoutes(app: FastifyInstance, broker: Broker): void {
       if (!path.isAbsolute(b.file)) return badRequest(reply, 'INVALID_PARAMETER', 'file: an absolute path on the node');
       const endAt = b.end_at ? Date.parse(b.end_at) : Date.now() + (b.duration ?? 600) * 1000;
       if (endAt <= Date.now()) return badRequest(reply, 'INVALID_PARAMETER', 'end_at is in the past');
-      try {
-        const t = broker.startTrace({ name: b.name, type: b.type, filter, file: b.file, endAt, maxBytes: b.max_bytes });
-        return view(t.info());
-      } catch (err) {
-        return reply.code(409).send({ code: 'ALREADY_EXISTS', message: (err as Error).message });
+      const args: TraceStartArgs = { name: b.name, type: b.type, filter, file: b.file, endAt, maxBytes: b.max_bytes };
+      const g = await q.gather<{ trace?: NodeTrace; conflict?: string }>('trace.start', args);
+      markPartial(reply, g.errors);
+      const started = g.parts.flatMap((p) => (p.value.trace ? [p.value.trace] : []));
+      const conflict = g.parts.find((p) => p.value.conflict !== undefined);
+      if (started.length === 0) {
+        if (conflict) return reply.code(409).send({ code: 'ALREADY_EXISTS', message: conflict.value.conflict });
+        return reply.code(503).send({ code: 'NODE_DOWN', message: g.errors.map((e) => e.message).join('; ') });
       }
+      return view(started);
     },
   );
 
-  app.get('/api/v5/trace', { schema: { summary: 'Traces on this node', tags: ['trace'] } }, async () => broker.tracer.list().map(view));
+  app.get('/api/v5/trace', { schema: { summary: 'Traces of every node, merged by name (`log_size` per node)', tags: ['trace'] } }, async (_req, reply) => {
+    const g = await q.gather<NodeTrace[]>('trace.list', null);
+    markPartial(reply, g.errors);
+    const byName = new Map<string, NodeTrace[]>();
+    for (const p of g.parts) for (const t of p.value) byName.set(t.name, [...(byName.get(t.name) ?? []), t]);
+    return [...byName.values()].map(view);
+  });
 
   app.put<{ Params: { name: string } }>(
     '/api/v5/trace/:name/stop',
-    { schema: { summary: 'Stop a trace (its file stays)', tags: ['trace'], params: nameParam, response: { 404: errorSchema } } },
-    async (req, reply) => (broker.stopTrace(req.params.name) ? view(broker.tracer.list().find((t) => t.name === req.params.name)!) : notFound(reply, 'NOT_FOUND', 'no such trace')),
+    { schema: { summary: 'Stop a trace on every node (its files stay)', tags: ['trace'], params: nameParam, response: { 404: errorSchema } } },
+    async (req, reply) => {
+      const g = await q.gather<NodeTrace | null>('trace.stop', { name: req.params.name });
+      markPartial(reply, g.errors);
+      const stopped = g.parts.flatMap((p) => (p.value ? [p.value] : []));
+      return stopped.length > 0 ? view(stopped) : notFound(reply, 'NOT_FOUND', 'no such trace');
+    },
   );
 
   app.delete<{ Params: { name: string } }>(
     '/api/v5/trace/:name',
-    { schema: { summary: 'Stop and forget a trace (its file stays)', tags: ['trace'], params: nameParam, response: { 404: errorSchema } } },
+    { schema: { summary: 'Stop and forget a trace on every node (its files stay)', tags: ['trace'], params: nameParam, response: { 404: errorSchema } } },
     async (req, reply) => {
-      broker.stopTrace(req.params.name);
-      return broker.tracer.delete(req.params.name) ? reply.code(204).send() : notFound(reply, 'NOT_FOUND', 'no such trace');
+      const g = await q.gather<boolean>('trace.delete', { name: req.params.name });
+      markPartial(reply, g.errors);
+      return g.parts.some((p) => p.value) ? reply.code(204).send() : notFound(reply, 'NOT_FOUND', 'no such trace');
     },
   );
 }
 
-function view(t: import('@vireo/broker').TraceInfo) {
+/** One trace as EMQX shows it, from each node's copy: `log_size` per node, running while any node runs it. */
+function view(copies: NodeTrace[]) {
+  const t = copies[0]!;
+  const logSize: Record<string, number> = {};
+  for (const c of copies) logSize[c.node] = c.bytes;
+  const running = copies.some((c) => c.status === 'running');
   return {
     name: t.name,
     type: t.type,
     [t.type]: t.filter,
     file: t.file,
-    start_at: new Date(t.startedAt).toISOString(),
+    start_at: new Date(Math.min(...copies.map((c) => c.startedAt))).toISOString(),
     end_at: new Date(t.endAt).toISOString(),
     max_bytes: t.maxBytes,
-    log_size: t.bytes,
-    status: t.status,
-    stop_reason: t.stopReason ?? null,
+    log_size: logSize,
+    status: running ? 'running' : 'stopped',
+    stop_reason: running ? null : (copies.find((c) => c.stopReason)?.stopReason ?? null),
   };
 }

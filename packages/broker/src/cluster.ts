@@ -69,11 +69,45 @@ export interface ClusterLink {
   nodes(): string[];
   /** Leaves the cluster (the broker is stopping). */
   close(): Promise<void>;
+  /** Sets what answers admin calls (`callNode`) on this node, for peers and for itself. */
+  serveAdmin?(handler: AdminCallHandler): void;
+  /**
+   * Runs admin operation `op` on `node` (this node included) and resolves with its answer;
+   * rejects with an `AdminCallError` when the node is unknown or down, does not answer
+   * within the call timeout, or its handler failed. Never waits longer than the timeout.
+   */
+  callNode?(node: string, op: string, args: unknown): Promise<unknown>;
+}
+
+/**
+ * Answers one admin call (the HTTP API asking a node for its part of a cluster-wide
+ * answer). Arguments and answers are plain JSON values: they cross the wire as JSON.
+ */
+export type AdminCallHandler = (op: string, args: unknown) => Promise<unknown>;
+
+/** An admin call that got no answer: `node` and why (`timeout`, `not_running`, `failed`). */
+export class AdminCallError extends Error {
+  constructor(
+    readonly node: string,
+    readonly reason: 'timeout' | 'not_running' | 'failed',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AdminCallError';
+  }
 }
 
 export class LocalCluster implements ClusterLink {
   readonly sharedElsewhere = undefined;
+  private adminHandler: AdminCallHandler | undefined;
   constructor(readonly node: string) {}
+  serveAdmin(handler: AdminCallHandler): void {
+    this.adminHandler = handler;
+  }
+  async callNode(node: string, op: string, args: unknown): Promise<unknown> {
+    if (node !== this.node || !this.adminHandler) throw new AdminCallError(node, 'not_running', `node ${node} is not running`);
+    return this.adminHandler(op, args);
+  }
   attach(): void {}
   registerClient(): void {}
   unregisterClient(): void {}

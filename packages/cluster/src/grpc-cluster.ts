@@ -1,11 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import type { ClusterHost, ClusterLink, Message, SessionState, SharedStrategy } from '@vireo/broker';
+import type { AdminCallHandler, ClusterHost, ClusterLink, Message, SessionState, SharedStrategy } from '@vireo/broker';
 import type { Logger } from 'pino';
 import type { Discovery } from './discovery.js';
 import { Inbound, type InboundEvents } from './inbound.js';
 import { Outbound, type OutboundEvents } from './outbound.js';
 import { RouteTable, routeKey } from './route-table.js';
 import { ClientRegistry } from './client-registry.js';
+import { AdminRpc } from './admin-rpc.js';
 import { decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
 import { pickNode } from './shared-pick.js';
 import { CHANNEL_OPTIONS, PeerService, fromWire, toWire, type Frame, type PeerServerStream, type WireMsg, type WireRoute } from './wire.js';
@@ -27,6 +28,8 @@ export interface ClusterOptions {
   retryMs?: number;
   /** How long a CONNECT waits for the old node to hand over a session. */
   takeoverTimeoutMs?: number;
+  /** How long an admin call waits for a peer's answer (`cluster.rpc.call_receive_timeout`). */
+  callTimeoutMs?: number;
 }
 
 interface PendingClaim {
@@ -114,6 +117,25 @@ export class GrpcCluster implements ClusterLink {
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.retryMs = options.retryMs ?? 2000;
+    this.admin = new AdminRpc({
+      self: this.node,
+      logger: this.log,
+      timeoutMs: options.callTimeoutMs ?? 5000,
+      send: (node, frame) => this.enqueue(node, frame),
+      isUp: (node) => this.running.has(node),
+    });
+  }
+
+  // ── admin calls (admin-rpc.ts) ────────────────────────────────────────────
+
+  private readonly admin: AdminRpc;
+
+  serveAdmin(handler: AdminCallHandler): void {
+    this.admin.serve(handler);
+  }
+
+  callNode(node: string, op: string, args: unknown): Promise<unknown> {
+    return this.admin.call(node, op, args);
   }
 
   async listen(): Promise<void> {
@@ -401,6 +423,7 @@ export class GrpcCluster implements ClusterLink {
       }
       this.outByNode.delete(node);
       this.queues.delete(node);
+      this.admin.nodeDown(node, reason);
       this.membership(node, reason);
       // dial again soon rather than at the next scheduled round
       if (!this.closed) setTimeout(() => this.dial(link.addr), 200).unref();
@@ -510,6 +533,10 @@ export class GrpcCluster implements ClusterLink {
       this.enqueue(node, { takeover_rest: { clientid, deliveries: encodeDeliveries(rest) } });
     } else if (f.takeover_rest) {
       this.host?.takeoverRest(f.takeover_rest.clientid, decodeDeliveries(f.takeover_rest.deliveries));
+    } else if (f.admin_request) {
+      this.admin.onRequest(node, f.admin_request);
+    } else if (f.admin_reply) {
+      this.admin.onReply(node, f.admin_reply);
     }
   }
 
@@ -532,6 +559,7 @@ export class GrpcCluster implements ClusterLink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.admin.close();
     if (this.discoverTimer) clearInterval(this.discoverTimer);
     this.options.discovery.close();
     const hadPeers = this.outByNode.size > 0;

@@ -54,6 +54,8 @@ export interface Frame {
   takeover_end?: { clientid: string };
   takeover_rest?: { clientid: string; deliveries: Buffer };
   leave?: Record<string, never>;
+  admin_request?: { id: number; op: string; args: Buffer };
+  admin_reply?: { id: number; ok: boolean; result: Buffer; error: string };
 }
 
 export type PeerStream = grpc.ClientDuplexStream<Frame, Frame>;

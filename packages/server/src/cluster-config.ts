@@ -70,5 +70,6 @@ export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedSt
     discovery: discovery(cfg, logger),
     sharedStrategy,
     logger,
+    callTimeoutMs: cfg.cluster.rpc.call_receive_timeout,
   });
 }

@@ -342,6 +342,13 @@ export const configSchema = {
         description:
           'Address of the gRPC port that carries all cluster traffic. Peers dial the host given here, or the host part of `node.name` when binding all interfaces. Port 0 turns clustering off.',
       }),
+      call_receive_timeout: duration({
+        default: 5000,
+        min: 100,
+        max: 300_000,
+        description:
+          'How long the HTTP API waits for each other node\'s part of a cluster-wide answer (clients, subscriptions, kick, stats, metrics, trace). A node that does not answer in time is left out and named in the answer\'s `errors`.',
+      }),
     },
     etcd: {
       server: list({

@@ -12,7 +12,7 @@ import { record, table } from './ctl-format.js';
 
 export const CTL_USAGE = `Usage: vireo ctl COMMAND [--json] [--url URL] [--api-key KEY:SECRET] [--config FILE]
   status                               Is the node running?
-  clients list [--limit N] [--page N]  Clients on the node
+  clients list [--limit N] [--page N]  Clients of every node of the cluster
   clients show CLIENTID                One client
   clients kick CLIENTID                Disconnect a client (DISCONNECT 0x98) and end its session
   subscriptions list [--clientid ID]   Subscriptions
@@ -160,8 +160,10 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
       return out({ status: s }, () => String(s));
     }
     case 'clients list': {
-      const r = (await call(ctx, 'GET', `/api/v5/clients${query}`)) as { data: Record<string, unknown>[]; meta: { count: number } };
-      return out(r, () => table(r.data, ['clientid', 'username', 'connected', 'ip_address', 'proto_ver', 'keepalive', 'subscriptions_cnt', 'mqueue_len']) + `${r.meta.count} client(s)\n`);
+      const r = (await call(ctx, 'GET', `/api/v5/clients${query}`)) as { data: Record<string, unknown>[]; meta: { count: number; errors?: { node: string; message: string }[] } };
+      // a cluster-wide list says which nodes did not answer (it is partial then)
+      const missing = (r.meta.errors ?? []).map((e) => `no answer from ${e.node}: ${e.message}\n`).join('');
+      return out(r, () => table(r.data, ['clientid', 'username', 'connected', 'node', 'ip_address', 'proto_ver', 'keepalive', 'subscriptions_cnt', 'mqueue_len']) + `${r.meta.count} client(s)\n` + missing);
     }
     case 'clients show': {
       const r = (await call(ctx, 'GET', `/api/v5/clients/${encodeURIComponent(need(c, 'CLIENTID'))}`)) as Record<string, unknown>;
