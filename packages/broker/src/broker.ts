@@ -236,8 +236,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     } else {
       session = new Session(clientId, expiryInterval, this.sessionLimits, this.sessionEvents);
       this.sessions.set(clientId, session);
-      this.cluster.registerClient(clientId);
     }
+    // every CONNECT claims the clientid anew: after a partition the newest connection wins
+    this.cluster.registerClient(clientId);
     this.channels.set(clientId, ch);
     this.persistSession(session);
     return { session, present };

@@ -55,7 +55,10 @@ export interface ClusterLink {
    */
   forward(msg: Message): number;
   readonly sharedElsewhere: ReadonlySet<string> | undefined;
-  /** A session for `clientId` now exists on this node (the cluster-wide client registry). */
+  /**
+   * A session for `clientId` now exists on this node, or a new connection attached to it
+   * (the cluster-wide client registry: each call is a newer claim on the clientid).
+   */
   registerClient(clientId: string): void;
   /** This node's session of `clientId` ended. */
   unregisterClient(clientId: string): void;

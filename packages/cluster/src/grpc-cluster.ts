@@ -5,7 +5,7 @@ import type { Discovery } from './discovery.js';
 import { Inbound, type InboundEvents } from './inbound.js';
 import { Outbound, type OutboundEvents } from './outbound.js';
 import { RouteTable, routeKey } from './route-table.js';
-import { ClientRegistry } from './client-registry.js';
+import { ClientLock } from './client-lock.js';
 import { AdminRpc } from './admin-rpc.js';
 import { decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
 import { pickNode } from './shared-pick.js';
@@ -28,6 +28,8 @@ export interface ClusterOptions {
   retryMs?: number;
   /** How long a CONNECT waits for the old node to hand over a session. */
   takeoverTimeoutMs?: number;
+  /** `cluster.autoheal`: settle clientids found on both sides of a partition when it heals (default true). */
+  autoheal?: boolean;
   /** How long an admin call waits for a peer's answer (`cluster.rpc.call_receive_timeout`). */
   callTimeoutMs?: number;
 }
@@ -92,9 +94,8 @@ export class GrpcCluster implements ClusterLink {
   private readonly local = new Map<string, WireRoute>();
   private pendingAdd: WireRoute[] = [];
   private pendingDel: WireRoute[] = [];
-  private clientsAdd: string[] = [];
-  private clientsDel: string[] = [];
-  private readonly clients = new ClientRegistry();
+  /** The client registry and the per-clientid claims (client-lock.ts). */
+  private readonly lock: ClientLock;
   private readonly claims = new Map<number, PendingClaim>();
   private claimSeq = 0;
   private seq = 0;
@@ -117,6 +118,13 @@ export class GrpcCluster implements ClusterLink {
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.retryMs = options.retryMs ?? 2000;
+    this.lock = new ClientLock({
+      node: this.node,
+      autoheal: options.autoheal ?? true,
+      logger: this.log,
+      // a clean-start takeover by nobody: the connection gets 0x8E, the session ends (`discarded`)
+      discardLocal: (clientId) => void this.host?.takeoverBegin(clientId, true),
+    });
     this.admin = new AdminRpc({
       self: this.node,
       logger: this.log,
@@ -202,17 +210,17 @@ export class GrpcCluster implements ClusterLink {
   // ── client registry and takeover ──────────────────────────────────────────
 
   registerClient(clientId: string): void {
-    this.clientsAdd.push(clientId);
+    this.lock.claim(clientId);
     this.schedule();
   }
 
   unregisterClient(clientId: string): void {
-    this.clientsDel.push(clientId);
+    this.lock.release(clientId);
     this.schedule();
   }
 
   claimClient(clientId: string, cleanStart: boolean): Promise<SessionState | undefined> | undefined {
-    const owner = this.clients.owner(clientId);
+    const owner = this.lock.ownerElsewhere(clientId);
     if (owner === undefined || !this.outByNode.has(owner)) return undefined;
     const id = ++this.claimSeq;
     return new Promise((resolve) => {
@@ -345,15 +353,14 @@ export class GrpcCluster implements ClusterLink {
 
   private flush(): void {
     this.flushScheduled = false;
-    if (this.pendingAdd.length + this.pendingDel.length + this.clientsAdd.length + this.clientsDel.length > 0) {
+    if (this.pendingAdd.length + this.pendingDel.length > 0 || this.lock.hasDelta()) {
       this.seq++;
+      const c = this.lock.takeDelta();
       const frame: Frame = {
-        routes: { snapshot: false, seq: this.seq, add: this.pendingAdd, del: this.pendingDel, clients_add: this.clientsAdd, clients_del: this.clientsDel },
+        routes: { snapshot: false, seq: this.seq, add: this.pendingAdd, del: this.pendingDel, clients_add: c.add, clients_del: c.del, clients_add_ts: c.stamps },
       };
       this.pendingAdd = [];
       this.pendingDel = [];
-      this.clientsAdd = [];
-      this.clientsDel = [];
       for (const out of this.outByNode.values()) out.send(frame);
     }
     for (const [node, q] of this.queues) {
@@ -402,8 +409,8 @@ export class GrpcCluster implements ClusterLink {
       if (this.outByNode.has(node)) return link.close('duplicate');
       this.outByNode.set(node, link);
       // a (re)connected peer gets everything first: routes, then retained messages
-      const clients = this.host?.localClients() ?? [];
-      link.send({ routes: { snapshot: true, seq: this.seq, add: [...this.local.values()], del: [], clients_add: clients, clients_del: [] } });
+      const c = this.lock.snapshot(this.host?.localClients() ?? []);
+      link.send({ routes: { snapshot: true, seq: this.seq, add: [...this.local.values()], del: [], clients_add: c.add, clients_del: [], clients_add_ts: c.stamps } });
       const retained = this.host?.retainedMessages() ?? [];
       if (retained.length > 0) {
         link.send({
@@ -473,7 +480,7 @@ export class GrpcCluster implements ClusterLink {
       this.inByNode.delete(node);
       this.remoteSeq.delete(node);
       const purged = this.routes.purge(node);
-      this.clients.purge(node);
+      this.lock.registry.purge(node);
       if (purged > 0) this.log.info({ peer_node: node, routes: purged }, 'Purged routes of cluster node');
       this.membership(node, reason);
     },
@@ -496,10 +503,10 @@ export class GrpcCluster implements ClusterLink {
       if (!host) return;
       for (const w of f.forward.msgs) host.dispatchLocal(fromWire(w), w.groups && w.groups.length > 0 ? w.groups : undefined);
     } else if (f.routes) {
-      const { snapshot, seq, add, del, clients_add, clients_del } = f.routes;
+      const { snapshot, seq, add, del, clients_add, clients_del, clients_add_ts } = f.routes;
       if (snapshot) {
         this.routes.replace(node, add);
-        this.clients.replace(node, clients_add);
+        this.lock.receive(node, clients_add, clients_add_ts ?? [], [], true);
         this.remoteSeq.set(node, seq ?? 0);
         this.log.debug({ peer_node: node, routes: add.length, seq }, 'Cluster routes snapshot');
         return;
@@ -514,13 +521,14 @@ export class GrpcCluster implements ClusterLink {
       }
       this.remoteSeq.set(node, seq);
       this.routes.apply(node, add, del);
-      this.clients.apply(node, clients_add, clients_del);
+      this.lock.receive(node, clients_add, clients_add_ts ?? [], clients_del, false);
     } else if (f.retained) {
       for (const e of f.retained.entries) this.receiveRetained(e.msg, e.origin);
     } else if (f.leave) {
       this.leaving.add(node);
     } else if (f.takeover) {
       const { id, clientid, clean } = f.takeover;
+      this.lock.yieldTo(clientid);
       const state = this.host?.takeoverBegin(clientid, clean);
       if (state) this.log.info({ clientid, peer_node: node }, 'Session takeovered to another node');
       this.enqueue(node, { takeover_reply: { id, found: state !== undefined, state: state ? encodeState(state) : Buffer.alloc(0) } });

@@ -46,7 +46,7 @@ export interface Frame {
   welcome?: { node: string; mac: Buffer };
   refused?: { reason: string };
   heartbeat?: { at: number };
-  routes?: { snapshot: boolean; seq: number; add: WireRoute[]; del: WireRoute[]; clients_add: string[]; clients_del: string[] };
+  routes?: { snapshot: boolean; seq: number; add: WireRoute[]; del: WireRoute[]; clients_add: string[]; clients_del: string[]; clients_add_ts?: number[] };
   forward?: { msgs: WireMsg[] };
   retained?: { entries: { msg: WireMsg; origin: string }[] };
   takeover?: { id: number; clientid: string; clean: boolean };

@@ -70,6 +70,7 @@ export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedSt
     discovery: discovery(cfg, logger),
     sharedStrategy,
     logger,
+    autoheal: cfg.cluster.autoheal,
     callTimeoutMs: cfg.cluster.rpc.call_receive_timeout,
   });
 }

@@ -29,7 +29,7 @@ import {
 } from './schema-dsl.js';
 import { isAddress, isHttpUrl } from './config-values.js';
 
-const CLUSTER = 'clustering features not built yet (autoclean, autoheal)';
+const CLUSTER = 'clustering features not built yet (autoclean)';
 
 /** The cookie shipped as default; starting with it logs a warning (DESIGN.md § Cluster). */
 export const DEFAULT_COOKIE = 'vireosecretcookie';
@@ -439,8 +439,8 @@ export const configSchema = {
     }),
     autoheal: bool({
       default: true,
-      description: 'Heal network partitions automatically when peers see each other again.',
-      feature: CLUSTER,
+      description:
+        'After a network partition heals, a clientid with a session on both sides keeps only the newest (the older connection gets DISCONNECT 0x8E, its session is discarded). Off: both stay, with a warning, until the client reconnects. Routes resync either way.',
     }),
   },
 

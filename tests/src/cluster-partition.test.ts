@@ -1,0 +1,147 @@
+/**
+ * A network partition with real processes on a real (virtual) network: three nodes, each
+ * in its own network namespace; the links between {0, 1} and {2} are cut. Each side keeps
+ * serving its clients; a clientid connects on both sides; after healing, routes converge
+ * both ways (including subscriptions made during the split) and only the newest
+ * connection of the clientid is left (autoheal: the older one gets DISCONNECT 0x8E and
+ * its node logs it).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MqttClient } from 'mqtt';
+import type { IDisconnectPacket } from 'mqtt-packet';
+import { collect, connect, endAll, sleep } from './harness.js';
+import { killAllVireo, spawnVireo, VIREO_CLI } from './vireo-process.js';
+import { logsMatching, waitLog, waitMembers, type ClusterNode } from './cluster-nodes.js';
+import { createNetLab, netnsAvailable, type NetLab } from './netns.js';
+
+const skip = netnsAvailable() ? false : 'needs root and ip netns';
+
+/** Waits for the `nth` (1-based) log line with `msg` about `peer` on `node`. */
+async function waitNth(node: ClusterNode, msg: string, peer: string, nth: number, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (logsMatching(node, msg, (l) => l.peer_node === peer).length < nth) {
+    if (Date.now() > until) throw new Error(`${node.name} did not log "${msg}" for ${peer} ${nth} times within ${ms} ms\n${node.proc.stdout().slice(-3000)}`);
+    await sleep(50);
+  }
+}
+
+/** Messages `client` receives on `topic` within `ms`. */
+async function received(client: MqttClient, topic: string, ms: number): Promise<string[]> {
+  const got: string[] = [];
+  const on = (t: string, p: Buffer) => {
+    if (t === topic) got.push(p.toString());
+  };
+  client.on('message', on);
+  await sleep(ms);
+  client.removeListener('message', on);
+  return got;
+}
+
+describe('a partition of a three-node cluster', { skip }, () => {
+  let lab: NetLab | undefined;
+  let nodes: ClusterNode[] = [];
+  const clients: MqttClient[] = [];
+  const client = async (i: number, clientId: string, extra: object = {}): Promise<MqttClient> => {
+    const c = await connect(nodes[i]!.url, { clientId, protocolVersion: 5, ...extra });
+    clients.push(c);
+    return c;
+  };
+
+  before(async () => {
+    lab = createNetLab(3);
+    const ips = lab.ips;
+    nodes = ips.map((addr, i) => {
+      const name = `part${i}@${addr}`;
+      const env = {
+        VIREO_NODE__NAME: name,
+        VIREO_NODE__COOKIE: 'partition-test-cookie',
+        VIREO_CLUSTER__DISCOVERY_STRATEGY: 'static',
+        VIREO_CLUSTER__STATIC__SEEDS: `[${ips.map((a) => `${a}:5370`).join(', ')}]`,
+        VIREO_CLUSTER__RPC__BIND: `${addr}:5370`,
+        VIREO_LISTENERS__TCP__DEFAULT__BIND: `${addr}:1883`,
+        VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
+      };
+      const proc = spawnVireo({ env, command: [...lab!.exec(i), process.execPath, VIREO_CLI] });
+      return { name, rpcPort: 5370, mqttPort: 1883, url: `mqtt://${addr}:1883`, proc, env };
+    });
+    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((m) => m.name))));
+  });
+
+  after(async () => {
+    await endAll(...clients);
+    for (const n of nodes) n.proc.kill('SIGKILL');
+    killAllVireo();
+    lab?.close();
+  });
+
+  test('each side serves during the split; afterwards routes converge and the newest connection of a clientid stays', { timeout: 60_000 }, async () => {
+    const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const subA = await client(0, 'sub-a');
+    const subC = await client(2, 'sub-c');
+    await subA.subscribeAsync('p/#', { qos: 1 });
+    await subC.subscribeAsync('p/#', { qos: 1 });
+    const pubA = await client(0, 'pub-a');
+    const pubC = await client(2, 'pub-c');
+
+    lab!.cut([0, 1], [2]);
+    // both sides find the other silent (heartbeat timeout)
+    await Promise.all([waitNth(a, 'Cluster node down', c.name, 1), waitNth(c, 'Cluster node down', a.name, 1), waitNth(c, 'Cluster node down', b.name, 1)]);
+
+    // each side keeps serving: its own publishers reach its own subscribers
+    const gotA = collect(subA, 1, 3000);
+    const gotC = collect(subC, 1, 3000);
+    await pubA.publishAsync('p/a', 'from-a', { qos: 1 });
+    await pubC.publishAsync('p/c', 'from-c', { qos: 1 });
+    assert.deepEqual((await gotA).map((m) => m.payload), ['from-a']);
+    assert.deepEqual((await gotC).map((m) => m.payload), ['from-c']);
+
+    // a subscription made on one side during the split
+    const lateC = await client(2, 'late-c');
+    await lateC.subscribeAsync('split/#', { qos: 1 });
+
+    // one clientid on both sides: first on node 0, then (newer) on node 2
+    const older = await client(0, 'twin', { clean: false, properties: { sessionExpiryInterval: 300 } });
+    let olderDisconnect: IDisconnectPacket | undefined;
+    older.on('disconnect', (p) => (olderDisconnect = p));
+    await sleep(20);
+    const newer = await client(2, 'twin', { clean: false, properties: { sessionExpiryInterval: 300 } });
+    let newerClosed = false;
+    newer.on('close', () => (newerClosed = true));
+
+    lab!.heal();
+    await Promise.all([
+      waitNth(a, 'Cluster node running', c.name, 2, 20_000),
+      waitNth(c, 'Cluster node running', a.name, 2, 20_000),
+      waitNth(c, 'Cluster node running', b.name, 2, 20_000),
+    ]);
+
+    // autoheal: the older connection is kicked on its node, the newer one stays
+    const healed = await waitLog(a, 'Autoheal', (l) => l.clientid === 'twin', 5000);
+    assert.equal(healed.peer_node, c.name);
+    await waitLog(a, 'Session discarded', (l) => l.clientid === 'twin', 5000);
+    const until = Date.now() + 3000;
+    while (!olderDisconnect && Date.now() < until) await sleep(20);
+    assert.equal(olderDisconnect?.reasonCode, 0x8e, 'the older twin got DISCONNECT 0x8E');
+    assert.equal(newerClosed, false, 'the newer twin is still connected');
+    assert.equal(logsMatching(c, 'Autoheal').length, 0, 'the node with the newer connection kept it');
+
+    // routes converge both ways: a node-0 publish reaches the subscription made on node 2
+    // during the split, and each subscriber gets each message once
+    const until2 = Date.now() + 10_000;
+    for (;;) {
+      const probe = received(lateC, 'split/probe', 300);
+      await pubA.publishAsync('split/probe', 'x', { qos: 0 });
+      if ((await probe).length > 0) break;
+      if (Date.now() > until2) assert.fail('routes from node 2 never reached node 0 after healing');
+    }
+    const onA = received(subA, 'p/after', 1000);
+    const onC = received(subC, 'p/after', 1000);
+    const onLate = received(lateC, 'split/after', 1000);
+    await pubC.publishAsync('p/after', 'c→all', { qos: 1 });
+    await pubA.publishAsync('split/after', 'a→late', { qos: 1 });
+    assert.deepEqual(await onA, ['c→all'], 'node 0 subscriber: once');
+    assert.deepEqual(await onC, ['c→all'], 'node 2 subscriber: once');
+    assert.deepEqual(await onLate, ['a→late'], 'subscription made during the split: once');
+  });
+});
