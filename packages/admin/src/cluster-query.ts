@@ -37,6 +37,12 @@ export interface SliceArgs<F> {
 
 export type ClusterPage<T> = Page<T> & { meta: Page<T>['meta'] & { errors?: NodeError[] } };
 
+/**
+ * Above this `limit` even page 1 takes two rounds: with one round every node would send a
+ * whole page of which the asking node keeps only `limit` items in all.
+ */
+const ONE_ROUND_LIMIT = 1000;
+
 export class ClusterQuery {
   constructor(
     private readonly broker: Broker,
@@ -75,19 +81,20 @@ export class ClusterQuery {
   /**
    * A page of a list spread over nodes, in node order (all of the first node's matches,
    * then the next node's …), so `page`/`limit` mean the same from any node. Page 1 takes
-   * one round (each node returns its count and its first `limit` items); later pages ask
-   * for counts first, then only the nodes the page covers for their slice.
+   * one round (each node returns its count and its first `limit` items); later pages and
+   * large limits ask for counts first, then only the nodes the page covers for their slice.
    */
   async page<T, F>(op: string, filters: F, q: PageQuery, nodes: string[] = this.nodes()): Promise<ClusterPage<T>> {
     const page = q.page ?? 1;
     const limit = q.limit ?? 100;
     const start = (page - 1) * limit;
-    const first = await this.gather<NodeSlice<T>>(op, { filters, offset: 0, limit: start === 0 ? limit : 0 } satisfies SliceArgs<F>, nodes);
+    const oneRound = start === 0 && limit <= ONE_ROUND_LIMIT;
+    const first = await this.gather<NodeSlice<T>>(op, { filters, offset: 0, limit: oneRound ? limit : 0 } satisfies SliceArgs<F>, nodes);
     const errors = first.errors;
     let count = 0;
     for (const p of first.parts) count += p.value.count;
     let data: T[] = [];
-    if (start === 0) {
+    if (oneRound) {
       for (const p of first.parts) {
         if (data.length >= limit) break;
         data.push(...p.value.data.slice(0, limit - data.length));
