@@ -21,11 +21,23 @@ export interface SessionJournal {
 }
 
 /**
+ * The store's number of a held message, on the Delivery itself: a property read, where a
+ * WeakMap lookup per event cost several times more (and GC work). A symbol, so it never
+ * crosses to another node (structured clone skips symbol keys) or into a stored record.
+ * 0: not numbered.
+ */
+const SEQ = Symbol('vireo.store.seq');
+type Numbered = Delivery & { [SEQ]?: number };
+
+function seqOf(d: Delivery): number {
+  return (d as Numbered)[SEQ] ?? 0;
+}
+
+/**
  * Numbers each held message and turns the sessions' events into store writes. The numbers are
  * node-wide (so in order within each session, and a store can key pending writes by number alone).
  */
 export class StoreJournal implements SessionJournal {
-  private readonly seqOf = new WeakMap<Delivery, number>();
   private nextSeq = 1;
 
   constructor(private readonly store: BrokerStore) {}
@@ -35,20 +47,20 @@ export class StoreJournal implements SessionJournal {
   }
 
   sent(s: Session, d: Delivery, pid: number): void {
-    const seq = this.seqOf.get(d);
-    if (seq === undefined) this.store.putDelivery(s.clientId, this.assign(d), pid, 1, d);
+    const seq = seqOf(d);
+    if (seq === 0) this.store.putDelivery(s.clientId, this.assign(d), pid, 1, d);
     else this.store.setDeliveryState(s.clientId, seq, pid, 1);
   }
 
   released(s: Session, d: Delivery, pid: number): void {
-    const seq = this.seqOf.get(d);
-    if (seq !== undefined) this.store.setDeliveryState(s.clientId, seq, pid, 2);
+    const seq = seqOf(d);
+    if (seq !== 0) this.store.setDeliveryState(s.clientId, seq, pid, 2);
   }
 
   done(s: Session, d: Delivery): void {
-    const seq = this.seqOf.get(d);
-    if (seq === undefined) return;
-    this.seqOf.delete(d);
+    const seq = seqOf(d);
+    if (seq === 0) return;
+    (d as Numbered)[SEQ] = 0;
     this.store.deleteDelivery(s.clientId, seq);
   }
 
@@ -60,26 +72,31 @@ export class StoreJournal implements SessionJournal {
   /** Starts journaling a session: writes what it already holds (a session restored or moved here). */
   attach(s: Session): void {
     s.journal = this;
-    for (const e of s.inflight.values()) if (!this.seqOf.has(e.delivery)) this.sent(s, e.delivery, e.pid);
+    for (const e of s.inflight.values()) if (seqOf(e.delivery) === 0) this.sent(s, e.delivery, e.pid);
     for (const e of s.inflight.values()) if (e.state === 'pubrel') this.released(s, e.delivery, e.pid);
-    for (const d of s.mqueue.toArray()) if (!this.seqOf.has(d)) this.queued(s, d);
+    for (const d of s.mqueue.toArray()) if (seqOf(d) === 0) this.queued(s, d);
     for (const [pid, at] of s.awaitingRel) this.awaitingRel(s, pid, at);
   }
 
-  /** Stops journaling (the store deletes the session's rows with the session). */
+  /**
+   * Stops journaling (the store deletes the session's rows with the session): its messages
+   * lose their numbers, so a later attach writes them again.
+   */
   detach(s: Session): void {
     s.journal = undefined;
+    for (const e of s.inflight.values()) (e.delivery as Numbered)[SEQ] = 0;
+    for (const d of s.mqueue.toArray()) (d as Numbered)[SEQ] = 0;
   }
 
   /** A message read back from the store keeps its number. */
   adopt(sd: StoredDelivery): void {
-    this.seqOf.set(sd.delivery, sd.seq);
+    (sd.delivery as Numbered)[SEQ] = sd.seq;
     if (sd.seq >= this.nextSeq) this.nextSeq = sd.seq + 1;
   }
 
   private assign(d: Delivery): number {
     const seq = this.nextSeq++;
-    this.seqOf.set(d, seq);
+    (d as Numbered)[SEQ] = seq;
     return seq;
   }
 }

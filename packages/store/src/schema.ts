@@ -1,4 +1,4 @@
-/** The database layout, shared by the loader and the writer thread. */
+/** The database layout, shared by the loader and the writer thread, and what crosses between the two threads. */
 export const SCHEMA = `
 create table if not exists retained (topic text primary key, msg blob not null) without rowid;
 create table if not exists sessions (clientid text primary key, state blob not null) without rowid;
@@ -11,23 +11,31 @@ create table if not exists awaiting_rel (clientid text not null, pid integer not
 export const DB_FILE = 'vireo.db';
 
 /**
- * One queued write. Tuples, not objects: a batch of thousands crosses to the writer thread
- * as one structured clone.
+ * A batch is one buffer of operations, each an op code and its fields (see batch.ts), so
+ * thousands of writes cross to the writer thread as one transferred buffer.
  */
-import type { DeliveryRecord } from './records.js';
+export const OP = {
+  putRetained: 1,
+  deleteRetained: 2,
+  putSession: 3,
+  deleteSession: 4,
+  putDelivery: 5,
+  setDeliveryState: 6,
+  deleteDelivery: 7,
+  putAwaitingRel: 8,
+  deleteAwaitingRel: 9,
+  putWill: 10,
+  deleteWill: 11,
+} as const;
 
-export type Op =
-  | ['putRetained', string, Buffer]
-  | ['deleteRetained', string]
-  | ['putSession', string, Buffer]
-  | ['deleteSession', string]
-  | ['putDelivery', string, number, number, number, DeliveryRecord]
-  | ['setDeliveryState', string, number, number, number]
-  | ['deleteDelivery', string, number]
-  | ['putAwaitingRel', string, number, number]
-  | ['deleteAwaitingRel', string, number]
-  | ['putWill', string, number, Buffer]
-  | ['deleteWill', string];
+export type ToWriter = { type: 'batch'; seq: number; buf: Uint8Array } | { type: 'close' };
 
-export type ToWriter = { type: 'batch'; seq: number; ops: Op[] } | { type: 'close' };
-export type FromWriter = { type: 'committed'; seq: number } | { type: 'failed'; seq: number; error: string } | { type: 'closed' };
+/**
+ * `applied`: the batch is committed (the next may come); `synced`: every batch up to `seq`
+ * is on disk (fsync'd); `failed`: batch `seq` (or the sync) failed, nothing up to it is sure.
+ */
+export type FromWriter =
+  | { type: 'applied'; seq: number }
+  | { type: 'synced'; seq: number }
+  | { type: 'failed'; seq: number; error: string }
+  | { type: 'closed' };

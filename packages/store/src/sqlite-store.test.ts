@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serialize } from 'node:v8';
+import Database from 'better-sqlite3';
 import type { Message, PersistedSession } from '@vireo/broker';
 import { openSqliteStore } from './sqlite-store.js';
 import { StoreError } from './errors.js';
@@ -126,4 +128,51 @@ test('relaxed: writes wait for the flush interval, unless someone waits for them
   await store.flush();
   assert.ok(Date.now() - t0 < 5000);
   await store.close();
+});
+
+test('records keep every field; rows in the earlier V8 layout still read', async () => {
+  const d = dir();
+  const full: Message = {
+    ...msg('t/full', 'payload'),
+    properties: {
+      payloadFormatIndicator: false,
+      messageExpiryInterval: 3600,
+      contentType: 'application/json',
+      responseTopic: 'reply/ü',
+      correlationData: Buffer.from([0, 1, 2]),
+      userProperties: { a: 'x', b: ['y', 'z'] },
+    },
+    expiresAt: 1_700_000_000_000,
+  };
+  const bare: Message = { ...msg('t/bare', ''), properties: undefined, from: '', qos: 0, retain: false };
+  const { store } = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false });
+  store.putRetained(full);
+  store.putRetained(bare);
+  store.putSession(session('s1'));
+  store.putDelivery('s1', 1, 3, 1, { msg: full, qos: 1, retain: true, subIds: [1, 70000], share: 'g/t/#' });
+  store.putDelivery('s1', 2, 0, 0, { msg: { ...bare, properties: {} }, qos: 0, retain: false, subIds: undefined, share: undefined });
+  await store.close();
+
+  // a row as an earlier version wrote it
+  const db = new Database(join(d, 'vireo.db'));
+  const old = { topic: 't/old', payload: Buffer.from('old'), qos: 1, retain: true, properties: undefined, from: 'c0', timestamp: 5, expiresAt: 0 };
+  db.prepare('insert into retained (topic, msg) values (?, ?)').run('t/old', serialize(old));
+  db.prepare('insert into deliveries (clientid, seq, pid, state, d) values (?, ?, ?, ?, ?)').run('s1', 3, 0, 0, serialize({ msg: old, qos: 1, retain: false, subIds: undefined, share: undefined }));
+  db.close();
+
+  const again = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false }).store;
+  const state = await again.load();
+  const byTopic = new Map(state.retained.map((m) => [m.topic, m]));
+  assert.deepEqual({ ...byTopic.get('t/full')!, id: 1 }, full);
+  assert.deepEqual({ ...byTopic.get('t/bare')!, id: 1 }, bare);
+  assert.deepEqual({ ...byTopic.get('t/old')!, id: 1 }, { ...old, id: 1 });
+  assert.deepEqual(
+    state.deliveries.map((x) => [x.seq, x.pid, x.state, x.delivery.qos, x.delivery.retain, x.delivery.subIds, x.delivery.share, x.delivery.msg.topic, x.delivery.msg.properties]),
+    [
+      [1, 3, 1, 1, true, [1, 70000], 'g/t/#', 't/full', full.properties],
+      [2, 0, 0, 0, false, undefined, undefined, 't/bare', {}],
+      [3, 0, 0, 1, false, undefined, undefined, 't/old', undefined],
+    ],
+  );
+  await again.close();
 });

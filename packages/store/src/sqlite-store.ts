@@ -9,8 +9,9 @@ import Database from 'better-sqlite3';
 import type { BrokerStore, Delivery, DeliveryState, Message, PersistedSession, StoredDelivery, StoredState } from '@vireo/broker';
 import { describeError, StoreError } from './errors.js';
 import { claimDataDir, type IdentityResult } from './node-identity.js';
-import { decodeDelivery, decodeMessage, decodeSession, deliveryRecord, encodeMessage, encodeSession } from './records.js';
-import { DB_FILE, SCHEMA, type FromWriter, type Op, type ToWriter } from './schema.js';
+import { ByteWriter } from './bytes.js';
+import { decodeDelivery, decodeMessage, decodeSession, encodeSession, writeDelivery, writeMessage } from './records.js';
+import { DB_FILE, OP, SCHEMA, type FromWriter, type ToWriter } from './schema.js';
 
 export interface OpenStoreOptions {
   dataDir: string;
@@ -91,17 +92,44 @@ function decodeRow<T>(decode: () => T, what: string): T {
   }
 }
 
-/** A queued write; a delivery stays an object until its batch leaves (it may be cancelled first). */
-type Pending = Op | ['putDelivery', string, number, number, number, Delivery] | null;
+/**
+ * A queued write, encoded into the batch when the batch leaves: a delivery put may be
+ * cancelled before then (null), and nothing is encoded twice.
+ */
+type Pending =
+  | [typeof OP.putRetained, Message]
+  | [typeof OP.deleteRetained, string]
+  | [typeof OP.putSession, string, Buffer]
+  | [typeof OP.deleteSession, string]
+  | [typeof OP.putDelivery, string, number, number, number, Delivery]
+  | [typeof OP.setDeliveryState, string, number, number, number]
+  | [typeof OP.deleteDelivery, string, number]
+  | [typeof OP.putAwaitingRel, string, number, number]
+  | [typeof OP.deleteAwaitingRel, string, number]
+  | [typeof OP.putWill, string, number, Message]
+  | [typeof OP.deleteWill, string]
+  | null;
 
 export class SqliteStore implements BrokerStore {
   private ops: Pending[] = [];
-  /** seq (node-wide, see StoreJournal) → index in `ops` of a delivery put not sent yet. */
-  private pendingPuts = new Map<number, number>();
+  /**
+   * Index in `ops` of each delivery put not sent yet, by seq (node-wide, see StoreJournal):
+   * `putIdx[seq - putBase]` (-1: none). The journal numbers messages as it puts them, so the
+   * seqs of one batch are consecutive and an array does, where a Map cost a hash per event;
+   * anything out of that order goes to `putOther`.
+   */
+  private putBase = 0;
+  private putIdx: number[] = [];
+  private putOther = new Map<number, number>();
   private scheduled = false;
-  /** One batch at the writer at a time: what arrives meanwhile forms the next one (group commit). */
+  /**
+   * A batch is being applied: what arrives meanwhile forms the next one (group commit). The
+   * writer fsyncs on its own schedule; callbacks wait for `synced`.
+   */
   private writing = false;
+  /** Batches sent, and the last one known to be on disk. */
   private sent = 0;
+  private synced = 0;
   /** Writes queued so far (see BrokerStore.queued). */
   queued = 0;
   // afterCommit callbacks as parallel arrays (no object per message), consumed from `cbHead`
@@ -111,6 +139,8 @@ export class SqliteStore implements BrokerStore {
   private cbHead = 0;
   private closing: Promise<void> | undefined;
   private state: StoredState | undefined;
+  /** Where batches are encoded; reused. */
+  private readonly out = new ByteWriter();
 
   constructor(
     readonly location: string,
@@ -134,30 +164,43 @@ export class SqliteStore implements BrokerStore {
   }
 
   putRetained(msg: Message): void {
-    this.queue(['putRetained', msg.topic, encodeMessage(msg)]);
+    this.queue([OP.putRetained, msg]);
   }
 
   deleteRetained(topic: string): void {
-    this.queue(['deleteRetained', topic]);
+    this.queue([OP.deleteRetained, topic]);
   }
 
   putSession(s: PersistedSession): void {
-    this.queue(['putSession', s.clientId, encodeSession(s)]);
+    this.queue([OP.putSession, s.clientId, encodeSession(s)]);
   }
 
   deleteSession(clientId: string): void {
-    this.queue(['deleteSession', clientId]);
+    this.queue([OP.deleteSession, clientId]);
   }
 
   putDelivery(clientId: string, seq: number, pid: number, state: DeliveryState, d: Delivery): void {
-    this.pendingPuts.set(seq, this.ops.length);
-    this.queue(['putDelivery', clientId, seq, pid, state, d]);
+    const i = this.ops.length;
+    if (this.putIdx.length === 0) this.putBase = seq;
+    const k = seq - this.putBase;
+    if (k >= this.putIdx.length && k - this.putIdx.length < 4096) {
+      while (this.putIdx.length < k) this.putIdx.push(-1);
+      this.putIdx.push(i);
+    } else this.putOther.set(seq, i);
+    this.queue([OP.putDelivery, clientId, seq, pid, state, d]);
+  }
+
+  /** Index in `ops` of the put of `seq` if it has not left yet, else -1. */
+  private pendingPut(seq: number): number {
+    const k = seq - this.putBase;
+    if (k >= 0 && k < this.putIdx.length) return this.putIdx[k]!;
+    return this.putOther.size === 0 ? -1 : (this.putOther.get(seq) ?? -1);
   }
 
   setDeliveryState(clientId: string, seq: number, pid: number, state: DeliveryState): void {
-    const i = this.pendingPuts.get(seq);
-    if (i === undefined) return this.queue(['setDeliveryState', clientId, seq, pid, state]);
-    const op = this.ops[i] as ['putDelivery', string, number, number, number, Delivery];
+    const i = this.pendingPut(seq);
+    if (i === -1) return this.queue([OP.setDeliveryState, clientId, seq, pid, state]);
+    const op = this.ops[i] as [typeof OP.putDelivery, string, number, number, number, Delivery];
     op[3] = pid;
     op[4] = state;
     this.queued++;
@@ -165,27 +208,29 @@ export class SqliteStore implements BrokerStore {
 
   deleteDelivery(clientId: string, seq: number): void {
     // acknowledged before its put left: neither is written (the common case for online subscribers)
-    const i = this.pendingPuts.get(seq);
-    if (i === undefined) return this.queue(['deleteDelivery', clientId, seq]);
-    this.pendingPuts.delete(seq);
+    const i = this.pendingPut(seq);
+    if (i === -1) return this.queue([OP.deleteDelivery, clientId, seq]);
+    const k = seq - this.putBase;
+    if (k >= 0 && k < this.putIdx.length) this.putIdx[k] = -1;
+    else this.putOther.delete(seq);
     this.ops[i] = null;
     this.queued++;
   }
 
   putWill(clientId: string, msg: Message, fireAt: number): void {
-    this.queue(['putWill', clientId, fireAt, encodeMessage(msg)]);
+    this.queue([OP.putWill, clientId, fireAt, msg]);
   }
 
   deleteWill(clientId: string): void {
-    this.queue(['deleteWill', clientId]);
+    this.queue([OP.deleteWill, clientId]);
   }
 
   putAwaitingRel(clientId: string, pid: number, at: number): void {
-    this.queue(['putAwaitingRel', clientId, pid, at]);
+    this.queue([OP.putAwaitingRel, clientId, pid, at]);
   }
 
   deleteAwaitingRel(clientId: string, pid: number): void {
-    this.queue(['deleteAwaitingRel', clientId, pid]);
+    this.queue([OP.deleteAwaitingRel, clientId, pid]);
   }
 
   afterCommit(fn: (arg: number, ok: boolean) => void, arg: number): void {
@@ -194,7 +239,7 @@ export class SqliteStore implements BrokerStore {
       seq = this.sent + 1;
       // someone waits: in relaxed mode too, do not let it wait for the interval
       if (this.timer) this.sendNow();
-    } else if (this.writing) seq = this.sent;
+    } else if (this.sent > this.synced) seq = this.sent;
     else return fn(arg, true);
     this.cbSeq.push(seq);
     this.cbFn.push(fn);
@@ -223,7 +268,7 @@ export class SqliteStore implements BrokerStore {
 
   private timer: NodeJS.Timeout | undefined;
 
-  private queue(op: Op): void {
+  private queue(op: Pending): void {
     this.ops.push(op);
     this.queued++;
     if (!this.scheduled && !this.writing) {
@@ -245,24 +290,31 @@ export class SqliteStore implements BrokerStore {
     this.scheduled = false;
     this.timer = undefined;
     if (this.writing || this.ops.length === 0) return;
-    const ops: Op[] = [];
-    for (const op of this.ops) {
-      if (op === null) continue;
-      if (op[0] === 'putDelivery') ops.push(['putDelivery', op[1], op[2], op[3], op[4], deliveryRecord(op[5] as Delivery)]);
-      else ops.push(op as Op);
-    }
+    const w = this.out;
+    w.reset();
+    for (const op of this.ops) if (op !== null) encodeOp(w, op);
     this.ops = [];
-    this.pendingPuts.clear();
-    if (ops.length === 0) {
+    this.putIdx.length = 0;
+    this.putOther.clear();
+    this.sent++;
+    if (w.pos === 0) {
       // everything cancelled out: nothing to write, but callbacks wait for this "commit"
-      this.sent++;
-      this.runCallbacks(this.sent, true);
+      if (this.synced === this.sent - 1) {
+        this.synced = this.sent;
+        this.runCallbacks(this.sent, true);
+      }
+      // else: the writer's next `synced` (for an earlier batch) is reported as covering this one
+      else this.emptyBatches.push(this.sent);
       return;
     }
     this.writing = true;
     this.worker.ref();
-    this.post({ type: 'batch', seq: ++this.sent, ops });
+    const buf = w.copy();
+    this.worker.postMessage({ type: 'batch', seq: this.sent, buf } satisfies ToWriter, [buf.buffer as ArrayBuffer]);
   };
+
+  /** Batches with nothing to write, sent while earlier ones were not yet on disk: on disk with them. */
+  private emptyBatches: number[] = [];
 
   private post(m: ToWriter): void {
     this.worker.postMessage(m);
@@ -270,18 +322,30 @@ export class SqliteStore implements BrokerStore {
 
   private onWriter(m: FromWriter): void {
     if (m.type === 'closed') return;
-    this.writing = false;
-    const failed = m.type === 'failed' ? new Error(`writing to ${this.location} failed: ${m.error}`) : undefined;
-    if (failed) this.onError(failed.message);
-    this.runCallbacks(m.seq, !failed);
-    // group commit: what queued while this batch was written goes now (relaxed: on its timer)
-    if (this.ops.length > 0) {
-      if (this.durable || this.cbHead < this.cbSeq.length) this.sendNow();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        this.timer = setTimeout(this.send, this.flushInterval);
+    if (m.type === 'applied') {
+      this.writing = false;
+      // group commit: what queued while this batch was applied goes now (relaxed: on its timer)
+      if (this.ops.length > 0) {
+        if (this.durable || this.cbHead < this.cbSeq.length) this.sendNow();
+        else if (!this.scheduled) {
+          this.scheduled = true;
+          this.timer = setTimeout(this.send, this.flushInterval);
+        }
       }
-    } else this.worker.unref();
+      return;
+    }
+    const ok = m.type === 'synced';
+    if (!ok) {
+      this.writing = false;
+      this.onError(`writing to ${this.location} failed: ${m.error}`);
+    }
+    let upTo = m.seq;
+    // empty batches right after it are on disk too
+    while (this.emptyBatches.length > 0 && this.emptyBatches[0]! <= upTo + 1) upTo = Math.max(upTo, this.emptyBatches.shift()!);
+    if (upTo > this.synced) this.synced = upTo;
+    this.runCallbacks(upTo, ok);
+    if (!ok && this.ops.length > 0 && !this.scheduled) this.sendNow();
+    if (!this.writing && this.ops.length === 0 && this.synced >= this.sent) this.worker.unref();
   }
 
   private runCallbacks(seq: number, ok: boolean): void {
@@ -310,3 +374,53 @@ export class SqliteStore implements BrokerStore {
 }
 
 function noop(): void {}
+
+function encodeOp(w: ByteWriter, op: NonNullable<Pending>): void {
+  w.u8(op[0]);
+  switch (op[0]) {
+    case OP.putRetained: {
+      w.str(op[1].topic);
+      const at = w.begin();
+      writeMessage(w, op[1]);
+      return w.end(at);
+    }
+    case OP.deleteRetained:
+    case OP.deleteSession:
+    case OP.deleteWill:
+      return w.str(op[1]);
+    case OP.putSession:
+      w.str(op[1]);
+      return w.bytes(op[2]);
+    case OP.putDelivery: {
+      w.str(op[1]);
+      w.f64(op[2]);
+      w.u16(op[3]);
+      w.u8(op[4]);
+      const at = w.begin();
+      writeDelivery(w, op[5]);
+      return w.end(at);
+    }
+    case OP.setDeliveryState:
+      w.str(op[1]);
+      w.f64(op[2]);
+      w.u16(op[3]);
+      return w.u8(op[4]);
+    case OP.deleteDelivery:
+      w.str(op[1]);
+      return w.f64(op[2]);
+    case OP.putAwaitingRel:
+      w.str(op[1]);
+      w.u16(op[2]);
+      return w.f64(op[3]);
+    case OP.deleteAwaitingRel:
+      w.str(op[1]);
+      return w.u16(op[2]);
+    case OP.putWill: {
+      w.str(op[1]);
+      w.f64(op[2]);
+      const at = w.begin();
+      writeMessage(w, op[3]);
+      return w.end(at);
+    }
+  }
+}
