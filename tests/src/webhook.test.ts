@@ -80,6 +80,54 @@ test('events reach the endpoint with EMQX webhook fields; the topic filter appli
   }
 });
 
+test('client.connack for accepted and refused CONNECTs, message.acked for QoS 1 PUBACK and QoS 2 PUBREC', T, async () => {
+  const ep = await endpoint();
+  const tb = await startBroker({
+    nodeName: 'vireo@ack-test',
+    hooks: { authenticate: (r) => (r.username === 'mallory' ? { ok: false, reasonCode: 0x86 } : { ok: true }) },
+  });
+  const hook = new Webhook(tb.broker, options(ep.url, { events: ['client.connack', 'message.acked'], topic: 'acks/#' }), pino({ level: 'silent' }));
+  hook.start();
+  let sub, pub;
+  try {
+    sub = await connect(tb.url, { clientId: 'acker', username: 'bob', protocolVersion: 5, keepalive: 42, clean: false, properties: { sessionExpiryInterval: 60, receiveMaximum: 7 } });
+    await assert.rejects(connect(tb.url, { clientId: 'intruder', username: 'mallory', reconnectPeriod: 0 }, 2000));
+    await sub.subscribeAsync('acks/#', { qos: 2 });
+    await sub.subscribeAsync('other/#', { qos: 1 });
+    pub = await connect(tb.url, { clientId: 'sender' });
+    const got = collect(sub, 3);
+    await pub.publishAsync('acks/one', 'q1', { qos: 1 });
+    await pub.publishAsync('acks/two', 'q2', { qos: 2 });
+    await pub.publishAsync('other/x', 'outside the filter', { qos: 1 });
+    await got;
+    await waitFor(() => actions(ep.bodies).filter((a) => a === 'message_acked').length === 2, 'two acked events');
+    const all = ep.bodies as Body[];
+    const ok = all.find((b) => b.action === 'client_connack' && b.clientid === 'acker')!;
+    assert.deepEqual(
+      [ok.node, ok.username, ok.reason_code, ok.conn_ack, ok.proto_ver, ok.keepalive, ok.clean_start, ok.expiry_interval, ok.ipaddress],
+      ['vireo@ack-test', 'bob', 'success', 'success', 5, 42, false, 60, '127.0.0.1'],
+    );
+    assert.equal((ok.conn_props as Body).receiveMaximum, 7);
+    const refused = all.find((b) => b.action === 'client_connack' && b.clientid === 'intruder')!;
+    assert.equal(refused.reason_code, 'bad_username_or_password');
+    assert.equal(refused.proto_ver, 4);
+    const acked = all.filter((b) => b.action === 'message_acked');
+    assert.deepEqual(
+      acked.map((b) => [b.clientid, b.from_client_id, b.from_clientid, b.topic, b.qos, b.payload]),
+      [
+        ['acker', 'sender', 'sender', 'acks/one', 1, 'q1'],
+        ['acker', 'sender', 'sender', 'acks/two', 2, 'q2'],
+      ],
+    );
+    assert.ok(acked.every((b) => typeof b.id === 'number' && typeof b.ts === 'number'));
+  } finally {
+    hook.close();
+    await endAll(sub, pub);
+    await tb.close();
+    await ep.close();
+  }
+});
+
 test('batching: batch_size > 1 sends JSON arrays, in order', T, async () => {
   const ep = await endpoint();
   const tb = await startBroker();
@@ -125,7 +173,7 @@ test('an endpoint that hangs never slows delivery: every QoS 1 message arrives, 
   const hang = await endpoint(() => {}); // never answers
   // the subscriber's queue holds the whole burst: what is measured is the webhook's effect alone
   const tb = await startBroker({ mqtt: { maxMqueueLen: 10_000 } });
-  const hook = new Webhook(tb.broker, options(hang.url, { events: ['message.publish', 'message.delivered'], maxQueue: 100, requestTimeout: 10_000 }), pino({ level: 'silent' }));
+  const hook = new Webhook(tb.broker, options(hang.url, { events: ['message.publish', 'message.delivered', 'message.acked'], maxQueue: 100, requestTimeout: 10_000 }), pino({ level: 'silent' }));
   hook.start();
   let sub, pub;
   try {
@@ -142,7 +190,8 @@ test('an endpoint that hangs never slows delivery: every QoS 1 message arrives, 
     assert.equal(tb.broker.stats.droppedBy.get('queue_full') ?? 0, 0);
     assert.ok(took < 15_000, `delivery took ${took} ms`);
     assert.ok(hook.stats.queued <= 100, `queue ${hook.stats.queued}`);
-    assert.ok(hook.stats.dropped >= 2 * n - 100 - 1, `dropped ${hook.stats.dropped}`);
+    // publish, delivered and acked for each message: all but the queue's 100 and the one in flight dropped
+    await waitFor(() => hook.stats.dropped >= 3 * n - 100 - 1, `dropped ${hook.stats.dropped}`);
     assert.equal(hang.bodies.length, 1, 'one request, still waiting');
   } finally {
     hook.close();

@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Broker } from '@vireo/broker';
 import { ApiKeys } from './api-keys.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type MetricsOptions } from './metrics.js';
 import { clientRoutes } from './routes-clients.js';
 import { nodeRoutes } from './routes-node.js';
 import { publishRoutes } from './routes-publish.js';
@@ -26,6 +26,8 @@ export interface AdminOptions {
   prometheusAuth: boolean;
   /** Readiness: the node is ready to serve (listeners up, cluster joined). Defaults to true. */
   ready?: () => boolean;
+  /** `prometheus.enable`, webhooks to count, latency sampling (metrics.ts). */
+  metrics?: MetricsOptions;
 }
 
 export interface AdminServer {
@@ -66,7 +68,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ code: 'INTERNAL_ERROR', message: 'internal error' });
   });
 
-  const registry = createMetrics(broker);
+  const registry = createMetrics(broker, opts.metrics);
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
   const ops = adminOps(broker, registry);
   broker.cluster.serveAdmin?.(ops);
@@ -79,6 +81,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   traceRoutes(app, q);
 
   const prometheus = async (req: import('fastify').FastifyRequest<{ Querystring: { mode?: PrometheusMode } }>, reply: import('fastify').FastifyReply) => {
+    if (opts.metrics?.enable === false) return reply.code(404).send({ code: 'NOT_FOUND', message: 'Prometheus metrics are off on this node (prometheus.enable: false)' });
     const r = await scrape(q, registry, req.query.mode ?? 'node');
     markPartial(reply, r.errors);
     return reply.type(registry.contentType).send(r.text);

@@ -2,3 +2,4 @@ export { startAdmin } from './admin-server.js';
 export type { AdminOptions, AdminServer } from './admin-server.js';
 export { ApiKeys } from './api-keys.js';
 export { createMetrics } from './metrics.js';
+export type { MetricsOptions, WebhookMetricsSource } from './metrics.js';

@@ -3,16 +3,68 @@
  * value is read from the broker's plain counters when Prometheus scrapes: nothing is added to
  * the publish path. Counters are set from those totals at scrape time.
  */
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Broker } from '@vireo/broker';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import type { Broker, HistogramView } from '@vireo/broker';
 
 type Read = (b: Broker) => number;
 
-export function createMetrics(broker: Broker): Registry {
+/** One webhook's counters (the bridge's `Webhook.stats`), named by its config key. */
+export interface WebhookMetricsSource {
+  readonly options: { readonly name: string };
+  readonly stats: { queued: number; sent: number; failed: number; retried: number; dropped: number };
+}
+
+export interface MetricsOptions {
+  /**
+   * `prometheus.enable`; false: no Node.js process collectors (event-loop delay monitor, GC
+   * observer), no latency sampling, and the scrape paths answer 404. The broker's plain
+   * counters stay: `/api/v5/stats`, `/metrics` of the API and `$SYS` read them too.
+   */
+  enable?: boolean;
+  /** Deliveries sampled for `vireo_delivery_latency_seconds`: one message in this many (default 16). */
+  latencySampleEvery?: number;
+  /** The node's webhooks, for the `vireo_webhook_*` counters. */
+  webhooks?: () => readonly WebhookMetricsSource[];
+}
+
+/** The reasons EMQX always reports, so a rate() over them works before the first drop. */
+const DROP_REASONS = ['no_subscribers', 'expired', 'queue_full', 'acl_denied'];
+
+/**
+ * A Prometheus histogram read from plain bucket counters at scrape time (prom-client's own
+ * Histogram would need a call per observation).
+ */
+function histogram(register: Registry, name: string, help: string, labelName: string | undefined, read: () => { label?: string; h: HistogramView }[]): void {
+  const metric = {
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => {
+      const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+      for (const { label, h } of read()) {
+        const base: Record<string, string> = labelName && label !== undefined ? { [labelName]: label } : {};
+        let cum = 0;
+        h.buckets.forEach((le, i) => {
+          cum += h.counts[i];
+          values.push({ metricName: `${name}_bucket`, labels: { ...base, le }, value: cum });
+        });
+        values.push({ metricName: `${name}_bucket`, labels: { ...base, le: '+Inf' }, value: h.count });
+        values.push({ metricName: `${name}_sum`, labels: base, value: h.sum });
+        values.push({ metricName: `${name}_count`, labels: base, value: h.count });
+      }
+      return { name, help, type: 'histogram', aggregator: 'sum', values };
+    },
+  };
+  register.registerMetric(metric as unknown as Metric);
+}
+
+export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Registry {
   const register = new Registry();
   register.setDefaultLabels({ node: broker.options.nodeName });
   // process metrics: CPU, memory, heap, event-loop lag, GC
-  collectDefaultMetrics({ register, prefix: 'vireo_' });
+  const enabled = opts.enable !== false;
+  if (enabled) collectDefaultMetrics({ register, prefix: 'vireo_' });
 
   const gauge = (name: string, help: string, read: Read) =>
     new Gauge({
@@ -44,6 +96,8 @@ export function createMetrics(broker: Broker): Registry {
   gauge('vireo_subscriptions_shared_count', 'Shared subscriptions.', (b) => b.router.subscriptionCount - b.router.direct.size);
   gauge('vireo_retained_count', 'Retained messages.', (b) => b.retainer.size);
   gauge('vireo_cluster_nodes_running', 'Nodes of the cluster that are running, this one included.', (b) => b.cluster.nodes().length);
+  gauge('vireo_cluster_nodes_stopped', 'Peers seen running since this node started that are not running now.', (b) => b.cluster.peerStats?.().stoppedNodes.length ?? 0);
+  gauge('vireo_routes_count', 'Routes in the cluster route table: this node\'s filters (shared: group and filter) plus every peer\'s.', (b) => b.cluster.peerStats?.().routes ?? b.router.topicCount);
 
   counter('vireo_messages_received', 'PUBLISH messages received from clients.', () => s().msgIn);
   counter('vireo_messages_sent', 'PUBLISH messages sent to clients.', () => s().msgOut);
@@ -65,12 +119,8 @@ export function createMetrics(broker: Broker): Registry {
     registers: [register],
     collect() {
       this.reset();
-      let total = 0;
-      for (const [reason, n] of s().droppedBy) {
-        this.inc({ reason }, n);
-        total += n;
-      }
-      if (total === 0) this.inc({ reason: 'no_subscribers' }, 0);
+      for (const [reason, n] of s().droppedBy) this.inc({ reason }, n);
+      for (const reason of DROP_REASONS) if (!s().droppedBy.has(reason)) this.inc({ reason }, 0);
     },
   });
   new Gauge({
@@ -93,5 +143,74 @@ export function createMetrics(broker: Broker): Registry {
       for (const l of broker.listenerStats()) for (const [reason, n] of Object.entries(l.shutdownCount)) this.inc({ listener: l.name, reason }, n);
     },
   });
+
+  // per peer: read once per scrape for the three series
+  const peers = () => broker.cluster.peerStats?.().peers ?? [];
+  new Counter({
+    name: 'vireo_cluster_forwarded_messages',
+    help: 'Messages forwarded to each peer (one per message and peer, whatever its subscriber count there).',
+    labelNames: ['peer'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const p of peers()) this.inc({ peer: p.node }, p.forwardedMessages);
+    },
+  });
+  new Counter({
+    name: 'vireo_cluster_forwarded_bytes',
+    help: 'Topic and payload bytes of the messages forwarded to each peer.',
+    labelNames: ['peer'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const p of peers()) this.inc({ peer: p.node }, p.forwardedBytes);
+    },
+  });
+  histogram(
+    register,
+    'vireo_cluster_peer_rtt_seconds',
+    'Round trip of a heartbeat probe to each peer over the stream that carries forwarded messages (queueing behind them included).',
+    'peer',
+    () => peers().map((p) => ({ label: p.node, h: p.rtt })),
+  );
+
+  const latency = broker.deliveryLatency;
+  if (enabled && latency.sampling === 0) latency.sample(opts.latencySampleEvery ?? 16);
+  histogram(
+    register,
+    'vireo_delivery_latency_seconds',
+    `From a message entering this node (PUBLISH received, or forwarded by a peer) to its PUBLISH written to a subscriber's connection, queueing included; one message in ${latency.sampling || 'none (off)'} sampled.`,
+    undefined,
+    () => [{ h: latency.histogram.view() }],
+  );
+
+  // registered with no webhook too: dashboards find the series' type either way
+  const hooks = opts.webhooks ?? (() => []);
+  const webhookCounter = (name: string, help: string, read: (st: WebhookMetricsSource['stats']) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['webhook'],
+      registers: [register],
+      collect() {
+        this.reset();
+        for (const w of hooks()) this.inc({ webhook: w.options.name }, read(w.stats));
+      },
+    });
+  webhookCounter('vireo_webhook_sent', 'Webhook events the endpoint accepted (2xx).', (st) => st.sent);
+  webhookCounter('vireo_webhook_failed', 'Webhook events dropped after their request failed every retry (error, timeout or non-2xx).', (st) => st.failed);
+  webhookCounter('vireo_webhook_retried', 'Webhook requests retried.', (st) => st.retried);
+  webhookCounter('vireo_webhook_dropped_queue_full', 'Webhook events pushed out of a full queue (webhook.*.max_queue).', (st) => st.dropped);
+  new Gauge({
+    name: 'vireo_webhook_queuing',
+    help: 'Webhook events waiting to be sent.',
+    labelNames: ['webhook'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const w of hooks()) this.set({ webhook: w.options.name }, w.stats.queued);
+    },
+  });
+
   return register;
 }

@@ -2,29 +2,63 @@
  * Broker events as webhook bodies, with the field names of EMQX's webhook (`action`,
  * `clientid`, `from_client_id`, …) so receivers written for EMQX read them unchanged.
  */
-import { hostOf, type ClientInfo, type Message, type SubOptions } from '@vireo/broker';
+import { RC } from '@vireo/mqtt';
+import { hostOf, type ClientInfo, type ConnackInfo, type Message, type SubOptions } from '@vireo/broker';
 
 export type WebhookEvent =
+  | 'client.connack'
   | 'client.connected'
   | 'client.disconnected'
   | 'session.subscribed'
   | 'session.unsubscribed'
   | 'message.publish'
   | 'message.delivered'
+  | 'message.acked'
   | 'message.dropped';
 
 export const WEBHOOK_EVENTS: readonly WebhookEvent[] = [
+  'client.connack',
   'client.connected',
   'client.disconnected',
   'session.subscribed',
   'session.unsubscribed',
   'message.publish',
   'message.delivered',
+  'message.acked',
   'message.dropped',
 ];
 
 export type Body = Record<string, unknown>;
 export type PayloadEncoding = 'plain' | 'base64';
+
+/** EMQX's reason names (`success`, `not_authorized`, …): the RC constant in lower case. */
+const REASON_NAMES = new Map<number, string>(Object.entries(RC).map(([k, v]) => [v, k.toLowerCase()]));
+REASON_NAMES.set(0, 'success');
+
+export function reasonName(rc: number): string {
+  return REASON_NAMES.get(rc) ?? `unknown_0x${rc.toString(16)}`;
+}
+
+export function clientConnack(node: string, c: ConnackInfo): Body {
+  const name = reasonName(c.reasonCode);
+  return {
+    action: 'client_connack',
+    node,
+    clientid: c.clientId,
+    username: c.username ?? null,
+    ipaddress: hostOf(c.peer),
+    peername: c.peer,
+    proto_ver: c.protocolVersion,
+    keepalive: c.keepalive,
+    clean_start: c.cleanStart,
+    expiry_interval: c.expiryInterval,
+    // EMQX 4's webhook says conn_ack, EMQX 5's rule events reason_code: both, same value
+    conn_ack: name,
+    reason_code: name,
+    conn_props: c.connProps ?? {},
+    timestamp: Date.now(),
+  };
+}
 
 export function clientConnected(node: string, c: ClientInfo): Body {
   return { action: 'client_connected', node, clientid: c.clientId, username: c.username ?? null, ipaddress: hostOf(c.peer), proto_ver: c.protocolVersion, connected_at: Date.now() };
@@ -46,6 +80,8 @@ function message(m: Message, enc: PayloadEncoding): Body {
   return {
     id: m.id,
     from_client_id: m.from,
+    // EMQX 5's rule-event spelling of the same field
+    from_clientid: m.from,
     topic: m.topic,
     qos: m.qos,
     retain: m.retain,
@@ -60,6 +96,10 @@ export function messagePublish(node: string, m: Message, enc: PayloadEncoding): 
 
 export function messageDelivered(node: string, clientId: string, m: Message, enc: PayloadEncoding): Body {
   return { action: 'message_delivered', node, clientid: clientId, ...message(m, enc) };
+}
+
+export function messageAcked(node: string, clientId: string, m: Message, enc: PayloadEncoding): Body {
+  return { action: 'message_acked', node, clientid: clientId, ...message(m, enc) };
 }
 
 export function messageDropped(node: string, m: Message, reason: string, enc: PayloadEncoding): Body {

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { topicMatches } from '@vireo/mqtt';
-import type { Broker, ClientInfo, Message, SubOptions } from '@vireo/broker';
+import type { Broker, ClientInfo, ConnackInfo, Message, SubOptions } from '@vireo/broker';
 import * as ev from './webhook-events.js';
 import type { Body, PayloadEncoding, WebhookEvent } from './webhook-events.js';
 
@@ -66,12 +66,14 @@ export class Webhook {
       this.detach.push(() => (this.broker.off as (e: string, h: (...a: A) => void) => void)(event, handler));
     };
     const wants = (topic: string) => topicMatches(o.topic, topic);
+    on('client.connack', (c: ConnackInfo) => ev.clientConnack(this.node, c));
     on('client.connected', (c: ClientInfo) => ev.clientConnected(this.node, c));
     on('client.disconnected', (c: ClientInfo, reason: string) => ev.clientDisconnected(this.node, c, reason));
     on('session.subscribed', (c: ClientInfo, t: string, so: SubOptions) => (wants(t) ? ev.sessionSubscribed(this.node, c, t, so) : undefined));
     on('session.unsubscribed', (c: ClientInfo, t: string) => (wants(t) ? ev.sessionUnsubscribed(this.node, c, t) : undefined));
     on('message.publish', (m: Message) => (wants(m.topic) ? ev.messagePublish(this.node, m, enc) : undefined));
     on('message.delivered', (id: string, m: Message) => (wants(m.topic) ? ev.messageDelivered(this.node, id, m, enc) : undefined));
+    on('message.acked', (id: string, m: Message) => (wants(m.topic) ? ev.messageAcked(this.node, id, m, enc) : undefined));
     on('message.dropped', (m: Message, reason: string) => (wants(m.topic) ? ev.messageDropped(this.node, m, reason, enc) : undefined));
   }
 

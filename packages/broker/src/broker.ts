@@ -9,7 +9,7 @@ import { Channel } from './channel.js';
 import { LocalCluster } from './cluster.js';
 import type { ClusterHost, ClusterLink } from './cluster.js';
 import { Connection } from './connection.js';
-import type { ClientInfo } from './hooks.js';
+import type { ClientInfo, ConnackInfo } from './hooks.js';
 import { startListener } from './listeners.js';
 import type { RunningListener } from './listeners.js';
 import { newMessageId } from './message.js';
@@ -24,6 +24,7 @@ import { Router } from './router.js';
 import { Session } from './session.js';
 import type { Delivery, DropReason, SessionEvents, SessionLimits, SessionState } from './session.js';
 import { Stats } from './stats.js';
+import { DeliveryLatency } from './delivery-latency.js';
 import type { SubOptions } from './subscription.js';
 import { SysPublisher } from './sys.js';
 import { WillScheduler } from './will.js';
@@ -52,12 +53,15 @@ export type DisconnectReason =
   | (string & {});
 
 export interface BrokerEvents {
+  'client.connack': [ConnackInfo];
   'client.connected': [ClientInfo];
   'client.disconnected': [ClientInfo, DisconnectReason];
   'session.subscribed': [ClientInfo, string, SubOptions];
   'session.unsubscribed': [ClientInfo, string];
   'message.publish': [Message];
   'message.delivered': [string, Message];
+  /** QoS 1 PUBACK or QoS 2 PUBREC from the subscriber (clientid, message). */
+  'message.acked': [string, Message];
   'message.dropped': [Message, DropReason];
 }
 
@@ -101,6 +105,8 @@ export async function createBroker(config: BrokerConfig = {}): Promise<Broker> {
 export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   readonly logger: pino.Logger;
   readonly stats = new Stats();
+  /** Sampled publish → socket-write latency; off until the metrics endpoint starts it. */
+  readonly deliveryLatency = new DeliveryLatency();
   readonly router = new Router();
   readonly retainer = new Retainer();
   /** Client, topic and address traces (`vireo ctl trace`). */
@@ -135,7 +141,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     this.sessionEvents = {
       onDrop: (s, d, reason) => this.onSessionDrop(s, d, reason),
       onDelivered: (s, d) => {
+        if (d.msg.sampledAt !== undefined) this.deliveryLatency.delivered(d.msg.sampledAt);
         if (this.listenerCount('message.delivered') > 0) this.emit('message.delivered', s.clientId, d.msg);
+      },
+      onAcked: (s, d) => {
+        if (this.listenerCount('message.acked') > 0) this.emit('message.acked', s.clientId, d.msg);
       },
     };
     this.wills = new WillScheduler((msg) => this.publish(msg));
@@ -491,6 +501,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
 
   /** Routes one message to every matching subscription; returns how many got it. */
   publish(msg: Message, from?: Channel): number {
+    this.deliveryLatency.enter(msg);
     if (this.listenerCount('message.publish') > 0) this.emit('message.publish', msg);
     if (msg.retain) this.retainer.retain(msg);
     const prevMsg = this.curMsg;
@@ -511,12 +522,18 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     const count = this.curCount;
     this.curMsg = prevMsg;
     this.curCount = prevCount;
-    if (count === 0 && nodes === 0) this.countDropped('no_subscribers');
+    if (count === 0 && nodes === 0) {
+      this.countDropped('no_subscribers');
+      if (this.listenerCount('message.dropped') > 0) this.emit('message.dropped', msg, 'no_subscribers');
+    }
+    // the retainer keeps this object: its later deliveries to new subscribers are no samples
+    if (msg.retain && msg.sampledAt !== undefined) msg.sampledAt = undefined;
     return count;
   }
 
   /** A message another node forwarded: local subscribers only, shared groups only as listed. */
   dispatchLocal(msg: Message, groups: readonly string[] | undefined): number {
+    this.deliveryLatency.enter(msg);
     const prevMsg = this.curMsg;
     const prevCount = this.curCount;
     this.curMsg = msg;

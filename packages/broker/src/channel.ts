@@ -69,6 +69,8 @@ export class Channel implements ConnectionHandler, Outlet {
   /** Reason given to the session/logs when the broker closes the connection. */
   private disconnectReason: string | undefined;
   private sessionExpiryAtConnect = 0;
+  /** The CONNECT, kept only while someone listens to `client.connack`. */
+  private connectPacket: IConnectPacket | undefined;
   v5 = false;
   /** The write backlog was over QOS0_BACKLOG_LIMIT at the last QoS 0 delivery. */
   private slowReader = false;
@@ -185,6 +187,7 @@ export class Channel implements ConnectionHandler, Outlet {
     this.protocolVersion = (p.protocolVersion ?? 4) as 3 | 4 | 5;
     this.v5 = this.protocolVersion === 5;
     this.conn.setProtocolVersion(this.protocolVersion);
+    if (this.broker.listenerCount('client.connack') > 0) this.connectPacket = p;
     const props = p.properties;
     let clientId = p.clientId ?? '';
     let assigned = false;
@@ -298,6 +301,7 @@ export class Channel implements ConnectionHandler, Outlet {
     } else connack.returnCode = 0;
     this.writePacket(connack);
     if (this.traces) this.trace('connack', { reason_code: 0, session_present: present });
+    if (this.connectPacket) this.emitConnack(0);
 
     if (this.keepalive > 0) {
       this.conn.startKeepalive(this.keepalive * 1000 * opts.keepaliveMultiplier);
@@ -311,6 +315,23 @@ export class Channel implements ConnectionHandler, Outlet {
     if (queued) for (const q of queued) if (!this.conn.closed) this.onPacket(q);
   }
 
+  private emitConnack(rc: number): void {
+    const p = this.connectPacket!;
+    this.connectPacket = undefined;
+    this.broker.emit('client.connack', {
+      clientId: this.clientId,
+      username: p.username,
+      peer: this.peer,
+      protocolVersion: this.protocolVersion,
+      listener: this.conn.listener,
+      reasonCode: rc,
+      keepalive: p.keepalive ?? 0,
+      cleanStart: p.clean !== false,
+      expiryInterval: this.sessionExpiryAtConnect,
+      connProps: p.properties as Record<string, unknown> | undefined,
+    });
+  }
+
   /** CONNACK with an error and close. */
   private refuse(rc: number, why: string): void {
     this.broker.logger.info({ clientid: this.clientId || undefined, peer: this.peer, reason_code: rc, why }, 'Connection refused');
@@ -321,6 +342,7 @@ export class Channel implements ConnectionHandler, Outlet {
     } else connack.returnCode = connackCodeV4(rc);
     this.writePacket(connack);
     if (this.traces) this.trace('connack', { reason_code: rc, why });
+    if (this.connectPacket) this.emitConnack(rc);
     this.will = undefined;
     this.close('connack_error');
   }

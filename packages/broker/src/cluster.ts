@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ClusterPeerStats } from './cluster-stats.js';
 import type { Message } from './message.js';
 import type { Delivery, SessionState } from './session.js';
 
@@ -72,6 +73,8 @@ export interface ClusterLink {
   nodes(): string[];
   /** Leaves the cluster (the broker is stopping). */
   close(): Promise<void>;
+  /** Per-peer forwarding, round trips, stopped nodes and the route count, for the metrics endpoint. */
+  peerStats?(): ClusterPeerStats;
   /** Sets what answers admin calls (`callNode`) on this node, for peers and for itself. */
   serveAdmin?(handler: AdminCallHandler): void;
   /**

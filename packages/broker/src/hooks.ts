@@ -9,6 +9,18 @@ export interface ClientInfo {
   listener: string;
 }
 
+/** A CONNACK the broker sent (the `client.connack` event), accepted or refused. */
+export interface ConnackInfo extends ClientInfo {
+  /** v5 reason code, also for 3.1.1 clients (0 = success). */
+  reasonCode: number;
+  keepalive: number;
+  cleanStart: boolean;
+  /** Session expiry interval asked for, in seconds. */
+  expiryInterval: number;
+  /** The CONNECT's v5 properties, as the client sent them. */
+  connProps: Record<string, unknown> | undefined;
+}
+
 export interface AuthenticateRequest extends ClientInfo {
   password: Buffer | undefined;
 }

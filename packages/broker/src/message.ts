@@ -25,6 +25,8 @@ export interface Message {
   timestamp: number;
   /** Absolute expiry in ms since the epoch; 0 = never. */
   expiresAt: number;
+  /** Wall-clock ms (fractional) when a sampled message entered this node (delivery-latency.ts); not part of the value. */
+  sampledAt?: number;
   /** Encoded PUBLISH bytes by variant (protocol/qos/retain), filled lazily on delivery. Not part of the value. */
   encoded?: (Buffer | undefined)[];
 }

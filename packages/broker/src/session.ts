@@ -51,6 +51,8 @@ export interface SessionLimits {
 export interface SessionEvents {
   onDrop(session: Session, d: Delivery, reason: DropReason): void;
   onDelivered(session: Session, d: Delivery): void;
+  /** The subscriber acknowledged a QoS 1 (PUBACK) or QoS 2 (PUBREC) message. */
+  onAcked?(session: Session, d: Delivery): void;
 }
 
 /** The session as a plain value: what moves between nodes on takeover and what a store keeps. */
@@ -157,6 +159,7 @@ export class Session {
     this.inflight.delete(pid);
     if (e.held) this.held--;
     this.journal?.done(this, e.delivery);
+    this.events.onAcked?.(this, e.delivery);
     this.drain();
     return true;
   }
@@ -176,6 +179,7 @@ export class Session {
       return true;
     }
     this.journal?.released(this, e.delivery, pid);
+    this.events.onAcked?.(this, e.delivery);
     e.state = 'pubrel';
     e.sentAt = Date.now();
     this.outlet?.sendPubrel(pid);

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { AdminCallHandler, ClusterHost, ClusterLink, Message, SessionState, SharedStrategy } from '@vireo/broker';
+import type { AdminCallHandler, ClusterHost, ClusterLink, ClusterPeerStats, Message, SessionState, SharedStrategy } from '@vireo/broker';
 import type { Logger } from 'pino';
 import type { Discovery } from './discovery.js';
 import { Inbound, type InboundEvents } from './inbound.js';
@@ -9,6 +9,7 @@ import { ClientLock } from './client-lock.js';
 import { AdminRpc } from './admin-rpc.js';
 import { decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
 import { pickNode } from './shared-pick.js';
+import { PeerStats } from './peer-stats.js';
 import { CHANNEL_OPTIONS, PeerService, fromWire, toWire, type Frame, type PeerServerStream, type WireMsg, type WireRoute } from './wire.js';
 
 export interface ClusterOptions {
@@ -50,6 +51,9 @@ interface Queue {
   frames: Frame[];
   /** Bytes in the last frame when it is a forward frame (0 otherwise). */
   open: number;
+  /** Forwarded messages queued, and their topic + payload bytes (peer-stats.ts). */
+  msgs: number;
+  bytes: number;
 }
 
 /** Starts the gRPC port and discovery; the broker then `attach`es. */
@@ -189,6 +193,13 @@ export class GrpcCluster implements ClusterLink {
     return [this.node, ...this.running].sort();
   }
 
+  /** Per-peer counters and round trips (peer-stats.ts); routes: ours plus every peer's. */
+  private readonly stats = new PeerStats();
+
+  peerStats(): ClusterPeerStats {
+    return this.stats.view(this.running, this.local.size + this.routes.size);
+  }
+
   // ── routes ────────────────────────────────────────────────────────────────
 
   addRoute(filter: string, group: string | undefined): void {
@@ -310,12 +321,14 @@ export class GrpcCluster implements ClusterLink {
       q.frames.push({ forward: { msgs: [wire] } });
       q.open = size;
     }
+    q.msgs++;
+    q.bytes += wire.payload.length + wire.topic.length;
     this.schedule();
   }
 
   private queue(node: string): Queue {
     let q = this.queues.get(node);
-    if (!q) this.queues.set(node, (q = { frames: [], open: 0 }));
+    if (!q) this.queues.set(node, (q = { frames: [], open: 0, msgs: 0, bytes: 0 }));
     return q;
   }
 
@@ -366,6 +379,7 @@ export class GrpcCluster implements ClusterLink {
     for (const [node, q] of this.queues) {
       const out = this.outByNode.get(node);
       if (out) for (const f of q.frames) out.send(f);
+      if (out && q.msgs > 0) this.stats.forwarded(node, q.msgs, q.bytes);
     }
     this.queues.clear();
   }
@@ -434,6 +448,9 @@ export class GrpcCluster implements ClusterLink {
       this.membership(node, reason);
       // dial again soon rather than at the next scheduled round
       if (!this.closed) setTimeout(() => this.dial(link.addr), 200).unref();
+    },
+    rtt: (link, ms) => {
+      if (link.node !== undefined) this.stats.rtt(link.node, ms);
     },
     refused: (link, reason) => {
       if (this.refusalLogged.has(link.addr)) return;
@@ -553,6 +570,7 @@ export class GrpcCluster implements ClusterLink {
     const up = this.outByNode.has(node) && this.inByNode.has(node);
     if (up && !this.running.has(node)) {
       this.running.add(node);
+      this.stats.seen(node);
       this.leaving.delete(node);
       this.log.info({ peer_node: node, nodes: this.nodes() }, 'Cluster node running');
       this.host?.nodesChanged();

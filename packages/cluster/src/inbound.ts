@@ -52,6 +52,8 @@ export class Inbound {
     this.lastSeen = Date.now();
     if (this.ready) {
       if (!f.heartbeat) this.events.frame(this, f);
+      // echo a round-trip probe at once (peer-stats.ts)
+      else if (f.heartbeat.probe && !this.ended) this.call.write({ heartbeat: { at: Date.now(), echo: f.heartbeat.probe } });
       return;
     }
     if (!f.hello) return;

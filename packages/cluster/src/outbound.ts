@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { nonce, proof, verify } from './auth.js';
 import { CHANNEL_OPTIONS, PeerService, type Frame, type PeerStream } from './wire.js';
@@ -9,6 +10,8 @@ export interface OutboundEvents {
   down(link: Outbound, reason: string): void;
   /** The peer refused us or failed our check. */
   refused(link: Outbound, reason: string): void;
+  /** A heartbeat probe came back from the peer after `ms`. */
+  rtt?(link: Outbound, ms: number): void;
 }
 
 export interface OutboundOptions {
@@ -83,7 +86,8 @@ export class Outbound {
       this.events.refused(this, f.refused.reason);
       this.end(`refused: ${f.refused.reason}`);
     }
-    // heartbeats only refresh lastSeen
+    else if (f.heartbeat?.echo) this.events.rtt?.(this, performance.now() - f.heartbeat.echo);
+    // other heartbeats only refresh lastSeen
   }
 
   private tick(): void {
@@ -91,7 +95,7 @@ export class Outbound {
       this.end('heartbeat timeout');
       return;
     }
-    this.send({ heartbeat: { at: Date.now() } });
+    this.send({ heartbeat: { at: Date.now(), probe: performance.now() } });
   }
 
   private end(reason: string, cancel = true): void {

@@ -47,6 +47,13 @@ export class RouteTable {
     return own.size;
   }
 
+  /** Routes of every node. */
+  get size(): number {
+    let n = 0;
+    for (const own of this.byNode.values()) n += own.size;
+    return n;
+  }
+
   count(node: string): number {
     return this.byNode.get(node)?.size ?? 0;
   }

@@ -45,7 +45,7 @@ export interface Frame {
   hello?: { node: string; addr: string; nonce: Buffer; mac: Buffer };
   welcome?: { node: string; mac: Buffer };
   refused?: { reason: string };
-  heartbeat?: { at: number };
+  heartbeat?: { at: number; probe?: number; echo?: number };
   routes?: { snapshot: boolean; seq: number; add: WireRoute[]; del: WireRoute[]; clients_add: string[]; clients_del: string[]; clients_add_ts?: number[] };
   forward?: { msgs: WireMsg[] };
   retained?: { entries: { msg: WireMsg; origin: string }[] };

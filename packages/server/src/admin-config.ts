@@ -3,14 +3,19 @@
  * `api_key.bootstrap_file`; failures name the key, like every other start-up error.
  */
 import type { Logger } from 'pino';
-import { ApiKeys, startAdmin, type AdminServer } from '@vireo/admin';
+import { ApiKeys, startAdmin, type AdminServer, type WebhookMetricsSource } from '@vireo/admin';
 import type { Broker } from '@vireo/broker';
 import { ConfigError } from './config-error.js';
 import type { VireoConfig } from './config-schema.js';
 
 export class AdminListenError extends Error {}
 
-export async function startAdminFor(config: VireoConfig, broker: Broker, logger: Logger): Promise<AdminServer | undefined> {
+/** The node's webhooks (started after the API), for their counters in the metrics. */
+export interface AdminExtras {
+  webhooks?: () => readonly WebhookMetricsSource[];
+}
+
+export async function startAdminFor(config: VireoConfig, broker: Broker, logger: Logger, extras?: AdminExtras): Promise<AdminServer | undefined> {
   const bind = config.dashboard.listeners.http.bind;
   if (bind.port === 0) return undefined;
   let keys = new ApiKeys();
@@ -24,7 +29,7 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
     }
   }
   try {
-    const admin = await startAdmin(broker, { host: bind.host, port: bind.port, apiKeys: keys, prometheusAuth: config.prometheus.enable_basic_auth });
+    const admin = await startAdmin(broker, { host: bind.host, port: bind.port, apiKeys: keys, prometheusAuth: config.prometheus.enable_basic_auth, metrics: { enable: config.prometheus.enable, webhooks: extras?.webhooks } });
     logger.info({ bind: `${bind.host}:${admin.address().port}`, api_keys: keys.size }, 'HTTP API listening');
     return admin;
   } catch (err) {

@@ -117,8 +117,9 @@ export async function start(options: StartOptions): Promise<void> {
     fail(EXIT_START_FAILED, [`vireo: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`]);
   }
   let admin: AdminServer | undefined;
+  let webhook: Webhook | undefined;
   try {
-    admin = await startAdminFor(config, broker, logger);
+    admin = await startAdminFor(config, broker, logger, { webhooks: () => (webhook ? [webhook] : []) });
   } catch (err) {
     await broker.close();
     if (err instanceof ConfigError) failConfig(err);
@@ -126,7 +127,7 @@ export async function start(options: StartOptions): Promise<void> {
     throw err;
   }
   try {
-    const webhook = startWebhookFor(config, broker, logger);
+    webhook = startWebhookFor(config, broker, logger);
     stopOnSignals(broker, logger, admin, webhook);
   } catch (err) {
     await Promise.all([admin?.close(), broker.close()]);

@@ -1,0 +1,49 @@
+/**
+ * Per-peer bookkeeping for the metrics endpoint: messages and bytes forwarded to each peer
+ * (added once per flush, not per message), round trips of heartbeat probes, and which peers
+ * were seen running. Read at scrape time through `GrpcCluster.peerStats()`.
+ */
+import { Histogram, type ClusterPeerStats } from '@vireo/broker';
+
+interface Peer {
+  messages: number;
+  bytes: number;
+  readonly rtt: Histogram;
+}
+
+export class PeerStats {
+  private readonly peers = new Map<string, Peer>();
+
+  private peer(node: string): Peer {
+    let p = this.peers.get(node);
+    if (!p) this.peers.set(node, (p = { messages: 0, bytes: 0, rtt: new Histogram() }));
+    return p;
+  }
+
+  /** A peer became running. */
+  seen(node: string): void {
+    this.peer(node);
+  }
+
+  /** A peer left the cluster for good (`ctl cluster leave`/`force-leave`, autoclean): no longer `stopped`. */
+  forget(node: string): void {
+    this.peers.delete(node);
+  }
+
+  /** One flush sent `messages` forwarded messages of `bytes` to `node`. */
+  forwarded(node: string, messages: number, bytes: number): void {
+    const p = this.peer(node);
+    p.messages += messages;
+    p.bytes += bytes;
+  }
+
+  /** A heartbeat probe to `node` came back after `ms`. */
+  rtt(node: string, ms: number): void {
+    this.peer(node).rtt.observe(ms < 0 ? 0 : ms / 1000);
+  }
+
+  view(running: ReadonlySet<string>, routes: number): ClusterPeerStats {
+    const peers = [...this.peers].map(([node, p]) => ({ node, forwardedMessages: p.messages, forwardedBytes: p.bytes, rtt: p.rtt.view() }));
+    return { peers, stoppedNodes: [...this.peers.keys()].filter((n) => !running.has(n)), routes };
+  }
+}
