@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { connect, endAll, freePort, sleep, waitFor } from './harness.js';
 import { killAllVireo, VIREO_CLI } from './vireo-process.js';
-import { startNode, waitLog, waitMembers, type ClusterNode } from './cluster-nodes.js';
+import { startNode, waitLog, waitMembers, type ClusterNode, type NodeSpec } from './cluster-nodes.js';
 
 const T = { timeout: 90_000 };
 const AUTH = `Basic ${Buffer.from('ops:s3cret').toString('base64')}`;
@@ -91,9 +91,10 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
   writeFileSync(keyFile, 'ops:s3cret\n');
   const rpc = [await freePort(), await freePort(), await freePort()];
   const nodes: ApiNode[] = [];
+  const specs: NodeSpec[] = [];
   for (let i = 0; i < 3; i++) {
     const http = await freePort();
-    const n = startNode({
+    const spec: NodeSpec = {
       name: `capi${i}@127.0.0.1`,
       rpcPort: rpc[i]!,
       mqttPort: await freePort(),
@@ -103,8 +104,9 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
         VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
         VIREO_CLUSTER__RPC__CALL_RECEIVE_TIMEOUT: `${CALL_TIMEOUT_MS}ms`,
       },
-    });
-    nodes.push({ ...n, http });
+    };
+    specs.push(spec);
+    nodes.push({ ...startNode(spec), http });
   }
   const [A, B, C] = nodes as [ApiNode, ApiNode, ApiNode];
   const names = nodes.map((n) => n.name);
@@ -267,6 +269,10 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     await c2Closed;
     await waitLog(C, 'Client kicked', (l) => l.clientid === 'c2');
 
+    // a trace that must follow its client to a node that restarts while it runs
+    const moverFile = path.join(dir, 'mover.trace');
+    await json(B, '/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'mover', type: 'clientid', clientid: 'mover', file: moverFile }) });
+
     // ── a frozen node: the answer comes after the call timeout, without it ─
     const c3 = await open(C, 'c3');
     assert.ok(c3.connected);
@@ -293,6 +299,23 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     const afterKill = await json<PageOf<ClientRow>>(A, '/api/v5/clients');
     assert.ok(Date.now() - t0 < CALL_TIMEOUT_MS, `answer after a kill took ${Date.now() - t0} ms`);
     assert.deepEqual(afterKill.data.map((c) => c.clientid).sort(), ['a1', 'a2', 'b1']);
+
+    // ── C restarts: the running trace reaches it, and follows the client there ─
+    const C2: ApiNode = { ...startNode(specs[2]!), http: C.http };
+    nodes.push(C2);
+    await waitMembers(A, names, 40_000);
+    await C2.proc.waitForLog('started', 30_000);
+    const until = Date.now() + 10_000;
+    for (;;) {
+      const [t] = await json<{ log_size: Record<string, number> }[]>(C2, '/api/v5/trace');
+      if (t && C2.name in t.log_size) break;
+      assert.ok(Date.now() < until, `the trace did not reach the restarted node: ${JSON.stringify(t)}`);
+      await sleep(100);
+    }
+    await open(C2, 'mover');
+    await waitFor(() => readFileSync(moverFile, 'utf8').includes('"connect"'), 'mover connect traced', 5000);
+    const moved = readFileSync(moverFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { node: string; event: string });
+    assert.deepEqual(moved.filter((l) => l.event === 'connect').map((l) => l.node), [C2.name]);
   } finally {
     await endAll(...clients).catch(() => undefined);
     for (const n of nodes) n.proc.kill('SIGKILL');

@@ -17,6 +17,7 @@ import { traceRoutes } from './routes-trace.js';
 import { adminOps } from './admin-ops.js';
 import { ClusterQuery, markPartial } from './cluster-query.js';
 import { PROMETHEUS_MODES, scrape, type PrometheusMode } from './cluster-metrics.js';
+import { syncTraces } from './trace-sync.js';
 
 export interface AdminOptions {
   host: string;
@@ -79,6 +80,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   publishRoutes(app, broker);
   nodeRoutes(app, broker, q, opts.ready ?? (() => true));
   traceRoutes(app, q);
+  const stopTraceSync = syncTraces(broker, q);
 
   const prometheus = async (req: import('fastify').FastifyRequest<{ Querystring: { mode?: PrometheusMode } }>, reply: import('fastify').FastifyReply) => {
     if (opts.metrics?.enable === false) return reply.code(404).send({ code: 'NOT_FOUND', message: 'Prometheus metrics are off on this node (prometheus.enable: false)' });
@@ -103,6 +105,9 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   return {
     app,
     address: () => ({ host: opts.host, port }),
-    close: () => app.close(),
+    close: () => {
+      stopTraceSync();
+      return app.close();
+    },
   };
 }

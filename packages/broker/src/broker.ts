@@ -63,6 +63,8 @@ export interface BrokerEvents {
   /** QoS 1 PUBACK or QoS 2 PUBREC from the subscriber (clientid, message). */
   'message.acked': [string, Message];
   'message.dropped': [Message, DropReason];
+  /** The running nodes of the cluster changed (sorted names, this node included). */
+  'cluster.nodes_changed': [string[]];
 }
 
 /** What an application publishes through `Broker.publish`. */
@@ -561,7 +563,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   }
 
   nodesChanged(): void {
-    if (!this.closing) this.sys.nodesChanged();
+    if (this.closing) return;
+    this.sys.nodesChanged();
+    this.emit('cluster.nodes_changed', this.cluster.nodes());
   }
 
   localClients(): string[] {
