@@ -20,6 +20,7 @@ import { Retainer } from './retainer.js';
 import { isExpired } from './message.js';
 import { MemoryStore } from './persistence.js';
 import { indexStored, sessionFromStore, StoreJournal } from './session-journal.js';
+import { startExpirySweep } from './expiry-sweep.js';
 import { Router } from './router.js';
 import { Session } from './session.js';
 import type { Delivery, DropReason, SessionEvents, SessionLimits, SessionState } from './session.js';
@@ -124,6 +125,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   private readonly sessionLimits: SessionLimits;
   private readonly sessionEvents: SessionEvents;
   private housekeeping: NodeJS.Timeout | undefined;
+  private expirySweep: NodeJS.Timeout | undefined;
   private readonly brokerRr = new Map<string, { value: number }>();
   private closing = false;
 
@@ -175,6 +177,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     const sweep = Math.min(this.options.mqtt.awaitRelTimeout / 2, 30_000);
     this.housekeeping = setInterval(() => this.sweepAwaitingRel(), Math.max(1000, sweep));
     this.housekeeping.unref();
+    this.expirySweep = startExpirySweep(this.retainer, () => this.sessions.values(), this.options.mqtt.msgClearInterval, this.logger);
     this.sys.start();
   }
 
@@ -808,6 +811,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     this.sys.stop();
     this.tracer.closeAll();
     if (this.housekeeping) clearInterval(this.housekeeping);
+    clearInterval(this.expirySweep);
     const closingListeners = Promise.all(this.mqttListeners.map((l) => l.close()));
     for (const ch of [...this.allChannels]) {
       // a broker shutting down is not the client's fault: no will (EMQX does the same on shutdown)

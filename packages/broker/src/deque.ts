@@ -27,6 +27,12 @@ export class Deque<T> {
     return this.items[this.head];
   }
 
+  /** True when some item matches (no copy: a check before the rebuild of removeWhere). */
+  some(test: (item: T) => boolean): boolean {
+    for (let i = this.head; i < this.items.length; i++) if (test(this.items[i] as T)) return true;
+    return false;
+  }
+
   /** Removes every item for which `drop` returns true; returns the removed items. */
   removeWhere(drop: (item: T) => boolean): T[] {
     const kept: T[] = [];

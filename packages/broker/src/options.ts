@@ -48,6 +48,11 @@ export interface MqttOptions {
   maxQosAllowed: 0 | 1 | 2;
   maxTopicAlias: number;
   retainAvailable: boolean;
+  /**
+   * How often expired retained messages and expired queued messages are deleted in the
+   * background, ms; 0 = never (EMQX's `retainer.msg_clear_interval`).
+   */
+  msgClearInterval: number;
   wildcardSubscription: boolean;
   sharedSubscription: boolean;
   ignoreLoopDeliver: boolean;
@@ -112,6 +117,7 @@ export const DEFAULT_MQTT: MqttOptions = {
   maxQosAllowed: 2,
   maxTopicAlias: 65535,
   retainAvailable: true,
+  msgClearInterval: 30_000,
   wildcardSubscription: true,
   sharedSubscription: true,
   ignoreLoopDeliver: false,

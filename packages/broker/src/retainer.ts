@@ -57,6 +57,17 @@ export class Retainer {
     return out;
   }
 
+  /** Deletes every expired message (the background sweep: one nobody subscribes to would stay, on disk too). */
+  sweepExpired(now: number): number {
+    let n = 0;
+    for (const [topic, m] of this.byTopic) {
+      if (!isExpired(m, now)) continue;
+      this.expire(topic);
+      n++;
+    }
+    return n;
+  }
+
   topics(): IterableIterator<string> {
     return this.byTopic.keys();
   }

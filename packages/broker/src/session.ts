@@ -253,6 +253,22 @@ export class Session {
     }
   }
 
+  /**
+   * Drops queued messages whose Message Expiry Interval has passed (the background sweep: an
+   * offline session's would otherwise wait, on disk too, until its client came back). Inflight
+   * ones stay: they were sent.
+   */
+  dropExpired(now: number): number {
+    const expired = (d: Delivery): boolean => d.msg.expiresAt !== 0 && d.msg.expiresAt <= now;
+    if (this.mqueue.length === 0 || !this.mqueue.some(expired)) return 0;
+    const gone = this.mqueue.removeWhere(expired);
+    for (const d of gone) {
+      this.journal?.done(this, d);
+      this.events.onDrop(this, d, 'expired');
+    }
+    return gone.length;
+  }
+
   /** Removes inflight and queued messages that came through a shared subscription, for redispatch. */
   takeShared(): Delivery[] {
     const out: Delivery[] = [];

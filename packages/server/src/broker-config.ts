@@ -89,6 +89,7 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
       upgradeQos: m.upgrade_qos,
       sharedSubscriptionStrategy: m.shared_subscription_strategy,
       responseInformation: m.response_information,
+      msgClearInterval: cfg.retainer.msg_clear_interval,
     },
     sys: {
       sysMsgInterval: cfg.sys_topics.sys_msg_interval,
