@@ -187,6 +187,10 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     assert.deepEqual(nodeList.map((n) => `${n.node}:${n.node_status}:${n.live_connections}`), [`${A.name}:running:2`, `${B.name}:running:1`, `${C.name}:running:2`]);
     assert.equal((await json<{ node: string }>(A, `/api/v5/nodes/${encodeURIComponent(C.name)}`)).node, C.name);
     assert.equal((await api(A, '/api/v5/nodes/nope@nowhere')).status, 404);
+    const [tcp] = await json<{ id: string; current_connections: number; node_status: { node: string; status: { current_connections: number } }[] }[]>(B, '/api/v5/listeners');
+    assert.equal(tcp?.id, 'tcp:default');
+    assert.equal(tcp?.current_connections, 5);
+    assert.deepEqual(tcp?.node_status.map((n) => [n.node, n.status.current_connections]), [[A.name, 2], [B.name, 1], [C.name, 2]]);
     const statsAll = await json<Record<string, unknown>[]>(C, '/api/v5/stats');
     assert.deepEqual(statsAll.map((s) => [s.node, s['live_connections.count']]), [[A.name, 2], [B.name, 1], [C.name, 2]]);
     const statsSum = await json(C, '/api/v5/stats?aggregate=true');

@@ -20,7 +20,7 @@ import {
 } from '@vireo/broker';
 import type { Registry } from 'prom-client';
 import { slice, type SliceArgs } from './cluster-query.js';
-import { metrics, nodeInfo, stats } from './node-facts.js';
+import { listeners, metrics, nodeInfo, stats } from './node-facts.js';
 
 export interface ClientFilters {
   clientid?: string;
@@ -150,6 +150,7 @@ export function adminOps(broker: Broker, registry: Registry): AdminCallHandler {
     'node.info': () => nodeInfo(broker),
     'node.stats': () => stats(broker),
     'node.metrics': () => metrics(broker),
+    'node.listeners': () => listeners(broker),
     'prometheus.json': () => registry.getMetricsAsJSON(),
     'trace.start': (a) => {
       const b = a as unknown as TraceStartArgs;

@@ -60,3 +60,18 @@ export function metrics(broker: Broker) {
   for (const [reason, n] of s.droppedBy) out[`messages.dropped.${reason}`] = n;
   return out;
 }
+
+/** This node's listeners with their connections and disconnects by reason. */
+export function listeners(broker: Broker) {
+  return broker.listenerStats().map((l) => ({
+    id: l.name,
+    type: l.type,
+    bind: l.bind,
+    running: true,
+    current_connections: l.connections,
+    max_connections: broker.options.listeners.find((o) => o.name === l.name)?.maxConnections ?? null,
+    shutdown_count: l.shutdownCount,
+  }));
+}
+
+export type ListenerView = ReturnType<typeof listeners>[number];

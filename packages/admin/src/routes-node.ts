@@ -1,12 +1,12 @@
 /**
- * Node facts: `/status` (probes), `/nodes`, `/stats`, `/metrics` (every node's, gathered
- * over the cluster), `/listeners` (this node's).
+ * Node facts: `/status` (probes, this node's), `/nodes`, `/stats`, `/metrics`, `/listeners`
+ * (every node's, gathered over the cluster).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '@vireo/broker';
 import { notFound, errorSchema } from './errors.js';
 import { markPartial, nodeError, type ClusterQuery } from './cluster-query.js';
-import type { NodeInfo } from './node-facts.js';
+import type { ListenerView, NodeInfo } from './node-facts.js';
 
 /** Replicated to every node, so the same on each: an aggregate takes one node's, not the sum. */
 const SAME_ON_EVERY_NODE = new Set(['retained.count']);
@@ -21,6 +21,33 @@ function aggregate(parts: Record<string, unknown>[]): Record<string, number> {
     }
   }
   return out;
+}
+
+/**
+ * Listeners of every node merged by id, as EMQX lists them: `status` for the cluster
+ * (connections summed, `running` true, false or `inconsistent`) and `node_status` per node;
+ * the flat fields sum the nodes too, `bind` is the asked node's.
+ */
+function mergeListeners(self: string, parts: { node: string; value: ListenerView[] }[]) {
+  const byId = new Map<string, { node: string; l: ListenerView }[]>();
+  for (const p of parts) for (const l of p.value) byId.set(l.id, [...(byId.get(l.id) ?? []), { node: p.node, l }]);
+  return [...byId.values()].map((copies) => {
+    const mine = copies.find((c) => c.node === self) ?? copies[0]!;
+    const running = copies.every((c) => c.l.running) ? true : copies.some((c) => c.l.running) ? 'inconsistent' : false;
+    const current = copies.reduce((n, c) => n + c.l.current_connections, 0);
+    const max = copies.some((c) => c.l.max_connections === null) ? null : copies.reduce((n, c) => n + (c.l.max_connections ?? 0), 0);
+    const shutdown: Record<string, number> = {};
+    for (const c of copies) for (const [reason, n] of Object.entries(c.l.shutdown_count)) shutdown[reason] = (shutdown[reason] ?? 0) + n;
+    return {
+      ...mine.l,
+      running: running === true,
+      current_connections: current,
+      max_connections: max,
+      shutdown_count: shutdown,
+      status: { running, current_connections: current, max_connections: max },
+      node_status: copies.map((c) => ({ node: c.node, status: { running: c.l.running, current_connections: c.l.current_connections, max_connections: c.l.max_connections } })),
+    };
+  });
 }
 
 export function nodeRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery, ready: () => boolean): void {
@@ -70,15 +97,13 @@ export function nodeRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery
     { schema: { summary: 'Message, packet and client counters per node; `aggregate=true`: summed over the cluster', tags: ['metrics'], querystring: aggregateQuery } },
     perNode('node.metrics'),
   );
-  app.get('/api/v5/listeners', { schema: { summary: 'Listeners with their connections and disconnects by reason', tags: ['listeners'] } }, async () =>
-    broker.listenerStats().map((l) => ({
-      id: l.name,
-      type: l.type,
-      bind: l.bind,
-      running: true,
-      current_connections: l.connections,
-      max_connections: broker.options.listeners.find((o) => o.name === l.name)?.maxConnections ?? null,
-      shutdown_count: l.shutdownCount,
-    })),
+  app.get(
+    '/api/v5/listeners',
+    { schema: { summary: "Listeners of every node with connections and disconnects by reason, summed, and each node's in `node_status`", tags: ['listeners'] } },
+    async (_req, reply) => {
+      const g = await q.gather<ListenerView[]>('node.listeners', null);
+      markPartial(reply, g.errors);
+      return mergeListeners(q.self, g.parts);
+    },
   );
 }

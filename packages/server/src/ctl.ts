@@ -174,7 +174,7 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
       return out({ kicked: c }, () => `kicked ${c}\n`);
     case 'subscriptions list': {
       const r = (await call(ctx, 'GET', `/api/v5/subscriptions${query}`)) as { data: Record<string, unknown>[] };
-      return out(r, () => table(r.data, ['clientid', 'topic', 'qos', 'nl', 'rap', 'rh']));
+      return out(r, () => table(r.data, ['clientid', 'topic', 'qos', 'nl', 'rap', 'rh', 'node']));
     }
     case 'subscriptions add': {
       const body = { topic: need(d, 'TOPIC'), qos: Number(v.qos ?? 0) };
