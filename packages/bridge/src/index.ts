@@ -2,3 +2,7 @@ export { Webhook } from './webhook.js';
 export type { WebhookOptions, WebhookStats } from './webhook.js';
 export { WEBHOOK_EVENTS } from './webhook-events.js';
 export type { WebhookEvent, PayloadEncoding } from './webhook-events.js';
+export { MqttBridge } from './mqtt-bridge.js';
+export type { MqttBridgeOptions, MqttBridgeStats, BridgeStatus, BridgeTemplates } from './mqtt-bridge.js';
+export { compileTemplate } from './bridge-template.js';
+export type { Template } from './bridge-template.js';

@@ -17,7 +17,7 @@
  *   so `32`, `true` and `30s` mean what they would in the file.
  */
 import { parse as parseYaml } from 'yaml';
-import { flattenSchema, type KeySpec, type SchemaNode } from './schema-dsl.js';
+import { flattenSchema, NAME_SLOT, type KeySpec, type SchemaNode } from './schema-dsl.js';
 import type { ConfigIssue } from './config-validate.js';
 
 export const ENV_PREFIX = 'VIREO_';
@@ -45,7 +45,13 @@ export function readEnvOverrides(
   env: Readonly<Record<string, string | undefined>>,
   schema: SchemaNode,
 ): { overrides: EnvOverride[]; errors: ConfigIssue[] } {
-  const specs = new Map<string, KeySpec>(flattenSchema(schema).map((e) => [e.path, e.spec]));
+  const entries = flattenSchema(schema);
+  const specs = new Map<string, KeySpec>(entries.map((e) => [e.path, e.spec]));
+  // keys inside named sections (`bridges.mqtt.<name>.server`) match any name
+  const slotted = entries
+    .filter((e) => e.path.includes(NAME_SLOT))
+    .map((e) => ({ re: new RegExp(`^${e.path.split(NAME_SLOT).map((p) => p.replaceAll('.', '\\.')).join('[^.]+')}$`), spec: e.spec }));
+  const specOf = (path: string) => specs.get(path) ?? slotted.find((s) => s.re.test(path))?.spec;
   const overrides: EnvOverride[] = [];
   const errors: ConfigIssue[] = [];
   // Sorted so that results (and error order) do not depend on the environment's order.
@@ -53,7 +59,7 @@ export function readEnvOverrides(
     const text = env[name];
     if (!name.startsWith(ENV_PREFIX) || NON_CONFIG_ENV.has(name) || text === undefined || text.trim() === '') continue;
     const path = pathOfEnvName(name);
-    const spec = specs.get(path);
+    const spec = specOf(path);
     const parseAsYaml = spec === undefined || spec.kind === 'list' || /^(['"]).*\1$/s.test(text.trim());
     if (!parseAsYaml) {
       overrides.push({ path, value: text, source: name });

@@ -28,6 +28,7 @@ import {
   type SchemaNode,
 } from './schema-dsl.js';
 import { isAddress, isHttpUrl } from './config-values.js';
+import { bridgesSchema } from './config-schema-bridges.js';
 
 const CLUSTER = 'clustering features not built yet (autoclean)';
 
@@ -504,6 +505,8 @@ export const configSchema = {
       payload_encoding: oneOf({ default: 'plain', values: ['plain', 'base64'], description: 'How message payloads appear in bodies.' }),
     },
   },
+
+  bridges: bridgesSchema,
 
   log: {
     level: oneOf({

@@ -82,8 +82,13 @@ export function expectation(spec: KeySpec): string {
       return `one of ${spec.values.join(', ')}`;
     case 'list':
       return `a list of ${spec.item === 'address' ? 'host:port addresses' : spec.item === 'url' ? 'http(s) URLs' : 'strings'}`;
+    case 'named':
+      return 'a mapping of names to sections';
   }
 }
+
+/** Names of named sections, as EMQX allows for bridges and listeners. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 /** Parses one leaf value; returns the typed value or the error message. */
 function parseLeaf(spec: KeySpec, raw: unknown): { value: unknown } | { error: string } {
@@ -135,7 +140,8 @@ function parseLeaf(spec: KeySpec, raw: unknown): { value: unknown } | { error: s
       return guess ? { error: `${f.error} (did you mean ${guess}?)` } : f;
     }
     case 'list':
-      return { error: 'lists are parsed by parseList' }; // unreachable: handled by the caller
+    case 'named':
+      return { error: 'parsed by the caller' }; // unreachable: validateConfig handles these kinds
   }
 }
 
@@ -210,6 +216,10 @@ export function validateConfig<T>(schema: SchemaNode, raw: unknown, options: Val
         out[key] = walk(child, rawChild, path);
         continue;
       }
+      if (child.kind === 'named') {
+        out[key] = walkNamed(child.item, rawChild, path);
+        continue;
+      }
       if (rawChild === undefined) {
         out[key] = resolveDefault<unknown>(child);
         continue;
@@ -223,6 +233,21 @@ export function validateConfig<T>(schema: SchemaNode, raw: unknown, options: Val
       const r = parseLeaf(child, rawChild);
       if ('error' in r) errors.push({ path, message: r.error, source: sourceOf(path) });
       else out[key] = r.value;
+    }
+    return out;
+  }
+
+  function walkNamed(item: SchemaNode, value: unknown, path: string): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    if (value === undefined || value === null) return out;
+    if (!isMapping(value)) {
+      errors.push({ path, message: `expected a mapping of names to sections, got ${describeValue(value)}`, source: sourceOf(path) });
+      return out;
+    }
+    for (const [name, section] of Object.entries(value)) {
+      const at = `${path}.${name}`;
+      if (!NAME.test(name)) errors.push({ path: at, message: 'a name must be letters, digits, `_` and `-`, starting with a letter or digit', source: sourceOf(at) });
+      else out[name] = walk(item, section, at);
     }
     return out;
   }

@@ -84,7 +84,21 @@ export interface ListSpec extends SpecBase<string[]> {
   readonly item: ListItem;
 }
 
+/**
+ * A section whose keys are names the user picks, each shaped like `item`: e.g.
+ * `bridges.mqtt.<name>.server`. Names through the environment are lower case
+ * (`VIREO_BRIDGES__MQTT__CLOUD__SERVER` → `bridges.mqtt.cloud.server`).
+ */
+export interface NamedSpec<S extends SchemaNode = SchemaNode> extends SpecBase<Readonly<Record<string, ConfigOf<S>>>> {
+  readonly kind: 'named';
+  readonly item: S;
+}
+
+/** How a named section's name appears in key paths of the docs and errors about the schema. */
+export const NAME_SLOT = '<name>';
+
 export type KeySpec =
+  | NamedSpec
   | StringSpec
   | OptionalStringSpec
   | IntSpec
@@ -119,6 +133,9 @@ export const duration = (s: Omit<DurationSpec, 'kind'>): DurationSpec => ({ kind
 export const bytesize = (s: Omit<ByteSizeSpec, 'kind'>): ByteSizeSpec => ({ kind: 'bytesize', ...s });
 export const bind = (s: Omit<BindSpec, 'kind'>): BindSpec => ({ kind: 'bind', ...s });
 export const list = (s: Omit<ListSpec, 'kind'>): ListSpec => ({ kind: 'list', ...s });
+export function named<const S extends SchemaNode>(s: { description: string; item: S }): NamedSpec<S> {
+  return { kind: 'named', default: {}, ...s };
+}
 /** `values` is a const tuple so the config type is the union of the allowed words. */
 export function oneOf<const V extends string>(s: Omit<EnumSpec<V>, 'kind'>): EnumSpec<V> {
   return { kind: 'enum', ...s };
@@ -134,12 +151,16 @@ export interface SchemaEntry {
   spec: KeySpec;
 }
 
-/** Every key of the schema, depth first, in declaration order (which is also the docs' order). */
+/**
+ * Every key of the schema, depth first, in declaration order (which is also the docs'
+ * order). A named section contributes its item's keys under `<name>`.
+ */
 export function flattenSchema(node: SchemaNode, prefix = ''): SchemaEntry[] {
   const out: SchemaEntry[] = [];
   for (const [name, child] of Object.entries(node)) {
     const path = prefix ? `${prefix}.${name}` : name;
-    if (isKeySpec(child)) out.push({ path, spec: child });
+    if (isKeySpec(child) && child.kind === 'named') out.push(...flattenSchema(child.item, `${path}.${NAME_SLOT}`));
+    else if (isKeySpec(child)) out.push({ path, spec: child });
     else out.push(...flattenSchema(child, path));
   }
   return out;

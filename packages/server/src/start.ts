@@ -17,6 +17,8 @@ import { DEFAULT_COOKIE } from './config-schema.js';
 import { formatIssue } from './config-validate.js';
 import { formatBind } from './config-values.js';
 import { openStoreFor } from './store-config.js';
+import { startBridgesFor } from './bridge-config.js';
+import type { MqttBridge } from '@vireo/bridge';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 
@@ -50,7 +52,7 @@ function failConfig(err: ConfigError): never {
   fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration (${n} error${n === 1 ? '' : 's'}):`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
 }
 
-function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | undefined, webhook: Webhook | undefined): void {
+function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | undefined, webhook: Webhook | undefined, bridges: MqttBridge[]): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -65,7 +67,8 @@ function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | unde
       process.exit(EXIT_START_FAILED);
     }, STOP_TIMEOUT_MS);
     webhook?.close();
-    Promise.all([admin?.close(), broker.close()]).then(
+    const bridgesClosed = Promise.all(bridges.map((b) => b.close()));
+    Promise.all([admin?.close(), bridgesClosed, broker.close()]).then(
       () => {
         logger.info('stopped');
         process.exit(0);
@@ -128,7 +131,7 @@ export async function start(options: StartOptions): Promise<void> {
   }
   try {
     webhook = startWebhookFor(config, broker, logger);
-    stopOnSignals(broker, logger, admin, webhook);
+    stopOnSignals(broker, logger, admin, webhook, startBridgesFor(config, broker, logger));
   } catch (err) {
     await Promise.all([admin?.close(), broker.close()]);
     if (err instanceof ConfigError) failConfig(err);
