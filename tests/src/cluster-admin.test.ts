@@ -168,6 +168,9 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     );
     const topics = await json<PageOf<{ topic: string; node: string }>>(B, '/api/v5/topics');
     assert.deepEqual(topics.data.map((t) => `${t.topic}@${t.node}`).sort(), [`$share/g/jobs/#@${A.name}`, `cmd/c1@${C.name}`, `sensors/b/#@${B.name}`]);
+    const subsOnB = await json<PageOf<{ clientid: string }>>(A, `/api/v5/subscriptions?node=${encodeURIComponent(B.name)}`);
+    assert.deepEqual(subsOnB.data.map((s) => s.clientid), ['b1']);
+    assert.equal((await api(A, '/api/v5/topics?node=nope@nowhere')).status, 404);
     assert.deepEqual(await json(A, '/api/v5/clients/c1/subscriptions'), [{ clientid: 'c1', node: C.name, topic: 'cmd/c1', qos: 1, nl: 0, rap: 0, rh: 0 }]);
 
     // subscribe a client on C through A's API; a publish on A reaches it

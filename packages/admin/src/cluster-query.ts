@@ -59,6 +59,13 @@ export class ClusterQuery {
     return this.broker.cluster.nodes();
   }
 
+  /** What a `node` query parameter selects: every running node, that one, or undefined when it is not running. */
+  select(node: string | undefined): string[] | undefined {
+    const nodes = this.nodes();
+    if (node === undefined) return nodes;
+    return nodes.includes(node) ? [node] : undefined;
+  }
+
   async call<T>(node: string, op: string, args: unknown): Promise<T> {
     if (node === this.self) return (await this.local(op, args)) as T;
     const link = this.broker.cluster;

@@ -61,9 +61,9 @@ export function clientRoutes(app: FastifyInstance, q: ClusterQuery): void {
     },
     async (req, reply) => {
       const { page, limit, node, ...filters } = req.query;
-      const nodes = q.nodes();
-      if (node !== undefined && !nodes.includes(node)) return notFound(reply, 'NOT_FOUND', `node ${node} is not a running node of the cluster`);
-      const result = await q.page<ClientView, ClientFilters>('clients.page', filters, { page, limit }, node === undefined ? nodes : [node]);
+      const nodes = q.select(node);
+      if (!nodes) return notFound(reply, 'NOT_FOUND', `node ${node} is not a running node of the cluster`);
+      const result = await q.page<ClientView, ClientFilters>('clients.page', filters, { page, limit }, nodes);
       markPartial(reply, result.meta.errors ?? []);
       return result;
     },

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SubscriptionView } from '@vireo/broker';
 import { pageQuerySchema, type PageQuery } from './paging.js';
+import { notFound } from './errors.js';
 import { markPartial, type ClusterQuery } from './cluster-query.js';
 import type { SubscriptionFilters, TopicView } from './admin-ops.js';
 
@@ -29,7 +30,9 @@ export function subscriptionRoutes(app: FastifyInstance, q: ClusterQuery): void 
     },
     async (req, reply) => {
       const { page, limit, node, ...filters } = req.query;
-      const r = await q.page<SubscriptionView, SubscriptionFilters>('subscriptions.page', filters, { page, limit }, node === undefined ? q.nodes() : [node]);
+      const nodes = q.select(node);
+      if (!nodes) return notFound(reply, 'NOT_FOUND', `node ${node} is not a running node of the cluster`);
+      const r = await q.page<SubscriptionView, SubscriptionFilters>('subscriptions.page', filters, { page, limit }, nodes);
       markPartial(reply, r.meta.errors ?? []);
       return r;
     },
@@ -46,7 +49,9 @@ export function subscriptionRoutes(app: FastifyInstance, q: ClusterQuery): void 
     },
     async (req, reply) => {
       const { page, limit, node, topic } = req.query;
-      const r = await q.page<TopicView, { topic?: string }>('topics.page', { topic }, { page, limit }, node === undefined ? q.nodes() : [node]);
+      const nodes = q.select(node);
+      if (!nodes) return notFound(reply, 'NOT_FOUND', `node ${node} is not a running node of the cluster`);
+      const r = await q.page<TopicView, { topic?: string }>('topics.page', { topic }, { page, limit }, nodes);
       markPartial(reply, r.meta.errors ?? []);
       return r;
     },
