@@ -19,13 +19,22 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const AEDES_SERVER = path.join(ROOT, 'scripts/aedes-server.mjs')
 const DEFAULT_GENERATOR = path.resolve(ROOT, '../shared/bench/mqtt-bench.mjs')
 const ALL_BROKERS = ['vireo', 'aedes', 'mosquitto']
+// Vireo with its HTTP API on, Prometheus metrics on and scraped every second / off
+// (prometheus.enable false): the `metrics` scenario compares the two
+const METRICS_VARIANTS = ['vireo-metrics', 'vireo-nometrics']
+const SCRAPE_MS = 1000
 const DEFAULT_FANOUT_RATES = [50, 70, 90, 110, 140, 200]
 
 const USAGE = `usage: npm run bench [-- options]      (or: node scripts/bench.mjs [options])
 
   --only LIST          scenarios, comma-separated (default: all):
-                       ${'pairs-q0,pairs-q1,pairs-fixed,fanout,fanin,conn'}
-  --brokers LIST       vireo,aedes,mosquitto (default: all three)
+                       ${'pairs-q0,pairs-q1,pairs-fixed,fanout,fanin,conn,metrics'}
+                       (metrics: pairs-q0 on Vireo with metrics on vs off, 5 runs each;
+                       alone it runs vireo-metrics,vireo-nometrics)
+  --brokers LIST       vireo,aedes,mosquitto (default: all three), or the Vireo variants
+                       vireo-metrics (HTTP API, prometheus.enable true, scraped every
+                       ${SCRAPE_MS / 1000} s during the run) and vireo-nometrics (HTTP API,
+                       prometheus.enable false)
   --duration N         seconds of publishing per pub/sub run (default 10)
   --runs N             repetitions per scenario, per fanout rate (default: per scenario,
                        pairs-q0/q1 3, pairs-fixed 2, conn 2, fanin 1, fanout 1 per rate)
@@ -161,6 +170,15 @@ const SCENARIOS = [
     args: () => ['fanin', '--pubs', '1000', '-r', '10', '--subs', '1', '--sub-topic', 'bench/#', '-q', '1', '-d', String(opts.duration)]
   },
   {
+    name: 'metrics',
+    title: 'metrics on vs off: pairs, 100 pairs, QoS 0, unlimited (closed loop)',
+    about: `pairs-q0 on two Vireo variants, alternating run by run: \`vireo-metrics\` (HTTP API up, \`prometheus.enable: true\`: Node.js process collectors, delivery-latency sampling, and the bench scraping \`/api/v5/prometheus/stats\` every ${SCRAPE_MS / 1000} s, far more often than Prometheus would) and \`vireo-nometrics\` (HTTP API up, \`prometheus.enable: false\`, not scraped). The plain counters are in both: they cannot be turned off. Measures what metrics cost at full QoS 0 throughput.`,
+    runs: 5,
+    kind: 'pubsub',
+    littleLatency: true,
+    args: () => ['pairs', '-n', '100', '-q', '0', '-d', String(opts.duration)]
+  },
+  {
     name: 'conn',
     title: `conn, ${fmtNum(opts.conns)} idle connections, held ${opts.hold} s`,
     about: 'Idle connections spread over 19 source addresses (127.0.0.2–127.0.0.20), as fast as 100 handshakes in flight allow, held, then closed cleanly. Measures connect rate, handshake latency and broker memory per held connection.',
@@ -175,8 +193,11 @@ for (const n of selected) if (!SCENARIOS.some((s) => s.name === n)) fail(`unknow
 const scenarios = SCENARIOS.filter((s) => selected.includes(s.name))
 
 const VIREO_CLI = path.resolve(parsed.vireo || path.join(ROOT, 'packages/server/dist/cli.js'))
-const requested = parsed.brokers ? list(parsed.brokers) : ALL_BROKERS
-for (const b of requested) if (!ALL_BROKERS.includes(b)) fail(`unknown broker ${JSON.stringify(b)} in --brokers (known: ${ALL_BROKERS.join(', ')})`)
+const onlyMetrics = selected.length === 1 && selected[0] === 'metrics'
+const requested = parsed.brokers ? list(parsed.brokers) : onlyMetrics ? METRICS_VARIANTS : ALL_BROKERS
+const KNOWN_BROKERS = [...ALL_BROKERS, ...METRICS_VARIANTS]
+for (const b of requested) if (!KNOWN_BROKERS.includes(b)) fail(`unknown broker ${JSON.stringify(b)} in --brokers (known: ${KNOWN_BROKERS.join(', ')})`)
+const isVireo = (name) => name === 'vireo' || METRICS_VARIANTS.includes(name)
 
 // ---------------------------------------------------------------------------
 // formatting
@@ -323,7 +344,7 @@ function versionOf (broker) {
       return m ? m[1] : null
     }
     if (broker === 'aedes') return JSON.parse(fs.readFileSync(path.join(ROOT, 'node_modules/aedes/package.json'), 'utf8')).version
-    if (broker === 'vireo') {
+    if (isVireo(broker)) {
       const v = JSON.parse(fs.readFileSync(path.join(ROOT, 'packages/server/package.json'), 'utf8')).version
       let commit = ''
       try {
@@ -341,7 +362,7 @@ const MOSQUITTO = findMosquitto()
 const brokers = []
 const skipped = {}
 for (const b of requested) {
-  if (b === 'vireo' && !fs.existsSync(VIREO_CLI)) skipped.vireo = `${path.relative(ROOT, VIREO_CLI)} not found (build it: npm run build)`
+  if (isVireo(b) && !fs.existsSync(VIREO_CLI)) skipped[b] = `${path.relative(ROOT, VIREO_CLI)} not found (build it: npm run build)`
   else if (b === 'mosquitto' && !MOSQUITTO) skipped.mosquitto = `no mosquitto binary (${parsed.mosquitto || '/usr/sbin/mosquitto'}, PATH); install the Debian package mosquitto or pass --mosquitto PATH`
   else if (b === 'aedes' && !fs.existsSync(path.join(ROOT, 'node_modules/aedes/package.json'))) skipped.aedes = 'node_modules/aedes not found (npm ci)'
   else brokers.push(b)
@@ -350,7 +371,7 @@ for (const [b, why] of Object.entries(skipped)) warn(`skipping ${b}: ${why}`)
 if (!brokers.length) fail('no broker left to measure')
 if (!fs.existsSync(opts.generator)) fail(`generator not found: ${opts.generator} (pass --generator PATH or set MQTT_BENCH)`)
 // ratios: vireo against each other broker; without vireo, the first broker against the others
-const BASE = brokers.includes('vireo') ? 'vireo' : brokers[0]
+const BASE = brokers.includes('vireo') ? 'vireo' : brokers.includes('vireo-metrics') ? 'vireo-metrics' : brokers[0]
 const OTHERS = brokers.filter((b) => b !== BASE)
 
 // The anchor configuration (ANCHORS.md) with a larger queue: max_queued_messages 1000 never
@@ -372,12 +393,15 @@ async function startBroker (name) {
   const env = { ...process.env }
   let cmd
   let args
-  if (name === 'vireo') {
+  let apiPort = 0
+  if (isVireo(name)) {
     const rpcPort = await freePort()
+    if (name !== 'vireo') apiPort = await freePort()
     Object.assign(env, {
       VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${port}`,
       VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
-      VIREO_DASHBOARD__LISTENERS__HTTP__BIND: '0',
+      VIREO_DASHBOARD__LISTENERS__HTTP__BIND: apiPort ? `127.0.0.1:${apiPort}` : '0',
+      VIREO_PROMETHEUS__ENABLE: String(name !== 'vireo-nometrics'),
       // not the default 5370: other vireo nodes (tests) may run on this machine
       VIREO_CLUSTER__RPC__BIND: `127.0.0.1:${rpcPort}`,
       VIREO_LOG__LEVEL: 'warning',
@@ -405,14 +429,14 @@ async function startBroker (name) {
     fs.closeSync(fd)
   }
   try {
-    await waitListening(port, child, name === 'vireo' ? 30000 : 15000)
+    await waitListening(port, child, isVireo(name) ? 30000 : 15000)
   } catch (err) {
     await stop(child, 1000)
     const e = new Error(`${name} ${err.message}`)
     e.log = tail(logPath)
     throw e
   }
-  return { name, port, pid: child.pid, child, logPath, command: [cmd, ...args].map((a) => path.isAbsolute(a) && a.startsWith(ROOT) ? path.relative(ROOT, a) : a).join(' ') }
+  return { name, port, apiPort, pid: child.pid, child, logPath, command: [cmd, ...args].map((a) => path.isAbsolute(a) && a.startsWith(ROOT) ? path.relative(ROOT, a) : a).join(' ') }
 }
 
 // ---------------------------------------------------------------------------
@@ -463,7 +487,9 @@ async function runOne (sc, broker, rep, rate) {
   const args = [...scArgs, '-p', String(b.port), '--pid', String(b.pid), '--label', broker]
   rec.command = ['node', 'mqtt-bench.mjs', ...args].map((a) => /[^\w./:,=-]/.test(a) ? `'${a}'` : a).join(' ')
   const timeoutS = sc.kind === 'conn' ? opts.hold + 600 : opts.duration + 5 + 600
+  const scraper = b.name === 'vireo-metrics' ? startScraper(b.apiPort) : null
   const g = await runGenerator(args, timeoutS)
+  if (scraper) rec.scrapes = await scraper.stop()
   rec.exitCode = g.code
   rec.result = g.json
   if (interrupted) { rec.error = 'interrupted'; return rec }
@@ -484,6 +510,23 @@ async function runOne (sc, broker, rep, rate) {
   for (const w of (rec.result && rec.result.warnings) || []) say(`    warning: ${w}`)
   await sleep(1000) // sockets in TIME_WAIT, the broker's memory back to the system
   return rec
+}
+
+// Prometheus' part in the metrics-on runs: a scrape every SCRAPE_MS, one at a time
+function startScraper (apiPort) {
+  const st = { ok: 0, failed: 0, bytes: 0, msMax: 0 }
+  let busy = null
+  const once = async () => {
+    const t0 = Date.now()
+    try {
+      const res = await fetch(`http://127.0.0.1:${apiPort}/api/v5/prometheus/stats`)
+      const text = await res.text()
+      if (res.ok && text.includes('vireo_delivery_latency_seconds_count')) { st.ok++; st.bytes = text.length } else st.failed++
+    } catch { st.failed++ }
+    st.msMax = Math.max(st.msMax, Date.now() - t0)
+  }
+  const timer = setInterval(() => { if (!busy) busy = once().finally(() => { busy = null }) }, SCRAPE_MS)
+  return { async stop () { clearInterval(timer); await busy; return st } }
 }
 
 function summaryLine (sc, rec) {
@@ -674,6 +717,11 @@ function scenarioSection (sc) {
     lines.push(`${runsOf(sc)} run(s) per broker; median (min–max) over the runs.`, '')
     lines.push(metricTable(sc, recsFor), '', perRunLine(sc, recsFor))
     if (sc.littleLatency) lines.push('', '‡ Unlimited runs: latency is pending ÷ throughput (Little\'s law), set mostly by `--max-pending` and `--inflight`. Quote latency from pairs-fixed.')
+    const scraped = recs.filter((r) => r.scrapes)
+    if (scraped.length) {
+      const sum = (k) => scraped.reduce((n, r) => n + r.scrapes[k], 0)
+      lines.push('', `Scrapes of \`/api/v5/prometheus/stats\` during the vireo-metrics runs: ${sum('ok')} answered, ${sum('failed')} failed, slowest ${Math.max(...scraped.map((r) => r.scrapes.msMax))} ms, ${fmtNum(scraped[scraped.length - 1].scrapes.bytes)} bytes each.`)
+    }
   }
   const warns = new Map()
   for (const rec of recs) {

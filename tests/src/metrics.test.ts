@@ -11,6 +11,7 @@ import pino from 'pino';
 import { startAdmin, ApiKeys, type AdminServer } from '@vireo/admin';
 import { Webhook } from '@vireo/bridge';
 import { freePort, startBroker, connect, collect, endAll, waitFor, sleep } from './harness.js';
+import { spawnVireo } from './vireo-process.js';
 import { startNode, waitMembers, syncRoutes, type ClusterNode } from './cluster-nodes.js';
 
 const T = { timeout: 40_000 };
@@ -61,7 +62,7 @@ test('drops by reason (no_subscribers, acl_denied, queue_full, expired), deliver
   );
   hook.start();
   let admin: AdminServer | undefined;
-  let sub, pub, slow, exp;
+  let sub, pub, slow, exp, acker;
   try {
     admin = await startAdmin(tb.broker, { host: '127.0.0.1', port: await freePort(), apiKeys: new ApiKeys(), prometheusAuth: false, metrics: { latencySampleEvery: 4, webhooks: () => [hook] } });
     const scrape = async () => (await fetch(`http://127.0.0.1:${admin!.address().port}/api/v5/prometheus/stats`)).text();
@@ -86,6 +87,13 @@ test('drops by reason (no_subscribers, acl_denied, queue_full, expired), deliver
     const got = collect(sub, 200);
     for (let i = 0; i < 200; i++) pub.publish('lat/x', String(i), { qos: 0 });
     await got;
+    acker = await connect(tb.url, { clientId: 'acker' });
+    await acker.subscribeAsync('ack/#', { qos: 1 });
+    const acks = collect(acker, 2);
+    await pub.publishAsync('ack/1', 'a', { qos: 1 });
+    await pub.publishAsync('ack/2', 'b', { qos: 1 });
+    await acks;
+    await waitFor(() => tb.broker.stats.acked === 2, 'both PUBACKs from the subscriber');
     await pub.publishAsync('nobody/here', 'x', { qos: 1 });
     await pub.publishAsync('deny/x', 'x', { qos: 1 }).catch(() => undefined);
     for (let i = 0; i < 3; i++) await pub.publishAsync('q/1', String(i), { qos: 1 });
@@ -101,6 +109,29 @@ test('drops by reason (no_subscribers, acl_denied, queue_full, expired), deliver
     assert.equal(sample(text, 'vireo_messages_dropped', { reason: 'queue_full' }), 2, 'queue of 1, three messages');
     assert.equal(sample(text, 'vireo_messages_dropped', { reason: 'expired' }), 1);
 
+    // by QoS, packets by type, bytes: what the clients above sent and got
+    const v = (name: string) => sample(text, name, { node: 'vireo@metrics-test' });
+    assert.equal(v('vireo_messages_qos0_received'), 200);
+    assert.equal(v('vireo_messages_qos0_sent'), 200);
+    assert.equal(v('vireo_messages_qos1_sent'), 2, 'ack/1 and ack/2 to acker');
+    assert.equal(v('vireo_messages_qos2_received'), 0);
+    assert.equal(v('vireo_messages_delivered'), 202);
+    assert.equal(v('vireo_messages_acked'), 2);
+    assert.equal(v('vireo_packets_puback_received'), 2);
+    assert.equal(v('vireo_packets_puback_sent'), 8, "one per QoS 1 PUBLISH of pub, refused ones included");
+    assert.equal(v('vireo_packets_publish_sent'), 202);
+    assert.equal(v('vireo_packets_connect_received'), 6);
+    assert.equal(v('vireo_packets_connack_sent'), 6);
+    assert.equal(v('vireo_packets_subscribe_received'), 4);
+    assert.equal(v('vireo_packets_suback_sent'), 4);
+    // every PUBLISH counts as a message received, the refused one included
+    assert.equal(
+      v('vireo_packets_publish_received'),
+      v('vireo_messages_qos0_received')! + v('vireo_messages_qos1_received')! + v('vireo_messages_qos2_received')!,
+    );
+    // 200 QoS 0 PUBLISH of at least 2 + 2 + 5 + 1 bytes each went in and came out
+    assert.ok(v('vireo_bytes_received')! > 200 * 10 && v('vireo_bytes_sent')! > 200 * 10, 'bytes both ways');
+
     // one message in 4 sampled, each delivered once to 'lat' (the other topics' deliveries are few)
     const lat = checkHistogram(text, 'vireo_delivery_latency_seconds', { node: 'vireo@metrics-test' });
     assert.ok(lat.count >= 45 && lat.count <= 60, `sampled deliveries: ${lat.count}`);
@@ -114,7 +145,7 @@ test('drops by reason (no_subscribers, acl_denied, queue_full, expired), deliver
     assert.ok(text.includes('# TYPE vireo_nodejs_eventloop_lag_seconds gauge'), 'Node.js process metrics');
   } finally {
     hook.close();
-    await endAll(sub, pub, slow, exp);
+    await endAll(sub, pub, slow, exp, acker);
     await admin?.close();
     await tb.close();
     refusing.closeAllConnections();
@@ -122,7 +153,7 @@ test('drops by reason (no_subscribers, acl_denied, queue_full, expired), deliver
   }
 });
 
-test('prometheus.enable false: the scrape answers 404 and no delivery is sampled', T, async () => {
+test('prometheus.enable false: the scrape answers 404 and no delivery is sampled; vireo start reads it from VIREO_PROMETHEUS__ENABLE', T, async () => {
   const tb = await startBroker();
   let admin: AdminServer | undefined;
   try {
@@ -134,6 +165,16 @@ test('prometheus.enable false: the scrape answers 404 and no delivery is sampled
   } finally {
     await admin?.close();
     await tb.close();
+  }
+  const api = await freePort();
+  const vireo = spawnVireo({ env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: '0', VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${api}`, VIREO_PROMETHEUS__ENABLE: 'false' } });
+  try {
+    await vireo.waitForLog('HTTP API listening', 10_000);
+    assert.equal((await fetch(`http://127.0.0.1:${api}/metrics`)).status, 404);
+    assert.equal((await fetch(`http://127.0.0.1:${api}/status`)).status, 200, 'the rest of the API is up');
+  } finally {
+    vireo.kill('SIGTERM');
+    await vireo.waitExit(8000);
   }
 });
 

@@ -4,7 +4,7 @@
  * the publish path. Counters are set from those totals at scrape time.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
-import type { Broker, HistogramView } from '@vireo/broker';
+import type { Broker, HistogramView, PacketType } from '@vireo/broker';
 
 type Read = (b: Broker) => number;
 
@@ -103,6 +103,22 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
   counter('vireo_messages_sent', 'PUBLISH messages sent to clients.', () => s().msgOut);
   counter('vireo_packets_received', 'MQTT packets received.', () => s().packetsIn);
   counter('vireo_packets_sent', 'MQTT packets sent.', () => s().packetsOut);
+  for (const q of [0, 1, 2]) {
+    counter(`vireo_messages_qos${q}_received`, `QoS ${q} PUBLISH messages received from clients.`, () => s().msgInQos[q]);
+    counter(`vireo_messages_qos${q}_sent`, `QoS ${q} PUBLISH messages sent to clients.`, () => s().msgOutQos[q]);
+  }
+  counter('vireo_messages_delivered', 'Messages written to a subscriber\'s connection (the message.delivered event).', () => s().delivered);
+  counter('vireo_messages_acked', 'QoS 1/2 messages the subscriber acknowledged (PUBACK, PUBREC).', () => s().acked);
+  counter('vireo_bytes_received', 'Bytes read from MQTT connections.', () => s().bytesIn);
+  counter('vireo_bytes_sent', 'Bytes written to MQTT connections.', () => s().bytesOut);
+  // EMQX's packets.<type>.received|sent, each in the direction the protocol allows
+  const packets = (dir: 'received' | 'sent', types: PacketType[]) => {
+    for (const t of types) {
+      counter(`vireo_packets_${t}_${dir}`, `MQTT ${t.toUpperCase()} packets ${dir}.`, () => (dir === 'received' ? s().packetsReceived : s().packetsSent)[t]);
+    }
+  };
+  packets('received', ['connect', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'unsubscribe', 'pingreq', 'disconnect', 'auth']);
+  packets('sent', ['connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'suback', 'unsuback', 'pingresp', 'disconnect', 'auth']);
   counter('vireo_client_connected', 'Successful CONNECTs.', () => s().connected);
   counter('vireo_client_disconnected', 'Connections of connected clients that ended.', () => s().disconnected);
   counter('vireo_session_takenover', 'Sessions taken over by a new connection of the same client id.', () => s().takeovers);

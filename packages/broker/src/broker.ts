@@ -145,10 +145,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     this.sessionEvents = {
       onDrop: (s, d, reason) => this.onSessionDrop(s, d, reason),
       onDelivered: (s, d) => {
+        this.stats.delivered++;
         if (d.msg.sampledAt !== undefined) this.deliveryLatency.delivered(d.msg.sampledAt);
         if (this.listenerCount('message.delivered') > 0) this.emit('message.delivered', s.clientId, d.msg);
       },
       onAcked: (s, d) => {
+        this.stats.acked++;
         if (this.listenerCount('message.acked') > 0) this.emit('message.acked', s.clientId, d.msg);
       },
     };
@@ -201,7 +203,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, peer, listener.name, this.options.mqtt.maxPacketSize);
+    const conn = new Connection(socket, peer, listener.name, this.options.mqtt.maxPacketSize, this.stats);
     const ch = new Channel(conn, this);
     this.allChannels.add(ch);
     if (this.allChannels.size > this.stats.connectionsMax) this.stats.connectionsMax = this.allChannels.size;

@@ -20,6 +20,7 @@ import type { Message } from './message.js';
 import { encodePublish } from './publish-encoder.js';
 import { ProtocolViolation } from './strict-parser.js';
 import type { Delivery, Outlet, Session } from './session.js';
+import type { PacketType } from './stats.js';
 import type { SubOptions } from './subscription.js';
 
 type State = 'connecting' | 'authenticating' | 'connected' | 'closed';
@@ -97,7 +98,9 @@ export class Channel implements ConnectionHandler, Outlet {
     if (packet.length !== undefined && packet.length > this.broker.options.mqtt.maxPacketSize) {
       return this.onPacketTooLarge(packet.length);
     }
-    this.broker.stats.packetsIn++;
+    const stats = this.broker.stats;
+    stats.packetsIn++;
+    stats.packetsReceived[packet.cmd]++;
     // publish, subscribe and connect trace their own richer events
     if (this.traces && packet.cmd !== 'publish' && packet.cmd !== 'connect' && packet.cmd !== 'subscribe' && packet.cmd !== 'unsubscribe') {
       this.trace(`${packet.cmd}_in`, { packet_id: packet.messageId ?? null, reason_code: (packet as { reasonCode?: number }).reasonCode ?? null });
@@ -125,6 +128,8 @@ export class Channel implements ConnectionHandler, Outlet {
         return this.state === 'connected' ? this.onUnsubscribe(packet) : this.protocolError('unsubscribe before connect');
       case 'pingreq':
         if (this.state !== 'connected') return this.protocolError('pingreq before connect');
+        this.broker.stats.packetsOut++;
+        this.broker.stats.packetsSent.pingresp++;
         this.conn.write(PINGRESP);
         return;
       case 'disconnect':
@@ -369,6 +374,7 @@ export class Channel implements ConnectionHandler, Outlet {
     if (p.qos > opts.maxQosAllowed) return this.disconnectWith(RC.QOS_NOT_SUPPORTED, 'qos_not_supported');
     if (p.retain && !opts.retainAvailable) return this.disconnectWith(RC.RETAIN_NOT_SUPPORTED, 'retain_not_supported');
     this.broker.stats.msgIn++;
+    this.broker.stats.msgInQos[p.qos]++;
     if (this.traces) this.trace('publish_in', { topic, qos: p.qos, packet_id: p.messageId ?? null, retain: p.retain, dup: p.dup, ...payloadFields(toBuffer(p.payload)) });
     if (this.broker.tracer.topicTraces > 0) {
       this.broker.tracer.topicEvent(topic, 'publish_in', this.clientId, { topic, qos: p.qos, packet_id: p.messageId ?? null, ...payloadFields(toBuffer(p.payload)) });
@@ -589,11 +595,13 @@ export class Channel implements ConnectionHandler, Outlet {
       return false;
     }
     this.broker.stats.msgOut++;
+    this.broker.stats.msgOutQos[d.qos]++;
     if (this.traces) this.trace('publish_out', { topic: d.msg.topic, qos: d.qos, packet_id: pid || null, dup, retain: d.retain, from: d.msg.from, ...payloadFields(d.msg.payload) });
     if (this.broker.tracer.topicTraces > 0) {
       this.broker.tracer.topicEvent(d.msg.topic, 'publish_out', this.clientId, { topic: d.msg.topic, qos: d.qos, packet_id: pid || null, dup, ...payloadFields(d.msg.payload) });
     }
     this.broker.stats.packetsOut++;
+    this.broker.stats.packetsSent.publish++;
     this.conn.write(buf);
     return true;
   }
@@ -618,6 +626,7 @@ export class Channel implements ConnectionHandler, Outlet {
   private writeAck(firstByte: number, pid: number): void {
     if (this.conn.closed) return;
     this.broker.stats.packetsOut++;
+    this.broker.stats.packetsSent[ACK_NAMES[firstByte >> 4] as PacketType]++;
     const buf = Buffer.allocUnsafe(4);
     buf[0] = firstByte;
     buf[1] = 2;
@@ -641,6 +650,7 @@ export class Channel implements ConnectionHandler, Outlet {
   writePacket(packet: Packet): void {
     if (this.conn.closed) return;
     this.broker.stats.packetsOut++;
+    this.broker.stats.packetsSent[packet.cmd]++;
     this.conn.write(encode(packet, { protocolVersion: this.protocolVersion }));
   }
 

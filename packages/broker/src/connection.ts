@@ -43,6 +43,8 @@ export class Connection {
     readonly peer: string,
     readonly listener: string,
     maxPacketSize: number,
+    /** The node's byte counters (Stats), added to per chunk read and per write. */
+    private readonly totals: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 },
   ) {
     this.maxPacketSize = maxPacketSize;
     this.parser = strictParser();
@@ -84,6 +86,7 @@ export class Connection {
     if (this.closed) return;
     this.lastRecv = Date.now();
     this.bytesIn += chunk.length;
+    this.totals.bytesIn += chunk.length;
     try {
       this.parser.parse(chunk);
     } catch (err) {
@@ -108,6 +111,7 @@ export class Connection {
   write(buf: Buffer): void {
     if (this.closed) return;
     this.bytesOut += buf.length;
+    this.totals.bytesOut += buf.length;
     if (this.outLen === 0) {
       this.out = buf;
       process.nextTick(flush, this);

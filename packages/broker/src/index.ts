@@ -21,4 +21,5 @@ export { MemoryStore } from './persistence.js';
 export { clientView, clientViews, subscriptionViews } from './client-view.js';
 export type { ClientView, SubscriptionView } from './client-view.js';
 export type { Session } from './session.js';
-export type { Stats } from './stats.js';
+export type { Stats, PacketType } from './stats.js';
+export { PACKET_TYPES } from './stats.js';
