@@ -355,15 +355,24 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       if (session.journal) this.journal.detach(session);
       return this.forgetSession(session.clientId);
     }
-    this.storedSessions.add(session.clientId);
-    if (!session.journal) this.journal.attach(session);
-    this.options.store.putSession({
+    const header = {
       clientId: session.clientId,
       createdAt: session.createdAt,
       expiryInterval: session.expiryInterval,
       expiresAt: this.channels.has(session.clientId) ? 0 : session.expiresAt,
-      subscriptions: [...session.subscriptions],
-    });
+    };
+    if (!session.journal) this.journal.attach(session);
+    // stored already: its subscriptions are too (kept row by row, see persistSubscription)
+    if (this.storedSessions.has(session.clientId)) return this.options.store.updateSession(header);
+    this.storedSessions.add(session.clientId);
+    this.options.store.putSession({ ...header, subscriptions: [...session.subscriptions] });
+  }
+
+  /** One subscription changed (`opts` undefined: removed): one row, not the session's whole list. */
+  private persistSubscription(session: Session, fullFilter: string, opts: SubOptions | undefined): void {
+    if (!this.storedSessions.has(session.clientId)) return this.persistSession(session);
+    if (opts) this.options.store.putSubscription(session.clientId, fullFilter, opts);
+    else this.options.store.deleteSubscription(session.clientId, fullFilter);
   }
 
   private forgetSession(clientId: string): void {
@@ -437,7 +446,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   subscribe(session: Session, info: ClientInfo, fullFilter: string, opts: SubOptions): boolean {
     const existing = session.subscriptions.get(fullFilter);
     session.setSubscription(fullFilter, opts);
-    if (session.expiryInterval !== 0) this.persistSession(session);
+    if (session.expiryInterval !== 0) this.persistSubscription(session, fullFilter, opts);
     const filter = opts.share === undefined ? fullFilter : (parseSharedFilter(fullFilter) as { filter: string }).filter;
     const hadRoute = this.hasRoute(filter, opts.share);
     this.router.subscribe(session.clientId, filter, opts);
@@ -450,7 +459,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     const opts = session.subscriptions.get(fullFilter);
     if (!opts) return false;
     session.subscriptions.delete(fullFilter);
-    if (session.expiryInterval !== 0) this.persistSession(session);
+    if (session.expiryInterval !== 0) this.persistSubscription(session, fullFilter, undefined);
     this.removeRoute(session.clientId, fullFilter, opts);
     if (this.listenerCount('session.unsubscribed') > 0) this.emit('session.unsubscribed', info, fullFilter);
     return true;
@@ -608,6 +617,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     const standIn = new Session(clientId, session.expiryInterval, this.sessionLimits, this.sessionEvents);
     for (const [f, o] of session.subscriptions) standIn.setSubscription(f, o);
     session.close();
+    // the session lives on the new node now: this node's rows go in its next commit, so a crash
+    // before phase 2 does not bring a stale copy back at restart (docs/persistence.md)
+    if (session.journal) this.journal.detach(session);
+    this.forgetSession(clientId);
     this.sessions.set(clientId, standIn);
     // phase 2 never came (the new node died): the session is gone from here anyway
     const timer = setTimeout(() => this.takeoverEnd(clientId), 15_000);
@@ -824,7 +837,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     for (const s of this.sessions.values()) s.close();
     await closingListeners;
     // the last word on every persistent session (their connections just closed), then the store
-    for (const s of this.sessions.values()) if (s.expiryInterval !== 0) this.persistSession(s);
+    for (const s of this.sessions.values()) if (s.expiryInterval !== 0 && !this.standIns.has(s.clientId)) this.persistSession(s);
     await this.options.store.close();
     await this.cluster.close();
     this.logger.info('Broker stopped');

@@ -74,8 +74,14 @@ export interface BrokerStore extends RetainedStore, WillStore {
   readonly queued: number;
   /** What was saved before; read once, before the listeners open. */
   load(): Promise<StoredState>;
+  /** Writes a session and replaces its stored subscriptions with `s.subscriptions` (a session stored for the first time). */
   putSession(s: PersistedSession): void;
-  /** Also removes the session's messages and awaiting-PUBREL ids. */
+  /** Rewrites a stored session's expiry fields; its subscriptions stay as stored (no write per subscription). */
+  updateSession(s: Omit<PersistedSession, 'subscriptions'>): void;
+  /** Adds or replaces one subscription of a stored session (SUBSCRIBE writes only the row it changes). */
+  putSubscription(clientId: string, filter: string, opts: SubOptions): void;
+  deleteSubscription(clientId: string, filter: string): void;
+  /** Also removes the session's subscriptions, messages and awaiting-PUBREL ids. */
   deleteSession(clientId: string): void;
   /** `seq` is unique on the node (a store may key writes not yet committed by it alone). */
   putDelivery(clientId: string, seq: number, pid: number, state: DeliveryState, d: Delivery): void;
@@ -105,6 +111,9 @@ export class MemoryStore implements BrokerStore {
   putRetained(): void {}
   deleteRetained(): void {}
   putSession(): void {}
+  updateSession(): void {}
+  putSubscription(): void {}
+  deleteSubscription(): void {}
   deleteSession(): void {}
   putDelivery(): void {}
   setDeliveryState(): void {}

@@ -20,18 +20,8 @@ export interface SessionJournal {
   awaitingRel(s: Session, pid: number, at: number | undefined): void;
 }
 
-/**
- * The store's number of a held message, on the Delivery itself: a property read, where a
- * WeakMap lookup per event cost several times more (and GC work). A symbol, so it never
- * crosses to another node (structured clone skips symbol keys) or into a stored record.
- * 0: not numbered.
- */
-const SEQ = Symbol('vireo.store.seq');
-type Numbered = Delivery & { [SEQ]?: number };
-
-function seqOf(d: Delivery): number {
-  return (d as Numbered)[SEQ] ?? 0;
-}
+/** A Delivery with the store's number of it (see StoreJournal.key). */
+type Numbered = Delivery & Record<symbol, number | undefined>;
 
 /**
  * Numbers each held message and turns the sessions' events into store writes. The numbers are
@@ -39,6 +29,21 @@ function seqOf(d: Delivery): number {
  */
 export class StoreJournal implements SessionJournal {
   private nextSeq = 1;
+  /**
+   * The number is kept on the Delivery itself: a property read, where a WeakMap lookup per
+   * event cost several times more (and GC work). A symbol of this journal's own, so it never
+   * crosses to another node (structured clone skips symbol keys), into a record, or to another
+   * broker in the same process. 0 or absent: not numbered.
+   */
+  private readonly key = Symbol('vireo.store.seq');
+
+  private seqOf(d: Delivery): number {
+    return (d as Numbered)[this.key] ?? 0;
+  }
+
+  private setSeq(d: Delivery, seq: number): void {
+    (d as Numbered)[this.key] = seq;
+  }
 
   constructor(private readonly store: BrokerStore) {}
 
@@ -47,20 +52,20 @@ export class StoreJournal implements SessionJournal {
   }
 
   sent(s: Session, d: Delivery, pid: number): void {
-    const seq = seqOf(d);
+    const seq = this.seqOf(d);
     if (seq === 0) this.store.putDelivery(s.clientId, this.assign(d), pid, 1, d);
     else this.store.setDeliveryState(s.clientId, seq, pid, 1);
   }
 
   released(s: Session, d: Delivery, pid: number): void {
-    const seq = seqOf(d);
+    const seq = this.seqOf(d);
     if (seq !== 0) this.store.setDeliveryState(s.clientId, seq, pid, 2);
   }
 
   done(s: Session, d: Delivery): void {
-    const seq = seqOf(d);
+    const seq = this.seqOf(d);
     if (seq === 0) return;
-    (d as Numbered)[SEQ] = 0;
+    this.setSeq(d, 0);
     this.store.deleteDelivery(s.clientId, seq);
   }
 
@@ -72,9 +77,9 @@ export class StoreJournal implements SessionJournal {
   /** Starts journaling a session: writes what it already holds (a session restored or moved here). */
   attach(s: Session): void {
     s.journal = this;
-    for (const e of s.inflight.values()) if (seqOf(e.delivery) === 0) this.sent(s, e.delivery, e.pid);
+    for (const e of s.inflight.values()) if (this.seqOf(e.delivery) === 0) this.sent(s, e.delivery, e.pid);
     for (const e of s.inflight.values()) if (e.state === 'pubrel') this.released(s, e.delivery, e.pid);
-    for (const d of s.mqueue.toArray()) if (seqOf(d) === 0) this.queued(s, d);
+    for (const d of s.mqueue.toArray()) if (this.seqOf(d) === 0) this.queued(s, d);
     for (const [pid, at] of s.awaitingRel) this.awaitingRel(s, pid, at);
   }
 
@@ -84,19 +89,19 @@ export class StoreJournal implements SessionJournal {
    */
   detach(s: Session): void {
     s.journal = undefined;
-    for (const e of s.inflight.values()) (e.delivery as Numbered)[SEQ] = 0;
-    for (const d of s.mqueue.toArray()) (d as Numbered)[SEQ] = 0;
+    for (const e of s.inflight.values()) this.setSeq(e.delivery, 0);
+    for (const d of s.mqueue.toArray()) this.setSeq(d, 0);
   }
 
   /** A message read back from the store keeps its number. */
   adopt(sd: StoredDelivery): void {
-    (sd.delivery as Numbered)[SEQ] = sd.seq;
+    this.setSeq(sd.delivery, sd.seq);
     if (sd.seq >= this.nextSeq) this.nextSeq = sd.seq + 1;
   }
 
   private assign(d: Delivery): number {
     const seq = this.nextSeq++;
-    (d as Numbered)[SEQ] = seq;
+    this.setSeq(d, seq);
     return seq;
   }
 }

@@ -14,7 +14,7 @@
  *             | [bytes correlationData] | [str userProperties as JSON]
  */
 import { serialize, deserialize } from 'node:v8';
-import type { Delivery, Message, MessageProperties, PersistedSession } from '@vireo/broker';
+import type { Delivery, Message, MessageProperties, PersistedSession, SubOptions } from '@vireo/broker';
 import { ByteReader, ByteWriter } from './bytes.js';
 
 const MESSAGE = 1;
@@ -124,8 +124,17 @@ export function decodeDelivery(buf: Buffer): Delivery {
   return { msg, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, subIds, share };
 }
 
-export function encodeSession(s: PersistedSession): Buffer {
-  return serialize(s);
+/** A session's row: everything but its subscriptions, which have rows of their own. */
+export function encodeSession(s: Omit<PersistedSession, 'subscriptions'>): Buffer {
+  return serialize({ clientId: s.clientId, createdAt: s.createdAt, expiryInterval: s.expiryInterval, expiresAt: s.expiresAt, subscriptions: [] });
+}
+
+export function encodeSubOptions(o: SubOptions): Buffer {
+  return serialize(o);
+}
+
+export function decodeSubOptions(buf: Buffer): SubOptions {
+  return deserialize(buf) as SubOptions;
 }
 
 export function decodeSession(buf: Buffer): PersistedSession {

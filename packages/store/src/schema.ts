@@ -2,6 +2,7 @@
 export const SCHEMA = `
 create table if not exists retained (topic text primary key, msg blob not null) without rowid;
 create table if not exists sessions (clientid text primary key, state blob not null) without rowid;
+create table if not exists subscriptions (clientid text not null, filter text not null, opts blob not null, primary key (clientid, filter)) without rowid;
 create table if not exists deliveries (clientid text not null, seq integer not null, pid integer not null, state integer not null, d blob not null, primary key (clientid, seq)) without rowid;
 create table if not exists wills (clientid text primary key, fire_at integer not null, msg blob not null) without rowid;
 create table if not exists awaiting_rel (clientid text not null, pid integer not null, at integer not null, primary key (clientid, pid)) without rowid;
@@ -26,6 +27,9 @@ export const OP = {
   deleteAwaitingRel: 9,
   putWill: 10,
   deleteWill: 11,
+  updateSession: 12,
+  putSubscription: 13,
+  deleteSubscription: 14,
 } as const;
 
 export type ToWriter = { type: 'batch'; seq: number; buf: Uint8Array } | { type: 'close' };

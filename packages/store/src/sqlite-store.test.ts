@@ -176,3 +176,41 @@ test('records keep every field; rows in the earlier V8 layout still read', async
   );
   await again.close();
 });
+
+test('subscriptions are rows of their own: put, delete, a session update keeps them; an earlier data dir\'s list moves to rows', async () => {
+  const d = dir();
+  const { store } = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false });
+  store.putSession(session('s1'));
+  store.putSubscription('s1', 'b/+', { qos: 2, nl: false, rap: true, rh: 0, subId: 0, share: undefined });
+  store.putSubscription('s1', 'c', { qos: 0, nl: false, rap: false, rh: 0, subId: 0 });
+  store.deleteSubscription('s1', 'c');
+  store.updateSession({ clientId: 's1', createdAt: 5, expiryInterval: 60, expiresAt: 99 });
+  await store.close();
+
+  // a session row as an earlier version wrote it: the subscriptions inside
+  const db = new Database(join(d, 'vireo.db'));
+  db.prepare('insert into sessions (clientid, state) values (?, ?)').run('old', serialize({ ...session('old'), subscriptions: [['x/#', { qos: 1, nl: false, rap: false, rh: 0, subId: 0 }]] }));
+  db.close();
+
+  const again = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false }).store;
+  const byId = new Map((await again.load()).sessions.map((s) => [s.clientId, s]));
+  assert.equal(byId.get('s1')!.expiresAt, 99);
+  assert.deepEqual(byId.get('s1')!.subscriptions, [
+    ['a/#', { qos: 1, nl: true, rap: false, rh: 1, subId: 3 }],
+    ['b/+', { qos: 2, nl: false, rap: true, rh: 0, subId: 0, share: undefined }],
+  ]);
+  assert.deepEqual(byId.get('old')!.subscriptions, [['x/#', { qos: 1, nl: false, rap: false, rh: 0, subId: 0 }]]);
+  again.updateSession({ clientId: 'old', createdAt: 5, expiryInterval: 60, expiresAt: 0 });
+  await again.close();
+  const third = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false }).store;
+  const old = (await third.load()).sessions.find((s) => s.clientId === 'old')!;
+  assert.deepEqual(old.subscriptions.map(([f]) => f), ['x/#'], 'moved to rows: a session update keeps them');
+  third.deleteSession('old');
+  await third.close();
+  const fourth = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false }).store;
+  await fourth.load();
+  await fourth.close();
+  const check = new Database(join(d, 'vireo.db'), { readonly: true });
+  assert.equal((check.prepare("select count(*) as n from subscriptions where clientid = 'old'").get() as { n: number }).n, 0);
+  check.close();
+});

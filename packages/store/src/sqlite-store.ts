@@ -6,11 +6,11 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import type { BrokerStore, Delivery, DeliveryState, Message, PersistedSession, StoredDelivery, StoredState } from '@vireo/broker';
+import type { BrokerStore, Delivery, DeliveryState, Message, PersistedSession, StoredDelivery, StoredState, SubOptions } from '@vireo/broker';
 import { describeError, StoreError } from './errors.js';
 import { claimDataDir, type IdentityResult } from './node-identity.js';
 import { ByteWriter } from './bytes.js';
-import { decodeDelivery, decodeMessage, decodeSession, encodeSession, writeDelivery, writeMessage } from './records.js';
+import { decodeDelivery, decodeMessage, decodeSession, decodeSubOptions, encodeSession, encodeSubOptions, writeDelivery, writeMessage } from './records.js';
 import { DB_FILE, OP, SCHEMA, type FromWriter, type ToWriter } from './schema.js';
 
 export interface OpenStoreOptions {
@@ -62,6 +62,13 @@ function readState(file: string): StoredState {
     for (const row of db.prepare('select clientid, state from sessions').iterate() as Iterable<{ clientid: string; state: Buffer }>) {
       sessions.push(decodeRow(() => decodeSession(row.state), `session ${row.clientid}`));
     }
+    moveSubscriptionsToRows(db, sessions);
+    const byClient = new Map(sessions.map((p) => [p.clientId, p]));
+    type SubRow = { clientid: string; filter: string; opts: Buffer };
+    for (const row of db.prepare('select clientid, filter, opts from subscriptions').iterate() as Iterable<SubRow>) {
+      const opts = decodeRow(() => decodeSubOptions(row.opts), `subscription ${row.filter} of session ${row.clientid}`);
+      byClient.get(row.clientid)?.subscriptions.push([row.filter, opts]);
+    }
     const deliveries: StoredDelivery[] = [];
     type DeliveryRow = { clientid: string; seq: number; pid: number; state: number; d: Buffer };
     for (const row of db.prepare('select clientid, seq, pid, state, d from deliveries order by clientid, seq').iterate() as Iterable<DeliveryRow>) {
@@ -84,6 +91,24 @@ function readState(file: string): StoredState {
   }
 }
 
+/**
+ * Data dirs of earlier versions keep a session's subscriptions inside its row: they move to
+ * rows of their own, once, so that later writes of the session row do not drop them.
+ */
+function moveSubscriptionsToRows(db: Database.Database, sessions: PersistedSession[]): void {
+  const old = sessions.filter((p) => p.subscriptions.length > 0);
+  if (old.length === 0) return;
+  const put = db.prepare('insert or replace into subscriptions (clientid, filter, opts) values (?, ?, ?)');
+  const row = db.prepare('update sessions set state = ? where clientid = ?');
+  db.transaction(() => {
+    for (const p of old) {
+      for (const [filter, opts] of p.subscriptions) put.run(p.clientId, filter, encodeSubOptions(opts));
+      row.run(encodeSession(p), p.clientId);
+      p.subscriptions = [];
+    }
+  })();
+}
+
 function decodeRow<T>(decode: () => T, what: string): T {
   try {
     return decode();
@@ -99,7 +124,10 @@ function decodeRow<T>(decode: () => T, what: string): T {
 type Pending =
   | [typeof OP.putRetained, Message]
   | [typeof OP.deleteRetained, string]
-  | [typeof OP.putSession, string, Buffer]
+  | [typeof OP.putSession, string, Buffer, [string, SubOptions][]]
+  | [typeof OP.updateSession, string, Buffer]
+  | [typeof OP.putSubscription, string, string, SubOptions]
+  | [typeof OP.deleteSubscription, string, string]
   | [typeof OP.deleteSession, string]
   | [typeof OP.putDelivery, string, number, number, number, Delivery]
   | [typeof OP.setDeliveryState, string, number, number, number]
@@ -172,7 +200,19 @@ export class SqliteStore implements BrokerStore {
   }
 
   putSession(s: PersistedSession): void {
-    this.queue([OP.putSession, s.clientId, encodeSession(s)]);
+    this.queue([OP.putSession, s.clientId, encodeSession(s), s.subscriptions]);
+  }
+
+  updateSession(s: Omit<PersistedSession, 'subscriptions'>): void {
+    this.queue([OP.updateSession, s.clientId, encodeSession(s)]);
+  }
+
+  putSubscription(clientId: string, filter: string, opts: SubOptions): void {
+    this.queue([OP.putSubscription, clientId, filter, opts]);
+  }
+
+  deleteSubscription(clientId: string, filter: string): void {
+    this.queue([OP.deleteSubscription, clientId, filter]);
   }
 
   deleteSession(clientId: string): void {
@@ -390,7 +430,23 @@ function encodeOp(w: ByteWriter, op: NonNullable<Pending>): void {
       return w.str(op[1]);
     case OP.putSession:
       w.str(op[1]);
+      w.bytes(op[2]);
+      w.u32(op[3].length);
+      for (const [filter, opts] of op[3]) {
+        w.str(filter);
+        w.bytes(encodeSubOptions(opts));
+      }
+      return;
+    case OP.updateSession:
+      w.str(op[1]);
       return w.bytes(op[2]);
+    case OP.putSubscription:
+      w.str(op[1]);
+      w.str(op[2]);
+      return w.bytes(encodeSubOptions(op[3]));
+    case OP.deleteSubscription:
+      w.str(op[1]);
+      return w.str(op[2]);
     case OP.putDelivery: {
       w.str(op[1]);
       w.f64(op[2]);

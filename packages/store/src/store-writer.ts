@@ -28,6 +28,9 @@ const stmts = {
   deleteRetained: db.prepare('delete from retained where topic = ?'),
   putSession: db.prepare('insert or replace into sessions (clientid, state) values (?, ?)'),
   deleteSession: db.prepare('delete from sessions where clientid = ?'),
+  deleteSessionSubscriptions: db.prepare('delete from subscriptions where clientid = ?'),
+  putSubscription: db.prepare('insert or replace into subscriptions (clientid, filter, opts) values (?, ?, ?)'),
+  deleteSubscription: db.prepare('delete from subscriptions where clientid = ? and filter = ?'),
   deleteSessionDeliveries: db.prepare('delete from deliveries where clientid = ?'),
   deleteSessionRels: db.prepare('delete from awaiting_rel where clientid = ?'),
   putDelivery: db.prepare('insert or replace into deliveries (clientid, seq, pid, state, d) values (?, ?, ?, ?, ?)'),
@@ -49,12 +52,27 @@ const apply = db.transaction((r: ByteReader) => {
       case OP.deleteRetained:
         stmts.deleteRetained.run(r.str());
         break;
-      case OP.putSession:
+      case OP.putSession: {
+        // the session and all its subscriptions (stored for the first time)
+        const id = r.str();
+        stmts.putSession.run(id, r.bytes());
+        stmts.deleteSessionSubscriptions.run(id);
+        for (let n = r.u32(); n > 0; n--) stmts.putSubscription.run(id, r.str(), r.bytes());
+        break;
+      }
+      case OP.updateSession:
         stmts.putSession.run(r.str(), r.bytes());
+        break;
+      case OP.putSubscription:
+        stmts.putSubscription.run(r.str(), r.str(), r.bytes());
+        break;
+      case OP.deleteSubscription:
+        stmts.deleteSubscription.run(r.str(), r.str());
         break;
       case OP.deleteSession: {
         const id = r.str();
         stmts.deleteSession.run(id);
+        stmts.deleteSessionSubscriptions.run(id);
         stmts.deleteSessionDeliveries.run(id);
         stmts.deleteSessionRels.run(id);
         break;
