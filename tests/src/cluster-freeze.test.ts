@@ -28,7 +28,7 @@ describe('a node frozen past the heartbeat timeout', () => {
 
   before(async () => {
     nodes = await startCluster(3, 'frz');
-    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((m) => m.name))));
+    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((m) => m.name), 40_000)));
   });
 
   after(async () => {

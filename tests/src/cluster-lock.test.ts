@@ -20,7 +20,7 @@ describe('two CONNECTs of one clientid on two nodes at once', () => {
 
   before(async () => {
     nodes = await startCluster(2, 'lock');
-    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((m) => m.name))));
+    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((m) => m.name), 40_000)));
   });
 
   after(() => {

@@ -6,6 +6,7 @@ import { Inbound, type InboundEvents } from './inbound.js';
 import { Outbound, type OutboundEvents } from './outbound.js';
 import { RouteTable, routeKey } from './route-table.js';
 import { ClientLock } from './client-lock.js';
+import { ForwardAcks } from './forward-acks.js';
 import { AdminRpc } from './admin-rpc.js';
 import { decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
 import { pickNode } from './shared-pick.js';
@@ -100,6 +101,8 @@ export class GrpcCluster implements ClusterLink {
   private pendingDel: WireRoute[] = [];
   /** The client registry and the per-clientid claims (client-lock.ts). */
   private readonly lock: ClientLock;
+  /** Acknowledged forwarding of QoS 1/2 messages (forward-acks.ts). */
+  private readonly acks = new ForwardAcks();
   private readonly claims = new Map<number, PendingClaim>();
   private claimSeq = 0;
   private seq = 0;
@@ -378,10 +381,16 @@ export class GrpcCluster implements ClusterLink {
     }
     for (const [node, q] of this.queues) {
       const out = this.outByNode.get(node);
-      if (out) for (const f of q.frames) out.send(f);
+      if (out) {
+        for (const f of q.frames) {
+          if (f.forward) this.acks.sent(node, f.forward);
+          out.send(f);
+        }
+      }
       if (out && q.msgs > 0) this.stats.forwarded(node, q.msgs, q.bytes);
     }
     this.queues.clear();
+    if (this.acks.hasAcks()) for (const [origin, ack] of this.acks.takeAcks()) this.outByNode.get(origin)?.send({ forward_ack: ack });
   }
 
   // ── membership ────────────────────────────────────────────────────────────
@@ -433,6 +442,14 @@ export class GrpcCluster implements ClusterLink {
           },
         });
       }
+      // QoS 1/2 forwards it had not acknowledged when the link went down go again, before anything new
+      const again = this.acks.resend(node);
+      for (const f of again.frames) link.send(f);
+      if (again.msgs + again.dropped > 0) {
+        this.log.info({ peer_node: node, messages: again.msgs, dropped: again.dropped }, 'Unacknowledged forwards sent again to cluster node');
+      }
+      this.acks.linkUp(node);
+      this.schedule();
       this.membership(node, 'connected');
     },
     down: (link, reason) => {
@@ -443,6 +460,8 @@ export class GrpcCluster implements ClusterLink {
         return;
       }
       this.outByNode.delete(node);
+      // forwards still queued for it keep their QoS 1/2 messages until it is back
+      for (const f of this.queues.get(node)?.frames ?? []) if (f.forward) this.acks.sent(node, f.forward);
       this.queues.delete(node);
       this.admin.nodeDown(node, reason);
       this.membership(node, reason);
@@ -518,7 +537,12 @@ export class GrpcCluster implements ClusterLink {
     if (f.forward) {
       const host = this.host;
       if (!host) return;
+      const fresh = this.acks.accept(node, f.forward);
+      this.schedule(); // the acknowledgement
+      if (!fresh) return; // sent again after a link reset, and applied before
       for (const w of f.forward.msgs) host.dispatchLocal(fromWire(w), w.groups && w.groups.length > 0 ? w.groups : undefined);
+    } else if (f.forward_ack) {
+      this.acks.acked(node, f.forward_ack.epoch, f.forward_ack.seq);
     } else if (f.routes) {
       const { snapshot, seq, add, del, clients_add, clients_del, clients_add_ts } = f.routes;
       if (snapshot) {

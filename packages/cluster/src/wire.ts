@@ -47,7 +47,8 @@ export interface Frame {
   refused?: { reason: string };
   heartbeat?: { at: number; probe?: number; echo?: number };
   routes?: { snapshot: boolean; seq: number; add: WireRoute[]; del: WireRoute[]; clients_add: string[]; clients_del: string[]; clients_add_ts?: number[] };
-  forward?: { msgs: WireMsg[] };
+  forward?: { msgs: WireMsg[]; epoch?: number; seq?: number };
+  forward_ack?: { epoch: number; seq: number };
   retained?: { entries: { msg: WireMsg; origin: string }[] };
   takeover?: { id: number; clientid: string; clean: boolean };
   takeover_reply?: { id: number; found: boolean; state: Buffer };
