@@ -14,6 +14,9 @@ import { nodeRoutes } from './routes-node.js';
 import { publishRoutes } from './routes-publish.js';
 import { subscriptionRoutes } from './routes-subscriptions.js';
 import { traceRoutes } from './routes-trace.js';
+import type { AccessControl } from '@vireo/broker';
+import { accessRoutes } from './routes-access.js';
+import type { LogLevelControl } from './routes-log.js';
 import { adminOps } from './admin-ops.js';
 import { ClusterQuery, markPartial } from './cluster-query.js';
 import { PROMETHEUS_MODES, scrape, type PrometheusMode } from './cluster-metrics.js';
@@ -27,6 +30,10 @@ export interface AdminOptions {
   prometheusAuth: boolean;
   /** Readiness: the node is ready to serve (listeners up, cluster joined). Defaults to true. */
   ready?: () => boolean;
+  /** Users, bans and ACL (routes and metrics); absent: those endpoints are not served. */
+  access?: AccessControl;
+  /** The running node's log level (`/api/v5/log/level`). */
+  logLevel?: LogLevelControl;
   /** `prometheus.enable`, webhooks to count, latency sampling (metrics.ts). */
   metrics?: MetricsOptions;
 }
@@ -80,6 +87,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   publishRoutes(app, broker);
   nodeRoutes(app, broker, q, opts.ready ?? (() => true));
   traceRoutes(app, q);
+  accessRoutes(app, registry, opts);
   const stopTraceSync = syncTraces(broker, q);
 
   const prometheus = async (req: import('fastify').FastifyRequest<{ Querystring: { mode?: PrometheusMode } }>, reply: import('fastify').FastifyReply) => {

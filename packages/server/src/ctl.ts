@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from './config.js';
 import { record, table } from './ctl-format.js';
+import { SECURITY_USAGE, SecurityUsageError, securityCommand } from './ctl-security.js';
 
 export const CTL_USAGE = `Usage: vireo ctl COMMAND [--json] [--url URL] [--api-key KEY:SECRET] [--config FILE]
   status                               Is the node running?
@@ -25,7 +26,7 @@ export const CTL_USAGE = `Usage: vireo ctl COMMAND [--json] [--url URL] [--api-k
   trace start client|topic|ip FILTER FILE [--name N] [--duration SECONDS]
                                        Follow a client id, topic filter or address into FILE
   trace stop NAME | trace list
-
+${SECURITY_USAGE}
 The API address comes from dashboard.listeners.http.bind and the key from the first
 line of api_key.bootstrap_file, unless --url / --api-key (or VIREO_CTL_URL /
 VIREO_CTL_API_KEY) are given.
@@ -59,6 +60,10 @@ export async function runCtl(argv: readonly string[]): Promise<number> {
         name: { type: 'string' },
         duration: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        superuser: { type: 'boolean' },
+        reason: { type: 'string' },
+        until: { type: 'string' },
+        desc: { type: 'string' },
       },
     });
   } catch (err) {
@@ -77,6 +82,10 @@ export async function runCtl(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (err) {
     process.stderr.write(`vireo ctl: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (err instanceof SecurityUsageError) {
+      process.stderr.write(`\n${CTL_USAGE}`);
+      return 2;
+    }
     return err instanceof UsageError ? 2 : 1;
   }
 }
@@ -138,7 +147,7 @@ async function call(ctx: Ctx, method: string, path: string, body?: unknown): Pro
   }
 }
 
-type Opts = { limit?: string; page?: string; clientid?: string; qos?: string; retain?: boolean; name?: string; duration?: string };
+type Opts = { superuser?: boolean; reason?: string; until?: string; desc?: string; limit?: string; page?: string; clientid?: string; qos?: string; retain?: boolean; name?: string; duration?: string };
 
 const TRACE_TYPES: Record<string, string> = { client: 'clientid', clientid: 'clientid', topic: 'topic', ip: 'ip_address', ip_address: 'ip_address' };
 
@@ -214,12 +223,15 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
       const r = (await call(ctx, 'GET', '/api/v5/trace')) as Record<string, unknown>[];
       return out(r, () => table(r, ['name', 'type', 'status', 'file', 'log_size', 'end_at']));
     }
-    default:
+    default: {
+      const security = securityCommand(p, v, (method, path, body) => call(ctx, method, path, body), out);
+      if (security) return security;
       if (a === 'publish') {
         const body = { topic: need(b, 'TOPIC'), payload: need(c, 'PAYLOAD'), qos: Number(v.qos ?? 0), retain: v.retain ?? false };
         const r = await call(ctx, 'POST', '/api/v5/publish', body);
         return out(r, () => `published to ${b}${(r as { reason_code?: number }).reason_code === 16 ? ' (no subscriber)' : ''}\n`);
       }
       throw new UsageError(`unknown command: ${p.join(' ')}\n\n${CTL_USAGE}`);
+    }
   }
 }
