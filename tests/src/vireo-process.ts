@@ -61,6 +61,8 @@ export function spawnVireo(options: SpawnOptions = {}): VireoProcess {
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('VIREO_')) env[k] = v;
   // the HTTP API's default port (18083) is one per machine: a test that wants it says so
   env.VIREO_DASHBOARD__LISTENERS__HTTP__BIND = '0';
+  // the same for the cluster port (5370), which a `manual` node opens too
+  env.VIREO_CLUSTER__RPC__BIND = '0';
   // each process gets its own data dir, removed when it exits, unless the test gives one:
   // tests must not share retained messages or sessions
   const ownDataDir = options.env?.VIREO_NODE__DATA_DIR === undefined ? mkdtempSync(join(tmpdir(), 'vireo-data-')) : undefined;

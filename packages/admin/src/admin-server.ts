@@ -14,9 +14,7 @@ import { nodeRoutes } from './routes-node.js';
 import { publishRoutes } from './routes-publish.js';
 import { subscriptionRoutes } from './routes-subscriptions.js';
 import { traceRoutes } from './routes-trace.js';
-import type { AccessControl } from '@vireo/broker';
-import { accessRoutes } from './routes-access.js';
-import type { LogLevelControl } from './routes-log.js';
+import { clusterRoutes, type ClusterMembership } from './routes-cluster.js';
 import { adminOps } from './admin-ops.js';
 import { ClusterQuery, markPartial } from './cluster-query.js';
 import { PROMETHEUS_MODES, scrape, type PrometheusMode } from './cluster-metrics.js';
@@ -30,10 +28,8 @@ export interface AdminOptions {
   prometheusAuth: boolean;
   /** Readiness: the node is ready to serve (listeners up, cluster joined). Defaults to true. */
   ready?: () => boolean;
-  /** Users, bans and ACL (routes and metrics); absent: those endpoints are not served. */
-  access?: AccessControl;
-  /** The running node's log level (`/api/v5/log/level`). */
-  logLevel?: LogLevelControl;
+  /** Cluster membership (`/api/v5/cluster…`); absent when clustering is off. */
+  membership?: ClusterMembership;
   /** `prometheus.enable`, webhooks to count, latency sampling (metrics.ts). */
   metrics?: MetricsOptions;
 }
@@ -87,7 +83,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   publishRoutes(app, broker);
   nodeRoutes(app, broker, q, opts.ready ?? (() => true));
   traceRoutes(app, q);
-  accessRoutes(app, registry, opts);
+  clusterRoutes(app, broker, opts.membership);
   const stopTraceSync = syncTraces(broker, q);
 
   const prometheus = async (req: import('fastify').FastifyRequest<{ Querystring: { mode?: PrometheusMode } }>, reply: import('fastify').FastifyReply) => {

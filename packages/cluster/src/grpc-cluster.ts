@@ -10,6 +10,8 @@ import { ForwardAcks } from './forward-acks.js';
 import { AdminRpc } from './admin-rpc.js';
 import { decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
 import { pickNode } from './shared-pick.js';
+import { Membership, REMOVED_REASON } from './membership.js';
+import { channelCredentials, isTlsFailure, serverCredentials, type RpcTls } from './rpc-tls.js';
 import { PeerStats } from './peer-stats.js';
 import { CHANNEL_OPTIONS, PeerService, fromWire, toWire, type Frame, type PeerServerStream, type WireMsg, type WireRoute } from './wire.js';
 
@@ -30,6 +32,12 @@ export interface ClusterOptions {
   retryMs?: number;
   /** How long a CONNECT waits for the old node to hand over a session. */
   takeoverTimeoutMs?: number;
+  /** `<data_dir>/cluster.json`: joined peers kept across restarts (membership.ts). */
+  membershipFile?: string;
+  /** `cluster.autoclean` in ms (0: never). */
+  autocleanMs?: number;
+  /** mTLS on the gRPC port (`cluster.rpc.driver = ssl`). */
+  tls?: RpcTls;
   /** `cluster.autoheal`: settle clientids found on both sides of a partition when it heals (default true). */
   autoheal?: boolean;
   /** How long an admin call waits for a peer's answer (`cluster.rpc.call_receive_timeout`). */
@@ -111,6 +119,11 @@ export class GrpcCluster implements ClusterLink {
   private flushScheduled = false;
   private readonly retainedMeta = new Map<string, { ts: number; node: string }>();
   private readonly rr = new Map<string, { value: number }>();
+  /** Who is in the cluster, who was removed, autoclean, readiness (membership.ts). */
+  readonly members: Membership;
+  private readonly credentials: grpc.ChannelCredentials;
+  /** Set while `cluster leave` closes the links: they close because of us. */
+  private quitting = false;
 
   // per-forward state for the trie visitors
   private curTargets = new Map<string, string[] | null>();
@@ -125,6 +138,22 @@ export class GrpcCluster implements ClusterLink {
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.retryMs = options.retryMs ?? 2000;
+    this.credentials = channelCredentials(options.tls);
+    this.members = new Membership(
+      {
+        self: this.node,
+        strategy: options.discovery.strategy,
+        advertise: () => this.advertise,
+        rpcPort: () => this.port,
+        running: () => this.running,
+        nodeAt: (addr) => this.aliases.get(addr),
+        dial: (addr, join) => this.dial(addr, join),
+        send: (node, frame) => this.enqueue(node, frame),
+        unlearn: (addr) => this.learned.delete(addr),
+        leaveAll: () => this.leaveAll(),
+      },
+      { file: options.membershipFile, autocleanMs: options.autocleanMs ?? 24 * 3_600_000, logger: this.log },
+    );
     this.lock = new ClientLock({
       node: this.node,
       autoheal: options.autoheal ?? true,
@@ -159,7 +188,7 @@ export class GrpcCluster implements ClusterLink {
     this.server.addService(PeerService.service, { Link: (call: PeerServerStream) => this.accept(call) });
     try {
       this.port = await new Promise<number>((resolve, reject) =>
-        this.server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+        this.server.bindAsync(addr, serverCredentials(this.options.tls), (err, p) => (err ? reject(err) : resolve(p))),
       );
     } catch (err) {
       throw new Error(`cluster.rpc.bind: cannot listen on ${addr}: ${err instanceof Error ? err.message : String(err)}`);
@@ -168,7 +197,7 @@ export class GrpcCluster implements ClusterLink {
     const advHost = anyHost ? this.node.slice(this.node.indexOf('@') + 1) : host;
     this.advertise = this.options.advertise ?? (advHost.includes(':') ? `[${advHost}]:${this.port}` : `${advHost}:${this.port}`);
     this.log.info(
-      { bind: addr, port: this.port, advertise: this.advertise, discovery: this.options.discovery.strategy },
+      { bind: addr, port: this.port, advertise: this.advertise, discovery: this.options.discovery.strategy, tls: this.options.tls !== undefined },
       'Cluster RPC listening',
     );
   }
@@ -405,19 +434,28 @@ export class GrpcCluster implements ClusterLink {
       } catch (err) {
         this.log.warn({ discovery: this.options.discovery.strategy, err: String(err) }, 'Cluster discovery failed, retrying');
       }
-      for (const addr of new Set([...found, ...this.learned])) this.dial(addr);
+      this.members.discovered(found);
+      for (const addr of new Set([...found, ...this.learned, ...this.members.extraCandidates()])) this.dial(addr);
     } finally {
       this.discovering = false;
     }
   }
 
-  private dial(addr: string): void {
-    if (this.closed || addr === this.advertise || this.outByAddr.has(addr)) return;
+  private dial(addr: string, join = false): void {
+    if (this.closed || addr === this.advertise || this.outByAddr.has(addr) || this.members.blocked(addr, join)) return;
     const known = this.aliases.get(addr);
     if (known === this.node || (known !== undefined && this.outByNode.has(known))) return;
     const link = new Outbound(
       addr,
-      { self: this.node, advertise: this.advertise, cookie: this.options.cookie, heartbeatMs: this.heartbeatMs, timeoutMs: this.timeoutMs },
+      {
+        self: this.node,
+        advertise: this.advertise,
+        cookie: this.options.cookie,
+        heartbeatMs: this.heartbeatMs,
+        timeoutMs: this.timeoutMs,
+        join,
+        credentials: this.credentials,
+      },
       this.outboundEvents,
     );
     this.outByAddr.set(addr, link);
@@ -428,6 +466,7 @@ export class GrpcCluster implements ClusterLink {
       const node = link.node!;
       this.aliases.set(link.addr, node);
       this.refusalLogged.delete(link.addr);
+      this.members.dialUp(link.addr);
       if (node === this.node) return link.close('self');
       if (this.outByNode.has(node)) return link.close('duplicate');
       this.outByNode.set(node, link);
@@ -450,13 +489,16 @@ export class GrpcCluster implements ClusterLink {
       }
       this.acks.linkUp(node);
       this.schedule();
+      this.members.greet(node);
       this.membership(node, 'connected');
     },
     down: (link, reason) => {
       if (this.outByAddr.get(link.addr) === link) this.outByAddr.delete(link.addr);
       const node = link.node;
       if (node === undefined || this.outByNode.get(node) !== link) {
-        this.log.debug({ peer: link.addr, reason }, 'Cluster peer not reachable');
+        if (node === undefined) this.members.dialFailed(link.addr, reason);
+        if (node === undefined && this.options.tls && isTlsFailure(reason)) this.tlsRefused(link.addr, reason);
+        else this.log.debug({ peer: link.addr, reason }, 'Cluster peer not reachable');
         return;
       }
       this.outByNode.delete(node);
@@ -472,11 +514,12 @@ export class GrpcCluster implements ClusterLink {
       if (link.node !== undefined) this.stats.rtt(link.node, ms);
     },
     refused: (link, reason) => {
+      this.members.dialRefused(link.addr, reason);
       if (this.refusalLogged.has(link.addr)) return;
       this.refusalLogged.set(link.addr, Date.now());
       this.log.error(
         { peer: link.addr, peer_node: link.node, reason },
-        `Refused by cluster peer: ${reason} (node.cookie must be the same on every node)`,
+        reason === REMOVED_REASON ? `Refused by cluster peer: ${reason}` : `Refused by cluster peer: ${reason} (node.cookie must be the same on every node)`,
       );
     },
   };
@@ -488,7 +531,13 @@ export class GrpcCluster implements ClusterLink {
     }
     const link = new Inbound(
       call,
-      { self: this.node, cookie: this.options.cookie, heartbeatMs: this.heartbeatMs, timeoutMs: this.timeoutMs },
+      {
+        self: this.node,
+        cookie: this.options.cookie,
+        heartbeatMs: this.heartbeatMs,
+        timeoutMs: this.timeoutMs,
+        admit: (node, join, addr) => this.members.admit(node, join, addr),
+      },
       this.inboundEvents,
     );
     this.inbounds.add(link);
@@ -527,7 +576,7 @@ export class GrpcCluster implements ClusterLink {
       this.refusalLogged.set(`in:${node}`, Date.now());
       this.log.error(
         { peer: link.peer, peer_node: node, reason },
-        `Refused cluster peer: ${reason} (it has a different node.cookie)`,
+        reason === REMOVED_REASON ? `Refused cluster peer ${node}: it was removed from the cluster` : `Refused cluster peer: ${reason} (it has a different node.cookie)`,
       );
     },
   };
@@ -567,6 +616,8 @@ export class GrpcCluster implements ClusterLink {
       for (const e of f.retained.entries) this.receiveRetained(e.msg, e.origin);
     } else if (f.leave) {
       this.leaving.add(node);
+    } else if (f.members) {
+      this.members.receive(node, f.members);
     } else if (f.takeover) {
       const { id, clientid, clean } = f.takeover;
       this.lock.yieldTo(clientid);
@@ -597,13 +648,41 @@ export class GrpcCluster implements ClusterLink {
       this.stats.seen(node);
       this.leaving.delete(node);
       this.log.info({ peer_node: node, nodes: this.nodes() }, 'Cluster node running');
+      this.members.seen(node, 'running', this.outByNode.get(node)?.addr);
       this.host?.nodesChanged();
     } else if (!up && this.running.has(node)) {
       this.running.delete(node);
-      if (this.leaving.has(node)) this.log.info({ peer_node: node, nodes: this.nodes() }, 'Cluster node stopped');
+      if (this.quitting) this.log.info({ peer_node: node, nodes: this.nodes() }, 'Cluster link closed: this node left the cluster');
+      else if (this.leaving.has(node)) this.log.info({ peer_node: node, nodes: this.nodes() }, 'Cluster node stopped');
       else this.log.warn({ peer_node: node, reason, nodes: this.nodes() }, 'Cluster node down');
+      this.members.seen(node, this.leaving.has(node) ? 'stopped' : 'down', undefined);
       this.host?.nodesChanged();
     }
+  }
+
+  /** `cluster leave` (membership.ts): goodbyes to every peer, then every link closed; the port stays open. */
+  private async leaveAll(): Promise<void> {
+    this.quitting = true;
+    try {
+      // frames already queued (the members frame saying we leave) go out before the goodbyes
+      this.flush();
+      const hadPeers = this.outByNode.size > 0;
+      for (const out of [...this.outByAddr.values(), ...this.outByNode.values()]) out.leave();
+      if (hadPeers) await new Promise((r) => setTimeout(r, 100));
+      for (const link of [...this.inbounds]) link.close('left the cluster');
+    } finally {
+      this.quitting = false;
+    }
+  }
+
+  /** A dial that failed in the TLS handshake: said once per address, at error level. */
+  private tlsRefused(addr: string, reason: string): void {
+    if (this.refusalLogged.has(addr)) return;
+    this.refusalLogged.set(addr, Date.now());
+    this.log.error(
+      { peer: addr, reason },
+      'TLS handshake with cluster peer failed: its certificate must chain to cluster.rpc.cacertfile and name the host dialled, and ours must chain to its CA',
+    );
   }
 
   async close(): Promise<void> {
@@ -611,6 +690,7 @@ export class GrpcCluster implements ClusterLink {
     this.closed = true;
     this.admin.close();
     if (this.discoverTimer) clearInterval(this.discoverTimer);
+    this.members.close();
     this.options.discovery.close();
     const hadPeers = this.outByNode.size > 0;
     for (const out of [...this.outByAddr.values(), ...this.outByNode.values()]) out.leave();

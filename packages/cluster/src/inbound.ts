@@ -13,6 +13,8 @@ export interface InboundOptions {
   cookie: string;
   heartbeatMs: number;
   timeoutMs: number;
+  /** After the cookie check: a reason to refuse this peer (membership.ts), or undefined. */
+  admit?(node: string, join: boolean, addr: string): string | undefined;
 }
 
 /** A stream a peer opened to this node: it brings that peer's routes and messages. */
@@ -62,6 +64,13 @@ export class Inbound {
       this.events.refused(this, node, 'cookie mismatch');
       this.call.write({ refused: { reason: 'cookie mismatch' } });
       this.end('cookie mismatch');
+      return;
+    }
+    const no = this.opts.admit?.(node, f.hello.join === true, addr);
+    if (no !== undefined) {
+      this.events.refused(this, node, no);
+      this.call.write({ refused: { reason: no } });
+      this.end(no);
       return;
     }
     this.node = node;

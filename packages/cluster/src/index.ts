@@ -10,3 +10,6 @@ export type { McastDiscoveryOptions } from './mcast-discovery.js';
 export type { K8sDiscoveryOptions } from './k8s-discovery.js';
 export type { DnsDiscoveryOptions } from './dns-discovery.js';
 export type { EtcdDiscoveryOptions } from './etcd-discovery.js';
+export { Membership, MembershipError } from './membership.js';
+export type { ClusterStatus, Member, MemberStatus, MembershipErrorCode } from './membership.js';
+export type { RpcTls } from './rpc-tls.js';

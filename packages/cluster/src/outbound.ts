@@ -21,6 +21,10 @@ export interface OutboundOptions {
   cookie: string;
   heartbeatMs: number;
   timeoutMs: number;
+  /** Say in the hello that this is an explicit join (membership.ts). */
+  join?: boolean;
+  /** mTLS (`cluster.rpc.driver = ssl`); plain TCP otherwise. */
+  credentials?: grpc.ChannelCredentials;
 }
 
 /**
@@ -42,7 +46,7 @@ export class Outbound {
     private readonly opts: OutboundOptions,
     private readonly events: OutboundEvents,
   ) {
-    this.client = new PeerService(addr, grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.client = new PeerService(addr, opts.credentials ?? grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     this.call = this.client.Link();
     this.call.on('data', (f: Frame) => this.onFrame(f));
     this.call.on('error', (err: Error) => this.end(err.message));
@@ -70,7 +74,7 @@ export class Outbound {
     if (f.challenge) {
       this.node = f.challenge.node;
       const mac = proof(this.opts.cookie, 'hello', f.challenge.nonce, this.opts.self);
-      this.send({ hello: { node: this.opts.self, addr: this.opts.advertise, nonce: this.myNonce, mac } });
+      this.send({ hello: { node: this.opts.self, addr: this.opts.advertise, nonce: this.myNonce, mac, join: this.opts.join ?? false } });
     } else if (f.welcome) {
       if (!verify(this.opts.cookie, 'welcome', this.myNonce, f.welcome.node, f.welcome.mac)) {
         this.events.refused(this, 'the peer could not prove the cluster cookie');

@@ -42,7 +42,7 @@ export interface WireMsg {
 
 export interface Frame {
   challenge?: { node: string; nonce: Buffer };
-  hello?: { node: string; addr: string; nonce: Buffer; mac: Buffer };
+  hello?: { node: string; addr: string; nonce: Buffer; mac: Buffer; join?: boolean };
   welcome?: { node: string; mac: Buffer };
   refused?: { reason: string };
   heartbeat?: { at: number; probe?: number; echo?: number };
@@ -55,6 +55,7 @@ export interface Frame {
   takeover_end?: { clientid: string };
   takeover_rest?: { clientid: string; deliveries: Buffer };
   leave?: Record<string, never>;
+  members?: { members: { node: string; addr: string }[]; forget: string[] };
   admin_request?: { id: number; op: string; args: Buffer };
   admin_reply?: { id: number; ok: boolean; result: Buffer; error: string };
 }

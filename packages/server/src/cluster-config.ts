@@ -1,11 +1,24 @@
 /**
  * Maps the `cluster.*` and `node.*` keys to the cluster package. Clustering is on when
- * `cluster.discovery_strategy` is not `manual` and `cluster.rpc.bind` has a port other
- * than 0; otherwise the node runs alone and opens no cluster port (`vireo ctl cluster
- * join`, which `manual` is for, is not built yet).
+ * `cluster.rpc.bind` has a port other than 0, whatever the strategy: a `manual` node opens
+ * its port too, so that `vireo ctl cluster join` can make it (or another node) join.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { ClusterLink, SharedStrategy } from '@vireo/broker';
-import { dnsDiscovery, etcdDiscovery, k8sDiscovery, mcastDiscovery, startCluster, staticDiscovery, type Discovery } from '@vireo/cluster';
+import {
+  dnsDiscovery,
+  etcdDiscovery,
+  k8sDiscovery,
+  manualDiscovery,
+  mcastDiscovery,
+  GrpcCluster,
+  startCluster,
+  staticDiscovery,
+  type Discovery,
+  type Membership,
+  type RpcTls,
+} from '@vireo/cluster';
 import type { Logger } from 'pino';
 import { ConfigError } from './config-error.js';
 import type { VireoConfig } from './config-schema.js';
@@ -14,7 +27,7 @@ import type { VireoConfig } from './config-schema.js';
 const BUILT = new Set(['manual', 'static', 'etcd', 'dns', 'k8s', 'mcast']);
 
 export function clusterEnabled(cfg: VireoConfig): boolean {
-  return cfg.cluster.discovery_strategy !== 'manual' && cfg.cluster.rpc.bind.port !== 0;
+  return cfg.cluster.rpc.bind.port !== 0;
 }
 
 function discovery(cfg: VireoConfig, logger: Logger): Discovery {
@@ -24,6 +37,7 @@ function discovery(cfg: VireoConfig, logger: Logger): Discovery {
       { path: 'cluster.discovery_strategy', message: `"${strategy}" discovery is not built yet; use "static", "etcd", "dns" or "k8s" (or "manual" for a single node)` },
     ]);
   }
+  if (strategy === 'manual') return manualDiscovery();
   if (strategy === 'etcd') {
     const e = cfg.cluster.etcd;
     if (e.server.length === 0) throw new ConfigError([{ path: 'cluster.etcd.server', message: 'the etcd strategy needs at least one endpoint' }]);
@@ -61,8 +75,32 @@ function discovery(cfg: VireoConfig, logger: Logger): Discovery {
 }
 
 /** Opens the cluster port and starts discovery; undefined when clustering is off. */
-export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedStrategy: SharedStrategy): Promise<ClusterLink | undefined> {
+/** `cluster.rpc.driver = ssl`: the three PEM files, read now so a bad one fails start-up naming its key. */
+function rpcTls(cfg: VireoConfig): RpcTls | undefined {
+  const rpc = cfg.cluster.rpc;
+  if (rpc.driver !== 'ssl') return undefined;
+  const issues: { path: string; message: string }[] = [];
+  const read = (key: 'certfile' | 'keyfile' | 'cacertfile'): Buffer => {
+    const file = rpc[key];
+    if (file === undefined) {
+      issues.push({ path: `cluster.rpc.${key}`, message: 'cluster.rpc.driver = ssl needs certfile, keyfile and cacertfile' });
+      return Buffer.alloc(0);
+    }
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      issues.push({ path: `cluster.rpc.${key}`, message: `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})` });
+      return Buffer.alloc(0);
+    }
+  };
+  const tls = { cert: read('certfile'), key: read('keyfile'), ca: read('cacertfile') };
+  if (issues.length > 0) throw new ConfigError(issues);
+  return tls;
+}
+
+export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedStrategy: SharedStrategy): Promise<GrpcCluster | undefined> {
   if (!clusterEnabled(cfg)) return undefined;
+  const tls = rpcTls(cfg);
   return startCluster({
     node: cfg.node.name,
     cookie: cfg.node.cookie,
@@ -70,7 +108,15 @@ export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedSt
     discovery: discovery(cfg, logger),
     sharedStrategy,
     logger,
+    membershipFile: path.join(cfg.node.data_dir, 'cluster.json'),
+    autocleanMs: cfg.cluster.autoclean,
     autoheal: cfg.cluster.autoheal,
+    tls,
     callTimeoutMs: cfg.cluster.rpc.call_receive_timeout,
   });
+}
+
+/** The membership of a node's cluster link (for the HTTP API and readiness); undefined when clustering is off. */
+export function membershipOf(link: ClusterLink): Membership | undefined {
+  return link instanceof GrpcCluster ? link.members : undefined;
 }

@@ -30,8 +30,6 @@ import {
 import { isAddress, isHttpUrl } from './config-values.js';
 import { bridgesSchema } from './config-schema-bridges.js';
 
-const CLUSTER = 'clustering features not built yet (autoclean)';
-
 /** The cookie shipped as default; starting with it logs a warning (DESIGN.md § Cluster). */
 export const DEFAULT_COOKIE = 'vireosecretcookie';
 
@@ -338,7 +336,7 @@ export const configSchema = {
       default: 'manual',
       values: ['manual', 'static', 'mcast', 'dns', 'etcd', 'k8s'],
       description:
-        'How this node finds its peers: `manual` (no discovery: until `vireo ctl cluster join` exists the node runs alone and opens no cluster port), `static` (seed list), `etcd` (nodes register under a prefix), `dns` (A, AAAA or SRV records), `k8s` (endpoints of a Service), `mcast` (UDP multicast announcements).',
+        'How this node finds its peers: `manual` (no discovery: the node runs alone, with its cluster port open, until `vireo ctl cluster join` makes it join another node\'s cluster; the peers it joined are kept in `node.data_dir`/cluster.json and rejoined after a restart), `static` (seed list), `etcd` (nodes register under a prefix), `dns` (A, AAAA or SRV records), `k8s` (endpoints of a Service), `mcast` (UDP multicast announcements).',
     }),
     static: {
       seeds: list({
@@ -360,6 +358,23 @@ export const configSchema = {
         max: 300_000,
         description:
           'How long the HTTP API waits for each other node\'s part of a cluster-wide answer (clients, subscriptions, kick, stats, metrics, trace). A node that does not answer in time is left out and named in the answer\'s `errors`.',
+      }),
+      driver: oneOf({
+        default: 'tcp',
+        values: ['tcp', 'ssl'],
+        description:
+          '`ssl`: mutual TLS on the gRPC port (EMQX\'s `rpc.driver`): each node presents `certfile` and accepts only peers whose certificate chains to `cacertfile`, both ways; the cookie handshake still runs inside. Every node of a cluster must use the same driver.',
+      }),
+      certfile: optionalStr({
+        default: undefined,
+        docDefault: 'none',
+        description: 'With `driver = ssl`: PEM file with this node\'s certificate (and chain). It must name (SAN) the host peers dial: the `cluster.rpc.bind` host, or the host of `node.name`.',
+      }),
+      keyfile: optionalStr({ default: undefined, docDefault: 'none', description: 'With `driver = ssl`: PEM file with the private key of `certfile`.' }),
+      cacertfile: optionalStr({
+        default: undefined,
+        docDefault: 'none',
+        description: 'With `driver = ssl`: PEM file with the CA certificates every peer\'s certificate must chain to.',
       }),
     },
     etcd: {
@@ -446,59 +461,14 @@ export const configSchema = {
       default: 24 * 3_600_000,
       min: 0,
       max: Number.MAX_SAFE_INTEGER,
-      description: 'A node down for this long is removed from the cluster.',
-      feature: CLUSTER,
+      description:
+        'A node that is not running (down, or stopped) for this long is removed from the cluster view: no longer listed by `vireo ctl cluster status` nor dialled, unless discovery lists it again. Its routes went at once when it went down. 0 never removes.',
     }),
     autoheal: bool({
       default: true,
       description:
         'After a network partition heals, a clientid with a session on both sides keeps only the newest (the older connection gets DISCONNECT 0x8E, its session is discarded). Off: both stay, with a warning, until the client reconnects. Routes resync either way.',
     }),
-  },
-
-  authentication: {
-    enable: bool({
-      default: false,
-      description:
-        'Check CONNECT credentials against the built-in user database (`vireo ctl users`, `/api/v5/authentication/password_based:built_in_database/users`). Off: every client is accepted, as without an authenticator in EMQX.',
-    }),
-    mechanism: oneOf({ default: 'password_based', values: ['password_based'], description: 'How clients prove who they are (EMQX name); only `password_based`.' }),
-    backend: oneOf({ default: 'built_in_database', values: ['built_in_database'], description: 'Where users are kept (EMQX name): the node\'s own store, per node.' }),
-    user_id_type: oneOf({ default: 'username', values: ['username', 'clientid'], description: 'Which CONNECT field names the user: its username or its client id.' }),
-    allow_anonymous: bool({
-      default: true,
-      description: 'With `enable`: accept clients that send no user id (no username), as anonymous. Set `false` to refuse them (CONNACK 0x87 / 5).',
-    }),
-    password_hash_algorithm: {
-      name: oneOf({
-        default: 'pbkdf2',
-        values: ['pbkdf2', 'sha256', 'sha512'],
-        description: 'Hash for passwords set from now on: `pbkdf2` (slow on purpose, computed off the event loop) or salted `sha256`/`sha512` (fast, EMQX-compatible). Each user keeps the algorithm it was set with.',
-      }),
-      mac_fun: oneOf({ default: 'sha256', values: ['sha256', 'sha512'], description: 'For `pbkdf2`: the HMAC hash.' }),
-      iterations: int({ default: 4096, min: 1, max: 10_000_000, description: 'For `pbkdf2`: iterations (each CONNECT of a user costs this many HMACs on the thread pool).' }),
-      dk_length: int({ default: 32, min: 16, max: 128, description: 'For `pbkdf2`: derived key length in bytes.' }),
-      salt_position: oneOf({ default: 'suffix', values: ['prefix', 'suffix'], description: 'For `sha256`/`sha512`: the salt before or after the password.' }),
-    },
-  },
-
-  authorization: {
-    no_match: oneOf({ default: 'allow', values: ['allow', 'deny'], description: 'What happens when no rule matches a PUBLISH or SUBSCRIBE (EMQX default: allow).' }),
-    deny_action: oneOf({
-      default: 'ignore',
-      values: ['ignore', 'disconnect'],
-      description: 'What a denied PUBLISH does besides being dropped: `ignore` (PUBACK 0x87 in v5) or `disconnect` (DISCONNECT 0x87).',
-    }),
-    sources: {
-      file: {
-        path: optionalStr({
-          default: undefined,
-          docDefault: 'none',
-          description:
-            'ACL file (YAML or JSON list of rules; see docs/security.md). Unset: no rules, and no authorization check on any message. Re-read by `vireo ctl acl reload`.',
-        }),
-      },
-    },
   },
 
   api_key: {
