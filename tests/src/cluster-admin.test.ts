@@ -292,20 +292,28 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     assert.deepEqual(pbody.data.map((c) => c.clientid).sort(), ['a1', 'a2', 'b1']);
     assert.deepEqual(pbody.meta.errors?.map((e) => `${e.node}:${e.reason}`), [`${C.name}:timeout`]);
     assert.match(partial.headers.get('x-vireo-partial') ?? '', new RegExp(`${C.name}=timeout`));
-    assert.ok(partialMs >= CALL_TIMEOUT_MS - 50 && partialMs < CALL_TIMEOUT_MS + 2000, `partial answer took ${partialMs} ms`);
+    // bounded by the call timeout (plus slack for a loaded machine), not by C
+    assert.ok(partialMs >= CALL_TIMEOUT_MS - 50 && partialMs < CALL_TIMEOUT_MS + 3000, `partial answer took ${partialMs} ms`);
     const frozenNodes = await json<{ node: string; node_status: string }[]>(B, '/api/v5/nodes');
     assert.deepEqual(frozenNodes.map((n) => `${n.node}:${n.node_status}`), [`${A.name}:running`, `${B.name}:running`, `${C.name}:stopped`]);
     const promText = await (await api(A, '/api/v5/prometheus/stats?mode=all_nodes_unaggregated')).text();
     assert.match(promText, new RegExp(`^# vireo: node ${C.name} is missing \\(timeout\\)`, 'm'));
 
-    // ── killed: the survivors answer at once, without waiting for a timeout ─
+    // ── killed: an answer at once is bounded whether or not A noticed yet (a call
+    // pending on a link that drops fails then: admin-rpc.test.ts); once A has seen C
+    // go down, C is not asked at all ─────────────────────────────────────────
     C.proc.kill('SIGKILL');
     await C.proc.waitExit(5000);
-    await sleep(100);
     t0 = Date.now();
     const afterKill = await json<PageOf<ClientRow>>(A, '/api/v5/clients');
-    assert.ok(Date.now() - t0 < CALL_TIMEOUT_MS, `answer after a kill took ${Date.now() - t0} ms`);
+    assert.ok(Date.now() - t0 < CALL_TIMEOUT_MS + 3000, `answer after a kill took ${Date.now() - t0} ms`);
     assert.deepEqual(afterKill.data.map((c) => c.clientid).sort(), ['a1', 'a2', 'b1']);
+    await waitMembers(A, [A.name, B.name], 15_000);
+    t0 = Date.now();
+    const survivors = await json<PageOf<ClientRow>>(A, '/api/v5/clients');
+    assert.ok(Date.now() - t0 < CALL_TIMEOUT_MS, `answer without C took ${Date.now() - t0} ms`);
+    assert.equal(survivors.meta.errors, undefined);
+    assert.deepEqual(survivors.data.map((c) => c.clientid).sort(), ['a1', 'a2', 'b1']);
 
     // ── C restarts: the running trace reaches it, and follows the client there ─
     const C2: ApiNode = { ...startNode(specs[2]!), http: C.http };

@@ -15,6 +15,9 @@ import { publishRoutes } from './routes-publish.js';
 import { subscriptionRoutes } from './routes-subscriptions.js';
 import { traceRoutes } from './routes-trace.js';
 import { clusterRoutes, type ClusterMembership } from './routes-cluster.js';
+import type { AccessControl } from '@vireo/broker';
+import { accessRoutes } from './routes-access.js';
+import type { LogLevelControl } from './routes-log.js';
 import { adminOps } from './admin-ops.js';
 import { ClusterQuery, markPartial } from './cluster-query.js';
 import { PROMETHEUS_MODES, scrape, type PrometheusMode } from './cluster-metrics.js';
@@ -30,6 +33,10 @@ export interface AdminOptions {
   ready?: () => boolean;
   /** Cluster membership (`/api/v5/cluster…`); absent when clustering is off. */
   membership?: ClusterMembership;
+  /** Users, bans and ACL (routes and metrics); absent: those endpoints are not served. */
+  access?: AccessControl;
+  /** The running node's log level (`/api/v5/log/level`). */
+  logLevel?: LogLevelControl;
   /** `prometheus.enable`, webhooks to count, latency sampling (metrics.ts). */
   metrics?: MetricsOptions;
 }
@@ -84,6 +91,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   nodeRoutes(app, broker, q, opts.ready ?? (() => true));
   traceRoutes(app, q);
   clusterRoutes(app, broker, opts.membership);
+  accessRoutes(app, registry, opts);
   const stopTraceSync = syncTraces(broker, q);
 
   const prometheus = async (req: import('fastify').FastifyRequest<{ Querystring: { mode?: PrometheusMode } }>, reply: import('fastify').FastifyReply) => {

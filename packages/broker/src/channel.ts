@@ -267,6 +267,7 @@ export class Channel implements ConnectionHandler, Outlet {
         return this.refuse(result.reasonCode ?? RC.NOT_AUTHORIZED, 'authentication failed');
       }
       this.broker.stats.authSuccess++;
+      if (result.isSuperuser) this.info.isSuperuser = true;
     }
 
     // a session of this clientid on another node: ended there (clean start) or moved here

@@ -7,6 +7,8 @@ export interface ClientInfo {
   peer: string;
   protocolVersion: 3 | 4 | 5;
   listener: string;
+  /** Set when authentication found a superuser: authorization lets it do anything. */
+  isSuperuser?: boolean;
 }
 
 /** A CONNACK the broker sent (the `client.connack` event), accepted or refused. */
@@ -26,7 +28,7 @@ export interface AuthenticateRequest extends ClientInfo {
 }
 
 /** `ok: false` refuses the CONNECT; reasonCode is the v5 CONNACK code (0x86 bad credentials, 0x87 not authorized, …). */
-export type AuthResult = { ok: true } | { ok: false; reasonCode?: number };
+export type AuthResult = { ok: true; isSuperuser?: boolean } | { ok: false; reasonCode?: number };
 
 export type AuthorizeAction = 'publish' | 'subscribe';
 

@@ -4,15 +4,20 @@
  */
 import type { Logger } from 'pino';
 import { ApiKeys, startAdmin, type AdminServer, type WebhookMetricsSource } from '@vireo/admin';
-import type { Broker } from '@vireo/broker';
+import type { AccessControl, Broker, RecordTables } from '@vireo/broker';
+import { PINO_LEVEL } from './logger.js';
 import { ConfigError } from './config-error.js';
 import { membershipOf } from './cluster-config.js';
 import type { VireoConfig } from './config-schema.js';
 
 export class AdminListenError extends Error {}
 
-/** The node's webhooks (started after the API), for their counters in the metrics. */
+/** What the API serves besides the broker: users, bans and ACL, API keys' table, webhooks' counters. */
 export interface AdminExtras {
+  access?: AccessControl;
+  /** Where API keys made through the API are kept. */
+  tables?: RecordTables;
+  /** The node's webhooks (started after the API), for their counters in the metrics. */
   webhooks?: () => readonly WebhookMetricsSource[];
 }
 
@@ -29,6 +34,25 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       throw new ConfigError([{ path: 'api_key.bootstrap_file', message: e.code ? `cannot read ${file} (${e.code})` : e.message }]);
     }
   }
+  if (extras?.tables) keys.useTable(extras.tables.table('api_keys'));
+  let level: string = config.log.level;
+  const logLevel = {
+    levels: Object.keys(PINO_LEVEL),
+    get: () => level,
+    set: (l: string) => {
+      const next = PINO_LEVEL[l as keyof typeof PINO_LEVEL];
+      const line = { level: l, previous: level };
+      // logged at a level that shows before and after the change
+      if (logger.levels.values[next] > logger.levelVal) {
+        logger[logger.level as 'info'](line, 'Log level changed');
+        logger.level = next;
+      } else {
+        logger.level = next;
+        logger.info(line, 'Log level changed');
+      }
+      level = l;
+    },
+  };
   try {
     const admin = await startAdmin(broker, {
       host: bind.host,
@@ -36,6 +60,8 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       apiKeys: keys,
       prometheusAuth: config.prometheus.enable_basic_auth,
       metrics: { enable: config.prometheus.enable, webhooks: extras?.webhooks },
+      access: extras?.access,
+      logLevel,
       // ready once listeners are up (they are, by now) and the node has joined its cluster
       membership: membershipOf(broker.cluster),
       ready: () => membershipOf(broker.cluster)?.ready() ?? true,

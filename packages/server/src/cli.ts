@@ -5,8 +5,6 @@
  * `node packages/server/dist/cli.js` works as well.
  */
 import { parseCommand, USAGE } from './args.js';
-import { runCtl } from './ctl.js';
-import { start } from './start.js';
 import { VERSION } from './version.js';
 
 const argv = process.argv.slice(2);
@@ -14,9 +12,12 @@ const argv = process.argv.slice(2);
 const command = argv[0] === 'ctl' ? ({ cmd: 'ctl' } as const) : parseCommand(argv);
 switch (command.cmd) {
   case 'ctl':
-    runCtl(argv.slice(1)).then((code) => {
-      process.exitCode = code;
-    });
+    // loaded on demand: `ctl` need not load the broker, gRPC and the HTTP server (seconds on a busy machine)
+    import('./ctl.js')
+      .then(({ runCtl }) => runCtl(argv.slice(1)))
+      .then((code) => {
+        process.exitCode = code;
+      });
     break;
   case 'help':
     process.stdout.write(USAGE);
@@ -29,9 +30,11 @@ switch (command.cmd) {
     process.exitCode = 2;
     break;
   case 'start':
-    start(command).catch((err: unknown) => {
-      process.stderr.write(`vireo: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    });
+    import('./start.js')
+      .then(({ start }) => start(command))
+      .catch((err: unknown) => {
+        process.stderr.write(`vireo: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.exit(1);
+      });
     break;
 }

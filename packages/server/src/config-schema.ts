@@ -471,6 +471,51 @@ export const configSchema = {
     }),
   },
 
+  authentication: {
+    enable: bool({
+      default: false,
+      description:
+        'Check CONNECT credentials against the built-in user database (`vireo ctl users`, `/api/v5/authentication/password_based:built_in_database/users`). Off: every client is accepted, as without an authenticator in EMQX.',
+    }),
+    mechanism: oneOf({ default: 'password_based', values: ['password_based'], description: 'How clients prove who they are (EMQX name); only `password_based`.' }),
+    backend: oneOf({ default: 'built_in_database', values: ['built_in_database'], description: 'Where users are kept (EMQX name): the node\'s own store, per node.' }),
+    user_id_type: oneOf({ default: 'username', values: ['username', 'clientid'], description: 'Which CONNECT field names the user: its username or its client id.' }),
+    allow_anonymous: bool({
+      default: true,
+      description: 'With `enable`: accept clients that send no user id (no username), as anonymous. Set `false` to refuse them (CONNACK 0x87 / 5).',
+    }),
+    password_hash_algorithm: {
+      name: oneOf({
+        default: 'pbkdf2',
+        values: ['pbkdf2', 'sha256', 'sha512'],
+        description: 'Hash for passwords set from now on: `pbkdf2` (slow on purpose, computed off the event loop) or salted `sha256`/`sha512` (fast, EMQX-compatible). Each user keeps the algorithm it was set with.',
+      }),
+      mac_fun: oneOf({ default: 'sha256', values: ['sha256', 'sha512'], description: 'For `pbkdf2`: the HMAC hash.' }),
+      iterations: int({ default: 4096, min: 1, max: 10_000_000, description: 'For `pbkdf2`: iterations (each CONNECT of a user costs this many HMACs on the thread pool).' }),
+      dk_length: int({ default: 32, min: 16, max: 128, description: 'For `pbkdf2`: derived key length in bytes.' }),
+      salt_position: oneOf({ default: 'suffix', values: ['prefix', 'suffix'], description: 'For `sha256`/`sha512`: the salt before or after the password.' }),
+    },
+  },
+
+  authorization: {
+    no_match: oneOf({ default: 'allow', values: ['allow', 'deny'], description: 'What happens when no rule matches a PUBLISH or SUBSCRIBE (EMQX default: allow).' }),
+    deny_action: oneOf({
+      default: 'ignore',
+      values: ['ignore', 'disconnect'],
+      description: 'What a denied PUBLISH does besides being dropped: `ignore` (PUBACK 0x87 in v5) or `disconnect` (DISCONNECT 0x87).',
+    }),
+    sources: {
+      file: {
+        path: optionalStr({
+          default: undefined,
+          docDefault: 'none',
+          description:
+            'ACL file (YAML or JSON list of rules; see docs/security.md). Unset: no rules, and no authorization check on any message. Re-read by `vireo ctl acl reload`.',
+        }),
+      },
+    },
+  },
+
   api_key: {
     bootstrap_file: optionalStr({
       default: undefined,

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { loadConfig } from './config.js';
 import { record, table } from './ctl-format.js';
 import { CLUSTER_USAGE, ClusterUsageError, clusterCommand } from './ctl-cluster.js';
+import { SECURITY_USAGE, SecurityUsageError, securityCommand } from './ctl-security.js';
 
 export const CTL_USAGE = `Usage: vireo ctl COMMAND [--json] [--url URL] [--api-key KEY:SECRET] [--config FILE]
   status                               Is the node running?
@@ -26,7 +27,7 @@ ${CLUSTER_USAGE}  clients list [--limit N] [--page N]  Clients of every node of 
   trace start client|topic|ip FILTER FILE [--name N] [--duration SECONDS]
                                        Follow a client id, topic filter or address into FILE
   trace stop NAME | trace list
-
+${SECURITY_USAGE}
 The API address comes from dashboard.listeners.http.bind and the key from the first
 line of api_key.bootstrap_file, unless --url / --api-key (or VIREO_CTL_URL /
 VIREO_CTL_API_KEY) are given.
@@ -60,6 +61,10 @@ export async function runCtl(argv: readonly string[]): Promise<number> {
         name: { type: 'string' },
         duration: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        superuser: { type: 'boolean' },
+        reason: { type: 'string' },
+        until: { type: 'string' },
+        desc: { type: 'string' },
       },
     });
   } catch (err) {
@@ -78,7 +83,7 @@ export async function runCtl(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (err) {
     process.stderr.write(`vireo ctl: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (err instanceof ClusterUsageError) {
+    if (err instanceof SecurityUsageError || err instanceof ClusterUsageError) {
       process.stderr.write(`\n${CTL_USAGE}`);
       return 2;
     }
@@ -143,7 +148,7 @@ async function call(ctx: Ctx, method: string, path: string, body?: unknown): Pro
   }
 }
 
-type Opts = { limit?: string; page?: string; clientid?: string; qos?: string; retain?: boolean; name?: string; duration?: string };
+type Opts = { superuser?: boolean; reason?: string; until?: string; desc?: string; limit?: string; page?: string; clientid?: string; qos?: string; retain?: boolean; name?: string; duration?: string };
 
 const TRACE_TYPES: Record<string, string> = { client: 'clientid', clientid: 'clientid', topic: 'topic', ip: 'ip_address', ip_address: 'ip_address' };
 
@@ -222,6 +227,8 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
     default: {
       const cluster = clusterCommand(p, (method, path, body) => call(ctx, method, path, body), out);
       if (cluster) return cluster;
+      const security = securityCommand(p, v, (method, path, body) => call(ctx, method, path, body), out);
+      if (security) return security;
       if (a === 'publish') {
         const body = { topic: need(b, 'TOPIC'), payload: need(c, 'PAYLOAD'), qos: Number(v.qos ?? 0), retain: v.retain ?? false };
         const r = await call(ctx, 'POST', '/api/v5/publish', body);

@@ -17,6 +17,8 @@ import { DEFAULT_COOKIE } from './config-schema.js';
 import { formatIssue } from './config-validate.js';
 import { formatBind } from './config-values.js';
 import { openStoreFor } from './store-config.js';
+import { accessControlFor, openTablesFor } from './access-config.js';
+import type { AccessControl, RecordTables } from '@vireo/broker';
 import { startBridgesFor } from './bridge-config.js';
 import type { MqttBridge } from '@vireo/bridge';
 import { createLogger } from './logger.js';
@@ -105,6 +107,17 @@ export async function start(options: StartOptions): Promise<void> {
     // a data dir of another node, or a store that cannot be read: named in the message
     fail(EXIT_START_FAILED, [`vireo: ${err instanceof Error ? err.message : String(err)}`]);
   }
+  // users, bans and API keys live in the same store; the hooks check them on CONNECT (and the ACL on PUBLISH/SUBSCRIBE)
+  let tables: RecordTables;
+  let access: AccessControl;
+  try {
+    tables = openTablesFor(config);
+    access = accessControlFor(config, tables, logger);
+  } catch (err) {
+    if (err instanceof ConfigError) failConfig(err);
+    fail(EXIT_START_FAILED, [`vireo: ${err instanceof Error ? err.message : String(err)}`]);
+  }
+  brokerConfig.hooks = { ...brokerConfig.hooks, ...access.hooks() };
   try {
     const cluster = await startClusterFor(config, logger, brokerConfig.mqtt?.sharedSubscriptionStrategy ?? 'round_robin');
     if (cluster) brokerConfig.cluster = cluster;
@@ -119,10 +132,11 @@ export async function start(options: StartOptions): Promise<void> {
     if (err instanceof ListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
     fail(EXIT_START_FAILED, [`vireo: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`]);
   }
+  access.attach(broker);
   let admin: AdminServer | undefined;
   let webhook: Webhook | undefined;
   try {
-    admin = await startAdminFor(config, broker, logger, { webhooks: () => (webhook ? [webhook] : []) });
+    admin = await startAdminFor(config, broker, logger, { access, tables, webhooks: () => (webhook ? [webhook] : []) });
   } catch (err) {
     await broker.close();
     if (err instanceof ConfigError) failConfig(err);

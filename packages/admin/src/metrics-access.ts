@@ -1,0 +1,31 @@
+/**
+ * Authentication, authorization and ban counters (EMQX's `authentication.*`,
+ * `authorization.*` names with `vireo_`), read from the access control's plain counters at
+ * scrape time. The broker's own `vireo_authentication_success|failure` and
+ * `vireo_authorization_deny` are in metrics.ts.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { AccessControl, AccessCounters } from '@vireo/broker';
+
+export function registerAccessMetrics(register: Registry, access: AccessControl): void {
+  const c = access.counters;
+  const counter = (name: string, help: string, read: (c: AccessCounters) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [register],
+      collect() {
+        this.reset();
+        this.inc(read(c));
+      },
+    });
+  counter('vireo_authentication_success_anonymous', 'CONNECTs accepted without credentials (authentication off, or no user id with allow_anonymous).', (x) => x.authnSuccessAnonymous);
+  counter('vireo_client_banned', 'CONNECTs refused because the client id, username or address is banned (CONNACK 0x8A).', (x) => x.bannedRefused);
+  counter('vireo_authorization_allow', 'PUBLISH and SUBSCRIBE requests allowed by authorization.', (x) => x.authzAllow);
+  counter('vireo_authorization_matched_allow', 'Requests an allow rule matched.', (x) => x.authzMatchedAllow);
+  counter('vireo_authorization_matched_deny', 'Requests a deny rule matched.', (x) => x.authzMatchedDeny);
+  counter('vireo_authorization_nomatch', 'Requests no rule matched (decided by authorization.no_match).', (x) => x.authzNomatch);
+  counter('vireo_authorization_superuser', 'Requests of superusers (allowed without rules).', (x) => x.authzSuperuser);
+  new Gauge({ name: 'vireo_banned_count', help: 'Bans in force.', registers: [register], collect() { this.set(access.banned.list().length); } });
+  new Gauge({ name: 'vireo_authn_users_count', help: 'Users in the built-in database.', registers: [register], collect() { this.set(access.users.size); } });
+}

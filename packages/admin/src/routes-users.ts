@@ -1,0 +1,85 @@
+/**
+ * Built-in database users, at EMQX's paths:
+ * `/authentication/password_based:built_in_database/users[/{user_id}]`.
+ */
+import type { FastifyInstance } from 'fastify';
+import { UserExistsError, type AccessControl } from '@vireo/broker';
+import { badRequest, errorSchema, notFound } from './errors.js';
+import { paginate, pageQuerySchema, type PageQuery } from './paging.js';
+
+// `::` is a literal colon in a Fastify path
+const USERS = '/api/v5/authentication/password_based::built_in_database/users';
+const userParam = { type: 'object', required: ['user_id'], properties: { user_id: { type: 'string', minLength: 1 } } } as const;
+const password = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+
+export function userRoutes(app: FastifyInstance, access: AccessControl): void {
+  app.get<{ Querystring: PageQuery & { like_user_id?: string; is_superuser?: boolean } }>(
+    USERS,
+    {
+      schema: {
+        summary: 'Users of the built-in database (this node)',
+        tags: ['authentication'],
+        querystring: { type: 'object', properties: { ...pageQuerySchema, like_user_id: { type: 'string' }, is_superuser: { type: 'boolean' } } },
+      },
+    },
+    async (req) => {
+      const { like_user_id: like, is_superuser: su } = req.query;
+      return paginate(access.users.list(), req.query, (u) => (like === undefined || u.user_id.includes(like)) && (su === undefined || u.is_superuser === su));
+    },
+  );
+
+  app.post<{ Body: { user_id: string; password: string; is_superuser: boolean } }>(
+    USERS,
+    {
+      schema: {
+        summary: 'Add a user',
+        tags: ['authentication'],
+        body: {
+          type: 'object',
+          required: ['user_id', 'password'],
+          additionalProperties: false,
+          properties: { user_id: { type: 'string', minLength: 1, maxLength: 1024 }, password, is_superuser: { type: 'boolean', default: false } },
+        },
+        response: { 400: errorSchema, 409: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      try {
+        const u = await access.users.add(req.body.user_id, req.body.password, req.body.is_superuser);
+        return reply.code(201).send(u);
+      } catch (err) {
+        if (err instanceof UserExistsError) return reply.code(409).send({ code: 'ALREADY_EXISTS', message: err.message });
+        throw err;
+      }
+    },
+  );
+
+  app.get<{ Params: { user_id: string } }>(
+    `${USERS}/:user_id`,
+    { schema: { summary: 'One user', tags: ['authentication'], params: userParam, response: { 404: errorSchema } } },
+    async (req, reply) => access.users.get(req.params.user_id) ?? notFound(reply, 'NOT_FOUND', 'User not found'),
+  );
+
+  app.put<{ Params: { user_id: string }; Body: { password?: string; is_superuser?: boolean } }>(
+    `${USERS}/:user_id`,
+    {
+      schema: {
+        summary: 'Change a user\'s password or superuser flag',
+        tags: ['authentication'],
+        params: userParam,
+        body: { type: 'object', additionalProperties: false, properties: { password, is_superuser: { type: 'boolean' } } },
+        response: { 400: errorSchema, 404: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      if (req.body.password === undefined && req.body.is_superuser === undefined) return badRequest(reply, 'BAD_REQUEST', 'give password and/or is_superuser');
+      return (await access.users.update(req.params.user_id, req.body)) ?? notFound(reply, 'NOT_FOUND', 'User not found');
+    },
+  );
+
+  app.delete<{ Params: { user_id: string } }>(
+    `${USERS}/:user_id`,
+    { schema: { summary: 'Delete a user', tags: ['authentication'], params: userParam, response: { 404: errorSchema } } },
+    async (req, reply) => (access.users.delete(req.params.user_id) ? reply.code(204).send() : notFound(reply, 'NOT_FOUND', 'User not found')),
+  );
+}

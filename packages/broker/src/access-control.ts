@@ -1,0 +1,177 @@
+/**
+ * Authentication, authorization and bans as EMQX does them, plugged into the broker through
+ * its hooks (hooks.ts): CONNECT checks the ban list, then the built-in user database;
+ * PUBLISH and SUBSCRIBE check the ACL file's rules. Without an ACL file no `authorize` hook
+ * is installed at all, so publishing pays nothing for authorization.
+ */
+import type pino from 'pino';
+import { RC } from '@vireo/mqtt';
+import { Acl, type AclDecision } from './acl.js';
+import { BanList, type Ban } from './banned.js';
+import { BuiltinUsers } from './builtin-users.js';
+import type { Broker } from './broker.js';
+import type { AuthenticateRequest, AuthResult, AuthorizeAction, BrokerHooks, ClientInfo } from './hooks.js';
+import type { HashAlgorithm } from './password-hash.js';
+import { hostOf } from './peer.js';
+import type { RecordTables } from './record-table.js';
+
+export interface AccessControlOptions {
+  authentication: {
+    /** Check users of the built-in database; off: every client is accepted (anonymous). */
+    enable: boolean;
+    /** With `enable`: accept clients that give no user id. */
+    allowAnonymous: boolean;
+    /** What the user id is: the CONNECT's username or its client id. */
+    userIdType: 'username' | 'clientid';
+    algorithm: HashAlgorithm;
+  };
+  authorization: {
+    noMatch: 'allow' | 'deny';
+    /** What a denied PUBLISH does to the client: nothing more, or a DISCONNECT 0x87. */
+    denyAction: 'ignore' | 'disconnect';
+    /** Reads and compiles the rule file (throws AclError); absent: no file source. */
+    loadRules?: () => Acl;
+  };
+  tables: RecordTables;
+  logger: pino.Logger;
+}
+
+/** Counters EMQX keeps besides the broker's authSuccess / authFailure / aclDenied. */
+export class AccessCounters {
+  authnSuccessAnonymous = 0;
+  bannedRefused = 0;
+  authzAllow = 0;
+  authzMatchedAllow = 0;
+  authzMatchedDeny = 0;
+  authzNomatch = 0;
+  authzSuperuser = 0;
+}
+
+/** How often expired bans are deleted. */
+const PURGE_INTERVAL_MS = 60_000;
+
+export class AccessControl {
+  readonly users: BuiltinUsers;
+  readonly banned: BanList;
+  readonly counters = new AccessCounters();
+  private acl: Acl | undefined;
+  private broker: Broker | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
+  private readonly logger: pino.Logger;
+
+  constructor(private readonly opts: AccessControlOptions) {
+    this.logger = opts.logger;
+    this.users = new BuiltinUsers(opts.tables.table('users'), opts.authentication.algorithm);
+    this.banned = new BanList(opts.tables.table('banned'));
+    this.acl = opts.authorization.loadRules?.();
+  }
+
+  get authenticationEnabled(): boolean {
+    return this.opts.authentication.enable;
+  }
+
+  get settings(): { no_match: string; deny_action: string; sources: { type: 'file'; enable: boolean; rules: number }[] } {
+    const a = this.opts.authorization;
+    return { no_match: a.noMatch, deny_action: a.denyAction, sources: this.acl ? [{ type: 'file', enable: true, rules: this.acl.size }] : [] };
+  }
+
+  /** The hooks to give the broker (before it starts). */
+  hooks(): BrokerHooks {
+    const hooks: BrokerHooks = { authenticate: (req) => this.authenticate(req) };
+    if (this.acl) hooks.authorize = (client, action, topic) => this.authorize(client, action, topic);
+    return hooks;
+  }
+
+  /** Once the broker runs: bans can kick clients, and expired bans get deleted. */
+  attach(broker: Broker): void {
+    this.broker = broker;
+    this.purgeTimer = setInterval(() => {
+      const n = this.banned.purgeExpired();
+      if (n > 0) this.logger.info({ count: n }, 'Expired bans deleted');
+    }, PURGE_INTERVAL_MS);
+    this.purgeTimer.unref();
+  }
+
+  close(): void {
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.opts.tables.close();
+  }
+
+  /** Re-reads the rule file; throws (AclError) and keeps the old rules when it is bad. */
+  reloadAcl(): number {
+    const load = this.opts.authorization.loadRules;
+    if (!load) throw new Error('no authorization file source is configured (authorization.sources.file.path)');
+    this.acl = load();
+    this.logger.info({ rules: this.acl.size }, 'Authorization rules reloaded');
+    return this.acl.size;
+  }
+
+  /** Adds a ban and disconnects the connected clients it covers; returns how many. */
+  ban(b: Ban): number {
+    this.banned.add(b);
+    this.logger.info({ as: b.as, who: b.who, by: b.by, reason: b.reason }, 'Banned');
+    const broker = this.broker;
+    if (!broker) return 0;
+    const hit = [...broker.channels.values()].filter((ch) =>
+      b.as === 'clientid' ? ch.clientId === b.who : b.as === 'username' ? ch.username === b.who : normalizeIp(hostOf(ch.peer)) === b.who,
+    );
+    for (const ch of hit) broker.kick(ch.clientId);
+    return hit.length;
+  }
+
+  private async authenticate(req: AuthenticateRequest): Promise<AuthResult> {
+    const ban = this.banned.find(req.clientId, req.username, normalizeIp(hostOf(req.peer)));
+    if (ban) {
+      this.counters.bannedRefused++;
+      this.logger.warn({ clientid: req.clientId, username: req.username, peer: req.peer, as: ban.as, who: ban.who }, 'Banned client refused');
+      return { ok: false, reasonCode: RC.BANNED };
+    }
+    const authn = this.opts.authentication;
+    const userId = authn.userIdType === 'username' ? req.username : req.clientId;
+    if (!authn.enable || ((userId === undefined || userId === '') && authn.allowAnonymous)) {
+      this.counters.authnSuccessAnonymous++;
+      return { ok: true };
+    }
+    if (userId === undefined || userId === '') {
+      this.logger.warn({ clientid: req.clientId, peer: req.peer, reason: 'anonymous' }, 'Authentication failed');
+      return { ok: false, reasonCode: RC.NOT_AUTHORIZED };
+    }
+    const r = await this.users.check(userId, req.password);
+    if (!r.ok) {
+      this.logger.warn({ clientid: req.clientId, username: req.username, peer: req.peer, reason: r.reason }, 'Authentication failed');
+      return { ok: false, reasonCode: RC.BAD_USERNAME_OR_PASSWORD };
+    }
+    return { ok: true, isSuperuser: r.isSuperuser };
+  }
+
+  /** Synchronous: the publish path stays free of Promises. */
+  private authorize(client: ClientInfo, action: AuthorizeAction, topic: string): boolean {
+    const c = this.counters;
+    if (client.isSuperuser) {
+      c.authzSuperuser++;
+      c.authzAllow++;
+      return true;
+    }
+    const d: AclDecision = this.acl!.check(client, normalizeIp(hostOf(client.peer)), action, topic);
+    if (d === 'allow') c.authzMatchedAllow++;
+    else if (d === 'deny') c.authzMatchedDeny++;
+    else c.authzNomatch++;
+    const allowed = d === 'allow' || (d === 'nomatch' && this.opts.authorization.noMatch === 'allow');
+    if (allowed) {
+      c.authzAllow++;
+      return true;
+    }
+    this.logger.info({ clientid: client.clientId, username: client.username, peer: client.peer, action, topic, decision: d }, 'Authorization denied');
+    if (action === 'publish' && this.opts.authorization.denyAction === 'disconnect') {
+      // EMQX's deny_action disconnect: DISCONNECT 0x87 instead of the PUBACK (the channel's ack then finds the socket closed)
+      const ch = this.broker?.channels.get(client.clientId);
+      if (ch && ch.info === client) ch.close('not_authorized', RC.NOT_AUTHORIZED);
+    }
+    return false;
+  }
+}
+
+/** `::ffff:10.0.0.1` (IPv4 on a dual-stack socket) → `10.0.0.1`, so bans and rules name plain IPv4. */
+export function normalizeIp(ip: string): string {
+  return ip.startsWith('::ffff:') && ip.includes('.') ? ip.slice(7) : ip;
+}

@@ -1,0 +1,184 @@
+/**
+ * Authorization rules with the semantics of EMQX's file source (acl.conf), written as YAML or
+ * JSON instead of Erlang terms. Rules are checked top to bottom; the first one whose `who`,
+ * `action` and `topics` all match decides; none matching leaves it to `authorization.no_match`.
+ *
+ *   - permission: allow            # allow | deny
+ *     who: {username: dashboard}   # all (default) | {username|clientid: NAME or {re: REGEX}}
+ *                                  # | {ipaddr: CIDR} | {ipaddrs: [CIDR…]} | {and|or: [WHO…]}
+ *     action: subscribe            # publish | subscribe | all (default)
+ *     topics: ["$SYS/#", {eq: "#"}]  # filters (with %u / %c), {eq: T} = exactly T; default: every topic
+ */
+import { BlockList, isIP } from 'node:net';
+import { parseSharedFilter, topicFilterError, topicMatches } from '@vireo/mqtt';
+import type { AuthorizeAction, ClientInfo } from './hooks.js';
+
+export type AclPermission = 'allow' | 'deny';
+export type AclAction = AuthorizeAction | 'all';
+type NameMatch = string | { re: string };
+export type AclWho =
+  | 'all'
+  | { username: NameMatch }
+  | { clientid: NameMatch }
+  | { ipaddr: string }
+  | { ipaddrs: string[] }
+  | { and: AclWho[] }
+  | { or: AclWho[] };
+export interface AclRule {
+  permission: AclPermission;
+  who?: AclWho;
+  action?: AclAction;
+  topics?: (string | { eq: string })[];
+}
+
+export type AclDecision = 'allow' | 'deny' | 'nomatch';
+
+interface Compiled {
+  allow: boolean;
+  who: (c: ClientInfo, ip: string) => boolean;
+  publish: boolean;
+  subscribe: boolean;
+  /** undefined: every topic */
+  topics: { eq: boolean; filter: string; placeholders: boolean }[] | undefined;
+}
+
+/** A rule file that cannot be used: the message names the rule and the field. */
+export class AclError extends Error {}
+
+export class Acl {
+  private constructor(private readonly rules: Compiled[]) {}
+
+  get size(): number {
+    return this.rules.length;
+  }
+
+  /** Validates and compiles rules read from a file (any shape: it is checked here). */
+  static compile(raw: unknown, source: string): Acl {
+    if (raw === null || raw === undefined) return new Acl([]);
+    if (!Array.isArray(raw)) throw new AclError(`${source}: expected a list of rules`);
+    return new Acl(raw.map((r, i) => compileRule(r, `${source}: rule ${i + 1}`)));
+  }
+
+  /** `ip` is the client's address without port. */
+  check(client: ClientInfo, ip: string, action: AuthorizeAction, topic: string): AclDecision {
+    let target = topic;
+    if (action === 'subscribe') {
+      // a shared subscription is authorized on its filter, as EMQX does
+      const shared = parseSharedFilter(topic);
+      if (shared && typeof shared === 'object') target = shared.filter;
+    }
+    for (const r of this.rules) {
+      if (!(action === 'publish' ? r.publish : r.subscribe)) continue;
+      if (!r.who(client, ip)) continue;
+      if (r.topics === undefined || r.topics.some((t) => topicMatch(t, client, action, target))) return r.allow ? 'allow' : 'deny';
+    }
+    return 'nomatch';
+  }
+}
+
+function topicMatch(t: { eq: boolean; filter: string; placeholders: boolean }, c: ClientInfo, action: AuthorizeAction, target: string): boolean {
+  let filter = t.filter;
+  if (t.placeholders) {
+    // a rule for %u does not apply to a client without a username (as EMQX)
+    if (filter.includes('%u')) {
+      if (c.username === undefined) return false;
+      filter = filter.replaceAll('%u', c.username);
+    }
+    filter = filter.replaceAll('%c', c.clientId);
+  }
+  if (t.eq) return filter === target;
+  return action === 'publish' ? topicMatches(filter, target) : filterCovers(filter, target);
+}
+
+/** Whether every topic `sub` matches is matched by `rule` (a subscription inside the rule's filter). */
+export function filterCovers(rule: string, sub: string): boolean {
+  if (sub.charCodeAt(0) === 36 && (rule.charCodeAt(0) === 43 || rule.charCodeAt(0) === 35)) return false;
+  const r = rule.split('/');
+  const s = sub.split('/');
+  for (let i = 0; i < r.length; i++) {
+    if (r[i] === '#') return true;
+    if (i >= s.length || s[i] === '#') return false;
+    if (r[i] !== '+' && r[i] !== s[i]) return false;
+  }
+  return r.length === s.length;
+}
+
+function compileRule(raw: unknown, where: string): Compiled {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AclError(`${where}: expected a map with permission, who, action, topics`);
+  const r = raw as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (!['permission', 'who', 'action', 'topics'].includes(k)) throw new AclError(`${where}: unknown field ${k}`);
+  if (r.permission !== 'allow' && r.permission !== 'deny') throw new AclError(`${where}: permission must be allow or deny`);
+  const action = r.action ?? 'all';
+  if (action !== 'publish' && action !== 'subscribe' && action !== 'all') throw new AclError(`${where}: action must be publish, subscribe or all`);
+  let topics: Compiled['topics'];
+  if (r.topics !== undefined) {
+    if (!Array.isArray(r.topics)) throw new AclError(`${where}: topics must be a list`);
+    topics = r.topics.map((t: unknown) => {
+      const eq = typeof t === 'object' && t !== null && typeof (t as { eq?: unknown }).eq === 'string';
+      const filter = eq ? (t as { eq: string }).eq : t;
+      if (typeof filter !== 'string' || filter === '') throw new AclError(`${where}: each topic is a filter or {eq: TOPIC}`);
+      const err = eq ? null : topicFilterError(filter);
+      if (err) throw new AclError(`${where}: topic ${filter}: ${err}`);
+      return { eq, filter, placeholders: filter.includes('%') };
+    });
+  }
+  return { allow: r.permission === 'allow', who: compileWho(r.who ?? 'all', where), publish: action !== 'subscribe', subscribe: action !== 'publish', topics };
+}
+
+function compileWho(w: unknown, where: string): Compiled['who'] {
+  if (w === 'all') return () => true;
+  if (typeof w !== 'object' || w === null || Array.isArray(w) || Object.keys(w).length !== 1) {
+    throw new AclError(`${where}: who must be all or one of {username|clientid|ipaddr|ipaddrs|and|or: …}`);
+  }
+  const [kind, v] = Object.entries(w)[0];
+  switch (kind) {
+    case 'username': {
+      const m = nameMatcher(v, where);
+      return (c) => c.username !== undefined && m(c.username);
+    }
+    case 'clientid': {
+      const m = nameMatcher(v, where);
+      return (c) => m(c.clientId);
+    }
+    case 'ipaddr':
+    case 'ipaddrs': {
+      const list = new BlockList();
+      for (const a of kind === 'ipaddr' ? [v] : Array.isArray(v) ? v : [undefined]) addAddress(list, a, where);
+      return (_c, ip) => {
+        const family = isIP(ip);
+        return family !== 0 && list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+      };
+    }
+    case 'and':
+    case 'or': {
+      if (!Array.isArray(v) || v.length === 0) throw new AclError(`${where}: ${kind} takes a list of who`);
+      const parts = v.map((x: unknown) => compileWho(x, where));
+      return kind === 'and' ? (c, ip) => parts.every((p) => p(c, ip)) : (c, ip) => parts.some((p) => p(c, ip));
+    }
+    default:
+      throw new AclError(`${where}: unknown who ${kind}`);
+  }
+}
+
+function nameMatcher(v: unknown, where: string): (s: string) => boolean {
+  if (typeof v === 'string') return (s) => s === v;
+  if (typeof v === 'object' && v !== null && typeof (v as { re?: unknown }).re === 'string') {
+    let re: RegExp;
+    try {
+      re = new RegExp((v as { re: string }).re);
+    } catch (err) {
+      throw new AclError(`${where}: bad regular expression: ${(err as Error).message}`);
+    }
+    return (s) => re.test(s);
+  }
+  throw new AclError(`${where}: a name or {re: REGEX}`);
+}
+
+function addAddress(list: BlockList, a: unknown, where: string): void {
+  if (typeof a !== 'string') throw new AclError(`${where}: an address or CIDR, e.g. 10.0.0.0/8`);
+  const [ip, bits] = a.split('/');
+  const family = isIP(ip);
+  const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+  if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > (family === 6 ? 128 : 32)) throw new AclError(`${where}: ${a} is not an address or CIDR`);
+  list.addSubnet(ip, prefix, family === 6 ? 'ipv6' : 'ipv4');
+}

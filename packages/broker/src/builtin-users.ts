@@ -1,0 +1,87 @@
+/**
+ * EMQX's built-in database authenticator: user id (a username or a client id) → salted
+ * password hash and `is_superuser`, kept in a record table of the node's store.
+ */
+import { hashPassword, verifyPassword, DEFAULT_HASH, type HashAlgorithm, type PasswordHash } from './password-hash.js';
+import type { RecordTable } from './record-table.js';
+
+export interface UserView {
+  user_id: string;
+  is_superuser: boolean;
+}
+
+interface UserRecord extends PasswordHash {
+  is_superuser: boolean;
+}
+
+export type CheckResult = { ok: true; isSuperuser: boolean } | { ok: false; reason: 'not_found' | 'bad_password' };
+
+export class UserExistsError extends Error {}
+
+/** Hashed once and compared against when the user does not exist, so a probe cannot tell by timing. */
+let dummy: Promise<PasswordHash> | undefined;
+
+export class BuiltinUsers {
+  private readonly users = new Map<string, UserRecord>();
+
+  constructor(
+    private readonly table: RecordTable,
+    private algorithm: HashAlgorithm = DEFAULT_HASH,
+  ) {
+    for (const [id, value] of table.entries()) this.users.set(id, JSON.parse(value) as UserRecord);
+  }
+
+  get size(): number {
+    return this.users.size;
+  }
+
+  list(): UserView[] {
+    return [...this.users.keys()].sort().map((id) => this.get(id)!);
+  }
+
+  get(id: string): UserView | undefined {
+    const u = this.users.get(id);
+    return u && { user_id: id, is_superuser: u.is_superuser };
+  }
+
+  async add(id: string, password: string, isSuperuser: boolean): Promise<UserView> {
+    if (this.users.has(id)) throw new UserExistsError(`user ${id} already exists`);
+    const rec: UserRecord = { ...(await hashPassword(password, this.algorithm)), is_superuser: isSuperuser };
+    // checked again: another request may have added it while the hash was computed
+    if (this.users.has(id)) throw new UserExistsError(`user ${id} already exists`);
+    this.save(id, rec);
+    return this.get(id)!;
+  }
+
+  /** Undefined when there is no such user. */
+  async update(id: string, change: { password?: string; is_superuser?: boolean }): Promise<UserView | undefined> {
+    const old = this.users.get(id);
+    if (!old) return undefined;
+    const hash = change.password === undefined ? old : await hashPassword(change.password, this.algorithm);
+    const rec: UserRecord = { algorithm: hash.algorithm, salt: hash.salt, hash: hash.hash, is_superuser: change.is_superuser ?? old.is_superuser };
+    if (!this.users.has(id)) return undefined;
+    this.save(id, rec);
+    return this.get(id);
+  }
+
+  delete(id: string): boolean {
+    if (!this.users.delete(id)) return false;
+    this.table.delete(id);
+    return true;
+  }
+
+  async check(id: string, password: Buffer | undefined): Promise<CheckResult> {
+    const u = this.users.get(id);
+    if (!u) {
+      await verifyPassword(password ?? Buffer.alloc(0), await (dummy ??= hashPassword('-', DEFAULT_HASH)));
+      return { ok: false, reason: 'not_found' };
+    }
+    if (password === undefined || !(await verifyPassword(password, u))) return { ok: false, reason: 'bad_password' };
+    return { ok: true, isSuperuser: u.is_superuser };
+  }
+
+  private save(id: string, rec: UserRecord): void {
+    this.table.put(id, JSON.stringify(rec));
+    this.users.set(id, rec);
+  }
+}

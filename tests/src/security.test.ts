@@ -1,0 +1,141 @@
+/**
+ * Authentication (built-in users), bans and API keys on a real node, driven by `vireo ctl`
+ * subprocesses, real HTTP and MQTT.js; all of it must survive kill -9 (issue 4).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { freePort, connect } from './harness.js';
+import { spawnVireo, type VireoProcess } from './vireo-process.js';
+import { connackCode, ctl } from './ctl-run.js';
+
+const T = { timeout: 120_000 };
+
+async function metric(httpPort: number, name: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/api/v5/prometheus/stats`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  return line ? Number(line.split(' ').pop()) : NaN;
+}
+
+test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all survive kill -9', T, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vireo-sec-'));
+  const keyFile = path.join(dir, 'keys');
+  writeFileSync(keyFile, 'ops:s3cret\n');
+  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const env = {
+    VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqttPort}`,
+    VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
+    VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${httpPort}`,
+    VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
+    VIREO_NODE__DATA_DIR: path.join(dir, 'data'),
+    VIREO_AUTHENTICATION__ENABLE: 'true',
+  };
+  const url = `mqtt://127.0.0.1:${mqttPort}`;
+  let vireo: VireoProcess | undefined;
+  let dev: MqttClient | undefined;
+  try {
+    vireo = spawnVireo({ env });
+    await vireo.waitForLog('started', 10_000);
+
+    const api = async (method: string, p: string, body?: unknown) => {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/api/v5${p}`, {
+        method,
+        headers: { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+    };
+    const ok = async (args: string[], stdin?: string) => {
+      const r = await ctl(env, args, stdin);
+      assert.equal(r.code, 0, `ctl ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    assert.match(await ok(['users', 'add', 'alice', 'pw-1']), /added user alice/);
+    assert.match(await ok(['users', 'add', 'root', '--superuser'], 'root-pw\n'), /added user root \(superuser\)/);
+    const dup = await api('POST', '/authentication/password_based:built_in_database/users', { user_id: 'alice', password: 'x' });
+    assert.deepEqual([dup.status, dup.body.code], [409, 'ALREADY_EXISTS']);
+    assert.match(await ok(['users', 'list']), /alice\s+false\n(.|\n)*root\s+true/);
+
+    assert.equal(await connackCode(url, { username: 'alice', password: 'pw-1', protocolVersion: 5 }), 0);
+    assert.equal(await connackCode(url, { username: 'root', password: 'root-pw', protocolVersion: 4 }), 0);
+    assert.equal(await connackCode(url, { username: 'alice', password: 'wrong', protocolVersion: 5 }), 0x86);
+    assert.equal(await connackCode(url, { username: 'alice', password: 'wrong', protocolVersion: 4 }), 4);
+    assert.equal(await connackCode(url, { username: 'mallory', password: 'pw-1', protocolVersion: 5 }), 0x86);
+    // allow_anonymous (default): no username, no check
+    assert.equal(await connackCode(url, { clientId: 'anon-1', protocolVersion: 5 }), 0);
+    const failed = vireo.logs().find((l) => l.msg === 'Authentication failed' && l.username === 'mallory');
+    assert.equal(failed?.reason, 'not_found');
+    assert.equal(JSON.stringify(vireo.logs()).includes('wrong'), false, 'a password was logged');
+
+    // a ban kicks the connected client and refuses it afterwards
+    dev = await connect(url, { clientId: 'dev-9', protocolVersion: 5 });
+    const kicked = new Promise<number | undefined>((resolve) => dev!.once('disconnect', (p) => resolve(p.reasonCode)));
+    assert.match(await ok(['banned', 'add', 'clientid', 'dev-9', '--reason', 'stolen']), /banned clientid dev-9 until infinity/);
+    assert.equal(await kicked, 0x98);
+    assert.equal(await connackCode(url, { clientId: 'dev-9', protocolVersion: 5 }), 0x8a);
+    assert.equal(await connackCode(url, { clientId: 'dev-9', protocolVersion: 4 }), 5);
+    const until = new Date(Date.now() + 3600_000).toISOString();
+    assert.equal((await api('POST', '/banned', { as: 'username', who: 'bob', by: 'test', until })).status, 200);
+    assert.equal((await api('POST', '/banned', { as: 'username', who: 'bob' })).body.code, 'ALREADY_EXISTS');
+    assert.equal((await api('POST', '/banned', { as: 'nobody', who: 'x' })).status, 400);
+    const bans = (await api('GET', '/banned')).body as { data: { as: string; who: string; reason: string; by: string; until: string }[] };
+    assert.deepEqual(
+      bans.data.map((b) => [b.as, b.who, b.reason, b.by, b.until]),
+      [
+        ['clientid', 'dev-9', 'stolen', 'vireo ctl', 'infinity'],
+        ['username', 'bob', '', 'test', until],
+      ],
+    );
+
+    // an API key made through the API
+    const made = JSON.parse(await ok(['api-keys', 'add', 'ci', '--json'])) as { api_key: string; api_secret: string };
+    const withKey = { ...env, VIREO_CTL_API_KEY: `${made.api_key}:${made.api_secret}` };
+
+    assert.ok((await metric(httpPort, 'vireo_authentication_failure')) >= 3);
+    assert.ok((await metric(httpPort, 'vireo_client_banned')) >= 2);
+    assert.ok((await metric(httpPort, 'vireo_authentication_success_anonymous')) >= 1);
+    assert.equal(await metric(httpPort, 'vireo_authn_users_count'), 2);
+
+    // kill -9, restart on the same data dir: users, bans and the key still apply
+    vireo.kill('SIGKILL');
+    await vireo.waitExit(5000);
+    vireo = spawnVireo({ env });
+    await vireo.waitForLog('started', 10_000);
+    assert.equal(await connackCode(url, { username: 'alice', password: 'pw-1', protocolVersion: 5 }), 0);
+    assert.equal(await connackCode(url, { username: 'alice', password: 'wrong', protocolVersion: 5 }), 0x86);
+    assert.equal(await connackCode(url, { clientId: 'dev-9', protocolVersion: 5 }), 0x8a);
+    assert.equal(await connackCode(url, { clientId: 'x', username: 'bob', protocolVersion: 5 }), 0x8a);
+    const after = await ctl(withKey, ['users', 'list']);
+    assert.equal(after.code, 0, after.stderr);
+    assert.match(after.stdout, /2 user\(s\)/);
+
+    // change and remove
+    await ok(['users', 'passwd', 'alice'], 'pw-2\n');
+    assert.equal(await connackCode(url, { username: 'alice', password: 'pw-1', protocolVersion: 5 }), 0x86);
+    assert.equal(await connackCode(url, { username: 'alice', password: 'pw-2', protocolVersion: 5 }), 0);
+    assert.equal((await api('DELETE', '/authentication/password_based:built_in_database/users/alice')).status, 204);
+    assert.equal(await connackCode(url, { username: 'alice', password: 'pw-2', protocolVersion: 5 }), 0x86);
+    assert.equal((await api('DELETE', '/banned/clientid/dev-9')).status, 204);
+    assert.equal(await connackCode(url, { clientId: 'dev-9', protocolVersion: 5 }), 0);
+    assert.equal((await api('DELETE', '/api_key/ci')).status, 204);
+    assert.equal((await fetch(`http://127.0.0.1:${httpPort}/api/v5/banned`, { headers: { authorization: `Basic ${Buffer.from(withKey.VIREO_CTL_API_KEY).toString('base64')}` } })).status, 401);
+
+    // the log level of the running node
+    assert.match(await ok(['log', 'set-level', 'debug']), /log level is now debug/);
+    assert.equal((await api('GET', '/log/level')).body.level, 'debug');
+    const c = await connect(url, { clientId: 'short-lived', protocolVersion: 5 });
+    await c.endAsync();
+    await vireo.waitForLog('Session terminated', 5000);
+    assert.equal((await api('PUT', '/log/level', { level: 'loud' })).status, 400);
+  } finally {
+    // dev was kicked: end() without waiting for a callback a closed client may never call
+    dev?.end(true);
+    vireo?.kill('SIGKILL');
+    await vireo?.waitExit(5000).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
