@@ -514,15 +514,16 @@ async function runOne (sc, broker, rep, rate) {
 
 // Prometheus' part in the metrics-on runs: a scrape every SCRAPE_MS, one at a time
 function startScraper (apiPort) {
-  const st = { ok: 0, failed: 0, bytes: 0, msMax: 0 }
+  const st = { ok: 0, failed: 0, bytes: 0, msMax: 0, errors: [] }
+  const failed = (why) => { st.failed++; if (st.errors.length < 3) st.errors.push(why) }
   let busy = null
   const once = async () => {
     const t0 = Date.now()
     try {
       const res = await fetch(`http://127.0.0.1:${apiPort}/api/v5/prometheus/stats`)
       const text = await res.text()
-      if (res.ok && text.includes('vireo_delivery_latency_seconds_count')) { st.ok++; st.bytes = text.length } else st.failed++
-    } catch { st.failed++ }
+      if (res.ok && text.includes('vireo_delivery_latency_seconds_count')) { st.ok++; st.bytes = text.length } else failed(`HTTP ${res.status}: ${text.slice(0, 100)}`)
+    } catch (err) { failed(String(err && err.cause ? err.cause.code || err.cause.message : err)) }
     st.msMax = Math.max(st.msMax, Date.now() - t0)
   }
   const timer = setInterval(() => { if (!busy) busy = once().finally(() => { busy = null }) }, SCRAPE_MS)
@@ -584,6 +585,8 @@ const PUBSUB_ROWS = [
   { label: 'latency p99 ms', get: (r) => r.latencyMs && r.latencyMs.p99, ratio: true, little: true },
   { label: 'broker CPU % (100 = 1 core)', get: (r) => r.broker && r.broker.cpuPct, ratio: true },
   { label: 'broker RSS peak MiB', get: (r) => r.broker && r.broker.rssMaxMiB, ratio: true },
+  // CPU per message moves less than throughput when something else takes the CPU
+  { label: 'broker CPU µs per delivered msg', get: (r) => (r.broker && r.broker.cpuPct && r.recvRate ? (r.broker.cpuPct * 1e4) / r.recvRate : null), ratio: true },
   { label: 'lost', get: (r) => r.lost, list: true, show: (v) => (v === null ? '?' : String(v)) },
   { label: 'kept up (≥ 95 % of schedule)', get: (r) => r.keptUp, list: true, show: (v) => (v ? 'yes' : 'no'), fixedOnly: true },
   { label: 'drain', get: (r) => r.drain, list: true },
@@ -720,7 +723,7 @@ function scenarioSection (sc) {
     const scraped = recs.filter((r) => r.scrapes)
     if (scraped.length) {
       const sum = (k) => scraped.reduce((n, r) => n + r.scrapes[k], 0)
-      lines.push('', `Scrapes of \`/api/v5/prometheus/stats\` during the vireo-metrics runs: ${sum('ok')} answered, ${sum('failed')} failed, slowest ${Math.max(...scraped.map((r) => r.scrapes.msMax))} ms, ${fmtNum(scraped[scraped.length - 1].scrapes.bytes)} bytes each.`)
+      lines.push('', `Scrapes of \`/api/v5/prometheus/stats\` during the vireo-metrics runs: ${sum('ok')} answered, ${sum('failed')} failed, slowest ${Math.max(...scraped.map((r) => r.scrapes.msMax))} ms, ${fmtNum(scraped[scraped.length - 1].scrapes.bytes)} bytes each${sum('failed') ? ` (failures: ${[...new Set(scraped.flatMap((r) => r.scrapes.errors || []))].slice(0, 3).join('; ')})` : ''}.`)
     }
   }
   const warns = new Map()

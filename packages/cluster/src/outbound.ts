@@ -89,8 +89,9 @@ export class Outbound {
     } else if (f.refused) {
       this.events.refused(this, f.refused.reason);
       this.end(`refused: ${f.refused.reason}`);
+    } else if (f.heartbeat?.echo) {
+      this.events.rtt?.(this, performance.now() - f.heartbeat.echo);
     }
-    else if (f.heartbeat?.echo) this.events.rtt?.(this, performance.now() - f.heartbeat.echo);
     // other heartbeats only refresh lastSeen
   }
 
