@@ -222,7 +222,12 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
       return out({ stopped: c }, () => `trace ${c} stopped\n`);
     case 'trace list': {
       const r = (await call(ctx, 'GET', '/api/v5/trace')) as Record<string, unknown>[];
-      return out(r, () => table(r, ['name', 'type', 'status', 'file', 'log_size', 'end_at']));
+      // log_size is per node (EMQX's shape); the table shows the cluster's total and how many nodes
+      const rows = r.map((t) => {
+        const sizes = typeof t.log_size === 'object' && t.log_size !== null ? Object.values(t.log_size as Record<string, number>) : [];
+        return { ...t, log_size: sizes.reduce((n, v) => n + v, 0), nodes: sizes.length };
+      });
+      return out(r, () => table(rows, ['name', 'type', 'status', 'file', 'log_size', 'nodes', 'end_at']));
     }
     default: {
       const cluster = clusterCommand(p, (method, path, body) => call(ctx, method, path, body), out);
