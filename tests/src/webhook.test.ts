@@ -55,10 +55,11 @@ test('events reach the endpoint with EMQX webhook fields; the topic filter appli
     const got = collect(sub, 1);
     await pub.publishAsync('sensors/t1', '21.5', { qos: 1 });
     await pub.publishAsync('other/x', 'ignored', { qos: 1 });
+    await pub.publishAsync('sensors/a/b', 'nobody listens', { qos: 1 });
     await got;
     await endAll(sub);
     sub = undefined;
-    await waitFor(() => actions(ep.bodies).includes('client_disconnected') && actions(ep.bodies).includes('message_delivered'), 'the events');
+    await waitFor(() => ['client_disconnected', 'message_delivered', 'message_dropped'].every((a) => actions(ep.bodies).includes(a)), 'the events');
     const all = ep.bodies as Body[];
     const connected = all.find((b) => b.action === 'client_connected' && b.clientid === 'sub-1')!;
     assert.equal(connected.username, 'alice');
@@ -66,7 +67,12 @@ test('events reach the endpoint with EMQX webhook fields; the topic filter appli
     assert.equal(connected.node, 'vireo@hook-test');
     assert.deepEqual(all.find((b) => b.action === 'session_subscribed')!.opts, { qos: 1, nl: 0, rap: 0, rh: 0 });
     const published = all.filter((b) => b.action === 'message_publish');
-    assert.deepEqual(published.map((b) => [b.topic, b.payload, b.from_client_id, b.qos]), [['sensors/t1', '21.5', 'pub-1', 1]]);
+    assert.deepEqual(published.map((b) => [b.topic, b.payload, b.from_client_id, b.qos]), [
+      ['sensors/t1', '21.5', 'pub-1', 1],
+      ['sensors/a/b', 'nobody listens', 'pub-1', 1],
+    ]);
+    const dropped = all.filter((b) => b.action === 'message_dropped');
+    assert.deepEqual(dropped.map((b) => [b.topic, b.reason, b.from_clientid]), [['sensors/a/b', 'no_subscribers', 'pub-1']]);
     const delivered = all.find((b) => b.action === 'message_delivered')!;
     assert.equal(delivered.clientid, 'sub-1');
     assert.equal(all.find((b) => b.action === 'client_disconnected' && b.clientid === 'sub-1')!.reason, 'tcp_closed');
