@@ -128,10 +128,10 @@ test('manual nodes: ctl cluster join, status, restart rejoins, leave, join again
     const jb = await ctl(b, 'cluster', 'join', `127.0.0.1:${a.rpcPort}`);
     assert.equal(jb.code, 0, jb.stderr);
     assert.match(jb.stdout, new RegExp(`joined the cluster of ${a.name}`));
-    // c names b only; it meets a through b
-    const jc = await api(c, 'POST', '/api/v5/cluster/join', { node: `127.0.0.1:${b.rpcPort}` });
+    // b invites c (EMQX's invite); c meets a through b
+    const jc = await api(b, 'POST', `/api/v5/cluster/${encodeURIComponent(`127.0.0.1:${c.rpcPort}`)}/invite`);
     assert.equal(jc.status, 200, JSON.stringify(jc.body));
-    assert.equal((jc.body as { node: string }).node, b.name);
+    assert.equal((jc.body as { node: string }).node, c.name);
     const all = [a.name, b.name, c.name];
     for (const n of [a, b, c]) await waitStatus(n, 'three running nodes', (s) => same(s.running_nodes, all));
 
@@ -219,10 +219,19 @@ test('cluster.autoclean: a node down that long leaves the view and is no longer 
   b.proc.kill('SIGKILL');
   await b.proc.waitExit(5000);
   await waitStatus(a, 'b down', (s) => s.down_nodes.includes(b.name), 5000);
+  const nodes = (await api(a, 'GET', '/api/v5/nodes')).body as { node: string; node_status: string; cluster_status?: string }[];
+  assert.deepEqual(
+    nodes.map((n) => [n.node, n.node_status, n.cluster_status ?? null]),
+    [
+      [a.name, 'running', null],
+      [b.name, 'stopped', 'down'],
+    ],
+  );
   const line = await waitLog(a, 'Cluster node autocleaned', (l) => l.peer_node === b.name, 6000);
   assert.ok(Number(line.for_ms) >= 2000, `autocleaned after ${String(line.for_ms)} ms`);
   const s = await status(a);
   assert.ok(!s.members.some((m) => m.node === b.name), JSON.stringify(s));
+  assert.deepEqual(((await api(a, 'GET', '/api/v5/nodes')).body as { node: string }[]).map((n) => n.node), [a.name]);
   const saved = JSON.parse(readFileSync(path.join(a.dataDir, 'cluster.json'), 'utf8')) as { peers: unknown[] };
   assert.deepEqual(saved.peers, []);
   // nobody dials b's cluster port any more: listen there and count connections for longer

@@ -88,7 +88,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   clientRoutes(app, q);
   subscriptionRoutes(app, q);
   publishRoutes(app, broker);
-  nodeRoutes(app, broker, q, opts.ready ?? (() => true));
+  nodeRoutes(app, broker, q, opts.ready ?? (() => true), () => opts.membership?.status().members.filter((m) => m.status !== 'running') ?? []);
   traceRoutes(app, q);
   clusterRoutes(app, broker, opts.membership);
   accessRoutes(app, registry, opts);

@@ -50,7 +50,14 @@ function mergeListeners(self: string, parts: { node: string; value: ListenerView
   });
 }
 
-export function nodeRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery, ready: () => boolean): void {
+/** A node of the cluster view that is not running (membership: `stopped` or `down`, until autoclean). */
+export interface AbsentNode {
+  node: string;
+  status: string;
+  since: number;
+}
+
+export function nodeRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery, ready: () => boolean, absent: () => AbsentNode[] = () => []): void {
   // liveness and readiness for probes, in EMQX's plain-text shape
   const status = async (_req: unknown, reply: import('fastify').FastifyReply) => {
     const up = ready();
@@ -65,7 +72,11 @@ export function nodeRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery
   app.get('/api/v5/nodes', { schema: { summary: 'Every running node of the cluster; one that does not answer is listed as `stopped` with its error', tags: ['nodes'] } }, async (_req, reply) => {
     const g = await q.gather<NodeInfo>('node.info', null);
     markPartial(reply, g.errors);
-    return [...g.parts.map((p) => p.value), ...g.errors.map((e) => ({ node: e.node, node_status: 'stopped', error: e.message }))].sort((a, b) => (a.node < b.node ? -1 : 1));
+    const listed: { node: string; node_status: string }[] = [...g.parts.map((p) => p.value), ...g.errors.map((e) => ({ node: e.node, node_status: 'stopped', error: e.message }))];
+    // known but not running (EMQX lists them as stopped): `cluster_status` says which, until autoclean
+    const seen = new Set(listed.map((n) => n.node));
+    for (const a of absent()) if (!seen.has(a.node)) listed.push({ node: a.node, node_status: 'stopped', cluster_status: a.status, since: a.since } as { node: string; node_status: string });
+    return listed.sort((a, b) => (a.node < b.node ? -1 : 1));
   });
   app.get<{ Params: { node: string } }>(
     '/api/v5/nodes/:node',

@@ -122,6 +122,11 @@ export class Membership {
       return;
     }
     if (this.left && status !== 'running') return;
+    if (this.left) {
+      // invited (a node dialled us and we are linked): in a cluster again, discovery included
+      this.left = false;
+      this.welcome.clear();
+    }
     const a = addr ?? prev?.addr ?? '';
     this.view.set(node, { node, addr: a, status, since: Date.now() });
     if (status === 'running' && (prev === undefined || prev.addr !== a)) this.save();
