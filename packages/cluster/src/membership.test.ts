@@ -119,3 +119,29 @@ test('autoclean drops a node not running for that long, and the saved file follo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a members frame: unknown members are dialled (as a join), a forgotten node is removed, our own name makes us leave', async () => {
+  const l = links();
+  const m = new Membership(l, { autocleanMs: 0, logger });
+  l.running_.add('b@10.0.0.2');
+  m.seen('b@10.0.0.2', 'running', '10.0.0.2:5370');
+  m.seen('d@10.0.0.4', 'running', '10.0.0.4:5370');
+  m.seen('d@10.0.0.4', 'down', undefined);
+  m.receive('b@10.0.0.2', {
+    members: [
+      { node: 'b@10.0.0.2', addr: '10.0.0.2:5370' },
+      { node: SELF, addr: '10.0.0.1:5370' },
+      { node: 'c@10.0.0.3', addr: '10.0.0.3:5370' },
+    ],
+    forget: ['d@10.0.0.4'],
+  });
+  assert.deepEqual(l.dialled, [['10.0.0.3:5370', true]]);
+  assert.deepEqual(m.status().members.map((x) => x.node), [SELF, 'b@10.0.0.2']);
+  assert.equal(m.admit('d@10.0.0.4', false, '10.0.0.4:5370'), REMOVED_REASON);
+  // force-left by b while running: we leave, telling every peer
+  m.receive('b@10.0.0.2', { members: [], forget: [SELF] });
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(m.status().left, true);
+  assert.deepEqual(l.sent.at(-1), ['b@10.0.0.2', { members: { members: [], forget: [SELF] } }]);
+  m.close();
+});
