@@ -178,7 +178,7 @@ test('prometheus.enable false: the scrape answers 404 and no delivery is sampled
   }
 });
 
-test('two real nodes: forwarded messages and bytes per peer, heartbeat round trips, routes, nodes running then stopped', { timeout: 60_000 }, async () => {
+test('two real nodes: forwarded messages and bytes per peer, heartbeat and forward-to-ack round trips, routes, nodes running then stopped', { timeout: 60_000 }, async () => {
   const nodes: ClusterNode[] = [];
   let sub, pub;
   try {
@@ -219,6 +219,10 @@ test('two real nodes: forwarded messages and bytes per peer, heartbeat round tri
     const rtt = checkHistogram(text, 'vireo_cluster_peer_rtt_seconds', peer);
     assert.ok(rtt.count >= 2, `round trips measured: ${rtt.count}`);
     assert.ok(rtt.sum / rtt.count < 1, `mean round trip ${rtt.sum / rtt.count} s on loopback`);
+    // the QoS 1 messages went in acknowledged frames: at least one round trip, at most one per message
+    const ack = checkHistogram(text, 'vireo_cluster_forward_ack_seconds', peer);
+    assert.ok(ack.count >= 1 && ack.count <= n, `acknowledged frames: ${ack.count}`);
+    assert.ok(ack.sum / ack.count < 2, `mean forward-to-ack ${ack.sum / ack.count} s on loopback`);
     assert.equal(sample(text, 'vireo_cluster_nodes_running'), 2);
     assert.equal(sample(text, 'vireo_cluster_nodes_stopped'), 0);
     // far-sub's fwd/# on b (the probe subscription of syncRoutes is gone again)

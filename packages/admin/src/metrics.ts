@@ -189,6 +189,13 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
     'peer',
     () => peers().map((p) => ({ label: p.node, h: p.rtt })),
   );
+  histogram(
+    register,
+    'vireo_cluster_forward_ack_seconds',
+    'From sending a frame of QoS 1/2 messages to a peer to its acknowledgement that it delivered them there (one observation per frame; frames sent again after a link outage count the outage).',
+    'peer',
+    () => peers().map((p) => ({ label: p.node, h: p.forwardAck })),
+  );
 
   const latency = broker.deliveryLatency;
   if (enabled && latency.sampling === 0) latency.sample(opts.latencySampleEvery ?? 16);

@@ -10,6 +10,8 @@ export interface PeerStatsView {
   forwardedBytes: number;
   /** Round trips of heartbeat probes over the stream forwards use (queueing behind them included). */
   rtt: HistogramView;
+  /** From sending a forward frame with QoS 1/2 messages to the peer's acknowledgement that it applied it. */
+  forwardAck: HistogramView;
 }
 
 /** The cluster's side of the metrics (`ClusterLink.peerStats`), read at scrape time. */

@@ -9,6 +9,7 @@
  * once even when only the acknowledgement was lost. QoS 0 messages are never kept.
  */
 import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Frame, WireMsg } from './wire.js';
 
 /** What one destination may hold unacknowledged; beyond it the oldest frames go. */
@@ -19,6 +20,8 @@ interface Kept {
   seq: number;
   msgs: WireMsg[];
   bytes: number;
+  /** performance.now() when it was numbered (sent, or queued for a link that was down). */
+  at: number;
 }
 
 interface Outstanding {
@@ -43,6 +46,8 @@ export class ForwardAcks {
   /** Receiver side: the last frame applied from each origin node. */
   private readonly applied = new Map<string, { epoch: number; seq: number }>();
   private readonly toAck = new Set<string>();
+  /** Called per acknowledged frame with the ms from sending it to its acknowledgement (peer-stats.ts). */
+  onRoundTrip: ((node: string, ms: number) => void) | undefined;
 
   /** A forward frame leaves for `node` (or was queued for it when its link went down): number it, keep its QoS 1/2 messages. */
   sent(node: string, f: ForwardBody): void {
@@ -59,7 +64,7 @@ export class ForwardAcks {
     if (!o) this.out.set(node, (o = { seq: 0, frames: [], msgs: 0, bytes: 0, dropped: 0 }));
     f.epoch = this.epoch;
     f.seq = ++o.seq;
-    o.frames.push({ seq: f.seq, msgs: kept, bytes });
+    o.frames.push({ seq: f.seq, msgs: kept, bytes, at: performance.now() });
     o.msgs += kept.length;
     o.bytes += bytes;
     while (o.frames.length > 1 && (o.msgs > MAX_MSGS || o.bytes > MAX_BYTES)) {
@@ -74,10 +79,12 @@ export class ForwardAcks {
   acked(node: string, epoch: number, seq: number): void {
     const o = this.out.get(node);
     if (!o || epoch !== this.epoch) return;
+    const now = this.onRoundTrip ? performance.now() : 0;
     while (o.frames.length > 0 && o.frames[0]!.seq <= seq) {
       const done = o.frames.shift()!;
       o.msgs -= done.msgs.length;
       o.bytes -= done.bytes;
+      this.onRoundTrip?.(node, now - done.at);
     }
   }
 

@@ -137,6 +137,7 @@ export class GrpcCluster implements ClusterLink {
     this.log = options.logger;
     this.heartbeatMs = options.heartbeatMs ?? 1000;
     this.timeoutMs = options.timeoutMs ?? 5000;
+    this.acks.onRoundTrip = (node, ms) => this.stats.forwardAck(node, ms);
     this.retryMs = options.retryMs ?? 2000;
     this.credentials = channelCredentials(options.tls);
     this.members = new Membership(

@@ -1,7 +1,8 @@
 /**
  * Per-peer bookkeeping for the metrics endpoint: messages and bytes forwarded to each peer
- * (added once per flush, not per message), round trips of heartbeat probes, and which peers
- * were seen running. Read at scrape time through `GrpcCluster.peerStats()`.
+ * (added once per flush, not per message), round trips of heartbeat probes and of QoS 1/2
+ * forwards to their acknowledgement (once per frame), and which peers were seen running.
+ * Read at scrape time through `GrpcCluster.peerStats()`.
  */
 import { Histogram, type ClusterPeerStats } from '@vireo/broker';
 
@@ -9,6 +10,7 @@ interface Peer {
   messages: number;
   bytes: number;
   readonly rtt: Histogram;
+  readonly ack: Histogram;
 }
 
 export class PeerStats {
@@ -16,7 +18,7 @@ export class PeerStats {
 
   private peer(node: string): Peer {
     let p = this.peers.get(node);
-    if (!p) this.peers.set(node, (p = { messages: 0, bytes: 0, rtt: new Histogram() }));
+    if (!p) this.peers.set(node, (p = { messages: 0, bytes: 0, rtt: new Histogram(), ack: new Histogram() }));
     return p;
   }
 
@@ -42,8 +44,13 @@ export class PeerStats {
     this.peer(node).rtt.observe(ms < 0 ? 0 : ms / 1000);
   }
 
+  /** A QoS 1/2 forward frame to `node` was acknowledged `ms` after it was sent. */
+  forwardAck(node: string, ms: number): void {
+    this.peer(node).ack.observe(ms < 0 ? 0 : ms / 1000);
+  }
+
   view(running: ReadonlySet<string>, routes: number): ClusterPeerStats {
-    const peers = [...this.peers].map(([node, p]) => ({ node, forwardedMessages: p.messages, forwardedBytes: p.bytes, rtt: p.rtt.view() }));
+    const peers = [...this.peers].map(([node, p]) => ({ node, forwardedMessages: p.messages, forwardedBytes: p.bytes, rtt: p.rtt.view(), forwardAck: p.ack.view() }));
     return { peers, stoppedNodes: [...this.peers.keys()].filter((n) => !running.has(n)), routes };
   }
 }
