@@ -14,7 +14,7 @@ import type { MqttClient } from 'mqtt';
 import { AccessControl, Acl, MemoryRecordTables, DEFAULT_HASH } from '@vireo/broker';
 import { freePort, connect, collect, endAll, startBroker } from './harness.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
-import { ctl } from './ctl-run.js';
+import { connackCode, ctl } from './ctl-run.js';
 
 const T = { timeout: 120_000 };
 
@@ -139,7 +139,7 @@ test('ACL file: placeholders, eq, superuser bypass, v5 and 3.1.1 codes, acl_deni
   }
 });
 
-test('deny_action disconnect: a denied PUBLISH ends the connection with DISCONNECT 0x87', { timeout: 20_000 }, async () => {
+test('deny_action disconnect: a denied PUBLISH ends the connection with DISCONNECT 0x87; a ban by address kicks and refuses', { timeout: 20_000 }, async () => {
   const access = new AccessControl({
     authentication: { enable: false, allowAnonymous: true, userIdType: 'username', algorithm: DEFAULT_HASH },
     authorization: { noMatch: 'deny', denyAction: 'disconnect', loadRules: () => Acl.compile([{ permission: 'allow', topics: ['open/#'] }], 'test') },
@@ -149,6 +149,7 @@ test('deny_action disconnect: a denied PUBLISH ends the connection with DISCONNE
   const tb = await startBroker({ hooks: access.hooks() });
   access.attach(tb.broker);
   let c: MqttClient | undefined;
+  let c2: MqttClient | undefined;
   try {
     c = await connect(tb.url, { clientId: 'd1', protocolVersion: 5 });
     assert.equal(await pubackCode(c, 'open/1'), 0);
@@ -156,8 +157,17 @@ test('deny_action disconnect: a denied PUBLISH ends the connection with DISCONNE
     c.publish('closed/1', 'x', { qos: 1 });
     assert.equal(await gone, 0x87);
     assert.equal(tb.broker.stats.aclDenied, 1);
+
+    // a ban by address kicks who is connected from it, and refuses the next CONNECT
+    c2 = await connect(tb.url, { clientId: 'd2', protocolVersion: 5 });
+    const kicked = new Promise<number | undefined>((resolve) => c2!.once('disconnect', (p) => resolve(p.reasonCode)));
+    assert.equal(access.ban({ as: 'peerhost', who: '127.0.0.1', by: 'test', reason: '', at: Date.now(), until: Date.now() + 60_000 }), 1);
+    assert.equal(await kicked, 0x98);
+    assert.equal(await connackCode(tb.url, { clientId: 'd3', protocolVersion: 5 }), 0x8a);
+    assert.equal(access.counters.bannedRefused, 1);
   } finally {
     c?.end(true);
+    c2?.end(true);
     access.close();
     await tb.close();
   }

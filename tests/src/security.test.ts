@@ -59,6 +59,8 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
     const dup = await api('POST', '/authentication/password_based:built_in_database/users', { user_id: 'alice', password: 'x' });
     assert.deepEqual([dup.status, dup.body.code], [409, 'ALREADY_EXISTS']);
     assert.match(await ok(['users', 'list']), /alice\s+false\n(.|\n)*root\s+true/);
+    const authenticators = (await api('GET', '/authentication')).body as unknown as { id: string; enable: boolean }[];
+    assert.deepEqual(authenticators.map((a) => [a.id, a.enable]), [['password_based:built_in_database', true]]);
 
     assert.equal(await connackCode(url, { username: 'alice', password: 'pw-1', protocolVersion: 5 }), 0);
     assert.equal(await connackCode(url, { username: 'root', password: 'root-pw', protocolVersion: 4 }), 0);

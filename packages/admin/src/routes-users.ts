@@ -13,6 +13,11 @@ const userParam = { type: 'object', required: ['user_id'], properties: { user_id
 const password = { type: 'string', minLength: 1, maxLength: 1024 } as const;
 
 export function userRoutes(app: FastifyInstance, access: AccessControl): void {
+  // EMQX's list of authenticators: Vireo has the one, on or off
+  app.get('/api/v5/authentication', { schema: { summary: 'Authenticators (the built-in database), with enable', tags: ['authentication'] } }, async () => [
+    { id: 'password_based:built_in_database', mechanism: 'password_based', backend: 'built_in_database', enable: access.authenticationEnabled, user_id_type: access.userIdType },
+  ]);
+
   app.get<{ Querystring: PageQuery & { like_user_id?: string; is_superuser?: boolean } }>(
     USERS,
     {

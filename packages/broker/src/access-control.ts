@@ -70,6 +70,10 @@ export class AccessControl {
     return this.opts.authentication.enable;
   }
 
+  get userIdType(): 'username' | 'clientid' {
+    return this.opts.authentication.userIdType;
+  }
+
   get settings(): { no_match: string; deny_action: string; sources: { type: 'file'; enable: boolean; rules: number }[] } {
     const a = this.opts.authorization;
     return { no_match: a.noMatch, deny_action: a.denyAction, sources: this.acl ? [{ type: 'file', enable: true, rules: this.acl.size }] : [] };

@@ -49,7 +49,9 @@ export function securityCommand(p: string[], v: SecurityOpts, call: Call, out: O
       return run(async () => {
         const body = { user_id: need(c, 'USER'), password: d ?? (await passwordFromStdin()), is_superuser: v.superuser ?? false };
         const r = await call('POST', USERS, body);
-        return out(r, () => `added user ${c}${body.is_superuser ? ' (superuser)' : ''}\n`);
+        const [authn] = (await call('GET', '/api/v5/authentication')) as { enable: boolean }[];
+        const note = authn?.enable === false ? 'note: authentication.enable is false on this node: users are not checked until it is true\n' : '';
+        return out(r, () => `added user ${c}${body.is_superuser ? ' (superuser)' : ''}\n${note}`);
       });
     case 'users passwd':
       return run(async () => {
