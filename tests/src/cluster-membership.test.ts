@@ -274,6 +274,8 @@ test('readiness: not ready while a discovered peer answers but is not joined; re
   const res = await fetch(`http://127.0.0.1:${a.http}/api/v5/status`);
   assert.equal(res.status, 503);
   assert.match(await res.text(), /is starting/);
+  // liveness is not readiness: the node serves
+  assert.equal((await fetch(`http://127.0.0.1:${a.http}/status`)).status, 200);
   b.proc.kill('SIGKILL');
   await b.proc.waitExit(5000);
   // the same peer with the cluster's cookie: joined, ready

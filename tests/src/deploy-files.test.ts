@@ -109,7 +109,8 @@ test('k8s manifests: the pod environment validates, ports and probes match what 
     http: cfg.dashboard.listeners.http.bind.port,
     cluster: cfg.cluster.rpc.bind.port,
   });
-  assert.equal(container.readinessProbe?.httpGet?.path, '/status');
+  assert.equal(container.readinessProbe?.httpGet?.path, '/api/v5/status');
+  assert.equal(container.livenessProbe?.httpGet?.path, '/status');
 });
 
 test('Dockerfile: exposes the default ports and starts the built command', () => {
@@ -146,6 +147,7 @@ interface K8sObject {
           env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string }; fieldRef?: { fieldPath: string } } }[];
           ports?: { name: string; containerPort: number }[];
           readinessProbe?: { httpGet?: { path: string } };
+          livenessProbe?: { httpGet?: { path: string } };
         }[];
       };
     };

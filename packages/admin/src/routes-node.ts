@@ -58,16 +58,18 @@ export interface AbsentNode {
 }
 
 export function nodeRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery, ready: () => boolean, absent: () => AbsentNode[] = () => []): void {
-  // liveness and readiness for probes, in EMQX's plain-text shape
-  const status = async (_req: unknown, reply: import('fastify').FastifyReply) => {
-    const up = ready();
-    return reply
+  // probes, in EMQX's plain-text shape: /status is liveness (the node serves), /api/v5/status
+  // readiness (it serves and has joined its cluster: a liveness probe must not restart a
+  // node that is only waiting for its peers)
+  const answer = (reply: import('fastify').FastifyReply, up: boolean) =>
+    reply
       .code(up ? 200 : 503)
       .type('text/plain')
       .send(`Node ${broker.options.nodeName} is ${up ? 'started' : 'starting'}\nvireo is ${up ? 'running' : 'not_running'}\n`);
-  };
-  app.get('/status', { schema: { summary: 'Liveness and readiness: 200 when the node serves MQTT', tags: ['status'] } }, status);
-  app.get('/api/v5/status', { schema: { summary: 'Same as /status', tags: ['status'] } }, status);
+  app.get('/status', { schema: { summary: 'Liveness: 200 when the node serves MQTT', tags: ['status'] } }, async (_req, reply) => answer(reply, true));
+  app.get('/api/v5/status', { schema: { summary: 'Readiness: 200 when the node serves MQTT and has joined its cluster, 503 before', tags: ['status'] } }, async (_req, reply) =>
+    answer(reply, ready()),
+  );
 
   app.get('/api/v5/nodes', { schema: { summary: 'Every running node of the cluster; one that does not answer is listed as `stopped` with its error', tags: ['nodes'] } }, async (_req, reply) => {
     const g = await q.gather<NodeInfo>('node.info', null);
