@@ -284,3 +284,22 @@ test('readiness: not ready while a discovered peer answers but is not joined; re
   assert.equal(await readiness(a), 200);
   assert.equal(await readiness(b2), 200);
 });
+
+test('force-leave of a running node: it is told to leave, leaves, and every node forgets it', T, async () => {
+  const a = await manualNode('fl-a@127.0.0.1');
+  const b = await manualNode('fl-b@127.0.0.1');
+  const j = await api(b, 'POST', '/api/v5/cluster/join', { node: `127.0.0.1:${a.rpcPort}` });
+  assert.equal(j.status, 200, JSON.stringify(j.body));
+  await waitStatus(a, 'b running', (s) => s.running_nodes.includes(b.name));
+  const fl = await ctl(a, 'cluster', 'force-leave', b.name);
+  assert.equal(fl.code, 0, fl.stderr);
+  assert.equal(fl.stdout, `${b.name} removed from the cluster\n`);
+  await waitLog(b, 'Removed from the cluster by force-leave on another node', (l) => l.peer_node === a.name);
+  await waitStatus(b, 'b left, alone', (s) => s.left && same(s.running_nodes, [b.name]) && s.members.length === 1);
+  await waitStatus(a, 'b forgotten', (s) => !s.members.some((m) => m.node === b.name));
+  // it stays out: a does not dial it, it does not dial a
+  await sleep(2500);
+  assert.ok(same((await status(a)).running_nodes, [a.name]));
+  const saved = JSON.parse(readFileSync(path.join(b.dataDir, 'cluster.json'), 'utf8')) as { peers: unknown[] };
+  assert.deepEqual(saved.peers, []);
+});
