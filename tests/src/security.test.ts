@@ -58,6 +58,9 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
     assert.match(await ok(['users', 'add', 'root', '--superuser'], 'root-pw\n'), /added user root \(superuser\)/);
     const dup = await api('POST', '/authentication/password_based:built_in_database/users', { user_id: 'alice', password: 'x' });
     assert.deepEqual([dup.status, dup.body.code], [409, 'ALREADY_EXISTS']);
+    // the authenticator id as EMQX clients may send it, URL-encoded; another id is not there
+    assert.equal(((await api('GET', '/authentication/password_based%3Abuilt_in_database/users')).body.meta as { count: number }).count, 2);
+    assert.equal((await api('GET', '/authentication/jwt/users')).status, 404);
     assert.match(await ok(['users', 'list']), /alice\s+false\n(.|\n)*root\s+true/);
     const authenticators = (await api('GET', '/authentication')).body as unknown as { id: string; enable: boolean }[];
     assert.deepEqual(authenticators.map((a) => [a.id, a.enable]), [['password_based:built_in_database', true]]);

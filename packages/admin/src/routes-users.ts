@@ -2,28 +2,39 @@
  * Built-in database users, at EMQX's paths:
  * `/authentication/password_based:built_in_database/users[/{user_id}]`.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UserExistsError, type AccessControl } from '@vireo/broker';
 import { badRequest, errorSchema, notFound } from './errors.js';
 import { paginate, pageQuerySchema, type PageQuery } from './paging.js';
 
-// `::` is a literal colon in a Fastify path
-const USERS = '/api/v5/authentication/password_based::built_in_database/users';
-const userParam = { type: 'object', required: ['user_id'], properties: { user_id: { type: 'string', minLength: 1 } } } as const;
+// a parameter rather than a literal, so that the colon may also come URL-encoded (%3A)
+const USERS = '/api/v5/authentication/:authenticator/users';
+const AUTHENTICATOR = 'password_based:built_in_database';
+const authenticatorParam = { authenticator: { type: 'string' } } as const;
+const listParam = { type: 'object', required: ['authenticator'], properties: authenticatorParam } as const;
+const userParam = { type: 'object', required: ['authenticator', 'user_id'], properties: { ...authenticatorParam, user_id: { type: 'string', minLength: 1 } } } as const;
 const password = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+
+/** EMQX's path names the authenticator; Vireo has the one. */
+async function builtinOnly(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const id = (req.params as { authenticator: string }).authenticator;
+  if (id !== AUTHENTICATOR) await notFound(reply, 'NOT_FOUND', `no authenticator ${id} (Vireo has ${AUTHENTICATOR})`);
+}
 
 export function userRoutes(app: FastifyInstance, access: AccessControl): void {
   // EMQX's list of authenticators: Vireo has the one, on or off
   app.get('/api/v5/authentication', { schema: { summary: 'Authenticators (the built-in database), with enable', tags: ['authentication'] } }, async () => [
-    { id: 'password_based:built_in_database', mechanism: 'password_based', backend: 'built_in_database', enable: access.authenticationEnabled, user_id_type: access.userIdType },
+    { id: AUTHENTICATOR, mechanism: 'password_based', backend: 'built_in_database', enable: access.authenticationEnabled, user_id_type: access.userIdType },
   ]);
 
   app.get<{ Querystring: PageQuery & { like_user_id?: string; is_superuser?: boolean } }>(
     USERS,
     {
+      preHandler: builtinOnly,
       schema: {
         summary: 'Users of the built-in database (this node)',
         tags: ['authentication'],
+        params: listParam,
         querystring: { type: 'object', properties: { ...pageQuerySchema, like_user_id: { type: 'string' }, is_superuser: { type: 'boolean' } } },
       },
     },
@@ -36,9 +47,11 @@ export function userRoutes(app: FastifyInstance, access: AccessControl): void {
   app.post<{ Body: { user_id: string; password: string; is_superuser: boolean } }>(
     USERS,
     {
+      preHandler: builtinOnly,
       schema: {
         summary: 'Add a user',
         tags: ['authentication'],
+        params: listParam,
         body: {
           type: 'object',
           required: ['user_id', 'password'],
@@ -61,13 +74,14 @@ export function userRoutes(app: FastifyInstance, access: AccessControl): void {
 
   app.get<{ Params: { user_id: string } }>(
     `${USERS}/:user_id`,
-    { schema: { summary: 'One user', tags: ['authentication'], params: userParam, response: { 404: errorSchema } } },
+    { preHandler: builtinOnly, schema: { summary: 'One user', tags: ['authentication'], params: userParam, response: { 404: errorSchema } } },
     async (req, reply) => access.users.get(req.params.user_id) ?? notFound(reply, 'NOT_FOUND', 'User not found'),
   );
 
   app.put<{ Params: { user_id: string }; Body: { password?: string; is_superuser?: boolean } }>(
     `${USERS}/:user_id`,
     {
+      preHandler: builtinOnly,
       schema: {
         summary: 'Change a user\'s password or superuser flag',
         tags: ['authentication'],
@@ -84,7 +98,7 @@ export function userRoutes(app: FastifyInstance, access: AccessControl): void {
 
   app.delete<{ Params: { user_id: string } }>(
     `${USERS}/:user_id`,
-    { schema: { summary: 'Delete a user', tags: ['authentication'], params: userParam, response: { 404: errorSchema } } },
+    { preHandler: builtinOnly, schema: { summary: 'Delete a user', tags: ['authentication'], params: userParam, response: { 404: errorSchema } } },
     async (req, reply) => (access.users.delete(req.params.user_id) ? reply.code(204).send() : notFound(reply, 'NOT_FOUND', 'User not found')),
   );
 }

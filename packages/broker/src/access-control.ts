@@ -165,7 +165,8 @@ export class AccessControl {
       c.authzAllow++;
       return true;
     }
-    this.logger.info({ clientid: client.clientId, username: client.username, peer: client.peer, action, topic, decision: d }, 'Authorization denied');
+    // the channel logs a denied PUBLISH itself; a SUBSCRIBE is logged here
+    this.logger[action === 'publish' ? 'debug' : 'info']({ clientid: client.clientId, username: client.username, peer: client.peer, action, topic, decision: d }, 'Authorization denied');
     if (action === 'publish' && this.opts.authorization.denyAction === 'disconnect') {
       // EMQX's deny_action disconnect: DISCONNECT 0x87 instead of the PUBACK (the channel's ack then finds the socket closed)
       const ch = this.broker?.channels.get(client.clientId);
