@@ -2,7 +2,7 @@
  * mTLS on the cluster port (`cluster.rpc.driver = ssl`) with real processes: two nodes
  * with certificates of one CA form a cluster and deliver across it; a node whose
  * certificate comes from another CA is refused in the TLS handshake, with a clear log
- * line, and never joins; a missing certificate file fails start-up naming its key.
+ * line on both sides, and never joins; a missing certificate file fails start-up naming its key.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -56,6 +56,10 @@ test('two nodes with certificates of the cluster CA join over mTLS; a node with 
     const onA = await waitLog(a, 'TLS handshake with cluster peer failed', (l) => l.peer === `127.0.0.1:${rpc[2]}`, 15_000);
     assert.equal(onA.level, 'error');
     await waitLog(x, 'TLS handshake with cluster peer failed', (l) => l.peer === `127.0.0.1:${rpc[0]}`, 15_000);
+    // and the dialled side says who it refused
+    const refused = await waitLog(a, 'Refused cluster peer: TLS handshake failed', () => true, 15_000);
+    assert.equal(refused.level, 'error');
+    assert.match(String(refused.peer), /^127\.0\.0\.1:\d+$/);
     await sleep(2500); // another discovery round: still refused, and said once per address
     assert.equal(logsMatching(a, 'TLS handshake with cluster peer failed', (l) => l.peer === `127.0.0.1:${rpc[2]}`).length, 1);
     for (const n of [a, b]) assert.deepEqual(logsMatching(n, 'Cluster node running', (l) => l.peer_node === x.name), []);

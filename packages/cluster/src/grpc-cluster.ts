@@ -11,7 +11,7 @@ import { AdminRpc } from './admin-rpc.js';
 import { decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
 import { pickNode } from './shared-pick.js';
 import { Membership, REMOVED_REASON } from './membership.js';
-import { channelCredentials, isTlsFailure, serverCredentials, type RpcTls } from './rpc-tls.js';
+import { channelCredentials, isTlsFailure, listenRpc, type RpcListener, type RpcTls } from './rpc-tls.js';
 import { PeerStats } from './peer-stats.js';
 import { CHANNEL_OPTIONS, PeerService, fromWire, toWire, type Frame, type PeerServerStream, type WireMsg, type WireRoute } from './wire.js';
 
@@ -124,6 +124,7 @@ export class GrpcCluster implements ClusterLink {
   private readonly credentials: grpc.ChannelCredentials;
   /** Set while `cluster leave` closes the links: they close because of us. */
   private quitting = false;
+  private listener: RpcListener | undefined;
 
   // per-forward state for the trie visitors
   private curTargets = new Map<string, string[] | null>();
@@ -188,9 +189,8 @@ export class GrpcCluster implements ClusterLink {
     const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     this.server.addService(PeerService.service, { Link: (call: PeerServerStream) => this.accept(call) });
     try {
-      this.port = await new Promise<number>((resolve, reject) =>
-        this.server.bindAsync(addr, serverCredentials(this.options.tls), (err, p) => (err ? reject(err) : resolve(p))),
-      );
+      this.listener = await listenRpc(this.server, host, port, this.options.tls, this.log);
+      this.port = this.listener.port;
     } catch (err) {
       throw new Error(`cluster.rpc.bind: cannot listen on ${addr}: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -698,6 +698,7 @@ export class GrpcCluster implements ClusterLink {
     // let the goodbyes arrive before the peers see our side of their streams close
     if (hadPeers) await new Promise((r) => setTimeout(r, 100));
     for (const link of [...this.inbounds]) link.close('shutdown');
+    this.listener?.close();
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.server.forceShutdown();
