@@ -18,6 +18,8 @@ import { ClientRegistry, newer, type Claim } from './client-registry.js';
 
 /** Stamp of a session restored from disk or found before its claim was made: older than any live claim. */
 const RESTORED = 1;
+/** How long this node remembers where it handed a session, for askers that raced the first one. */
+const HANDED_MS = 10_000;
 
 export interface ClientLockOptions {
   node: string;
@@ -41,6 +43,8 @@ export class ClientLock {
   /** Changes for the next routes frame: a stamp (claimed) or 0 (released); the last change wins. */
   private readonly pending = new Map<string, number>();
   private clock = 0;
+  /** Where this node handed each clientid's session lately (takeover). */
+  private readonly handed = new Map<string, { node: string; at: number }>();
 
   constructor(private readonly opts: ClientLockOptions) {}
 
@@ -51,6 +55,7 @@ export class ClientLock {
     this.clock = ts;
     this.mine.set(clientId, ts);
     this.pending.set(clientId, ts);
+    this.handed.delete(clientId);
   }
 
   release(clientId: string): void {
@@ -65,6 +70,20 @@ export class ClientLock {
   yieldTo(clientId: string): void {
     this.mine.delete(clientId);
     if (this.pending.get(clientId)) this.pending.delete(clientId);
+  }
+
+  /** The session of `clientId` went to `node` (takeover): a second asker is sent on there. */
+  handedTo(clientId: string, node: string): void {
+    const now = Date.now();
+    if (this.handed.size >= 1024) for (const [id, h] of this.handed) if (now - h.at > HANDED_MS) this.handed.delete(id);
+    this.handed.set(clientId, { node, at: now });
+  }
+
+  /** The node this node handed `clientId`'s session to a moment ago, unless that is `asker` itself. */
+  movedTo(clientId: string, asker: string): string | undefined {
+    const h = this.handed.get(clientId);
+    if (!h || Date.now() - h.at > HANDED_MS || h.node === asker) return undefined;
+    return h.node;
   }
 
   /** Our stamp on `clientId`, if this node claims it. */

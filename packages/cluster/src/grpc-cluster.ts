@@ -51,6 +51,8 @@ interface PendingClaim {
   startedAt: number;
   timer: NodeJS.Timeout;
   resolve(state: SessionState | undefined): void;
+  /** How often the claim was sent on to the node the session had just moved to. */
+  hops?: number;
 }
 
 /** A forward frame is closed at about this many bytes; the next messages start another. */
@@ -272,6 +274,7 @@ export class GrpcCluster implements ClusterLink {
         this.claims.delete(id);
         this.log.warn({ clientid: clientId, peer_node: owner }, 'Takeover from another node timed out, starting a new session');
         resolve(undefined);
+        this.runDeferred(clientId);
       }, this.options.takeoverTimeoutMs ?? 5000);
       this.claims.set(id, { node: owner, clientId, clean: cleanStart, startedAt: Date.now(), timer, resolve });
       this.enqueue(owner, { takeover: { id, clientid: clientId, clean: cleanStart } });
@@ -279,9 +282,16 @@ export class GrpcCluster implements ClusterLink {
   }
 
   /** The old node's answer to phase 1. */
-  private onTakeoverReply(node: string, id: number, state: SessionState | undefined): void {
+  private onTakeoverReply(node: string, id: number, state: SessionState | undefined, movedTo = ''): void {
     const claim = this.claims.get(id);
     if (!claim || claim.node !== node) return;
+    // another CONNECT got the session a moment before us: take it over from where it went
+    if (!state && movedTo !== '' && movedTo !== this.node && (claim.hops ?? 0) < 2 && this.outByNode.has(movedTo)) {
+      claim.node = movedTo;
+      claim.hops = (claim.hops ?? 0) + 1;
+      this.enqueue(movedTo, { takeover: { id, clientid: claim.clientId, clean: claim.clean } });
+      return;
+    }
     this.claims.delete(id);
     clearTimeout(claim.timer);
     this.log.info(
@@ -291,6 +301,25 @@ export class GrpcCluster implements ClusterLink {
     // phase 2 goes out in the next flush, after the route changes the new session makes now
     if (state) this.enqueue(node, { takeover_end: { clientid: claim.clientId } });
     claim.resolve(state);
+    this.runDeferred(claim.clientId);
+  }
+
+  /** Takeover requests for a clientid this node is itself taking over wait until it has the session. */
+  private readonly deferred = new Map<string, (() => void)[]>();
+
+  private claiming(clientId: string): boolean {
+    for (const c of this.claims.values()) if (c.clientId === clientId) return true;
+    return false;
+  }
+
+  private runDeferred(clientId: string): void {
+    const waiting = this.deferred.get(clientId);
+    if (!waiting) return;
+    this.deferred.delete(clientId);
+    // after the CONNECT that waited has installed the session (its continuation runs first)
+    setImmediate(() => {
+      for (const run of waiting) run();
+    });
   }
 
   private enqueue(node: string, frame: Frame): void {
@@ -621,13 +650,25 @@ export class GrpcCluster implements ClusterLink {
       this.members.receive(node, f.members);
     } else if (f.takeover) {
       const { id, clientid, clean } = f.takeover;
+      if (this.claiming(clientid)) {
+        const waiting = this.deferred.get(clientid) ?? [];
+        waiting.push(() => this.receive(link, f));
+        this.deferred.set(clientid, waiting);
+        return;
+      }
+      const held = this.lock.stamp(clientid) !== undefined;
       this.lock.yieldTo(clientid);
       const state = this.host?.takeoverBegin(clientid, clean);
       if (state) this.log.info({ clientid, peer_node: node }, 'Session takeovered to another node');
-      this.enqueue(node, { takeover_reply: { id, found: state !== undefined, state: state ? encodeState(state) : Buffer.alloc(0) } });
+      // a second asker, racing the first, is sent on to where the session went
+      const movedTo = held ? undefined : this.lock.movedTo(clientid, node);
+      if (held) this.lock.handedTo(clientid, node);
+      this.enqueue(node, {
+        takeover_reply: { id, found: state !== undefined, state: state ? encodeState(state) : Buffer.alloc(0), moved_to: movedTo ?? '' },
+      });
     } else if (f.takeover_reply) {
-      const { id, found, state } = f.takeover_reply;
-      this.onTakeoverReply(node, id, found ? decodeState(state) : undefined);
+      const { id, found, state, moved_to } = f.takeover_reply;
+      this.onTakeoverReply(node, id, found ? decodeState(state) : undefined, moved_to ?? '');
     } else if (f.takeover_end) {
       const clientid = f.takeover_end.clientid;
       const rest = this.host?.takeoverEnd(clientid) ?? [];

@@ -51,7 +51,7 @@ export interface Frame {
   forward_ack?: { epoch: number; seq: number };
   retained?: { entries: { msg: WireMsg; origin: string }[] };
   takeover?: { id: number; clientid: string; clean: boolean };
-  takeover_reply?: { id: number; found: boolean; state: Buffer };
+  takeover_reply?: { id: number; found: boolean; state: Buffer; moved_to?: string };
   takeover_end?: { clientid: string };
   takeover_rest?: { clientid: string; deliveries: Buffer };
   leave?: Record<string, never>;
