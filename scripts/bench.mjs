@@ -21,7 +21,7 @@ const DEFAULT_GENERATOR = path.resolve(ROOT, '../shared/bench/mqtt-bench.mjs')
 const ALL_BROKERS = ['vireo', 'aedes', 'mosquitto']
 // Vireo with its HTTP API on, Prometheus metrics on and scraped every second / off
 // (prometheus.enable false): the `metrics` scenario compares the two
-const METRICS_VARIANTS = ['vireo-metrics', 'vireo-nometrics']
+const METRICS_VARIANTS = ['vireo-metrics', 'vireo-nometrics', 'vireo-metrics-noscrape']
 const SCRAPE_MS = 1000
 const DEFAULT_FANOUT_RATES = [50, 70, 90, 110, 140, 200]
 
@@ -34,7 +34,8 @@ const USAGE = `usage: npm run bench [-- options]      (or: node scripts/bench.mj
   --brokers LIST       vireo,aedes,mosquitto (default: all three), or the Vireo variants
                        vireo-metrics (HTTP API, prometheus.enable true, scraped every
                        ${SCRAPE_MS / 1000} s during the run) and vireo-nometrics (HTTP API,
-                       prometheus.enable false)
+                       prometheus.enable false); vireo-metrics-noscrape (metrics on, not
+                       scraped) tells the scrapes' share apart
   --duration N         seconds of publishing per pub/sub run (default 10)
   --runs N             repetitions per scenario, per fanout rate (default: per scenario,
                        pairs-q0/q1 3, pairs-fixed 2, conn 2, fanin 1, fanout 1 per rate)
@@ -194,7 +195,7 @@ const scenarios = SCENARIOS.filter((s) => selected.includes(s.name))
 
 const VIREO_CLI = path.resolve(parsed.vireo || path.join(ROOT, 'packages/server/dist/cli.js'))
 const onlyMetrics = selected.length === 1 && selected[0] === 'metrics'
-const requested = parsed.brokers ? list(parsed.brokers) : onlyMetrics ? METRICS_VARIANTS : ALL_BROKERS
+const requested = parsed.brokers ? list(parsed.brokers) : onlyMetrics ? METRICS_VARIANTS.slice(0, 2) : ALL_BROKERS
 const KNOWN_BROKERS = [...ALL_BROKERS, ...METRICS_VARIANTS]
 for (const b of requested) if (!KNOWN_BROKERS.includes(b)) fail(`unknown broker ${JSON.stringify(b)} in --brokers (known: ${KNOWN_BROKERS.join(', ')})`)
 const isVireo = (name) => name === 'vireo' || METRICS_VARIANTS.includes(name)
