@@ -245,7 +245,8 @@ export class Membership {
     this.refused.delete(addr);
     this.log.info({ peer: addr, target }, 'Joining cluster');
     this.links.dial(addr, true);
-    const until = Date.now() + (this.options.joinTimeoutMs ?? 10_000);
+    // under ctl's 10 s request timeout, so a slow join is reported as such, not as an unreachable API
+    const until = Date.now() + (this.options.joinTimeoutMs ?? 8000);
     for (;;) {
       const node = this.links.nodeAt(addr);
       if (node !== undefined && this.links.running().has(node)) {
@@ -254,7 +255,7 @@ export class Membership {
       }
       const why = this.refused.get(addr) ?? this.unreachable.get(addr);
       if (why !== undefined) throw new MembershipError('JOIN_FAILED', `cannot join ${target} (${addr}): ${why}`);
-      if (Date.now() > until) throw new MembershipError('JOIN_FAILED', `cannot join ${target} (${addr}): no answer within ${this.options.joinTimeoutMs ?? 10_000} ms`);
+      if (Date.now() > until) throw new MembershipError('JOIN_FAILED', `cannot join ${target} (${addr}): no answer within ${this.options.joinTimeoutMs ?? 8000} ms`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
