@@ -151,6 +151,7 @@ test('events: client.connected/disconnected, session.subscribed/unsubscribed, me
     await away.endAsync();
     away = undefined;
     await c.publishAsync('e/2', 'zero', { qos: 0 });
+    await c.publishAsync('e/none', 'nobody', { qos: 1 });
     await c.endAsync();
     c = undefined;
     await waitFor(() => log.includes('disconnected evt normal'), 'disconnected event');
@@ -165,6 +166,8 @@ test('events: client.connected/disconnected, session.subscribed/unsubscribed, me
       'disconnected away normal',
       'publish evt e/2 zero',
       'dropped e/2 no_connection',
+      'publish evt e/none nobody',
+      'dropped e/none no_subscribers',
       'disconnected evt normal',
     ]);
   } finally {

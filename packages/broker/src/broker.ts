@@ -540,7 +540,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     this.curCount = prevCount;
     if (count === 0 && nodes === 0) {
       this.countDropped('no_subscribers');
-      if (this.listenerCount('message.dropped') > 0) this.emit('message.dropped', msg, 'no_subscribers');
+      if (this.listenerCount('message.dropped') > 0 && !msg.topic.startsWith('$SYS/')) this.emit('message.dropped', msg, 'no_subscribers');
     }
     // the retainer keeps this object: its later deliveries to new subscribers are no samples
     if (msg.retain && msg.sampledAt !== undefined) msg.sampledAt = undefined;
