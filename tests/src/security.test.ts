@@ -3,6 +3,7 @@
  * subprocesses, real HTTP and MQTT.js; all of it must survive kill -9 (issue 4).
  */
 import { test } from 'node:test';
+import { pbkdf2Sync } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,6 +65,16 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
     assert.match(await ok(['users', 'list']), /alice\s+false\n(.|\n)*root\s+true/);
     const authenticators = (await api('GET', '/authentication')).body as unknown as { id: string; enable: boolean }[];
     assert.deepEqual(authenticators.map((a) => [a.id, a.enable]), [['password_based:built_in_database', true]]);
+
+    // EMQX's export format: a hash made with the configured algorithm (pbkdf2-sha256, 4096) and its salt, or a plain password
+    const hash = pbkdf2Sync('imp-pw', 'emqx-salt', 4096, 32, 'sha256').toString('hex');
+    const csv = path.join(dir, 'users.csv');
+    writeFileSync(csv, `user_id,password,password_hash,salt,is_superuser\nimp1,,${hash},emqx-salt,false\nimp2,plain-pw,,,true\nbad,,nothex,,false\n`);
+    assert.match(await ok(['users', 'import', csv]), /imported 2 of 3 user\(s\) .*\(0 replaced, 1 failed\)/);
+    assert.equal(await connackCode(url, { username: 'imp1', password: 'imp-pw', protocolVersion: 5 }), 0);
+    assert.equal(await connackCode(url, { username: 'imp2', password: 'plain-pw', protocolVersion: 5 }), 0);
+    await api('DELETE', '/authentication/password_based:built_in_database/users/imp1');
+    await api('DELETE', '/authentication/password_based:built_in_database/users/imp2');
 
     assert.equal(await connackCode(url, { username: 'alice', password: 'pw-1', protocolVersion: 5 }), 0);
     assert.equal(await connackCode(url, { username: 'root', password: 'root-pw', protocolVersion: 4 }), 0);

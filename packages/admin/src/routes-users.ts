@@ -15,6 +15,14 @@ const listParam = { type: 'object', required: ['authenticator'], properties: aut
 const userParam = { type: 'object', required: ['authenticator', 'user_id'], properties: { ...authenticatorParam, user_id: { type: 'string', minLength: 1 } } } as const;
 const password = { type: 'string', minLength: 1, maxLength: 1024 } as const;
 
+interface ImportEntry {
+  user_id: string;
+  password?: string;
+  password_hash?: string;
+  salt?: string;
+  is_superuser?: boolean;
+}
+
 /** EMQX's path names the authenticator; Vireo has the one. */
 async function builtinOnly(req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const id = (req.params as { authenticator: string }).authenticator;
@@ -69,6 +77,48 @@ export function userRoutes(app: FastifyInstance, access: AccessControl): void {
         if (err instanceof UserExistsError) return reply.code(409).send({ code: 'ALREADY_EXISTS', message: err.message });
         throw err;
       }
+    },
+  );
+
+  app.post<{ Body: ImportEntry[] }>(
+    `${USERS.slice(0, -'/users'.length)}/import_users`,
+    {
+      preHandler: builtinOnly,
+      schema: {
+        summary: 'Import users (EMQX: plain passwords, or password_hash + salt made with the configured algorithm); replaces users that exist',
+        tags: ['authentication'],
+        params: listParam,
+        body: {
+          type: 'array',
+          maxItems: 100_000,
+          items: {
+            type: 'object',
+            required: ['user_id'],
+            additionalProperties: false,
+            properties: {
+              user_id: { type: 'string', minLength: 1, maxLength: 1024 },
+              password,
+              password_hash: { type: 'string', maxLength: 1024 },
+              salt: { type: 'string', maxLength: 1024 },
+              is_superuser: { type: 'boolean' },
+            },
+          },
+        },
+        response: { 400: errorSchema },
+      },
+    },
+    async (req) => {
+      const r = { total: req.body.length, success: 0, override: 0, skipped: 0, failed: 0 };
+      for (const u of req.body) {
+        try {
+          if ((await access.users.import(u)) === 'override') r.override++;
+          r.success++;
+        } catch {
+          // neither a password nor a hex hash: counted, as EMQX does
+          r.failed++;
+        }
+      }
+      return r;
     },
   );
 

@@ -64,6 +64,22 @@ export class BuiltinUsers {
     return this.get(id);
   }
 
+  /**
+   * EMQX's user import: either a plain `password` (hashed here) or a `password_hash` (hex) and
+   * `salt` made elsewhere with the configured algorithm (what EMQX exports). Replaces a user
+   * that exists. Throws (Error) on an entry that has neither, or a hash that is not hex.
+   */
+  async import(u: { user_id: string; password?: string; password_hash?: string; salt?: string; is_superuser?: boolean }): Promise<'added' | 'override'> {
+    let hash: PasswordHash;
+    if (u.password !== undefined) hash = await hashPassword(u.password, this.algorithm);
+    else if (u.password_hash !== undefined && /^([0-9a-fA-F]{2})+$/.test(u.password_hash)) {
+      hash = { algorithm: this.algorithm, salt: u.salt ?? '', hash: u.password_hash.toLowerCase() };
+    } else throw new Error(`user ${u.user_id}: a password, or a hex password_hash with its salt`);
+    const existed = this.users.has(u.user_id);
+    this.save(u.user_id, { ...hash, is_superuser: u.is_superuser ?? false });
+    return existed ? 'override' : 'added';
+  }
+
   delete(id: string): boolean {
     if (!this.users.delete(id)) return false;
     this.table.delete(id);

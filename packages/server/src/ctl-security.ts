@@ -2,12 +2,14 @@
  * `vireo ctl users|banned|acl|api-keys|log`: the access-control commands, over the same HTTP
  * API as the rest of ctl (see ctl.ts, which hands each command here first).
  */
+import { readFileSync } from 'node:fs';
 import { table, record } from './ctl-format.js';
 
 export const SECURITY_USAGE = `  users list                           Users of the built-in database
   users add USER [PASSWORD] [--superuser]
   users passwd USER [PASSWORD]         (without PASSWORD: read from stdin)
   users del USER
+  users import FILE                    EMQX's export: JSON list or CSV (user_id,password_hash,salt,is_superuser)
   banned list
   banned add clientid|username|peerhost WHO [--reason R] [--duration SECONDS | --until TIME]
   banned del clientid|username|peerhost WHO
@@ -58,6 +60,13 @@ export function securityCommand(p: string[], v: SecurityOpts, call: Call, out: O
         const path = user(c);
         const r = await call('PUT', path, { password: d ?? (await passwordFromStdin()), ...(v.superuser !== undefined ? { is_superuser: v.superuser } : {}) });
         return out(r, () => `changed the password of ${c}\n`);
+      });
+    case 'users import':
+      return run(async () => {
+        const file = need(c, 'FILE');
+        const users = readUsersFile(file);
+        const r = (await call('POST', `${USERS.slice(0, -'/users'.length)}/import_users`, users)) as Record<string, number>;
+        return out(r, () => `imported ${r.success} of ${r.total} user(s) from ${file} (${r.override} replaced, ${r.failed} failed)\n`);
       });
     case 'users del':
       return run(async () => {
@@ -135,6 +144,33 @@ function seconds(x: string): number {
   const n = Number(x);
   if (!Number.isInteger(n) || n <= 0) throw new SecurityUsageError(`--duration is a number of seconds, not ${x}`);
   return n;
+}
+
+/** A user file as EMQX exports it: a JSON list, or CSV with a header (user_id, password or password_hash, salt, is_superuser). */
+function readUsersFile(file: string): Record<string, string | boolean>[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SecurityUsageError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  if (/\.json$/i.test(file) || text.trimStart().startsWith('[')) {
+    const list = JSON.parse(text) as unknown;
+    if (!Array.isArray(list)) throw new SecurityUsageError(`${file}: expected a JSON list of users`);
+    return list as Record<string, string | boolean>[];
+  }
+  const [header, ...rows] = text.split(/\r?\n/).filter((l) => l.trim() !== '');
+  const cols = (header ?? '').split(',').map((h) => h.trim());
+  if (!cols.includes('user_id')) throw new SecurityUsageError(`${file}: the first line names the columns (user_id,password_hash,salt,is_superuser)`);
+  return rows.map((row) => {
+    const cells = row.split(',');
+    const u: Record<string, string | boolean> = {};
+    cols.forEach((col, i) => {
+      const v = (cells[i] ?? '').trim();
+      if (v !== '') u[col] = col === 'is_superuser' ? v === 'true' : v;
+    });
+    return u;
+  });
 }
 
 /** The first line of stdin, so a password need not appear in the process list. */
