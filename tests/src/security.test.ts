@@ -5,11 +5,11 @@
 import { test } from 'node:test';
 import { pbkdf2Sync } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { freePort, connect } from './harness.js';
+import { freePort, connect, waitFor } from './harness.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
 import { connackCode, ctl } from './ctl-run.js';
 
@@ -116,7 +116,12 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
     assert.ok((await metric(httpPort, 'vireo_authentication_success_anonymous')) >= 1);
     assert.equal(await metric(httpPort, 'vireo_authn_users_count'), 2);
 
-    // kill -9, restart on the same data dir: users, bans and the key still apply
+    // a running trace (vireo ctl trace start goes through the same API)
+    const traceFile = path.join(dir, 'traced.log');
+    const started = await api('POST', '/trace', { name: 'follow', type: 'clientid', clientid: 'traced-1', file: traceFile, duration: 3600 });
+    assert.equal(started.status, 200, JSON.stringify(started.body));
+
+    // kill -9, restart on the same data dir: users, bans, the key and the trace still apply
     vireo.kill('SIGKILL');
     await vireo.waitExit(5000);
     vireo = spawnVireo({ env });
@@ -125,6 +130,10 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
     assert.equal(await connackCode(url, { username: 'alice', password: 'wrong', protocolVersion: 5 }), 0x86);
     assert.equal(await connackCode(url, { clientId: 'dev-9', protocolVersion: 5 }), 0x8a);
     assert.equal(await connackCode(url, { clientId: 'x', username: 'bob', protocolVersion: 5 }), 0x8a);
+    const traces = (await api('GET', '/trace')).body as unknown as { name: string; status: string }[];
+    assert.deepEqual(traces.map((t) => [t.name, t.status]), [['follow', 'running']]);
+    assert.equal(await connackCode(url, { clientId: 'traced-1', protocolVersion: 5 }), 0);
+    await waitFor(() => readFileSync(traceFile, 'utf8').includes('"event":"connect"'), 'the restored trace to record the connect', 5000);
     const after = await ctl(withKey, ['users', 'list']);
     assert.equal(after.code, 0, after.stderr);
     assert.match(after.stdout, /2 user\(s\)/);

@@ -66,6 +66,8 @@ export interface BrokerEvents {
   'message.dropped': [Message, DropReason];
   /** The running nodes of the cluster changed (sorted names, this node included). */
   'cluster.nodes_changed': [string[]];
+  /** A trace started or stopped (trace-store.ts keeps the running ones). */
+  'trace.changed': [];
 }
 
 /** What an application publishes through `Broker.publish`. */
@@ -787,6 +789,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     const t = this.tracer.start(spec);
     this.refreshTraces();
     this.logger.info({ trace: spec.name, type: spec.type, filter: spec.filter, file: spec.file }, 'Trace started');
+    this.emit('trace.changed');
     return t;
   }
 
@@ -795,6 +798,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     if (stopped) {
       this.refreshTraces();
       this.logger.info({ trace: name }, 'Trace stopped');
+      this.emit('trace.changed');
     }
     return stopped;
   }

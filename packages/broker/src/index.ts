@@ -35,3 +35,4 @@ export { DEFAULT_HASH, hashPassword, verifyPassword } from './password-hash.js';
 export type { HashAlgorithm, PasswordHash } from './password-hash.js';
 export { MemoryRecordTables } from './record-table.js';
 export type { RecordTable, RecordTables } from './record-table.js';
+export { keepTraces } from './trace-store.js';

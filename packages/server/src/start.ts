@@ -18,7 +18,7 @@ import { formatIssue } from './config-validate.js';
 import { formatBind } from './config-values.js';
 import { openStoreFor } from './store-config.js';
 import { accessControlFor, openTablesFor } from './access-config.js';
-import type { AccessControl, RecordTables } from '@vireo/broker';
+import { keepTraces, type AccessControl, type RecordTables } from '@vireo/broker';
 import { startBridgesFor } from './bridge-config.js';
 import type { MqttBridge } from '@vireo/bridge';
 import { createLogger } from './logger.js';
@@ -133,6 +133,7 @@ export async function start(options: StartOptions): Promise<void> {
     fail(EXIT_START_FAILED, [`vireo: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`]);
   }
   access.attach(broker);
+  keepTraces(broker, tables.table('traces'));
   let admin: AdminServer | undefined;
   let webhook: Webhook | undefined;
   try {
