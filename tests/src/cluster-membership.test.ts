@@ -61,7 +61,8 @@ async function manualNode(name: string, extra: Record<string, string> = {}, port
       ...extra,
     },
   });
-  await n.proc.waitForLog('started', 15_000);
+  // a node start takes 8 s and more on a loaded machine
+  await n.proc.waitForLog('started', 30_000);
   return { ...n, http: p.http, dataDir: p.dataDir };
 }
 
@@ -94,7 +95,7 @@ async function api(n: Node, method: string, url: string, body?: unknown): Promis
 }
 
 /** Polls `n`'s cluster status until `pred` holds. */
-async function waitStatus(n: Node, what: string, pred: (s: Status) => boolean, ms = 15_000): Promise<Status> {
+async function waitStatus(n: Node, what: string, pred: (s: Status) => boolean, ms = 20_000): Promise<Status> {
   const until = Date.now() + ms;
   let last: Status | undefined;
   for (;;) {
