@@ -96,7 +96,7 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
   gauge('vireo_subscriptions_shared_count', 'Shared subscriptions.', (b) => b.router.subscriptionCount - b.router.direct.size);
   gauge('vireo_retained_count', 'Retained messages.', (b) => b.retainer.size);
   gauge('vireo_cluster_nodes_running', 'Nodes of the cluster that are running, this one included.', (b) => b.cluster.nodes().length);
-  gauge('vireo_cluster_nodes_stopped', 'Peers seen running since this node started that are not running now.', (b) => b.cluster.peerStats?.().stoppedNodes.length ?? 0);
+  gauge('vireo_cluster_nodes_stopped', 'Nodes of the cluster view that are not running (stopped or down), as cluster status lists them, until autoclean or force-leave.', (b) => b.cluster.peerStats?.().stoppedNodes.length ?? 0);
   gauge('vireo_routes_count', 'Routes in the cluster route table: this node\'s filters (shared: group and filter) plus every peer\'s.', (b) => b.cluster.peerStats?.().routes ?? b.router.topicCount);
 
   counter('vireo_messages_received', 'PUBLISH messages received from clients.', () => s().msgIn);

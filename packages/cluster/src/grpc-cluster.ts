@@ -232,7 +232,9 @@ export class GrpcCluster implements ClusterLink {
   private readonly stats = new PeerStats();
 
   peerStats(): ClusterPeerStats {
-    return this.stats.view(this.running, this.local.size + this.routes.size);
+    const v = this.stats.view(this.running, this.local.size + this.routes.size);
+    // stopped as `cluster status` says: the view's nodes not running, until autoclean or force-leave
+    return { ...v, stoppedNodes: this.members.status().members.filter((m) => m.status !== 'running').map((m) => m.node) };
   }
 
   // ── routes ────────────────────────────────────────────────────────────────
