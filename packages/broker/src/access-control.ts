@@ -156,7 +156,8 @@ export class AccessControl {
       c.authzAllow++;
       return true;
     }
-    const d: AclDecision = this.acl!.check(client, normalizeIp(hostOf(client.peer)), action, topic);
+    const acl = this.acl!;
+    const d: AclDecision = acl.check(client, acl.usesAddress ? normalizeIp(hostOf(client.peer)) : '', action, topic);
     if (d === 'allow') c.authzMatchedAllow++;
     else if (d === 'deny') c.authzMatchedDeny++;
     else c.authzNomatch++;

@@ -39,6 +39,8 @@ test('rules: first match decides; who, action, %u/%c, eq, ipaddr, re, and/or', (
   assert.equal(acl.check(client('c1'), ip, 'subscribe', 'all/x'), 'nomatch');
   assert.equal(acl.check(client('x'), ip, 'subscribe', 'any'), 'deny');
   assert.equal(acl.check(client('y'), '192.168.1.1', 'subscribe', 'any'), 'deny');
+  assert.equal(acl.usesAddress, true);
+  assert.equal(Acl.compile([{ permission: 'allow', who: { username: 'ipaddr' } }], 'f').usesAddress, false);
   assert.throws(() => Acl.compile([{ permission: 'allow', who: { ipaddr: '10.0.0.0/33' } }], 'f'), AclError);
   assert.throws(() => Acl.compile([{ permission: 'allow', topics: ['a/#/b'] }], 'f'), /f: rule 1: topic a\/#\/b/);
   assert.throws(() => Acl.compile({ rules: [] }, 'f'), /expected a list of rules/);

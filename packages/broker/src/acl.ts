@@ -46,7 +46,12 @@ interface Compiled {
 export class AclError extends Error {}
 
 export class Acl {
-  private constructor(private readonly rules: Compiled[]) {}
+  /** Some rule looks at the client's address (else callers need not work it out per message). */
+  readonly usesAddress: boolean;
+
+  private constructor(private readonly rules: Compiled[], usesAddress: boolean) {
+    this.usesAddress = usesAddress;
+  }
 
   get size(): number {
     return this.rules.length;
@@ -54,12 +59,14 @@ export class Acl {
 
   /** Validates and compiles rules read from a file (any shape: it is checked here). */
   static compile(raw: unknown, source: string): Acl {
-    if (raw === null || raw === undefined) return new Acl([]);
+    if (raw === null || raw === undefined) return new Acl([], false);
     if (!Array.isArray(raw)) throw new AclError(`${source}: expected a list of rules`);
-    return new Acl(raw.map((r, i) => compileRule(r, `${source}: rule ${i + 1}`)));
+    const seen = { address: false };
+    const rules = raw.map((r, i) => compileRule(r, `${source}: rule ${i + 1}`, seen));
+    return new Acl(rules, seen.address);
   }
 
-  /** `ip` is the client's address without port. */
+  /** `ip` is the client's address without port (may be '' when `usesAddress` is false). */
   check(client: ClientInfo, ip: string, action: AuthorizeAction, topic: string): AclDecision {
     let target = topic;
     if (action === 'subscribe') {
@@ -103,7 +110,12 @@ export function filterCovers(rule: string, sub: string): boolean {
   return r.length === s.length;
 }
 
-function compileRule(raw: unknown, where: string): Compiled {
+/** What compiling found out about the rules as a whole. */
+interface Seen {
+  address: boolean;
+}
+
+function compileRule(raw: unknown, where: string, seen: Seen): Compiled {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AclError(`${where}: expected a map with permission, who, action, topics`);
   const r = raw as Record<string, unknown>;
   for (const k of Object.keys(r)) if (!['permission', 'who', 'action', 'topics'].includes(k)) throw new AclError(`${where}: unknown field ${k}`);
@@ -122,10 +134,10 @@ function compileRule(raw: unknown, where: string): Compiled {
       return { eq, filter, placeholders: filter.includes('%') };
     });
   }
-  return { allow: r.permission === 'allow', who: compileWho(r.who ?? 'all', where), publish: action !== 'subscribe', subscribe: action !== 'publish', topics };
+  return { allow: r.permission === 'allow', who: compileWho(r.who ?? 'all', where, seen), publish: action !== 'subscribe', subscribe: action !== 'publish', topics };
 }
 
-function compileWho(w: unknown, where: string): Compiled['who'] {
+function compileWho(w: unknown, where: string, seen: Seen): Compiled['who'] {
   if (w === 'all') return () => true;
   if (typeof w !== 'object' || w === null || Array.isArray(w) || Object.keys(w).length !== 1) {
     throw new AclError(`${where}: who must be all or one of {username|clientid|ipaddr|ipaddrs|and|or: …}`);
@@ -142,6 +154,7 @@ function compileWho(w: unknown, where: string): Compiled['who'] {
     }
     case 'ipaddr':
     case 'ipaddrs': {
+      seen.address = true;
       const list = new BlockList();
       for (const a of kind === 'ipaddr' ? [v] : Array.isArray(v) ? v : [undefined]) addAddress(list, a, where);
       return (_c, ip) => {
@@ -152,7 +165,7 @@ function compileWho(w: unknown, where: string): Compiled['who'] {
     case 'and':
     case 'or': {
       if (!Array.isArray(v) || v.length === 0) throw new AclError(`${where}: ${kind} takes a list of who`);
-      const parts = v.map((x: unknown) => compileWho(x, where));
+      const parts = v.map((x: unknown) => compileWho(x, where, seen));
       return kind === 'and' ? (c, ip) => parts.every((p) => p(c, ip)) : (c, ip) => parts.some((p) => p(c, ip));
     }
     default:
