@@ -178,7 +178,7 @@ test('prometheus.enable false: the scrape answers 404 and no delivery is sampled
   }
 });
 
-test('two real nodes: forwarded messages and bytes per peer, heartbeat and forward-to-ack round trips, routes, nodes running then stopped', { timeout: 60_000 }, async () => {
+test('two real nodes: forwarded messages and bytes per peer, heartbeat and forward-to-ack round trips, routes, nodes running then stopped', { timeout: 90_000 }, async () => {
   const nodes: ClusterNode[] = [];
   let sub, pub;
   try {
@@ -197,7 +197,8 @@ test('two real nodes: forwarded messages and bytes per peer, heartbeat and forwa
       );
     }
     const [a, b] = nodes;
-    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((x) => x.name))));
+    // process start-up alone takes 10-15 s on a loaded machine
+    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((x) => x.name), 40_000)));
     const scrapeA = async () => (await fetch(`http://127.0.0.1:${api[0]}/api/v5/prometheus/stats`)).text();
 
     sub = await connect(b.url, { clientId: 'far-sub' });

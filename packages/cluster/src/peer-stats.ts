@@ -27,11 +27,6 @@ export class PeerStats {
     this.peer(node);
   }
 
-  /** A peer left the cluster for good (`ctl cluster leave`/`force-leave`, autoclean): no longer `stopped`. */
-  forget(node: string): void {
-    this.peers.delete(node);
-  }
-
   /** One flush sent `messages` forwarded messages of `bytes` to `node`. */
   forwarded(node: string, messages: number, bytes: number): void {
     const p = this.peer(node);
@@ -49,6 +44,7 @@ export class PeerStats {
     this.peer(node).ack.observe(ms < 0 ? 0 : ms / 1000);
   }
 
+  /** `stoppedNodes`: peers seen running that are not now (GrpcCluster answers from its membership view instead). */
   view(running: ReadonlySet<string>, routes: number): ClusterPeerStats {
     const peers = [...this.peers].map(([node, p]) => ({ node, forwardedMessages: p.messages, forwardedBytes: p.bytes, rtt: p.rtt.view(), forwardAck: p.ack.view() }));
     return { peers, stoppedNodes: [...this.peers.keys()].filter((n) => !running.has(n)), routes };
