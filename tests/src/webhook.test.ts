@@ -51,7 +51,7 @@ test('events reach the endpoint with EMQX webhook fields; the topic filter appli
   try {
     sub = await connect(tb.url, { clientId: 'sub-1', username: 'alice' });
     await sub.subscribeAsync('sensors/+', { qos: 1 });
-    pub = await connect(tb.url, { clientId: 'pub-1' });
+    pub = await connect(tb.url, { clientId: 'pub-1', username: 'pat' });
     const got = collect(sub, 1);
     await pub.publishAsync('sensors/t1', '21.5', { qos: 1 });
     await pub.publishAsync('other/x', 'ignored', { qos: 1 });
@@ -65,16 +65,18 @@ test('events reach the endpoint with EMQX webhook fields; the topic filter appli
     assert.equal(connected.username, 'alice');
     assert.equal(connected.ipaddress, '127.0.0.1');
     assert.equal(connected.node, 'vireo@hook-test');
+    assert.equal(connected.keepalive, 60, "MQTT.js's default keepalive");
     assert.deepEqual(all.find((b) => b.action === 'session_subscribed')!.opts, { qos: 1, nl: 0, rap: 0, rh: 0 });
     const published = all.filter((b) => b.action === 'message_publish');
-    assert.deepEqual(published.map((b) => [b.topic, b.payload, b.from_client_id, b.qos]), [
-      ['sensors/t1', '21.5', 'pub-1', 1],
-      ['sensors/a/b', 'nobody listens', 'pub-1', 1],
+    assert.deepEqual(published.map((b) => [b.topic, b.payload, b.from_client_id, b.from_username, b.qos]), [
+      ['sensors/t1', '21.5', 'pub-1', 'pat', 1],
+      ['sensors/a/b', 'nobody listens', 'pub-1', 'pat', 1],
     ]);
     const dropped = all.filter((b) => b.action === 'message_dropped');
     assert.deepEqual(dropped.map((b) => [b.topic, b.reason, b.from_clientid]), [['sensors/a/b', 'no_subscribers', 'pub-1']]);
     const delivered = all.find((b) => b.action === 'message_delivered')!;
     assert.equal(delivered.clientid, 'sub-1');
+    assert.deepEqual([delivered.username, delivered.from_username], ['alice', 'pat']);
     assert.equal(all.find((b) => b.action === 'client_disconnected' && b.clientid === 'sub-1')!.reason, 'tcp_closed');
     assert.ok(!all.some((b) => b.topic === 'other/x'), 'topics outside the filter are not sent');
     assert.ok(ep.auth.every((a) => a === 'Bearer t0k3n'), 'the configured header on every request');
@@ -119,10 +121,10 @@ test('client.connack for accepted and refused CONNECTs, message.acked for QoS 1 
     assert.equal(refused.proto_ver, 4);
     const acked = all.filter((b) => b.action === 'message_acked');
     assert.deepEqual(
-      acked.map((b) => [b.clientid, b.from_client_id, b.from_clientid, b.topic, b.qos, b.payload]),
+      acked.map((b) => [b.clientid, b.username, b.from_client_id, b.from_clientid, b.from_username, b.topic, b.qos, b.payload]),
       [
-        ['acker', 'sender', 'sender', 'acks/one', 1, 'q1'],
-        ['acker', 'sender', 'sender', 'acks/two', 2, 'q2'],
+        ['acker', 'bob', 'sender', 'sender', null, 'acks/one', 1, 'q1'],
+        ['acker', 'bob', 'sender', 'sender', null, 'acks/two', 2, 'q2'],
       ],
     );
     assert.ok(acked.every((b) => typeof b.id === 'number' && typeof b.ts === 'number'));

@@ -29,6 +29,8 @@ export const WEBHOOK_EVENTS: readonly WebhookEvent[] = [
 ];
 
 export type Body = Record<string, unknown>;
+/** The username of a client connected to this node (null: none, or not connected here). */
+export type UsernameOf = (clientId: string) => string | null;
 export type PayloadEncoding = 'plain' | 'base64';
 
 /** EMQX's reason names (`success`, `not_authorized`, …): the RC constant in lower case. */
@@ -60,8 +62,8 @@ export function clientConnack(node: string, c: ConnackInfo): Body {
   };
 }
 
-export function clientConnected(node: string, c: ClientInfo): Body {
-  return { action: 'client_connected', node, clientid: c.clientId, username: c.username ?? null, ipaddress: hostOf(c.peer), proto_ver: c.protocolVersion, connected_at: Date.now() };
+export function clientConnected(node: string, c: ClientInfo, keepalive: number): Body {
+  return { action: 'client_connected', node, clientid: c.clientId, username: c.username ?? null, ipaddress: hostOf(c.peer), proto_ver: c.protocolVersion, keepalive, connected_at: Date.now() };
 }
 
 export function clientDisconnected(node: string, c: ClientInfo, reason: string): Body {
@@ -76,12 +78,13 @@ export function sessionUnsubscribed(node: string, c: ClientInfo, topic: string):
   return { action: 'session_unsubscribed', node, clientid: c.clientId, username: c.username ?? null, topic };
 }
 
-function message(m: Message, enc: PayloadEncoding): Body {
+function message(m: Message, enc: PayloadEncoding, user: UsernameOf): Body {
   return {
     id: m.id,
     from_client_id: m.from,
     // EMQX 5's rule-event spelling of the same field
     from_clientid: m.from,
+    from_username: m.from ? user(m.from) : null,
     topic: m.topic,
     qos: m.qos,
     retain: m.retain,
@@ -90,18 +93,18 @@ function message(m: Message, enc: PayloadEncoding): Body {
   };
 }
 
-export function messagePublish(node: string, m: Message, enc: PayloadEncoding): Body {
-  return { action: 'message_publish', node, ...message(m, enc) };
+export function messagePublish(node: string, m: Message, enc: PayloadEncoding, user: UsernameOf): Body {
+  return { action: 'message_publish', node, ...message(m, enc, user) };
 }
 
-export function messageDelivered(node: string, clientId: string, m: Message, enc: PayloadEncoding): Body {
-  return { action: 'message_delivered', node, clientid: clientId, ...message(m, enc) };
+export function messageDelivered(node: string, clientId: string, m: Message, enc: PayloadEncoding, user: UsernameOf): Body {
+  return { action: 'message_delivered', node, clientid: clientId, username: user(clientId), ...message(m, enc, user) };
 }
 
-export function messageAcked(node: string, clientId: string, m: Message, enc: PayloadEncoding): Body {
-  return { action: 'message_acked', node, clientid: clientId, ...message(m, enc) };
+export function messageAcked(node: string, clientId: string, m: Message, enc: PayloadEncoding, user: UsernameOf): Body {
+  return { action: 'message_acked', node, clientid: clientId, username: user(clientId), ...message(m, enc, user) };
 }
 
-export function messageDropped(node: string, m: Message, reason: string, enc: PayloadEncoding): Body {
-  return { action: 'message_dropped', node, reason, ...message(m, enc) };
+export function messageDropped(node: string, m: Message, reason: string, enc: PayloadEncoding, user: UsernameOf): Body {
+  return { action: 'message_dropped', node, reason, ...message(m, enc, user) };
 }

@@ -66,15 +66,17 @@ export class Webhook {
       this.detach.push(() => (this.broker.off as (e: string, h: (...a: A) => void) => void)(event, handler));
     };
     const wants = (topic: string) => topicMatches(o.topic, topic);
+    // usernames and keepalive from the client's connection on this node, looked up only for an event that is sent
+    const user = (clientId: string) => this.broker.channels.get(clientId)?.username ?? null;
     on('client.connack', (c: ConnackInfo) => ev.clientConnack(this.node, c));
-    on('client.connected', (c: ClientInfo) => ev.clientConnected(this.node, c));
+    on('client.connected', (c: ClientInfo) => ev.clientConnected(this.node, c, this.broker.channels.get(c.clientId)?.keepalive ?? 0));
     on('client.disconnected', (c: ClientInfo, reason: string) => ev.clientDisconnected(this.node, c, reason));
     on('session.subscribed', (c: ClientInfo, t: string, so: SubOptions) => (wants(t) ? ev.sessionSubscribed(this.node, c, t, so) : undefined));
     on('session.unsubscribed', (c: ClientInfo, t: string) => (wants(t) ? ev.sessionUnsubscribed(this.node, c, t) : undefined));
-    on('message.publish', (m: Message) => (wants(m.topic) ? ev.messagePublish(this.node, m, enc) : undefined));
-    on('message.delivered', (id: string, m: Message) => (wants(m.topic) ? ev.messageDelivered(this.node, id, m, enc) : undefined));
-    on('message.acked', (id: string, m: Message) => (wants(m.topic) ? ev.messageAcked(this.node, id, m, enc) : undefined));
-    on('message.dropped', (m: Message, reason: string) => (wants(m.topic) ? ev.messageDropped(this.node, m, reason, enc) : undefined));
+    on('message.publish', (m: Message) => (wants(m.topic) ? ev.messagePublish(this.node, m, enc, user) : undefined));
+    on('message.delivered', (id: string, m: Message) => (wants(m.topic) ? ev.messageDelivered(this.node, id, m, enc, user) : undefined));
+    on('message.acked', (id: string, m: Message) => (wants(m.topic) ? ev.messageAcked(this.node, id, m, enc, user) : undefined));
+    on('message.dropped', (m: Message, reason: string) => (wants(m.topic) ? ev.messageDropped(this.node, m, reason, enc, user) : undefined));
   }
 
   private enqueue(body: Body): void {
