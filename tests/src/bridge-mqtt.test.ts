@@ -6,7 +6,9 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { connect, endAll, freePort, sleep, waitFor } from './harness.js';
 import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
@@ -16,6 +18,10 @@ const T = { timeout: 60_000 };
 const clients: MqttClient[] = [];
 const procs: VireoProcess[] = [];
 const brokers: Mosquitto[] = [];
+const keyDir = mkdtempSync(join(tmpdir(), 'vireo-bridge-keys-'));
+const keyFile = join(keyDir, 'keys');
+writeFileSync(keyFile, 'ops:bridge-test-secret\n');
+const AUTH = `Basic ${Buffer.from('ops:bridge-test-secret').toString('base64')}`;
 
 after(async () => {
   await endAll(...clients);
@@ -25,12 +31,29 @@ after(async () => {
     await m.stop();
     rmSync(m.dir, { recursive: true, force: true });
   }
+  rmSync(keyDir, { recursive: true, force: true });
 });
 
+interface BridgeView {
+  id: string;
+  status: string;
+  node_status: { node: string; status: string; status_reason?: string }[];
+  metrics: Record<string, number>;
+}
+
+async function bridgeApi(api: string): Promise<BridgeView[]> {
+  const res = await fetch(`${api}/api/v5/bridges`, { headers: { authorization: AUTH } });
+  assert.equal(res.status, 200);
+  return (await res.json()) as BridgeView[];
+}
+
 /** A Vireo node with one bridge `b` to `remotePort`; `bridge` holds the bridge's keys (without the prefix). */
-async function vireoWithBridge(remotePort: number, bridge: Record<string, string>): Promise<{ url: string; proc: VireoProcess }> {
+async function vireoWithBridge(remotePort: number, bridge: Record<string, string>): Promise<{ url: string; api: string; proc: VireoProcess }> {
   const port = await freePort();
+  const httpPort = await freePort();
   const env: Record<string, string> = {
+    VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${httpPort}`,
+    VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
     VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${port}`,
     VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
     VIREO_BRIDGES__MQTT__B__SERVER: `127.0.0.1:${remotePort}`,
@@ -40,7 +63,7 @@ async function vireoWithBridge(remotePort: number, bridge: Record<string, string
   const proc = spawnVireo({ env });
   procs.push(proc);
   await proc.waitForLog('started', 10_000);
-  return { url: `mqtt://127.0.0.1:${port}`, proc };
+  return { url: `mqtt://127.0.0.1:${port}`, api: `http://127.0.0.1:${httpPort}`, proc };
 }
 
 async function client(url: string, clientId: string, opts: Parameters<typeof connect>[1] = {}): Promise<MqttClient> {
@@ -94,6 +117,16 @@ test('egress and ingress through Mosquitto (3.1.1): templates, QoS, only matchin
   assert.deepEqual(remoteGot, ['site1/up/a/b=hello@1', 'site1/up/zero=z@0']);
   assert.equal(localGot.length, 1);
   assert.match(localGot[0]!, /^local\/cmd\/site1\/reboot=now \(via b:vireo@.+\)@1$/);
+
+  // the API and Prometheus count what just happened
+  const [view] = await bridgeApi(v.api);
+  assert.equal(view?.id, 'mqtt:b');
+  assert.equal(view?.status, 'connected');
+  assert.deepEqual({ ...view?.metrics }, { matched: 2, success: 2, failed: 0, dropped: 0, queuing: 0, inflight: 0, received: 1 });
+  const text = await (await fetch(`${v.api}/api/v5/prometheus/stats`)).text();
+  assert.match(text, /^vireo_bridge_matched\{bridge="mqtt:b",node="[^"]+"\} 2$/m);
+  assert.match(text, /^vireo_bridge_received\{bridge="mqtt:b",node="[^"]+"\} 1$/m);
+  assert.match(text, /^vireo_bridge_connected\{bridge="mqtt:b",node="[^"]+"\} 1$/m);
 });
 
 test('Mosquitto down: QoS 1 egress waits and arrives in order once it is back; the log says so', T, async () => {
@@ -111,6 +144,11 @@ test('Mosquitto down: QoS 1 egress waits and arrives in order once it is back; t
   await v.proc.waitForLog('Bridge disconnected', 5000);
   const pub = await client(v.url, 'outage-pub');
   for (let i = 0; i < 20; i++) await pub.publishAsync(`q/${i}`, `m${i}`, { qos: 1 });
+  await v.proc.waitForLog('Bridge connection error', 5000); // a reconnection attempt was refused
+  const [down] = await bridgeApi(v.api);
+  assert.equal(down?.status, 'disconnected');
+  assert.equal(down?.metrics.queuing, 20, 'the 20 messages wait in the bridge');
+  assert.match(down?.node_status[0]?.status_reason ?? '', /ECONNREFUSED/);
 
   m = await startMosquitto(port, m.dir);
   brokers[brokers.length - 1] = m;

@@ -109,7 +109,8 @@ function* localSubscriptions(broker: Broker): IterableIterator<SubscriptionView>
   for (const s of broker.sessions.values()) yield* subscriptionViews(broker, s);
 }
 
-export function adminOps(broker: Broker, registry: Registry): AdminCallHandler {
+/** `extra`: operations other parts of the API serve (bridges), by name. */
+export function adminOps(broker: Broker, registry: Registry, extra: Record<string, (a: Args) => unknown> = {}): AdminCallHandler {
   const node = broker.options.nodeName;
   const ops: Record<string, (a: Args) => unknown> = {
     'clients.page': (a) => {
@@ -174,6 +175,7 @@ export function adminOps(broker: Broker, registry: Registry): AdminCallHandler {
       return broker.tracer.delete(name);
     },
   };
+  Object.assign(ops, extra);
   return async (op, args) => {
     const fn = ops[op];
     if (!fn) throw new Error(`unknown admin operation ${op} (nodes run different versions?)`);

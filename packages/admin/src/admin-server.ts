@@ -10,6 +10,7 @@ import type { Broker } from '@vireo/broker';
 import { ApiKeys } from './api-keys.js';
 import { createMetrics, type MetricsOptions } from './metrics.js';
 import { clientRoutes } from './routes-clients.js';
+import { bridgeOps, bridgeRoutes, type BridgeSource } from './routes-bridges.js';
 import { nodeRoutes } from './routes-node.js';
 import { publishRoutes } from './routes-publish.js';
 import { subscriptionRoutes } from './routes-subscriptions.js';
@@ -37,6 +38,8 @@ export interface AdminOptions {
   access?: AccessControl;
   /** The running node's log level (`/api/v5/log/level`). */
   logLevel?: LogLevelControl;
+  /** The node's MQTT bridges (`/api/v5/bridges`, `vireo_bridge_*`). */
+  bridges?: () => readonly BridgeSource[];
   /** `prometheus.enable`, webhooks to count, latency sampling (metrics.ts). */
   metrics?: MetricsOptions;
 }
@@ -79,9 +82,10 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500).send({ code: 'INTERNAL_ERROR', message: 'internal error' });
   });
 
-  const registry = createMetrics(broker, opts.metrics);
+  const bridges = opts.bridges ?? (() => []);
+  const registry = createMetrics(broker, { ...opts.metrics, bridges });
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
-  const ops = adminOps(broker, registry);
+  const ops = adminOps(broker, registry, bridgeOps(bridges));
   broker.cluster.serveAdmin?.(ops);
   const q = new ClusterQuery(broker, ops);
 
@@ -90,6 +94,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   publishRoutes(app, broker);
   nodeRoutes(app, broker, q, opts.ready ?? (() => true), () => opts.membership?.status().members.filter((m) => m.status !== 'running') ?? []);
   traceRoutes(app, q);
+  bridgeRoutes(app, q);
   clusterRoutes(app, broker, opts.membership);
   accessRoutes(app, registry, opts);
   const stopTraceSync = syncTraces(broker, q);

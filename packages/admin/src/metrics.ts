@@ -5,6 +5,8 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Broker, HistogramView, PacketType } from '@vireo/broker';
+import { registerBridgeMetrics } from './metrics-bridges.js';
+import type { BridgeSource } from './routes-bridges.js';
 
 type Read = (b: Broker) => number;
 
@@ -25,6 +27,8 @@ export interface MetricsOptions {
   latencySampleEvery?: number;
   /** The node's webhooks, for the `vireo_webhook_*` counters. */
   webhooks?: () => readonly WebhookMetricsSource[];
+  /** The node's MQTT bridges, for the `vireo_bridge_*` series. */
+  bridges?: () => readonly BridgeSource[];
 }
 
 /** The reasons EMQX always reports, so a rate() over them works before the first drop. */
@@ -235,5 +239,6 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
     },
   });
 
+  registerBridgeMetrics(register, opts.bridges ?? (() => []));
   return register;
 }

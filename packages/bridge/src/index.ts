@@ -3,6 +3,6 @@ export type { WebhookOptions, WebhookStats } from './webhook.js';
 export { WEBHOOK_EVENTS } from './webhook-events.js';
 export type { WebhookEvent, PayloadEncoding } from './webhook-events.js';
 export { MqttBridge } from './mqtt-bridge.js';
-export type { MqttBridgeOptions, MqttBridgeStats, BridgeStatus, BridgeTemplates } from './mqtt-bridge.js';
+export type { MqttBridgeOptions, MqttBridgeStats, MqttBridgeInfo, BridgeStatus, BridgeTemplates } from './mqtt-bridge.js';
 export { compileTemplate } from './bridge-template.js';
 export type { Template } from './bridge-template.js';

@@ -63,6 +63,18 @@ export interface MqttBridgeStats {
   received: number;
 }
 
+export interface MqttBridgeInfo {
+  type: 'mqtt';
+  name: string;
+  server: string;
+  /** The remote filter ingress subscribes to, when it has ingress. */
+  ingress: string | undefined;
+  /** The local filter egress takes, when it has egress. */
+  egress: string | undefined;
+  /** The last connection error while not connected. */
+  lastError: string | undefined;
+}
+
 interface Outgoing {
   topic: string;
   payload: Buffer;
@@ -121,6 +133,12 @@ export class MqttBridge {
     });
     if (o.ingress) client.on('message', (topic, payload, packet) => this.onRemoteMessage(topic, payload, packet));
     if (o.egress) this.broker.on('message.publish', this.onLocalPublish);
+  }
+
+  /** What the API shows of this bridge's configuration. */
+  info(): MqttBridgeInfo {
+    const o = this.options;
+    return { type: 'mqtt', name: o.name, server: o.server, ingress: o.ingress?.remoteTopic, egress: o.egress?.localTopic, lastError: this.lastError };
   }
 
   stats(): MqttBridgeStats {

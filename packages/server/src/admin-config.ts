@@ -3,7 +3,7 @@
  * `api_key.bootstrap_file`; failures name the key, like every other start-up error.
  */
 import type { Logger } from 'pino';
-import { ApiKeys, startAdmin, type AdminServer, type WebhookMetricsSource } from '@vireo/admin';
+import { ApiKeys, startAdmin, type AdminServer, type BridgeSource, type WebhookMetricsSource } from '@vireo/admin';
 import type { AccessControl, Broker, RecordTables } from '@vireo/broker';
 import { PINO_LEVEL } from './logger.js';
 import { ConfigError } from './config-error.js';
@@ -19,6 +19,8 @@ export interface AdminExtras {
   tables?: RecordTables;
   /** The node's webhooks (started after the API), for their counters in the metrics. */
   webhooks?: () => readonly WebhookMetricsSource[];
+  /** The node's MQTT bridges (started after the API), for `/api/v5/bridges` and their metrics. */
+  bridges?: () => readonly BridgeSource[];
 }
 
 export async function startAdminFor(config: VireoConfig, broker: Broker, logger: Logger, extras?: AdminExtras): Promise<AdminServer | undefined> {
@@ -60,6 +62,7 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       apiKeys: keys,
       prometheusAuth: config.prometheus.enable_basic_auth,
       metrics: { enable: config.prometheus.enable, webhooks: extras?.webhooks },
+      bridges: extras?.bridges,
       access: extras?.access,
       logLevel,
       // ready once listeners are up (they are, by now) and the node has joined its cluster

@@ -136,8 +136,9 @@ export async function start(options: StartOptions): Promise<void> {
   keepTraces(broker, tables.table('traces'));
   let admin: AdminServer | undefined;
   let webhook: Webhook | undefined;
+  let bridges: MqttBridge[] = [];
   try {
-    admin = await startAdminFor(config, broker, logger, { access, tables, webhooks: () => (webhook ? [webhook] : []) });
+    admin = await startAdminFor(config, broker, logger, { access, tables, webhooks: () => (webhook ? [webhook] : []), bridges: () => bridges });
   } catch (err) {
     await broker.close();
     if (err instanceof ConfigError) failConfig(err);
@@ -146,7 +147,8 @@ export async function start(options: StartOptions): Promise<void> {
   }
   try {
     webhook = startWebhookFor(config, broker, logger);
-    stopOnSignals(broker, logger, admin, webhook, startBridgesFor(config, broker, logger));
+    bridges = startBridgesFor(config, broker, logger);
+    stopOnSignals(broker, logger, admin, webhook, bridges);
   } catch (err) {
     await Promise.all([admin?.close(), broker.close()]);
     if (err instanceof ConfigError) failConfig(err);
