@@ -118,8 +118,9 @@ function decodeRow<T>(decode: () => T, what: string): T {
 }
 
 /**
- * A queued write, encoded into the batch when the batch leaves: a delivery put may be
- * cancelled before then (null), and nothing is encoded twice.
+ * A queued write, encoded into the batch when the batch leaves, so that nothing is encoded
+ * twice. Delivery puts, one per message, are kept apart (see SqliteStore.putD): in `ops`
+ * they are a number, their slot.
  */
 type Pending =
   | [typeof OP.putRetained, Message]
@@ -129,26 +130,27 @@ type Pending =
   | [typeof OP.putSubscription, string, string, SubOptions]
   | [typeof OP.deleteSubscription, string, string]
   | [typeof OP.deleteSession, string]
-  | [typeof OP.putDelivery, string, number, number, number, Delivery]
   | [typeof OP.setDeliveryState, string, number, number, number]
   | [typeof OP.deleteDelivery, string, number]
   | [typeof OP.putAwaitingRel, string, number, number]
   | [typeof OP.deleteAwaitingRel, string, number]
   | [typeof OP.putWill, string, number, Message]
-  | [typeof OP.deleteWill, string]
-  | null;
+  | [typeof OP.deleteWill, string];
 
 export class SqliteStore implements BrokerStore {
-  private ops: Pending[] = [];
+  private ops: (Pending | number)[] = [];
   /**
-   * Index in `ops` of each delivery put not sent yet, by seq (node-wide, see StoreJournal):
-   * `putIdx[seq - putBase]` (-1: none). The journal numbers messages as it puts them, so the
-   * seqs of one batch are consecutive and an array does, where a Map cost a hash per event;
-   * anything out of that order goes to `putOther`.
+   * Delivery puts not sent yet, by slot, in columns: no object per message (with `relaxed`
+   * they wait up to the flush interval, long enough for a tuple each to cost GC work). A put
+   * its subscriber acknowledged before it left is cancelled (`putD[slot]` undefined) and
+   * never written. The journal numbers messages as it puts them, so `putSeq` ascends and
+   * the slot of seq is `seq - putSeq[0]` (a search otherwise).
    */
-  private putBase = 0;
-  private putIdx: number[] = [];
-  private putOther = new Map<number, number>();
+  private putClient: string[] = [];
+  private putSeq: number[] = [];
+  private putPid: number[] = [];
+  private putState: number[] = [];
+  private putD: (Delivery | undefined)[] = [];
   private scheduled = false;
   /**
    * A batch is being applied: what arrives meanwhile forms the next one (group commit). The
@@ -220,40 +222,54 @@ export class SqliteStore implements BrokerStore {
   }
 
   putDelivery(clientId: string, seq: number, pid: number, state: DeliveryState, d: Delivery): void {
-    const i = this.ops.length;
-    if (this.putIdx.length === 0) this.putBase = seq;
-    const k = seq - this.putBase;
-    if (k >= this.putIdx.length && k - this.putIdx.length < 4096) {
-      while (this.putIdx.length < k) this.putIdx.push(-1);
-      this.putIdx.push(i);
-    } else this.putOther.set(seq, i);
-    this.queue([OP.putDelivery, clientId, seq, pid, state, d]);
+    const slot = this.putD.length;
+    this.putClient.push(clientId);
+    this.putSeq.push(seq);
+    this.putPid.push(pid);
+    this.putState.push(state);
+    this.putD.push(d);
+    this.queue(slot);
   }
 
-  /** Index in `ops` of the put of `seq` if it has not left yet, else -1. */
+  /** The slot of the put of `seq` if it has not left and is not cancelled, else -1. */
   private pendingPut(seq: number): number {
-    const k = seq - this.putBase;
-    if (k >= 0 && k < this.putIdx.length) return this.putIdx[k]!;
-    return this.putOther.size === 0 ? -1 : (this.putOther.get(seq) ?? -1);
+    const seqs = this.putSeq;
+    const n = seqs.length;
+    if (n === 0) return -1;
+    let slot = seq - seqs[0]!;
+    if (slot < 0 || slot >= n || seqs[slot] !== seq) {
+      // not consecutive: binary search (seqs ascend)
+      let lo = 0;
+      let hi = n - 1;
+      slot = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const v = seqs[mid]!;
+        if (v === seq) {
+          slot = mid;
+          break;
+        }
+        if (v < seq) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      if (slot === -1) return -1;
+    }
+    return this.putD[slot] === undefined ? -1 : slot;
   }
 
   setDeliveryState(clientId: string, seq: number, pid: number, state: DeliveryState): void {
-    const i = this.pendingPut(seq);
-    if (i === -1) return this.queue([OP.setDeliveryState, clientId, seq, pid, state]);
-    const op = this.ops[i] as [typeof OP.putDelivery, string, number, number, number, Delivery];
-    op[3] = pid;
-    op[4] = state;
+    const slot = this.pendingPut(seq);
+    if (slot === -1) return this.queue([OP.setDeliveryState, clientId, seq, pid, state]);
+    this.putPid[slot] = pid;
+    this.putState[slot] = state;
     this.queued++;
   }
 
   deleteDelivery(clientId: string, seq: number): void {
     // acknowledged before its put left: neither is written (the common case for online subscribers)
-    const i = this.pendingPut(seq);
-    if (i === -1) return this.queue([OP.deleteDelivery, clientId, seq]);
-    const k = seq - this.putBase;
-    if (k >= 0 && k < this.putIdx.length) this.putIdx[k] = -1;
-    else this.putOther.delete(seq);
-    this.ops[i] = null;
+    const slot = this.pendingPut(seq);
+    if (slot === -1) return this.queue([OP.deleteDelivery, clientId, seq]);
+    this.putD[slot] = undefined;
     this.queued++;
   }
 
@@ -308,7 +324,7 @@ export class SqliteStore implements BrokerStore {
 
   private timer: NodeJS.Timeout | undefined;
 
-  private queue(op: Pending): void {
+  private queue(op: Pending | number): void {
     this.ops.push(op);
     this.queued++;
     if (!this.scheduled && !this.writing) {
@@ -332,10 +348,16 @@ export class SqliteStore implements BrokerStore {
     if (this.writing || this.ops.length === 0) return;
     const w = this.out;
     w.reset();
-    for (const op of this.ops) if (op !== null) encodeOp(w, op);
+    for (const op of this.ops) {
+      if (typeof op !== 'number') encodeOp(w, op);
+      else if (this.putD[op] !== undefined) this.encodePut(w, op);
+    }
     this.ops = [];
-    this.putIdx.length = 0;
-    this.putOther.clear();
+    this.putClient = [];
+    this.putSeq = [];
+    this.putPid = [];
+    this.putState = [];
+    this.putD = [];
     this.sent++;
     if (w.pos === 0) {
       // everything cancelled out: nothing to write, but callbacks wait for this "commit"
@@ -352,6 +374,17 @@ export class SqliteStore implements BrokerStore {
     const buf = w.copy();
     this.worker.postMessage({ type: 'batch', seq: this.sent, buf } satisfies ToWriter, [buf.buffer as ArrayBuffer]);
   };
+
+  private encodePut(w: ByteWriter, slot: number): void {
+    w.u8(OP.putDelivery);
+    w.str(this.putClient[slot]!);
+    w.f64(this.putSeq[slot]!);
+    w.u16(this.putPid[slot]!);
+    w.u8(this.putState[slot]!);
+    const at = w.begin();
+    writeDelivery(w, this.putD[slot]!);
+    w.end(at);
+  }
 
   /** Batches with nothing to write, sent while earlier ones were not yet on disk: on disk with them. */
   private emptyBatches: number[] = [];
@@ -415,7 +448,7 @@ export class SqliteStore implements BrokerStore {
 
 function noop(): void {}
 
-function encodeOp(w: ByteWriter, op: NonNullable<Pending>): void {
+function encodeOp(w: ByteWriter, op: Pending): void {
   w.u8(op[0]);
   switch (op[0]) {
     case OP.putRetained: {
@@ -447,15 +480,6 @@ function encodeOp(w: ByteWriter, op: NonNullable<Pending>): void {
     case OP.deleteSubscription:
       w.str(op[1]);
       return w.str(op[2]);
-    case OP.putDelivery: {
-      w.str(op[1]);
-      w.f64(op[2]);
-      w.u16(op[3]);
-      w.u8(op[4]);
-      const at = w.begin();
-      writeDelivery(w, op[5]);
-      return w.end(at);
-    }
     case OP.setDeliveryState:
       w.str(op[1]);
       w.f64(op[2]);
