@@ -11,6 +11,7 @@ import { ApiKeys } from './api-keys.js';
 import { createMetrics, type MetricsOptions } from './metrics.js';
 import { clientRoutes } from './routes-clients.js';
 import { bridgeOps, bridgeRoutes, type BridgeSource } from './routes-bridges.js';
+import { retainerOps, retainerRoutes } from './routes-retainer.js';
 import { nodeRoutes } from './routes-node.js';
 import { publishRoutes } from './routes-publish.js';
 import { subscriptionRoutes } from './routes-subscriptions.js';
@@ -85,7 +86,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   const bridges = opts.bridges ?? (() => []);
   const registry = createMetrics(broker, { ...opts.metrics, bridges });
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
-  const ops = adminOps(broker, registry, bridgeOps(bridges));
+  const ops = adminOps(broker, registry, { ...bridgeOps(bridges), ...retainerOps(broker) });
   broker.cluster.serveAdmin?.(ops);
   const q = new ClusterQuery(broker, ops);
 
@@ -95,6 +96,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   nodeRoutes(app, broker, q, opts.ready ?? (() => true), () => opts.membership?.status().members.filter((m) => m.status !== 'running') ?? []);
   traceRoutes(app, q);
   bridgeRoutes(app, q);
+  retainerRoutes(app, broker, q);
   clusterRoutes(app, broker, opts.membership);
   accessRoutes(app, registry, opts);
   const stopTraceSync = syncTraces(broker, q);

@@ -72,6 +72,29 @@ export class Retainer {
     return this.byTopic.keys();
   }
 
+  /** The retained message of `topic` (expired ones too, until they are swept). */
+  get(topic: string): Message | undefined {
+    return this.byTopic.get(topic);
+  }
+
+  messages(): IterableIterator<Message> {
+    return this.byTopic.values();
+  }
+
+  /** Deletes one retained message, in the store too, without telling subscribers (an operator's clean). */
+  delete(topic: string): boolean {
+    if (!this.byTopic.has(topic)) return false;
+    this.expire(topic);
+    return true;
+  }
+
+  /** Deletes every retained message but `$SYS` ones (they describe the running node); returns how many. */
+  deleteAll(): number {
+    let n = 0;
+    for (const topic of [...this.byTopic.keys()]) if (!topic.startsWith('$SYS') && this.delete(topic)) n++;
+    return n;
+  }
+
   clear(): void {
     this.byTopic.clear();
   }
