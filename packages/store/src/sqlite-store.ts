@@ -138,7 +138,14 @@ type Pending =
   | [typeof OP.deleteWill, string];
 
 export class SqliteStore implements BrokerStore {
+  /**
+   * Queued writes, `ops[0..opsN)`. This array and the put columns below are kept from batch
+   * to batch (only their counts reset): with `relaxed` they grow for a whole flush
+   * interval, and fresh arrays each time were copied by every young-generation GC meanwhile.
+   */
   private ops: (Pending | number)[] = [];
+  private opsN = 0;
+  private putN = 0;
   /**
    * Delivery puts not sent yet, by slot, in columns: no object per message (with `relaxed`
    * they wait up to the flush interval, long enough for a tuple each to cost GC work). A put
@@ -222,19 +229,19 @@ export class SqliteStore implements BrokerStore {
   }
 
   putDelivery(clientId: string, seq: number, pid: number, state: DeliveryState, d: Delivery): void {
-    const slot = this.putD.length;
-    this.putClient.push(clientId);
-    this.putSeq.push(seq);
-    this.putPid.push(pid);
-    this.putState.push(state);
-    this.putD.push(d);
+    const slot = this.putN++;
+    this.putClient[slot] = clientId;
+    this.putSeq[slot] = seq;
+    this.putPid[slot] = pid;
+    this.putState[slot] = state;
+    this.putD[slot] = d;
     this.queue(slot);
   }
 
   /** The slot of the put of `seq` if it has not left and is not cancelled, else -1. */
   private pendingPut(seq: number): number {
     const seqs = this.putSeq;
-    const n = seqs.length;
+    const n = this.putN;
     if (n === 0) return -1;
     let slot = seq - seqs[0]!;
     if (slot < 0 || slot >= n || seqs[slot] !== seq) {
@@ -291,7 +298,7 @@ export class SqliteStore implements BrokerStore {
 
   afterCommit(fn: (arg: number, ok: boolean) => void, arg: number): void {
     let seq: number;
-    if (this.ops.length > 0) {
+    if (this.opsN > 0) {
       seq = this.sent + 1;
       // someone waits: in relaxed mode too, do not let it wait for the interval
       if (this.timer) this.sendNow();
@@ -325,7 +332,7 @@ export class SqliteStore implements BrokerStore {
   private timer: NodeJS.Timeout | undefined;
 
   private queue(op: Pending | number): void {
-    this.ops.push(op);
+    this.ops[this.opsN++] = op;
     this.queued++;
     if (!this.scheduled && !this.writing) {
       this.scheduled = true;
@@ -345,19 +352,28 @@ export class SqliteStore implements BrokerStore {
   private readonly send = (): void => {
     this.scheduled = false;
     this.timer = undefined;
-    if (this.writing || this.ops.length === 0) return;
+    if (this.writing || this.opsN === 0) return;
     const w = this.out;
     w.reset();
-    for (const op of this.ops) {
+    const ops = this.ops;
+    for (let i = 0; i < this.opsN; i++) {
+      const op = ops[i]!;
       if (typeof op !== 'number') encodeOp(w, op);
       else if (this.putD[op] !== undefined) this.encodePut(w, op);
+      ops[i] = 0; // let the write's values go
     }
-    this.ops = [];
-    this.putClient = [];
-    this.putSeq = [];
-    this.putPid = [];
-    this.putState = [];
-    this.putD = [];
+    for (let i = 0; i < this.putN; i++) this.putD[i] = undefined;
+    if (this.opsN > 65536) {
+      // after a burst, do not keep its capacity
+      this.ops = [];
+      this.putClient = [];
+      this.putSeq = [];
+      this.putPid = [];
+      this.putState = [];
+      this.putD = [];
+    }
+    this.opsN = 0;
+    this.putN = 0;
     this.sent++;
     if (w.pos === 0) {
       // everything cancelled out: nothing to write, but callbacks wait for this "commit"
@@ -398,7 +414,7 @@ export class SqliteStore implements BrokerStore {
     if (m.type === 'applied') {
       this.writing = false;
       // group commit: what queued while this batch was applied goes now (relaxed: on its timer)
-      if (this.ops.length > 0) {
+      if (this.opsN > 0) {
         if (this.durable || this.cbHead < this.cbSeq.length) this.sendNow();
         else if (!this.scheduled) {
           this.scheduled = true;
@@ -417,8 +433,8 @@ export class SqliteStore implements BrokerStore {
     while (this.emptyBatches.length > 0 && this.emptyBatches[0]! <= upTo + 1) upTo = Math.max(upTo, this.emptyBatches.shift()!);
     if (upTo > this.synced) this.synced = upTo;
     this.runCallbacks(upTo, ok);
-    if (!ok && this.ops.length > 0 && !this.scheduled) this.sendNow();
-    if (!this.writing && this.ops.length === 0 && this.synced >= this.sent) this.worker.unref();
+    if (!ok && this.opsN > 0 && !this.scheduled) this.sendNow();
+    if (!this.writing && this.opsN === 0 && this.synced >= this.sent) this.worker.unref();
   }
 
   private runCallbacks(seq: number, ok: boolean): void {
