@@ -9,14 +9,15 @@ import { authzRoutes } from './routes-authz.js';
 import { bannedRoutes } from './routes-banned.js';
 import { logRoutes, type LogLevelControl } from './routes-log.js';
 import { userRoutes } from './routes-users.js';
+import type { ClusterQuery } from './cluster-query.js';
 
-export function accessRoutes(app: FastifyInstance, registry: Registry, opts: { apiKeys: ApiKeys; access?: AccessControl; logLevel?: LogLevelControl }): void {
+export function accessRoutes(app: FastifyInstance, registry: Registry, opts: { apiKeys: ApiKeys; access?: AccessControl; logLevel?: LogLevelControl }, q: ClusterQuery): void {
   apiKeyRoutes(app, opts.apiKeys);
   if (opts.logLevel) logRoutes(app, opts.logLevel);
   const access = opts.access;
   if (!access) return;
   userRoutes(app, access);
-  bannedRoutes(app, access);
+  bannedRoutes(app, access, q);
   authzRoutes(app, access);
   registerAccessMetrics(registry, access);
 }

@@ -1,8 +1,13 @@
-/** `/banned`: EMQX's ban list (client id, username or peer host); adding a ban kicks who it covers. */
+/**
+ * `/banned`: EMQX's ban list (client id, username or peer host); adding a ban kicks who it
+ * covers. Changes are written through to every node (banned-sync.ts), so any node lists them.
+ */
 import type { FastifyInstance } from 'fastify';
 import { BAN_KINDS, type AccessControl, type Ban, type BanKind } from '@vireo/broker';
 import { badRequest, errorSchema, notFound } from './errors.js';
 import { paginate, pageQuerySchema, type PageQuery } from './paging.js';
+import { markPartial, type ClusterQuery } from './cluster-query.js';
+import { toWire } from './banned-sync.js';
 
 interface BanBody {
   as: BanKind;
@@ -13,10 +18,10 @@ interface BanBody {
   until?: string;
 }
 
-export function bannedRoutes(app: FastifyInstance, access: AccessControl): void {
+export function bannedRoutes(app: FastifyInstance, access: AccessControl, q: ClusterQuery): void {
   app.get<{ Querystring: PageQuery }>(
     '/api/v5/banned',
-    { schema: { summary: 'Bans in force on this node', tags: ['banned'], querystring: { type: 'object', properties: pageQuerySchema } } },
+    { schema: { summary: 'Bans in force (the same on every node)', tags: ['banned'], querystring: { type: 'object', properties: pageQuerySchema } } },
     async (req) => {
       const page = paginate(access.banned.list(), req.query);
       return { ...page, data: page.data.map(view) };
@@ -54,7 +59,8 @@ export function bannedRoutes(app: FastifyInstance, access: AccessControl): void 
       if (until <= now) return badRequest(reply, 'BAD_REQUEST', 'until is in the past');
       if (access.banned.get(b.as, b.who)) return badRequest(reply, 'ALREADY_EXISTS', `${b.as} ${b.who} is already banned`);
       const ban: Ban = { as: b.as, who: b.who, by: b.by ?? 'mgmt_api', reason: b.reason ?? '', at, until };
-      access.ban(ban);
+      const g = await q.gather<number>('banned.add', { ban: toWire(ban) });
+      markPartial(reply, g.errors);
       return view(ban);
     },
   );
@@ -63,17 +69,21 @@ export function bannedRoutes(app: FastifyInstance, access: AccessControl): void 
     '/api/v5/banned/:as/:who',
     {
       schema: {
-        summary: 'Lift a ban',
+        summary: 'Lift a ban on every node',
         tags: ['banned'],
         params: { type: 'object', required: ['as', 'who'], properties: { as: { type: 'string', enum: [...BAN_KINDS] }, who: { type: 'string', minLength: 1 } } },
         response: { 404: errorSchema },
       },
     },
-    async (req, reply) => (access.banned.delete(req.params.as, req.params.who) ? reply.code(204).send() : notFound(reply, 'NOT_FOUND', 'Ban not found')),
+    async (req, reply) => {
+      const g = await q.gather<boolean>('banned.delete', { as: req.params.as, who: req.params.who });
+      markPartial(reply, g.errors);
+      return g.parts.some((p) => p.value) ? reply.code(204).send() : notFound(reply, 'NOT_FOUND', 'Ban not found');
+    },
   );
 
-  app.delete('/api/v5/banned', { schema: { summary: 'Lift every ban', tags: ['banned'] } }, async (_req, reply) => {
-    for (const b of access.banned.list()) access.banned.delete(b.as, b.who);
+  app.delete('/api/v5/banned', { schema: { summary: 'Lift every ban on every node', tags: ['banned'] } }, async (_req, reply) => {
+    markPartial(reply, (await q.gather<number>('banned.clear', {})).errors);
     return reply.code(204).send();
   });
 }
