@@ -1,7 +1,8 @@
 /**
- * Bans hold cluster-wide, as EMQX's do: a ban made through one node's API kicks the client
- * on another node and refuses it everywhere; lifting it on any node lifts it everywhere;
- * and a node that was away when a ban was made gets it when it rejoins.
+ * Bans and built-in users hold cluster-wide, as EMQX's do: a ban made through one node's
+ * API kicks the client on another node and refuses it everywhere; lifting it on any node
+ * lifts it everywhere; a user added, changed or deleted on one node is so on all; and a
+ * node that was away when a ban or user was made gets it when it rejoins.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -39,7 +40,7 @@ async function api(node: ApiNode, method: string, path: string, body?: unknown):
 
 const bannedWho = async (n: ApiNode) => ((await api(n, 'GET', '/api/v5/banned')).json as { data: { who: string }[] }).data.map((b) => b.who).sort();
 
-test('a ban made on one node kicks and refuses the client on every node; lifted anywhere, lifted everywhere; a rejoining node gets it', { timeout: 120_000 }, async () => {
+test('bans and users made on one node apply on every node; a rejoining node gets those it missed', { timeout: 120_000 }, async () => {
   const rpc = [await freePort(), await freePort()];
   const specs: (NodeSpec & { http: number })[] = [];
   for (let i = 0; i < 2; i++) {
@@ -50,7 +51,7 @@ test('a ban made on one node kicks and refuses the client on every node; lifted 
       mqttPort: await freePort(),
       seeds: rpc,
       http,
-      extraEnv: { VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`, VIREO_API_KEY__BOOTSTRAP_FILE: keyFile },
+      extraEnv: { VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`, VIREO_API_KEY__BOOTSTRAP_FILE: keyFile, VIREO_AUTHENTICATION__ENABLE: 'true' },
     });
   }
   for (const s of specs) nodes.push({ ...startNode(s), http: s.http });
@@ -78,12 +79,24 @@ test('a ban made on one node kicks and refuses the client on every node; lifted 
   assert.deepEqual(await bannedWho(a), []);
   assert.equal(await connackCode(a.url, { clientId: 'victim', protocolVersion: 5 }), 0);
 
-  // B is away (killed; it restarts with an empty data dir) while a ban is made on A
+  // a user added on A logs in on B; its password changed on B holds on A; deleted on A, refused on B
+  const USERS = '/api/v5/authentication/password_based:built_in_database/users';
+  assert.equal((await api(a, 'POST', USERS, { user_id: 'alice', password: 'pw-1' })).status, 201);
+  assert.equal(await connackCode(b.url, { clientId: 'al1', username: 'alice', password: 'pw-1', protocolVersion: 5 }), 0);
+  assert.equal(await connackCode(b.url, { clientId: 'al1', username: 'alice', password: 'nope', protocolVersion: 5 }), 0x86);
+  assert.equal((await api(b, 'PUT', `${USERS}/alice`, { password: 'pw-2' })).status, 200);
+  assert.equal(await connackCode(a.url, { clientId: 'al1', username: 'alice', password: 'pw-1', protocolVersion: 5 }), 0x86);
+  assert.equal(await connackCode(a.url, { clientId: 'al1', username: 'alice', password: 'pw-2', protocolVersion: 5 }), 0);
+  assert.equal((await api(a, 'DELETE', `${USERS}/alice`)).status, 204);
+  assert.equal(await connackCode(b.url, { clientId: 'al1', username: 'alice', password: 'pw-2', protocolVersion: 5 }), 0x86);
+
+  // B is away (killed; it restarts with an empty data dir) while a ban and a user are made on A
   b.proc.kill('SIGKILL');
   await b.proc.waitExit();
   await waitLog(a, 'Cluster node down', (l) => l.peer_node === b.name, 10_000);
   const whileAway = await api(a, 'POST', '/api/v5/banned', { as: 'username', who: 'mallory' });
   assert.equal(whileAway.status, 200);
+  assert.equal((await api(a, 'POST', USERS, { user_id: 'bob', password: 'bob-pw' })).status, 201);
   const b2: ApiNode = { ...startNode(specs[1]!), http: specs[1]!.http };
   nodes[1] = b2;
   await Promise.all([waitMembers(a, names, 40_000), waitMembers(b2, names, 40_000)]);
@@ -91,4 +104,8 @@ test('a ban made on one node kicks and refuses the client on every node; lifted 
   while ((await bannedWho(b2)).length === 0 && Date.now() < until) await sleep(100);
   assert.deepEqual(await bannedWho(b2), ['mallory'], 'the rejoined node got the ban it missed');
   assert.equal(await connackCode(b2.url, { clientId: 'm1', username: 'mallory', protocolVersion: 5 }), 0x8a);
+  const usersOf = async (n: ApiNode) => ((await api(n, 'GET', USERS)).json as { data: { user_id: string }[] }).data.map((u) => u.user_id);
+  const untilUser = Date.now() + 10_000;
+  while (!(await usersOf(b2)).includes('bob') && Date.now() < untilUser) await sleep(100);
+  assert.equal(await connackCode(b2.url, { clientId: 'b1', username: 'bob', password: 'bob-pw', protocolVersion: 5 }), 0, 'the rejoined node got the user it missed');
 });

@@ -13,6 +13,7 @@ import { clientRoutes } from './routes-clients.js';
 import { bridgeOps, bridgeRoutes, type BridgeSource } from './routes-bridges.js';
 import { retainerOps, retainerRoutes } from './routes-retainer.js';
 import { bannedOps, syncBans } from './banned-sync.js';
+import { syncUsers, usersOps } from './users-sync.js';
 import { nodeRoutes } from './routes-node.js';
 import { publishRoutes } from './routes-publish.js';
 import { subscriptionRoutes } from './routes-subscriptions.js';
@@ -87,7 +88,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   const bridges = opts.bridges ?? (() => []);
   const registry = createMetrics(broker, { ...opts.metrics, bridges });
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
-  const ops = adminOps(broker, registry, { ...bridgeOps(bridges), ...retainerOps(broker), ...(opts.access ? bannedOps(opts.access) : {}) });
+  const ops = adminOps(broker, registry, { ...bridgeOps(bridges), ...retainerOps(broker), ...(opts.access ? { ...bannedOps(opts.access), ...usersOps(opts.access) } : {}) });
   broker.cluster.serveAdmin?.(ops);
   const q = new ClusterQuery(broker, ops);
 
@@ -99,8 +100,9 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   bridgeRoutes(app, q);
   retainerRoutes(app, broker, q);
   clusterRoutes(app, broker, opts.membership);
-  accessRoutes(app, registry, opts, q);
+  accessRoutes(app, registry, opts, q, broker);
   const stopBanSync = opts.access ? syncBans(broker, opts.access, q) : () => {};
+  const stopUserSync = opts.access ? syncUsers(broker, opts.access, q) : () => {};
   const stopTraceSync = syncTraces(broker, q);
 
   const prometheus = async (req: import('fastify').FastifyRequest<{ Querystring: { mode?: PrometheusMode } }>, reply: import('fastify').FastifyReply) => {
@@ -129,6 +131,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     close: () => {
       stopTraceSync();
       stopBanSync();
+      stopUserSync();
       return app.close();
     },
   };

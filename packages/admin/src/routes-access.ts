@@ -1,7 +1,7 @@
 /** Wires the access-control endpoints (users, bans, ACL, API keys, log level) and their metrics. */
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { AccessControl } from '@vireo/broker';
+import type { AccessControl, Broker } from '@vireo/broker';
 import type { ApiKeys } from './api-keys.js';
 import { registerAccessMetrics } from './metrics-access.js';
 import { apiKeyRoutes } from './routes-api-keys.js';
@@ -11,12 +11,12 @@ import { logRoutes, type LogLevelControl } from './routes-log.js';
 import { userRoutes } from './routes-users.js';
 import type { ClusterQuery } from './cluster-query.js';
 
-export function accessRoutes(app: FastifyInstance, registry: Registry, opts: { apiKeys: ApiKeys; access?: AccessControl; logLevel?: LogLevelControl }, q: ClusterQuery): void {
+export function accessRoutes(app: FastifyInstance, registry: Registry, opts: { apiKeys: ApiKeys; access?: AccessControl; logLevel?: LogLevelControl }, q: ClusterQuery, broker: Broker): void {
   apiKeyRoutes(app, opts.apiKeys);
   if (opts.logLevel) logRoutes(app, opts.logLevel);
   const access = opts.access;
   if (!access) return;
-  userRoutes(app, access);
+  userRoutes(app, access, q, broker);
   bannedRoutes(app, access, q);
   authzRoutes(app, access);
   registerAccessMetrics(registry, access);

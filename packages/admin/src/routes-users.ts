@@ -1,11 +1,14 @@
 /**
  * Built-in database users, at EMQX's paths:
- * `/authentication/password_based:built_in_database/users[/{user_id}]`.
+ * `/authentication/password_based:built_in_database/users[/{user_id}]`. Every change is
+ * copied to the other nodes (users-sync.ts), so any node lists and checks the same users.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { UserExistsError, type AccessControl } from '@vireo/broker';
+import { UserExistsError, type AccessControl, type Broker } from '@vireo/broker';
 import { badRequest, errorSchema, notFound } from './errors.js';
 import { paginate, pageQuerySchema, type PageQuery } from './paging.js';
+import type { ClusterQuery } from './cluster-query.js';
+import { copyUser } from './users-sync.js';
 
 // a parameter rather than a literal, so that the colon may also come URL-encoded (%3A)
 const USERS = '/api/v5/authentication/:authenticator/users';
@@ -29,7 +32,8 @@ async function builtinOnly(req: FastifyRequest, reply: FastifyReply): Promise<vo
   if (id !== AUTHENTICATOR) await notFound(reply, 'NOT_FOUND', `no authenticator ${id} (Vireo has ${AUTHENTICATOR})`);
 }
 
-export function userRoutes(app: FastifyInstance, access: AccessControl): void {
+export function userRoutes(app: FastifyInstance, access: AccessControl, q: ClusterQuery, broker: Broker): void {
+  const copy = (id: string) => copyUser(broker, access, q, id);
   // EMQX's list of authenticators: Vireo has the one, on or off
   app.get('/api/v5/authentication', { schema: { summary: 'Authenticators (the built-in database), with enable', tags: ['authentication'] } }, async () => [
     { id: AUTHENTICATOR, mechanism: 'password_based', backend: 'built_in_database', enable: access.authenticationEnabled, user_id_type: access.userIdType },
@@ -40,7 +44,7 @@ export function userRoutes(app: FastifyInstance, access: AccessControl): void {
     {
       preHandler: builtinOnly,
       schema: {
-        summary: 'Users of the built-in database (this node)',
+        summary: 'Users of the built-in database (the same on every node)',
         tags: ['authentication'],
         params: listParam,
         querystring: { type: 'object', properties: { ...pageQuerySchema, like_user_id: { type: 'string' }, is_superuser: { type: 'boolean' } } },
@@ -72,6 +76,7 @@ export function userRoutes(app: FastifyInstance, access: AccessControl): void {
     async (req, reply) => {
       try {
         const u = await access.users.add(req.body.user_id, req.body.password, req.body.is_superuser);
+        await copy(u.user_id);
         return reply.code(201).send(u);
       } catch (err) {
         if (err instanceof UserExistsError) return reply.code(409).send({ code: 'ALREADY_EXISTS', message: err.message });
@@ -113,6 +118,7 @@ export function userRoutes(app: FastifyInstance, access: AccessControl): void {
         try {
           if ((await access.users.import(u)) === 'override') r.override++;
           r.success++;
+          await copy(u.user_id);
         } catch {
           // neither a password nor a hex hash: counted, as EMQX does
           r.failed++;
@@ -142,13 +148,20 @@ export function userRoutes(app: FastifyInstance, access: AccessControl): void {
     },
     async (req, reply) => {
       if (req.body.password === undefined && req.body.is_superuser === undefined) return badRequest(reply, 'BAD_REQUEST', 'give password and/or is_superuser');
-      return (await access.users.update(req.params.user_id, req.body)) ?? notFound(reply, 'NOT_FOUND', 'User not found');
+      const u = await access.users.update(req.params.user_id, req.body);
+      if (!u) return notFound(reply, 'NOT_FOUND', 'User not found');
+      await copy(u.user_id);
+      return u;
     },
   );
 
   app.delete<{ Params: { user_id: string } }>(
     `${USERS}/:user_id`,
     { preHandler: builtinOnly, schema: { summary: 'Delete a user', tags: ['authentication'], params: userParam, response: { 404: errorSchema } } },
-    async (req, reply) => (access.users.delete(req.params.user_id) ? reply.code(204).send() : notFound(reply, 'NOT_FOUND', 'User not found')),
+    async (req, reply) => {
+      if (!access.users.delete(req.params.user_id)) return notFound(reply, 'NOT_FOUND', 'User not found');
+      await copy(req.params.user_id);
+      return reply.code(204).send();
+    },
   );
 }

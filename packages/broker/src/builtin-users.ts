@@ -10,7 +10,8 @@ export interface UserView {
   is_superuser: boolean;
 }
 
-interface UserRecord extends PasswordHash {
+/** A user as stored: its hash, never its password (what a node copies to its peers). */
+export interface UserRecord extends PasswordHash {
   is_superuser: boolean;
 }
 
@@ -78,6 +79,20 @@ export class BuiltinUsers {
     const existed = this.users.has(u.user_id);
     this.save(u.user_id, { ...hash, is_superuser: u.is_superuser ?? false });
     return existed ? 'override' : 'added';
+  }
+
+  /** The stored record of a user, to copy to another node. */
+  record(id: string): UserRecord | undefined {
+    return this.users.get(id);
+  }
+
+  records(): [string, UserRecord][] {
+    return [...this.users];
+  }
+
+  /** Puts a record another node made, as is (no hashing here). */
+  putRecord(id: string, rec: UserRecord): void {
+    this.save(id, { algorithm: rec.algorithm, salt: rec.salt, hash: rec.hash, is_superuser: rec.is_superuser === true });
   }
 
   delete(id: string): boolean {

@@ -30,7 +30,7 @@ export type { AclRule, AclWho, AclDecision } from './acl.js';
 export { BanList, BAN_KINDS } from './banned.js';
 export type { Ban, BanKind } from './banned.js';
 export { BuiltinUsers, UserExistsError } from './builtin-users.js';
-export type { UserView, CheckResult } from './builtin-users.js';
+export type { UserView, CheckResult, UserRecord } from './builtin-users.js';
 export { DEFAULT_HASH, hashPassword, verifyPassword } from './password-hash.js';
 export type { HashAlgorithm, PasswordHash } from './password-hash.js';
 export { MemoryRecordTables } from './record-table.js';
