@@ -12,8 +12,8 @@ import { createMetrics, type MetricsOptions } from './metrics.js';
 import { clientRoutes } from './routes-clients.js';
 import { bridgeOps, bridgeRoutes, type BridgeSource } from './routes-bridges.js';
 import { retainerOps, retainerRoutes } from './routes-retainer.js';
-import { bannedOps, syncBans } from './banned-sync.js';
-import { syncUsers, usersOps } from './users-sync.js';
+import { syncTable, tableOps, type SyncedTable } from './record-sync.js';
+import { apiKeysTable, bansTable, usersTable } from './synced-tables.js';
 import { nodeRoutes } from './routes-node.js';
 import { publishRoutes } from './routes-publish.js';
 import { subscriptionRoutes } from './routes-subscriptions.js';
@@ -88,7 +88,9 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   const bridges = opts.bridges ?? (() => []);
   const registry = createMetrics(broker, { ...opts.metrics, bridges });
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
-  const ops = adminOps(broker, registry, { ...bridgeOps(bridges), ...retainerOps(broker), ...(opts.access ? { ...bannedOps(opts.access), ...usersOps(opts.access) } : {}) });
+  // tables every node keeps the same (record-sync.ts)
+  const tables: SyncedTable<unknown>[] = [apiKeysTable(opts.apiKeys), ...(opts.access ? [bansTable(opts.access), usersTable(opts.access)] : [])];
+  const ops = adminOps(broker, registry, Object.assign({ ...bridgeOps(bridges), ...retainerOps(broker) }, ...tables.map((t) => tableOps(t))));
   broker.cluster.serveAdmin?.(ops);
   const q = new ClusterQuery(broker, ops);
 
@@ -101,8 +103,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   retainerRoutes(app, broker, q);
   clusterRoutes(app, broker, opts.membership);
   accessRoutes(app, registry, opts, q, broker);
-  const stopBanSync = opts.access ? syncBans(broker, opts.access, q) : () => {};
-  const stopUserSync = opts.access ? syncUsers(broker, opts.access, q) : () => {};
+  const stopTableSync = tables.map((t) => syncTable(broker, q, t));
   const stopTraceSync = syncTraces(broker, q);
 
   const prometheus = async (req: import('fastify').FastifyRequest<{ Querystring: { mode?: PrometheusMode } }>, reply: import('fastify').FastifyReply) => {
@@ -130,8 +131,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     address: () => ({ host: opts.host, port }),
     close: () => {
       stopTraceSync();
-      stopBanSync();
-      stopUserSync();
+      for (const stop of stopTableSync) stop();
       return app.close();
     },
   };

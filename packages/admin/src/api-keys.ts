@@ -97,6 +97,13 @@ export class ApiKeys {
     return rec;
   }
 
+  /** Puts a key another node created, as is (its secret's digest only). */
+  put(rec: ApiKeyRecord): void {
+    const old = this.created.get(rec.name);
+    if (old) this.byKey.delete(old.api_key);
+    this.save({ ...rec });
+  }
+
   delete(name: string): boolean {
     const rec = this.created.get(name);
     if (!rec) return false;

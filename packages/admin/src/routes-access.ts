@@ -12,12 +12,12 @@ import { userRoutes } from './routes-users.js';
 import type { ClusterQuery } from './cluster-query.js';
 
 export function accessRoutes(app: FastifyInstance, registry: Registry, opts: { apiKeys: ApiKeys; access?: AccessControl; logLevel?: LogLevelControl }, q: ClusterQuery, broker: Broker): void {
-  apiKeyRoutes(app, opts.apiKeys);
+  apiKeyRoutes(app, opts.apiKeys, q, broker);
   if (opts.logLevel) logRoutes(app, opts.logLevel);
   const access = opts.access;
   if (!access) return;
   userRoutes(app, access, q, broker);
-  bannedRoutes(app, access, q);
+  bannedRoutes(app, access, q, broker);
   authzRoutes(app, access);
   registerAccessMetrics(registry, access);
 }

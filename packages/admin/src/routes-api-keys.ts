@@ -1,5 +1,12 @@
-/** `/api_key`: API keys created through the API (EMQX's shape), kept in the node's store. */
+/**
+ * `/api_key`: API keys created through the API (EMQX's shape), kept in the node's store and
+ * copied to every other node (record-sync.ts), so a key made on one node opens every node's API.
+ */
 import type { FastifyInstance } from 'fastify';
+import type { Broker } from '@vireo/broker';
+import type { ClusterQuery } from './cluster-query.js';
+import { copyEntry } from './record-sync.js';
+import { apiKeysTable } from './synced-tables.js';
 import type { ApiKeys, ApiKeyRecord } from './api-keys.js';
 import { badRequest, errorSchema, notFound } from './errors.js';
 
@@ -10,7 +17,9 @@ const fields = {
   expired_at: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'string', enum: ['infinity'] }] },
 } as const;
 
-export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeys): void {
+export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeys, q: ClusterQuery, broker: Broker): void {
+  const table = apiKeysTable(keys);
+  const copy = (name: string) => copyEntry(broker, q, table, name);
   app.get('/api/v5/api_key', { schema: { summary: 'API keys created through the API (not those of api_key.bootstrap_file)', tags: ['api_key'] } }, async () =>
     keys.list().map(view),
   );
@@ -31,6 +40,7 @@ export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeys): void {
       if (expired !== null && expired <= Date.now()) return badRequest(reply, 'BAD_REQUEST', 'expired_at is in the past');
       if (keys.get(b.name)) return badRequest(reply, 'ALREADY_EXISTS', `api key ${b.name} already exists`);
       const rec = keys.create(b.name, b.desc ?? '', b.enable ?? true, expired);
+      await copy(rec.name);
       return { ...view(rec), api_secret: rec.api_secret };
     },
   );
@@ -50,14 +60,20 @@ export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeys): void {
     async (req, reply) => {
       const b = req.body;
       const rec = keys.update(req.params.name, { desc: b.desc, enable: b.enable, ...(b.expired_at !== undefined ? { expired_at: expiry(b.expired_at) } : {}) });
-      return rec ? view(rec) : notFound(reply, 'NOT_FOUND', 'API key not found');
+      if (!rec) return notFound(reply, 'NOT_FOUND', 'API key not found');
+      await copy(rec.name);
+      return view(rec);
     },
   );
 
   app.delete<{ Params: { name: string } }>(
     '/api/v5/api_key/:name',
     { schema: { summary: 'Delete an API key', tags: ['api_key'], params: nameParam, response: { 404: errorSchema } } },
-    async (req, reply) => (keys.delete(req.params.name) ? reply.code(204).send() : notFound(reply, 'NOT_FOUND', 'API key not found')),
+    async (req, reply) => {
+      if (!keys.delete(req.params.name)) return notFound(reply, 'NOT_FOUND', 'API key not found');
+      await copy(req.params.name);
+      return reply.code(204).send();
+    },
   );
 }
 

@@ -1,13 +1,15 @@
 /**
  * `/banned`: EMQX's ban list (client id, username or peer host); adding a ban kicks who it
- * covers. Changes are written through to every node (banned-sync.ts), so any node lists them.
+ * covers. Every change is copied to the other nodes (record-sync.ts), so bans hold, and
+ * list, the same on every node.
  */
 import type { FastifyInstance } from 'fastify';
-import { BAN_KINDS, type AccessControl, type Ban, type BanKind } from '@vireo/broker';
+import { BAN_KINDS, type AccessControl, type Ban, type BanKind, type Broker } from '@vireo/broker';
 import { badRequest, errorSchema, notFound } from './errors.js';
 import { paginate, pageQuerySchema, type PageQuery } from './paging.js';
-import { markPartial, type ClusterQuery } from './cluster-query.js';
-import { toWire } from './banned-sync.js';
+import type { ClusterQuery } from './cluster-query.js';
+import { copyEntry } from './record-sync.js';
+import { banId, bansTable } from './synced-tables.js';
 
 interface BanBody {
   as: BanKind;
@@ -18,7 +20,9 @@ interface BanBody {
   until?: string;
 }
 
-export function bannedRoutes(app: FastifyInstance, access: AccessControl, q: ClusterQuery): void {
+export function bannedRoutes(app: FastifyInstance, access: AccessControl, q: ClusterQuery, broker: Broker): void {
+  const table = bansTable(access);
+  const copy = (id: string) => copyEntry(broker, q, table, id);
   app.get<{ Querystring: PageQuery }>(
     '/api/v5/banned',
     { schema: { summary: 'Bans in force (the same on every node)', tags: ['banned'], querystring: { type: 'object', properties: pageQuerySchema } } },
@@ -59,8 +63,8 @@ export function bannedRoutes(app: FastifyInstance, access: AccessControl, q: Clu
       if (until <= now) return badRequest(reply, 'BAD_REQUEST', 'until is in the past');
       if (access.banned.get(b.as, b.who)) return badRequest(reply, 'ALREADY_EXISTS', `${b.as} ${b.who} is already banned`);
       const ban: Ban = { as: b.as, who: b.who, by: b.by ?? 'mgmt_api', reason: b.reason ?? '', at, until };
-      const g = await q.gather<number>('banned.add', { ban: toWire(ban) });
-      markPartial(reply, g.errors);
+      access.ban(ban);
+      await copy(banId(ban));
       return view(ban);
     },
   );
@@ -76,14 +80,17 @@ export function bannedRoutes(app: FastifyInstance, access: AccessControl, q: Clu
       },
     },
     async (req, reply) => {
-      const g = await q.gather<boolean>('banned.delete', { as: req.params.as, who: req.params.who });
-      markPartial(reply, g.errors);
-      return g.parts.some((p) => p.value) ? reply.code(204).send() : notFound(reply, 'NOT_FOUND', 'Ban not found');
+      if (!access.banned.delete(req.params.as, req.params.who)) return notFound(reply, 'NOT_FOUND', 'Ban not found');
+      await copy(banId(req.params));
+      return reply.code(204).send();
     },
   );
 
   app.delete('/api/v5/banned', { schema: { summary: 'Lift every ban on every node', tags: ['banned'] } }, async (_req, reply) => {
-    markPartial(reply, (await q.gather<number>('banned.clear', {})).errors);
+    for (const b of access.banned.list()) {
+      access.banned.delete(b.as, b.who);
+      await copy(banId(b));
+    }
     return reply.code(204).send();
   });
 }

@@ -1,14 +1,15 @@
 /**
  * Built-in database users, at EMQX's paths:
  * `/authentication/password_based:built_in_database/users[/{user_id}]`. Every change is
- * copied to the other nodes (users-sync.ts), so any node lists and checks the same users.
+ * copied to the other nodes (record-sync.ts), so any node lists and checks the same users.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { UserExistsError, type AccessControl, type Broker } from '@vireo/broker';
 import { badRequest, errorSchema, notFound } from './errors.js';
 import { paginate, pageQuerySchema, type PageQuery } from './paging.js';
 import type { ClusterQuery } from './cluster-query.js';
-import { copyUser } from './users-sync.js';
+import { copyEntry } from './record-sync.js';
+import { usersTable } from './synced-tables.js';
 
 // a parameter rather than a literal, so that the colon may also come URL-encoded (%3A)
 const USERS = '/api/v5/authentication/:authenticator/users';
@@ -33,7 +34,8 @@ async function builtinOnly(req: FastifyRequest, reply: FastifyReply): Promise<vo
 }
 
 export function userRoutes(app: FastifyInstance, access: AccessControl, q: ClusterQuery, broker: Broker): void {
-  const copy = (id: string) => copyUser(broker, access, q, id);
+  const table = usersTable(access);
+  const copy = (id: string) => copyEntry(broker, q, table, id);
   // EMQX's list of authenticators: Vireo has the one, on or off
   app.get('/api/v5/authentication', { schema: { summary: 'Authenticators (the built-in database), with enable', tags: ['authentication'] } }, async () => [
     { id: AUTHENTICATOR, mechanism: 'password_based', backend: 'built_in_database', enable: access.authenticationEnabled, user_id_type: access.userIdType },

@@ -1,8 +1,8 @@
 /**
- * Bans and built-in users hold cluster-wide, as EMQX's do: a ban made through one node's
- * API kicks the client on another node and refuses it everywhere; lifting it on any node
- * lifts it everywhere; a user added, changed or deleted on one node is so on all; and a
- * node that was away when a ban or user was made gets it when it rejoins.
+ * Bans, built-in users and API keys hold cluster-wide, as EMQX's do: a ban made through
+ * one node's API kicks the client on another node and refuses it everywhere; lifting it on
+ * any node lifts it everywhere; a user or key added, changed or deleted on one node is so
+ * on all; and a node that was away when a ban or user was made gets it when it rejoins.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -89,6 +89,15 @@ test('bans and users made on one node apply on every node; a rejoining node gets
   assert.equal(await connackCode(a.url, { clientId: 'al1', username: 'alice', password: 'pw-2', protocolVersion: 5 }), 0);
   assert.equal((await api(a, 'DELETE', `${USERS}/alice`)).status, 204);
   assert.equal(await connackCode(b.url, { clientId: 'al1', username: 'alice', password: 'pw-2', protocolVersion: 5 }), 0x86);
+
+  // an API key made on A opens B's API; deleted through B, it no longer opens A's
+  const made2 = await api(a, 'POST', '/api/v5/api_key', { name: 'ops2' });
+  assert.equal(made2.status, 200, JSON.stringify(made2.json));
+  const { api_key: k2, api_secret: s2 } = made2.json as { api_key: string; api_secret: string };
+  const withKey = (n: ApiNode) => fetch(`http://127.0.0.1:${n.http}/api/v5/nodes`, { headers: { authorization: `Basic ${Buffer.from(`${k2}:${s2}`).toString('base64')}` } });
+  assert.equal((await withKey(b)).status, 200, 'the key made on A opens B');
+  assert.equal((await api(b, 'DELETE', '/api/v5/api_key/ops2')).status, 204);
+  assert.equal((await withKey(a)).status, 401, 'deleted on B, refused on A');
 
   // B is away (killed; it restarts with an empty data dir) while a ban and a user are made on A
   b.proc.kill('SIGKILL');
