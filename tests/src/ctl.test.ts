@@ -57,6 +57,7 @@ test('vireo ctl against a running node: status, clients, subscriptions, topics, 
     assert.equal(json.subscriptions_cnt, 1);
 
     assert.match((await ctl(env, 'subscriptions', 'list')).stdout, /dev-7\s+cmd\/dev-7\s+1/);
+    assert.match((await ctl(env, 'subscriptions', 'show', 'dev-7')).stdout, /^cmd\/dev-7\s+1\s/m);
     assert.match((await ctl(env, 'topics', 'list')).stdout, /cmd\/dev-7/);
     assert.match((await ctl(env, 'listeners')).stdout, /tcp:default\s+127\.0\.0\.1:\d+\s+2/);
     assert.match((await ctl(env, 'broker', 'stats')).stdout, /live_connections\.count\s*: 2/);

@@ -19,6 +19,7 @@ ${CLUSTER_USAGE}  clients list [--limit N] [--page N]  Clients of every node of 
   clients show CLIENTID                One client
   clients kick CLIENTID                Disconnect a client (DISCONNECT 0x98) and end its session
   subscriptions list [--clientid ID]   Subscriptions
+  subscriptions show CLIENTID           One client's subscriptions
   subscriptions add CLIENTID TOPIC [--qos N]
   subscriptions del CLIENTID TOPIC
   topics list                          The route table
@@ -186,6 +187,11 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
     case 'subscriptions list': {
       const r = (await call(ctx, 'GET', `/api/v5/subscriptions${query}`)) as { data: Record<string, unknown>[] };
       return out(r, () => table(r.data, ['clientid', 'topic', 'qos', 'nl', 'rap', 'rh', 'node']));
+    }
+    case 'subscriptions show': {
+      // EMQX's `subscriptions show <ClientId>`: one client's subscriptions, on whichever node it is
+      const r = (await call(ctx, 'GET', `/api/v5/clients/${encodeURIComponent(need(c, 'CLIENTID'))}/subscriptions`)) as Record<string, unknown>[];
+      return out(r, () => table(r, ['topic', 'qos', 'nl', 'rap', 'rh']));
     }
     case 'subscriptions add': {
       const body = { topic: need(d, 'TOPIC'), qos: Number(v.qos ?? 0) };
