@@ -8,6 +8,7 @@
 import type { FastifyReply } from 'fastify';
 import { AdminCallError, type AdminCallHandler, type Broker } from '@vireo/broker';
 import type { Page, PageQuery } from './paging.js';
+import { notFound } from './errors.js';
 
 /** A node that is missing from an answer, and why. */
 export interface NodeError {
@@ -149,6 +150,18 @@ export function nodeError(node: string, err: unknown): NodeError {
 }
 
 /** Names the nodes an answer left out in a header, for answers whose body has no room for it. */
+/**
+ * A route's paged cluster-wide answer: `node`, when given, narrows the nodes asked (404 for
+ * one that is not running), and a page some node did not answer for is marked partial.
+ */
+export async function answerPage<T, F>(q: ClusterQuery, reply: FastifyReply, op: string, filters: F, query: PageQuery & { node?: string }): Promise<ClusterPage<T> | FastifyReply> {
+  const nodes = q.select(query.node);
+  if (!nodes) return notFound(reply, 'NOT_FOUND', `node ${query.node} is not a running node of the cluster`);
+  const r = await q.page<T, F>(op, filters, { page: query.page, limit: query.limit }, nodes);
+  markPartial(reply, r.meta.errors ?? []);
+  return r;
+}
+
 export function markPartial(reply: FastifyReply, errors: NodeError[]): void {
   if (errors.length > 0) reply.header('x-vireo-partial', errors.map((e) => `${e.node}=${e.reason}`).join(', '));
 }

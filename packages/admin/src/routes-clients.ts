@@ -7,7 +7,7 @@ import { parseSharedFilter, topicFilterError } from '@vireo/mqtt';
 import type { ClientView, SubscriptionView } from '@vireo/broker';
 import { pageQuerySchema, type PageQuery } from './paging.js';
 import { notFound, badRequest, errorSchema } from './errors.js';
-import { markPartial, type ClusterQuery, type NodeError } from './cluster-query.js';
+import { answerPage, markPartial, type ClusterQuery, type NodeError } from './cluster-query.js';
 import type { ClientFilters, SubscribeArgs } from './admin-ops.js';
 
 interface ListQuery extends PageQuery, ClientFilters {
@@ -61,11 +61,7 @@ export function clientRoutes(app: FastifyInstance, q: ClusterQuery): void {
     },
     async (req, reply) => {
       const { page, limit, node, ...filters } = req.query;
-      const nodes = q.select(node);
-      if (!nodes) return notFound(reply, 'NOT_FOUND', `node ${node} is not a running node of the cluster`);
-      const result = await q.page<ClientView, ClientFilters>('clients.page', filters, { page, limit }, nodes);
-      markPartial(reply, result.meta.errors ?? []);
-      return result;
+      return answerPage<ClientView, ClientFilters>(q, reply, 'clients.page', filters, { page, limit, node });
     },
   );
 

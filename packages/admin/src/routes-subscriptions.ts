@@ -2,8 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { SubscriptionView } from '@vireo/broker';
 import { pageQuerySchema, type PageQuery } from './paging.js';
-import { notFound } from './errors.js';
-import { markPartial, type ClusterQuery } from './cluster-query.js';
+import { answerPage, type ClusterQuery } from './cluster-query.js';
 import type { SubscriptionFilters, TopicView } from './admin-ops.js';
 
 export function subscriptionRoutes(app: FastifyInstance, q: ClusterQuery): void {
@@ -30,11 +29,7 @@ export function subscriptionRoutes(app: FastifyInstance, q: ClusterQuery): void 
     },
     async (req, reply) => {
       const { page, limit, node, ...filters } = req.query;
-      const nodes = q.select(node);
-      if (!nodes) return notFound(reply, 'NOT_FOUND', `node ${node} is not a running node of the cluster`);
-      const r = await q.page<SubscriptionView, SubscriptionFilters>('subscriptions.page', filters, { page, limit }, nodes);
-      markPartial(reply, r.meta.errors ?? []);
-      return r;
+      return answerPage<SubscriptionView, SubscriptionFilters>(q, reply, 'subscriptions.page', filters, { page, limit, node });
     },
   );
 
@@ -49,11 +44,7 @@ export function subscriptionRoutes(app: FastifyInstance, q: ClusterQuery): void 
     },
     async (req, reply) => {
       const { page, limit, node, topic } = req.query;
-      const nodes = q.select(node);
-      if (!nodes) return notFound(reply, 'NOT_FOUND', `node ${node} is not a running node of the cluster`);
-      const r = await q.page<TopicView, { topic?: string }>('topics.page', { topic }, { page, limit }, nodes);
-      markPartial(reply, r.meta.errors ?? []);
-      return r;
+      return answerPage<TopicView, { topic?: string }>(q, reply, 'topics.page', { topic }, { page, limit, node });
     },
   );
 }
