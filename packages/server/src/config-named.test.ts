@@ -4,21 +4,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from './config.js';
-import { formatIssue } from './config-validate.js';
+import { loadConfig } from './config.js';
+import { errorsOf } from './config-errors-of.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vireo-named-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-function errorsOf(options: Parameters<typeof loadConfig>[0]): string[] {
-  try {
-    loadConfig(options);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.issues.map(formatIssue);
-  }
-  assert.fail('the configuration loaded');
-}
 
 test('no bridges by default', () => {
   assert.deepEqual(loadConfig({ env: {} }).config.bridges.mqtt, {});

@@ -4,8 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
-import { ConfigError, loadConfig } from './config.js';
+import { loadConfig } from './config.js';
 import { formatIssue } from './config-validate.js';
+import { errorsOf } from './config-errors-of.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vireo-config-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,17 +15,6 @@ function yamlFile(text: string): string {
   const file = join(dir, `c${n++}.yaml`);
   writeFileSync(file, text);
   return file;
-}
-
-/** The formatted errors of a configuration that must not load. */
-function errorsOf(options: Parameters<typeof loadConfig>[0]): string[] {
-  try {
-    loadConfig(options);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.issues.map(formatIssue);
-  }
-  assert.fail('the configuration loaded');
 }
 
 test('defaults: no file, no env', () => {
