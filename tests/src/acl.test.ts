@@ -12,7 +12,8 @@ import path from 'node:path';
 import pino from 'pino';
 import type { MqttClient } from 'mqtt';
 import { AccessControl, Acl, MemoryRecordTables, DEFAULT_HASH } from '@vireo/broker';
-import { freePort, connect, collect, endAll, startBroker } from './harness.js';
+import { connect, collect, endAll, startBroker } from './harness.js';
+import { apiNodeEnv, metric } from './api-node.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
 import { connackCode, ctl } from './ctl-run.js';
 
@@ -48,24 +49,13 @@ async function subackCodes(c: MqttClient, topics: string[]): Promise<number[]> {
   }
 }
 
-async function metric(httpPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/api/v5/prometheus/stats`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-  return line ? Number(line.split(' ').pop()) : NaN;
-}
-
 test('ACL file: placeholders, eq, superuser bypass, v5 and 3.1.1 codes, acl_denied drops, ctl acl reload, bad files', T, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vireo-acl-'));
   const aclFile = path.join(dir, 'acl.yaml');
   writeFileSync(aclFile, RULES);
-  const keyFile = path.join(dir, 'keys');
-  writeFileSync(keyFile, 'ops:s3cret\n');
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const { mqttPort, httpPort, env: base } = await apiNodeEnv(dir);
   const env = {
-    VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqttPort}`,
-    VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
-    VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${httpPort}`,
-    VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
+    ...base,
     VIREO_DURABLE_STORAGE__BACKEND: 'memory',
     VIREO_AUTHENTICATION__ENABLE: 'true',
     VIREO_AUTHORIZATION__SOURCES__FILE__PATH: aclFile,

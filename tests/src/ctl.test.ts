@@ -1,38 +1,23 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { freePort, connect, endAll } from './harness.js';
-import { spawnVireo, VIREO_CLI } from './vireo-process.js';
+import { connect, endAll } from './harness.js';
+import { spawnVireo } from './vireo-process.js';
+import { ctl as runCtl } from './ctl-run.js';
+import { apiNodeEnv } from './api-node.js';
 
 const T = { timeout: 120_000 };
 
-function ctl(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const clean: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('VIREO_')) clean[k] = v;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [VIREO_CLI, 'ctl', ...args], { env: { ...clean, ...env }, timeout: 15_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const ctl = (env: Record<string, string>, ...args: string[]) => runCtl(env, args);
 
 test('vireo ctl against a running node: status, clients, subscriptions, topics, listeners, stats, publish, kick; --json; errors exit non-zero', T, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vireo-ctl-'));
-  const keyFile = path.join(dir, 'keys');
-  writeFileSync(keyFile, 'ops:s3cret\n');
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const { mqttPort, httpPort, env: base } = await apiNodeEnv(dir);
   // the node and ctl read the same configuration, as an operator's shell would
-  const env = {
-    VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqttPort}`,
-    VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
-    VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${httpPort}`,
-    VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
-    VIREO_NODE__DATA_DIR: path.join(dir, 'data'),
-  };
+  const env = { ...base, VIREO_NODE__DATA_DIR: path.join(dir, 'data') };
   const vireo = spawnVireo({ env });
   let dev: MqttClient | undefined;
   let pub: MqttClient | undefined;

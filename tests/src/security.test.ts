@@ -9,28 +9,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { freePort, connect, waitFor } from './harness.js';
+import { connect, waitFor } from './harness.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
 import { connackCode, ctl } from './ctl-run.js';
+import { apiNodeEnv, metric } from './api-node.js';
 
 const T = { timeout: 120_000 };
 
-async function metric(httpPort: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${httpPort}/api/v5/prometheus/stats`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
-  return line ? Number(line.split(' ').pop()) : NaN;
-}
-
 test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all survive kill -9', T, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vireo-sec-'));
-  const keyFile = path.join(dir, 'keys');
-  writeFileSync(keyFile, 'ops:s3cret\n');
-  const [mqttPort, httpPort] = [await freePort(), await freePort()];
+  const { mqttPort, httpPort, env: base } = await apiNodeEnv(dir);
   const env = {
-    VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqttPort}`,
-    VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
-    VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${httpPort}`,
-    VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
+    ...base,
     VIREO_NODE__DATA_DIR: path.join(dir, 'data'),
     VIREO_AUTHENTICATION__ENABLE: 'true',
   };
