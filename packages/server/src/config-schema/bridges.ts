@@ -2,8 +2,8 @@
  * `bridges.mqtt.<name>`: MQTT bridges to other brokers, with EMQX 5's key names
  * (server, proto_ver, ingress.remote/local, egress.local/remote, `${field}` templates).
  */
-import { isAddress } from './config-values.js';
-import { bool, bytesize, duration, int, named, oneOf, optionalStr, str, type SchemaNode } from './schema-dsl.js';
+import { isAddress } from '../config-values.js';
+import { bool, bytesize, duration, int, named, oneOf, optionalStr, str, type SchemaNode } from '../schema-dsl.js';
 
 const template = (field: string, what: string) =>
   str({ default: `\${${field}}`, description: `${what}; a template: \`\${topic}\`, \`\${payload}\`, \`\${qos}\`, \`\${retain}\`, \`\${clientid}\` are replaced by the message's values.` });

@@ -1,0 +1,76 @@
+/**
+ * `listeners`: the MQTT listeners (TCP, WebSocket, TLS, secure WebSocket) with EMQX's `ssl_options`.
+ */
+import { bind, bool, int, oneOf, optionalStr, str, type SchemaNode } from '../schema-dsl.js';
+
+const mqttPath = () =>
+  str({
+    default: '/mqtt',
+    description: 'HTTP path WebSocket clients connect to.',
+    check: (v) => (v.startsWith('/') ? undefined : 'a path starting with /'),
+  });
+
+const listener = (port: number, what: string) => ({
+  bind: bind({
+    default: { host: '0.0.0.0', port },
+    description: `Address the ${what} listener accepts connections on: \`host:port\`, \`[ipv6]:port\` or a port alone (all IPv4 interfaces). Port 0 disables the listener.`,
+  }),
+  max_connections: int({
+    default: 1_024_000,
+    min: 1,
+    max: Number.MAX_SAFE_INTEGER,
+    keywords: { infinity: Number.MAX_SAFE_INTEGER },
+    description: `Most connections the ${what} listener accepts at once; further ones are refused. \`infinity\` lifts the limit.`,
+  }),
+});
+
+/** `ssl_options` of a TLS listener, as EMQX names them. */
+const sslOptions = (what: string) => ({
+  certfile: optionalStr({
+    default: undefined,
+    docDefault: 'none',
+    description: `PEM file with the ${what} listener's certificate (and chain). The listener starts only when \`certfile\` and \`keyfile\` are both set.`,
+  }),
+  keyfile: optionalStr({
+    default: undefined,
+    docDefault: 'none',
+    description: `PEM file with the private key of \`certfile\`.`,
+  }),
+  cacertfile: optionalStr({
+    default: undefined,
+    docDefault: 'none',
+    description: 'PEM file of the CA certificates client certificates are checked against (`verify_peer`).',
+  }),
+  verify: oneOf({
+    default: 'verify_none',
+    values: ['verify_none', 'verify_peer'],
+    description: '`verify_peer` asks clients for a certificate and refuses one that does not chain to `cacertfile`.',
+  }),
+  fail_if_no_peer_cert: bool({
+    default: false,
+    description: 'With `verify_peer`: refuse clients that present no certificate at all.',
+  }),
+});
+
+export const listenersSchema = {
+  tcp: { default: listener(1883, 'MQTT over TCP') },
+  ws: {
+    default: {
+      ...listener(8083, 'MQTT over WebSocket'),
+      websocket: { mqtt_path: mqttPath() },
+    },
+  },
+  ssl: {
+    default: {
+      ...listener(8883, 'MQTT over TLS'),
+      ssl_options: sslOptions('MQTT over TLS'),
+    },
+  },
+  wss: {
+    default: {
+      ...listener(8084, 'MQTT over secure WebSocket'),
+      websocket: { mqtt_path: mqttPath() },
+      ssl_options: sslOptions('secure WebSocket'),
+    },
+  },
+} as const satisfies SchemaNode;
