@@ -8,7 +8,8 @@ import net from 'node:net';
 import pino from 'pino';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import { createBroker, AccessControl, Acl, MemoryRecordTables, DEFAULT_HASH } from '@vireo/broker';
+import { createBroker } from '@vireo/broker';
+import { AccessControl, Acl, MemoryRecordTables, DEFAULT_HASH } from '@vireo/access';
 
 const [C = '400', M = '30000', R = '5'] = process.argv.slice(2);
 const logger = pino({ level: 'silent' });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import type { MqttClient } from 'mqtt';
-import { AccessControl, Acl, MemoryRecordTables, DEFAULT_HASH } from '@vireo/broker';
+import { AccessControl, Acl, MemoryRecordTables, DEFAULT_HASH } from '@vireo/access';
 import { connect, collect, endAll, startBroker } from './harness.js';
 import { apiNodeEnv, metric } from './api-node.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';

@@ -19,7 +19,7 @@ import { publishRoutes } from './routes-publish.js';
 import { subscriptionRoutes } from './routes-subscriptions.js';
 import { traceRoutes } from './routes-trace.js';
 import { clusterRoutes, type ClusterMembership } from './routes-cluster.js';
-import type { AccessControl } from '@vireo/broker';
+import type { AccessControl } from '@vireo/access';
 import { accessRoutes } from './routes-access.js';
 import type { LogLevelControl } from './routes-log.js';
 import { adminOps } from './admin-ops.js';

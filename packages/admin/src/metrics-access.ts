@@ -5,7 +5,7 @@
  * `vireo_authorization_deny` are in metrics.ts.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { AccessControl, AccessCounters } from '@vireo/broker';
+import type { AccessControl, AccessCounters } from '@vireo/access';
 
 export function registerAccessMetrics(register: Registry, access: AccessControl): void {
   const c = access.counters;

@@ -1,7 +1,8 @@
 /** Wires the access-control endpoints (users, bans, ACL, API keys, log level) and their metrics. */
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { AccessControl, Broker } from '@vireo/broker';
+import type { AccessControl } from '@vireo/access';
+import type { Broker } from '@vireo/broker';
 import type { ApiKeys } from './api-keys.js';
 import { registerAccessMetrics } from './metrics-access.js';
 import { apiKeyRoutes } from './routes-api-keys.js';

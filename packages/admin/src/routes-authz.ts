@@ -1,6 +1,6 @@
 /** Authorization settings and the file source: what is configured, and re-reading the rule file. */
 import type { FastifyInstance } from 'fastify';
-import { AclError, type AccessControl } from '@vireo/broker';
+import { AclError, type AccessControl } from '@vireo/access';
 import { badRequest, errorSchema } from './errors.js';
 
 export function authzRoutes(app: FastifyInstance, access: AccessControl): void {

@@ -4,7 +4,8 @@
  * list, the same on every node.
  */
 import type { FastifyInstance } from 'fastify';
-import { BAN_KINDS, type AccessControl, type Ban, type BanKind, type Broker } from '@vireo/broker';
+import { BAN_KINDS, type AccessControl, type Ban, type BanKind } from '@vireo/access';
+import type { Broker } from '@vireo/broker';
 import { badRequest, errorSchema, notFound } from './errors.js';
 import { paginate, pageQuerySchema, type PageQuery } from './paging.js';
 import type { ClusterQuery } from './cluster-query.js';

@@ -4,7 +4,8 @@
  * copied to the other nodes (record-sync.ts), so any node lists and checks the same users.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { UserExistsError, type AccessControl, type Broker } from '@vireo/broker';
+import { UserExistsError, type AccessControl } from '@vireo/access';
+import type { Broker } from '@vireo/broker';
 import { badRequest, errorSchema, notFound } from './errors.js';
 import { paginate, pageQuerySchema, type PageQuery } from './paging.js';
 import type { ClusterQuery } from './cluster-query.js';

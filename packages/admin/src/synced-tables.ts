@@ -1,5 +1,5 @@
 /** The tables every node keeps the same (record-sync.ts): bans, built-in users, API keys. */
-import type { AccessControl, Ban, BanKind, UserRecord } from '@vireo/broker';
+import type { AccessControl, Ban, BanKind, UserRecord } from '@vireo/access';
 import type { ApiKeyRecord, ApiKeys } from './api-keys.js';
 import type { SyncedTable } from './record-sync.js';
 

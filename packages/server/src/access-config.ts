@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { parse } from 'yaml';
-import { AccessControl, Acl, AclError, MemoryRecordTables, type HashAlgorithm, type RecordTables } from '@vireo/broker';
+import { AccessControl, Acl, AclError, MemoryRecordTables, type HashAlgorithm, type RecordTables } from '@vireo/access';
 import { openRecordTables } from '@vireo/store';
 import { ConfigError } from './config-error.js';
 import type { VireoConfig } from './config-schema.js';

@@ -4,7 +4,8 @@
  */
 import type { Logger } from 'pino';
 import { ApiKeys, startAdmin, type AdminServer, type BridgeSource, type WebhookMetricsSource } from '@vireo/admin';
-import type { AccessControl, Broker, RecordTables } from '@vireo/broker';
+import type { AccessControl } from '@vireo/access';
+import type { Broker, RecordTables } from '@vireo/broker';
 import { PINO_LEVEL } from './logger.js';
 import { ConfigError } from './config-error.js';
 import { membershipOf } from './cluster-config.js';

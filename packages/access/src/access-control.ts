@@ -9,11 +9,8 @@ import { RC } from '@vireo/mqtt';
 import { Acl, type AclDecision } from './acl.js';
 import { BanList, type Ban } from './banned.js';
 import { BuiltinUsers } from './builtin-users.js';
-import type { Broker } from './broker.js';
-import type { AuthenticateRequest, AuthResult, AuthorizeAction, BrokerHooks, ClientInfo } from './hooks.js';
+import { hostOf, type AuthenticateRequest, type AuthResult, type AuthorizeAction, type Broker, type BrokerHooks, type ClientInfo, type RecordTables } from '@vireo/broker';
 import type { HashAlgorithm } from './password-hash.js';
-import { hostOf } from './peer.js';
-import type { RecordTables } from './record-table.js';
 
 export interface AccessControlOptions {
   authentication: {

@@ -3,7 +3,7 @@
  * password hash and `is_superuser`, kept in a record table of the node's store.
  */
 import { hashPassword, verifyPassword, DEFAULT_HASH, type HashAlgorithm, type PasswordHash } from './password-hash.js';
-import type { RecordTable } from './record-table.js';
+import type { RecordTable } from '@vireo/broker';
 
 export interface UserView {
   user_id: string;

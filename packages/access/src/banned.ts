@@ -3,7 +3,7 @@
  * banned it, why, and until when. Kept in a record table of the node's store; expired bans
  * are ignored at once and deleted by `purgeExpired` (run periodically).
  */
-import type { RecordTable } from './record-table.js';
+import type { RecordTable } from '@vireo/broker';
 
 export type BanKind = 'clientid' | 'username' | 'peerhost';
 export const BAN_KINDS: readonly BanKind[] = ['clientid', 'username', 'peerhost'];

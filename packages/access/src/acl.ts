@@ -11,7 +11,7 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { parseSharedFilter, topicFilterError, topicMatches } from '@vireo/mqtt';
-import type { AuthorizeAction, ClientInfo } from './hooks.js';
+import type { AuthorizeAction, ClientInfo } from '@vireo/broker';
 
 export type AclPermission = 'allow' | 'deny';
 export type AclAction = AuthorizeAction | 'all';

@@ -4,7 +4,7 @@ import { Acl, AclError, filterCovers } from './acl.js';
 import { BanList } from './banned.js';
 import { BuiltinUsers } from './builtin-users.js';
 import { MemoryRecordTables } from './record-table.js';
-import type { ClientInfo } from './hooks.js';
+import type { ClientInfo } from '@vireo/broker';
 
 const client = (clientId: string, username?: string): ClientInfo => ({ clientId, username, peer: '10.1.2.3:5000', protocolVersion: 5, listener: 'tcp:default' });
 

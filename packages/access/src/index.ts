@@ -1,0 +1,16 @@
+/**
+ * Access control, plugged into the broker through its hooks: the authenticator chain, the ACL,
+ * bans, the built-in user database, password hashing and in-memory record tables.
+ */
+export { AccessControl, AccessCounters, normalizeIp } from './access-control.js';
+export type { AccessControlOptions } from './access-control.js';
+export { Acl, AclError, filterCovers } from './acl.js';
+export type { AclRule, AclWho, AclDecision } from './acl.js';
+export { BanList, BAN_KINDS } from './banned.js';
+export type { Ban, BanKind } from './banned.js';
+export { BuiltinUsers, UserExistsError } from './builtin-users.js';
+export type { UserView, CheckResult, UserRecord } from './builtin-users.js';
+export { DEFAULT_HASH, hashPassword, verifyPassword } from './password-hash.js';
+export type { HashAlgorithm, PasswordHash } from './password-hash.js';
+export { MemoryRecordTables } from './record-table.js';
+export type { RecordTable, RecordTables } from './record-table.js';
