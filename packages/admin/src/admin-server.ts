@@ -26,6 +26,7 @@ import { adminOps } from './admin-ops.js';
 import { ClusterQuery, markPartial } from './cluster-query.js';
 import { PROMETHEUS_MODES, scrape, type PrometheusMode } from './cluster-metrics.js';
 import { syncTraces } from './trace-sync.js';
+import { apiKeyGate } from './api-auth.js';
 
 export interface AdminOptions {
   host: string;
@@ -70,14 +71,12 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     },
   });
 
+  const gate = apiKeyGate(opts.apiKeys, broker.logger);
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0];
     if (PUBLIC.has(path)) return;
     if (PROMETHEUS.has(path) && !opts.prometheusAuth) return;
-    if (!opts.apiKeys.verify(req.headers.authorization)) {
-      // no hint about which part was wrong
-      return reply.code(401).header('www-authenticate', 'Basic realm="vireo"').send({ code: 'BAD_API_KEY_OR_SECRET', message: 'Check api_key/api_secret' });
-    }
+    await gate(req, reply);
   });
   app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, req, reply) => {
     if (err.validation) return reply.code(400).send({ code: 'BAD_REQUEST', message: err.message });

@@ -7,3 +7,7 @@ export type { BridgeSource, BridgeView } from './routes-bridges.js';
 export type { ApiKeyRecord } from './api-keys.js';
 export type { LogLevelControl } from './routes-log.js';
 export type { ClusterMembership, ClusterStatusView } from './routes-cluster.js';
+export { ROLES, API_KEY_ROLES, DASHBOARD_ROLES, allowed, forbidden, isRole } from './roles.js';
+export type { Role, RoleRequest } from './roles.js';
+export { AuthThrottle } from './auth-throttle.js';
+export type { ApiKeyIdentity } from './api-keys.js';

@@ -9,12 +9,14 @@ import { copyEntry } from './record-sync.js';
 import { apiKeysTable } from './synced-tables.js';
 import type { ApiKeys, ApiKeyRecord } from './api-keys.js';
 import { badRequest, errorSchema, notFound } from './errors.js';
+import { API_KEY_ROLES, type Role } from './roles.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } as const;
 const fields = {
   desc: { type: 'string', maxLength: 1024 },
   enable: { type: 'boolean' },
   expired_at: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'string', enum: ['infinity'] }] },
+  role: { type: 'string', enum: API_KEY_ROLES as Role[], description: 'administrator (default), viewer (reads only) or publisher (POST /publish only), as EMQX' },
 } as const;
 
 export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeys, q: ClusterQuery, broker: Broker): void {
@@ -24,7 +26,7 @@ export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeys, q: ClusterQuer
     keys.list().map(view),
   );
 
-  app.post<{ Body: { name: string; desc?: string; enable?: boolean; expired_at?: string } }>(
+  app.post<{ Body: { name: string; desc?: string; enable?: boolean; expired_at?: string; role?: Role } }>(
     '/api/v5/api_key',
     {
       schema: {
@@ -39,7 +41,7 @@ export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeys, q: ClusterQuer
       const expired = expiry(b.expired_at);
       if (expired !== null && expired <= Date.now()) return badRequest(reply, 'BAD_REQUEST', 'expired_at is in the past');
       if (keys.get(b.name)) return badRequest(reply, 'ALREADY_EXISTS', `api key ${b.name} already exists`);
-      const rec = keys.create(b.name, b.desc ?? '', b.enable ?? true, expired);
+      const rec = keys.create(b.name, b.desc ?? '', b.enable ?? true, expired, b.role ?? 'administrator');
       await copy(rec.name);
       return { ...view(rec), api_secret: rec.api_secret };
     },
@@ -54,12 +56,12 @@ export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeys, q: ClusterQuer
     },
   );
 
-  app.put<{ Params: { name: string }; Body: { desc?: string; enable?: boolean; expired_at?: string } }>(
+  app.put<{ Params: { name: string }; Body: { desc?: string; enable?: boolean; expired_at?: string; role?: Role } }>(
     '/api/v5/api_key/:name',
-    { schema: { summary: 'Change an API key (enable, desc, expired_at)', tags: ['api_key'], params: nameParam, body: { type: 'object', additionalProperties: false, properties: fields }, response: { 404: errorSchema } } },
+    { schema: { summary: 'Change an API key (enable, desc, expired_at, role)', tags: ['api_key'], params: nameParam, body: { type: 'object', additionalProperties: false, properties: fields }, response: { 404: errorSchema } } },
     async (req, reply) => {
       const b = req.body;
-      const rec = keys.update(req.params.name, { desc: b.desc, enable: b.enable, ...(b.expired_at !== undefined ? { expired_at: expiry(b.expired_at) } : {}) });
+      const rec = keys.update(req.params.name, { desc: b.desc, enable: b.enable, role: b.role, ...(b.expired_at !== undefined ? { expired_at: expiry(b.expired_at) } : {}) });
       if (!rec) return notFound(reply, 'NOT_FOUND', 'API key not found');
       await copy(rec.name);
       return view(rec);
@@ -89,5 +91,6 @@ function view(r: ApiKeyRecord) {
     enable: r.enable,
     created_at: new Date(r.created_at).toISOString(),
     expired_at: r.expired_at === null ? 'infinity' : new Date(r.expired_at).toISOString(),
+    role: r.role ?? 'administrator',
   };
 }

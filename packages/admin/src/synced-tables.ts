@@ -1,6 +1,7 @@
 /** The tables every node keeps the same (record-sync.ts): bans, built-in users, API keys. */
 import type { AccessControl, Ban, BanKind, UserRecord } from '@vireo/access';
 import type { ApiKeyRecord, ApiKeys } from './api-keys.js';
+import { isRole } from './roles.js';
 import type { SyncedTable } from './record-sync.js';
 
 /** A ban as JSON carries it (Infinity is not JSON). */
@@ -53,6 +54,7 @@ export function apiKeysTable(keys: ApiKeys): SyncedTable<ApiKeyRecord> {
     get: (name) => keys.get(name),
     put: (_name, rec) => keys.put(rec),
     delete: (name) => keys.delete(name),
-    valid: (v): v is ApiKeyRecord => isObject(v) && typeof v.name === 'string' && typeof v.api_key === 'string' && typeof v.secret_digest === 'string',
+    valid: (v): v is ApiKeyRecord =>
+      isObject(v) && typeof v.name === 'string' && typeof v.api_key === 'string' && typeof v.secret_digest === 'string' && (v.role === undefined || isRole(v.role)),
   };
 }

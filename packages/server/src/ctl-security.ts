@@ -14,7 +14,7 @@ export const SECURITY_USAGE = `  users list                           Users of t
   banned add clientid|username|peerhost WHO [--reason R] [--duration SECONDS | --until TIME]
   banned del clientid|username|peerhost WHO
   acl reload                           Re-read the ACL file (authorization.sources.file.path)
-  api-keys list | add NAME [--desc D] | del NAME
+  api-keys list | add NAME [--desc D] [--role administrator|viewer|publisher] | del NAME
   log set-level LEVEL                  debug, info, notice, warning, error, critical, alert, emergency
 `;
 
@@ -26,6 +26,7 @@ export interface SecurityOpts {
   until?: string;
   duration?: string;
   desc?: string;
+  role?: string;
 }
 
 /** A usage mistake (exit 2). */
@@ -98,11 +99,11 @@ export function securityCommand(p: string[], v: SecurityOpts, call: Call, out: O
     case 'api-keys list':
       return run(async () => {
         const r = (await call('GET', '/api/v5/api_key')) as Record<string, unknown>[];
-        return out(r, () => table(r, ['name', 'api_key', 'enable', 'desc', 'created_at', 'expired_at']));
+        return out(r, () => table(r, ['name', 'api_key', 'role', 'enable', 'desc', 'created_at', 'expired_at']));
       });
     case 'api-keys add':
       return run(async () => {
-        const r = (await call('POST', '/api/v5/api_key', { name: need(c, 'NAME'), desc: v.desc ?? '' })) as Record<string, unknown>;
+        const r = (await call('POST', '/api/v5/api_key', { name: need(c, 'NAME'), desc: v.desc ?? '', ...(v.role !== undefined ? { role: v.role } : {}) })) as Record<string, unknown>;
         // the secret is shown this once: print it where a script can take it
         return out(r, () => record(r) + `\nuse it as --api-key ${String(r.api_key)}:${String(r.api_secret)}\n`);
       });

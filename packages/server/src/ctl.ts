@@ -67,6 +67,7 @@ export async function runCtl(argv: readonly string[]): Promise<number> {
         reason: { type: 'string' },
         until: { type: 'string' },
         desc: { type: 'string' },
+        role: { type: 'string' },
       },
     });
   } catch (err) {
@@ -150,7 +151,7 @@ async function call(ctx: Ctx, method: string, path: string, body?: unknown): Pro
   }
 }
 
-type Opts = { superuser?: boolean; reason?: string; until?: string; desc?: string; limit?: string; page?: string; clientid?: string; qos?: string; retain?: boolean; name?: string; duration?: string };
+type Opts = { superuser?: boolean; reason?: string; until?: string; desc?: string; role?: string; limit?: string; page?: string; clientid?: string; qos?: string; retain?: boolean; name?: string; duration?: string };
 
 const TRACE_TYPES: Record<string, string> = { client: 'clientid', clientid: 'clientid', topic: 'topic', ip: 'ip_address', ip_address: 'ip_address' };
 
