@@ -41,3 +41,33 @@ function fnv(s: string): number {
   }
   return h >>> 0;
 }
+
+/**
+ * The node choice for shared groups with members on several nodes, with a counter per
+ * group and filter (round robin, sticky) kept across messages.
+ */
+export class SharedNodeChoice {
+  private readonly counters = new Map<string, { value: number; stickTo?: string }>();
+
+  constructor(
+    private readonly self: string,
+    private readonly strategy: SharedStrategy,
+  ) {}
+
+  /**
+   * Which node delivers `group/filter` for one message: `nodes` are the peers with members,
+   * `linked` says which of them can be reached now. Undefined when none can (this node's
+   * own members, if any, then get it).
+   */
+  choose(group: string, filter: string, nodes: Iterable<string>, linked: (node: string) => boolean, selfHas: boolean, from: string, topic: string): string | undefined {
+    const candidates: string[] = [];
+    for (const n of nodes) if (linked(n)) candidates.push(n);
+    if (candidates.length === 0) return undefined;
+    if (selfHas) candidates.push(this.self);
+    candidates.sort();
+    const key = `${group}/${filter}`;
+    let counter = this.counters.get(key);
+    if (!counter) this.counters.set(key, (counter = { value: 0 }));
+    return pickNode(this.strategy, candidates, this.self, selfHas, counter, from, topic);
+  }
+}

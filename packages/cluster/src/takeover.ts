@@ -1,0 +1,142 @@
+/**
+ * Session takeover between nodes, in two phases. Phase 1: the new node asks the node that
+ * holds the clientid (`takeover`); that node closes the connection, keeps a stand-in that
+ * queues what still arrives, and answers with the session (`takeover_reply`). Phase 2: once
+ * the new node has installed the session and its routes, it asks for the rest
+ * (`takeover_end`) and gets what the stand-in queued (`takeover_rest`).
+ */
+import type { ClusterHost, SessionState } from '@vireo/broker';
+import type { Logger } from 'pino';
+import type { ClientLock } from './client-lock.js';
+import { decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
+import type { Frame } from './wire.js';
+
+export type TakeoverBody = NonNullable<Frame['takeover']>;
+export type TakeoverReplyBody = NonNullable<Frame['takeover_reply']>;
+export type TakeoverEndBody = NonNullable<Frame['takeover_end']>;
+export type TakeoverRestBody = NonNullable<Frame['takeover_rest']>;
+
+export interface TakeoverDeps {
+  readonly node: string;
+  readonly log: Logger;
+  readonly lock: ClientLock;
+  /** How long a CONNECT waits for the old node to hand over a session. */
+  readonly timeoutMs: number;
+  /** Queues a frame for `node`. */
+  send(node: string, frame: Frame): void;
+  /** Whether a link to `node` is up. */
+  linked(node: string): boolean;
+  host(): ClusterHost | undefined;
+}
+
+interface PendingClaim {
+  node: string;
+  clientId: string;
+  clean: boolean;
+  startedAt: number;
+  timer: NodeJS.Timeout;
+  resolve(state: SessionState | undefined): void;
+  /** How often the claim was sent on to the node the session had just moved to. */
+  hops?: number;
+}
+
+export class Takeover {
+  private readonly claims = new Map<number, PendingClaim>();
+  private claimSeq = 0;
+  /** Takeover requests for a clientid this node is itself taking over wait until it has the session. */
+  private readonly deferred = new Map<string, (() => void)[]>();
+
+  constructor(private readonly deps: TakeoverDeps) {}
+
+  /** See ClusterLink.claimClient. */
+  claim(clientId: string, cleanStart: boolean): Promise<SessionState | undefined> | undefined {
+    const owner = this.deps.lock.ownerElsewhere(clientId);
+    if (owner === undefined || !this.deps.linked(owner)) return undefined;
+    const id = ++this.claimSeq;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.claims.delete(id);
+        this.deps.log.warn({ clientid: clientId, peer_node: owner }, 'Takeover from another node timed out, starting a new session');
+        resolve(undefined);
+        this.runDeferred(clientId);
+      }, this.deps.timeoutMs);
+      this.claims.set(id, { node: owner, clientId, clean: cleanStart, startedAt: Date.now(), timer, resolve });
+      this.deps.send(owner, { takeover: { id, clientid: clientId, clean: cleanStart } });
+    });
+  }
+
+  /** Phase 1 on the old node: `node` asks for the session of `clientid`. */
+  onRequest(node: string, body: TakeoverBody): void {
+    const { id, clientid, clean } = body;
+    if (this.claiming(clientid)) {
+      const waiting = this.deferred.get(clientid) ?? [];
+      waiting.push(() => this.onRequest(node, body));
+      this.deferred.set(clientid, waiting);
+      return;
+    }
+    const lock = this.deps.lock;
+    const held = lock.stamp(clientid) !== undefined;
+    lock.yieldTo(clientid);
+    const state = this.deps.host()?.takeoverBegin(clientid, clean);
+    if (state) this.deps.log.info({ clientid, peer_node: node }, 'Session takeovered to another node');
+    // a second asker, racing the first, is sent on to where the session went
+    const movedTo = held ? undefined : lock.movedTo(clientid, node);
+    if (held) lock.handedTo(clientid, node);
+    this.deps.send(node, {
+      takeover_reply: { id, found: state !== undefined, state: state ? encodeState(state) : Buffer.alloc(0), moved_to: movedTo ?? '' },
+    });
+  }
+
+  /** The old node's answer to phase 1. */
+  onReply(node: string, body: TakeoverReplyBody): void {
+    const { id, found, state: bytes } = body;
+    const movedTo = body.moved_to ?? '';
+    const claim = this.claims.get(id);
+    if (!claim || claim.node !== node) return;
+    const state = found ? decodeState(bytes) : undefined;
+    // another CONNECT got the session a moment before us: take it over from where it went
+    if (!state && movedTo !== '' && movedTo !== this.deps.node && (claim.hops ?? 0) < 2 && this.deps.linked(movedTo)) {
+      claim.node = movedTo;
+      claim.hops = (claim.hops ?? 0) + 1;
+      this.deps.send(movedTo, { takeover: { id, clientid: claim.clientId, clean: claim.clean } });
+      return;
+    }
+    this.claims.delete(id);
+    clearTimeout(claim.timer);
+    this.deps.log.info(
+      { clientid: claim.clientId, peer_node: node, clean_start: claim.clean, moved: state !== undefined, ms: Date.now() - claim.startedAt },
+      state ? 'Session taken over from another node' : 'Session on another node ended',
+    );
+    // phase 2 goes out in the next flush, after the route changes the new session makes now
+    if (state) this.deps.send(node, { takeover_end: { clientid: claim.clientId } });
+    claim.resolve(state);
+    this.runDeferred(claim.clientId);
+  }
+
+  /** Phase 2 on the old node: the stand-in ends, what it queued goes to `node`. */
+  onEnd(node: string, body: TakeoverEndBody): void {
+    const clientid = body.clientid;
+    const rest = this.deps.host()?.takeoverEnd(clientid) ?? [];
+    this.deps.send(node, { takeover_rest: { clientid, deliveries: encodeDeliveries(rest) } });
+  }
+
+  /** Phase 2 on the new node. */
+  onRest(body: TakeoverRestBody): void {
+    this.deps.host()?.takeoverRest(body.clientid, decodeDeliveries(body.deliveries));
+  }
+
+  private claiming(clientId: string): boolean {
+    for (const c of this.claims.values()) if (c.clientId === clientId) return true;
+    return false;
+  }
+
+  private runDeferred(clientId: string): void {
+    const waiting = this.deferred.get(clientId);
+    if (!waiting) return;
+    this.deferred.delete(clientId);
+    // after the CONNECT that waited has installed the session (its continuation runs first)
+    setImmediate(() => {
+      for (const run of waiting) run();
+    });
+  }
+}
