@@ -16,6 +16,7 @@ import { connect, collect, endAll, startBroker } from './harness.js';
 import { apiNodeEnv, metric } from './api-node.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
 import { connackCode, ctl } from './ctl-run.js';
+import { pubackCode, subackCodes } from './mqtt-codes.js';
 
 const T = { timeout: 120_000 };
 
@@ -27,27 +28,6 @@ const RULES = `# as EMQX's default acl.conf, plus per-device topics
 - {permission: allow, who: {ipaddr: "10.0.0.0/8"}}
 - {permission: deny}
 `;
-
-/** The PUBACK reason code of a QoS 1 publish (MQTT.js reports codes >= 0x80 as errors). */
-async function pubackCode(c: MqttClient, topic: string): Promise<number> {
-  try {
-    const p = await c.publishAsync(topic, 'x', { qos: 1 });
-    return (p as { reasonCode?: number } | undefined)?.reasonCode ?? 0;
-  } catch (err) {
-    return (err as { code?: number }).code ?? -1;
-  }
-}
-
-/** The SUBACK codes for `topics` (MQTT.js reports a v5 SUBACK with a failure as an error carrying the packet). */
-async function subackCodes(c: MqttClient, topics: string[]): Promise<number[]> {
-  try {
-    return (await c.subscribeAsync(Object.fromEntries(topics.map((t) => [t, { qos: 1 as const }])))).map((g) => g.qos);
-  } catch (err) {
-    const granted = (err as { packet?: { granted?: number[] } }).packet?.granted;
-    if (!granted) throw err;
-    return granted;
-  }
-}
 
 test('ACL file: placeholders, eq, superuser bypass, v5 and 3.1.1 codes, acl_denied drops, ctl acl reload, bad files', T, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vireo-acl-'));

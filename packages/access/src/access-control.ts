@@ -42,6 +42,8 @@ export class AccessCounters {
   authzMatchedDeny = 0;
   authzNomatch = 0;
   authzSuperuser = 0;
+  /** Messages not delivered through a wildcard subscription because a subscribe deny covers their topic. */
+  authzDeliveryDenied = 0;
 }
 
 /** How often expired bans are deleted. */
@@ -54,6 +56,8 @@ export class AccessControl {
   private acl: Acl | undefined;
   private broker: Broker | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
+  /** Who holds marked subscriptions (for their deliveries while disconnected). */
+  private readonly marked = new Map<string, ClientInfo>();
   private readonly logger: pino.Logger;
 
   constructor(private readonly opts: AccessControlOptions) {
@@ -79,7 +83,11 @@ export class AccessControl {
   /** The hooks to give the broker (before it starts). */
   hooks(): BrokerHooks {
     const hooks: BrokerHooks = { authenticate: (req) => this.authenticate(req) };
-    if (this.acl) hooks.authorize = (client, action, topic) => this.authorize(client, action, topic);
+    if (this.acl) {
+      hooks.authorize = (client, action, topic) => this.authorize(client, action, topic);
+      hooks.deliveryCheck = (client, filter) => this.deliveryCheck(client, filter);
+      hooks.authorizeDelivery = (clientId, topic) => this.authorizeDelivery(clientId, topic);
+    }
     return hooks;
   }
 
@@ -89,8 +97,11 @@ export class AccessControl {
     this.purgeTimer = setInterval(() => {
       const n = this.banned.purgeExpired();
       if (n > 0) this.logger.info({ count: n }, 'Expired bans deleted');
+      for (const id of this.marked.keys()) if (!broker.sessions.has(id)) this.marked.delete(id);
     }, PURGE_INTERVAL_MS);
     this.purgeTimer.unref();
+    // a resumed session (restored from the store, taken over, or kept while away) is marked for who connects now
+    if (this.acl) broker.on('client.connected', (info) => this.remark(info));
   }
 
   close(): void {
@@ -104,6 +115,7 @@ export class AccessControl {
     if (!load) throw new Error('no authorization file source is configured (authorization.sources.file.path)');
     this.acl = load();
     this.logger.info({ rules: this.acl.size }, 'Authorization rules reloaded');
+    for (const ch of this.broker?.channels.values() ?? []) this.remark(ch.info);
     return this.acl.size;
   }
 
@@ -170,6 +182,41 @@ export class AccessControl {
       const ch = this.broker?.channels.get(client.clientId);
       if (ch && ch.info === client) ch.close('not_authorized', RC.NOT_AUTHORIZED);
     }
+    return false;
+  }
+
+  private ipOf(acl: Acl, client: ClientInfo): string {
+    return acl.usesAddress ? normalizeIp(hostOf(client.peer)) : '';
+  }
+
+  /** At subscribe: a wildcard subscription overlapping a subscribe deny is checked per message. */
+  private deliveryCheck(client: ClientInfo, filter: string): boolean {
+    const acl = this.acl;
+    if (!acl || client.isSuperuser || !acl.hasSubscribeDeny || !acl.overlapsDeny(client, this.ipOf(acl, client), filter)) return false;
+    this.marked.set(client.clientId, client);
+    return true;
+  }
+
+  /** Re-decides the marks of a client's subscriptions (after a reconnect or a rule reload). */
+  private remark(info: ClientInfo): void {
+    const session = this.broker?.sessions.get(info.clientId);
+    if (!session) return;
+    for (const [filter, opts] of session.subscriptions) {
+      if (this.deliveryCheck(info, filter)) opts.aclCheck = true;
+      else delete opts.aclCheck;
+    }
+  }
+
+  /** Per message through a marked subscription: decided as a SUBSCRIBE to exactly that topic. */
+  private authorizeDelivery(clientId: string, topic: string): boolean {
+    const acl = this.acl;
+    if (!acl) return true;
+    const info = this.broker?.channels.get(clientId)?.info ?? this.marked.get(clientId);
+    if (info?.isSuperuser) return true;
+    const d = info ? acl.checkDelivery(info, this.ipOf(acl, info), topic) : acl.checkDelivery({ clientId }, undefined, topic);
+    if (d !== 'deny') return true;
+    this.counters.authzDeliveryDenied++;
+    this.logger.debug({ clientid: clientId, topic, reason: 'not_authorized' }, 'Delivery denied by a subscribe rule');
     return false;
   }
 }

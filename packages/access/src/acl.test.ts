@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Acl, AclError, filterCovers } from './acl.js';
+import { filtersOverlap } from './acl-topics.js';
 import { BanList } from './banned.js';
 import { BuiltinUsers } from './builtin-users.js';
 import { MemoryRecordTables } from './record-table.js';
@@ -44,6 +45,75 @@ test('rules: first match decides; who, action, %u/%c, eq, ipaddr, re, and/or', (
   assert.throws(() => Acl.compile([{ permission: 'allow', who: { ipaddr: '10.0.0.0/33' } }], 'f'), AclError);
   assert.throws(() => Acl.compile([{ permission: 'allow', topics: ['a/#/b'] }], 'f'), /f: rule 1: topic a\/#\/b/);
   assert.throws(() => Acl.compile({ rules: [] }, 'f'), /expected a list of rules/);
+});
+
+test('two filters overlap when some topic matches both', () => {
+  for (const [a, b, want] of [
+    ['#', 'secret/plans', true],
+    ['+/+', 'secret/#', true],
+    ['a/#', 'a', true],
+    ['a/+', 'a', false],
+    ['a/+/c', 'a/b/+', true],
+    ['a/+/c', 'a/b/d', false],
+    ['#', '$SYS/#', false],
+    ['+/x', '$SYS/x', false],
+    ['$SYS/+', '$SYS/#', true],
+  ] as const) {
+    assert.equal(filtersOverlap(a, b), want, `${a} ∩ ${b}`);
+    assert.equal(filtersOverlap(b, a), want, `${b} ∩ ${a}`);
+  }
+});
+
+test('placeholders: ${username}/${clientid} beside %u/%c; a value with + or # makes the rule not apply', () => {
+  const acl = Acl.compile(
+    [
+      { permission: 'allow', action: 'publish', topics: ['devices/${clientid}/#', 'u/%u'] },
+      { permission: 'allow', action: 'subscribe', topics: ['cmd/${username}', 'c/%c/#'] },
+      { permission: 'deny', action: 'subscribe', topics: ['cmd/#', 'c/#'] },
+    ],
+    't',
+  );
+  const ip = '';
+  assert.equal(acl.check(client('d1'), ip, 'publish', 'devices/d1/x'), 'allow');
+  assert.equal(acl.check(client('+'), ip, 'publish', 'devices/d1/x'), 'nomatch');
+  assert.equal(acl.check(client('#'), ip, 'publish', 'devices/d1/x'), 'nomatch');
+  assert.equal(acl.check(client('a+b'), ip, 'publish', 'devices/a+b/x'), 'nomatch');
+  assert.equal(acl.check(client('x', '#'), ip, 'publish', 'u/anything'), 'nomatch');
+  assert.equal(acl.check(client('x', 'alice'), ip, 'subscribe', 'cmd/alice'), 'allow');
+  assert.equal(acl.check(client('x', '#'), ip, 'subscribe', 'cmd/alice'), 'deny');
+  assert.equal(acl.check(client('x', '+'), ip, 'subscribe', 'cmd/+'), 'deny');
+  assert.equal(acl.check(client('#'), ip, 'subscribe', 'c/other/x'), 'deny');
+  assert.throws(() => Acl.compile([{ permission: 'allow', topics: ['a/${peerhost}'] }], 'f'), /f: rule 1: topic a\/\$\{peerhost\}: unknown placeholder/);
+});
+
+test('subscribe denies: which subscriptions get a delivery check, and what it decides per topic', () => {
+  const acl = Acl.compile(
+    [
+      { permission: 'allow', action: 'subscribe', topics: ['secret/public/#'] },
+      { permission: 'deny', action: 'subscribe', topics: ['secret/#', { eq: '#' }] },
+      { permission: 'deny', who: { username: 'guest' }, action: 'subscribe', topics: ['private/#'] },
+      { permission: 'allow', action: 'subscribe' },
+    ],
+    't',
+  );
+  assert.equal(acl.hasSubscribeDeny, true);
+  const bob = client('b', 'bob');
+  const guest = client('g', 'guest');
+  assert.equal(acl.overlapsDeny(bob, '', '+/plans'), true);
+  assert.equal(acl.overlapsDeny(bob, '', '$share/g/+/plans'), true);
+  assert.equal(acl.overlapsDeny(bob, '', 'public/#'), false);
+  assert.equal(acl.overlapsDeny(bob, '', 'secret/plans'), false); // no wildcard: decided at subscribe
+  assert.equal(acl.overlapsDeny(bob, '', 'private/+'), false);
+  assert.equal(acl.overlapsDeny(guest, '', 'private/+'), true);
+  assert.equal(acl.checkDelivery(bob, '', 'secret/plans'), 'deny');
+  assert.equal(acl.checkDelivery(bob, '', 'secret/public/news'), 'allow');
+  assert.equal(acl.checkDelivery(bob, '', 'private/x'), 'allow');
+  assert.equal(acl.checkDelivery(guest, '', 'private/x'), 'deny');
+  // unknown identity (a stored session not yet reconnected): rules on the username are taken at their strictest
+  assert.equal(acl.checkDelivery({ clientId: 'b' }, undefined, 'private/x'), 'deny');
+  assert.equal(acl.checkDelivery({ clientId: 'b' }, undefined, 'public/x'), 'allow');
+  // an eq deny with wildcards is about that filter only: no topic name matches it
+  assert.equal(Acl.compile([{ permission: 'deny', action: 'subscribe', topics: [{ eq: '#' }, { eq: '+/#' }] }], 't').hasSubscribeDeny, false);
 });
 
 test('users: salted hashes per algorithm, superuser flag, unknown users; bans expire', async () => {

@@ -7,11 +7,19 @@
  *     who: {username: dashboard}   # all (default) | {username|clientid: NAME or {re: REGEX}}
  *                                  # | {ipaddr: CIDR} | {ipaddrs: [CIDR…]} | {and|or: [WHO…]}
  *     action: subscribe            # publish | subscribe | all (default)
- *     topics: ["$SYS/#", {eq: "#"}]  # filters (with %u / %c), {eq: T} = exactly T; default: every topic
+ *     topics: ["$SYS/#", {eq: "#"}]  # filters (with ${username} / ${clientid}, or %u / %c),
+ *                                  # {eq: F} = exactly the filter F; default: every topic
+ *
+ * A placeholder whose value holds `+` or `#` makes its rule not apply to that client. A
+ * subscription with wildcards that overlaps a subscribe deny is checked again per delivered
+ * message (`overlapsDeny` at subscribe, `checkDelivery` per message): stricter than EMQX.
  */
 import { BlockList, isIP } from 'node:net';
 import { parseSharedFilter, topicFilterError, topicMatches } from '@vireo/mqtt';
 import type { AuthorizeAction, ClientInfo } from '@vireo/broker';
+import { filterCovers, filtersOverlap, hasPlaceholders, isWildcardFilter, renderFilter } from './acl-topics.js';
+
+export { filterCovers } from './acl-topics.js';
 
 export type AclPermission = 'allow' | 'deny';
 export type AclAction = AuthorizeAction | 'all';
@@ -33,13 +41,25 @@ export interface AclRule {
 
 export type AclDecision = 'allow' | 'deny' | 'nomatch';
 
+interface Topic {
+  eq: boolean;
+  filter: string;
+  placeholders: boolean;
+  /** Whether a topic name can match it (an `eq` with wildcards matches only that filter). */
+  names: boolean;
+}
+
+type Who = (c: ClientInfo, ip: string) => boolean;
+
 interface Compiled {
   allow: boolean;
-  who: (c: ClientInfo, ip: string) => boolean;
+  who: Who;
+  /** `who` looks at the username or the address (else the client id alone decides). */
+  identity: boolean;
   publish: boolean;
   subscribe: boolean;
   /** undefined: every topic */
-  topics: { eq: boolean; filter: string; placeholders: boolean }[] | undefined;
+  topics: Topic[] | undefined;
 }
 
 /** A rule file that cannot be used: the message names the rule and the field. */
@@ -48,9 +68,12 @@ export class AclError extends Error {}
 export class Acl {
   /** Some rule looks at the client's address (else callers need not work it out per message). */
   readonly usesAddress: boolean;
+  /** Some subscribe deny can match a topic name (else no subscription needs a delivery check). */
+  readonly hasSubscribeDeny: boolean;
 
   private constructor(private readonly rules: Compiled[], usesAddress: boolean) {
     this.usesAddress = usesAddress;
+    this.hasSubscribeDeny = rules.some((r) => !r.allow && r.subscribe && (r.topics === undefined || r.topics.some((t) => t.names)));
   }
 
   get size(): number {
@@ -61,19 +84,14 @@ export class Acl {
   static compile(raw: unknown, source: string): Acl {
     if (raw === null || raw === undefined) return new Acl([], false);
     if (!Array.isArray(raw)) throw new AclError(`${source}: expected a list of rules`);
-    const seen = { address: false };
+    const seen = { address: false, identity: false };
     const rules = raw.map((r, i) => compileRule(r, `${source}: rule ${i + 1}`, seen));
     return new Acl(rules, seen.address);
   }
 
   /** `ip` is the client's address without port (may be '' when `usesAddress` is false). */
   check(client: ClientInfo, ip: string, action: AuthorizeAction, topic: string): AclDecision {
-    let target = topic;
-    if (action === 'subscribe') {
-      // a shared subscription is authorized on its filter, as EMQX does
-      const shared = parseSharedFilter(topic);
-      if (shared && typeof shared === 'object') target = shared.filter;
-    }
+    const target = action === 'subscribe' ? innerFilter(topic) : topic;
     for (const r of this.rules) {
       if (!(action === 'publish' ? r.publish : r.subscribe)) continue;
       if (!r.who(client, ip)) continue;
@@ -81,38 +99,63 @@ export class Acl {
     }
     return 'nomatch';
   }
+
+
+  /**
+   * For an allowed subscription: whether it has wildcards and a subscribe deny that applies to
+   * this client matches some of its topics, so each delivered message must be checked.
+   */
+  overlapsDeny(client: ClientInfo, ip: string, fullFilter: string): boolean {
+    const filter = innerFilter(fullFilter);
+    if (!isWildcardFilter(filter)) return false;
+    for (const r of this.rules) {
+      if (r.allow || !r.subscribe || !r.who(client, ip)) continue;
+      if (r.topics === undefined) return true;
+      for (const t of r.topics) {
+        if (!t.names) continue;
+        const f = t.placeholders ? renderFilter(t.filter, client) : t.filter;
+        if (f !== undefined && filtersOverlap(f, filter)) return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * A message for a marked subscription: decided as a SUBSCRIBE to exactly its topic would be.
+   * `client` undefined: a stored session whose client has not connected since this node
+   * started; its username and address are unknown, so rules that look at them are taken at
+   * their strictest (a deny applies, an allow does not).
+   */
+  checkDelivery(client: ClientInfo | { clientId: string; username?: undefined }, ip: string | undefined, topic: string): AclDecision {
+    const info = client as ClientInfo;
+    for (const r of this.rules) {
+      if (!r.subscribe) continue;
+      if (ip === undefined && r.identity) {
+        if (r.allow) continue;
+      } else if (!r.who(info, ip ?? '')) continue;
+      if (r.topics === undefined || r.topics.some((t) => topicMatch(t, info, 'subscribe', topic))) return r.allow ? 'allow' : 'deny';
+    }
+    return 'nomatch';
+  }
 }
 
-function topicMatch(t: { eq: boolean; filter: string; placeholders: boolean }, c: ClientInfo, action: AuthorizeAction, target: string): boolean {
-  let filter = t.filter;
-  if (t.placeholders) {
-    // a rule for %u does not apply to a client without a username (as EMQX)
-    if (filter.includes('%u')) {
-      if (c.username === undefined) return false;
-      filter = filter.replaceAll('%u', c.username);
-    }
-    filter = filter.replaceAll('%c', c.clientId);
-  }
+/** A shared subscription is authorized on its filter, as EMQX does. */
+function innerFilter(full: string): string {
+  const shared = parseSharedFilter(full);
+  return shared && typeof shared === 'object' ? shared.filter : full;
+}
+
+function topicMatch(t: Topic, c: ClientInfo, action: AuthorizeAction, target: string): boolean {
+  const filter = t.placeholders ? renderFilter(t.filter, c) : t.filter;
+  if (filter === undefined) return false;
   if (t.eq) return filter === target;
   return action === 'publish' ? topicMatches(filter, target) : filterCovers(filter, target);
 }
 
-/** Whether every topic `sub` matches is matched by `rule` (a subscription inside the rule's filter). */
-export function filterCovers(rule: string, sub: string): boolean {
-  if (sub.charCodeAt(0) === 36 && (rule.charCodeAt(0) === 43 || rule.charCodeAt(0) === 35)) return false;
-  const r = rule.split('/');
-  const s = sub.split('/');
-  for (let i = 0; i < r.length; i++) {
-    if (r[i] === '#') return true;
-    if (i >= s.length || s[i] === '#') return false;
-    if (r[i] !== '+' && r[i] !== s[i]) return false;
-  }
-  return r.length === s.length;
-}
-
-/** What compiling found out about the rules as a whole. */
+/** What compiling found out: about the rules as a whole (address), about one rule's who (identity). */
 interface Seen {
   address: boolean;
+  identity: boolean;
 }
 
 function compileRule(raw: unknown, where: string, seen: Seen): Compiled {
@@ -131,10 +174,18 @@ function compileRule(raw: unknown, where: string, seen: Seen): Compiled {
       if (typeof filter !== 'string' || filter === '') throw new AclError(`${where}: each topic is a filter or {eq: TOPIC}`);
       const err = eq ? null : topicFilterError(filter);
       if (err) throw new AclError(`${where}: topic ${filter}: ${err}`);
-      return { eq, filter, placeholders: filter.includes('%') };
+      let placeholders: boolean;
+      try {
+        placeholders = hasPlaceholders(filter);
+      } catch (e) {
+        throw new AclError(`${where}: topic ${filter}: ${(e as Error).message}`);
+      }
+      return { eq, filter, placeholders, names: !(eq && isWildcardFilter(filter)) };
     });
   }
-  return { allow: r.permission === 'allow', who: compileWho(r.who ?? 'all', where, seen), publish: action !== 'subscribe', subscribe: action !== 'publish', topics };
+  seen.identity = false;
+  const who = compileWho(r.who ?? 'all', where, seen);
+  return { allow: r.permission === 'allow', who, identity: seen.identity, publish: action !== 'subscribe', subscribe: action !== 'publish', topics };
 }
 
 function compileWho(w: unknown, where: string, seen: Seen): Compiled['who'] {
@@ -145,6 +196,7 @@ function compileWho(w: unknown, where: string, seen: Seen): Compiled['who'] {
   const [kind, v] = Object.entries(w)[0];
   switch (kind) {
     case 'username': {
+      seen.identity = true;
       const m = nameMatcher(v, where);
       return (c) => c.username !== undefined && m(c.username);
     }
@@ -155,6 +207,7 @@ function compileWho(w: unknown, where: string, seen: Seen): Compiled['who'] {
     case 'ipaddr':
     case 'ipaddrs': {
       seen.address = true;
+      seen.identity = true;
       const list = new BlockList();
       for (const a of kind === 'ipaddr' ? [v] : Array.isArray(v) ? v : [undefined]) addAddress(list, a, where);
       return (_c, ip) => {

@@ -25,6 +25,7 @@ export function registerAccessMetrics(register: Registry, access: AccessControl)
   counter('vireo_authorization_matched_allow', 'Requests an allow rule matched.', (x) => x.authzMatchedAllow);
   counter('vireo_authorization_matched_deny', 'Requests a deny rule matched.', (x) => x.authzMatchedDeny);
   counter('vireo_authorization_nomatch', 'Requests no rule matched (decided by authorization.no_match).', (x) => x.authzNomatch);
+  counter('vireo_authorization_delivery_denied', 'Messages not delivered through a wildcard subscription because a subscribe deny covers their topic.', (x) => x.authzDeliveryDenied);
   counter('vireo_authorization_superuser', 'Requests of superusers (allowed without rules).', (x) => x.authzSuperuser);
   new Gauge({ name: 'vireo_banned_count', help: 'Bans in force.', registers: [register], collect() { this.set(access.banned.list().length); } });
   new Gauge({ name: 'vireo_authn_users_count', help: 'Users in the built-in database.', registers: [register], collect() { this.set(access.users.size); } });

@@ -447,6 +447,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
 
   subscribe(session: Session, info: ClientInfo, fullFilter: string, opts: SubOptions): boolean {
     const existing = session.subscriptions.get(fullFilter);
+    if (this.options.hooks.deliveryCheck?.(info, fullFilter)) opts.aclCheck = true;
     session.setSubscription(fullFilter, opts);
     if (session.expiryInterval !== 0) this.persistSubscription(session, fullFilter, opts);
     const filter = opts.share === undefined ? fullFilter : (parseSharedFilter(fullFilter) as { filter: string }).filter;
@@ -483,6 +484,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     if (opts.share !== undefined || opts.rh === 2 || (opts.rh === 1 && !isNew)) return;
     const now = Date.now();
     for (const msg of this.retainer.match(fullFilter, now)) {
+      if (opts.aclCheck && !this.deliveryAllowed(session.clientId, msg.topic)) continue;
       session.deliver({
         msg,
         qos: this.grantQos(msg.qos, opts.qos),
@@ -702,6 +704,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     if (this.options.mqtt.ignoreLoopDeliver && clientId === msg.from) return;
     const session = this.sessions.get(clientId);
     if (!session) return;
+    if (opts.aclCheck && !this.deliveryAllowed(clientId, msg.topic)) return;
     this.curCount++;
     session.deliver({
       msg,
@@ -739,6 +742,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
 
   private deliverShared(group: import('./shared.js').SharedGroup, clientId: string, msg: Message): void {
     const opts = group.members.get(clientId)!;
+    if (opts.aclCheck && !this.deliveryAllowed(clientId, msg.topic)) return;
     this.sessions.get(clientId)?.deliver({
       msg,
       qos: this.grantQos(msg.qos, opts.qos),
@@ -764,6 +768,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
         from.deliver(d);
       } else this.onSessionDrop(from, d, 'no_subscribers');
     }
+  }
+
+  /** A marked subscription's message (SubOptions.aclCheck): may this client receive it? */
+  private deliveryAllowed(clientId: string, topic: string): boolean {
+    const check = this.options.hooks.authorizeDelivery;
+    return check === undefined || check(clientId, topic);
   }
 
   countDropped(reason: string): void {

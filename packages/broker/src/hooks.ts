@@ -40,4 +40,11 @@ export interface BrokerHooks {
    * A synchronous answer keeps the publish path free of Promises.
    */
   authorize?: (client: ClientInfo, action: AuthorizeAction, topic: string) => boolean | Promise<boolean>;
+  /**
+   * Called for each allowed subscription: true marks it (`SubOptions.aclCheck`) so that every
+   * message delivered through it is checked by `authorizeDelivery`; unmarked ones cost nothing.
+   */
+  deliveryCheck?: (client: ClientInfo, filter: string) => boolean;
+  /** For marked subscriptions, per message (live or retained): false drops it for this client. */
+  authorizeDelivery?: (clientId: string, topic: string) => boolean;
 }

@@ -11,4 +11,10 @@ export interface SubOptions {
   subId: number;
   /** Share group, when this came from `$share/{group}/…`. */
   share?: string;
+  /**
+   * Set by access control (`hooks.deliveryCheck`) on a wildcard subscription that overlaps a
+   * subscribe deny: each message delivered through it passes `hooks.authorizeDelivery` first.
+   * The session, the router and the store share this object, so access control may re-mark it.
+   */
+  aclCheck?: true;
 }
