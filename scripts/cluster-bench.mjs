@@ -29,7 +29,7 @@ const procs = []
 process.on('exit', () => { for (const p of procs) p.kill('SIGKILL') })
 
 function startNode (name, rpc, mqttPort, seeds, clustered) {
-  const env = { ...process.env, VIREO_NODE__NAME: name, VIREO_NODE__COOKIE: 'bench', VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqttPort}`, VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_LOG__LEVEL: 'warning', VIREO_DURABLE_STORAGE__BACKEND: 'memory', VIREO_MQTT__MAX_MQUEUE_LEN: '100000', VIREO_DASHBOARD__LISTENERS__HTTP__BIND: '0' }
+  const env = { ...process.env, VIREO_NODE__NAME: name, VIREO_NODE__COOKIE: 'bench-cluster-cookie', VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqttPort}`, VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_LOG__LEVEL: 'warning', VIREO_DURABLE_STORAGE__BACKEND: 'memory', VIREO_MQTT__MAX_MQUEUE_LEN: '100000', VIREO_DASHBOARD__LISTENERS__HTTP__BIND: '0' }
   if (clustered) Object.assign(env, { VIREO_CLUSTER__DISCOVERY_STRATEGY: 'static', VIREO_CLUSTER__STATIC__SEEDS: `[${seeds.map((p) => `127.0.0.1:${p}`).join(', ')}]`, VIREO_CLUSTER__RPC__BIND: `127.0.0.1:${rpc}` })
   else env.VIREO_CLUSTER__RPC__BIND = '0' // the single-node baseline opens no cluster port
   const p = spawn(process.execPath, [CLI, 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'] })

@@ -23,7 +23,7 @@ test('starts from VIREO_* env and a YAML file, accepts MQTT over TCP and WebSock
   writeFileSync(config, `listeners:\n  ws:\n    default:\n      bind: 127.0.0.1:${ws}\n      websocket:\n        mqtt_path: /mqtt-test\n`);
   const vireo = spawnVireo({
     args: ['start', '--config', config],
-    env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${tcp}`, VIREO_NODE__NAME: 'vireo@clitest', VIREO_NODE__COOKIE: 'test' },
+    env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${tcp}`, VIREO_NODE__NAME: 'vireo@clitest', VIREO_NODE__COOKIE: 'cli-test-cluster-cookie' },
   });
   const started = await vireo.waitForLog('started');
   assert.match(started.msg, /^Vireo \d+\.\d+\.\d+\S* started/);

@@ -269,7 +269,7 @@ test('readiness: not ready while a discovered peer answers but is not joined; re
   const httpB = await freePort();
   const dataB = mkdtempSync(path.join(tmpdir(), 'vireo-memb-'));
   dirs.push(dataB);
-  const b = await manualNode('ready-b@127.0.0.1', { ...stat, VIREO_NODE__COOKIE: 'another-cookie' }, { rpc: rpcB, mqtt: mqttB, http: httpB, dataDir: dataB });
+  const b = await manualNode('ready-b@127.0.0.1', { ...stat, VIREO_NODE__COOKIE: 'another-cluster-cookie' }, { rpc: rpcB, mqtt: mqttB, http: httpB, dataDir: dataB });
   // a dialled b and was refused
   await waitLog(a, 'Refused by cluster peer');
   const res = await fetch(`http://127.0.0.1:${a.http}/api/v5/status`);

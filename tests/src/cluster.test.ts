@@ -196,7 +196,7 @@ describe('a three-node cluster', () => {
       rpcPort: await freePort(),
       mqttPort: await freePort(),
       seeds: [a.rpcPort],
-      cookie: 'not-the-cookie',
+      cookie: 'not-the-cluster-cookie',
     });
     try {
       const mine = await waitLog(intruder, 'Refused by cluster peer');
@@ -204,7 +204,7 @@ describe('a three-node cluster', () => {
       assert.equal(mine.peer_node, a.name);
       const theirs = await waitLog(a, 'Refused cluster peer', (l) => l.peer_node === 'intruder@127.0.0.1');
       assert.equal(theirs.reason, 'cookie mismatch');
-      assert.ok(!intruder.proc.stdout().includes('not-the-cookie') && !a.proc.stdout().includes('not-the-cookie'), 'the cookie is never logged');
+      assert.ok(!intruder.proc.stdout().includes('not-the-cluster-cookie') && !a.proc.stdout().includes('not-the-cluster-cookie'), 'the cookie is never logged');
       assert.equal(logsMatching(a, 'Cluster node running', (l) => l.peer_node === 'intruder@127.0.0.1').length, 0);
     } finally {
       intruder.proc.kill('SIGKILL');

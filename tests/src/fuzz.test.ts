@@ -432,7 +432,7 @@ test('fuzz (vireo process): the node survives, stays bounded in memory and stops
       VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
       VIREO_LOG__LEVEL: 'warning',
       VIREO_NODE__NAME: 'vireo@fuzz',
-      VIREO_NODE__COOKIE: 'fuzz-test',
+      VIREO_NODE__COOKIE: 'fuzz-test-cluster-cookie',
     },
   });
   let bystander: Bystander | undefined;

@@ -21,6 +21,7 @@ import {
 } from '@vireo/cluster';
 import type { Logger } from 'pino';
 import { ConfigError } from './config-error.js';
+import { resolveCookie } from './cookie.js';
 import type { VireoConfig } from './config-schema.js';
 
 /** Strategies whose discovery is built; the others fail start-up naming the key. */
@@ -103,7 +104,7 @@ export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedSt
   const tls = rpcTls(cfg);
   return startCluster({
     node: cfg.node.name,
-    cookie: cfg.node.cookie,
+    cookie: resolveCookie(cfg.node.cookie, cfg.node.data_dir, logger),
     bind: cfg.cluster.rpc.bind,
     discovery: discovery(cfg, logger),
     sharedStrategy,

@@ -28,7 +28,6 @@ import { webhookSchema } from './config-schema/webhook.js';
 import { logSchema } from './config-schema/log.js';
 import { bridgesSchema } from './config-schema/bridges.js';
 
-export { DEFAULT_COOKIE } from './config-schema/node.js';
 export { WEBHOOK_EVENT_NAMES } from './config-schema/webhook.js';
 
 export const configSchema = {

@@ -1,7 +1,8 @@
 /** @vireo/server as a library: configuration loading and the broker wiring, for embedding and tests. */
 export { loadConfig, ConfigError, toBrokerConfig } from './config.js';
 export type { LoadOptions, LoadedConfig, VireoConfig, ConfigIssue } from './config.js';
-export { configSchema, DEFAULT_COOKIE } from './config-schema.js';
+export { configSchema } from './config-schema.js';
+export { KNOWN_COOKIES, weakCookie } from './cookie.js';
 export { envNameOf, CONFIG_FILE_ENV } from './config-env.js';
 export { formatIssue } from './config-validate.js';
 export { parseDuration, parseByteSize, parseBind } from './config-values.js';

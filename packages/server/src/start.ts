@@ -13,8 +13,8 @@ import type { Webhook } from '@vireo/bridge';
 import { startWebhookFor } from './webhook-config.js';
 import { startClusterFor } from './cluster-config.js';
 import { ConfigError, loadConfig, toBrokerConfig, type LoadedConfig } from './config.js';
-import { DEFAULT_COOKIE } from './config-schema.js';
 import { formatIssue } from './config-validate.js';
+import { weakCookie } from './cookie.js';
 import { formatBind } from './config-values.js';
 import { openStoreFor } from './store-config.js';
 import { accessControlFor, openTablesFor } from './access-config.js';
@@ -90,9 +90,8 @@ export async function start(options: StartOptions): Promise<void> {
   const { config, file, warnings } = load(options);
   const logger = createLogger({ node: config.node.name, level: config.log.level, format: config.log.format });
   for (const w of warnings) logger.warn(`ignored: ${formatIssue(w)} (--force)`);
-  if (config.node.cookie === DEFAULT_COOKIE) {
-    logger.warn('node.cookie is the default; set a secret one (VIREO_NODE__COOKIE) before forming a cluster');
-  }
+  const weak = config.node.cookie === '' ? undefined : weakCookie(config.node.cookie);
+  if (weak) failConfig(new ConfigError([{ path: 'node.cookie', message: weak }]));
 
   let brokerConfig;
   try {

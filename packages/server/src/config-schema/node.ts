@@ -4,9 +4,6 @@
 import { hostname } from 'node:os';
 import { str, type SchemaNode } from '../schema-dsl.js';
 
-/** The cookie shipped as default; starting with it logs a warning (docs/clustering.md). */
-export const DEFAULT_COOKIE = 'vireosecretcookie';
-
 export const nodeSchema = {
   name: str({
     default: () => `vireo@${hostname()}`,
@@ -15,10 +12,11 @@ export const nodeSchema = {
     check: (v) => (/^[\w.-]+@[\w.:-]+$/.test(v) ? undefined : 'a node name like vireo@host'),
   }),
   cookie: str({
-    default: DEFAULT_COOKIE,
+    default: '',
+    docDefault: 'unset: generated into <data_dir>/cookie',
     description:
-      'Shared secret peers prove they know (HMAC challenge, never sent in clear) before joining the cluster. Starting with the default logs a warning.',
-    check: (v) => (v.length > 0 ? undefined : 'a non-empty string'),
+      'Shared secret every node of a cluster proves it knows (a mutual HMAC handshake; the cookie is never sent) before it is admitted. Unset: the node generates a random one into `<data_dir>/cookie` (mode 0600) at first start and logs where; a standalone node needs nothing more, a cluster needs the same cookie on every node. At least 16 characters; the old default `vireosecretcookie`, the placeholders of earlier deployment files and other published values are refused at start-up.',
+    // the weak-cookie check is at start (cookie.ts): a validation message would print the value
   }),
   data_dir: str({
     default: './data',
