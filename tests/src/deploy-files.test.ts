@@ -1,9 +1,14 @@
-/** The shipped Grafana dashboard and Prometheus scrape config agree with what a node exports. */
+/**
+ * The shipped Grafana dashboard and Prometheus scrape config agree with what a node exports;
+ * docker-compose.yml and the Dockerfile agree with the configuration contract and carry no
+ * secret. (The Kubernetes files: deploy-k8s.test.ts.)
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse } from 'yaml';
 import { ConfigError, loadConfig, type VireoConfig } from '@vireo/server';
 import { startAdmin, ApiKeys } from '@vireo/admin';
 import { freePort, startBroker } from './harness.js';
@@ -36,8 +41,17 @@ test('every metric the Grafana dashboard queries is in a real scrape, at the pat
 
 const root = (f: string) => fileURLToPath(new URL(`../../${f}`, import.meta.url));
 
-/** `${VAR:-default}` → default, as compose would without VAR set. */
-const composeDefaults = (v: string) => v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+/**
+ * Compose's interpolation for a run with `vars` set: `${VAR:-default}` and `${VAR:?error}`
+ * (which stops compose with the error when VAR is unset).
+ */
+function interpolate(v: string, vars: Record<string, string>): string {
+  return v.replace(/\$\{([A-Z_]+)(?::([-?])([^}]*))?\}/g, (_, name: string, op: string | undefined, arg: string) => {
+    if (vars[name] !== undefined && vars[name] !== '') return vars[name];
+    if (op === '-') return arg;
+    throw new Error(`compose stops: ${name} is unset (${arg})`);
+  });
+}
 
 function assertValidConfig(where: string, env: Record<string, string>): VireoConfig {
   try {
@@ -48,69 +62,44 @@ function assertValidConfig(where: string, env: Record<string, string>): VireoCon
   }
 }
 
-test('docker-compose.yml: every node validates against the configuration contract, with distinct names and the image data dir', () => {
-  const compose = parse(readFileSync(root('docker-compose.yml'), 'utf8'), { merge: true }) as {
+test('docker-compose.yml: every node validates against the configuration contract, with distinct names, the image data dir, the ACL, and no default secret', () => {
+  const text = readFileSync(root('docker-compose.yml'), 'utf8');
+  const compose = parse(text, { merge: true }) as {
     services: Record<string, { environment?: Record<string, string>; ports?: string[]; volumes?: string[] }>;
+    secrets: Record<string, { file: string }>;
   };
   const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
   const imageDataDir = /VIREO_NODE__DATA_DIR=(\S+)/.exec(dockerfile)?.[1];
+  const vars = { VIREO_COOKIE: randomBytes(32).toString('hex'), VIREO_API_KEYS_FILE: '/tmp/keys' };
   const names = new Set<string>();
   const nodes = Object.entries(compose.services).filter(([name]) => name.startsWith('vireo'));
   assert.equal(nodes.length, 3);
   for (const [name, svc] of nodes) {
-    const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, composeDefaults(String(v))]));
+    const raw = svc.environment ?? {};
+    // the cookie is the operator's: compose refuses to start without it
+    assert.match(String(raw.VIREO_NODE__COOKIE), /^\$\{VIREO_COOKIE:\?[^}]+\}$/, `${name}: the cookie comes from a required variable`);
+    assert.throws(() => interpolate(String(raw.VIREO_NODE__COOKIE), {}), /VIREO_COOKIE is unset/);
+    const env = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, interpolate(String(v), vars)]));
     const cfg = assertValidConfig(`docker-compose ${name}`, env);
+    assert.equal(cfg.node.cookie, vars.VIREO_COOKIE);
     names.add(cfg.node.name);
     assert.equal(cfg.cluster.discovery_strategy, 'etcd');
-    assert.ok(svc.ports?.some((p) => p.endsWith(`:${cfg.listeners.tcp.default.bind.port}`)), `${name} publishes the MQTT port`);
+    const mqttPort = cfg.listeners.tcp.default.bind.port;
+    const published = (svc.ports ?? []).filter((p) => p.endsWith(`:${mqttPort}`));
+    assert.equal(published.length, 1, `${name} publishes the MQTT port`);
+    // authentication is off here: published on this machine only
+    if (!cfg.authentication.enable) for (const p of svc.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name}: ${p} is on 127.0.0.1 only`);
     assert.ok(svc.volumes?.some((v) => v.endsWith(`:${imageDataDir}`)), `${name} keeps its data dir on a volume`);
+    const acl = svc.volumes?.find((v) => v.split(':')[1] === cfg.authorization.sources.file.path);
+    assert.equal(acl?.split(':')[0], './deploy/acl.yaml', `${name} mounts deploy/acl.yaml where authorization.sources.file.path reads it`);
   }
   assert.equal(names.size, 3, 'node names are distinct');
   assert.ok(compose.services.etcd && compose.services.prometheus);
-});
-
-test('k8s manifests: the pod environment validates, ports and probes match what a node serves', () => {
-  const docs = parseAllDocuments(['configmap.yaml', 'statefulset.yaml', 'services.yaml', 'pdb.yaml', 'rbac.yaml'].map((f) => readFileSync(root(`k8s/${f}`), 'utf8')).join('\n---\n')).map((d) => d.toJS() as K8sObject);
-  const kinds = docs.map((d) => d.kind).sort();
-  for (const k of ['ConfigMap', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount', 'StatefulSet']) assert.ok(kinds.includes(k), `${k} present`);
-  const cm = docs.find((d) => d.kind === 'ConfigMap')!;
-  const secret = docs.find((d) => d.kind === 'Secret')!;
-  const sts = docs.find((d) => d.kind === 'StatefulSet')!;
-  const container = sts.spec!.template!.spec!.containers![0];
-  const env: Record<string, string> = { ...(cm.data ?? {}) };
-  // the pod vireo-0 in namespace "mqtt": what the downward API and $(VAR) expansion give it
-  const fields: Record<string, string> = { 'metadata.name': 'vireo-0', 'metadata.namespace': 'mqtt' };
-  for (const e of container.env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value.replace(/\$\((\w+)\)/g, (_, v: string) => env[v] ?? `$(${v})`);
-    else if (e.valueFrom?.secretKeyRef) env[e.name] = secret.stringData![e.valueFrom.secretKeyRef.key];
-    else if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath]!;
-  }
-  const cfg = assertValidConfig('k8s vireo-0', Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('VIREO_'))));
-  // k8s discovery reads the headless Service the StatefulSet names its pods under, and sees
-  // pods before they are ready
-  assert.equal(cfg.cluster.discovery_strategy, 'k8s');
-  const headless = docs.find((d) => d.kind === 'Service' && d.metadata?.name === cfg.cluster.k8s.service_name);
-  assert.ok(headless, `a Service named ${cfg.cluster.k8s.service_name}`);
-  assert.equal(headless.spec?.clusterIP, 'None');
-  assert.equal(headless.spec?.publishNotReadyAddresses, true);
-  assert.equal(sts.spec?.serviceName, cfg.cluster.k8s.service_name);
-  assert.equal(cfg.cluster.k8s.namespace, 'mqtt', 'the namespace comes from the pod');
-  // the address discovery dials for this pod (address_type hostname) is its own node name's
-  // host: peers recognise it as the same node instead of dialling it twice
-  assert.equal(cfg.cluster.k8s.address_type, 'hostname');
-  const dialled = `vireo-0.${cfg.cluster.k8s.service_name}.${cfg.cluster.k8s.namespace}.svc.${cfg.cluster.k8s.suffix}`;
-  assert.equal(cfg.node.name, `vireo@${dialled}`);
-  const role = docs.find((d) => d.kind === 'Role');
-  assert.ok(role?.rules?.some((r) => r.resources.includes('endpointslices') && r.verbs.includes('list')), 'the Role lets discovery list EndpointSlices');
-  const ports = Object.fromEntries((container.ports ?? []).map((p) => [p.name, p.containerPort]));
-  assert.deepEqual(ports, {
-    mqtt: cfg.listeners.tcp.default.bind.port,
-    ws: cfg.listeners.ws.default.bind.port,
-    http: cfg.dashboard.listeners.http.bind.port,
-    cluster: cfg.cluster.rpc.bind.port,
-  });
-  assert.equal(container.readinessProbe?.httpGet?.path, '/api/v5/status');
-  assert.equal(container.livenessProbe?.httpGet?.path, '/status');
+  for (const p of compose.services.prometheus.ports ?? []) assert.match(p, /^127\.0\.0\.1:/);
+  // the API keys are the operator's file too
+  assert.match(compose.secrets.vireo_api_keys.file, /^\$\{VIREO_API_KEYS_FILE:\?[^}]+\}$/);
+  assert.doesNotMatch(text, /:-[^}]*\}/, 'no variable has a default value');
+  assert.ok(!existsSync(root('deploy/api-keys.example')), 'no example API secret to run with');
 });
 
 test('Dockerfile: exposes the default ports and starts the built command', () => {
@@ -129,27 +118,3 @@ test('Dockerfile: exposes the default ports and starts the built command', () =>
   assert.match(dockerfile, /ENTRYPOINT \["node", "packages\/server\/dist\/cli\.js"\]/);
   assert.ok(existsSync(root('packages/server/dist/cli.js')), 'the entrypoint is what the build produces');
 });
-
-interface K8sObject {
-  kind: string;
-  metadata?: { name?: string };
-  data?: Record<string, string>;
-  stringData?: Record<string, string>;
-  rules?: { resources: string[]; verbs: string[] }[];
-  spec?: {
-    replicas?: number;
-    serviceName?: string;
-    clusterIP?: string;
-    publishNotReadyAddresses?: boolean;
-    template?: {
-      spec?: {
-        containers?: {
-          env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { key: string }; fieldRef?: { fieldPath: string } } }[];
-          ports?: { name: string; containerPort: number }[];
-          readinessProbe?: { httpGet?: { path: string } };
-          livenessProbe?: { httpGet?: { path: string } };
-        }[];
-      };
-    };
-  };
-}
