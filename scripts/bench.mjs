@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // npm run bench [-- options]: Vireo against Aedes and Mosquitto under the neutral load
-// generator ../shared/bench/mqtt-bench.mjs. See docs/performance.md.
+// generator ../shared/bench/mqtt-bench.mjs when it is there, else under our own
+// (scripts/loadgen/cli.mjs, same options and JSON). See docs/performance.md.
 //
 // Every run gets a fresh broker process on a free loopback port; the generator samples the
 // broker's CPU and RSS itself (--pid). Brokers alternate between repetitions, as in
@@ -14,10 +15,10 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { resolveGenerators, compareSection } from './bench/generators.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const AEDES_SERVER = path.join(ROOT, 'scripts/aedes-server.mjs')
-const DEFAULT_GENERATOR = path.resolve(ROOT, '../shared/bench/mqtt-bench.mjs')
 const ALL_BROKERS = ['vireo', 'aedes', 'mosquitto']
 // Vireo with its HTTP API on, Prometheus metrics on and scraped every second / off
 // (prometheus.enable false): the `metrics` scenario compares the two
@@ -42,12 +43,19 @@ const USAGE = `usage: npm run bench [-- options]      (or: node scripts/bench.mj
   --hold N             conn: seconds to hold the connections (default 5)
   --conns N            conn: connections to open (default 10000)
   --fanout-rates LIST  fanout: publish rates to climb (default ${DEFAULT_FANOUT_RATES.join(',')})
-  --generator PATH     mqtt-bench.mjs (default ../shared/bench/mqtt-bench.mjs, or $MQTT_BENCH)
+  --generator G        shared (../shared/bench/mqtt-bench.mjs, or $MQTT_BENCH), ours
+                       (scripts/loadgen/cli.mjs) or a PATH; default: shared when the file
+                       exists, else ours
+  --compare-generators every run twice, with shared and with ours (alternating, a fresh
+                       broker each), and a table of ours ÷ shared per figure
+  --warmup N           fixed-rate runs (pairs-fixed, fanin): N s of warm-up before the
+                       --duration s of steady state, latency reported apart (default 5; 0 = off)
   --vireo PATH         vireo CLI (default packages/server/dist/cli.js)
   --mosquitto PATH     mosquitto binary (default /usr/sbin/mosquitto, else from PATH)
   --queue N            per-client queue cap: Mosquitto's max_queued_messages and Vireo's
-                       mqtt.max_mqueue_len (default 100000; 1000 is the exact Mosquitto
-                       configuration of ANCHORS.md and Vireo's default). Alias --mosquitto-queue
+                       mqtt.max_mqueue_len. Default: each broker's own default (Vireo's
+                       mqtt.max_mqueue_len 1000, Mosquitto's max_queued_messages 1000).
+                       Alias --mosquitto-queue
   --out DIR            results directory (default bench-results)
   --keep               keep the temporary directory (broker configs, logs, data dirs)
   --verbose            echo the generator's progress (stderr)
@@ -69,6 +77,15 @@ function positiveInt (name, v) {
   return n
 }
 
+function nonNegativeInt (name, v) {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) fail(`--${name} must be a non-negative integer, not ${JSON.stringify(v)}`)
+  return n
+}
+
+// fixed-rate runs: --warmup s of start-up, then --duration s of steady state
+const fixedArgs = () => ['-d', String(opts.duration + opts.warmup), ...(opts.warmup ? ['--warmup', String(opts.warmup)] : [])]
+
 function list (v) {
   return String(v).split(',').map((s) => s.trim()).filter(Boolean)
 }
@@ -85,6 +102,8 @@ try {
       conns: { type: 'string' },
       'fanout-rates': { type: 'string' },
       generator: { type: 'string' },
+      'compare-generators': { type: 'boolean' },
+      warmup: { type: 'string' },
       vireo: { type: 'string' },
       mosquitto: { type: 'string' },
       'queue': { type: 'string' },
@@ -112,8 +131,10 @@ const opts = {
   hold: parsed.hold ? positiveInt('hold', parsed.hold) : 5,
   conns: parsed.conns ? positiveInt('conns', parsed.conns) : 10000,
   fanoutRates: parsed['fanout-rates'] ? list(parsed['fanout-rates']).map((r) => positiveInt('fanout-rates', r)).sort((a, b) => a - b) : DEFAULT_FANOUT_RATES,
-  queue: parsed.queue ? positiveInt('queue', parsed.queue) : parsed['mosquitto-queue'] ? positiveInt('mosquitto-queue', parsed['mosquitto-queue']) : 100000,
-  generator: path.resolve(parsed.generator || process.env.MQTT_BENCH || DEFAULT_GENERATOR),
+  // null: each broker keeps its default (the issue's targets are judged with Vireo's defaults)
+  queue: parsed.queue ? positiveInt('queue', parsed.queue) : parsed['mosquitto-queue'] ? positiveInt('mosquitto-queue', parsed['mosquitto-queue']) : null,
+  warmup: parsed.warmup !== undefined ? nonNegativeInt('warmup', parsed.warmup) : 5,
+  ...resolveGenerators(ROOT, parsed.generator, !!parsed['compare-generators'], fail),
   out: path.resolve(ROOT, parsed.out || 'bench-results'),
   keep: !!parsed.keep,
   verbose: !!parsed.verbose,
@@ -149,7 +170,7 @@ const SCENARIOS = [
     runs: 2,
     kind: 'pubsub',
     fixedRate: true,
-    args: () => ['pairs', '-n', '100', '-r', '50', '-q', '1', '-d', String(opts.duration)]
+    args: () => ['pairs', '-n', '100', '-r', '50', '-q', '1', ...fixedArgs()]
   },
   {
     name: 'fanout',
@@ -168,7 +189,7 @@ const SCENARIOS = [
     runs: 1,
     kind: 'pubsub',
     fixedRate: true,
-    args: () => ['fanin', '--pubs', '1000', '-r', '10', '--subs', '1', '--sub-topic', 'bench/#', '-q', '1', '-d', String(opts.duration)]
+    args: () => ['fanin', '--pubs', '1000', '-r', '10', '--subs', '1', '--sub-topic', 'bench/#', '-q', '1', ...fixedArgs()]
   },
   {
     name: 'metrics',
@@ -370,18 +391,16 @@ for (const b of requested) {
 }
 for (const [b, why] of Object.entries(skipped)) warn(`skipping ${b}: ${why}`)
 if (!brokers.length) fail('no broker left to measure')
-if (!fs.existsSync(opts.generator)) fail(`generator not found: ${opts.generator} (pass --generator PATH or set MQTT_BENCH)`)
+for (const g of opts.generators) if (!fs.existsSync(g.path)) fail(`generator not found: ${g.path} (pass --generator shared|ours|PATH, or set MQTT_BENCH)`)
 // ratios: vireo against each other broker; without vireo, the first broker against the others
 const BASE = brokers.includes('vireo') ? 'vireo' : brokers.includes('vireo-metrics') ? 'vireo-metrics' : brokers[0]
 const OTHERS = brokers.filter((b) => b !== BASE)
 
-// The anchor configuration (ANCHORS.md) with a larger queue: max_queued_messages 1000 never
-// overflowed in the anchor runs, but a subscriber that lags under foreign load (fanin: 1 000
-// publishers into one subscriber) overflows it and Mosquitto discards QoS 1 messages; Vireo's
-// max_mqueue_len (also 1 000 by default) does the same at the start of fanin. Both get the same
-// larger cap: a cap that is not reached changes nothing. max_inflight_messages keeps its default (20).
+// Mosquitto as in the issue's table: max_queued_messages 1000 (its default, written out) unless
+// --queue sets both brokers' caps; max_inflight_messages keeps its default (20). Vireo keeps its
+// defaults (mqtt.max_mqueue_len 1000): the fanin row is judged with what a user gets.
 function mosquittoConf (port) {
-  return `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages ${opts.queue}\n`
+  return `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages ${opts.queue ?? 1000}\n`
 }
 
 let seq = 0
@@ -406,8 +425,8 @@ async function startBroker (name) {
       // not the default 5370: other vireo nodes (tests) may run on this machine
       VIREO_CLUSTER__RPC__BIND: `127.0.0.1:${rpcPort}`,
       VIREO_LOG__LEVEL: 'warning',
-      // the same offline/backlog queue cap as Mosquitto's max_queued_messages (see mosquittoConf)
-      VIREO_MQTT__MAX_MQUEUE_LEN: String(opts.queue),
+      // --queue: the same queue cap as Mosquitto's max_queued_messages (see mosquittoConf)
+      ...(opts.queue ? { VIREO_MQTT__MAX_MQUEUE_LEN: String(opts.queue) } : {}),
       VIREO_NODE__DATA_DIR: path.join(dir, 'data')
     })
     fs.mkdirSync(env.VIREO_NODE__DATA_DIR)
@@ -443,9 +462,9 @@ async function startBroker (name) {
 // ---------------------------------------------------------------------------
 // one generator run against one fresh broker
 
-function runGenerator (args, timeoutS) {
+function runGenerator (gen, args, timeoutS) {
   return new Promise((resolve) => {
-    const child = track(spawnRaised(process.execPath, [opts.generator, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }))
+    const child = track(spawnRaised(process.execPath, [gen.path, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }))
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => { out += d })
@@ -467,11 +486,11 @@ function runGenerator (args, timeoutS) {
 
 const records = []
 
-async function runOne (sc, broker, rep, rate) {
+async function runOne (sc, broker, rep, rate, gen = opts.generators[0]) {
   const scArgs = sc.args(rate)
-  const rec = { scenario: sc.name, broker, rep: rep + 1, rate: rate ?? null, time: new Date().toISOString(), loadavgBefore: os.loadavg().map((x) => Math.round(x * 100) / 100) }
+  const rec = { scenario: sc.name, broker, generator: gen.name, rep: rep + 1, rate: rate ?? null, time: new Date().toISOString(), loadavgBefore: os.loadavg().map((x) => Math.round(x * 100) / 100) }
   records.push(rec)
-  const what = `[${sc.name}${rate ? ` -r ${rate}` : ''} ${rep + 1}] ${broker}`
+  const what = `[${sc.name}${rate ? ` -r ${rate}` : ''} ${rep + 1}] ${broker}${opts.generators.length > 1 ? ` (${gen.name} generator)` : ''}`
   let b
   try {
     b = await startBroker(broker)
@@ -486,10 +505,10 @@ async function runOne (sc, broker, rep, rate) {
   rec.pid = b.pid
   await sleep(1000) // let the fresh process settle (JIT, GC) before the generator samples it
   const args = [...scArgs, '-p', String(b.port), '--pid', String(b.pid), '--label', broker]
-  rec.command = ['node', 'mqtt-bench.mjs', ...args].map((a) => /[^\w./:,=-]/.test(a) ? `'${a}'` : a).join(' ')
+  rec.command = ['node', gen.display, ...args].map((a) => /[^\w./:,=-]/.test(a) ? `'${a}'` : a).join(' ')
   const timeoutS = sc.kind === 'conn' ? opts.hold + 600 : opts.duration + 5 + 600
   const scraper = b.name === 'vireo-metrics' ? startScraper(b.apiPort) : null
-  const g = await runGenerator(args, timeoutS)
+  const g = await runGenerator(gen, args, timeoutS)
   if (scraper) rec.scrapes = await scraper.stop()
   rec.exitCode = g.code
   rec.result = g.json
@@ -550,7 +569,9 @@ async function runScenario (sc) {
   say(`== ${sc.name}: ${sc.title}`)
   if (!sc.ladder) {
     for (let rep = 0; rep < runsOf(sc); rep++) {
-      for (const b of rotate(brokers, rep)) if (!interrupted) await runOne(sc, b, rep, undefined)
+      for (const b of rotate(brokers, rep)) {
+        for (const gen of rotate(opts.generators, rep)) if (!interrupted) await runOne(sc, b, rep, undefined, gen)
+      }
     }
     return
   }
@@ -559,7 +580,9 @@ async function runScenario (sc) {
   for (const [i, rate] of opts.fanoutRates.entries()) {
     if (!climbing.length) break
     for (let rep = 0; rep < runsOf(sc); rep++) {
-      for (const b of rotate(climbing, i + rep)) if (!interrupted) await runOne(sc, b, rep, rate)
+      for (const b of rotate(climbing, i + rep)) {
+        for (const gen of rotate(opts.generators, rep)) if (!interrupted) await runOne(sc, b, rep, rate, gen)
+      }
     }
     climbing = climbing.filter((b) => sustained(recordsOf(sc.name, b, rate)))
   }
@@ -568,7 +591,9 @@ async function runScenario (sc) {
 // ---------------------------------------------------------------------------
 // tables
 
-const recordsOf = (scenario, broker, rate) => records.filter((r) => r.scenario === scenario && r.broker === broker && (rate === undefined || r.rate === rate))
+// the tables show the first generator's runs; --compare-generators adds its own table
+const primary = (r) => r.generator === opts.generators[0].name
+const recordsOf = (scenario, broker, rate) => records.filter((r) => primary(r) && r.scenario === scenario && r.broker === broker && (rate === undefined || r.rate === rate))
 const okResult = (rec) => rec.result && !rec.result.error ? rec.result : null
 const sustained = (recs) => recs.length > 0 && recs.every((rec) => okResult(rec) && rec.result.keptUp === true)
 
@@ -582,13 +607,22 @@ function otherLoad (r, kind) {
 const PUBSUB_ROWS = [
   { label: 'delivered msg/s (recvRate)', get: (r) => r.recvRate, ratio: true },
   { label: 'sent msg/s', get: (r) => r.sendRate },
-  { label: 'latency p50 ms', get: (r) => r.latencyMs && r.latencyMs.p50, ratio: true, little: true },
-  { label: 'latency p99 ms', get: (r) => r.latencyMs && r.latencyMs.p99, ratio: true, little: true },
+  { label: 'latency p50 ms', get: (r) => r.latencyMs && r.latencyMs.p50, ratio: true, little: true, steady: true },
+  { label: 'latency p99 ms', get: (r) => r.latencyMs && r.latencyMs.p99, ratio: true, little: true, steady: true },
+  { label: 'latency p99.9 ms', get: (r) => r.latencyMs && r.latencyMs.p999, ratio: true, little: true, steady: true },
+  { label: 'latency max ms', get: (r) => r.latencyMs && r.latencyMs.max, ratio: true, little: true, steady: true },
+  // the first --warmup seconds: a JIT runtime warms up, a C broker does not
+  { label: 'warm-up latency p50 ms', get: (r) => r.warmupLatencyMs && r.warmupLatencyMs.p50, ratio: true, warm: true },
+  { label: 'warm-up latency p99 ms', get: (r) => r.warmupLatencyMs && r.warmupLatencyMs.p99, ratio: true, warm: true },
+  { label: 'warm-up latency max ms', get: (r) => r.warmupLatencyMs && r.warmupLatencyMs.max, ratio: true, warm: true },
   { label: 'broker CPU % (100 = 1 core)', get: (r) => r.broker && r.broker.cpuPct, ratio: true },
   { label: 'broker RSS peak MiB', get: (r) => r.broker && r.broker.rssMaxMiB, ratio: true },
   // CPU per message moves less than throughput when something else takes the CPU
   { label: 'broker CPU µs per delivered msg', get: (r) => (r.broker && r.broker.cpuPct && r.recvRate ? (r.broker.cpuPct * 1e4) / r.recvRate : null), ratio: true },
   { label: 'lost', get: (r) => r.lost, list: true, show: (v) => (v === null ? '?' : String(v)) },
+  // QoS >= 1: the broker acknowledged the publish, no subscriber got it (counted even when the drain timed out)
+  { label: 'not delivered (of expected)', get: (r) => (r.notDelivered == null ? null : `${r.notDelivered} of ${r.expected}`), list: true },
+  { label: 'duplicates / reordered', get: (r) => (r.duplicates != null ? `${r.duplicates}/${r.reordered}` : r.dupOrReordered), list: true },
   { label: 'kept up (≥ 95 % of schedule)', get: (r) => r.keptUp, list: true, show: (v) => (v ? 'yes' : 'no'), fixedOnly: true },
   { label: 'drain', get: (r) => r.drain, list: true },
   { label: 'generator CPU %', get: (r) => r.generatorCpuPct },
@@ -640,7 +674,8 @@ function metricTable (sc, recsFor) {
   const body = []
   for (const row of rows) {
     if (row.fixedOnly && !sc.fixedRate) continue
-    const label = row.little && sc.littleLatency ? `${row.label} ‡` : row.label
+    if (row.warm && !(sc.fixedRate && opts.warmup && !sc.ladder)) continue
+    const label = row.little && sc.littleLatency ? `${row.label} ‡` : row.steady && sc.fixedRate && opts.warmup && !sc.ladder ? row.label.replace('latency', 'steady-state latency') : row.label
     if (row.list) {
       body.push([label, ...brokers.map((b) => listCell(recsFor(b), row.get, row.show)), ...OTHERS.map(() => '')])
       continue
@@ -659,7 +694,7 @@ function perRunLine (sc, recsFor) {
 }
 
 function fanoutSection (sc) {
-  const rates = opts.fanoutRates.filter((rate) => records.some((r) => r.scenario === sc.name && r.rate === rate))
+  const rates = opts.fanoutRates.filter((rate) => records.some((r) => primary(r) && r.scenario === sc.name && r.rate === rate))
   const best = {}
   const firstFail = {}
   for (const b of brokers) {
@@ -707,7 +742,7 @@ function fanoutSection (sc) {
 }
 
 function scenarioSection (sc) {
-  const recs = records.filter((r) => r.scenario === sc.name)
+  const recs = records.filter((r) => primary(r) && r.scenario === sc.name)
   if (!recs.length) return null
   const recsFor = (b) => recordsOf(sc.name, b)
   const first = recs.find((r) => r.command)
@@ -751,8 +786,11 @@ let reportBase = null
 let meta = null
 
 function collectMeta () {
-  let genVersion = null
-  try { genVersion = /TOOL_VERSION = '([^']+)'/.exec(fs.readFileSync(opts.generator, 'utf8'))[1] } catch {}
+  const generators = opts.generators.map((g) => {
+    let version = null
+    try { version = /(?:TOOL_VERSION = |toolVersion: )'([^']+)'/.exec(fs.readFileSync(g.name === 'ours' ? path.join(ROOT, 'scripts/loadgen/run-pubsub.mjs') : g.path, 'utf8'))[1] } catch {}
+    return { name: g.name, path: g.path, version }
+  })
   let nofile = null
   try { nofile = execFileSync('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; ulimit -n'], { encoding: 'utf8' }).trim() } catch {}
   const cpus = os.cpus()
@@ -763,7 +801,8 @@ function collectMeta () {
     memoryMiB: Math.round(os.totalmem() / 1048576),
     kernel: os.release(),
     node: process.version,
-    generator: { path: opts.generator, version: genVersion },
+    generator: generators[0],
+    generators,
     brokers: Object.fromEntries(brokers.map((b) => [b, versionOf(b)])),
     skipped,
     openFilesLimit: nofile,
@@ -779,19 +818,21 @@ function reportMarkdown (partial) {
     ...brokers.map((b) => [b, meta.brokers[b] || '?']),
     ...Object.entries(skipped).map(([b, why]) => [b, `skipped: ${why}`]),
     ...(brokers.includes('mosquitto') ? [['mosquitto.conf', mosquittoConf('$P').trim().split('\n').join('; ')]] : []),
-    ['generator', `mqtt-bench ${meta.generator.version || '?'} (${meta.generator.path})`],
+    ...meta.generators.map((g, i) => [i ? 'compared with' : 'generator', `${g.name === 'ours' ? 'vireo-loadgen' : 'mqtt-bench'} ${g.version || '?'} (${path.relative(ROOT, g.path)})`]),
     ['open files (children)', meta.openFilesLimit || '?'],
-    ['options', `duration ${opts.duration} s, runs ${opts.runs ?? 'per scenario'}, conn ${fmtNum(opts.conns)} held ${opts.hold} s, fanout rates ${opts.fanoutRates.join(',')}`],
+    ['options', `duration ${opts.duration} s${opts.warmup ? ` (+ ${opts.warmup} s warm-up in fixed-rate runs)` : ''}, queue ${opts.queue ? opts.queue : 'brokers\' defaults'}, runs ${opts.runs ?? 'per scenario'}, conn ${fmtNum(opts.conns)} held ${opts.hold} s, fanout rates ${opts.fanoutRates.join(',')}`],
     ['load average at start', meta.loadavgAtStart.join(' ')]
   ]))
-  out.push('', 'Fresh broker process per run, loopback, one generator process, MQTT 3.1.1, 64 B payloads; brokers alternate between repetitions. ' +
+  out.push('', 'Fresh broker process per run, loopback, one generator process, MQTT 3.1.1, 64 B payloads; brokers alternate between repetitions; Vireo with its default settings. ' +
     (OTHERS.length ? `Ratios are ${BASE} ÷ other: above 1 is better for rates, below 1 is better for latency, CPU and memory. ` : '') +
     'CPU is % of one core. "other load" is host CPU minus broker and generator: CPU taken by something else on the machine during the window. ' +
     'On a small shared machine runs spread by 5–15 %: see docs/performance.md before quoting a figure.' +
-    (meta.generator.version && meta.generator.version !== '1.0.0' ? ` ANCHORS.md used mqtt-bench 1.0.0; from 1.1.0 the latency of unlimited runs counts only the window, so it is not comparable with the anchors (throughput is).` : ''))
+    (meta.generator.name !== 'ours' && meta.generator.version && meta.generator.version !== '1.0.0' ? ` ANCHORS.md used mqtt-bench 1.0.0; from 1.1.0 the latency of unlimited runs counts only the window, so it is not comparable with the anchors (throughput is).` : ''))
   for (const sc of scenarios) {
     const s = scenarioSection(sc)
     if (s) out.push('', s)
+    const c = compareSection(sc, records, opts.generators, brokers, { fmtNum, median, mdTable })
+    if (c) out.push('', c)
   }
   return out.join('\n') + '\n'
 }
@@ -815,7 +856,7 @@ async function main () {
   if (opts.dryRun) {
     for (const sc of scenarios) {
       for (const rate of sc.ladder ? opts.fanoutRates : [undefined]) {
-        say(`${sc.name}: node mqtt-bench.mjs ${sc.args(rate).map((a) => /[^\w./:,=-]/.test(a) ? `'${a}'` : a).join(' ')} -p $P --pid $PID --label <broker>`)
+        say(`${sc.name}: node ${opts.generators.map((g) => g.display).join(' | ')} ${sc.args(rate).map((a) => /[^\w./:,=-]/.test(a) ? `'${a}'` : a).join(' ')} -p $P --pid $PID --label <broker>`)
       }
     }
     return
@@ -833,6 +874,8 @@ async function main () {
     if (interrupted) return // onSignal writes the partial report and exits
     const section = scenarioSection(sc)
     if (section) process.stdout.write(`\n${section}\n\n`)
+    const cmp = compareSection(sc, records, opts.generators, brokers, { fmtNum, median, mdTable })
+    if (cmp) process.stdout.write(`${cmp}\n\n`)
     writeReport(false)
   }
   writeReport(false)

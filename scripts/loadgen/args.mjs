@@ -81,6 +81,8 @@ const num = (key, v, { min = -Infinity, max = Infinity, int = true } = {}) => {
   return n
 }
 
+const str = (key, v) => String(v)
+
 const ports = (key, v) => {
   const list = String(v ?? '').split(',').map((x) => x.trim()).filter(Boolean).map(Number)
   if (!list.length || list.some((x) => !Number.isInteger(x) || x < 1 || x > 65535)) throw new UsageError(`${key}: expected a comma-separated list of ports`)
@@ -89,10 +91,10 @@ const ports = (key, v) => {
 
 // option -> [field, parser]; a parser of null means a flag
 const OPTIONS = {
-  '-h': ['host', String], '--host': ['host', String],
+  '-h': ['host', str], '--host': ['host', str],
   '-p': ['port', (k, v) => num(k, v, { min: 1, max: 65535 })], '--port': ['port', (k, v) => num(k, v, { min: 1, max: 65535 })],
-  '-u': ['username', String], '--username': ['username', String],
-  '-P': ['password', String], '--password': ['password', String],
+  '-u': ['username', str], '--username': ['username', str],
+  '-P': ['password', str], '--password': ['password', str],
   '-V': ['version', (k, v) => { if (['4', '3.1.1', '311'].includes(v)) return 4; if (['5', '5.0'].includes(v)) return 5; throw new UsageError(`${k}: expected 4 or 5, got ${JSON.stringify(v)}`) }],
   '--session-expiry': ['sessionExpiry', (k, v) => num(k, v, { min: 0, max: 4294967295 })],
   '-k': ['keepalive', (k, v) => num(k, v, { min: 0, max: 65535 })], '--keepalive': ['keepalive', (k, v) => num(k, v, { min: 0, max: 65535 })],
@@ -111,14 +113,14 @@ const OPTIONS = {
   '-n': ['pairs', (k, v) => num(k, v, { min: 1 })], '--pairs': ['pairs', (k, v) => num(k, v, { min: 1 })],
   '--pubs': ['pubs', (k, v) => num(k, v, { min: 1 })],
   '--subs': ['subs', (k, v) => num(k, v, { min: 0 })],
-  '--topic-prefix': ['topicPrefix', String],
-  '--sub-topic': ['subTopic', String],
+  '--topic-prefix': ['topicPrefix', str],
+  '--sub-topic': ['subTopic', str],
   '--drain': ['drain', (k, v) => num(k, v, { min: 0, int: false })],
   '-c': ['count', (k, v) => num(k, v, { min: 1 })], '--count': ['count', (k, v) => num(k, v, { min: 1 })],
   '--hold': ['hold', (k, v) => num(k, v, { min: 0, int: false })],
   '--pid': ['pid', (k, v) => num(k, v, { min: 1 })],
   '--workers': ['workers', (k, v) => num(k, v, { min: 1, max: 64 })],
-  '--label': ['label', String],
+  '--label': ['label', str],
   '--setup-timeout': ['setupTimeout', (k, v) => num(k, v, { min: 1, int: false })],
   '--retain': ['retain', null], '--quiet': ['quiet', null], '--no-clean': ['clean', null], '--clean': ['clean', null]
 }

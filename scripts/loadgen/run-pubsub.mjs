@@ -86,6 +86,7 @@ export async function runPubSub (cfg, handles, log) {
   const keptUp = sched ? recvRate >= 0.95 * sched : null
   const genCpu = round((genCpuUs / 1000 / (win * 1000)) * 100, 1)
   const warnings = []
+  if (fanTotal === 0) warnings.push('no subscriber filter matches any publisher topic: nothing is expected to arrive')
   if (atQos >= 1 && sum.missing > 0 && drain !== 'timeout') warnings.push(`QoS ${atQos}: ${sum.missing} message(s) acknowledged by the broker never reached a subscriber`)
   if (drain === 'timeout' && sum.missing > 0) warnings.push(`${sum.missing} deliveries still outstanding when --drain ${cfg.drain}s expired while messages were still arriving: the broker was behind; whether they would have arrived is unknown`)
   if (cfg.qos > 0 && unacked > 0) warnings.push(`${unacked} publish(es) still unacknowledged when --drain ${cfg.drain}s expired`)
