@@ -39,14 +39,14 @@ function accepts(port: number): Promise<boolean> {
 
 /**
  * Starts Mosquitto on `port` (anonymous clients allowed, sessions persisted in `dir` on a
- * graceful stop) and waits until it accepts. Remove `dir` when done with it.
+ * graceful stop, plus `extraConf` lines) and waits until it accepts. Remove `dir` when done with it.
  */
-export async function startMosquitto(port: number, dir = mkdtempSync(join(tmpdir(), 'vireo-mosquitto-'))): Promise<Mosquitto> {
+export async function startMosquitto(port: number, dir = mkdtempSync(join(tmpdir(), 'vireo-mosquitto-')), extraConf: string[] = []): Promise<Mosquitto> {
   if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} not found: install the Debian package mosquitto (apt-get install -y mosquitto); .ci/run installs it`);
   // started as root, Mosquitto drops to the `mosquitto` user, which must still write its sessions here
   chmodSync(dir, 0o777);
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'log_dest stderr', 'log_type all', ''].join('\n'));
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'log_dest stderr', 'log_type all', ...extraConf, ''].join('\n'));
   const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let out = '';
