@@ -11,6 +11,7 @@ COPY packages ./packages
 COPY tests/package.json ./tests/package.json
 RUN npm ci --no-audit --no-fund --ignore-scripts=false \
  && npx tsc -b packages/server \
+ && node packages/dashboard/build.mjs \
  && npm prune --omit=dev --no-audit --no-fund \
  && find packages -name '*.test.*' -delete \
  && rm -rf packages/*/src packages/*/tsconfig*.json packages/*/dist/*.tsbuildinfo

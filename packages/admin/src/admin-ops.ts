@@ -29,6 +29,8 @@ export interface ClientFilters {
   conn_state?: 'connected' | 'disconnected';
   like_clientid?: string;
   like_username?: string;
+  /** MQTT protocol version: 3, 4 (3.1.1) or 5 */
+  proto_ver?: number;
 }
 
 export interface SubscriptionFilters {
@@ -87,7 +89,8 @@ export function keepClient(q: ClientFilters): (c: ClientView) => boolean {
     (q.ip_address === undefined || c.ip_address === q.ip_address) &&
     (q.conn_state === undefined || c.connected === (q.conn_state === 'connected')) &&
     (q.like_clientid === undefined || c.clientid.includes(q.like_clientid)) &&
-    (q.like_username === undefined || (c.username ?? '').includes(q.like_username));
+    (q.like_username === undefined || (c.username ?? '').includes(q.like_username)) &&
+    (q.proto_ver === undefined || c.proto_ver === q.proto_ver);
 }
 
 export function keepSubscription(q: SubscriptionFilters): (s: SubscriptionView) => boolean {

@@ -27,6 +27,8 @@ import { ClusterQuery, markPartial } from './cluster-query.js';
 import { PROMETHEUS_MODES, scrape, type PrometheusMode } from './cluster-metrics.js';
 import { syncTraces } from './trace-sync.js';
 import { apiKeyGate } from './api-auth.js';
+import { dashboardParts, type DashboardOptions } from './dashboard-setup.js';
+import { bearerAuth, isDashboardPublic } from './dashboard-auth.js';
 
 export interface AdminOptions {
   host: string;
@@ -46,6 +48,8 @@ export interface AdminOptions {
   bridges?: () => readonly BridgeSource[];
   /** `prometheus.enable`, webhooks to count, latency sampling (metrics.ts). */
   metrics?: MetricsOptions;
+  /** Dashboard users and tokens, time-series sampling, the page's files (dashboard-setup.ts). */
+  dashboard?: DashboardOptions;
 }
 
 export interface AdminServer {
@@ -74,8 +78,9 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   const gate = apiKeyGate(opts.apiKeys, broker.logger);
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0];
-    if (PUBLIC.has(path)) return;
+    if (PUBLIC.has(path) || isDashboardPublic(req.method, path)) return;
     if (PROMETHEUS.has(path) && !opts.prometheusAuth) return;
+    if (req.headers.authorization?.startsWith('Bearer ')) return bearerAuth(dash.users, req, reply, path);
     await gate(req, reply);
   });
   app.setErrorHandler((err: Error & { validation?: unknown; statusCode?: number }, req, reply) => {
@@ -86,10 +91,11 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
 
   const bridges = opts.bridges ?? (() => []);
   const registry = createMetrics(broker, { ...opts.metrics, bridges });
+  const dash = dashboardParts(broker, opts.dashboard);
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
   // tables every node keeps the same (record-sync.ts)
-  const tables: SyncedTable<unknown>[] = [apiKeysTable(opts.apiKeys), ...(opts.access ? [bansTable(opts.access), usersTable(opts.access)] : [])];
-  const ops = adminOps(broker, registry, Object.assign({ ...bridgeOps(bridges), ...retainerOps(broker) }, ...tables.map((t) => tableOps(t))));
+  const tables: SyncedTable<unknown>[] = [apiKeysTable(opts.apiKeys), ...(opts.access ? [bansTable(opts.access), usersTable(opts.access)] : []), ...dash.tables];
+  const ops = adminOps(broker, registry, Object.assign({ ...bridgeOps(bridges), ...retainerOps(broker), ...dash.ops }, ...tables.map((t) => tableOps(t))));
   broker.cluster.serveAdmin?.(ops);
   const q = new ClusterQuery(broker, ops);
 
@@ -102,6 +108,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   retainerRoutes(app, broker, q);
   clusterRoutes(app, broker, opts.membership);
   accessRoutes(app, registry, opts, q, broker);
+  dash.routes(app, q);
   const stopTableSync = tables.map((t) => syncTable(broker, q, t));
   const stopTraceSync = syncTraces(broker, q);
 
@@ -130,6 +137,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     address: () => ({ host: opts.host, port }),
     close: () => {
       stopTraceSync();
+      dash.close();
       for (const stop of stopTableSync) stop();
       return app.close();
     },

@@ -11,3 +11,6 @@ export { ROLES, API_KEY_ROLES, DASHBOARD_ROLES, allowed, forbidden, isRole } fro
 export type { Role, RoleRequest } from './roles.js';
 export { AuthThrottle } from './auth-throttle.js';
 export type { ApiKeyIdentity } from './api-keys.js';
+export { DashboardUsers, DashboardUserError, passwordProblem } from './dashboard-users.js';
+export type { DashboardOptions } from './dashboard-setup.js';
+export { readZip } from './zip.js';

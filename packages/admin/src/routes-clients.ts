@@ -55,6 +55,7 @@ export function clientRoutes(app: FastifyInstance, q: ClusterQuery): void {
             conn_state: { type: 'string', enum: ['connected', 'disconnected'] },
             like_clientid: { type: 'string' },
             like_username: { type: 'string' },
+            proto_ver: { type: 'integer', enum: [3, 4, 5] },
           },
         },
       },

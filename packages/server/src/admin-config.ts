@@ -9,6 +9,7 @@ import type { Broker, RecordTables } from '@vireo/broker';
 import { PINO_LEVEL } from './logger.js';
 import { ConfigError } from './config-error.js';
 import { membershipOf } from './cluster-config.js';
+import { dashboardFor } from './dashboard-config.js';
 import type { VireoConfig } from './config-schema.js';
 
 export class AdminListenError extends Error {}
@@ -66,6 +67,7 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       bridges: extras?.bridges,
       access: extras?.access,
       logLevel,
+      dashboard: await dashboardFor(config, extras?.tables, logger),
       // ready once listeners are up (they are, by now) and the node has joined its cluster
       membership: membershipOf(broker.cluster),
       ready: () => membershipOf(broker.cluster)?.ready() ?? true,
