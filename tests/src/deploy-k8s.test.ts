@@ -19,6 +19,7 @@ import { ConfigError, loadConfig, type VireoConfig } from '@vireo/server';
 import { endAll, freePort, sleep } from './harness.js';
 import { connackCode } from './ctl-run.js';
 import { spawnVireo } from './vireo-process.js';
+import { AVAILABILITY_CHECK } from './lb-proxy.js';
 import {
   NO_KUBECTL,
   containerEnv,
@@ -157,6 +158,8 @@ test('k8s/overlays/prod: three nodes on three Kubernetes nodes, resources, authe
   assert.ok(anti.some((t) => t.topologyKey === 'kubernetes.io/hostname' && selects(t.labelSelector?.matchLabels, sts.spec?.template?.metadata?.labels)), 'no two nodes on one machine');
   assert.ok(container.resources?.requests?.cpu && container.resources.requests.memory && container.resources.limits?.memory, 'CPU and memory requested, memory limited');
   assert.equal(one(objs, 'Service', 'vireo').spec?.type, 'LoadBalancer');
+  // the load balancer stops sending clients to a node that is not ready or gives load away
+  assert.equal(container.readinessProbe?.httpGet?.path, AVAILABILITY_CHECK);
   assert.equal(cfg.authentication.enable, true);
   assert.equal(cfg.authentication.allow_anonymous, false);
   const dir = mkdtempSync(path.join(tmpdir(), 'vireo-k8s-'));

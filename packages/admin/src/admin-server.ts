@@ -29,6 +29,7 @@ import { syncTraces } from './trace-sync.js';
 import { apiKeyGate } from './api-auth.js';
 import { dashboardParts, type DashboardOptions } from './dashboard-setup.js';
 import { bearerAuth, isDashboardPublic } from './dashboard-auth.js';
+import { AVAILABILITY_PATH, loadRebalanceRoutes } from './routes-load-rebalance.js';
 
 export interface AdminOptions {
   host: string;
@@ -50,6 +51,8 @@ export interface AdminOptions {
   metrics?: MetricsOptions;
   /** Dashboard users and tokens, time-series sampling, the page's files (dashboard-setup.ts). */
   dashboard?: DashboardOptions;
+  /** The node is evacuating or rebalancing away (availability_check answers 503); none yet. */
+  givingLoadAway?: () => boolean;
 }
 
 export interface AdminServer {
@@ -59,7 +62,7 @@ export interface AdminServer {
 }
 
 /** Paths served without credentials: probes, the API description, and (by default) metrics. */
-const PUBLIC = new Set(['/status', '/api/v5/status', '/api-docs', '/api-docs/openapi.json']);
+const PUBLIC = new Set(['/status', '/api/v5/status', AVAILABILITY_PATH, '/api-docs', '/api-docs/openapi.json']);
 const PROMETHEUS = new Set(['/api/v5/prometheus/stats', '/metrics']);
 
 export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<AdminServer> {
@@ -107,6 +110,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   bridgeRoutes(app, q);
   retainerRoutes(app, broker, q);
   clusterRoutes(app, broker, opts.membership);
+  loadRebalanceRoutes(app, { ready: opts.ready ?? (() => true), givingLoadAway: opts.givingLoadAway });
   accessRoutes(app, registry, opts, q, broker);
   dash.routes(app, q);
   const stopTableSync = tables.map((t) => syncTable(broker, q, t));
