@@ -64,6 +64,8 @@ export interface BrokerEvents {
   /** QoS 1 PUBACK or QoS 2 PUBREC from the subscriber (clientid, message). */
   'message.acked': [string, Message];
   'message.dropped': [Message, DropReason];
+  /** Dropped on the way to one subscriber (queue full, expired, …): clientid, message, reason (rule events' delivery_dropped). */
+  'delivery.dropped': [string, Message, DropReason];
   /** The running nodes of the cluster changed (sorted names, this node included). */
   'cluster.nodes_changed': [string[]];
   /** A trace started or stopped (trace-store.ts keeps the running ones). */
@@ -790,6 +792,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       );
     }
     if (this.listenerCount('message.dropped') > 0) this.emit('message.dropped', d.msg, reason);
+    if (this.listenerCount('delivery.dropped') > 0) this.emit('delivery.dropped', session.clientId, d.msg, reason);
   }
 
   // ── admin ──────────────────────────────────────────────────────────────────

@@ -1,0 +1,14 @@
+export { compileRuleSql } from './rule-sql.js';
+export type { CompiledSql } from './rule-sql.js';
+export { RuleSqlError } from './sql/lexer.js';
+export { RuleEvalError } from './sql/functions.js';
+export { EventContext } from './sql/compile.js';
+export type { Output } from './sql/compile.js';
+export { RuleEngine, RuleError } from './engine.js';
+export type { RuleSpec, RuleInfo, RuleEngineOptions, EngineStats } from './engine.js';
+export { parseActionRef, newRuleMetrics, REPUBLISH_DEFAULTS } from './actions/action.js';
+export type { ActionRef, RuleAction, RuleMetrics, ActionStatus, RepublishArgs, SinkType } from './actions/action.js';
+export { EVENT_TOPICS } from './events.js';
+export type { EventName, EventTopic } from './events.js';
+export { compileTemplate, renderText } from './template.js';
+export type { Template } from './template.js';
