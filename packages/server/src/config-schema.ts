@@ -27,6 +27,7 @@ import { prometheusSchema } from './config-schema/prometheus.js';
 import { webhookSchema } from './config-schema/webhook.js';
 import { logSchema } from './config-schema/log.js';
 import { bridgesSchema } from './config-schema/bridges.js';
+import { actionsSchema, connectorsSchema, ruleEngineSchema } from './config-schema/rule-engine.js';
 
 export { WEBHOOK_EVENT_NAMES } from './config-schema/webhook.js';
 
@@ -45,6 +46,9 @@ export const configSchema = {
   prometheus: prometheusSchema,
   webhook: webhookSchema,
   bridges: bridgesSchema,
+  rule_engine: ruleEngineSchema,
+  connectors: connectorsSchema,
+  actions: actionsSchema,
   log: logSchema,
 } as const satisfies SchemaNode;
 

@@ -84,6 +84,8 @@ export function expectation(spec: KeySpec): string {
       return `a list of ${spec.item === 'address' ? 'host:port addresses' : spec.item === 'url' ? 'http(s) URLs' : 'strings'}`;
     case 'named':
       return 'a mapping of names to sections';
+    case 'value':
+      return spec.expected;
   }
 }
 
@@ -141,6 +143,7 @@ function parseLeaf(spec: KeySpec, raw: unknown): { value: unknown } | { error: s
     }
     case 'list':
     case 'named':
+    case 'value':
       return { error: 'parsed by the caller' }; // unreachable: validateConfig handles these kinds
   }
 }
@@ -228,6 +231,12 @@ export function validateConfig<T>(schema: SchemaNode, raw: unknown, options: Val
         const r = parseList(child, rawChild, path);
         errors.push(...r.errors.map((e) => ({ ...e, source: sourceOf(path) })));
         out[key] = r.value;
+        continue;
+      }
+      if (child.kind === 'value') {
+        const r = child.parse(rawChild);
+        if ('errors' in r) errors.push(...r.errors.map((e) => ({ path: `${path}${e.at}`, message: e.message, source: sourceOf(path) })));
+        else out[key] = r.value;
         continue;
       }
       const r = parseLeaf(child, rawChild);

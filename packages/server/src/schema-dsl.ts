@@ -85,6 +85,17 @@ export interface ListSpec extends SpecBase<string[]> {
 }
 
 /**
+ * A structured YAML value checked and converted by `parse` (e.g. a rule's `actions`: a list
+ * of `type:name` strings and `{function: …}` mappings). Errors name the item (`[1]`).
+ */
+export interface ValueSpec<T = unknown> extends SpecBase<T> {
+  readonly kind: 'value';
+  /** What a valid value looks like, for errors and the docs. */
+  readonly expected: string;
+  readonly parse: (raw: unknown) => { value: T } | { errors: { at: string; message: string }[] };
+}
+
+/**
  * A section whose keys are names the user picks, each shaped like `item`: e.g.
  * `bridges.mqtt.<name>.server`. Names through the environment are lower case
  * (`VIREO_BRIDGES__MQTT__CLOUD__SERVER` → `bridges.mqtt.cloud.server`).
@@ -108,7 +119,8 @@ export type KeySpec =
   | ByteSizeSpec
   | BindSpec
   | EnumSpec
-  | ListSpec;
+  | ListSpec
+  | ValueSpec;
 
 /** A branch of the schema: names to sub-branches or key specs. */
 export interface SchemaNode {
@@ -133,6 +145,9 @@ export const duration = (s: Omit<DurationSpec, 'kind'>): DurationSpec => ({ kind
 export const bytesize = (s: Omit<ByteSizeSpec, 'kind'>): ByteSizeSpec => ({ kind: 'bytesize', ...s });
 export const bind = (s: Omit<BindSpec, 'kind'>): BindSpec => ({ kind: 'bind', ...s });
 export const list = (s: Omit<ListSpec, 'kind'>): ListSpec => ({ kind: 'list', ...s });
+export function value<T>(s: Omit<ValueSpec<T>, 'kind'>): ValueSpec<T> {
+  return { kind: 'value', ...s };
+}
 export function named<const S extends SchemaNode>(s: { description: string; item: S }): NamedSpec<S> {
   return { kind: 'named', default: {}, ...s };
 }

@@ -11,6 +11,7 @@ import type { AdminServer } from '@vireo/admin';
 import { AdminListenError, startAdminFor } from './admin-config.js';
 import type { Webhook } from '@vireo/bridge';
 import { startWebhookFor } from './webhook-config.js';
+import { startRulesFor, type RulesRuntime } from './rules-config.js';
 import { startClusterFor } from './cluster-config.js';
 import { ConfigError, loadConfig, toBrokerConfig, type LoadedConfig } from './config.js';
 import { formatIssue } from './config-validate.js';
@@ -55,7 +56,7 @@ function failConfig(err: ConfigError): never {
   fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration (${n} error${n === 1 ? '' : 's'}):`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
 }
 
-function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | undefined, webhook: Webhook | undefined, bridges: MqttBridge[]): void {
+function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | undefined, webhook: Webhook | undefined, bridges: MqttBridge[], rules?: RulesRuntime): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -71,7 +72,7 @@ function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | unde
     }, STOP_TIMEOUT_MS);
     webhook?.close();
     const bridgesClosed = Promise.all(bridges.map((b) => b.close()));
-    Promise.all([admin?.close(), bridgesClosed, broker.close()]).then(
+    Promise.all([admin?.close(), bridgesClosed, rules?.close(), broker.close()]).then(
       () => {
         logger.info('stopped');
         process.exit(0);
@@ -137,6 +138,7 @@ export async function start(options: StartOptions): Promise<void> {
   let admin: AdminServer | undefined;
   let webhook: Webhook | undefined;
   let bridges: MqttBridge[] = [];
+  let rules: RulesRuntime | undefined;
   try {
     admin = await startAdminFor(config, broker, logger, { access, tables, webhooks: () => (webhook ? [webhook] : []), bridges: () => bridges });
   } catch (err) {
@@ -148,7 +150,8 @@ export async function start(options: StartOptions): Promise<void> {
   try {
     webhook = startWebhookFor(config, broker, logger);
     bridges = startBridgesFor(config, broker, logger);
-    stopOnSignals(broker, logger, admin, webhook, bridges);
+    rules = startRulesFor(config, broker, logger, tables);
+    stopOnSignals(broker, logger, admin, webhook, bridges, rules);
   } catch (err) {
     await Promise.all([admin?.close(), broker.close()]);
     if (err instanceof ConfigError) failConfig(err);
