@@ -9,7 +9,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY packages ./packages
 COPY tests/package.json ./tests/package.json
-RUN npm ci --no-audit --no-fund --ignore-scripts=false \
+# no lifecycle scripts at npm ci: the root `prepare` builds every project, tests included,
+# which are not copied here; the packages that need their install script get it by rebuild
+# (better-sqlite3: the native module; esbuild: builds the dashboard's page)
+RUN npm ci --no-audit --no-fund --ignore-scripts \
+ && npm rebuild better-sqlite3 esbuild \
  && npx tsc -b packages/server \
  && node packages/dashboard/build.mjs \
  && npm prune --omit=dev --no-audit --no-fund \

@@ -118,3 +118,26 @@ test('Dockerfile: exposes the default ports and starts the built command', () =>
   assert.match(dockerfile, /ENTRYPOINT \["node", "packages\/server\/dist\/cli\.js"\]/);
   assert.ok(existsSync(root('packages/server/dist/cli.js')), 'the entrypoint is what the build produces');
 });
+
+test('Dockerfile: npm ci runs no root lifecycle script (prepare builds the tests, which the image does not copy); every native module is rebuilt; non-root', () => {
+  const dockerfile = readFileSync(root('Dockerfile'), 'utf8').replace(/\\\n\s*/g, ' ');
+  const ci = /^RUN .*\bnpm ci\b.*$/m.exec(dockerfile)?.[0];
+  assert.ok(ci, 'the build stage runs npm ci');
+  const copied = [...dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1].split(/\s+/));
+  const pkg = JSON.parse(readFileSync(root('package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  if (!/--ignore-scripts(?!=false)/.test(ci)) {
+    // then the root prepare runs: `tsc -b` reads every referenced project's tsconfig
+    const refs = (JSON.parse(readFileSync(root('tsconfig.json'), 'utf8')) as { references: { path: string }[] }).references.map((r) => r.path);
+    for (const r of refs) assert.ok(copied.some((c) => r === c || r.startsWith(`${c}/`)), `npm ci runs prepare (${pkg.scripts?.prepare}), which needs ${r}/, not copied`);
+  }
+  // production dependencies with a native addon get their install script by rebuild
+  const lock = JSON.parse(readFileSync(root('package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }> };
+  const native = Object.entries(lock.packages)
+    .filter(([p, v]) => p.startsWith('node_modules/') && !v.dev && v.hasInstallScript && existsSync(root(`${p}/binding.gyp`)))
+    .map(([p]) => p.slice('node_modules/'.length));
+  assert.ok(native.includes('better-sqlite3'));
+  const rebuilt = /\bnpm rebuild ([^&]+)/.exec(ci)?.[1].trim().split(/\s+/) ?? [];
+  if (/--ignore-scripts(?!=false)/.test(ci)) for (const n of native) assert.ok(rebuilt.includes(n), `${n} is rebuilt`);
+  assert.match(dockerfile, /^USER node$/m, 'runs as the unprivileged node user');
+  assert.equal((dockerfile.match(/^FROM /gm) ?? []).length, 2, 'two stages: the build tools stay in the first');
+});
