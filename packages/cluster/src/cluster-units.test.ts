@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from '@vireo/broker';
-import { nonce, proof, verify } from './auth.js';
+import { nonce, proof, sessionKeys, verify } from './auth.js';
+import { Opener, Sealer, decodeFrame, encodeFrame } from './seal.js';
 import { RouteTable } from './route-table.js';
 import { ClientRegistry } from './client-registry.js';
 import { decodeState, encodeState } from './session-codec.js';
@@ -57,15 +58,38 @@ test('the client registry: the latest node to report a clientid owns it; a purge
   assert.equal(r.owner('c1'), 'b');
 });
 
-test('the cookie proof binds cookie, nonce, purpose and node', () => {
-  const n = nonce();
-  const mac = proof('c', 'hello', n, 'a@h');
-  assert.ok(verify('c', 'hello', n, 'a@h', mac));
-  assert.ok(!verify('d', 'hello', n, 'a@h', mac));
-  assert.ok(!verify('c', 'welcome', n, 'a@h', mac));
-  assert.ok(!verify('c', 'hello', nonce(), 'a@h', mac));
-  assert.ok(!verify('c', 'hello', n, 'b@h', mac));
-  assert.ok(!verify('c', 'hello', n, 'a@h', undefined));
+test('the handshake proofs bind cookie, role, both nonces, both names and the version', () => {
+  const f = { dialer: 'a@h', acceptor: 'b@h', dialerNonce: nonce(), acceptorNonce: nonce(), version: 2 };
+  const mac = proof('c', 'dialer', f);
+  assert.ok(verify('c', 'dialer', f, mac));
+  assert.ok(!verify('d', 'dialer', f, mac), 'another cookie');
+  assert.ok(!verify('c', 'acceptor', f, mac), 'the other direction');
+  assert.ok(!verify('c', 'dialer', { ...f, dialerNonce: nonce() }, mac), 'another dialer nonce');
+  assert.ok(!verify('c', 'dialer', { ...f, acceptorNonce: nonce() }, mac), 'another acceptor nonce (a replay)');
+  assert.ok(!verify('c', 'dialer', { ...f, dialer: 'x@h' }, mac), 'another dialer name');
+  assert.ok(!verify('c', 'dialer', { ...f, acceptor: 'x@h' }, mac), 'another acceptor name');
+  assert.ok(!verify('c', 'dialer', { ...f, version: 3 }, mac), 'another version');
+  assert.ok(!verify('c', 'dialer', f, undefined));
+  const k = sessionKeys('c', f);
+  assert.notDeepEqual(k.dialerToAcceptor, k.acceptorToDialer);
+});
+
+test('sealed frames open only in sequence, unaltered, with the right key', () => {
+  const k = sessionKeys('c', { dialer: 'a@h', acceptor: 'b@h', dialerNonce: nonce(), acceptorNonce: nonce(), version: 2 });
+  const s = new Sealer(k.dialerToAcceptor);
+  const o = new Opener(k.dialerToAcceptor);
+  const one = s.seal({ heartbeat: { at: 1 } });
+  const two = s.seal({ leave: {} });
+  assert.deepEqual(o.open(one), { heartbeat: { at: 1 } });
+  assert.match(String(o.open(one)), /out of sequence/, 'a replay');
+  const bent = Buffer.from(two);
+  bent[bent.length - 1] ^= 1;
+  assert.match(String(new Opener(k.dialerToAcceptor).open(bent)), /MAC/);
+  assert.match(String(new Opener(k.acceptorToDialer).open(one)), /MAC/, 'the other direction\'s key');
+  assert.match(String(o.open(encodeFrame({ leave: {} }))), /unsealed/);
+  assert.deepEqual(o.open(two), { leave: {} });
+  // a sealed frame is still a Frame message (the seal is field 60)
+  assert.deepEqual(decodeFrame(one).heartbeat, { at: 1 });
 });
 
 test('a node\'s routes replace, apply and purge without touching other nodes', () => {

@@ -17,7 +17,7 @@ export interface FrameSource {
   close(reason: string): void;
 }
 
-export type FrameBodies = Omit<Frame, 'challenge' | 'hello' | 'welcome' | 'refused' | 'heartbeat'>;
+export type FrameBodies = Omit<Frame, 'challenge' | 'hello' | 'welcome' | 'proof' | 'refused' | 'heartbeat'>;
 export type FrameKind = keyof FrameBodies;
 
 export type FrameHandlers = {

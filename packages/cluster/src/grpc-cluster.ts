@@ -57,6 +57,8 @@ export interface ClusterOptions {
   autoheal?: boolean;
   /** How long an admin call waits for a peer's answer (`cluster.rpc.call_receive_timeout`). */
   callTimeoutMs?: number;
+  /** The largest frame taken from a peer, before and after the handshake (`cluster.rpc.max_frame_size`); unlimited when absent. */
+  maxFrameBytes?: number;
 }
 
 /** Starts the gRPC port and discovery; the broker then `attach`es. */
@@ -120,6 +122,7 @@ export class GrpcCluster implements ClusterLink {
         tls: options.tls,
         members: this.members,
         stats: this.stats,
+        maxFrameBytes: options.maxFrameBytes,
       },
       {
         outUp: (node, link) => {
@@ -183,7 +186,7 @@ export class GrpcCluster implements ClusterLink {
 
   async listen(): Promise<void> {
     const { host } = this.options.bind;
-    this.server = await startPeerServer(this.options.bind, this.options.tls, this.log, (call) => this.links.accept(call));
+    this.server = await startPeerServer(this.options.bind, this.options.tls, this.log, (call) => this.links.accept(call), this.options.maxFrameBytes);
     const port = this.server.port;
     const anyHost = host === '0.0.0.0' || host === '::';
     const advHost = anyHost ? this.node.slice(this.node.indexOf('@') + 1) : host;

@@ -1,11 +1,15 @@
 /**
  * `mcast` discovery: every node announces `{node, addr}` on a UDP multicast group each
- * round (and at once when it starts) and collects the announcements of the others. An
- * announcement is only a candidate address: peers still prove the cookie when they
- * connect. Addresses not heard from for three rounds are dropped from the candidates.
+ * round (and at once when it starts) and collects the announcements of the others. Each
+ * announcement carries the time it was sent and an HMAC with the cookie over node,
+ * address and time: unsigned, wrongly signed or stale ones (older than `maxAgeMs`) are
+ * ignored, so a stranger on the LAN cannot make nodes dial it. An announcement is still
+ * only a candidate address: peers prove the cookie when they connect. Addresses not heard
+ * from for three rounds are dropped from the candidates.
  */
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
+import { announcementMac, sameMac } from './auth.js';
 import type { Discovery, DiscoverySelf } from './discovery.js';
 
 export interface McastDiscoveryOptions {
@@ -17,12 +21,20 @@ export interface McastDiscoveryOptions {
   /** How often this node announces itself (the discovery round). */
   intervalMs: number;
   logger: Logger;
+  /** Signs our announcements and checks theirs. */
+  cookie: string;
+  /** Announcements older (or further in the future) than this are ignored; default 30 s (clock skew between nodes). */
+  maxAgeMs?: number;
 }
 
 interface Announcement {
-  vireo: 1;
+  vireo: 2;
   node: string;
   addr: string;
+  /** ms since the epoch, when sent */
+  ts: number;
+  /** hex HMAC-SHA256(cookie, node, addr, ts) */
+  mac: string;
 }
 
 export function mcastDiscovery(o: McastDiscoveryOptions): Discovery {
@@ -31,10 +43,19 @@ export function mcastDiscovery(o: McastDiscoveryOptions): Discovery {
   let self: DiscoverySelf | undefined;
   let ready = false;
   let failing = false;
+  const maxAge = o.maxAgeMs ?? 30_000;
+  const ignoredLogged = new Map<string, number>();
+  const rejected = (a: Partial<Announcement>): string | undefined => {
+    if (typeof a.mac !== 'string' || typeof a.ts !== 'number') return 'unsigned (a node of an older version, or a stranger)';
+    if (Math.abs(Date.now() - a.ts) > maxAge) return `stale: sent ${Math.round((Date.now() - a.ts) / 1000)} s ago (a replay, or clocks apart)`;
+    if (!sameMac(a.mac, announcementMac(o.cookie, a.node ?? '', a.addr ?? '', a.ts))) return 'bad signature (another cookie)';
+    return undefined;
+  };
 
   const announce = () => {
     if (!self || !ready) return;
-    const msg = Buffer.from(JSON.stringify({ vireo: 1, node: self.node, addr: self.addr } satisfies Announcement));
+    const ts = Date.now();
+    const msg = Buffer.from(JSON.stringify({ vireo: 2, node: self.node, addr: self.addr, ts, mac: announcementMac(o.cookie, self.node, self.addr, ts) } satisfies Announcement));
     socket.send(msg, o.port, o.group, (err) => {
       if (err && !failing) o.logger.warn({ discovery: 'mcast', group: o.group, port: o.port, err: err.message }, 'Multicast announcement failed, retrying');
       failing = !!err;
@@ -45,14 +66,22 @@ export function mcastDiscovery(o: McastDiscoveryOptions): Discovery {
     strategy: 'mcast',
     async start(me, changed) {
       self = me;
-      socket.on('message', (buf) => {
+      socket.on('message', (buf, rinfo) => {
         let a: Announcement;
         try {
           a = JSON.parse(buf.toString()) as Announcement;
         } catch {
           return;
         }
-        if (a.vireo !== 1 || typeof a.addr !== 'string' || a.node === me.node) return;
+        if (typeof a !== 'object' || a === null || typeof a.addr !== 'string' || typeof a.node !== 'string' || a.node === me.node) return;
+        const why = rejected(a);
+        if (why) {
+          if (Date.now() - (ignoredLogged.get(a.addr) ?? 0) > 60_000) {
+            ignoredLogged.set(a.addr, Date.now());
+            o.logger.warn({ discovery: 'mcast', peer_node: a.node, addr: a.addr, from: `${rinfo.address}:${rinfo.port}`, reason: why }, 'Multicast announcement ignored');
+          }
+          return;
+        }
         const isNew = !heard.has(a.addr);
         heard.set(a.addr, Date.now());
         if (isNew) changed();

@@ -1,14 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import { nonce, proof, verify } from './auth.js';
-import { CHANNEL_OPTIONS, PeerService, type Frame, type PeerStream } from './wire.js';
+import { PROTOCOL_MIN, PROTOCOL_VERSION, nonce, proof, sessionKeys, verify, versionRange, type HandshakeFacts } from './auth.js';
+import { Opener, RawPeerClient, Sealer, decodeFrame, encodeFrame, isSealed, type RawClientStream } from './seal.js';
+import { CHANNEL_OPTIONS, type Frame } from './wire.js';
 
 export interface OutboundEvents {
   /** Handshake done: `node` proved the cookie. */
   up(link: Outbound): void;
   /** The stream ended (after `up` or not). */
   down(link: Outbound, reason: string): void;
-  /** The peer refused us or failed our check. */
+  /** The peer refused us, failed our check, or broke the protocol. */
   refused(link: Outbound, reason: string): void;
   /** A heartbeat probe came back from the peer after `ms`. */
   rtt?(link: Outbound, ms: number): void;
@@ -25,20 +26,29 @@ export interface OutboundOptions {
   join?: boolean;
   /** mTLS (`cluster.rpc.driver = ssl`); plain TCP otherwise. */
   credentials?: grpc.ChannelCredentials;
+  /** The largest frame taken from the peer (`cluster.rpc.max_frame_size`); unlimited when absent. */
+  maxFrameBytes?: number;
 }
 
 /**
  * The stream this node opens to one peer address: everything this node sends to that
- * peer (routes, forwarded and retained messages) goes through it, in order.
+ * peer (routes, forwarded and retained messages) goes through it, in order. The handshake
+ * (auth.ts): our hello, the peer's challenge with its proof — checked before we prove
+ * anything —, our proof, its sealed welcome; then every frame is sealed (seal.ts).
  */
 export class Outbound {
   node: string | undefined;
   ready = false;
-  private readonly client: grpc.Client & { Link(): PeerStream };
-  private readonly call: PeerStream;
+  private readonly client: RawPeerClient;
+  private readonly call: RawClientStream;
   private readonly myNonce = nonce();
+  private stage: 'hello' | 'proof' | 'up' = 'hello';
+  private sealer: Sealer | undefined;
+  private opener: Opener | undefined;
   private lastSeen = Date.now();
   private timer: NodeJS.Timeout | undefined;
+  /** The handshake's own deadline: fixed at the start, frames do not extend it. */
+  private readonly deadline: NodeJS.Timeout;
   private ended = false;
 
   constructor(
@@ -46,15 +56,23 @@ export class Outbound {
     private readonly opts: OutboundOptions,
     private readonly events: OutboundEvents,
   ) {
-    this.client = new PeerService(addr, opts.credentials ?? grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const options = opts.maxFrameBytes === undefined ? CHANNEL_OPTIONS : { ...CHANNEL_OPTIONS, 'grpc.max_receive_message_length': opts.maxFrameBytes };
+    this.client = new RawPeerClient(addr, opts.credentials ?? grpc.credentials.createInsecure(), options);
     this.call = this.client.Link();
-    this.call.on('data', (f: Frame) => this.onFrame(f));
+    this.call.on('data', (b: Buffer) => this.onData(b));
     this.call.on('error', (err: Error) => this.end(err.message));
     this.call.on('end', () => this.end('closed by peer'));
+    this.call.write(
+      encodeFrame({
+        hello: { node: opts.self, addr: opts.advertise, nonce: this.myNonce, join: opts.join ?? false, version_min: PROTOCOL_MIN, version_max: PROTOCOL_VERSION },
+      }),
+    );
+    this.deadline = setTimeout(() => this.end(`handshake not completed within ${opts.timeoutMs} ms`), opts.timeoutMs);
+    this.deadline.unref();
   }
 
   send(frame: Frame): void {
-    if (!this.ended) this.call.write(frame);
+    if (!this.ended && this.sealer) this.call.write(this.sealer.seal(frame));
   }
 
   close(reason: string): void {
@@ -64,35 +82,84 @@ export class Outbound {
   /** Says goodbye: half-closes the stream so frames already written still arrive. */
   leave(): void {
     if (this.ended || !this.ready) return this.end('shutdown');
-    this.call.write({ leave: {} });
+    this.send({ leave: {} });
     this.call.end();
     this.end('shutdown', false);
   }
 
-  private onFrame(f: Frame): void {
+  private onData(b: Buffer): void {
+    if (this.ended) return;
     this.lastSeen = Date.now();
-    if (f.challenge) {
-      this.node = f.challenge.node;
-      const mac = proof(this.opts.cookie, 'hello', f.challenge.nonce, this.opts.self);
-      this.send({ hello: { node: this.opts.self, addr: this.opts.advertise, nonce: this.myNonce, mac, join: this.opts.join ?? false } });
-    } else if (f.welcome) {
-      if (!verify(this.opts.cookie, 'welcome', this.myNonce, f.welcome.node, f.welcome.mac)) {
-        this.events.refused(this, 'the peer could not prove the cluster cookie');
-        this.end('cookie mismatch');
-        return;
+    if (this.stage === 'up' || (this.stage === 'proof' && isSealed(b))) {
+      const f = this.opener!.open(b);
+      if (typeof f === 'string') return this.broken(`the peer sent ${f}`);
+      if (this.stage === 'proof') return f.welcome ? this.welcomed() : this.broken('the peer sent a sealed frame other than welcome');
+      if (f.refused) {
+        this.events.refused(this, f.refused.reason);
+        this.end(`refused: ${f.refused.reason}`);
+      } else if (f.heartbeat?.echo) {
+        this.events.rtt?.(this, performance.now() - f.heartbeat.echo);
       }
-      this.node = f.welcome.node;
-      this.ready = true;
-      this.timer = setInterval(() => this.tick(), this.opts.heartbeatMs);
-      this.timer.unref();
-      this.events.up(this);
-    } else if (f.refused) {
+      // other heartbeats only refresh lastSeen
+      return;
+    }
+    let f: Frame;
+    try {
+      f = decodeFrame(b);
+    } catch {
+      return this.broken('the peer sent an undecodable frame in the handshake');
+    }
+    if (f.refused) {
       this.events.refused(this, f.refused.reason);
       this.end(`refused: ${f.refused.reason}`);
-    } else if (f.heartbeat?.echo) {
-      this.events.rtt?.(this, performance.now() - f.heartbeat.echo);
+    } else if (this.stage === 'hello' && f.challenge) {
+      this.challenged(f.challenge);
+    } else {
+      this.broken('the peer sent an unexpected frame in the handshake');
     }
-    // other heartbeats only refresh lastSeen
+  }
+
+  private challenged(c: NonNullable<Frame['challenge']>): void {
+    this.node = c.node;
+    if (!c.version || !c.mac) {
+      // a protocol 1 node speaks first, without a proof
+      return this.refuse(`protocol version: the peer speaks 1, this node ${versionRange(PROTOCOL_MIN, PROTOCOL_VERSION)} (upgrade every node)`);
+    }
+    if (c.version < PROTOCOL_MIN || c.version > PROTOCOL_VERSION) {
+      return this.refuse(`protocol version: the peer chose ${c.version}, this node speaks ${versionRange(PROTOCOL_MIN, PROTOCOL_VERSION)}`);
+    }
+    const facts: HandshakeFacts = { dialer: this.opts.self, acceptor: c.node, dialerNonce: this.myNonce, acceptorNonce: c.nonce ?? Buffer.alloc(0), version: c.version };
+    if (!verify(this.opts.cookie, 'acceptor', facts, c.mac)) {
+      // we prove nothing to a peer that could not prove itself
+      return this.refuse('cookie mismatch');
+    }
+    const keys = sessionKeys(this.opts.cookie, facts);
+    this.sealer = new Sealer(keys.dialerToAcceptor);
+    this.opener = new Opener(keys.acceptorToDialer);
+    this.stage = 'proof';
+    this.call.write(encodeFrame({ proof: { mac: proof(this.opts.cookie, 'dialer', facts) } }));
+  }
+
+  private welcomed(): void {
+    clearTimeout(this.deadline);
+    this.stage = 'up';
+    this.ready = true;
+    this.timer = setInterval(() => this.tick(), this.opts.heartbeatMs);
+    this.timer.unref();
+    this.events.up(this);
+  }
+
+  /** We refuse the peer: it hears why, we log it (peer-links.ts), the stream ends. */
+  private refuse(reason: string): void {
+    if (!this.ended) this.call.write(encodeFrame({ refused: { reason } }));
+    this.events.refused(this, reason);
+    this.end(reason);
+  }
+
+  /** The peer broke the protocol (a relay, a stranger, a corrupted stream): logged, the stream ends. */
+  private broken(reason: string): void {
+    this.events.refused(this, reason);
+    this.end(reason);
   }
 
   private tick(): void {
@@ -107,10 +174,15 @@ export class Outbound {
     if (this.ended) return;
     this.ended = true;
     this.ready = false;
+    clearTimeout(this.deadline);
     if (this.timer) clearInterval(this.timer);
     if (cancel) {
-      this.call.cancel();
-      this.client.close();
+      // a refusal written just before still goes out: the channel closes a moment later
+      this.call.end();
+      setTimeout(() => {
+        this.call.cancel();
+        this.client.close();
+      }, 100).unref();
     } else {
       // the half-closed stream drains first; the channel goes once it had time to
       setTimeout(() => this.client.close(), 500).unref();

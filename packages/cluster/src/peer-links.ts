@@ -12,7 +12,8 @@ import { REMOVED_REASON, type Membership } from './membership.js';
 import { Outbound, type OutboundEvents } from './outbound.js';
 import type { PeerStats } from './peer-stats.js';
 import { channelCredentials, isTlsFailure, type RpcTls } from './rpc-tls.js';
-import type { Frame, PeerServerStream } from './wire.js';
+import type { Frame } from './wire.js';
+import type { RawServerStream } from './seal.js';
 
 export interface PeerLinksOptions {
   node: string;
@@ -27,6 +28,10 @@ export interface PeerLinksOptions {
   tls?: RpcTls;
   members: Membership;
   stats: PeerStats;
+  /** The largest frame taken from a peer (`cluster.rpc.max_frame_size`). */
+  maxFrameBytes?: number;
+  /** Streams from one address that may be in their handshake at once; further ones are cut (default 8). */
+  maxPendingPerAddress?: number;
 }
 
 export interface PeerLinkEvents {
@@ -150,6 +155,7 @@ export class PeerLinks {
         timeoutMs: this.o.timeoutMs,
         join,
         credentials: this.credentials,
+        maxFrameBytes: this.o.maxFrameBytes,
       },
       this.outboundEvents,
     );
@@ -191,19 +197,40 @@ export class PeerLinks {
       this.o.members.dialRefused(link.addr, reason);
       if (this.refusalLogged.has(link.addr)) return;
       this.refusalLogged.set(link.addr, Date.now());
-      this.o.log.error(
-        { peer: link.addr, peer_node: link.node, reason },
-        reason === REMOVED_REASON ? `Refused by cluster peer: ${reason}` : `Refused by cluster peer: ${reason} (node.cookie must be the same on every node)`,
-      );
+      this.o.log.error({ peer: link.addr, peer_node: link.node, reason }, `Refused by cluster peer: ${reason}${hint(reason, 'node.cookie must be the same on every node')}`);
     },
   };
 
+  /** Streams in their handshake, by peer IP (the cap on unauthenticated streams). */
+  private readonly pending = new Map<string, number>();
+  private readonly capLogged = new Map<string, number>();
+
   /** A stream a peer opened to our gRPC port. */
-  accept(call: PeerServerStream): void {
+  accept(call: RawServerStream): void {
     if (this.closed) {
       call.end();
       return;
     }
+    const peer = call.getPeer();
+    const ip = peer.slice(0, peer.lastIndexOf(':'));
+    const open = this.pending.get(ip) ?? 0;
+    if (open >= (this.o.maxPendingPerAddress ?? 8)) {
+      if (Date.now() - (this.capLogged.get(ip) ?? 0) > 60_000) {
+        this.capLogged.set(ip, Date.now());
+        this.o.log.warn({ peer, pending: open }, 'Refused cluster stream: too many unauthenticated streams from this address');
+      }
+      call.end();
+      return;
+    }
+    this.pending.set(ip, open + 1);
+    let counted = true;
+    const done = () => {
+      if (!counted) return;
+      counted = false;
+      const n = (this.pending.get(ip) ?? 1) - 1;
+      if (n <= 0) this.pending.delete(ip);
+      else this.pending.set(ip, n);
+    };
     const link = new Inbound(
       call,
       {
@@ -213,8 +240,9 @@ export class PeerLinks {
         timeoutMs: this.o.timeoutMs,
         admit: (node, join, addr) => this.o.members.admit(node, join, addr),
       },
-      this.inboundEvents,
+      { ...this.inboundEvents, up: (l) => (done(), this.inboundEvents.up(l)) },
     );
+    link.onEnd = done;
     this.inbounds.add(link);
   }
 
@@ -222,6 +250,7 @@ export class PeerLinks {
     up: (link) => {
       const node = link.node;
       if (node === this.o.node) return link.close('self');
+      this.o.log.info({ peer: link.peer, peer_node: node, addr: link.addr }, 'Cluster peer admitted');
       this.inByNode.get(node)?.close('replaced by a new connection');
       this.inByNode.set(node, link);
       this.events.inUp(node);
@@ -241,12 +270,14 @@ export class PeerLinks {
     },
     refused: (link, node, reason) => {
       this.inbounds.delete(link);
-      const last = this.refusalLogged.get(`in:${node}`) ?? 0;
-      if (Date.now() - last < 60_000) return;
-      this.refusalLogged.set(`in:${node}`, Date.now());
+      // once a minute per name and reason: a refused peer dials again every few seconds
+      const key = `in:${node}:${reason}`;
+      if (Date.now() - (this.refusalLogged.get(key) ?? 0) < 60_000) return;
+      if (this.refusalLogged.size > 10_000) this.refusalLogged.clear();
+      this.refusalLogged.set(key, Date.now());
       this.o.log.error(
         { peer: link.peer, peer_node: node, reason },
-        reason === REMOVED_REASON ? `Refused cluster peer ${node}: it was removed from the cluster` : `Refused cluster peer: ${reason} (it has a different node.cookie)`,
+        reason === REMOVED_REASON ? `Refused cluster peer ${node}: it was removed from the cluster` : `Refused cluster peer: ${reason}${hint(reason, 'it has a different node.cookie')}`,
       );
     },
   };
@@ -311,4 +342,12 @@ export class PeerLinks {
       'TLS handshake with cluster peer failed: its certificate must chain to cluster.rpc.cacertfile and name the host dialled, and ours must chain to its CA',
     );
   }
+}
+
+/** What to check, for the refusals an operator can fix. */
+function hint(reason: string, cookie: string): string {
+  if (reason === 'cookie mismatch') return ` (${cookie}, or a relay is in the middle)`;
+  if (reason.startsWith('protocol version')) return ' (every node of a cluster must speak a common protocol version)';
+  if (reason.includes('MAC') || reason.includes('sequence') || reason.includes('unsealed')) return ' (a relay or a stranger in the middle of an authenticated stream)';
+  return '';
 }

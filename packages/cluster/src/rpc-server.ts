@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { listenRpc, type RpcTls } from './rpc-tls.js';
-import { CHANNEL_OPTIONS, PeerService, type PeerServerStream } from './wire.js';
+import { CHANNEL_OPTIONS } from './wire.js';
+import { RAW_PEER_SERVICE, type RawServerStream } from './seal.js';
 
 /** The gRPC port peers dial: one bidirectional `Link` stream per peer. */
 export interface PeerServer {
@@ -19,12 +20,14 @@ export async function startPeerServer(
   bind: { host: string; port: number },
   tls: RpcTls | undefined,
   log: Logger,
-  accept: (call: PeerServerStream) => void,
+  accept: (call: RawServerStream) => void,
+  /** The largest frame a peer may send (`cluster.rpc.max_frame_size`): grpc-js sets it per server, so it holds before the handshake too. */
+  maxFrameBytes?: number,
 ): Promise<PeerServer> {
   const { host, port } = bind;
   const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  const server = new grpc.Server(CHANNEL_OPTIONS);
-  server.addService(PeerService.service, { Link: accept });
+  const server = new grpc.Server(maxFrameBytes === undefined ? CHANNEL_OPTIONS : { ...CHANNEL_OPTIONS, 'grpc.max_receive_message_length': maxFrameBytes });
+  server.addService(RAW_PEER_SERVICE, { Link: accept });
   let listener;
   try {
     listener = await listenRpc(server, host, port, tls, log);

@@ -41,9 +41,10 @@ export interface WireMsg {
 }
 
 export interface Frame {
-  challenge?: { node: string; nonce: Buffer };
-  hello?: { node: string; addr: string; nonce: Buffer; mac: Buffer; join?: boolean };
-  welcome?: { node: string; mac: Buffer };
+  challenge?: { node: string; nonce: Buffer; mac?: Buffer; version?: number };
+  hello?: { node: string; addr: string; nonce: Buffer; mac?: Buffer; join?: boolean; version_min?: number; version_max?: number };
+  welcome?: { node: string; mac?: Buffer };
+  proof?: { mac: Buffer };
   refused?: { reason: string };
   heartbeat?: { at: number; probe?: number; echo?: number };
   routes?: { snapshot: boolean; seq: number; add: WireRoute[]; del: WireRoute[]; clients_add: string[]; clients_del: string[]; clients_add_ts?: number[] };

@@ -31,7 +31,7 @@ export function clusterEnabled(cfg: VireoConfig): boolean {
   return cfg.cluster.rpc.bind.port !== 0;
 }
 
-function discovery(cfg: VireoConfig, logger: Logger): Discovery {
+function discovery(cfg: VireoConfig, logger: Logger, cookie: string): Discovery {
   const strategy = cfg.cluster.discovery_strategy;
   if (!BUILT.has(strategy)) {
     throw new ConfigError([
@@ -56,7 +56,7 @@ function discovery(cfg: VireoConfig, logger: Logger): Discovery {
   }
   if (strategy === 'mcast') {
     const m = cfg.cluster.mcast;
-    return mcastDiscovery({ group: m.addr, port: m.port, iface: m.iface, ttl: m.ttl, intervalMs: 2000, logger });
+    return mcastDiscovery({ group: m.addr, port: m.port, iface: m.iface, ttl: m.ttl, intervalMs: 2000, logger, cookie });
   }
   if (strategy === 'k8s') {
     const k = cfg.cluster.k8s;
@@ -102,11 +102,12 @@ function rpcTls(cfg: VireoConfig): RpcTls | undefined {
 export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedStrategy: SharedStrategy): Promise<GrpcCluster | undefined> {
   if (!clusterEnabled(cfg)) return undefined;
   const tls = rpcTls(cfg);
+  const cookie = resolveCookie(cfg.node.cookie, cfg.node.data_dir, logger);
   return startCluster({
     node: cfg.node.name,
-    cookie: resolveCookie(cfg.node.cookie, cfg.node.data_dir, logger),
+    cookie,
     bind: cfg.cluster.rpc.bind,
-    discovery: discovery(cfg, logger),
+    discovery: discovery(cfg, logger, cookie),
     sharedStrategy,
     logger,
     membershipFile: path.join(cfg.node.data_dir, 'cluster.json'),

@@ -1,0 +1,122 @@
+/**
+ * Frames on the wire after the handshake: each is the plain encoded `Frame` preceded by a
+ * `seal` field (number 60, so the whole is still a valid `Frame` message) holding a
+ * sequence number and HMAC-SHA256(direction key, seq | frame bytes). The receiver takes
+ * frames only in sequence with a good MAC, so nothing can be added, changed, dropped or
+ * replayed on an authenticated stream, even by a relay that passed the handshake on.
+ *
+ * The gRPC method is therefore declared with raw-bytes (de)serializers here: the links
+ * (outbound.ts, inbound.ts) encode, seal, open and decode frames themselves.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { PeerService, type Frame } from './wire.js';
+
+const link = PeerService.service.Link as grpc.MethodDefinition<Frame, Frame>;
+
+export function encodeFrame(f: Frame): Buffer {
+  return link.requestSerialize(f);
+}
+
+/** Throws on bytes that are not a Frame. */
+export function decodeFrame(b: Buffer): Frame {
+  return link.requestDeserialize(b);
+}
+
+const rawOut = (v: Buffer): Buffer => v;
+const rawIn = (b: Buffer): Buffer => b;
+
+/** The peer service with frames as bytes both ways. */
+export const RAW_PEER_SERVICE = {
+  Link: { ...link, requestSerialize: rawOut, requestDeserialize: rawIn, responseSerialize: rawOut, responseDeserialize: rawIn },
+} as unknown as grpc.ServiceDefinition;
+
+export type RawClientStream = grpc.ClientDuplexStream<Buffer, Buffer>;
+export type RawServerStream = grpc.ServerDuplexStream<Buffer, Buffer>;
+export type RawPeerClient = grpc.Client & { Link(): RawClientStream };
+export const RawPeerClient = grpc.makeGenericClientConstructor(RAW_PEER_SERVICE, 'vireo.cluster.Peer') as unknown as new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ChannelOptions,
+) => RawPeerClient;
+
+// field 60, wire type 2 (length-delimited): varint 482
+const TAG = [0xe2, 0x03];
+const MAC_LEN = 32;
+
+function varint(n: number, out: number[]): void {
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80);
+    n = Math.floor(n / 0x80);
+  }
+  out.push(n);
+}
+
+function readVarint(b: Buffer, at: number): [value: number, next: number] | undefined {
+  let v = 0;
+  let mul = 1;
+  for (let i = at; i < b.length && i < at + 8; i++) {
+    v += (b[i]! & 0x7f) * mul;
+    if ((b[i]! & 0x80) === 0) return [v, i + 1];
+    mul *= 0x80;
+  }
+  return undefined;
+}
+
+function tag(key: Buffer, seq: number, body: Buffer): Buffer {
+  const s = Buffer.alloc(8);
+  s.writeBigUInt64BE(BigInt(seq));
+  return createHmac('sha256', key).update(s).update(body).digest();
+}
+
+export function isSealed(b: Buffer): boolean {
+  return b.length > 2 && b[0] === TAG[0] && b[1] === TAG[1];
+}
+
+/** Seals one direction's frames. */
+export class Sealer {
+  private seq = 0;
+  constructor(private readonly key: Buffer) {}
+
+  seal(f: Frame): Buffer {
+    const body = encodeFrame(f);
+    const seq = ++this.seq;
+    const inner: number[] = [0x08];
+    varint(seq, inner);
+    inner.push(0x12, MAC_LEN);
+    const head: number[] = [...TAG];
+    varint(inner.length + MAC_LEN, head);
+    head.push(...inner);
+    return Buffer.concat([Buffer.from(head), tag(this.key, seq, body), body]);
+  }
+}
+
+/** Opens the other direction's frames: in sequence, with a good MAC, or not at all. */
+export class Opener {
+  private seq = 0;
+  constructor(private readonly key: Buffer) {}
+
+  /** The frame, or why it was refused. */
+  open(b: Buffer): Frame | string {
+    if (!isSealed(b)) return 'an unsealed frame after the handshake';
+    const len = readVarint(b, 2);
+    if (!len) return 'a malformed seal';
+    const [sealLen, start] = len;
+    const end = start + sealLen;
+    if (b[start] !== 0x08) return 'a malformed seal';
+    const sv = readVarint(b, start + 1);
+    if (!sv) return 'a malformed seal';
+    const [seq, at] = sv;
+    if (b[at] !== 0x12 || b[at + 1] !== MAC_LEN || at + 2 + MAC_LEN !== end || end > b.length) return 'a malformed seal';
+    const mac = b.subarray(at + 2, end);
+    const body = b.subarray(end);
+    if (!timingSafeEqual(mac, tag(this.key, seq, body))) return 'a frame that failed its MAC';
+    if (seq !== this.seq + 1) return `a frame out of sequence (${seq} after ${this.seq}: replayed or dropped)`;
+    this.seq = seq;
+    try {
+      return decodeFrame(body);
+    } catch {
+      return 'an undecodable frame';
+    }
+  }
+}
