@@ -30,6 +30,9 @@ import { apiKeyGate } from './api-auth.js';
 import { dashboardParts, type DashboardOptions } from './dashboard-setup.js';
 import { bearerAuth, isDashboardPublic } from './dashboard-auth.js';
 import { AVAILABILITY_PATH, loadRebalanceRoutes } from './routes-load-rebalance.js';
+import { alarmOps, alarmRoutes } from './routes-alarms.js';
+import { registerSysmonMetrics } from './metrics-sysmon.js';
+import type { Sysmon } from './sysmon.js';
 
 export interface AdminOptions {
   host: string;
@@ -53,6 +56,8 @@ export interface AdminOptions {
   dashboard?: DashboardOptions;
   /** The node is evacuating or rebalancing away (availability_check answers 503); none yet. */
   givingLoadAway?: () => boolean;
+  /** The node's alarms and event-loop utilization (`/api/v5/alarms`, `vireo_alarms`). */
+  sysmon?: Sysmon;
 }
 
 export interface AdminServer {
@@ -95,10 +100,11 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   const bridges = opts.bridges ?? (() => []);
   const registry = createMetrics(broker, { ...opts.metrics, bridges });
   const dash = dashboardParts(broker, opts.dashboard);
+  if (opts.sysmon) registerSysmonMetrics(registry, opts.sysmon);
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
   // tables every node keeps the same (record-sync.ts)
   const tables: SyncedTable<unknown>[] = [apiKeysTable(opts.apiKeys), ...(opts.access ? [bansTable(opts.access), usersTable(opts.access)] : []), ...dash.tables];
-  const ops = adminOps(broker, registry, Object.assign({ ...bridgeOps(bridges), ...retainerOps(broker), ...dash.ops }, ...tables.map((t) => tableOps(t))));
+  const ops = adminOps(broker, registry, Object.assign({ ...bridgeOps(bridges), ...retainerOps(broker), ...dash.ops, ...alarmOps(opts.sysmon?.alarms) }, ...tables.map((t) => tableOps(t))));
   broker.cluster.serveAdmin?.(ops);
   const q = new ClusterQuery(broker, ops);
 
@@ -109,6 +115,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   traceRoutes(app, q);
   bridgeRoutes(app, q);
   retainerRoutes(app, broker, q);
+  alarmRoutes(app, q);
   clusterRoutes(app, broker, opts.membership);
   loadRebalanceRoutes(app, { ready: opts.ready ?? (() => true), givingLoadAway: opts.givingLoadAway });
   accessRoutes(app, registry, opts, q, broker);

@@ -14,3 +14,7 @@ export type { ApiKeyIdentity } from './api-keys.js';
 export { DashboardUsers, DashboardUserError, passwordProblem } from './dashboard-users.js';
 export type { DashboardOptions } from './dashboard-setup.js';
 export { readZip } from './zip.js';
+export { Alarms, DEFAULT_ALARM_OPTIONS } from './alarms.js';
+export type { AlarmAction, AlarmOptions, AlarmView, AlarmDetails } from './alarms.js';
+export { Sysmon, DEFAULT_SYSMON_OPTIONS } from './sysmon.js';
+export type { SysmonOptions, SysmonProbes } from './sysmon.js';

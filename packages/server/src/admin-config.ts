@@ -3,7 +3,7 @@
  * `api_key.bootstrap_file`; failures name the key, like every other start-up error.
  */
 import type { Logger } from 'pino';
-import { ApiKeys, startAdmin, type AdminServer, type BridgeSource, type WebhookMetricsSource } from '@vireo/admin';
+import { ApiKeys, startAdmin, type AdminServer, type BridgeSource, type Sysmon, type WebhookMetricsSource } from '@vireo/admin';
 import type { AccessControl } from '@vireo/access';
 import type { Broker, RecordTables } from '@vireo/broker';
 import { PINO_LEVEL } from './logger.js';
@@ -23,6 +23,8 @@ export interface AdminExtras {
   webhooks?: () => readonly WebhookMetricsSource[];
   /** The node's MQTT bridges (started after the API), for `/api/v5/bridges` and their metrics. */
   bridges?: () => readonly BridgeSource[];
+  /** The node's alarms and event-loop utilization. */
+  sysmon?: Sysmon;
 }
 
 export async function startAdminFor(config: VireoConfig, broker: Broker, logger: Logger, extras?: AdminExtras): Promise<AdminServer | undefined> {
@@ -66,6 +68,7 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       metrics: { enable: config.prometheus.enable, webhooks: extras?.webhooks },
       bridges: extras?.bridges,
       access: extras?.access,
+      sysmon: extras?.sysmon,
       logLevel,
       dashboard: await dashboardFor(config, extras?.tables, logger),
       // ready once listeners are up (they are, by now) and the node has joined its cluster

@@ -28,6 +28,8 @@ import { webhookSchema } from './config-schema/webhook.js';
 import { logSchema } from './config-schema/log.js';
 import { bridgesSchema } from './config-schema/bridges.js';
 import { actionsSchema, connectorsSchema, ruleEngineSchema } from './config-schema/rule-engine.js';
+import { sysmonSchema } from './config-schema/sysmon.js';
+import { alarmSchema } from './config-schema/alarm.js';
 
 export { WEBHOOK_EVENT_NAMES } from './config-schema/webhook.js';
 
@@ -50,6 +52,8 @@ export const configSchema = {
   connectors: connectorsSchema,
   actions: actionsSchema,
   log: logSchema,
+  sysmon: sysmonSchema,
+  alarm: alarmSchema,
 } as const satisfies SchemaNode;
 
 /** The loaded, validated configuration: durations in ms, sizes in bytes, binds parsed. */

@@ -9,6 +9,7 @@ import { createBroker, ListenError, type Broker } from '@vireo/broker';
 import type { Logger } from 'pino';
 import type { AdminServer } from '@vireo/admin';
 import { AdminListenError, startAdminFor } from './admin-config.js';
+import { startSysmonFor } from './sysmon-config.js';
 import type { Webhook } from '@vireo/bridge';
 import { startWebhookFor } from './webhook-config.js';
 import { startRulesFor, type RulesRuntime } from './rules-config.js';
@@ -140,7 +141,8 @@ export async function start(options: StartOptions): Promise<void> {
   let bridges: MqttBridge[] = [];
   let rules: RulesRuntime | undefined;
   try {
-    admin = await startAdminFor(config, broker, logger, { access, tables, webhooks: () => (webhook ? [webhook] : []), bridges: () => bridges });
+    const sysmon = startSysmonFor(config, broker);
+    admin = await startAdminFor(config, broker, logger, { access, tables, sysmon, webhooks: () => (webhook ? [webhook] : []), bridges: () => bridges });
   } catch (err) {
     await broker.close();
     if (err instanceof ConfigError) failConfig(err);
