@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // node scripts/bench-sampling.mjs (after npm run build): what delivery-latency sampling
-// (vireo_delivery_latency_seconds, packages/broker/src/delivery-latency.ts) adds per message.
+// (vireo_delivery_latency_seconds, packages/broker/src/node/delivery-latency.ts) adds per message.
 // One thread, no sockets: the broker's own code for a message entering the node and one
 // delivery (messageFromPublish, DeliveryLatency.enter, encodePublish, the delivered check),
 // in blocks of 200 000 messages alternating sampling off / 1 in 16; CPU time of the process
@@ -8,7 +8,7 @@
 // each. See docs/performance.md § Metrics on vs off.
 import { messageFromPublish } from '../packages/broker/dist/message.js';
 import { encodePublish } from '../packages/broker/dist/publish-encoder.js';
-import { DeliveryLatency } from '../packages/broker/dist/delivery-latency.js';
+import { DeliveryLatency } from '../packages/broker/dist/node/delivery-latency.js';
 
 const N = 200_000;
 const payload = Buffer.alloc(64, 1);

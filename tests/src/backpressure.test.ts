@@ -53,7 +53,7 @@ test('a subscriber that stops reading: bounded broker backlog, QoS 0 dropped and
     bystander = await Bystander.start(tb.url, { protocolVersion: 4, everyMs: 10 });
     pub = await connect(tb.url, { clientId: 'flooder', protocolVersion: 4 });
 
-    const slowChannel = tb.broker.channels.get('slow');
+    const slowChannel = tb.broker.connection('slow');
     assert.ok(slowChannel, 'the slow subscriber is connected');
     const memBefore = memoryAfterGc();
     const droppedBefore = tb.broker.stats.msgDropped;
@@ -68,12 +68,12 @@ test('a subscriber that stops reading: bounded broker backlog, QoS 0 dropped and
       if (i % 250 === 249) {
         // keep pace with the fast subscriber (not the slow one): at most 500 messages ahead of it
         await waitFor(() => fastGot >= i - 500, `fast subscriber at ${i - 500}`, 10_000);
-        peakBacklog = Math.max(peakBacklog, slowChannel.conn.backlog);
+        peakBacklog = Math.max(peakBacklog, slowChannel.backlog);
       }
     }
     await waitFor(() => fastGot >= N, `fast subscriber got all ${N} (has ${fastGot})`, 15_000);
     const floodMs = Date.now() - started;
-    peakBacklog = Math.max(peakBacklog, slowChannel.conn.backlog);
+    peakBacklog = Math.max(peakBacklog, slowChannel.backlog);
     const memGrowth = memoryAfterGc() - memBefore;
     const dropped = tb.broker.stats.msgDropped - droppedBefore;
     t.diagnostic(
@@ -98,7 +98,7 @@ test('a subscriber that stops reading: bounded broker backlog, QoS 0 dropped and
     // the slow subscriber reads again: still connected, gets what was buffered, then new messages in order
     assert.equal(slow.closed, false, 'the slow subscriber was not disconnected');
     slow.socket.resume();
-    await waitFor(() => slowChannel.conn.backlog === 0, 'the slow subscriber to catch up', 10_000);
+    await waitFor(() => slowChannel.backlog === 0, 'the slow subscriber to catch up', 10_000);
     const seqOf = (p: IPublishPacket) => Buffer.from(p.payload as Buffer).readUInt32BE(0);
     const end = Buffer.alloc(8);
     end.writeUInt32BE(N, 0);
@@ -139,9 +139,9 @@ test('a stalled subscriber does not hold back QoS 1: its window and queue are bo
       await Promise.all(Array.from({ length: 50 }, () => pub!.publishAsync('q1/x', payload, { qos: 1 })));
       await waitFor(() => fastGot >= i + 50, `fast subscriber at ${i + 50}`, 10_000);
     }
-    await waitFor(() => fastGot >= N, `fast got ${N}`, 10_000).catch((e) => { throw new Error(`${e.message}: ${fastGot}, fast session inflight ${tb.broker.sessions.get("fast1")?.inflight.size} mqueue ${tb.broker.sessions.get("fast1")?.mqueue.length} dropped ${JSON.stringify([...tb.broker.stats.droppedBy])}`); });
+    await waitFor(() => fastGot >= N, `fast got ${N}`, 10_000).catch((e) => { throw new Error(`${e.message}: ${fastGot}, fast session inflight ${tb.broker.session("fast1")?.inflight.size} mqueue ${tb.broker.session("fast1")?.mqueue.length} dropped ${JSON.stringify([...tb.broker.stats.droppedBy])}`); });
     assert.equal(fastGot, N);
-    const session = tb.broker.sessions.get('slow1')!;
+    const session = tb.broker.session('slow1')!;
     assert.ok(session.inflight.size <= 8, `inflight ${session.inflight.size}`);
     assert.ok(session.mqueue.length <= 100, `mqueue ${session.mqueue.length}`);
     assert.equal(tb.broker.stats.droppedBy.get('queue_full') ?? 0, N - session.inflight.size - session.mqueue.length, 'the rest dropped as queue_full, all for the slow one');

@@ -237,7 +237,7 @@ test('v5: a message bigger than a client\'s Maximum Packet Size is not sent to i
     // nothing oversized is stuck in its window: acknowledging what came leaves nothing pending
     for (const p of got) small.send({ cmd: 'puback', messageId: p.messageId });
     await sleep(50);
-    assert.equal(tb.broker.sessions.get('small')?.inflight.size, 0);
+    assert.equal(tb.broker.session('small')?.inflight.size, 0);
   } finally {
     small?.destroy();
     await endAll(...clients);

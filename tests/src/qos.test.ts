@@ -74,7 +74,7 @@ for (const pubVersion of [4, 5] as const) {
       }
       // nothing left unacknowledged in the broker once the handshakes are done
       for (const s of subs) {
-        await waitFor(() => tb.broker.sessions.get(s.client.options.clientId!)?.inflight.size === 0, 'empty inflight');
+        await waitFor(() => tb.broker.session(s.client.options.clientId!)?.inflight.size === 0, 'empty inflight');
       }
     } finally {
       await endAll(pub, ...subs.map((s) => s.client));

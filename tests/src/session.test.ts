@@ -49,7 +49,7 @@ test('clean session (3.1.1) and clean start (v5): nothing survives the connectio
       const s = await subscriber(tb.port, { protocolVersion, clientId: id, clean: true }, 'clean/t', 1);
       clients.push(s.client);
       await disconnect(s.client);
-      assert.equal(tb.broker.sessions.has(id), false, 'session ended with the connection');
+      assert.equal(tb.broker.session(id), undefined, 'session ended with the connection');
       await pub.publishAsync('clean/t', 'while away', { qos: 1 });
       // reconnect with a persistent session: it is new, with no subscription and nothing queued
       const again = await rawConnect(tb.port, { protocolVersion, clientId: id, clean: false, properties: protocolVersion === 5 ? { sessionExpiryInterval: 10 } : undefined });
@@ -64,7 +64,7 @@ test('clean session (3.1.1) and clean start (v5): nothing survives the connectio
     const s = await subscriber(tb.port, { protocolVersion: 5, clientId: 'exp0', clean: false }, 'clean/t', 1);
     clients.push(s.client);
     await disconnect(s.client);
-    assert.equal(tb.broker.sessions.has('exp0'), false);
+    assert.equal(tb.broker.session('exp0'), undefined);
   } finally {
     clients.forEach((c) => c.destroy());
     await endAll(pub);
@@ -84,7 +84,7 @@ test('persistent session keeps subscriptions and queues QoS 1/2 (and QoS 0 by de
       const s = await subscriber(tb.port, opts, `pers${protocolVersion}/#`, 2);
       clients.push(s.client);
       await disconnect(s.client);
-      assert.ok(tb.broker.sessions.has(id), 'session kept after disconnect');
+      assert.ok(tb.broker.session(id) !== undefined, 'session kept after disconnect');
       for (let i = 0; i < 6; i++) await pub.publishAsync(`pers${protocolVersion}/t`, `m${i}`, { qos: (i % 3) as 0 | 1 | 2 });
       const again = await rawConnect(tb.port, opts);
       clients.push(again.client);
@@ -187,7 +187,7 @@ test('v5 session expiry interval: the session outlives the connection for N s, t
     soon.client.send({ cmd: 'puback', messageId: soon.client.all.filter(isPublish)[0].messageId });
     const left = Date.now();
     await disconnect(soon.client);
-    await waitFor(() => !tb.broker.sessions.has('exp1'), 'session expired', 3000);
+    await waitFor(() => tb.broker.session('exp1') === undefined, 'session expired', 3000);
     const after = Date.now() - left;
     assert.ok(after >= 900, `expired after ${after} ms`);
     assert.equal(log.find('Session expired').length, 1);
@@ -213,7 +213,7 @@ test('v5 DISCONNECT with a new session expiry interval replaces the CONNECT valu
     const a = await subscriber(tb.port, { protocolVersion: 5, clientId: 'd0', clean: false, properties: { sessionExpiryInterval: 600 } }, 'd/t', 1);
     clients.push(a.client);
     await disconnect(a.client, 0);
-    await waitFor(() => !tb.broker.sessions.has('d0'), 'session ended at DISCONNECT', 1000);
+    await waitFor(() => tb.broker.session('d0') === undefined, 'session ended at DISCONNECT', 1000);
     const a2 = await rawConnect(tb.port, { protocolVersion: 5, clientId: 'd0', clean: false, properties: { sessionExpiryInterval: 600 } });
     clients.push(a2.client);
     assert.equal(a2.connack.sessionPresent, false);
@@ -222,8 +222,8 @@ test('v5 DISCONNECT with a new session expiry interval replaces the CONNECT valu
     const b = await subscriber(tb.port, { protocolVersion: 5, clientId: 'd1', clean: false, properties: { sessionExpiryInterval: 600 } }, 'd/t', 1);
     clients.push(b.client);
     await disconnect(b.client, 1);
-    assert.ok(tb.broker.sessions.has('d1'));
-    await waitFor(() => !tb.broker.sessions.has('d1'), 'session expired after 1 s', 3000);
+    assert.ok(tb.broker.session('d1') !== undefined);
+    await waitFor(() => tb.broker.session('d1') === undefined, 'session expired after 1 s', 3000);
 
     // 0 at CONNECT, non-zero at DISCONNECT: protocol error 0x82 [MQTT-3.14.2-2]; the session does not persist
     const c = await rawConnect(tb.port, { protocolVersion: 5, clientId: 'd2', clean: true });
@@ -232,7 +232,7 @@ test('v5 DISCONNECT with a new session expiry interval replaces the CONNECT valu
     await c.client.waitClose();
     const dis = c.client.all.find((p) => p.cmd === 'disconnect') as IDisconnectPacket | undefined;
     assert.equal(dis?.reasonCode, 0x82);
-    assert.equal(tb.broker.sessions.has('d2'), false);
+    assert.equal(tb.broker.session('d2'), undefined);
   } finally {
     clients.forEach((c) => c.destroy());
     await tb.close();
@@ -252,7 +252,7 @@ test('3.1.1 persistent sessions expire after the configured session_expiry_inter
     assert.equal(again.connack.sessionPresent, true);
     const left = Date.now();
     again.client.destroy(); // no DISCONNECT: the same expiry applies
-    await waitFor(() => !tb.broker.sessions.has('old'), 'session expired', 3000);
+    await waitFor(() => tb.broker.session('old') === undefined, 'session expired', 3000);
     assert.ok(Date.now() - left >= 900);
     const late = await rawConnect(tb.port, opts);
     clients.push(late.client);
@@ -266,8 +266,8 @@ test('3.1.1 persistent sessions expire after the configured session_expiry_inter
   try {
     const { client } = await rawConnect(tb2.port, { protocolVersion: 4, clientId: 'dflt', clean: false });
     await disconnect(client);
-    assert.equal(tb2.broker.sessions.get('dflt')?.expiryInterval, 7200);
-    const at = tb2.broker.sessions.get('dflt')!.expiresAt;
+    assert.equal(tb2.broker.session('dflt')?.expiryInterval, 7200);
+    const at = tb2.broker.session('dflt')!.expiresAt;
     assert.ok(Math.abs(at - (Date.now() + 7200_000)) < 5000, 'expires in about 2 h');
   } finally {
     await tb2.close();
@@ -295,7 +295,7 @@ test('unacknowledged QoS 1/2 are redelivered with DUP and the same packet id on 
       const rel = (await s.client.next('pubrel')) as IPubrelPacket;
       assert.equal(rel.messageId, first[2].messageId);
       s.client.destroy(); // gone without acking anything else
-      await waitFor(() => !tb.broker.channels.has(id), 'old connection gone');
+      await waitFor(() => tb.broker.connection(id) === undefined, 'old connection gone');
 
       const again = await rawConnect(tb.port, opts);
       clients.push(again.client);
@@ -313,7 +313,7 @@ test('unacknowledged QoS 1/2 are redelivered with DUP and the same packet id on 
       await again.client.next('pubrel');
       again.client.send({ cmd: 'pubcomp', messageId: resent[1].messageId });
       again.client.send({ cmd: 'pubcomp', messageId: first[2].messageId });
-      await waitFor(() => tb.broker.sessions.get(id)?.inflight.size === 0, 'inflight empty');
+      await waitFor(() => tb.broker.session(id)?.inflight.size === 0, 'inflight empty');
       await disconnect(again.client);
       // and nothing is delivered a third time
       const third = await rawConnect(tb.port, opts);
@@ -357,7 +357,7 @@ test('MQTT.js (v5, manual acks) with a persistent session gets a QoS 1 message i
       assert.equal(again.dup, true);
       assert.equal(again.qos, 1);
       // MQTT.js acknowledged it this time
-      await waitFor(() => tb.broker.sessions.get(`js-sub${protocolVersion}`)?.inflight.size === 0, 'acknowledged');
+      await waitFor(() => tb.broker.session(`js-sub${protocolVersion}`)?.inflight.size === 0, 'acknowledged');
       await endAll(sub, pub);
       sub = pub = undefined;
     }
@@ -405,7 +405,7 @@ test('3.1.1 retry_interval: an unacknowledged message is resent with DUP while c
     assert.equal(rel2.messageId, q2.messageId);
     assert.equal(v4.client.all.filter(isPublish).length, 3, 'after PUBREC the PUBLISH is not resent');
     v4.client.send({ cmd: 'pubcomp', messageId: q2.messageId });
-    await waitFor(() => tb.broker.sessions.get('retry4')?.inflight.size === 0, 'inflight empty');
+    await waitFor(() => tb.broker.session('retry4')?.inflight.size === 0, 'inflight empty');
   } finally {
     clients.forEach((c) => c.destroy());
     await endAll(pub);
@@ -427,7 +427,7 @@ test('inflight window: only max_inflight unacknowledged messages in flight, the 
       assert.deepEqual(payloads(first), ['m1', 'm2']);
       await sleep(150);
       assert.equal(s.client.all.filter(isPublish).length, 2, 'third message held back');
-      assert.equal(tb.broker.sessions.get(`win${protocolVersion}`)?.mqueue.length, 3);
+      assert.equal(tb.broker.session(`win${protocolVersion}`)?.mqueue.length, 3);
       // m1 is QoS 2: PUBREC alone does not free the slot, PUBCOMP does
       s.client.send({ cmd: 'pubrec', messageId: first[0].messageId });
       await s.client.next('pubrel');

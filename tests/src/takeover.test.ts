@@ -60,7 +60,7 @@ test('takeover: clean start 0 keeps the session; the old connection gets 0x8E an
       const after = (await fresh.client.next('publish')) as IPublishPacket;
       assert.equal(after.payload.toString(), 'after');
       assert.equal(old.client.all.filter(isPublish).length, 1);
-      assert.equal(tb.broker.channels.get(id)?.peer, `127.0.0.1:${fresh.client.socket.localPort}`);
+      assert.equal(tb.broker.connection(id)?.peer, `127.0.0.1:${fresh.client.socket.localPort}`);
     }
     assert.equal(counts(tb).takeovered, 2);
     assert.equal(counts(tb).discarded, undefined);
@@ -130,7 +130,7 @@ test('discard: clean start 1 drops the old session; the old connection gets 0x8E
       await pub.publishAsync(`to/${id}`, 'after', { qos: 1 });
       await sleep(150);
       assert.deepEqual(fresh.client.all.filter(isPublish), []);
-      assert.equal(tb.broker.sessions.get(id)?.subscriptions.size, 0);
+      assert.equal(tb.broker.session(id)?.subscriptions.size, 0);
     }
     assert.equal(counts(tb).discarded, 2);
     assert.equal(counts(tb).takeovered, undefined);
@@ -177,8 +177,8 @@ test('repeated takeovers of one clientid leave exactly one live connection and o
     await waitFor(() => all.filter((r) => r.client.closed).length === 4, 'four closed');
     const live = all.filter((r) => !r.client.closed);
     assert.equal(live.length, 1);
-    assert.equal(tb.broker.channels.size, 1);
-    assert.equal(tb.broker.sessions.size, 1);
+    assert.equal(tb.broker.connectionCount, 1);
+    assert.equal(tb.broker.sessionCount, 1);
     assert.equal(counts(tb).takeovered, 4);
     // the survivor works
     live[0].client.send({ cmd: 'pingreq' });

@@ -276,7 +276,7 @@ test('malformed MQTT inside WebSocket closes that connection with a Parse failed
     (huge.ws as unknown as { _socket: net.Socket })._socket.write(Buffer.concat([header, Buffer.from([0x30, 0x7f, 0x00, 0x01, 0x61])]));
     await huge.waitClose(3000);
     assert.equal(huge.closeCode, 1009, 'closed as Message Too Big');
-    await waitFor(() => !tb.broker.channels.has('ws-huge'), 'ws-huge gone', 2000);
+    await waitFor(() => tb.broker.connection('ws-huge') === undefined, 'ws-huge gone', 2000);
 
     assert.deepEqual(bystanderProblems(await bystander.stop(10), 10), [], 'a ws client beside them was not disturbed');
     assert.deepEqual(log.lines.filter((l) => l.level >= 50), [], 'no error in the broker log');

@@ -388,8 +388,8 @@ test('kick: the session ends, so the will is published at once, even with a will
     assert.equal(a.client.all.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x98);
     await atLeast(wt.got, 2, 1000);
     assert.deepEqual(wt.got.map((g) => g.topic).sort(), ['will/kicked-away', 'will/kicked-live']);
-    assert.equal(tb.broker.sessions.has('kicked-live'), false);
-    assert.equal(tb.broker.sessions.has('kicked-away'), false);
+    assert.equal(tb.broker.session('kicked-live'), undefined);
+    assert.equal(tb.broker.session('kicked-away'), undefined);
   } finally {
     clients.forEach((c) => c.destroy());
     await endAll(w);

@@ -97,7 +97,7 @@ export class AccessControl {
     this.purgeTimer = setInterval(() => {
       const n = this.banned.purgeExpired();
       if (n > 0) this.logger.info({ count: n }, 'Expired bans deleted');
-      for (const id of this.marked.keys()) if (!broker.sessions.has(id)) this.marked.delete(id);
+      for (const id of this.marked.keys()) if (broker.session(id) === undefined) this.marked.delete(id);
     }, PURGE_INTERVAL_MS);
     this.purgeTimer.unref();
     // a resumed session (restored from the store, taken over, or kept while away) is marked for who connects now
@@ -115,7 +115,7 @@ export class AccessControl {
     if (!load) throw new Error('no authorization file source is configured (authorization.sources.file.path)');
     this.acl = load();
     this.logger.info({ rules: this.acl.size }, 'Authorization rules reloaded');
-    for (const ch of this.broker?.channels.values() ?? []) this.remark(ch.info);
+    for (const ch of this.broker?.connections() ?? []) this.remark(ch.info);
     return this.acl.size;
   }
 
@@ -125,7 +125,7 @@ export class AccessControl {
     this.logger.info({ as: b.as, who: b.who, by: b.by, reason: b.reason }, 'Banned');
     const broker = this.broker;
     if (!broker) return 0;
-    const hit = [...broker.channels.values()].filter((ch) =>
+    const hit = [...broker.connections()].filter((ch) =>
       b.as === 'clientid' ? ch.clientId === b.who : b.as === 'username' ? ch.username === b.who : normalizeIp(hostOf(ch.peer)) === b.who,
     );
     for (const ch of hit) broker.kick(ch.clientId);
@@ -179,8 +179,7 @@ export class AccessControl {
     this.logger[action === 'publish' ? 'debug' : 'info']({ clientid: client.clientId, username: client.username, peer: client.peer, action, topic, decision: d }, 'Authorization denied');
     if (action === 'publish' && this.opts.authorization.denyAction === 'disconnect') {
       // EMQX's deny_action disconnect: DISCONNECT 0x87 instead of the PUBACK (the channel's ack then finds the socket closed)
-      const ch = this.broker?.channels.get(client.clientId);
-      if (ch && ch.info === client) ch.close('not_authorized', RC.NOT_AUTHORIZED);
+      this.broker?.closeConnection(client, 'not_authorized', RC.NOT_AUTHORIZED);
     }
     return false;
   }
@@ -199,7 +198,7 @@ export class AccessControl {
 
   /** Re-decides the marks of a client's subscriptions (after a reconnect or a rule reload). */
   private remark(info: ClientInfo): void {
-    const session = this.broker?.sessions.get(info.clientId);
+    const session = this.broker?.session(info.clientId);
     if (!session) return;
     for (const [filter, opts] of session.subscriptions) {
       if (this.deliveryCheck(info, filter)) opts.aclCheck = true;
@@ -211,7 +210,7 @@ export class AccessControl {
   private authorizeDelivery(clientId: string, topic: string): boolean {
     const acl = this.acl;
     if (!acl) return true;
-    const info = this.broker?.channels.get(clientId)?.info ?? this.marked.get(clientId);
+    const info = this.broker?.connection(clientId)?.info ?? this.marked.get(clientId);
     if (info?.isSuperuser) return true;
     const d = info ? acl.checkDelivery(info, this.ipOf(acl, info), topic) : acl.checkDelivery({ clientId }, undefined, topic);
     if (d !== 'deny') return true;

@@ -5,9 +5,6 @@
  */
 import { RC, topicMatches } from '@vireo/mqtt';
 import {
-  clientView,
-  clientViews,
-  subscriptionViews,
   type AdminCallHandler,
   type Broker,
   type ClientInfo,
@@ -79,7 +76,7 @@ function str(a: Args, key: string): string {
 
 /** The connected client's info, or a stand-in for an offline session (the API acts for it). */
 function clientInfoOf(broker: Broker, session: Session): ClientInfo {
-  return broker.channels.get(session.clientId)?.info ?? { clientId: session.clientId, username: undefined, peer: '', protocolVersion: 5, listener: '' };
+  return broker.connection(session.clientId)?.info ?? { clientId: session.clientId, username: undefined, peer: '', protocolVersion: 5, listener: '' };
 }
 
 export function keepClient(q: ClientFilters): (c: ClientView) => boolean {
@@ -104,12 +101,11 @@ export function keepSubscription(q: SubscriptionFilters): (s: SubscriptionView) 
 
 function* localRoutes(broker: Broker): IterableIterator<TopicView> {
   const node = broker.options.nodeName;
-  for (const [filter] of broker.router.direct.all()) yield { topic: filter, node };
-  for (const [filter, groups] of broker.router.shared.all()) for (const g of groups.keys()) yield { topic: `$share/${g}/${filter}`, node };
+  for (const r of broker.localRoutes()) yield { topic: r.group === undefined ? r.filter : `$share/${r.group}/${r.filter}`, node };
 }
 
 function* localSubscriptions(broker: Broker): IterableIterator<SubscriptionView> {
-  for (const s of broker.sessions.values()) yield* subscriptionViews(broker, s);
+  for (const s of broker.allSessions()) yield* broker.subscriptionViews(s);
 }
 
 /** `extra`: operations other parts of the API serve (bridges), by name. */
@@ -118,17 +114,17 @@ export function adminOps(broker: Broker, registry: Registry, extra: Record<strin
   const ops: Record<string, (a: Args) => unknown> = {
     'clients.page': (a) => {
       const s = a as unknown as SliceArgs<ClientFilters>;
-      return slice(clientViews(broker), s, keepClient(s.filters ?? {}));
+      return slice(broker.clientViews(), s, keepClient(s.filters ?? {}));
     },
-    'client.get': (a) => clientView(broker, str(a, 'clientid')) ?? null,
+    'client.get': (a) => broker.clientView(str(a, 'clientid')) ?? null,
     'client.kick': (a) => broker.kick(str(a, 'clientid')) || null,
     'client.subscriptions': (a) => {
-      const session = broker.sessions.get(str(a, 'clientid'));
-      return session ? subscriptionViews(broker, session) : null;
+      const session = broker.session(str(a, 'clientid'));
+      return session ? broker.subscriptionViews(session) : null;
     },
     'client.subscribe': (a) => {
       const b = a as unknown as SubscribeArgs;
-      const session = broker.sessions.get(str(a, 'clientid'));
+      const session = broker.session(str(a, 'clientid'));
       if (!session) return null;
       const opts: SubOptions = { qos: b.qos, nl: b.nl === 1, rap: b.rap === 1, rh: b.rh, subId: 0 };
       if (b.share !== undefined) opts.share = b.share;
@@ -138,7 +134,7 @@ export function adminOps(broker: Broker, registry: Registry, extra: Record<strin
       return { clientid: session.clientId, topic, qos: b.qos, nl: b.nl, rap: b.rap, rh: b.rh, reason_code: b.qos === 0 ? RC.SUCCESS : b.qos };
     },
     'client.unsubscribe': (a) => {
-      const session = broker.sessions.get(str(a, 'clientid'));
+      const session = broker.session(str(a, 'clientid'));
       if (!session) return null;
       return broker.unsubscribe(session, clientInfoOf(broker, session), str(a, 'topic')) ? 'unsubscribed' : 'no_subscription';
     },

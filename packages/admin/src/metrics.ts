@@ -91,17 +91,17 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
     });
 
   const s = () => broker.stats;
-  gauge('vireo_connections_count', 'Sessions with a connection or kept for a disconnected client (EMQX connections.count).', (b) => b.sessions.size);
-  gauge('vireo_live_connections_count', 'Connected clients.', (b) => b.channels.size);
+  gauge('vireo_connections_count', 'Sessions with a connection or kept for a disconnected client (EMQX connections.count).', (b) => b.sessionCount);
+  gauge('vireo_live_connections_count', 'Connected clients.', (b) => b.connectionCount);
   gauge('vireo_live_connections_max', 'Most connections open at once since start.', () => s().connectionsMax);
-  gauge('vireo_sessions_count', 'Sessions, connected or not.', (b) => b.sessions.size);
-  gauge('vireo_topics_count', 'Distinct topic filters in the route table.', (b) => b.router.topicCount);
-  gauge('vireo_subscriptions_count', 'Subscriptions, shared ones included.', (b) => b.router.subscriptionCount);
-  gauge('vireo_subscriptions_shared_count', 'Shared subscriptions.', (b) => b.router.subscriptionCount - b.router.direct.size);
+  gauge('vireo_sessions_count', 'Sessions, connected or not.', (b) => b.sessionCount);
+  gauge('vireo_topics_count', 'Distinct topic filters in the route table.', (b) => b.routeCounts().topics);
+  gauge('vireo_subscriptions_count', 'Subscriptions, shared ones included.', (b) => b.routeCounts().subscriptions);
+  gauge('vireo_subscriptions_shared_count', 'Shared subscriptions.', (b) => b.routeCounts().shared);
   gauge('vireo_retained_count', 'Retained messages.', (b) => b.retainer.size);
   gauge('vireo_cluster_nodes_running', 'Nodes of the cluster that are running, this one included.', (b) => b.cluster.nodes().length);
   gauge('vireo_cluster_nodes_stopped', 'Nodes of the cluster view that are not running (stopped or down), as cluster status lists them, until autoclean or force-leave.', (b) => b.cluster.peerStats?.().stoppedNodes.length ?? 0);
-  gauge('vireo_routes_count', 'Routes in the cluster route table: this node\'s filters (shared: group and filter) plus every peer\'s.', (b) => b.cluster.peerStats?.().routes ?? b.router.topicCount);
+  gauge('vireo_routes_count', 'Routes in the cluster route table: this node\'s filters (shared: group and filter) plus every peer\'s.', (b) => b.cluster.peerStats?.().routes ?? b.routeCounts().topics);
 
   counter('vireo_messages_received', 'PUBLISH messages received from clients.', () => s().msgIn);
   counter('vireo_messages_sent', 'PUBLISH messages sent to clients.', () => s().msgOut);

@@ -13,8 +13,8 @@ export function nodeInfo(broker: Broker) {
     version: VERSION,
     role: 'core',
     uptime: Date.now() - broker.startedAt,
-    connections: broker.sessions.size,
-    live_connections: broker.channels.size,
+    connections: broker.sessionCount,
+    live_connections: broker.connectionCount,
     memory_total: os.totalmem(),
     memory_used: mem.rss,
     process_heap_used: mem.heapUsed,
@@ -25,16 +25,16 @@ export function nodeInfo(broker: Broker) {
 }
 
 export function stats(broker: Broker) {
-  const r = broker.router;
+  const r = broker.routeCounts();
   return {
     node: broker.options.nodeName,
-    'connections.count': broker.sessions.size,
+    'connections.count': broker.sessionCount,
     'connections.max': broker.stats.connectionsMax,
-    'live_connections.count': broker.channels.size,
-    'sessions.count': broker.sessions.size,
-    'topics.count': r.topicCount,
-    'subscriptions.count': r.subscriptionCount,
-    'subscriptions.shared.count': r.subscriptionCount - r.direct.size,
+    'live_connections.count': broker.connectionCount,
+    'sessions.count': broker.sessionCount,
+    'topics.count': r.topics,
+    'subscriptions.count': r.subscriptions,
+    'subscriptions.shared.count': r.shared,
     'retained.count': broker.retainer.size,
   };
 }

@@ -67,9 +67,9 @@ export class Webhook {
     };
     const wants = (topic: string) => topicMatches(o.topic, topic);
     // usernames and keepalive from the client's connection on this node, looked up only for an event that is sent
-    const user = (clientId: string) => this.broker.channels.get(clientId)?.username ?? null;
+    const user = (clientId: string) => this.broker.connection(clientId)?.username ?? null;
     on('client.connack', (c: ConnackInfo) => ev.clientConnack(this.node, c));
-    on('client.connected', (c: ClientInfo) => ev.clientConnected(this.node, c, this.broker.channels.get(c.clientId)?.keepalive ?? 0));
+    on('client.connected', (c: ClientInfo) => ev.clientConnected(this.node, c, this.broker.connection(c.clientId)?.keepalive ?? 0));
     on('client.disconnected', (c: ClientInfo, reason: string) => ev.clientDisconnected(this.node, c, reason));
     on('session.subscribed', (c: ClientInfo, t: string, so: SubOptions) => (wants(t) ? ev.sessionSubscribed(this.node, c, t, so) : undefined));
     on('session.unsubscribed', (c: ClientInfo, t: string) => (wants(t) ? ev.sessionUnsubscribed(this.node, c, t) : undefined));

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { ClusterPeerStats } from './cluster-stats.js';
+import type { ClusterPeerStats } from './node/cluster-stats.js';
 import type { Message } from './message.js';
-import type { Delivery, SessionState } from './session.js';
+import type { Delivery, SessionState } from './session/types.js';
 
 /** What a cluster implementation needs from the node's broker. */
 export interface ClusterHost {

@@ -1,27 +1,35 @@
-export { createBroker, Broker, ListenError, resolveOptions } from './broker.js';
-export type { BrokerEvents, DisconnectReason, PublishRequest } from './broker.js';
-export type { BrokerConfig, BrokerOptions, ListenerOptions, TlsListenerOptions, MqttOptions, SysOptions, SharedStrategy } from './options.js';
+// The public API of @vireo/broker: what embedders and the other packages use (docs/embedding.md,
+// docs/architecture.md). Everything else is internal to the package.
+
+// embedding: start a node, publish, listen to events
+export { createBroker, Broker, ListenError } from './broker.js';
+export type { BrokerEvents, DisconnectReason, PublishRequest } from './events.js';
+export type { BrokerConfig, ListenerOptions, TlsListenerOptions, MqttOptions, SharedStrategy } from './options.js';
 export { DEFAULT_MQTT, DEFAULT_SYS } from './options.js';
 export type { BrokerHooks, ClientInfo, ConnackInfo, AuthenticateRequest, AuthResult, AuthorizeAction } from './hooks.js';
 export type { Message, MessageProperties } from './message.js';
 export { newMessageId } from './message.js';
-export type { SessionState, Delivery, InflightEntry, DropReason } from './session.js';
-export type { TraceSpec, TraceInfo, TraceType } from './trace.js';
 export type { SubOptions } from './subscription.js';
-export type { AdminCallHandler, ClusterHost, ClusterLink } from './cluster.js';
-export { AdminCallError, LocalCluster } from './cluster.js';
 export { VERSION } from './version.js';
-export { Histogram, LATENCY_BUCKETS } from './histogram.js';
-export type { HistogramView } from './histogram.js';
-export type { ClusterPeerStats, PeerStatsView } from './cluster-stats.js';
-export type { DeliveryLatency } from './delivery-latency.js';
-export { hostOf, splitPeer } from './peer.js';
-export type { BrokerStore, DeliveryState, PersistedSession, RetainedStore, StoredDelivery, StoredState } from './persistence.js';
-export { MemoryStore } from './persistence.js';
-export { clientView, clientViews, subscriptionViews } from './client-view.js';
-export type { ClientView, SubscriptionView } from './client-view.js';
-export type { Session } from './session.js';
-export type { Stats, PacketType } from './stats.js';
-export { PACKET_TYPES } from './stats.js';
+
+// what the query API returns (admin, bridges)
+export type { Session } from './session/session.js';
+export type { SessionState, Delivery, DropReason } from './session/types.js';
+export type { ConnectedClient } from './channel/context.js';
+export type { ClientView, SubscriptionView } from './node/client-view.js';
+export type { TraceInfo, TraceType } from './trace.js';
+export { Histogram } from './node/histogram.js';
+export type { HistogramView } from './node/histogram.js';
+export type { PacketType } from './node/stats.js';
+export { hostOf } from './peer.js';
+
+// the seams other packages implement: the cluster and the store
+export type { AdminCallHandler, ClusterHost, ClusterLink } from './cluster.js';
+export { AdminCallError } from './cluster.js';
+export type { ClusterPeerStats } from './node/cluster-stats.js';
+export type { BrokerStore, DeliveryState, PersistedSession, StoredDelivery, StoredState } from './persistence/store.js';
+export { MemoryStore } from './persistence/store.js';
+
+// the record tables access control and traces keep (the store implements them)
 export type { RecordTable, RecordTables } from './record-table.js';
 export { keepTraces } from './trace-store.js';

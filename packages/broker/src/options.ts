@@ -1,7 +1,8 @@
-import type { Logger } from 'pino';
+import os from 'node:os';
+import pino, { type Logger } from 'pino';
 import type { ClusterLink } from './cluster.js';
 import type { BrokerHooks } from './hooks.js';
-import type { BrokerStore } from './persistence.js';
+import { MemoryStore, type BrokerStore } from './persistence/store.js';
 
 /** How a shared subscription group picks the member that gets a message. */
 export type SharedStrategy =
@@ -137,3 +138,21 @@ export const DEFAULT_MQTT: MqttOptions = {
 };
 
 export const DEFAULT_SYS: SysOptions = { sysMsgInterval: 60_000, clientConnected: true, clientDisconnected: true };
+
+/** Fills in every option `config` leaves out, with EMQX's defaults. */
+export function resolveOptions(config: BrokerConfig = {}): BrokerOptions {
+  const nodeName = config.nodeName ?? `vireo@${os.hostname()}`;
+  return {
+    nodeName,
+    listeners: config.listeners ?? [
+      { type: 'tcp', name: 'tcp:default', host: '0.0.0.0', port: 1883, maxConnections: 1_024_000 },
+      { type: 'ws', name: 'ws:default', host: '0.0.0.0', port: 8083, maxConnections: 1_024_000, path: '/mqtt' },
+    ],
+    mqtt: { ...DEFAULT_MQTT, ...config.mqtt },
+    sys: { ...DEFAULT_SYS, ...config.sys },
+    logger: config.logger ?? pino({ base: { node: nodeName } }),
+    hooks: { ...config.hooks },
+    store: config.store ?? new MemoryStore(),
+    cluster: config.cluster,
+  };
+}

@@ -1,6 +1,6 @@
 import { encode } from './codec.js';
 import type { IPublishPacket } from 'mqtt-packet';
-import type { Delivery } from './session.js';
+import type { Delivery } from './session/types.js';
 
 const OPTS_V4 = { protocolVersion: 4 };
 const OPTS_V5 = { protocolVersion: 5 };

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { Retainer } from './retainer.js';
-import type { Session } from './session.js';
+import type { Retainer } from '../routing/retainer.js';
+import type { Session } from '../session/session.js';
 
 /**
  * Deletes expired messages in the background, every `interval` ms (0: never): retained

@@ -1,7 +1,7 @@
 import { isWildcard, topicMatches } from '@vireo/mqtt';
-import type { Message } from './message.js';
-import { isExpired } from './message.js';
-import type { RetainedStore } from './persistence.js';
+import type { Message } from '../message.js';
+import { isExpired } from '../message.js';
+import type { RetainedStore } from '../persistence/store.js';
 
 /**
  * Retained messages, one per topic. Exact filters are a Map lookup; a wildcard filter

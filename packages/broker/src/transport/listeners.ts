@@ -4,7 +4,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { ListenerOptions } from './options.js';
+import type { ListenerOptions } from '../options.js';
 
 /** A listener could not bind; the message names the config key, as operators look it up. */
 export class ListenError extends Error {

@@ -1,8 +1,26 @@
-import { newMessageId } from './message.js';
-import type { Broker } from './broker.js';
-import type { Channel } from './channel.js';
-import { VERSION } from './version.js';
-import { hostOf } from './peer.js';
+import type { ChannelHandle } from '../channel/context.js';
+import type { ClientRegistry } from '../cm/registry.js';
+import { newMessageId } from '../message.js';
+import type { SysOptions } from '../options.js';
+import { hostOf } from '../peer.js';
+import type { Message } from '../message.js';
+import type { Retainer } from '../routing/retainer.js';
+import type { Router } from '../routing/router.js';
+import { VERSION } from '../version.js';
+import type { Stats } from './stats.js';
+
+/** What the $SYS publisher reads and where it publishes. */
+export interface SysSources {
+  nodeName: string;
+  options: SysOptions;
+  startedAt: number;
+  stats: Stats;
+  registry: ClientRegistry;
+  router: Router;
+  retainer: Retainer;
+  nodes(): string[];
+  publish(msg: Message): void;
+}
 
 /**
  * `$SYS/brokers/{node}/…`: a heartbeat of broker facts every `sys_msg_interval`, and one
@@ -12,8 +30,8 @@ export class SysPublisher {
   private timer: NodeJS.Timeout | undefined;
   private readonly prefix: string;
 
-  constructor(private readonly broker: Broker) {
-    this.prefix = `$SYS/brokers/${broker.options.nodeName}`;
+  constructor(private readonly src: SysSources) {
+    this.prefix = `$SYS/brokers/${src.nodeName}`;
   }
 
   start(): void {
@@ -21,7 +39,7 @@ export class SysPublisher {
     this.publish(`${this.prefix}/version`, VERSION, true);
     this.publish(`${this.prefix}/sysdescr`, 'Vireo MQTT broker', true);
     this.heartbeat();
-    const every = this.broker.options.sys.sysMsgInterval;
+    const every = this.src.options.sysMsgInterval;
     if (every > 0) {
       this.timer = setInterval(() => this.heartbeat(), every);
       this.timer.unref();
@@ -30,7 +48,7 @@ export class SysPublisher {
 
   /** `$SYS/brokers`: the running nodes, retained (so replicated to every node). */
   nodesChanged(): void {
-    this.publish(`$SYS/brokers`, this.broker.cluster.nodes().join(','), true);
+    this.publish(`$SYS/brokers`, this.src.nodes().join(','), true);
   }
 
   stop(): void {
@@ -39,26 +57,26 @@ export class SysPublisher {
   }
 
   private heartbeat(): void {
-    const b = this.broker;
+    const { stats, registry, router, retainer } = this.src;
     const p = this.prefix;
-    const connected = b.channels.size;
-    this.publish(`${p}/uptime`, formatUptime(Date.now() - b.startedAt));
+    const connected = registry.channels.size;
+    this.publish(`${p}/uptime`, formatUptime(Date.now() - this.src.startedAt));
     this.publish(`${p}/datetime`, new Date().toISOString());
     this.publish(`${p}/clients/connected`, String(connected));
-    this.publish(`${p}/clients/disconnected`, String(b.sessions.size - connected));
+    this.publish(`${p}/clients/disconnected`, String(registry.sessions.size - connected));
     this.publish(`${p}/stats/connections/count`, String(connected));
-    this.publish(`${p}/stats/connections/max`, String(b.stats.connectionsMax));
-    this.publish(`${p}/stats/sessions/count`, String(b.sessions.size));
-    this.publish(`${p}/stats/subscriptions/count`, String(b.router.subscriptionCount));
-    this.publish(`${p}/stats/topics/count`, String(b.router.topicCount));
-    this.publish(`${p}/stats/retained/count`, String(b.retainer.size));
-    this.publish(`${p}/metrics/messages/received`, String(b.stats.msgIn));
-    this.publish(`${p}/metrics/messages/sent`, String(b.stats.msgOut));
-    this.publish(`${p}/metrics/messages/dropped`, String(b.stats.msgDropped));
+    this.publish(`${p}/stats/connections/max`, String(stats.connectionsMax));
+    this.publish(`${p}/stats/sessions/count`, String(registry.sessions.size));
+    this.publish(`${p}/stats/subscriptions/count`, String(router.subscriptionCount));
+    this.publish(`${p}/stats/topics/count`, String(router.topicCount));
+    this.publish(`${p}/stats/retained/count`, String(retainer.size));
+    this.publish(`${p}/metrics/messages/received`, String(stats.msgIn));
+    this.publish(`${p}/metrics/messages/sent`, String(stats.msgOut));
+    this.publish(`${p}/metrics/messages/dropped`, String(stats.msgDropped));
   }
 
-  clientConnected(ch: Channel): void {
-    if (!this.broker.options.sys.clientConnected) return;
+  clientConnected(ch: ChannelHandle): void {
+    if (!this.src.options.clientConnected) return;
     this.publish(
       `${this.prefix}/clients/${ch.clientId}/connected`,
       JSON.stringify({
@@ -76,8 +94,8 @@ export class SysPublisher {
     );
   }
 
-  clientDisconnected(ch: Channel, reason: string): void {
-    if (!this.broker.options.sys.clientDisconnected) return;
+  clientDisconnected(ch: ChannelHandle, reason: string): void {
+    if (!this.src.options.clientDisconnected) return;
     this.publish(
       `${this.prefix}/clients/${ch.clientId}/disconnected`,
       JSON.stringify({
@@ -95,17 +113,7 @@ export class SysPublisher {
 
   private publish(topic: string, payload: string, retain = false): void {
     const now = Date.now();
-    this.broker.publish({
-      id: newMessageId(),
-      topic,
-      payload: Buffer.from(payload),
-      qos: 0,
-      retain,
-      properties: undefined,
-      from: '',
-      timestamp: now,
-      expiresAt: 0,
-    });
+    this.src.publish({ id: newMessageId(), topic, payload: Buffer.from(payload), qos: 0, retain, properties: undefined, from: '', timestamp: now, expiresAt: 0 });
   }
 }
 

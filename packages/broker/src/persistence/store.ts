@@ -1,6 +1,6 @@
-import type { Message } from './message.js';
-import type { Delivery } from './session.js';
-import type { SubOptions } from './subscription.js';
+import type { Message } from '../message.js';
+import type { Delivery } from '../session/types.js';
+import type { SubOptions } from '../subscription.js';
 
 /** What a store keeps of one persistent session (expiry > 0). */
 export interface PersistedSession {

@@ -1,5 +1,5 @@
-import type { Message } from './message.js';
-import type { WillStore } from './persistence.js';
+import type { Message } from '../message.js';
+import type { WillStore } from '../persistence/store.js';
 
 /**
  * Will messages waiting for their delay (MQTT 5 Will Delay Interval). A new connection of the

@@ -1,6 +1,6 @@
 import { SubscriptionTrie } from '@vireo/mqtt';
-import type { SubOptions } from './subscription.js';
-import { SharedGroup } from './shared.js';
+import type { SubOptions } from '../subscription.js';
+import { SharedGroup } from './shared-group.js';
 
 /**
  * This node's subscriptions: plain filters in one trie keyed by clientid, shared groups in

@@ -1,72 +1,9 @@
-import type { Message } from './message.js';
-import { isExpired } from './message.js';
-import type { SubOptions } from './subscription.js';
+import { isExpired } from '../message.js';
+import type { SubOptions } from '../subscription.js';
 import { Deque } from './deque.js';
-import type { SessionJournal } from './session-journal.js';
+import type { Delivery, InflightEntry, Outlet, SessionEvents, SessionJournal, SessionLimits, SessionState } from './types.js';
 
-/** One message on its way to one subscriber, with what the subscription decided for it. */
-export interface Delivery {
-  msg: Message;
-  qos: 0 | 1 | 2;
-  retain: boolean;
-  /** Subscription identifiers to attach (v5), or undefined. */
-  subIds: number[] | undefined;
-  /** `group/filter` of the shared subscription it came through, so it can be redispatched. */
-  share: string | undefined;
-}
-
-export interface InflightEntry {
-  pid: number;
-  delivery: Delivery;
-  /** `publish`: waiting for PUBACK/PUBREC; `pubrel`: PUBREL sent, waiting for PUBCOMP. */
-  state: 'publish' | 'pubrel';
-  sentAt: number;
-  /** Not yet resent on this connection: over the client's Receive Maximum at reconnect, waits for acks. */
-  held?: boolean;
-}
-
-/** What a session needs from the connection it is attached to. */
-export interface Outlet {
-  /** Largest number of unacknowledged QoS 1/2 messages the client accepts (its Receive Maximum). */
-  readonly receiveMaximum: number;
-  /** Writes a PUBLISH; false when it could not be sent (too large for the client) and was dropped. */
-  sendPublish(d: Delivery, pid: number, dup: boolean): boolean;
-  sendPubrel(pid: number): void;
-  /** True while the client reads too slowly: its write backlog is full, QoS 0 is dropped. */
-  congested(): boolean;
-}
-
-/**
- * Why a message did not reach a subscriber; the names EMQX uses in its `messages.dropped.*` and
- * `delivery.dropped.*` counters (`qos0_msg`: QoS 0 not sent to a subscriber that is not keeping up).
- */
-export type DropReason = 'queue_full' | 'expired' | 'no_connection' | 'too_large' | 'no_subscribers' | 'acl_denied' | 'qos0_msg';
-
-export interface SessionLimits {
-  maxInflight: number;
-  maxMqueueLen: number;
-  mqueueStoreQos0: boolean;
-}
-
-export interface SessionEvents {
-  onDrop(session: Session, d: Delivery, reason: DropReason): void;
-  onDelivered(session: Session, d: Delivery): void;
-  /** The subscriber acknowledged a QoS 1 (PUBACK) or QoS 2 (PUBREC) message. */
-  onAcked?(session: Session, d: Delivery): void;
-}
-
-/** The session as a plain value: what moves between nodes on takeover and what a store keeps. */
-export interface SessionState {
-  clientId: string;
-  createdAt: number;
-  /** Seconds; 0xFFFFFFFF = never expires. */
-  expiryInterval: number;
-  subscriptions: [string, SubOptions][];
-  inflight: InflightEntry[];
-  mqueue: Delivery[];
-  awaitingRel: [number, number][];
-  nextPacketId: number;
-}
+export type { Delivery, InflightEntry, Outlet, SessionEvents, SessionJournal, SessionLimits, SessionState, DropReason } from './types.js';
 
 /** The shared empty map: reads work, a write is a bug (it would leak into every session). */
 class EmptyMap extends Map<never, never> {
@@ -79,6 +16,11 @@ function emptyMap<K, V>(): Map<K, V> {
   return EMPTY as Map<K, V>;
 }
 
+/**
+ * One client's session as plain state (EMQX's emqx_session): subscriptions, the inflight
+ * window, the queue and incoming QoS 2 ids. It knows nothing of sockets or routing: it sends
+ * through the Outlet of the connection attached to it and reports drops and acks as events.
+ */
 export class Session {
   readonly clientId: string;
   readonly createdAt: number;

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Packet, Parser } from 'mqtt-packet';
-import { frameBytes, strictParser } from './strict-parser.js';
+import { frameBytes, strictParser } from '../strict-parser.js';
 
 /** What the protocol layer gets from a connection. */
 export interface ConnectionHandler {

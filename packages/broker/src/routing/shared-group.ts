@@ -1,5 +1,5 @@
-import type { SharedStrategy } from './options.js';
-import type { SubOptions } from './subscription.js';
+import type { SharedStrategy } from '../options.js';
+import type { SubOptions } from '../subscription.js';
 
 /** The members of one `$share/{group}/{filter}` on this node. */
 export class SharedGroup {

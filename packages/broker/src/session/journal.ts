@@ -1,24 +1,7 @@
-import { newMessageId } from './message.js';
-import type { BrokerStore, PersistedSession, StoredDelivery, StoredState } from './persistence.js';
+import { newMessageId } from '../message.js';
+import type { BrokerStore, PersistedSession, StoredDelivery, StoredState } from '../persistence/store.js';
 import { Session } from './session.js';
-import type { Delivery, InflightEntry, SessionEvents, SessionLimits } from './session.js';
-
-/**
- * What a persistent session tells its store about the messages it holds. Sessions without
- * expiry have none (`session.journal` undefined): one property check per message, nothing else.
- */
-export interface SessionJournal {
-  /** `d` joined the session's queue. */
-  queued(s: Session, d: Delivery): void;
-  /** `d` was sent with packet id `pid` and waits for PUBACK / PUBREC. */
-  sent(s: Session, d: Delivery, pid: number): void;
-  /** QoS 2: PUBREC came for `d`; it waits for PUBCOMP. */
-  released(s: Session, d: Delivery, pid: number): void;
-  /** The session no longer holds `d`: acknowledged, dropped, expired or given to another member. */
-  done(s: Session, d: Delivery): void;
-  /** An incoming QoS 2 packet id awaits PUBREL (`at` set) or no longer does. */
-  awaitingRel(s: Session, pid: number, at: number | undefined): void;
-}
+import type { Delivery, InflightEntry, SessionEvents, SessionJournal, SessionLimits, SessionRef } from './types.js';
 
 /** A Delivery with the store's number of it (see StoreJournal.key). */
 type Numbered = Delivery & Record<symbol, number | undefined>;
@@ -47,29 +30,29 @@ export class StoreJournal implements SessionJournal {
 
   constructor(private readonly store: BrokerStore) {}
 
-  queued(s: Session, d: Delivery): void {
+  queued(s: SessionRef, d: Delivery): void {
     this.store.putDelivery(s.clientId, this.assign(d), 0, 0, d);
   }
 
-  sent(s: Session, d: Delivery, pid: number): void {
+  sent(s: SessionRef, d: Delivery, pid: number): void {
     const seq = this.seqOf(d);
     if (seq === 0) this.store.putDelivery(s.clientId, this.assign(d), pid, 1, d);
     else this.store.setDeliveryState(s.clientId, seq, pid, 1);
   }
 
-  released(s: Session, d: Delivery, pid: number): void {
+  released(s: SessionRef, d: Delivery, pid: number): void {
     const seq = this.seqOf(d);
     if (seq !== 0) this.store.setDeliveryState(s.clientId, seq, pid, 2);
   }
 
-  done(s: Session, d: Delivery): void {
+  done(s: SessionRef, d: Delivery): void {
     const seq = this.seqOf(d);
     if (seq === 0) return;
     this.setSeq(d, 0);
     this.store.deleteDelivery(s.clientId, seq);
   }
 
-  awaitingRel(s: Session, pid: number, at: number | undefined): void {
+  awaitingRel(s: SessionRef, pid: number, at: number | undefined): void {
     if (at === undefined) this.store.deleteAwaitingRel(s.clientId, pid);
     else this.store.putAwaitingRel(s.clientId, pid, at);
   }

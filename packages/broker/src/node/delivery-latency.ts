@@ -8,7 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Histogram } from './histogram.js';
-import type { Message } from './message.js';
+import type { Message } from '../message.js';
 
 const ORIGIN = performance.timeOrigin;
 

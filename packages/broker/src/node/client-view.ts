@@ -1,7 +1,8 @@
-import type { Broker } from './broker.js';
-import type { Session } from './session.js';
-import type { SubOptions } from './subscription.js';
-import { splitPeer } from './peer.js';
+import type { ClientRegistry } from '../cm/registry.js';
+import type { MqttOptions } from '../options.js';
+import type { Session } from '../session/session.js';
+import type { SubOptions } from '../subscription.js';
+import { splitPeer } from '../peer.js';
 
 /**
  * A client as operators see it (the fields of EMQX's `GET /clients`): a plain snapshot
@@ -44,20 +45,27 @@ export interface SubscriptionView {
   rh: 0 | 1 | 2;
 }
 
-export function clientView(broker: Broker, clientId: string): ClientView | undefined {
-  const session = broker.sessions.get(clientId);
+/** Where the views are read from: the node's name, limits and client tables. */
+export interface ViewSource {
+  nodeName: string;
+  mqtt: MqttOptions;
+  registry: ClientRegistry;
+}
+
+export function clientView(src: ViewSource, clientId: string): ClientView | undefined {
+  const session = src.registry.sessions.get(clientId);
   if (!session) return undefined;
-  const ch = broker.channels.get(clientId);
-  const opts = broker.options.mqtt;
+  const ch = src.registry.channels.get(clientId);
+  const opts = src.mqtt;
   const peer = ch ? splitPeer(ch.peer) : undefined;
   return {
     clientid: clientId,
     username: ch?.username ?? null,
-    node: broker.options.nodeName,
+    node: src.nodeName,
     connected: ch !== undefined,
     ip_address: peer?.ip ?? null,
     port: peer?.port ?? null,
-    listener: ch?.conn.listener ?? null,
+    listener: ch?.listener ?? null,
     proto_name: ch ? (ch.protocolVersion === 3 ? 'MQIsdp' : 'MQTT') : null,
     proto_ver: ch?.protocolVersion ?? null,
     keepalive: ch?.keepalive ?? null,
@@ -72,25 +80,25 @@ export function clientView(broker: Broker, clientId: string): ClientView | undef
     mqueue_max: opts.maxMqueueLen,
     awaiting_rel_cnt: session.awaitingRel.size,
     awaiting_rel_max: opts.maxAwaitingRel,
-    recv_oct: ch?.conn.bytesIn ?? 0,
-    send_oct: ch?.conn.bytesOut ?? 0,
+    recv_oct: ch?.bytesIn ?? 0,
+    send_oct: ch?.bytesOut ?? 0,
   };
 }
 
 /** Every session on this node (connected or not), as views. */
-export function* clientViews(broker: Broker): IterableIterator<ClientView> {
-  for (const id of broker.sessions.keys()) {
-    const v = clientView(broker, id);
+export function* clientViews(src: ViewSource): IterableIterator<ClientView> {
+  for (const id of src.registry.sessions.keys()) {
+    const v = clientView(src, id);
     if (v) yield v;
   }
 }
 
-export function subscriptionViews(broker: Broker, session: Session): SubscriptionView[] {
+export function subscriptionViews(nodeName: string, session: Session): SubscriptionView[] {
   const out: SubscriptionView[] = [];
-  for (const [topic, o] of session.subscriptions) out.push(subscriptionView(broker, session.clientId, topic, o));
+  for (const [topic, o] of session.subscriptions) out.push(subscriptionView(nodeName, session.clientId, topic, o));
   return out;
 }
 
-function subscriptionView(broker: Broker, clientid: string, topic: string, o: SubOptions): SubscriptionView {
-  return { clientid, node: broker.options.nodeName, topic, qos: o.qos, nl: o.nl ? 1 : 0, rap: o.rap ? 1 : 0, rh: o.rh };
+function subscriptionView(nodeName: string, clientid: string, topic: string, o: SubOptions): SubscriptionView {
+  return { clientid, node: nodeName, topic, qos: o.qos, nl: o.nl ? 1 : 0, rap: o.rap ? 1 : 0, rh: o.rh };
 }
