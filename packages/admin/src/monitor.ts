@@ -126,13 +126,13 @@ export class Monitor {
 
   private gauges() {
     const b = this.broker;
-    const r = b.router;
+    const r = b.routeCounts();
     return {
-      connections: b.sessions.size,
-      live_connections: b.channels.size,
-      subscriptions: r.subscriptionCount,
-      shared_subscriptions: r.subscriptionCount - r.direct.size,
-      topics: r.topicCount,
+      connections: b.sessionCount,
+      live_connections: b.connectionCount,
+      subscriptions: r.subscriptions,
+      shared_subscriptions: r.shared,
+      topics: r.topics,
       retained_msg_count: b.retainer.size,
     };
   }
