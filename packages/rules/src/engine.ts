@@ -238,7 +238,7 @@ export class RuleEngine {
     };
     const node = this.node;
     const facts = (clientId: string): ClientFacts => {
-      const ch = b.channels.get(clientId);
+      const ch = b.connection(clientId);
       return { username: ch?.username ?? null, peerhost: ch ? hostOf(ch.peer) : null };
     };
     switch (name) {
@@ -250,7 +250,7 @@ export class RuleEngine {
         });
       case 'client.connected':
         return on('client.connected', (c: ClientInfo) => {
-          const f = this.connacks.get(c.clientId) ?? { keepalive: b.channels.get(c.clientId)?.keepalive ?? 0, cleanStart: true, expiryInterval: 0, connProps: {}, connectedAt: Date.now() };
+          const f = this.connacks.get(c.clientId) ?? { keepalive: b.connection(c.clientId)?.keepalive ?? 0, cleanStart: true, expiryInterval: 0, connProps: {}, connectedAt: Date.now() };
           this.connacks.delete(c.clientId);
           this.event('client.connected', () => ev.clientConnected(node, c, f));
         });
