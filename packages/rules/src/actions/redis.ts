@@ -91,7 +91,9 @@ export class RedisSink extends Sink<string[]> {
 
   protected async write(batch: string[][]): Promise<ItemResult[]> {
     if (this.redis.status !== 'connected') throw new Error(`redis:${this.redis.name} is ${this.redis.status}`);
-    const replies = await this.redis.client.pipeline(batch.map(([cmd, ...args]) => [cmd!, ...args])).exec();
+    const p = this.redis.client.pipeline();
+    for (const [cmd, ...args] of batch) p.call(cmd!, ...args);
+    const replies = await p.exec();
     if (!replies) throw new Error('pipeline not run');
     let retry = false;
     return replies.map(([err]) => {

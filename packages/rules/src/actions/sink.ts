@@ -134,10 +134,7 @@ export abstract class Sink<T> implements RuleAction {
       const batch = this.items.slice(this.head, this.head + n);
       let results: ItemResult[];
       try {
-        results = await this.write(
-          batch.map((i) => i.value),
-          AbortSignal.timeout(this.options.requestTtl),
-        );
+        results = await this.writeWithin(batch.map((i) => i.value));
         this.lastError = undefined;
       } catch (err) {
         this.lastError = (err as Error).message;
@@ -181,6 +178,28 @@ export abstract class Sink<T> implements RuleAction {
     }
     this.busy = false;
     if (this.length > 0 && !this.closed) this.schedule();
+  }
+
+  /** A write that has not answered within requestTtl counts as failed (to retry), whatever the client does. */
+  private writeWithin(batch: T[]): Promise<ItemResult[]> {
+    const signal = AbortSignal.timeout(this.options.requestTtl);
+    return new Promise<ItemResult[]>((resolve, reject) => {
+      const onAbort = () => reject(new Error(`no answer within request_ttl (${this.options.requestTtl} ms)`));
+      signal.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal.removeEventListener('abort', onAbort);
+      let p: Promise<ItemResult[]>;
+      try {
+        p = this.write(batch, signal);
+      } catch (err) {
+        done();
+        reject(err as Error);
+        return;
+      }
+      p.then(
+        (r) => (done(), resolve(r)),
+        (e: unknown) => (done(), reject(e instanceof Error ? e : new Error(String(e)))),
+      );
+    });
   }
 
   private compact(): void {
