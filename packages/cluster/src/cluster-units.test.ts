@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from '@vireo/broker';
 import { nonce, proof, sessionKeys, verify } from './auth.js';
-import { Opener, Sealer, decodeFrame, encodeFrame } from './seal.js';
+import { FRAGMENT_BYTES, Opener, SEAL_OVERHEAD, Sealer, decodeFrame, encodeFrame } from './seal.js';
 import { RouteTable } from './route-table.js';
 import { ClientRegistry } from './client-registry.js';
 import { decodeState, encodeState } from './session-codec.js';
@@ -78,8 +78,8 @@ test('sealed frames open only in sequence, unaltered, with the right key', () =>
   const k = sessionKeys('c', { dialer: 'a@h', acceptor: 'b@h', dialerNonce: nonce(), acceptorNonce: nonce(), version: 2 });
   const s = new Sealer(k.dialerToAcceptor);
   const o = new Opener(k.dialerToAcceptor);
-  const one = s.seal({ heartbeat: { at: 1 } });
-  const two = s.seal({ leave: {} });
+  const [one] = s.seal({ heartbeat: { at: 1 } }) as [Buffer];
+  const [two] = s.seal({ leave: {} }) as [Buffer];
   assert.deepEqual(o.open(one), { heartbeat: { at: 1 } });
   assert.match(String(o.open(one)), /out of sequence/, 'a replay');
   const bent = Buffer.from(two);
@@ -90,6 +90,19 @@ test('sealed frames open only in sequence, unaltered, with the right key', () =>
   assert.deepEqual(o.open(two), { leave: {} });
   // a sealed frame is still a Frame message (the seal is field 60)
   assert.deepEqual(decodeFrame(one).heartbeat, { at: 1 });
+  // a big frame goes in fragments, each small, each sealed; it opens whole at the last
+  const big = { retained: { entries: [{ msg: { topic: 't', payload: Buffer.alloc(3 * FRAGMENT_BYTES + 5, 7), qos: 0, retain: true, from: 'c', timestamp: 1, expires_at: 0 }, origin: 'a@h' }] } };
+  const parts = s.seal(big);
+  assert.equal(parts.length, 4);
+  for (const p of parts) assert.ok(p.length <= FRAGMENT_BYTES + SEAL_OVERHEAD);
+  assert.equal(o.open(parts[0]!), undefined);
+  assert.equal(o.open(parts[1]!), undefined);
+  assert.equal(o.open(parts[2]!), undefined);
+  const whole = o.open(parts[3]!) as { retained: { entries: { msg: { payload: Buffer } }[] } };
+  assert.equal(whole.retained.entries[0]!.msg.payload.length, 3 * FRAGMENT_BYTES + 5);
+  // a fragment altered or dropped breaks the frame
+  const p2 = s.seal(big);
+  assert.match(String(o.open(p2[1]!)), /out of sequence/);
 });
 
 test('a node\'s routes replace, apply and purge without touching other nodes', () => {

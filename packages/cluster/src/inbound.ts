@@ -51,9 +51,9 @@ export class Inbound {
     private readonly events: InboundEvents,
   ) {
     call.on('data', (b: Buffer) => this.onData(b));
-    call.on('error', (err: Error) => this.end(err.message));
+    call.on('error', (err: Error) => this.failed(err.message));
     call.on('end', () => this.end('closed by peer'));
-    call.on('cancelled', () => this.end('cancelled'));
+    call.on('cancelled', () => this.failed('cancelled'));
     const ms = opts.handshakeMs ?? opts.timeoutMs;
     this.deadline = setTimeout(() => this.refuse(`no handshake within ${ms} ms`), ms);
     this.deadline.unref();
@@ -67,8 +67,9 @@ export class Inbound {
     this.end(reason);
   }
 
-  private write(b: Buffer): void {
-    if (!this.ended) this.call.write(b);
+  private write(b: Buffer | Buffer[]): void {
+    if (this.ended) return;
+    for (const x of Array.isArray(b) ? b : [b]) this.call.write(x);
   }
 
   private onData(b: Buffer): void {
@@ -76,6 +77,7 @@ export class Inbound {
     this.lastSeen = Date.now();
     if (this.ready) {
       const f = this.opener!.open(b);
+      if (f === undefined) return; // a fragment: more follow
       if (typeof f === 'string') return this.refuse(`the peer sent ${f}`, false);
       if (!f.heartbeat) this.events.frame(this, f);
       // echo a round-trip probe at once (peer-stats.ts)
@@ -95,6 +97,17 @@ export class Inbound {
       return this.refuse(f.refused.reason, false);
     }
     this.refuse(`an unexpected frame before the handshake completed (${Object.keys(f).join(',') || 'empty'})`);
+  }
+
+  /**
+   * The stream broke. Before the handshake that is worth a line: grpc-js cancels a stream
+   * whose frame is over `cluster.rpc.max_frame_size` before we see it, and a peer of ours
+   * never hangs up mid-handshake without saying why first.
+   */
+  private failed(reason: string): void {
+    if (this.ended) return;
+    if (!this.ready) this.events.refused(this, this.node, `the stream failed before the handshake completed (${reason}: a frame over cluster.rpc.max_frame_size, or the peer gave up)`);
+    this.end(reason);
   }
 
   private hello(h: NonNullable<Frame['hello']>): void {

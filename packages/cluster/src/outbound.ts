@@ -72,7 +72,7 @@ export class Outbound {
   }
 
   send(frame: Frame): void {
-    if (!this.ended && this.sealer) this.call.write(this.sealer.seal(frame));
+    if (!this.ended && this.sealer) for (const b of this.sealer.seal(frame)) this.call.write(b);
   }
 
   close(reason: string): void {
@@ -92,6 +92,7 @@ export class Outbound {
     this.lastSeen = Date.now();
     if (this.stage === 'up' || (this.stage === 'proof' && isSealed(b))) {
       const f = this.opener!.open(b);
+      if (f === undefined) return; // a fragment: more follow
       if (typeof f === 'string') return this.broken(`the peer sent ${f}`);
       if (this.stage === 'proof') return f.welcome ? this.welcomed() : this.broken('the peer sent a sealed frame other than welcome');
       if (f.refused) {

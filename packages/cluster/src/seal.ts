@@ -5,6 +5,11 @@
  * frames only in sequence with a good MAC, so nothing can be added, changed, dropped or
  * replayed on an authenticated stream, even by a relay that passed the handshake on.
  *
+ * A frame bigger than `FRAGMENT_BYTES` (a routes or retained snapshot) goes as several
+ * sealed fragments (`more` set on all but the last), so every gRPC message stays small and
+ * the port's receive limit (`cluster.rpc.max_frame_size`) can be low before and after the
+ * handshake alike.
+ *
  * The gRPC method is therefore declared with raw-bytes (de)serializers here: the links
  * (outbound.ts, inbound.ts) encode, seal, open and decode frames themselves.
  */
@@ -43,6 +48,12 @@ export const RawPeerClient = grpc.makeGenericClientConstructor(RAW_PEER_SERVICE,
 // field 60, wire type 2 (length-delimited): varint 482
 const TAG = [0xe2, 0x03];
 const MAC_LEN = 32;
+/** The most frame bytes in one sealed message; larger frames are fragmented. */
+export const FRAGMENT_BYTES = 256 * 1024;
+/** Room for the seal itself in a message. */
+export const SEAL_OVERHEAD = 64;
+/** The largest frame reassembled from fragments (a peer that proved the cookie, but still bounded). */
+const MAX_ASSEMBLED = 1024 * 1024 * 1024;
 
 function varint(n: number, out: number[]): void {
   while (n >= 0x80) {
@@ -63,9 +74,10 @@ function readVarint(b: Buffer, at: number): [value: number, next: number] | unde
   return undefined;
 }
 
-function tag(key: Buffer, seq: number, body: Buffer): Buffer {
-  const s = Buffer.alloc(8);
+function tag(key: Buffer, seq: number, more: boolean, body: Buffer): Buffer {
+  const s = Buffer.alloc(9);
   s.writeBigUInt64BE(BigInt(seq));
+  s[8] = more ? 1 : 0;
   return createHmac('sha256', key).update(s).update(body).digest();
 }
 
@@ -78,26 +90,40 @@ export class Sealer {
   private seq = 0;
   constructor(private readonly key: Buffer) {}
 
-  seal(f: Frame): Buffer {
+  /** The messages to write for `f`, in order: one, or its fragments. */
+  seal(f: Frame): Buffer[] {
     const body = encodeFrame(f);
+    if (body.length <= FRAGMENT_BYTES) return [this.piece(body, false)];
+    const out: Buffer[] = [];
+    for (let at = 0; at < body.length; at += FRAGMENT_BYTES) {
+      const end = Math.min(at + FRAGMENT_BYTES, body.length);
+      out.push(this.piece(body.subarray(at, end), end < body.length));
+    }
+    return out;
+  }
+
+  private piece(body: Buffer, more: boolean): Buffer {
     const seq = ++this.seq;
     const inner: number[] = [0x08];
     varint(seq, inner);
     inner.push(0x12, MAC_LEN);
+    const trailer = more ? [0x18, 0x01] : [];
     const head: number[] = [...TAG];
-    varint(inner.length + MAC_LEN, head);
+    varint(inner.length + MAC_LEN + trailer.length, head);
     head.push(...inner);
-    return Buffer.concat([Buffer.from(head), tag(this.key, seq, body), body]);
+    return Buffer.concat([Buffer.from(head), tag(this.key, seq, more, body), Buffer.from(trailer), body]);
   }
 }
 
 /** Opens the other direction's frames: in sequence, with a good MAC, or not at all. */
 export class Opener {
   private seq = 0;
+  private parts: Buffer[] = [];
+  private partBytes = 0;
   constructor(private readonly key: Buffer) {}
 
-  /** The frame, or why it was refused. */
-  open(b: Buffer): Frame | string {
+  /** The frame; undefined after a fragment (more follow); or why it was refused. */
+  open(b: Buffer): Frame | string | undefined {
     if (!isSealed(b)) return 'an unsealed frame after the handshake';
     const len = readVarint(b, 2);
     if (!len) return 'a malformed seal';
@@ -107,14 +133,26 @@ export class Opener {
     const sv = readVarint(b, start + 1);
     if (!sv) return 'a malformed seal';
     const [seq, at] = sv;
-    if (b[at] !== 0x12 || b[at + 1] !== MAC_LEN || at + 2 + MAC_LEN !== end || end > b.length) return 'a malformed seal';
-    const mac = b.subarray(at + 2, end);
+    if (b[at] !== 0x12 || b[at + 1] !== MAC_LEN || end > b.length) return 'a malformed seal';
+    const macEnd = at + 2 + MAC_LEN;
+    const more = macEnd + 2 === end && b[macEnd] === 0x18 && b[macEnd + 1] === 0x01;
+    if (!more && macEnd !== end) return 'a malformed seal';
+    const mac = b.subarray(at + 2, macEnd);
     const body = b.subarray(end);
-    if (!timingSafeEqual(mac, tag(this.key, seq, body))) return 'a frame that failed its MAC';
+    if (!timingSafeEqual(mac, tag(this.key, seq, more, body))) return 'a frame that failed its MAC';
     if (seq !== this.seq + 1) return `a frame out of sequence (${seq} after ${this.seq}: replayed or dropped)`;
     this.seq = seq;
+    if (more || this.parts.length > 0) {
+      this.partBytes += body.length;
+      if (this.partBytes > MAX_ASSEMBLED) return 'a fragmented frame over 1 GiB';
+      this.parts.push(body);
+      if (more) return undefined;
+    }
+    const whole = this.parts.length > 0 ? Buffer.concat(this.parts) : body;
+    this.parts = [];
+    this.partBytes = 0;
     try {
-      return decodeFrame(body);
+      return decodeFrame(whole);
     } catch {
       return 'an undecodable frame';
     }

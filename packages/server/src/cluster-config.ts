@@ -115,6 +115,7 @@ export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedSt
     autoheal: cfg.cluster.autoheal,
     tls,
     callTimeoutMs: cfg.cluster.rpc.call_receive_timeout,
+    maxFrameBytes: cfg.cluster.rpc.max_frame_size,
   });
 }
 

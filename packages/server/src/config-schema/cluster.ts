@@ -3,7 +3,7 @@
  */
 import { isIP } from 'node:net';
 import { isAddress, isHttpUrl } from '../config-values.js';
-import { bind, bool, duration, int, list, oneOf, optionalStr, str, type SchemaNode } from '../schema-dsl.js';
+import { bind, bool, bytesize, duration, int, list, oneOf, optionalStr, str, type SchemaNode } from '../schema-dsl.js';
 
 export const clusterSchema = {
   discovery_strategy: oneOf({
@@ -32,6 +32,13 @@ export const clusterSchema = {
       max: 300_000,
       description:
         'How long the HTTP API waits for each other node\'s part of a cluster-wide answer (clients, subscriptions, kick, stats, metrics, trace). A node that does not answer in time is left out and named in the answer\'s `errors`.',
+    }),
+    max_frame_size: bytesize({
+      default: 2 * 1024 * 1024,
+      min: 512 * 1024,
+      max: 256 * 1024 * 1024,
+      description:
+        'Largest gRPC message the cluster port takes from a peer, before the cookie handshake as after it (grpc-js sets it per server). Larger frames (a routes or retained snapshot) travel as sealed fragments of 256 KiB, so this only needs to hold one fragment; keep it small so that a stranger cannot make the node buffer much before it proved anything.',
     }),
     driver: oneOf({
       default: 'tcp',
