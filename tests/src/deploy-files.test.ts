@@ -12,6 +12,7 @@ import { parse } from 'yaml';
 import { ConfigError, loadConfig, type VireoConfig } from '@vireo/server';
 import { startAdmin, ApiKeys } from '@vireo/admin';
 import { freePort, startBroker } from './harness.js';
+import { aclFile, loginRequired } from './deploy-access.js';
 
 const deploy = (f: string) => fileURLToPath(new URL(`../../deploy/${f}`, import.meta.url));
 
@@ -88,9 +89,9 @@ test('docker-compose.yml: every node validates against the configuration contrac
     const published = (svc.ports ?? []).filter((p) => p.endsWith(`:${mqttPort}`));
     assert.equal(published.length, 1, `${name} publishes the MQTT port`);
     // authentication is off here: published on this machine only
-    if (!cfg.authentication.enable) for (const p of svc.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name}: ${p} is on 127.0.0.1 only`);
+    if (!loginRequired(cfg)) for (const p of svc.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name}: ${p} is on 127.0.0.1 only`);
     assert.ok(svc.volumes?.some((v) => v.endsWith(`:${imageDataDir}`)), `${name} keeps its data dir on a volume`);
-    const acl = svc.volumes?.find((v) => v.split(':')[1] === cfg.authorization.sources.file.path);
+    const acl = svc.volumes?.find((v) => v.split(':')[1] === aclFile(cfg));
     assert.equal(acl?.split(':')[0], './deploy/acl.yaml', `${name} mounts deploy/acl.yaml where authorization.sources.file.path reads it`);
   }
   assert.equal(names.size, 3, 'node names are distinct');
