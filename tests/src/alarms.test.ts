@@ -11,9 +11,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { connect, endAll, waitFor } from './harness.js';
+import { connect, endAll, freePort, waitFor } from './harness.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
 import { apiNodeEnv } from './api-node.js';
+import { startNode, waitMembers, type ClusterNode } from './cluster-nodes.js';
 
 const T = { timeout: 120_000 };
 
@@ -140,4 +141,38 @@ test('alarms: a bad sysmon percentage or alarm action stops start-up naming the 
   const exit2 = await bad2.waitExit(20_000);
   assert.notEqual(exit2.code, 0);
   assert.match(bad2.stderr(), /alarm\.actions.*email/);
+});
+
+test('alarms: the API of any node lists the alarms of every node (admin RPC), node= narrows it', T, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vireo-alarms-cluster-'));
+  const { httpPort, env: api } = await apiNodeEnv(dir);
+  // a node serves its part of cluster-wide answers through its HTTP API's admin calls: B has one too
+  const { env: apiB } = await apiNodeEnv(mkdtempSync(path.join(dir, 'b-')));
+  const rpc = [await freePort(), await freePort()];
+  const mqtt = [await freePort(), await freePort()];
+  let nodes: ClusterNode[] = [];
+  try {
+    // A serves the API; only B's threshold is low enough to raise the alarm
+    nodes = [
+      startNode({ name: 'alarmA@127.0.0.1', rpcPort: rpc[0]!, mqttPort: mqtt[0]!, seeds: rpc, extraEnv: { ...api, VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqtt[0]}` } }),
+      startNode({ name: 'alarmB@127.0.0.1', rpcPort: rpc[1]!, mqttPort: mqtt[1]!, seeds: rpc, extraEnv: { ...apiB, VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqtt[1]}`, VIREO_SYSMON__OS__MEM_CHECK_INTERVAL: '200ms', VIREO_SYSMON__OS__PROCMEM_HIGH_WATERMARK: '0.01%' } }),
+    ];
+    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((x) => x.name), 40_000)));
+    const get = async (q: string) => {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/api/v5/alarms${q}`, { headers: { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` } });
+      assert.equal(res.status, 200);
+      return ((await res.json()) as { data: AlarmItem[] }).data;
+    };
+    await waitFor(() => nodes[1]!.proc.logs().some((l) => l.msg === 'alarm_is_activated' && l.alarm === 'high_process_memory_usage'), 'B raised its alarm', 15_000);
+    const all = await get('?activated=true');
+    assert.ok(all.some((a) => a.node === 'alarmB@127.0.0.1' && a.name === 'high_process_memory_usage'), JSON.stringify(all));
+    assert.ok(!(await get('?activated=true&node=alarmA@127.0.0.1')).some((a) => a.node === 'alarmB@127.0.0.1'));
+    assert.ok((await get('?activated=true&node=alarmB@127.0.0.1')).every((a) => a.node === 'alarmB@127.0.0.1'));
+  } finally {
+    await Promise.all(nodes.map(async (n) => {
+      n.proc.child.kill('SIGTERM');
+      await n.proc.waitExit(15_000);
+    }));
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
