@@ -1,7 +1,7 @@
 /**
  * Builds the dashboard page: type-checks ui/ (tsc), bundles it with esbuild into
- * dist/www (hashed file names, one CSS file, the MQTT client in its own chunk loaded only
- * by the Diagnose page) and writes index.html pointing at them. Prints what a browser
+ * dist/www (hashed file names, one script, one CSS file) and writes index.html pointing
+ * at them. Prints what a browser
  * downloads, gzipped. Run by the root `prepare` (npm ci) and the Dockerfile.
  */
 import { build } from 'esbuild';
@@ -44,7 +44,8 @@ const result = await build({
 let js;
 let css;
 for (const [file, o] of Object.entries(result.metafile.outputs)) {
-  if (o.entryPoint) {
+  // dynamic imports are entry points too: the page's is main.tsx
+  if (o.entryPoint?.endsWith('ui/main.tsx')) {
     js = '/' + relative(out, join(process.cwd(), file)).split('\\').join('/');
     if (o.cssBundle) css = '/' + relative(out, join(process.cwd(), o.cssBundle)).split('\\').join('/');
   }
@@ -57,12 +58,6 @@ copyFileSync(join(here, 'ui', 'favicon.svg'), join(out, 'favicon.svg'));
 
 // what a browser downloads, gzipped (the HTTP API serves these files gzipped)
 const gz = (f) => gzipSync(readFileSync(f), { level: 9 }).length;
-let first = gz(join(out, 'index.html')) + gz(join(out, 'favicon.svg'));
-let lazy = 0;
-for (const [file, o] of Object.entries(result.metafile.outputs)) {
-  const n = gz(join(process.cwd(), file));
-  // the MQTT client's chunk is fetched only when the Diagnose page opens its client
-  if (Object.keys(o.inputs).some((i) => i.includes('node_modules/mqtt/'))) lazy += n;
-  else first += n;
-}
-console.log(`dashboard built in ${out}: first load ${(first / 1024).toFixed(1)} kB gzipped; the Diagnose page's MQTT client ${(lazy / 1024).toFixed(1)} kB more`);
+let total = gz(join(out, 'index.html')) + gz(join(out, 'favicon.svg'));
+for (const file of Object.keys(result.metafile.outputs)) total += gz(join(process.cwd(), file));
+console.log(`dashboard built in ${out}: ${(total / 1024).toFixed(1)} kB gzipped in all`);

@@ -127,3 +127,6 @@ export async function features(): Promise<Set<string>> {
     return new Set();
   }
 }
+
+/** The Authorization header of the signed-in page, for requests `request` cannot make (downloads). */
+export const authHeader = (): Record<string, string> => (session ? { authorization: `Bearer ${session.token}` } : {});

@@ -56,11 +56,11 @@ export function App() {
       case 'messaging':
         return <Messaging tab={rest[0]} role={session.role} />;
       case 'cluster':
-        return <Cluster role={session.role} />;
+        return <Cluster role={session.role} have={have ?? new Set()} />;
       case 'access':
-        return <Access tab={rest[0]} role={session.role} />;
+        return <Access tab={rest[0]} role={session.role} have={have ?? new Set()} />;
       case 'diagnose':
-        return <Diagnose role={session.role} />;
+        return <Diagnose tab={rest[0]} role={session.role} />;
       case 'integrations':
         return <Integrations have={have ?? new Set()} />;
       case 'alarms':

@@ -1,6 +1,6 @@
 /** Small hooks: polling the API while the page is visible, the hash route, and actions with feedback. */
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError } from './api.js';
+import { ApiError, type Answer } from './api.js';
 
 export interface Poll<T> {
   data?: T;
@@ -15,7 +15,9 @@ export interface Poll<T> {
  * Calls `load` now and every `everyMs` (not while the tab is hidden); a new `key` reloads at
  * once. The last good data stays shown while a later call fails.
  */
-export function usePoll<T>(load: () => Promise<T | { data: T; partial: string[] }>, everyMs: number, key: unknown[] = []): Poll<T> {
+export function usePoll<T>(load: () => Promise<Answer<T>>, everyMs: number, key?: unknown[]): Poll<T>;
+export function usePoll<T>(load: () => Promise<T>, everyMs: number, key?: unknown[]): Poll<T>;
+export function usePoll<T>(load: () => Promise<T | Answer<T>>, everyMs: number, key: unknown[] = []): Poll<T> {
   const [state, setState] = useState<{ data?: T; error?: ApiError; partial: string[]; loading: boolean }>({ partial: [], loading: true });
   const [tick, setTick] = useState(0);
   const loadRef = useRef(load);
