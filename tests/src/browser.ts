@@ -38,6 +38,10 @@ export async function openBrowser(viewport = { width: 1366, height: 860 }): Prom
       if (m.type() === 'error') errors.push(`console: ${m.text()}`);
     });
     p.on('pageerror', (e) => errors.push(`page: ${e.message}`));
+    // which request a "Failed to load resource" console error was about
+    p.on('response', (r) => {
+      if (r.status() >= 400) errors.push(`response: ${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+    });
   };
   context.on('page', watch);
   const page = context.pages()[0] ?? (await context.newPage());

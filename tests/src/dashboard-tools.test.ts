@@ -176,7 +176,11 @@ test('the other pages open and show the node, without errors', { timeout: 60_000
       ['#/access/api-keys', 'dashboard-api-keys', /Create an API key/],
       ['#/access/dashboard-users', 'dashboard-users', /admin \(you\)/],
       ['#/integrations/bridges', 'dashboard-integrations', /MQTT bridges/],
+      ['#/integrations/webhooks', 'dashboard-webhooks', /No webhook is configured/],
+      ['#/alarms', 'dashboard-alarms', /No active alarm|Active/],
     ];
+    // pages for what the node serves appear from its API description: this node has alarms
+    await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Alarms' }).waitFor();
     for (const [hash, shot, expect] of pages) {
       await page.goto(`${node.base}/${hash}`);
       await page.getByText(expect).first().waitFor({ timeout: 10_000 });

@@ -22,7 +22,7 @@ export function Cluster(props: { role: string; have: Set<string> }) {
   const act = useAction();
   const [target, setTarget] = useState('');
   const c = view.data;
-  const rebalance = [...props.have].some((p) => p.startsWith('/api/v5/load_rebalance'));
+  const rebalance = props.have.has('/api/v5/load_rebalance/global_status');
   return (
     <Page title="Cluster">
       <ErrorNote error={view.error ?? act.error} />
