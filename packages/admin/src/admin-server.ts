@@ -33,6 +33,10 @@ import { AVAILABILITY_PATH, loadRebalanceRoutes } from './routes-load-rebalance.
 import { alarmOps, alarmRoutes } from './routes-alarms.js';
 import { registerSysmonMetrics } from './metrics-sysmon.js';
 import type { Sysmon } from './sysmon.js';
+import { rulesTable, type RulesApi } from './rules-table.js';
+import { ruleOps, ruleRoutes } from './routes-rules.js';
+import { connectorOps, connectorRoutes } from './routes-connectors.js';
+import { registerRuleMetrics } from './metrics-rules.js';
 
 export interface AdminOptions {
   host: string;
@@ -58,6 +62,8 @@ export interface AdminOptions {
   givingLoadAway?: () => boolean;
   /** The node's alarms and event-loop utilization (`/api/v5/alarms`, `vireo_alarms`). */
   sysmon?: Sysmon;
+  /** The node's rule engine, actions and connectors (`/api/v5/rules`, `/actions`, `/connectors`, `vireo_rule_*`). */
+  rules?: RulesApi;
 }
 
 export interface AdminServer {
@@ -101,10 +107,12 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   const registry = createMetrics(broker, { ...opts.metrics, bridges });
   const dash = dashboardParts(broker, opts.dashboard);
   if (opts.sysmon) registerSysmonMetrics(registry, opts.sysmon);
+  if (opts.rules) registerRuleMetrics(registry, opts.rules);
+  const ruleTable = opts.rules && rulesTable(opts.rules);
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
   // tables every node keeps the same (record-sync.ts)
-  const tables: SyncedTable<unknown>[] = [apiKeysTable(opts.apiKeys), ...(opts.access ? [bansTable(opts.access), usersTable(opts.access)] : []), ...dash.tables];
-  const ops = adminOps(broker, registry, Object.assign({ ...bridgeOps(bridges), ...retainerOps(broker), ...dash.ops, ...alarmOps(opts.sysmon?.alarms) }, ...tables.map((t) => tableOps(t))));
+  const tables: SyncedTable<unknown>[] = [apiKeysTable(opts.apiKeys), ...(opts.access ? [bansTable(opts.access), usersTable(opts.access)] : []), ...dash.tables, ...(ruleTable ? [ruleTable as SyncedTable<unknown>] : [])];
+  const ops = adminOps(broker, registry, Object.assign({ ...bridgeOps(bridges), ...retainerOps(broker), ...dash.ops, ...alarmOps(opts.sysmon?.alarms), ...(opts.rules ? { ...ruleOps(opts.rules), ...connectorOps(opts.rules) } : {}) }, ...tables.map((t) => tableOps(t))));
   broker.cluster.serveAdmin?.(ops);
   const q = new ClusterQuery(broker, ops);
 
@@ -120,6 +128,10 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   loadRebalanceRoutes(app, { ready: opts.ready ?? (() => true), givingLoadAway: opts.givingLoadAway });
   accessRoutes(app, registry, opts, q, broker);
   dash.routes(app, q);
+  if (opts.rules && ruleTable) {
+    ruleRoutes(app, broker, q, opts.rules, ruleTable);
+    connectorRoutes(app, q);
+  }
   const stopTableSync = tables.map((t) => syncTable(broker, q, t));
   const stopTraceSync = syncTraces(broker, q);
 

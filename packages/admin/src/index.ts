@@ -18,3 +18,4 @@ export { Alarms, DEFAULT_ALARM_OPTIONS } from './alarms.js';
 export type { AlarmAction, AlarmOptions, AlarmView, AlarmDetails } from './alarms.js';
 export { Sysmon, DEFAULT_SYSMON_OPTIONS } from './sysmon.js';
 export type { SysmonOptions, SysmonProbes } from './sysmon.js';
+export type { RulesApi, SinkSource } from './rules-table.js';

@@ -3,7 +3,7 @@
  * `api_key.bootstrap_file`; failures name the key, like every other start-up error.
  */
 import type { Logger } from 'pino';
-import { ApiKeys, startAdmin, type AdminServer, type BridgeSource, type Sysmon, type WebhookMetricsSource } from '@vireo/admin';
+import { ApiKeys, startAdmin, type AdminServer, type BridgeSource, type RulesApi, type Sysmon, type WebhookMetricsSource } from '@vireo/admin';
 import type { AccessControl } from '@vireo/access';
 import type { Broker, RecordTables } from '@vireo/broker';
 import { PINO_LEVEL } from './logger.js';
@@ -25,6 +25,8 @@ export interface AdminExtras {
   bridges?: () => readonly BridgeSource[];
   /** The node's alarms and event-loop utilization. */
   sysmon?: Sysmon;
+  /** The rule engine with its actions and connectors (`/api/v5/rules`, …). */
+  rules?: RulesApi;
 }
 
 export async function startAdminFor(config: VireoConfig, broker: Broker, logger: Logger, extras?: AdminExtras): Promise<AdminServer | undefined> {
@@ -69,6 +71,7 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       bridges: extras?.bridges,
       access: extras?.access,
       sysmon: extras?.sysmon,
+      rules: extras?.rules,
       logLevel,
       dashboard: await dashboardFor(config, extras?.tables, logger),
       // ready once listeners are up (they are, by now) and the node has joined its cluster

@@ -142,9 +142,11 @@ export async function start(options: StartOptions): Promise<void> {
   let rules: RulesRuntime | undefined;
   try {
     const sysmon = startSysmonFor(config, broker);
-    admin = await startAdminFor(config, broker, logger, { access, tables, sysmon, webhooks: () => (webhook ? [webhook] : []), bridges: () => bridges });
+    // before the API: it serves the rules and keeps those made through it the same on every node
+    rules = startRulesFor(config, broker, logger, tables);
+    admin = await startAdminFor(config, broker, logger, { access, tables, sysmon, webhooks: () => (webhook ? [webhook] : []), bridges: () => bridges, rules });
   } catch (err) {
-    await broker.close();
+    await Promise.all([rules?.close(), broker.close()]);
     if (err instanceof ConfigError) failConfig(err);
     if (err instanceof AdminListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
     throw err;
@@ -152,10 +154,9 @@ export async function start(options: StartOptions): Promise<void> {
   try {
     webhook = startWebhookFor(config, broker, logger);
     bridges = startBridgesFor(config, broker, logger);
-    rules = startRulesFor(config, broker, logger, tables);
     stopOnSignals(broker, logger, admin, webhook, bridges, rules);
   } catch (err) {
-    await Promise.all([admin?.close(), broker.close()]);
+    await Promise.all([admin?.close(), rules?.close(), broker.close()]);
     if (err instanceof ConfigError) failConfig(err);
     throw err;
   }
