@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { ApiKeys, startAdmin } from '@vireo/admin';
-import { connect, endAll, freePort, startBroker } from './harness.js';
+import { connect, endAll, freePort, startBroker, waitFor } from './harness.js';
 import { metric } from './api-node.js';
 import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
 import { AVAILABILITY_CHECK, startLbProxy, type LbBackend, type LbProxy } from './lb-proxy.js';
@@ -50,7 +50,9 @@ test('availability_check through the load-balancing proxy: round-robin among nod
       VIREO_CLUSTER__STATIC__SEEDS: `[127.0.0.1:${a.rpcPort}]`,
     });
     nodes.push(a, b, c);
-    lb = await startLbProxy([a, b, c]);
+    lb = await startLbProxy([a, b]);
+    await lb.waitAvailable(['lb-a'], 60_000);
+    lb.add(c); // a node joins the balancer's targets
     await lb.waitAvailable(['lb-a', 'lb-c'], 60_000);
 
     // the check needs no API key (these nodes have none, so every other /api/v5 path is 401),
@@ -74,6 +76,7 @@ test('availability_check through the load-balancing proxy: round-robin among nod
     const through = async (id: string) => clients.push(await connect(`mqtt://127.0.0.1:${lb!.port}`, { clientId: id }));
     for (let i = 0; i < 6; i++) await through(`rr-${i}`);
     assert.deepEqual(lb.routed(), { 'lb-a': 3, 'lb-b': 0, 'lb-c': 3 });
+    assert.deepEqual(lb.open(), { 'lb-a': 3, 'lb-b': 0, 'lb-c': 3 });
     assert.deepEqual(
       await Promise.all([a, b, c].map((n) => metric(n.httpPort, 'vireo_live_connections_count'))),
       [3, 1, 3],
@@ -93,6 +96,9 @@ test('availability_check through the load-balancing proxy: round-robin among nod
     for (let i = 0; i < 2; i++) await through(`back-${i}`);
     assert.deepEqual(lb.routed(), { 'lb-a': 8, 'lb-b': 0, 'lb-c': 4 });
     assert.equal(await metric(c.httpPort, 'vireo_live_connections_count'), 4);
+    // a client that leaves is no longer counted open
+    await endAll(clients.pop());
+    await waitFor(() => lb!.open()['lb-a'] + lb!.open()['lb-c'] === 11, 'the proxy to see the client leave');
   } finally {
     for (const n of nodes) n.proc.kill('SIGCONT');
     await endAll(...clients);

@@ -4,8 +4,9 @@
  * `GET /api/v5/load_rebalance/availability_check` and sends each new connection to the next
  * node, round-robin, among those whose last check answered 200 in time (a refused
  * connection, a 503 or no answer within the timeout takes a node out; the next 200 puts it
- * back). Connections it has made are left alone when their node goes out of rotation, as a
- * real load balancer does: moving clients is the broker's job.
+ * back; `add` puts a node that joins behind it). Connections it has made are left alone
+ * when their node goes out of rotation, as a real load balancer does: moving clients is
+ * the broker's job. `routed` and `open` count, per node, what it sent and what is still open.
  */
 import net from 'node:net';
 
@@ -23,6 +24,10 @@ export interface LbProxy {
   available(): string[];
   /** How many connections each backend was sent since start. */
   routed(): Record<string, number>;
+  /** How many of those are still open, per backend. */
+  open(): Record<string, number>;
+  /** Puts a backend behind the balancer (a node that joins): checked, then in rotation. */
+  add(b: LbBackend): void;
   /** Resolves once exactly `names` are in rotation; rejects after `ms`. */
   waitAvailable(names: string[], ms?: number): Promise<void>;
   close(): Promise<void>;
@@ -37,18 +42,20 @@ export interface LbOptions {
 
 export const AVAILABILITY_CHECK = '/api/v5/load_rebalance/availability_check';
 
-export async function startLbProxy(backends: LbBackend[], opts: LbOptions = {}): Promise<LbProxy> {
+export async function startLbProxy(initial: LbBackend[], opts: LbOptions = {}): Promise<LbProxy> {
   const intervalMs = opts.intervalMs ?? 200;
   const timeoutMs = opts.timeoutMs ?? 1000;
+  const backends: LbBackend[] = [];
   const up = new Set<string>();
-  const routed: Record<string, number> = Object.fromEntries(backends.map((b) => [b.name, 0]));
+  const routed: Record<string, number> = {};
+  const open: Record<string, number> = {};
   const sockets = new Set<net.Socket>();
   let next = 0;
   let closed = false;
 
   // one check loop per backend, each waiting for its own answer (a frozen node must not
   // delay the others' checks)
-  const loops = backends.map(async (b) => {
+  const check = async (b: LbBackend) => {
     while (!closed) {
       const ok = await fetch(`http://${b.host ?? '127.0.0.1'}:${b.httpPort}${AVAILABILITY_CHECK}`, { signal: AbortSignal.timeout(timeoutMs) }).then(
         async (r) => (await r.arrayBuffer(), r.status === 200),
@@ -58,7 +65,16 @@ export async function startLbProxy(backends: LbBackend[], opts: LbOptions = {}):
       else up.delete(b.name);
       if (!closed) await new Promise((r) => setTimeout(r, intervalMs));
     }
-  });
+  };
+  const loops: Promise<void>[] = [];
+  const add = (b: LbBackend) => {
+    if (routed[b.name] !== undefined) throw new Error(`load balancer: ${b.name} is already a backend`);
+    backends.push(b);
+    routed[b.name] = 0;
+    open[b.name] = 0;
+    loops.push(check(b));
+  };
+  for (const b of initial) add(b);
 
   const pick = (): LbBackend | undefined => {
     for (let i = 0; i < backends.length; i++) {
@@ -76,9 +92,13 @@ export async function startLbProxy(backends: LbBackend[], opts: LbOptions = {}):
     // no node available: refuse, as a load balancer with no healthy target does
     if (!b) return client.destroy();
     routed[b.name]++;
+    open[b.name]++;
     const upstream = net.createConnection({ host: b.host ?? '127.0.0.1', port: b.mqttPort });
     sockets.add(client).add(upstream);
+    let ended = false;
     const end = () => {
+      if (!ended) open[b.name]--;
+      ended = true;
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
@@ -96,6 +116,8 @@ export async function startLbProxy(backends: LbBackend[], opts: LbOptions = {}):
     port,
     available: () => backends.filter((b) => up.has(b.name)).map((b) => b.name),
     routed: () => ({ ...routed }),
+    open: () => ({ ...open }),
+    add,
     async waitAvailable(names, ms = 10_000) {
       const want = [...names].sort().join(',');
       const until = Date.now() + ms;
