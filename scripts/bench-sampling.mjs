@@ -7,7 +7,7 @@
 // (not wall time: another process taking the CPU does not count), medians over 30 blocks
 // each. See docs/performance.md § Metrics on vs off.
 import { messageFromPublish } from '../packages/broker/dist/message.js';
-import { encodePublish } from '../packages/broker/dist/publish-encoder.js';
+import { encodePublish } from '../packages/mqtt/dist/index.js';
 import { DeliveryLatency } from '../packages/broker/dist/node/delivery-latency.js';
 
 const N = 200_000;

@@ -1,4 +1,4 @@
-import type { IPublishPacket, UserProperties } from 'mqtt-packet';
+import type { IPublishPacket, UserProperties } from '@vireo/mqtt';
 
 /** PUBLISH properties that travel with a message from publisher to subscribers (MQTT 5 §3.3.2.3). */
 export interface MessageProperties {

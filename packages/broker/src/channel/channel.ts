@@ -1,8 +1,5 @@
-import { RC } from '@vireo/mqtt';
-import type { Packet } from 'mqtt-packet';
-import { encode } from '../codec.js';
+import { RC, ProtocolViolation, encode, type Packet } from '@vireo/mqtt';
 import type { Delivery, Outlet } from '../session/types.js';
-import { ProtocolViolation } from '../strict-parser.js';
 import type { Connection, ConnectionHandler } from '../transport/connection.js';
 import type { ChannelContext } from './context.js';
 import { ackCommitted, handlePuback, handlePubcomp, handlePubrec, handlePubrel } from './handlers/acks.js';

@@ -1,4 +1,4 @@
-import type { Packet } from 'mqtt-packet';
+import type { Packet } from '@vireo/mqtt';
 import type { ChannelState } from './state.js';
 
 /**

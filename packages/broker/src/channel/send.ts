@@ -1,9 +1,9 @@
 /** Everything a channel writes to its client: packets, the inline acks, PUBLISH, traces, closing. */
 import { RC } from '@vireo/mqtt';
-import type { Packet } from 'mqtt-packet';
-import { encode } from '../codec.js';
+import type { Packet } from '@vireo/mqtt';
+import { encode } from '@vireo/mqtt';
 import type { PacketType } from '../node/stats.js';
-import { encodePublish } from '../publish-encoder.js';
+import { encodePublish } from '@vireo/mqtt';
 import type { Delivery } from '../session/types.js';
 import { payloadFields } from '../trace.js';
 import type { ChannelState } from './state.js';

@@ -1,4 +1,4 @@
-import type { IConnectPacket, Packet } from 'mqtt-packet';
+import type { IConnectPacket, Packet } from '@vireo/mqtt';
 import type { ClientInfo } from '../hooks.js';
 import type { Session } from '../session/session.js';
 import type { Delivery, Outlet } from '../session/types.js';

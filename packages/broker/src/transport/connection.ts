@@ -1,6 +1,5 @@
 import type { Duplex } from 'node:stream';
-import type { Packet, Parser } from 'mqtt-packet';
-import { frameBytes, strictParser } from '../strict-parser.js';
+import { announcedLength, frameBytes, setParserProtocol, strictParser, type Packet, type Parser } from '@vireo/mqtt';
 
 /** What the protocol layer gets from a connection. */
 export interface ConnectionHandler {
@@ -61,7 +60,7 @@ export class Connection {
 
   /** After CONNECT: mqtt-packet keeps the whole CONNECT as its settings; keep only what it reads. */
   setProtocolVersion(v: number): void {
-    (this.parser as unknown as { settings: { protocolVersion: number } }).settings = { protocolVersion: v };
+    setParserProtocol(this.parser, v);
   }
 
   /** Called by the parser for each complete packet. */
@@ -95,7 +94,7 @@ export class Connection {
       return;
     }
     // a packet still being received whose announced length is over the limit
-    const announced = (this.parser as unknown as { packet: { length: number } }).packet.length;
+    const announced = announcedLength(this.parser);
     if (!this.closed && announced > this.maxPacketSize) this.handler.onPacketTooLarge(announced);
   }
 

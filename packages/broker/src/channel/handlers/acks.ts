@@ -3,7 +3,7 @@
  * its own QoS 1/2 publishes — deferred, with `durability: durable`, until the store commits.
  */
 import { RC } from '@vireo/mqtt';
-import type { IPublishPacket } from 'mqtt-packet';
+import type { IPublishPacket } from '@vireo/mqtt';
 import { ACK_PUBACK, ACK_PUBCOMP, ACK_PUBREC, debug, disconnectWith, trace, writeAck, writePacket } from '../send.js';
 import type { ChannelState } from '../state.js';
 

@@ -1,6 +1,6 @@
 /** CONNECT: checks, will, session expiry, authentication, takeover, CONNACK. */
 import { RC, connackCodeV4, topicNameError } from '@vireo/mqtt';
-import type { IConnackPacket, IConnectPacket } from 'mqtt-packet';
+import type { IConnackPacket, IConnectPacket } from '@vireo/mqtt';
 import type { AuthResult } from '../../hooks.js';
 import { messageFromPublish } from '../../message.js';
 import { hostOf } from '../../peer.js';

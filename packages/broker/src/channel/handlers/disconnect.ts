@@ -1,6 +1,6 @@
 /** DISCONNECT from the client: a last Session Expiry Interval, will or no will. */
 import { RC } from '@vireo/mqtt';
-import type { IDisconnectPacket } from 'mqtt-packet';
+import type { IDisconnectPacket } from '@vireo/mqtt';
 import { protocolError } from '../send.js';
 import type { ChannelState } from '../state.js';
 

@@ -1,7 +1,7 @@
 /** PUBLISH from the client: topic alias, checks, QoS 2 receive state, authorization, routing. */
 import { isUtf8 as bufferIsUtf8 } from 'node:buffer';
 import { RC, topicNameError } from '@vireo/mqtt';
-import type { IPublishPacket } from 'mqtt-packet';
+import type { IPublishPacket } from '@vireo/mqtt';
 import { messageFromPublish } from '../../message.js';
 import { payloadFields } from '../../trace.js';
 import { resumeAfter } from '../hold.js';

@@ -1,6 +1,6 @@
 /** SUBSCRIBE and UNSUBSCRIBE: filter checks, limits, authorization, SUBACK, retained messages. */
 import { RC, parseSharedFilter, topicFilterError } from '@vireo/mqtt';
-import type { ISubscribePacket, IUnsubscribePacket } from 'mqtt-packet';
+import type { ISubscribePacket, IUnsubscribePacket } from '@vireo/mqtt';
 import type { SubOptions } from '../../subscription.js';
 import { resumeAfter } from '../hold.js';
 import { protocolError, trace, writePacket } from '../send.js';

@@ -1,11 +1,12 @@
 import { isUtf8 } from 'node:buffer';
-import mqtt from './codec.js';
-import type { Parser } from 'mqtt-packet';
 import { createRequire } from 'node:module';
+import type { BufferListConstructor } from 'bl/BufferList.js';
+import type { Parser } from 'mqtt-packet';
+import { mqtt } from './encode.js';
 
-// the `bl` that mqtt-packet itself uses, resolved from mqtt-packet's own location
-const requireFromCodec = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'));
-const BufferList = requireFromCodec('bl/BufferList') as new () => unknown;
+// bl (our own dependency, the version mqtt-packet uses) ships a CommonJS class whose .d.ts
+// exports only its types
+const BufferList = createRequire(import.meta.url)('bl/BufferList.js') as BufferListConstructor;
 
 /**
  * mqtt-packet's parser with the checks it leaves out, so that what it emits as a packet is
@@ -19,6 +20,11 @@ const BufferList = requireFromCodec('bl/BufferList') as new () => unknown;
  * - SUBSCRIBE and UNSUBSCRIBE carry at least one topic filter, a Subscription Identifier is
  *   not 0 and comes only in SUBSCRIBE (Protocol Errors).
  * The frame that failed is kept in the parser's buffer; `frameBytes` gives it for the log.
+ *
+ * These checks hook mqtt-packet's parser steps (`_parseString`, `_parseProperties`,
+ * `_parsePayload`) and read its state (`_list`, `_pos`, `_stateCounter`, `packet`,
+ * `settings`): mqtt-packet has no public way to do this, so it is pinned to an exact version
+ * and codec.test.ts fails when any of these changes. Every private access is in this file.
  */
 
 /** A parse error the v5 spec calls a Protocol Error (DISCONNECT 0x82) rather than a Malformed Packet (0x81). */
@@ -113,6 +119,16 @@ export function strictParser(): Parser {
   // makes a new stream-backed list, but the connection is closed by then.)
   p._list = new BufferList() as unknown as ParserInternals['_list'];
   return parser;
+}
+
+/** After CONNECT: mqtt-packet keeps the whole CONNECT as its settings; keep only what it reads. */
+export function setParserProtocol(parser: Parser, protocolVersion: number): void {
+  (parser as unknown as { settings: { protocolVersion: number } }).settings = { protocolVersion };
+}
+
+/** The remaining length announced by the packet being received (-1 before it is known). */
+export function announcedLength(parser: Parser): number {
+  return (parser as unknown as ParserInternals).packet.length;
 }
 
 /**

@@ -1,6 +1,23 @@
-import { encode } from './codec.js';
 import type { IPublishPacket } from 'mqtt-packet';
-import type { Delivery } from './session/types.js';
+import { encode } from './encode.js';
+
+/** The message side of a PUBLISH to encode; `encoded` caches the bytes per variant. */
+export interface EncodableMessage {
+  topic: string;
+  payload: Buffer;
+  properties: IPublishPacket['properties'] | undefined;
+  /** Absolute expiry in ms since the epoch; 0 = never (v5 sends the remaining interval). */
+  expiresAt: number;
+  encoded?: (Buffer | undefined)[];
+}
+
+/** One subscriber's copy: the QoS, retain flag and subscription identifiers it gets. */
+export interface EncodableDelivery {
+  msg: EncodableMessage;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  subIds: number[] | undefined;
+}
 
 const OPTS_V4 = { protocolVersion: 4 };
 const OPTS_V5 = { protocolVersion: 5 };
@@ -11,7 +28,7 @@ const OPTS_V5 = { protocolVersion: 5 };
  * packet id (and DUP bit) is patched into a copy. Per-subscriber properties (subscription
  * identifiers, a shrinking message expiry) take the slow path and are encoded alone.
  */
-export function encodePublish(d: Delivery, pid: number, dup: boolean, v5: boolean, now: number): Buffer {
+export function encodePublish(d: EncodableDelivery, pid: number, dup: boolean, v5: boolean, now: number): Buffer {
   const msg = d.msg;
   const personal = v5 && (d.subIds !== undefined || msg.expiresAt !== 0);
   let buf: Buffer;
@@ -41,7 +58,7 @@ export function encodePublish(d: Delivery, pid: number, dup: boolean, v5: boolea
   return buf;
 }
 
-function packetFor(d: Delivery, pid: number, v5: boolean, now: number): IPublishPacket {
+function packetFor(d: EncodableDelivery, pid: number, v5: boolean, now: number): IPublishPacket {
   const msg = d.msg;
   const packet: IPublishPacket = {
     cmd: 'publish',

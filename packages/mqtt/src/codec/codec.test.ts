@@ -1,0 +1,129 @@
+/**
+ * What Vireo relies on in mqtt-packet, checked against the installed copy: its exact version
+ * (pinned in package.json), the parser internals strict-parser.ts hooks, the strict checks it
+ * adds, and the encoders. An mqtt-packet upgrade that changes any of it fails here first.
+ */
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { test } from 'node:test';
+import type { Packet, Parser } from 'mqtt-packet';
+import { encode, mqtt } from './encode.js';
+import { encodePublish, type EncodableDelivery } from './publish-encoder.js';
+import { announcedLength, frameBytes, ProtocolViolation, setParserProtocol, strictParser } from './strict-parser.js';
+
+const require = createRequire(import.meta.url);
+
+function parse(bytes: number[], protocolVersion = 4): { packets: Packet[]; errors: Error[]; parser: Parser } {
+  const parser = strictParser();
+  if (protocolVersion !== 4) setParserProtocol(parser, protocolVersion);
+  const packets: Packet[] = [];
+  const errors: Error[] = [];
+  parser.on('packet', (p: Packet) => packets.push(p));
+  parser.on('error', (e: Error) => errors.push(e));
+  parser.parse(Buffer.from(bytes));
+  return { packets, errors, parser };
+}
+
+const str = (s: string | number[]): number[] => {
+  const b = typeof s === 'string' ? [...Buffer.from(s)] : s;
+  return [b.length >> 8, b.length & 0xff, ...b];
+};
+
+/** A 3.1.1 CONNECT with clean session and the given client id bytes (and extra payload). */
+function connect(clientId: string | number[], flags = 0x02, rest: number[] = []): number[] {
+  const body = [...str('MQTT'), 4, flags, 0, 60, ...str(clientId), ...rest];
+  return [0x10, body.length, ...body];
+}
+
+test('mqtt-packet and bl are the exact versions @vireo/mqtt pins', () => {
+  const pins = (require('../../package.json') as { dependencies: Record<string, string> }).dependencies;
+  assert.equal((require('mqtt-packet/package.json') as { version: string }).version, pins['mqtt-packet']);
+  assert.equal((require('bl/package.json') as { version: string }).version, pins.bl);
+});
+
+test('the parser internals strict-parser.ts hooks are there', () => {
+  const raw = mqtt.parser({ protocolVersion: 4 }) as unknown as Record<string, unknown>;
+  const proto = Object.getPrototypeOf(raw) as Record<string, unknown>;
+  for (const fn of ['_parseString', '_parseProperties', '_parsePayload', '_emitError']) assert.equal(typeof proto[fn], 'function', fn);
+  // the parser's state fields exist once a packet went through
+  const parsed = mqtt.parser({ protocolVersion: 4 });
+  parsed.parse(Buffer.from([0xc0, 0]));
+  for (const field of ['_list', '_pos', '_stateCounter', 'packet', 'settings']) assert.ok(field in parsed, field);
+  // our hooks are installed on the strict parser
+  const strict = strictParser() as unknown as Record<string, unknown>;
+  assert.notEqual(strict._parseString, proto._parseString);
+  assert.notEqual(strict._parsePayload, proto._parsePayload);
+});
+
+test('well-formed packets pass: CONNECT, PUBLISH, SUBSCRIBE, PUBACK', () => {
+  const pub = encode({ cmd: 'publish', topic: 'a/b', payload: Buffer.from('hi'), qos: 1, messageId: 7, retain: false, dup: false }, { protocolVersion: 4 });
+  const { packets, errors } = parse([...connect('dev-1'), ...pub, 0x82, 6, 0, 1, ...str('a'), 1, 0x40, 2, 0, 7]);
+  assert.deepEqual(errors, []);
+  assert.deepEqual(packets.map((p) => p.cmd), ['connect', 'publish', 'subscribe', 'puback']);
+  assert.equal((packets[1] as { topic: string }).topic, 'a/b');
+});
+
+test('strict checks: ill-formed UTF-8 and U+0000 in strings [MQTT-1.5.3-1/2]', () => {
+  assert.match(parse(connect([0x61, 0xc3, 0x28])).errors[0]?.message ?? '', /Invalid UTF-8/);
+  assert.match(parse(connect([0x61, 0x00])).errors[0]?.message ?? '', /U\+0000/);
+  // a real U+FFFD is valid UTF-8
+  assert.deepEqual(parse(connect('a\ufffd')).errors, []);
+});
+
+test('strict checks: fields must fill the remaining length exactly', () => {
+  assert.match(parse([0x40, 1, 0]).errors[0]?.message ?? '', /run past the remaining length/);
+  const trailing = parse([0xe0, 1, 0]); // DISCONNECT v4 with a byte after it
+  assert.equal(trailing.packets.length, 0);
+  assert.match(trailing.errors[0]?.message ?? '', /bytes after the last field/);
+});
+
+test('strict checks: Will QoS 3, empty SUBSCRIBE/UNSUBSCRIBE, Subscription Identifier 0, repeated properties', () => {
+  assert.match(parse(connect('a', 0x02 | 0x04 | (3 << 3), [...str('t'), ...str('')])).errors[0]?.message ?? '', /Will QoS 3/);
+  const emptySub = parse([0x82, 2, 0, 1]).errors[0];
+  assert.ok(emptySub instanceof ProtocolViolation, String(emptySub));
+  assert.ok(parse([0xa2, 2, 0, 1]).errors[0] instanceof ProtocolViolation);
+  // v5 SUBSCRIBE with Subscription Identifier 0 (property 0x0B, varint 0)
+  const subId0 = parse([0x82, 9, 0, 1, 2, 0x0b, 0, ...str('a'), 0], 5).errors[0];
+  assert.match(String(subId0), /Subscription Identifier 0/);
+  // v5 PUBLISH with Content Type (0x03) twice
+  const props = [0x03, ...str('x'), 0x03, ...str('y')];
+  const body = [...str('a'), props.length, ...props];
+  const dup = parse([0x30, body.length, ...body], 5).errors[0];
+  assert.ok(dup instanceof ProtocolViolation, String(dup));
+  assert.match(dup.message, /contentType included more than once/);
+});
+
+test('frameBytes and announcedLength see the frame being received', () => {
+  const { parser } = parse([0x30, 0x80, 0x01, 0, 1, 0x61]); // PUBLISH announcing 128 bytes, 3 arrived
+  assert.equal(announcedLength(parser), 128);
+  assert.deepEqual([...frameBytes(parser, 256)], [0x30, 0x80, 0x01, 0, 1, 0x61]);
+  assert.deepEqual([...frameBytes(parser, 2)], [0x30, 0x80]);
+});
+
+test('encode: packets in every version; refusals throw', () => {
+  assert.deepEqual([...encode({ cmd: 'pingresp' }, { protocolVersion: 4 })], [0xd0, 0]);
+  assert.deepEqual([...encode({ cmd: 'puback', messageId: 258, reasonCode: 0x10 }, { protocolVersion: 5 })], [0x40, 4, 1, 2, 0x10, 0]);
+  assert.throws(() => encode({ cmd: 'publish', topic: 'a', payload: 'x', qos: 1, retain: false, dup: false } as Packet, { protocolVersion: 4 }));
+});
+
+test('encodePublish: one encoding per variant shared by subscribers, packet id and DUP patched per copy', () => {
+  const msg = { topic: 't', payload: Buffer.from('p'), properties: undefined, expiresAt: 0 };
+  const d = (qos: 0 | 1 | 2): EncodableDelivery => ({ msg, qos, retain: false, subIds: undefined });
+  const a = encodePublish(d(1), 1, false, false, Date.now());
+  const b = encodePublish(d(1), 513, true, false, Date.now());
+  assert.deepEqual([...a], [0x32, 6, 0, 1, 0x74, 0, 1, 0x70]);
+  assert.deepEqual([...b], [0x3a, 6, 0, 1, 0x74, 2, 1, 0x70]);
+  assert.deepEqual([...a], [0x32, 6, 0, 1, 0x74, 0, 1, 0x70], 'the first copy is not changed by the second');
+  const q0 = encodePublish(d(0), 0, false, false, Date.now());
+  assert.equal(encodePublish(d(0), 0, false, false, Date.now()), q0, 'QoS 0 subscribers share one buffer');
+  // v5 with a subscription identifier and a shrinking expiry: encoded for this subscriber alone
+  const now = Date.now();
+  const personal = encodePublish({ msg: { ...msg, expiresAt: now + 10_500 }, qos: 0, retain: false, subIds: [5] }, 0, false, true, now);
+  const decoder = mqtt.parser({ protocolVersion: 5 });
+  let parsed: { properties?: { subscriptionIdentifier?: number; messageExpiryInterval?: number } } | undefined;
+  decoder.on('packet', (p) => (parsed = p as typeof parsed));
+  decoder.parse(personal);
+  assert.ok(parsed, 'decoded');
+  assert.equal(parsed.properties?.subscriptionIdentifier, 5);
+  assert.equal(parsed.properties?.messageExpiryInterval, 11);
+});
