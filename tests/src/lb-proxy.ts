@@ -2,9 +2,9 @@
  * A small TCP load balancer for tests, as a cloud load balancer with an HTTP health check
  * behaves in front of a cluster: it polls each node's
  * `GET /api/v5/load_rebalance/availability_check` and sends each new connection to the next
- * node, round-robin, among those whose last check answered 200 in time (a refused
- * connection, a 503 or no answer within the timeout takes a node out; the next 200 puts it
- * back; `add` puts a node that joins behind it). Connections it has made are left alone
+ * node, round-robin, among those whose check answers 200 in time (`fall` failed checks in
+ * a row — a refused connection, a 503, no answer within the timeout — take a node out; the
+ * next 200 puts it back; `add` puts a node that joins behind it). Connections it has made are left alone
  * when their node goes out of rotation, as a real load balancer does: moving clients is
  * the broker's job. `routed` and `open` count, per node, what it sent and what is still open.
  */
@@ -38,6 +38,8 @@ export interface LbOptions {
   intervalMs?: number;
   /** A check not answered within this is a failure (default 1 000 ms). */
   timeoutMs?: number;
+  /** Failed checks in a row that take a node out (default 2, so one slow answer on a busy machine does not). */
+  fall?: number;
 }
 
 export const AVAILABILITY_CHECK = '/api/v5/load_rebalance/availability_check';
@@ -45,6 +47,7 @@ export const AVAILABILITY_CHECK = '/api/v5/load_rebalance/availability_check';
 export async function startLbProxy(initial: LbBackend[], opts: LbOptions = {}): Promise<LbProxy> {
   const intervalMs = opts.intervalMs ?? 200;
   const timeoutMs = opts.timeoutMs ?? 1000;
+  const fall = opts.fall ?? 2;
   const backends: LbBackend[] = [];
   const up = new Set<string>();
   const routed: Record<string, number> = {};
@@ -56,13 +59,15 @@ export async function startLbProxy(initial: LbBackend[], opts: LbOptions = {}): 
   // one check loop per backend, each waiting for its own answer (a frozen node must not
   // delay the others' checks)
   const check = async (b: LbBackend) => {
+    let failed = 0;
     while (!closed) {
       const ok = await fetch(`http://${b.host ?? '127.0.0.1'}:${b.httpPort}${AVAILABILITY_CHECK}`, { signal: AbortSignal.timeout(timeoutMs) }).then(
         async (r) => (await r.arrayBuffer(), r.status === 200),
         () => false,
       );
+      failed = ok ? 0 : failed + 1;
       if (ok) up.add(b.name);
-      else up.delete(b.name);
+      else if (failed >= fall) up.delete(b.name);
       if (!closed) await new Promise((r) => setTimeout(r, intervalMs));
     }
   };
