@@ -17,8 +17,8 @@ const free = () => new Promise((r) => { const s = net.createServer().listen(0, '
 const med = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const access = (enable, loadRules) =>
   new AccessControl({
-    authentication: { enable, allowAnonymous: true, userIdType: 'username', algorithm: DEFAULT_HASH },
-    authorization: { noMatch: 'deny', denyAction: 'ignore', loadRules },
+    authentication: enable ? [{ mechanism: 'password_based', backend: 'built_in_database', userIdType: 'username', algorithm: DEFAULT_HASH }] : [],
+    authorization: { noMatch: 'deny', denyAction: 'ignore', sources: loadRules ? [{ type: 'file', load: loadRules }] : [] },
     tables: new MemoryRecordTables(),
     logger,
   });

@@ -18,6 +18,8 @@ import { connackCode } from './ctl-run.js';
 const dir = mkdtempSync(join(tmpdir(), 'vireo-banned-cluster-'));
 const keyFile = join(dir, 'keys');
 writeFileSync(keyFile, 'ops:ban-secret\n');
+const usersFile = join(dir, 'users.csv');
+writeFileSync(usersFile, 'user_id,password,is_superuser\nvictim,v-pw,false\n');
 const AUTH = `Basic ${Buffer.from('ops:ban-secret').toString('base64')}`;
 type ApiNode = ClusterNode & { http: number };
 const nodes: ApiNode[] = [];
@@ -51,7 +53,12 @@ test('bans and users made on one node apply on every node; a rejoining node gets
       mqttPort: await freePort(),
       seeds: rpc,
       http,
-      extraEnv: { VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`, VIREO_API_KEY__BOOTSTRAP_FILE: keyFile, VIREO_AUTHENTICATION__ENABLE: 'true' },
+      extraEnv: {
+        VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`,
+        VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
+        // the first user from a bootstrap file, as the deployment files do it
+        VIREO_AUTHENTICATION: `[{mechanism: password_based, backend: built_in_database, bootstrap_file: "${usersFile}", bootstrap_type: plain}]`,
+      },
     });
   }
   for (const s of specs) nodes.push({ ...startNode(s), http: s.http });
@@ -60,7 +67,7 @@ test('bans and users made on one node apply on every node; a rejoining node gets
   const [a, b] = nodes as [ApiNode, ApiNode];
 
   // the client is on B; the ban is made through A's API
-  const victim = mqtt.connect(b.url, { clientId: 'victim', protocolVersion: 5, reconnectPeriod: 0 });
+  const victim = mqtt.connect(b.url, { clientId: 'victim', username: 'victim', password: 'v-pw', protocolVersion: 5, reconnectPeriod: 0 });
   await new Promise<void>((resolve, reject) => {
     victim.once('connect', () => resolve());
     victim.once('error', reject);
@@ -77,7 +84,7 @@ test('bans and users made on one node apply on every node; a rejoining node gets
   // lifted through B: gone on A too
   assert.equal((await api(b, 'DELETE', '/api/v5/banned/clientid/victim')).status, 204);
   assert.deepEqual(await bannedWho(a), []);
-  assert.equal(await connackCode(a.url, { clientId: 'victim', protocolVersion: 5 }), 0);
+  assert.equal(await connackCode(a.url, { clientId: 'victim', username: 'victim', password: 'v-pw', protocolVersion: 5 }), 0);
 
   // a user added on A logs in on B; its password changed on B holds on A; deleted on A, refused on B
   const USERS = '/api/v5/authentication/password_based:built_in_database/users';

@@ -48,7 +48,7 @@ test('ACL bypasses: client id +, username #, a # subscriber against a subscribe 
   const aclFile = path.join(dir, 'acl.yaml');
   writeFileSync(aclFile, RULES);
   const { mqttPort, httpPort, env: base } = await apiNodeEnv(dir);
-  const env = { ...base, VIREO_DURABLE_STORAGE__BACKEND: 'memory', VIREO_AUTHORIZATION__SOURCES__FILE__PATH: aclFile };
+  const env = { ...base, VIREO_DURABLE_STORAGE__BACKEND: 'memory', VIREO_AUTHORIZATION__SOURCES: `[{type: file, path: "${aclFile}"}]` };
   const url = `mqtt://127.0.0.1:${mqttPort}`;
   let vireo: VireoProcess | undefined;
   const clients: MqttClient[] = [];
@@ -59,7 +59,7 @@ test('ACL bypasses: client id +, username #, a # subscriber against a subscribe 
   };
   try {
     vireo = spawnVireo({ env });
-    await vireo.waitForLog('started', 15_000);
+    await vireo.waitForLog('started', 30_000);
 
     // client id "+": devices/${clientid}/# must not become devices/+/#
     const c2 = await open('c2');

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import type { MqttClient } from 'mqtt';
-import { AccessControl, Acl, MemoryRecordTables, DEFAULT_HASH } from '@vireo/access';
+import { AccessControl, Acl, MemoryRecordTables } from '@vireo/access';
 import { connect, collect, endAll, startBroker } from './harness.js';
 import { apiNodeEnv, metric } from './api-node.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
@@ -37,8 +37,8 @@ test('ACL file: placeholders, eq, superuser bypass, v5 and 3.1.1 codes, acl_deni
   const env = {
     ...base,
     VIREO_DURABLE_STORAGE__BACKEND: 'memory',
-    VIREO_AUTHENTICATION__ENABLE: 'true',
-    VIREO_AUTHORIZATION__SOURCES__FILE__PATH: aclFile,
+    VIREO_AUTHENTICATION: '[{mechanism: password_based, backend: built_in_database}]',
+    VIREO_AUTHORIZATION__SOURCES: `[{type: file, path: "${aclFile}"}]`,
   };
   const url = `mqtt://127.0.0.1:${mqttPort}`;
   let vireo: VireoProcess | undefined;
@@ -46,9 +46,9 @@ test('ACL file: placeholders, eq, superuser bypass, v5 and 3.1.1 codes, acl_deni
   try {
     // a bad rule file stops start-up naming the key
     writeFileSync(path.join(dir, 'bad.yaml'), '- {permission: allow, action: read}\n');
-    const bad = spawnVireo({ env: { ...env, VIREO_AUTHORIZATION__SOURCES__FILE__PATH: path.join(dir, 'bad.yaml') } });
+    const bad = spawnVireo({ env: { ...env, VIREO_AUTHORIZATION__SOURCES: `[{type: file, path: "${path.join(dir, 'bad.yaml')}"}]` } });
     assert.equal((await bad.waitExit(15_000)).code, 2);
-    assert.match(bad.stderr(), /authorization\.sources\.file\.path: .*bad\.yaml: rule 1: action must be publish, subscribe or all/);
+    assert.match(bad.stderr(), /authorization\.sources\[0\]\.path: .*bad\.yaml: rule 1: action must be publish, subscribe or all/);
 
     vireo = spawnVireo({ env });
     await vireo.waitForLog('started', 15_000);
@@ -112,8 +112,8 @@ test('ACL file: placeholders, eq, superuser bypass, v5 and 3.1.1 codes, acl_deni
 
 test('deny_action disconnect: a denied PUBLISH ends the connection with DISCONNECT 0x87; a ban by address kicks and refuses', { timeout: 20_000 }, async () => {
   const access = new AccessControl({
-    authentication: { enable: false, allowAnonymous: true, userIdType: 'username', algorithm: DEFAULT_HASH },
-    authorization: { noMatch: 'deny', denyAction: 'disconnect', loadRules: () => Acl.compile([{ permission: 'allow', topics: ['open/#'] }], 'test') },
+    authentication: [],
+    authorization: { noMatch: 'deny', denyAction: 'disconnect', sources: [{ type: 'file', load: () => Acl.compile([{ permission: 'allow', topics: ['open/#'] }], 'test') }] },
     tables: new MemoryRecordTables(),
     logger: pino({ level: 'silent' }),
   });

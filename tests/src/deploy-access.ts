@@ -5,12 +5,13 @@
  */
 import type { VireoConfig } from '@vireo/server';
 
-/** Clients must log in: authentication on and anonymous clients refused. */
+/** Clients must log in: an authenticator is on (EMQX 5: then clients without credentials are refused). */
 export function loginRequired(c: VireoConfig): boolean {
-  return c.authentication.enable && !c.authentication.allow_anonymous;
+  return c.authentication.some((a) => a.enable);
 }
 
-/** The ACL file the node reads, if any. */
+/** The ACL file the node reads, if any (the first file source that is on). */
 export function aclFile(c: VireoConfig): string | undefined {
-  return c.authorization.sources.file.path;
+  const f = c.authorization.sources.find((s) => s.id === 'file' && s.enable);
+  return f?.id === 'file' ? f.path : undefined;
 }

@@ -92,7 +92,7 @@ test('docker-compose.yml: every node validates against the configuration contrac
     if (!loginRequired(cfg)) for (const p of svc.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name}: ${p} is on 127.0.0.1 only`);
     assert.ok(svc.volumes?.some((v) => v.endsWith(`:${imageDataDir}`)), `${name} keeps its data dir on a volume`);
     const acl = svc.volumes?.find((v) => v.split(':')[1] === aclFile(cfg));
-    assert.equal(acl?.split(':')[0], './deploy/acl.yaml', `${name} mounts deploy/acl.yaml where authorization.sources.file.path reads it`);
+    assert.equal(acl?.split(':')[0], './deploy/acl.yaml', `${name} mounts deploy/acl.yaml where the file source of authorization.sources reads it`);
   }
   assert.equal(names.size, 3, 'node names are distinct');
   assert.ok(compose.services.etcd && compose.services.prometheus);

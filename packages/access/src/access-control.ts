@@ -1,33 +1,31 @@
 /**
- * Authentication, authorization and bans as EMQX does them, plugged into the broker through
- * its hooks (hooks.ts): CONNECT checks the ban list, then the built-in user database;
- * PUBLISH and SUBSCRIBE check the ACL file's rules. Without an ACL file no `authorize` hook
- * is installed at all, so publishing pays nothing for authorization.
+ * Authentication, authorization and bans as EMQX 5 does them, plugged into the broker through
+ * its hooks (hooks.ts): CONNECT checks the ban list, then the authenticator chain
+ * (authn/chain.ts); PUBLISH and SUBSCRIBE check the client's own rules (a JWT's `acl` claim),
+ * then the authorization sources in order (authz/sources.ts). Without sources and without a
+ * JWT authenticator no `authorize` hook is installed, so publishing pays nothing.
  */
 import type pino from 'pino';
 import { RC } from '@vireo/mqtt';
-import { Acl, type AclDecision } from './acl.js';
+import { hostOf, type AuthenticateRequest, type AuthResult, type AuthorizeAction, type Broker, type BrokerHooks, type ClientInfo, type RecordTables } from '@vireo/broker';
+import type { Acl, AclDecision } from './acl.js';
 import { BanList, type Ban } from './banned.js';
 import { BuiltinUsers } from './builtin-users.js';
-import { hostOf, type AuthenticateRequest, type AuthResult, type AuthorizeAction, type Broker, type BrokerHooks, type ClientInfo, type RecordTables } from '@vireo/broker';
-import type { HashAlgorithm } from './password-hash.js';
+import { DEFAULT_HASH } from './password-hash.js';
+import { AuthnChain, type AuthenticatorConfig } from './authn/chain.js';
+import { AuthzCache, buildSources, type FileSource, type Source, type SourceConfig } from './authz/sources.js';
+import { DeliveryGuard } from './delivery-guard.js';
 
 export interface AccessControlOptions {
-  authentication: {
-    /** Check users of the built-in database; off: every client is accepted (anonymous). */
-    enable: boolean;
-    /** With `enable`: accept clients that give no user id. */
-    allowAnonymous: boolean;
-    /** What the user id is: the CONNECT's username or its client id. */
-    userIdType: 'username' | 'clientid';
-    algorithm: HashAlgorithm;
-  };
+  /** EMQX 5's ordered list; empty (or all disabled): every client is accepted. */
+  authentication: readonly AuthenticatorConfig[];
   authorization: {
     noMatch: 'allow' | 'deny';
     /** What a denied PUBLISH does to the client: nothing more, or a DISCONNECT 0x87. */
     denyAction: 'ignore' | 'disconnect';
-    /** Reads and compiles the rule file (throws AclError); absent: no file source. */
-    loadRules?: () => Acl;
+    sources: readonly SourceConfig[];
+    /** Per-client decisions, used when a source must be asked over the network (http). */
+    cache?: { enable: boolean; maxSize: number; ttl: number };
   };
   tables: RecordTables;
   logger: pino.Logger;
@@ -44,6 +42,8 @@ export class AccessCounters {
   authzSuperuser = 0;
   /** Messages not delivered through a wildcard subscription because a subscribe deny covers their topic. */
   authzDeliveryDenied = 0;
+  authzCacheHit = 0;
+  authzCacheMiss = 0;
 }
 
 /** How often expired bans are deleted. */
@@ -53,40 +53,64 @@ export class AccessControl {
   readonly users: BuiltinUsers;
   readonly banned: BanList;
   readonly counters = new AccessCounters();
-  private acl: Acl | undefined;
+  readonly chain: AuthnChain;
+  private readonly sources: Source[];
+  private readonly cache: AuthzCache | undefined;
+  private readonly guard: DeliveryGuard;
   private broker: Broker | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
-  /** Who holds marked subscriptions (for their deliveries while disconnected). */
-  private readonly marked = new Map<string, ClientInfo>();
   private readonly logger: pino.Logger;
 
   constructor(private readonly opts: AccessControlOptions) {
     this.logger = opts.logger;
-    this.users = new BuiltinUsers(opts.tables.table('users'), opts.authentication.algorithm);
+    const builtIn = opts.authentication.find((a) => a.mechanism === 'password_based' && a.backend === 'built_in_database');
+    this.users = new BuiltinUsers(opts.tables.table('users'), builtIn && 'algorithm' in builtIn ? builtIn.algorithm : DEFAULT_HASH);
     this.banned = new BanList(opts.tables.table('banned'));
-    this.acl = opts.authorization.loadRules?.();
+    this.chain = new AuthnChain(opts.authentication, this.users, this.logger);
+    this.sources = buildSources(opts.authorization.sources, this.logger);
+    const c = opts.authorization.cache;
+    this.cache = c?.enable && this.sources.some((s) => s.type === 'http') ? new AuthzCache(c) : undefined;
+    this.guard = new DeliveryGuard(() => this.fileAcl, this.counters, this.logger);
   }
 
-  get authenticationEnabled(): boolean {
-    return this.opts.authentication.enable;
+  /** Bootstrap users, the first JWKS fetch: before the listeners open. Throws (naming the file) on a bad bootstrap file. */
+  async start(): Promise<void> {
+    await this.chain.start(this.users);
   }
 
-  get userIdType(): 'username' | 'clientid' {
-    return this.opts.authentication.userIdType;
+  /** The first file source's rules (reloadable; the delivery check uses them). */
+  private get fileAcl(): Acl | undefined {
+    return this.sources.find((s): s is FileSource => s.type === 'file')?.acl;
   }
 
-  get settings(): { no_match: string; deny_action: string; sources: { type: 'file'; enable: boolean; rules: number }[] } {
+  /** EMQX's `GET /authentication`: each configured authenticator, in order. */
+  get authenticatorViews(): { id: string; mechanism: string; backend?: string; enable: boolean }[] {
+    return this.chain.configs.map((c) => ({
+      id: c.mechanism === 'jwt' ? 'jwt' : `${c.mechanism}:${c.backend}`,
+      mechanism: c.mechanism,
+      ...(c.mechanism === 'jwt' ? {} : { backend: c.backend }),
+      enable: c.enable !== false,
+      ...(c.mechanism === 'password_based' && c.backend === 'built_in_database' ? { user_id_type: c.userIdType } : {}),
+    }));
+  }
+
+  get settings(): { no_match: string; deny_action: string; sources: ({ type: 'file'; enable: boolean; rules: number } | { type: 'http'; enable: boolean; url: string })[] } {
     const a = this.opts.authorization;
-    return { no_match: a.noMatch, deny_action: a.denyAction, sources: this.acl ? [{ type: 'file', enable: true, rules: this.acl.size }] : [] };
+    return {
+      no_match: a.noMatch,
+      deny_action: a.denyAction,
+      sources: this.sources.map((s) => (s.type === 'file' ? { type: 'file' as const, enable: true, rules: s.acl.size } : { type: 'http' as const, enable: true, url: s.url })),
+    };
   }
 
   /** The hooks to give the broker (before it starts). */
   hooks(): BrokerHooks {
     const hooks: BrokerHooks = { authenticate: (req) => this.authenticate(req) };
-    if (this.acl) {
-      hooks.authorize = (client, action, topic) => this.authorize(client, action, topic);
-      hooks.deliveryCheck = (client, filter) => this.deliveryCheck(client, filter);
-      hooks.authorizeDelivery = (clientId, topic) => this.authorizeDelivery(clientId, topic);
+    const jwt = this.chain.authenticators.some((a) => a.id === 'jwt');
+    if (this.sources.length > 0 || jwt) hooks.authorize = (client, action, topic) => this.authorize(client, action, topic);
+    if (this.fileAcl || jwt) {
+      hooks.deliveryCheck = (client, filter) => this.guard.mark(client, filter);
+      hooks.authorizeDelivery = (clientId, topic) => this.guard.allowed(this.broker?.connection(clientId)?.info, clientId, topic);
     }
     return hooks;
   }
@@ -97,26 +121,30 @@ export class AccessControl {
     this.purgeTimer = setInterval(() => {
       const n = this.banned.purgeExpired();
       if (n > 0) this.logger.info({ count: n }, 'Expired bans deleted');
-      for (const id of this.marked.keys()) if (broker.session(id) === undefined) this.marked.delete(id);
+      this.guard.forgetGone((id) => broker.session(id) !== undefined);
     }, PURGE_INTERVAL_MS);
     this.purgeTimer.unref();
     // a resumed session (restored from the store, taken over, or kept while away) is marked for who connects now
-    if (this.acl) broker.on('client.connected', (info) => this.remark(info));
+    broker.on('client.connected', (info) => this.guard.remark(info, broker.session(info.clientId)));
+    if (this.cache) broker.on('client.disconnected', (info) => this.cache!.drop(info.clientId));
   }
 
   close(): void {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.chain.close();
+    for (const s of this.sources) if (s.type === 'http') s.close();
     this.opts.tables.close();
   }
 
   /** Re-reads the rule file; throws (AclError) and keeps the old rules when it is bad. */
   reloadAcl(): number {
-    const load = this.opts.authorization.loadRules;
-    if (!load) throw new Error('no authorization file source is configured (authorization.sources.file.path)');
-    this.acl = load();
-    this.logger.info({ rules: this.acl.size }, 'Authorization rules reloaded');
-    for (const ch of this.broker?.connections() ?? []) this.remark(ch.info);
-    return this.acl.size;
+    const file = this.sources.find((s): s is FileSource => s.type === 'file');
+    if (!file) throw new Error('no authorization file source is configured (authorization.sources: [{type: file, path: …}])');
+    file.acl = file.load();
+    this.cache?.clear();
+    this.logger.info({ rules: file.acl.size }, 'Authorization rules reloaded');
+    for (const ch of this.broker?.connections() ?? []) this.guard.remark(ch.info, this.broker?.session(ch.clientId));
+    return file.acl.size;
   }
 
   /** Adds a ban and disconnects the connected clients it covers; returns how many. */
@@ -139,34 +167,68 @@ export class AccessControl {
       this.logger.warn({ clientid: req.clientId, username: req.username, peer: req.peer, as: ban.as, who: ban.who }, 'Banned client refused');
       return { ok: false, reasonCode: RC.BANNED };
     }
-    const authn = this.opts.authentication;
-    const userId = authn.userIdType === 'username' ? req.username : req.clientId;
-    if (!authn.enable || ((userId === undefined || userId === '') && authn.allowAnonymous)) {
+    if (this.chain.empty) {
       this.counters.authnSuccessAnonymous++;
       return { ok: true };
     }
-    if (userId === undefined || userId === '') {
-      this.logger.warn({ clientid: req.clientId, peer: req.peer, reason: 'anonymous' }, 'Authentication failed');
-      return { ok: false, reasonCode: RC.NOT_AUTHORIZED };
-    }
-    const r = await this.users.check(userId, req.password);
-    if (!r.ok) {
-      this.logger.warn({ clientid: req.clientId, username: req.username, peer: req.peer, reason: r.reason }, 'Authentication failed');
-      return { ok: false, reasonCode: RC.BAD_USERNAME_OR_PASSWORD };
-    }
-    return { ok: true, isSuperuser: r.isSuperuser };
+    const { outcome, by } = await this.chain.run(req);
+    if (outcome.result === 'allow') return { ok: true, isSuperuser: outcome.isSuperuser === true, attrs: outcome.acl ? { acl: outcome.acl } : undefined };
+    this.logger.warn({ clientid: req.clientId, username: req.username, peer: req.peer, authenticator: by ?? null, reason: outcome.reason }, 'Authentication failed');
+    if (outcome.result === 'deny') return { ok: false, reasonCode: RC.BAD_USERNAME_OR_PASSWORD };
+    // every authenticator passed it on: a client that gave credentials gets the same code as a
+    // wrong password (no telling which user ids exist); one that gave none is not authorized
+    return { ok: false, reasonCode: req.username !== undefined || req.password !== undefined ? RC.BAD_USERNAME_OR_PASSWORD : RC.NOT_AUTHORIZED };
   }
 
-  /** Synchronous: the publish path stays free of Promises. */
-  private authorize(client: ClientInfo, action: AuthorizeAction, topic: string): boolean {
+  /** Synchronous unless a source must be asked over the network (and the cache does not know). */
+  private authorize(client: ClientInfo, action: AuthorizeAction, topic: string): boolean | Promise<boolean> {
     const c = this.counters;
     if (client.isSuperuser) {
       c.authzSuperuser++;
       c.authzAllow++;
       return true;
     }
-    const acl = this.acl!;
-    const d: AclDecision = acl.check(client, acl.usesAddress ? normalizeIp(hostOf(client.peer)) : '', action, topic);
+    const own = client.attrs?.acl as Acl | undefined;
+    if (own) {
+      const d = own.check(client, own.usesAddress ? normalizeIp(hostOf(client.peer)) : '', action, topic);
+      if (d !== 'nomatch') return this.decided(client, action, topic, d);
+    }
+    const cache = this.cache;
+    if (cache) {
+      const hit = cache.get(client.clientId, action, topic);
+      if (hit !== undefined) {
+        c.authzCacheHit++;
+        return this.decided(client, action, topic, hit ? 'allow' : 'deny');
+      }
+      c.authzCacheMiss++;
+    }
+    return this.fromSources(client, action, topic, 0);
+  }
+
+  private fromSources(client: ClientInfo, action: AuthorizeAction, topic: string, from: number): boolean | Promise<boolean> {
+    let ip: string | undefined;
+    for (let i = from; i < this.sources.length; i++) {
+      const s = this.sources[i];
+      if (s.type === 'file') {
+        const d = s.acl.check(client, s.acl.usesAddress ? (ip ??= normalizeIp(hostOf(client.peer))) : '', action, topic);
+        if (d !== 'nomatch') return this.remember(client, action, topic, d);
+        continue;
+      }
+      return s.check(client, (ip ??= normalizeIp(hostOf(client.peer))), action, topic).then((d) =>
+        d !== 'nomatch' ? this.remember(client, action, topic, d) : this.fromSources(client, action, topic, i + 1),
+      );
+    }
+    return this.remember(client, action, topic, 'nomatch');
+  }
+
+  private remember(client: ClientInfo, action: AuthorizeAction, topic: string, d: AclDecision): boolean {
+    const allowed = this.decided(client, action, topic, d);
+    this.cache?.set(client.clientId, action, topic, allowed);
+    return allowed;
+  }
+
+  private decided(client: ClientInfo, action: AuthorizeAction, topic: string, d: AclDecision): boolean {
+    const c = this.counters;
     if (d === 'allow') c.authzMatchedAllow++;
     else if (d === 'deny') c.authzMatchedDeny++;
     else c.authzNomatch++;
@@ -181,41 +243,6 @@ export class AccessControl {
       // EMQX's deny_action disconnect: DISCONNECT 0x87 instead of the PUBACK (the channel's ack then finds the socket closed)
       this.broker?.closeConnection(client, 'not_authorized', RC.NOT_AUTHORIZED);
     }
-    return false;
-  }
-
-  private ipOf(acl: Acl, client: ClientInfo): string {
-    return acl.usesAddress ? normalizeIp(hostOf(client.peer)) : '';
-  }
-
-  /** At subscribe: a wildcard subscription overlapping a subscribe deny is checked per message. */
-  private deliveryCheck(client: ClientInfo, filter: string): boolean {
-    const acl = this.acl;
-    if (!acl || client.isSuperuser || !acl.hasSubscribeDeny || !acl.overlapsDeny(client, this.ipOf(acl, client), filter)) return false;
-    this.marked.set(client.clientId, client);
-    return true;
-  }
-
-  /** Re-decides the marks of a client's subscriptions (after a reconnect or a rule reload). */
-  private remark(info: ClientInfo): void {
-    const session = this.broker?.session(info.clientId);
-    if (!session) return;
-    for (const [filter, opts] of session.subscriptions) {
-      if (this.deliveryCheck(info, filter)) opts.aclCheck = true;
-      else delete opts.aclCheck;
-    }
-  }
-
-  /** Per message through a marked subscription: decided as a SUBSCRIBE to exactly that topic. */
-  private authorizeDelivery(clientId: string, topic: string): boolean {
-    const acl = this.acl;
-    if (!acl) return true;
-    const info = this.broker?.connection(clientId)?.info ?? this.marked.get(clientId);
-    if (info?.isSuperuser) return true;
-    const d = info ? acl.checkDelivery(info, this.ipOf(acl, info), topic) : acl.checkDelivery({ clientId }, undefined, topic);
-    if (d !== 'deny') return true;
-    this.counters.authzDeliveryDenied++;
-    this.logger.debug({ clientid: clientId, topic, reason: 'not_authorized' }, 'Delivery denied by a subscribe rule');
     return false;
   }
 }

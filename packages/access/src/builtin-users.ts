@@ -19,11 +19,13 @@ export type CheckResult = { ok: true; isSuperuser: boolean } | { ok: false; reas
 
 export class UserExistsError extends Error {}
 
-/** Hashed once and compared against when the user does not exist, so a probe cannot tell by timing. */
-let dummy: Promise<PasswordHash> | undefined;
-
 export class BuiltinUsers {
   private readonly users = new Map<string, UserRecord>();
+  /**
+   * Hashed once with the configured algorithm and its parameters, and compared against when
+   * the user does not exist: a probe cannot tell by timing which user ids exist.
+   */
+  private dummy: Promise<PasswordHash> | undefined;
 
   constructor(
     private readonly table: RecordTable,
@@ -104,10 +106,11 @@ export class BuiltinUsers {
   async check(id: string, password: Buffer | undefined): Promise<CheckResult> {
     const u = this.users.get(id);
     if (!u) {
-      await verifyPassword(password ?? Buffer.alloc(0), await (dummy ??= hashPassword('-', DEFAULT_HASH)));
+      await verifyPassword(password ?? Buffer.alloc(0), await (this.dummy ??= hashPassword('-', this.algorithm)));
       return { ok: false, reason: 'not_found' };
     }
-    if (password === undefined || !(await verifyPassword(password, u))) return { ok: false, reason: 'bad_password' };
+    // no password is compared like a wrong one: the same work either way
+    if (!(await verifyPassword(password ?? Buffer.alloc(0), u)) || password === undefined) return { ok: false, reason: 'bad_password' };
     return { ok: true, isSuperuser: u.is_superuser };
   }
 

@@ -14,3 +14,11 @@ export { DEFAULT_HASH, hashPassword, verifyPassword } from './password-hash.js';
 export type { HashAlgorithm, PasswordHash } from './password-hash.js';
 export { MemoryRecordTables } from './record-table.js';
 export type { RecordTable, RecordTables } from './record-table.js';
+export type { AuthenticatorConfig, ChainResult } from './authn/chain.js';
+export type { Authenticator, AuthnOutcome } from './authn/authenticator.js';
+export type { HttpAuthnOptions } from './authn/http.js';
+export type { JwtKey, JwtOptions } from './authn/jwt.js';
+export type { SourceConfig } from './authz/sources.js';
+export type { HttpServiceOptions } from './http-request.js';
+export { parseUsersFile } from './users-file.js';
+

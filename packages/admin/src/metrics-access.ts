@@ -19,13 +19,15 @@ export function registerAccessMetrics(register: Registry, access: AccessControl)
         this.inc(read(c));
       },
     });
-  counter('vireo_authentication_success_anonymous', 'CONNECTs accepted without credentials (authentication off, or no user id with allow_anonymous).', (x) => x.authnSuccessAnonymous);
+  counter('vireo_authentication_success_anonymous', 'CONNECTs accepted without authentication (an empty authentication list).', (x) => x.authnSuccessAnonymous);
   counter('vireo_client_banned', 'CONNECTs refused because the client id, username or address is banned (CONNACK 0x8A).', (x) => x.bannedRefused);
   counter('vireo_authorization_allow', 'PUBLISH and SUBSCRIBE requests allowed by authorization.', (x) => x.authzAllow);
   counter('vireo_authorization_matched_allow', 'Requests an allow rule matched.', (x) => x.authzMatchedAllow);
   counter('vireo_authorization_matched_deny', 'Requests a deny rule matched.', (x) => x.authzMatchedDeny);
   counter('vireo_authorization_nomatch', 'Requests no rule matched (decided by authorization.no_match).', (x) => x.authzNomatch);
   counter('vireo_authorization_delivery_denied', 'Messages not delivered through a wildcard subscription because a subscribe deny covers their topic.', (x) => x.authzDeliveryDenied);
+  counter('vireo_authorization_cache_hit', 'Authorization decisions taken from the per-client cache (with an http source).', (x) => x.authzCacheHit);
+  counter('vireo_authorization_cache_miss', 'Authorization decisions the per-client cache did not hold (with an http source).', (x) => x.authzCacheMiss);
   counter('vireo_authorization_superuser', 'Requests of superusers (allowed without rules).', (x) => x.authzSuperuser);
   new Gauge({ name: 'vireo_banned_count', help: 'Bans in force.', registers: [register], collect() { this.set(access.banned.list().length); } });
   new Gauge({ name: 'vireo_authn_users_count', help: 'Users in the built-in database.', registers: [register], collect() { this.set(access.users.size); } });

@@ -28,7 +28,7 @@ interface ImportEntry {
   is_superuser?: boolean;
 }
 
-/** EMQX's path names the authenticator; Vireo has the one. */
+/** EMQX's path names the authenticator; only the built-in database has users here. */
 async function builtinOnly(req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const id = (req.params as { authenticator: string }).authenticator;
   if (id !== AUTHENTICATOR) await notFound(reply, 'NOT_FOUND', `no authenticator ${id} (Vireo has ${AUTHENTICATOR})`);
@@ -37,10 +37,8 @@ async function builtinOnly(req: FastifyRequest, reply: FastifyReply): Promise<vo
 export function userRoutes(app: FastifyInstance, access: AccessControl, q: ClusterQuery, broker: Broker): void {
   const table = usersTable(access);
   const copy = (id: string) => copyEntry(broker, q, table, id);
-  // EMQX's list of authenticators: Vireo has the one, on or off
-  app.get('/api/v5/authentication', { schema: { summary: 'Authenticators (the built-in database), with enable', tags: ['authentication'] } }, async () => [
-    { id: AUTHENTICATOR, mechanism: 'password_based', backend: 'built_in_database', enable: access.authenticationEnabled, user_id_type: access.userIdType },
-  ]);
+  // EMQX's list of authenticators, in the order they are tried
+  app.get('/api/v5/authentication', { schema: { summary: 'Authenticators in the order they are tried, with enable', tags: ['authentication'] } }, async () => access.authenticatorViews);
 
   app.get<{ Querystring: PageQuery & { like_user_id?: string; is_superuser?: boolean } }>(
     USERS,

@@ -9,6 +9,8 @@ export interface ClientInfo {
   listener: string;
   /** Set when authentication found a superuser: authorization lets it do anything. */
   isSuperuser?: boolean;
+  /** What authentication attached to the client (`AuthResult.attrs`, e.g. a JWT's rules), for `authorize`. */
+  attrs?: Readonly<Record<string, unknown>>;
 }
 
 /** A CONNACK the broker sent (the `client.connack` event), accepted or refused. */
@@ -25,10 +27,12 @@ export interface ConnackInfo extends ClientInfo {
 
 export interface AuthenticateRequest extends ClientInfo {
   password: Buffer | undefined;
+  /** The common name of the TLS client certificate, when the client sent one. */
+  certCommonName?: string;
 }
 
 /** `ok: false` refuses the CONNECT; reasonCode is the v5 CONNACK code (0x86 bad credentials, 0x87 not authorized, …). */
-export type AuthResult = { ok: true; isSuperuser?: boolean } | { ok: false; reasonCode?: number };
+export type AuthResult = { ok: true; isSuperuser?: boolean; attrs?: Readonly<Record<string, unknown>> } | { ok: false; reasonCode?: number };
 
 export type AuthorizeAction = 'publish' | 'subscribe';
 

@@ -7,7 +7,7 @@ import { configSchema } from './config-schema.js';
 import { envNameOf, NON_CONFIG_ENV } from './config-env.js';
 import { expectation } from './config-validate.js';
 import { formatBind, formatByteSize, formatDuration } from './config-values.js';
-import { flattenSchema, isKeySpec, type KeySpec, type SchemaNode } from './schema-dsl.js';
+import { flattenSchema, isKeySpec, type KeySpec, type SchemaNode, type VariantsSpec } from './schema-dsl.js';
 
 /** Where the generated page lives, relative to this module (dist/ or src/ alike). */
 export const CONFIG_DOC_URL = new URL('../../../docs/configuration.md', import.meta.url);
@@ -35,6 +35,10 @@ export function formatDefault(spec: KeySpec): string {
       return spec.default === '' ? '""' : spec.default;
     case 'optional_string':
       return spec.default ?? 'none';
+    case 'variants':
+      return '[]';
+    case 'string_map':
+      return Object.keys(spec.default).length ? JSON.stringify(spec.default) : '{}';
     default:
       return String(spec.default);
   }
@@ -132,9 +136,25 @@ function section(path: string, node: SchemaNode): string {
       `- Default: \`${formatDefault(spec)}\``,
     ];
     if (spec.feature) lines.push(`- *Not used yet*: read by ${spec.feature}.`);
+    if (spec.kind === 'variants') lines.push('', ...variantDocs(key, spec));
     return lines.join('\n');
   });
   return [`## \`${path}\``, '', ...blocks.flatMap((b) => [b, ''])].join('\n');
+}
+
+/** The keys of each kind of item of a list like `authentication` (set inside the list, not by their own variable). */
+function variantDocs(key: string, spec: VariantsSpec): string[] {
+  return Object.entries(spec.variants).flatMap(([id, node]) => {
+    const tags = spec.tagKeys.map((k, i) => [k, id.split(':')[i]] as const).filter(([, v]) => v !== undefined);
+    return [
+      `#### \`${key}\` item: ${tags.map(([k, v]) => `\`${k}: ${v}\``).join(', ')}`,
+      '',
+      '| key | value | default | meaning |',
+      '|---|---|---|---|',
+      ...flattenSchema(node).map(({ path, spec: s }) => `| \`${path}\` | ${expectation(s)} | \`${formatDefault(s)}\` | ${s.description.replaceAll('|', '\\|').replaceAll('\n', ' ')} |`),
+      '',
+    ];
+  });
 }
 
 export function renderConfigDoc(schema: SchemaNode = configSchema): string {

@@ -60,7 +60,7 @@ export function readEnvOverrides(
     if (!name.startsWith(ENV_PREFIX) || NON_CONFIG_ENV.has(name) || text === undefined || text.trim() === '') continue;
     const path = pathOfEnvName(name);
     const spec = specOf(path);
-    const parseAsYaml = spec === undefined || spec.kind === 'list' || spec.kind === 'value' || /^(['"]).*\1$/s.test(text.trim());
+    const parseAsYaml = spec === undefined || spec.kind === 'list' || spec.kind === 'value' || spec.kind === 'variants' || spec.kind === 'string_map' || /^(['"]).*\1$/s.test(text.trim());
     if (!parseAsYaml) {
       overrides.push({ path, value: text, source: name });
       continue;

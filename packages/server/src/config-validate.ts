@@ -6,7 +6,7 @@
  * a miserable way to configure a broker.
  */
 import { formatByteSize, formatDuration, isAddress, isHttpUrl, parseBind, parseByteSize, parseDuration } from './config-values.js';
-import { flattenSchema, isKeySpec, resolveDefault, type KeySpec, type SchemaNode } from './schema-dsl.js';
+import { flattenSchema, isKeySpec, resolveDefault, type KeySpec, type SchemaNode, type VariantsSpec } from './schema-dsl.js';
 import { nearest } from './suggest.js';
 
 /** One problem with the configuration. */
@@ -86,6 +86,10 @@ export function expectation(spec: KeySpec): string {
       return 'a mapping of names to sections';
     case 'value':
       return spec.expected;
+    case 'string_map':
+      return 'a mapping of names to strings';
+    case 'variants':
+      return `a list of ${spec.itemName}s, each one of ${Object.keys(spec.variants).join(', ')}`;
   }
 }
 
@@ -141,9 +145,19 @@ function parseLeaf(spec: KeySpec, raw: unknown): { value: unknown } | { error: s
       const f = fail();
       return guess ? { error: `${f.error} (did you mean ${guess}?)` } : f;
     }
+    case 'string_map': {
+      if (!isMapping(raw)) return fail();
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(raw)) {
+        if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') return { error: `expected a string for ${k}, got ${describeValue(v)}` };
+        out[k] = String(v);
+      }
+      return { value: out };
+    }
     case 'list':
     case 'named':
     case 'value':
+    case 'variants':
       return { error: 'parsed by the caller' }; // unreachable: validateConfig handles these kinds
   }
 }
@@ -180,7 +194,7 @@ export function validateConfig<T>(schema: SchemaNode, raw: unknown, options: Val
   ];
 
   const sourceOf = (path: string): string | undefined => {
-    for (let p = path; p; p = p.slice(0, Math.max(0, p.lastIndexOf('.')))) {
+    for (let p = path; p; p = p.slice(0, Math.max(0, p.lastIndexOf('.'), p.lastIndexOf('[')))) {
       const s = sources.get(p);
       if (s) return s;
     }
@@ -223,6 +237,10 @@ export function validateConfig<T>(schema: SchemaNode, raw: unknown, options: Val
         out[key] = walkNamed(child.item, rawChild, path);
         continue;
       }
+      if (child.kind === 'variants') {
+        out[key] = walkVariants(child, rawChild, path);
+        continue;
+      }
       if (rawChild === undefined) {
         out[key] = resolveDefault<unknown>(child);
         continue;
@@ -258,6 +276,35 @@ export function validateConfig<T>(schema: SchemaNode, raw: unknown, options: Val
       if (!NAME.test(name)) errors.push({ path: at, message: 'a name must be letters, digits, `_` and `-`, starting with a letter or digit', source: sourceOf(at) });
       else out[name] = walk(item, section, at);
     }
+    return out;
+  }
+
+  function walkVariants(spec: VariantsSpec, value: unknown, path: string): Record<string, unknown>[] {
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value)) {
+      errors.push({ path, message: `expected ${expectation(spec)} (EMQX 5's list form), got ${describeValue(value)}`, source: sourceOf(path) });
+      return [];
+    }
+    const out: Record<string, unknown>[] = [];
+    const seen = new Set<string>();
+    value.forEach((item, i) => {
+      const at = `${path}[${i}]`;
+      if (!isMapping(item)) {
+        errors.push({ path: at, message: `expected a mapping (${spec.tagKeys.join(', ')}, …), got ${describeValue(item)}`, source: sourceOf(at) });
+        return;
+      }
+      const id = spec.tagKeys.filter((k) => item[k] !== undefined && item[k] !== null).map((k) => String(item[k])).join(':');
+      const schema = Object.hasOwn(spec.variants, id) ? spec.variants[id] : undefined;
+      if (!schema) {
+        const what = spec.tagKeys.map((k) => `${k}: ${describeValue(item[k])}`).join(', ');
+        errors.push({ path: at, message: `unknown ${spec.itemName} (${what}): expected one of ${Object.keys(spec.variants).join(', ')}`, source: sourceOf(at) });
+        return;
+      }
+      if (seen.has(id)) errors.push({ path: at, message: `a second ${spec.itemName} ${id}: each may appear once`, source: sourceOf(at) });
+      seen.add(id);
+      const rest = Object.fromEntries(Object.entries(item).filter(([k]) => !spec.tagKeys.includes(k)));
+      out.push({ id, ...walk(schema, rest, at) });
+    });
     return out;
   }
 

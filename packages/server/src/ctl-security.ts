@@ -2,6 +2,7 @@
  * `vireo ctl users|banned|acl|api-keys|log`: the access-control commands, over the same HTTP
  * API as the rest of ctl (see ctl.ts, which hands each command here first).
  */
+import { parseUsersFile } from '@vireo/access';
 import { readFileSync } from 'node:fs';
 import { table, record } from './ctl-format.js';
 
@@ -13,7 +14,7 @@ export const SECURITY_USAGE = `  users list                           Users of t
   banned list
   banned add clientid|username|peerhost WHO [--reason R] [--duration SECONDS | --until TIME]
   banned del clientid|username|peerhost WHO
-  acl reload                           Re-read the ACL file (authorization.sources.file.path)
+  acl reload                           Re-read the ACL file (the file source of authorization.sources)
   api-keys list | add NAME [--desc D] [--role administrator|viewer|publisher] | del NAME
   log set-level LEVEL                  debug, info, notice, warning, error, critical, alert, emergency
 `;
@@ -52,8 +53,8 @@ export function securityCommand(p: string[], v: SecurityOpts, call: Call, out: O
       return run(async () => {
         const body = { user_id: need(c, 'USER'), password: d ?? (await passwordFromStdin()), is_superuser: v.superuser ?? false };
         const r = await call('POST', USERS, body);
-        const [authn] = (await call('GET', '/api/v5/authentication')) as { enable: boolean }[];
-        const note = authn?.enable === false ? 'note: authentication.enable is false on this node: users are not checked until it is true\n' : '';
+        const authns = (await call('GET', '/api/v5/authentication')) as { id: string; enable: boolean }[];
+        const note = authns.some((a) => a.id === 'password_based:built_in_database' && a.enable) ? '' : 'note: no built_in_database authenticator is on in this node\'s authentication list: users are not checked\n';
         return out(r, () => `added user ${c}${body.is_superuser ? ' (superuser)' : ''}\n${note}`);
       });
     case 'users passwd':
@@ -155,23 +156,11 @@ function readUsersFile(file: string): Record<string, string | boolean>[] {
   } catch (err) {
     throw new SecurityUsageError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
-  if (/\.json$/i.test(file) || text.trimStart().startsWith('[')) {
-    const list = JSON.parse(text) as unknown;
-    if (!Array.isArray(list)) throw new SecurityUsageError(`${file}: expected a JSON list of users`);
-    return list as Record<string, string | boolean>[];
+  try {
+    return parseUsersFile(text, file);
+  } catch (err) {
+    throw new SecurityUsageError((err as Error).message);
   }
-  const [header, ...rows] = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  const cols = (header ?? '').split(',').map((h) => h.trim());
-  if (!cols.includes('user_id')) throw new SecurityUsageError(`${file}: the first line names the columns (user_id,password_hash,salt,is_superuser)`);
-  return rows.map((row) => {
-    const cells = row.split(',');
-    const u: Record<string, string | boolean> = {};
-    cols.forEach((col, i) => {
-      const v = (cells[i] ?? '').trim();
-      if (v !== '') u[col] = col === 'is_superuser' ? v === 'true' : v;
-    });
-    return u;
-  });
 }
 
 /** The first line of stdin, so a password need not appear in the process list. */

@@ -105,6 +105,28 @@ export interface NamedSpec<S extends SchemaNode = SchemaNode> extends SpecBase<R
   readonly item: S;
 }
 
+/**
+ * An ordered list of sections of several shapes (EMQX's authenticators and authorization
+ * sources). The values of `tagKeys` in an item, joined with `:` (absent ones left out),
+ * name its variant, e.g. `password_based:built_in_database` or `jwt`; the item's other keys
+ * are checked against that variant's schema, and its `id` is the variant's name.
+ */
+export interface VariantsSpec<M extends VariantMap = VariantMap> extends SpecBase<readonly VariantOf<M>[]> {
+  readonly kind: 'variants';
+  readonly tagKeys: readonly string[];
+  readonly variants: M;
+  /** What one item is, for messages: e.g. "authenticator". */
+  readonly itemName: string;
+}
+
+export type VariantMap = Readonly<Record<string, SchemaNode>>;
+export type VariantOf<M extends VariantMap> = { [K in keyof M & string]: { readonly id: K } & ConfigOf<M[K]> }[keyof M & string];
+
+/** A mapping of free names to strings (HTTP headers, a request body's fields, JWT claims). */
+export interface StringMapSpec extends SpecBase<Readonly<Record<string, string>>> {
+  readonly kind: 'string_map';
+}
+
 /** How a named section's name appears in key paths of the docs and errors about the schema. */
 export const NAME_SLOT = '<name>';
 
@@ -120,7 +142,9 @@ export type KeySpec =
   | BindSpec
   | EnumSpec
   | ListSpec
-  | ValueSpec;
+  | ValueSpec
+  | StringMapSpec
+  | VariantsSpec;
 
 /** A branch of the schema: names to sub-branches or key specs. */
 export interface SchemaNode {
@@ -150,6 +174,10 @@ export function value<T>(s: Omit<ValueSpec<T>, 'kind'>): ValueSpec<T> {
 }
 export function named<const S extends SchemaNode>(s: { description: string; item: S }): NamedSpec<S> {
   return { kind: 'named', default: {}, ...s };
+}
+export const stringMap = (s: Omit<StringMapSpec, 'kind'>): StringMapSpec => ({ kind: 'string_map', ...s });
+export function variants<const M extends VariantMap>(s: { description: string; itemName: string; tagKeys: readonly string[]; variants: M; docDefault?: string }): VariantsSpec<M> {
+  return { kind: 'variants', default: [], ...s };
 }
 /** `values` is a const tuple so the config type is the union of the allowed words. */
 export function oneOf<const V extends string>(s: Omit<EnumSpec<V>, 'kind'>): EnumSpec<V> {

@@ -114,7 +114,7 @@ export async function start(options: StartOptions): Promise<void> {
   let access: AccessControl;
   try {
     tables = openTablesFor(config);
-    access = accessControlFor(config, tables, logger);
+    access = await accessControlFor(config, tables, logger);
   } catch (err) {
     if (err instanceof ConfigError) failConfig(err);
     fail(EXIT_START_FAILED, [`vireo: ${err instanceof Error ? err.message : String(err)}`]);

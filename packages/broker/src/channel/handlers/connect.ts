@@ -4,6 +4,7 @@ import type { IConnackPacket, IConnectPacket } from '@vireo/mqtt';
 import type { AuthResult } from '../../hooks.js';
 import { messageFromPublish } from '../../message.js';
 import { hostOf } from '../../peer.js';
+import { peerCommonName } from '../../transport/peer-cert.js';
 import { trace, writePacket } from '../send.js';
 import type { ChannelState } from '../state.js';
 
@@ -78,7 +79,7 @@ export async function handleConnect(ch: ChannelState, p: IConnectPacket): Promis
     ch.pendingPackets = [];
     let result: AuthResult;
     try {
-      result = await hook({ ...ch.info, password: p.password });
+      result = await hook({ ...ch.info, password: p.password, certCommonName: peerCommonName(ch.conn.socket) });
     } catch (err) {
       ctx.logger.error({ clientid: clientId, peer: ch.peer, err }, 'authenticate hook failed');
       result = { ok: false, reasonCode: RC.UNSPECIFIED_ERROR };
@@ -91,6 +92,7 @@ export async function handleConnect(ch: ChannelState, p: IConnectPacket): Promis
     }
     ctx.stats.authSuccess++;
     if (result.isSuperuser) ch.info.isSuperuser = true;
+    if (result.attrs) ch.info.attrs = result.attrs;
   }
 
   // a session of this clientid on another node: ended there (clean start) or moved here
