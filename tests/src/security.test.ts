@@ -29,7 +29,7 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
   let dev: MqttClient | undefined;
   try {
     vireo = spawnVireo({ env });
-    await vireo.waitForLog('started', 10_000);
+    await vireo.waitForLog('started', 30_000);
 
     const api = async (method: string, p: string, body?: unknown) => {
       const res = await fetch(`http://127.0.0.1:${httpPort}/api/v5${p}`, {
@@ -116,7 +116,7 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
     vireo.kill('SIGKILL');
     await vireo.waitExit(5000);
     vireo = spawnVireo({ env });
-    await vireo.waitForLog('started', 10_000);
+    await vireo.waitForLog('started', 30_000);
     assert.equal(await connackCode(url, { username: 'alice', password: 'pw-1', protocolVersion: 5 }), 0);
     assert.equal(await connackCode(url, { username: 'alice', password: 'wrong', protocolVersion: 5 }), 0x86);
     assert.equal(await connackCode(url, { clientId: 'dev-9', protocolVersion: 5 }), 0x8a);
