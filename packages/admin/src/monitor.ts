@@ -158,9 +158,15 @@ export function combine<T extends object>(parts: T[]): T {
   return out as T;
 }
 
-/** The nodes' series merged by time stamp, oldest first. */
+/**
+ * The nodes' series merged by time stamp, oldest first. It ends at the newest time stamp every
+ * node has reached: a node a moment behind has not sampled it yet, and a partial sum would
+ * show as a drop.
+ */
 export function mergeSeries(series: Sample[][]): Sample[] {
+  const filled = series.filter((s) => s.length > 0);
+  const upTo = Math.min(...filled.map((s) => s[s.length - 1]!.time_stamp));
   const byTime = new Map<number, Sample[]>();
-  for (const s of series) for (const x of s) byTime.set(x.time_stamp, [...(byTime.get(x.time_stamp) ?? []), x]);
+  for (const s of filled) for (const x of s) if (x.time_stamp <= upTo) byTime.set(x.time_stamp, [...(byTime.get(x.time_stamp) ?? []), x]);
   return [...byTime.entries()].sort((a, b) => a[0] - b[0]).map(([t, xs]) => ({ ...combine(xs), time_stamp: t }));
 }
