@@ -84,7 +84,9 @@ export function mergeBridges(parts: { node: string; value: NodeBridge[] }[]): Br
         };
         byId.set(id, v);
       }
-      if (v.status !== b.status) v.status = 'inconsistent';
+      // standby: a node where another runs the ingress, not a disagreement
+      if (v.status === 'standby') v.status = b.status;
+      else if (v.status !== b.status && b.status !== 'standby') v.status = 'inconsistent';
       v.node_status.push({ node, status: b.status, ...(b.status_reason ? { status_reason: b.status_reason } : {}) });
       v.node_metrics.push({ node, metrics: b.metrics });
       for (const k of METRIC_KEYS) v.metrics[k] += b.metrics[k];

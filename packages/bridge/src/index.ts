@@ -6,3 +6,4 @@ export { MqttBridge } from './mqtt-bridge.js';
 export type { MqttBridgeOptions, MqttBridgeStats, MqttBridgeInfo, BridgeStatus, BridgeTemplates } from './mqtt-bridge.js';
 export { compileTemplate } from './bridge-template.js';
 export type { Template } from './bridge-template.js';
+export { ingressOwner } from './ingress-owner.js';

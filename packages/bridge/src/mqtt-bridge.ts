@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { topicMatches } from '@vireo/mqtt';
 import { newMessageId, type Broker, type Message, type MessageProperties } from '@vireo/broker';
 import { renderPayload, renderQos, renderRetain, renderText, type Template, type TemplateFields } from './bridge-template.js';
+import { ingressOwner } from './ingress-owner.js';
 
 export interface BridgeTemplates {
   topic: Template;
@@ -42,9 +43,17 @@ export interface MqttBridgeOptions {
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean; servername?: string };
   ingress?: { remoteTopic: string; remoteQos: 0 | 1 | 2; local: BridgeTemplates };
   egress?: { localTopic: string; remote: BridgeTemplates };
+  /**
+   * Set (the same on every node): ingress runs on its own connection with this client id, on
+   * one node of the cluster at a time (ingress-owner.ts), and moves when that node goes. With
+   * `clean: false` the remote broker keeps the session meanwhile and redelivers to the new
+   * owner. Unset: ingress shares the node's connection, on every node.
+   */
+  ingressClientId?: string;
 }
 
-export type BridgeStatus = 'connecting' | 'connected' | 'disconnected' | 'stopped';
+/** `standby`: an ingress-only bridge on a node that does not own its ingress now. */
+export type BridgeStatus = 'connecting' | 'connected' | 'disconnected' | 'stopped' | 'standby';
 
 export interface MqttBridgeStats {
   status: BridgeStatus;
@@ -73,6 +82,8 @@ export interface MqttBridgeInfo {
   egress: string | undefined;
   /** The last connection error while not connected. */
   lastError: string | undefined;
+  /** Whether this node runs the ingress now (always, without `ingressClientId`). */
+  ingressHere: boolean;
 }
 
 interface Outgoing {
@@ -98,6 +109,10 @@ export class MqttBridge {
   private droppedSinceLog = 0;
   private lastDropLog = 0;
   private lastError: string | undefined;
+  /** The ingress's own connection (with `ingressClientId`), while this node owns it. */
+  private ingressClient: MqttClient | undefined;
+  private ingressStatus: BridgeStatus = 'standby';
+  private stopped = false;
 
   constructor(
     private readonly broker: Broker,
@@ -107,10 +122,45 @@ export class MqttBridge {
     this.origin = `$bridges/mqtt:${options.name}`;
   }
 
+  /** An ingress-only bridge in a cluster: ingress on its own connection, one node at a time. */
+  private get separateIngress(): boolean {
+    return this.options.ingress !== undefined && this.options.ingressClientId !== undefined && !this.options.egress;
+  }
+
+  /**
+   * Both directions in a cluster: ingress shares the node's connection (so No Local keeps the
+   * egress's own messages from coming back), and only the owning node subscribes.
+   */
+  private get gatedIngress(): boolean {
+    return this.options.ingress !== undefined && this.options.ingressClientId !== undefined && this.options.egress !== undefined;
+  }
+
+  /** This node runs the ingress now (decided by onNodes when clustered). */
+  private owner = false;
+
   start(): void {
     const o = this.options;
+    if (this.separateIngress || this.gatedIngress) {
+      this.broker.on('cluster.nodes_changed', this.onNodes);
+      this.onNodes(this.broker.cluster.nodes());
+      if (!o.egress) return;
+    }
+    const client = this.connectClient(o.clientId, !this.separateIngress);
+    this.client = client;
+    client.on('connect', () => this.onConnect());
+    client.on('close', () => this.onClose());
+    client.on('error', (err) => {
+      this.lastError = err.message;
+      this.logger.warn({ bridge: o.name, server: o.server, err: err.message }, 'Bridge connection error');
+    });
+    if (o.egress) this.broker.on('message.publish', this.onLocalPublish);
+  }
+
+  /** A connection to the remote broker; with `ingress`, it subscribes and publishes what arrives here. */
+  private connectClient(clientId: string, ingress: boolean): MqttClient {
+    const o = this.options;
     const clientOptions: IClientOptions = {
-      clientId: o.clientId,
+      clientId,
       protocolVersion: o.protocolVersion,
       clean: o.clean,
       keepalive: Math.round(o.keepalive / 1000),
@@ -124,34 +174,67 @@ export class MqttBridge {
       ...(o.tls ? { ...o.tls } : {}),
     };
     const client = mqtt.connect(`${o.tls ? 'mqtts' : 'mqtt'}://${o.server}`, clientOptions);
-    this.client = client;
-    client.on('connect', () => this.onConnect());
-    client.on('close', () => this.onClose());
+    if (ingress && o.ingress) {
+      client.on('connect', () => (!this.gatedIngress || this.owner) && this.subscribeIngress(client));
+      client.on('message', (topic, payload, packet) => this.onRemoteMessage(topic, payload, packet));
+    }
+    return client;
+  }
+
+  private subscribeIngress(client: MqttClient): void {
+    const o = this.options;
+    const ingress = o.ingress!;
+    client.subscribe(ingress.remoteTopic, { qos: ingress.remoteQos, ...(o.protocolVersion === 5 ? { nl: true } : {}) }, (err, granted) => {
+      const refused = err?.message ?? (granted?.some((g) => g.qos === 128) ? 'the remote broker refused the subscription' : undefined);
+      if (refused) this.logger.error({ bridge: o.name, topic: ingress.remoteTopic, err: refused }, 'Bridge ingress subscription failed');
+    });
+  }
+
+  /** Membership changed: run the ingress here exactly when this node is its owner. */
+  private readonly onNodes = (nodes: string[]): void => {
+    if (this.stopped) return;
+    const here = ingressOwner(this.options.name, nodes) === this.broker.options.nodeName;
+    const was = this.owner;
+    this.owner = here;
+    if (this.gatedIngress) {
+      if (here === was) return;
+      const o = this.options;
+      this.logger.info({ bridge: o.name, server: o.server, topic: o.ingress!.remoteTopic }, here ? 'Bridge ingress runs on this node' : 'Bridge ingress stopped on this node');
+      const client = this.client;
+      if (client?.connected) {
+        if (here) this.subscribeIngress(client);
+        else client.unsubscribe(o.ingress!.remoteTopic);
+      }
+      return;
+    }
+    if (here && !this.ingressClient) this.startIngress();
+    else if (!here && this.ingressClient) void this.stopIngress('another node owns it now');
+  };
+
+  private startIngress(): void {
+    const o = this.options;
+    this.logger.info({ bridge: o.name, server: o.server, clientid: o.ingressClientId, topic: o.ingress!.remoteTopic }, 'Bridge ingress runs on this node');
+    const client = this.connectClient(o.ingressClientId!, true);
+    this.ingressClient = client;
+    this.ingressStatus = 'connecting';
+    client.on('connect', () => (this.ingressStatus = 'connected'));
+    client.on('close', () => {
+      if (this.ingressClient === client) this.ingressStatus = 'disconnected';
+    });
     client.on('error', (err) => {
       this.lastError = err.message;
-      this.logger.warn({ bridge: o.name, server: o.server, err: err.message }, 'Bridge connection error');
+      this.logger.warn({ bridge: o.name, server: o.server, err: err.message }, 'Bridge ingress connection error');
     });
-    if (o.ingress) client.on('message', (topic, payload, packet) => this.onRemoteMessage(topic, payload, packet));
-    if (o.egress) this.broker.on('message.publish', this.onLocalPublish);
   }
 
-  /** What the API shows of this bridge's configuration. */
-  info(): MqttBridgeInfo {
-    const o = this.options;
-    return { type: 'mqtt', name: o.name, server: o.server, ingress: o.ingress?.remoteTopic, egress: o.egress?.localTopic, lastError: this.lastError };
-  }
-
-  stats(): MqttBridgeStats {
-    return { status: this.status, ...this.counts, queuing: this.queue.length - this.queueHead + this.inflight, inflight: this.inflight };
-  }
-
-  /** Stops: no more egress, the connection closed (waits briefly for unacknowledged messages). */
-  async close(): Promise<void> {
-    this.broker.off('message.publish', this.onLocalPublish);
-    this.status = 'stopped';
-    const client = this.client;
-    if (!client) return;
-    await new Promise<void>((resolve) => {
+  private stopIngress(why: string): Promise<void> {
+    const client = this.ingressClient;
+    this.ingressClient = undefined;
+    this.ingressStatus = 'standby';
+    if (!client) return Promise.resolve();
+    this.logger.info({ bridge: this.options.name, reason: why }, 'Bridge ingress stopped on this node');
+    // a clean DISCONNECT: the remote keeps the session (clean: false) for the next owner
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(() => client.end(true, {}, () => resolve()), 2000);
       client.end(false, {}, () => {
         clearTimeout(timer);
@@ -160,18 +243,51 @@ export class MqttBridge {
     });
   }
 
+  /** What the API shows of this bridge's configuration. */
+  info(): MqttBridgeInfo {
+    const o = this.options;
+    return {
+      type: 'mqtt',
+      name: o.name,
+      server: o.server,
+      ingress: o.ingress?.remoteTopic,
+      egress: o.egress?.localTopic,
+      lastError: this.lastError,
+      ingressHere: o.ingress !== undefined && (this.separateIngress ? this.ingressClient !== undefined : !this.gatedIngress || this.owner),
+    };
+  }
+
+  stats(): MqttBridgeStats {
+    // an ingress-only bridge in a cluster: its ingress connection, or standby where another node runs it
+    const status = this.separateIngress && !this.options.egress ? (this.stopped ? 'stopped' : this.ingressStatus) : this.status;
+    return { status, ...this.counts, queuing: this.queue.length - this.queueHead + this.inflight, inflight: this.inflight };
+  }
+
+  /** Stops: no more egress, the connection closed (waits briefly for unacknowledged messages). */
+  async close(): Promise<void> {
+    this.stopped = true;
+    this.broker.off('message.publish', this.onLocalPublish);
+    this.broker.off('cluster.nodes_changed', this.onNodes);
+    this.status = 'stopped';
+    const ingressClosed = this.stopIngress('stopping');
+    const client = this.client;
+    if (!client) return ingressClosed;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => client.end(true, {}, () => resolve()), 2000);
+      client.end(false, {}, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await ingressClosed;
+  }
+
   private onConnect(): void {
     const o = this.options;
     const was = this.status;
     this.status = 'connected';
     this.lastError = undefined;
     this.logger.info({ bridge: o.name, server: o.server, proto_ver: o.protocolVersion, reconnected: was === 'disconnected' }, 'Bridge connected');
-    if (o.ingress) {
-      this.client!.subscribe(o.ingress.remoteTopic, { qos: o.ingress.remoteQos, ...(o.protocolVersion === 5 ? { nl: true } : {}) }, (err, granted) => {
-        const refused = err?.message ?? (granted?.some((g) => g.qos === 128) ? 'the remote broker refused the subscription' : undefined);
-        if (refused) this.logger.error({ bridge: o.name, topic: o.ingress!.remoteTopic, err: refused }, 'Bridge ingress subscription failed');
-      });
-    }
     this.pump();
   }
 
@@ -244,7 +360,7 @@ export class MqttBridge {
 
   private onRemoteMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     const t = this.options.ingress!.local;
-    const f: TemplateFields = { topic, payload, qos: packet.qos, retain: packet.retain, clientid: this.options.clientId };
+    const f: TemplateFields = { topic, payload, qos: packet.qos, retain: packet.retain, clientid: this.separateIngress ? this.options.ingressClientId! : this.options.clientId };
     const now = Date.now();
     const properties = fromV5Properties(packet);
     const msg: Message = {

@@ -57,6 +57,8 @@ function bridgeOptions(at: string, name: string, b: BridgeConfig, node: string, 
     server: b.server,
     protocolVersion: PROTO[b.proto_ver],
     clientId: `${b.clientid_prefix}${name}:${node}`,
+    // one client id for the ingress whichever node runs it: the remote's session follows it
+    ...(ingressTopic !== '' ? { ingressClientId: `${b.clientid_prefix}${name}:ingress` } : {}),
     username: b.username,
     password: b.password,
     clean: b.clean_start,

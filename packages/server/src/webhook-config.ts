@@ -40,5 +40,7 @@ export function startWebhookFor(config: VireoConfig, broker: Broker, logger: Log
   );
   hook.start();
   logger.info({ webhook: 'default', url: w.url, events: w.events }, 'Webhook started');
+  // EMQX 5 replaced its webhook by an HTTP action behind a rule; this key keeps working
+  logger.warn({ key: 'webhook.default' }, 'webhook.default is deprecated: use an http action behind a rule (SELECT * FROM "$events/…"), see docs/rules.md');
   return hook;
 }

@@ -1,6 +1,7 @@
 /**
- * HTTP: the webhook's request (packages/bridge: JSON body, timeout) with a templated path
- * and body. A network error or a 5xx is retried; a 4xx fails that output for good.
+ * HTTP: a request per output (JSON body by default, as the webhook of packages/bridge sends)
+ * with a templated path and body, bounded by request_ttl. A network error, a 5xx or a 429
+ * is retried; another 4xx fails that output for good.
  */
 import type { Logger } from 'pino';
 import type { Output } from '../sql/compile.js';

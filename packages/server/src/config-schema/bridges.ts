@@ -18,7 +18,7 @@ const mqttBridge = {
   proto_ver: oneOf({ default: 'v4', values: ['v3', 'v4', 'v5'], description: 'MQTT version spoken to the remote broker: `v3` (3.1), `v4` (3.1.1), `v5`.' }),
   clientid_prefix: str({
     default: '',
-    description: 'Prefix of the client id the bridge connects with; the id is `<prefix><bridge name>:<node name>`, so every node of a cluster has its own.',
+    description: 'Prefix of the client ids the bridge connects with: egress `<prefix><bridge name>:<node name>` (every node of a cluster has its own), an ingress-only bridge `<prefix><bridge name>:ingress` (one node at a time).',
   }),
   username: optionalStr({ default: undefined, docDefault: 'none', description: 'Username sent to the remote broker.' }),
   password: optionalStr({ default: undefined, docDefault: 'none', description: 'Password sent to the remote broker.' }),
@@ -44,7 +44,7 @@ const mqttBridge = {
   },
   ingress: {
     remote: {
-      topic: str({ default: '', description: 'Filter subscribed on the remote broker; empty: no ingress. In a cluster every node subscribes, so use a shared subscription (`$share/g/…`) to get each message once.' }),
+      topic: str({ default: '', description: 'Filter subscribed on the remote broker; empty: no ingress. In a cluster exactly one node subscribes (chosen from the running nodes; another takes over when it goes), with the client id `<prefix><bridge name>:ingress` for an ingress-only bridge.' }),
       qos: int({ default: 1, min: 0, max: 2, description: 'QoS of that subscription.' }),
     },
     local: {
