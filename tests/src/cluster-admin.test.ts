@@ -103,6 +103,8 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
         VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`,
         VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
         VIREO_CLUSTER__RPC__CALL_RECEIVE_TIMEOUT: `${CALL_TIMEOUT_MS}ms`,
+        // each node's traces go to <data_dir>/trace/<name>.log
+        VIREO_NODE__DATA_DIR: path.join(dir, `n${i}`),
       },
     };
     specs.push(spec);
@@ -234,10 +236,10 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     assert.equal((await api(A, '/api/v5/prometheus/stats?mode=everything')).status, 400);
 
     // ── trace starts on every node and follows c1 on C ──────────────────────
-    const traceFile = path.join(dir, 'c1.trace');
+    const traceFile = path.join(dir, 'n2', 'trace', 'c1.log'); // C's
     const started = await json<{ log_size: Record<string, number> }>(A, '/api/v5/trace', {
       method: 'POST',
-      body: JSON.stringify({ name: 'c1', type: 'clientid', clientid: 'c1', file: traceFile }),
+      body: JSON.stringify({ name: 'c1', type: 'clientid', clientid: 'c1' }),
     });
     assert.deepEqual(Object.keys(started.log_size).sort(), names);
     const gotCmd = new Promise<void>((resolve) => c1.once('message', () => resolve()));
@@ -277,8 +279,8 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     await waitLog(C, 'Client kicked', (l) => l.clientid === 'c2');
 
     // a trace that must follow its client to a node that restarts while it runs
-    const moverFile = path.join(dir, 'mover.trace');
-    await json(B, '/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'mover', type: 'clientid', clientid: 'mover', file: moverFile }) });
+    const moverFile = path.join(dir, 'n2', 'trace', 'mover.log'); // C's, and C2's (the same data dir)
+    await json(B, '/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'mover', type: 'clientid', clientid: 'mover' }) });
 
     // ── a frozen node: the answer comes after the call timeout, without it ─
     const c3 = await open(C, 'c3');

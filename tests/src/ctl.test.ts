@@ -47,8 +47,8 @@ test('vireo ctl against a running node: status, clients, subscriptions, topics, 
     assert.match((await ctl(env, 'listeners')).stdout, /tcp:default\s+127\.0\.0\.1:\d+\s+2/);
     assert.match((await ctl(env, 'broker', 'stats')).stdout, /live_connections\.count\s*: 2/);
 
-    const traceFile = path.join(dir, 'dev-7.trace');
-    const started = await ctl(env, 'trace', 'start', 'client', 'dev-7', traceFile, '--name', 'dev7');
+    const traceFile = path.join(dir, 'data', 'trace', 'dev7.log');
+    const started = await ctl(env, 'trace', 'start', 'client', 'dev-7', '--name', 'dev7');
     assert.equal(started.code, 0, started.stderr);
     assert.match(started.stdout, /trace dev7 started: clientid dev-7/);
 

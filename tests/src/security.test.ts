@@ -108,8 +108,9 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
     assert.equal(await metric(httpPort, 'vireo_authn_users_count'), 2);
 
     // a running trace (vireo ctl trace start goes through the same API)
-    const traceFile = path.join(dir, 'traced.log');
-    const started = await api('POST', '/trace', { name: 'follow', type: 'clientid', clientid: 'traced-1', file: traceFile, duration: 3600 });
+    // traces are written to <data_dir>/trace/<name>.log, nowhere else
+    const traceFile = path.join(dir, 'data', 'trace', 'follow.log');
+    const started = await api('POST', '/trace', { name: 'follow', type: 'clientid', clientid: 'traced-1', duration: 3600 });
     assert.equal(started.status, 200, JSON.stringify(started.body));
 
     // kill -9, restart on the same data dir: users, bans, the key and the trace still apply

@@ -18,7 +18,8 @@ const lines = (file: string): Line[] =>
 
 async function setup(fn: (tb: TestBroker, api: (p: string, init?: RequestInit) => Promise<Response>, dir: string) => Promise<void>) {
   const dir = mkdtempSync(path.join(tmpdir(), 'vireo-trace-'));
-  const tb = await startBroker({ nodeName: 'vireo@trace-test' });
+  // the node's trace directory (`<data_dir>/trace` in a real node): files are <name>.log there
+  const tb = await startBroker({ nodeName: 'vireo@trace-test', traceDir: dir });
   const keys = new ApiKeys();
   keys.add('ops', 's3cret');
   let admin: AdminServer | undefined;
@@ -35,8 +36,8 @@ async function setup(fn: (tb: TestBroker, api: (p: string, init?: RequestInit) =
 
 test('client trace: every event of one client id in the file, nothing of the others; stop keeps the file', T, async () => {
   await setup(async (tb, api, dir) => {
-    const file = path.join(dir, 'dev-1.log');
-    const start = await api('/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'dev1', type: 'clientid', clientid: 'dev-1', file }) });
+    const file = path.join(dir, 'dev1.log');
+    const start = await api('/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'dev1', type: 'clientid', clientid: 'dev-1' }) });
     assert.equal(start.status, 200, await start.clone().text());
     const dev = await connect(tb.url, { clientId: 'dev-1', protocolVersion: 5, username: 'alice' });
     const other = await connect(tb.url, { clientId: 'other' });
@@ -79,7 +80,7 @@ test('client trace: every event of one client id in the file, nothing of the oth
 test('topic trace: publishes and deliveries on matching topics, from any client', T, async () => {
   await setup(async (tb, api, dir) => {
     const file = path.join(dir, 'alerts.log');
-    assert.equal((await api('/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'alerts', type: 'topic', topic: 'alerts/#', file }) })).status, 200);
+    assert.equal((await api('/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'alerts', type: 'topic', topic: 'alerts/#' }) })).status, 200);
     const a = await connect(tb.url, { clientId: 'a' });
     const b = await connect(tb.url, { clientId: 'b' });
     try {
@@ -102,8 +103,8 @@ test('topic trace: publishes and deliveries on matching topics, from any client'
 
 test('a trace stops at its size cap; bad requests are refused with the field named', T, async () => {
   await setup(async (tb, api, dir) => {
-    const file = path.join(dir, 'capped.log');
-    assert.equal((await api('/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'cap', type: 'clientid', clientid: 'chatty', file, max_bytes: 1024 }) })).status, 200);
+    const file = path.join(dir, 'cap.log');
+    assert.equal((await api('/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'cap', type: 'clientid', clientid: 'chatty', max_bytes: 1024 }) })).status, 200);
     const c = await connect(tb.url, { clientId: 'chatty' });
     try {
       for (let i = 0; i < 50; i++) await c.publishAsync('t', 'x'.repeat(100), { qos: 1 });
@@ -111,7 +112,7 @@ test('a trace stops at its size cap; bad requests are refused with the field nam
       assert.equal(t.status, 'stopped');
       assert.equal(t.stop_reason, 'max_bytes');
       assert.ok(statSync(file).size <= 1024);
-      const dup = await api('/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'x', type: 'topic', file }) });
+      const dup = await api('/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'x', type: 'topic' }) });
       assert.equal(dup.status, 400);
       assert.match((await dup.json()).message, /topic is required/);
       const relative = await api('/api/v5/trace', { method: 'POST', body: JSON.stringify({ name: 'y', type: 'topic', topic: 'a', file: 'rel.log' }) });

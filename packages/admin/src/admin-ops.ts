@@ -1,7 +1,8 @@
 /**
  * This node's part of every cluster-wide API answer: the operations other nodes' HTTP APIs
  * (and this one's) call through the cluster link. Arguments arrive as JSON from an
- * authenticated peer; each op reads only the fields it needs and checks their types.
+ * authenticated peer and are checked against the op's schema (op-schemas.ts, built from
+ * the HTTP routes' own) before its handler runs: a bad one is answered with an error.
  */
 import { RC, topicMatches } from '@vireo/mqtt';
 import {
@@ -14,10 +15,12 @@ import {
   type SubscriptionView,
   type TraceInfo,
   type TraceType,
+  TraceError,
 } from '@vireo/broker';
 import type { Registry } from 'prom-client';
 import { slice, type SliceArgs } from './cluster-query.js';
 import { listeners, metrics, nodeInfo, stats } from './node-facts.js';
+import { OP_SCHEMAS, opValidator } from './op-schemas.js';
 
 export interface ClientFilters {
   clientid?: string;
@@ -53,7 +56,6 @@ export interface TraceStartArgs {
   name: string;
   type: TraceType;
   filter: string;
-  file: string;
   endAt: number;
   maxBytes: number;
 }
@@ -108,8 +110,12 @@ function* localSubscriptions(broker: Broker): IterableIterator<SubscriptionView>
   for (const s of broker.allSessions()) yield* broker.subscriptionViews(s);
 }
 
-/** `extra`: operations other parts of the API serve (bridges), by name. */
-export function adminOps(broker: Broker, registry: Registry, extra: Record<string, (a: Args) => unknown> = {}): AdminCallHandler {
+/**
+ * `extra`: operations other parts of the API serve (bridges), by name; `schemas`: the
+ * arguments of those of them that take any (op-schemas.ts).
+ */
+export function adminOps(broker: Broker, registry: Registry, extra: Record<string, (a: Args) => unknown> = {}, schemas: Record<string, Record<string, unknown>> = {}): AdminCallHandler {
+  const check = opValidator({ ...OP_SCHEMAS, ...schemas });
   const node = broker.options.nodeName;
   const ops: Record<string, (a: Args) => unknown> = {
     'clients.page': (a) => {
@@ -155,9 +161,11 @@ export function adminOps(broker: Broker, registry: Registry, extra: Record<strin
     'trace.start': (a) => {
       const b = a as unknown as TraceStartArgs;
       try {
-        const t = broker.startTrace({ name: str(a, 'name'), type: b.type, filter: str(a, 'filter'), file: str(a, 'file'), endAt: Number(b.endAt), maxBytes: Number(b.maxBytes) });
+        const t = broker.startTrace({ name: str(a, 'name'), type: b.type, filter: str(a, 'filter'), endAt: Number(b.endAt), maxBytes: Number(b.maxBytes) });
         return { trace: { ...t.info(), node } satisfies NodeTrace };
       } catch (err) {
+        if (err instanceof TraceError && err.kind === 'invalid') return { refused: err.message };
+        if (err instanceof TraceError && err.kind === 'limit') return { limit: err.message };
         return { conflict: (err as Error).message };
       }
     },
@@ -178,6 +186,12 @@ export function adminOps(broker: Broker, registry: Registry, extra: Record<strin
   return async (op, args) => {
     const fn = ops[op];
     if (!fn) throw new Error(`unknown admin operation ${op} (nodes run different versions?)`);
-    return fn((args ?? {}) as Args);
+    const a = args ?? {};
+    const bad = check(op, a);
+    if (bad !== undefined) {
+      broker.logger.warn({ op, err: bad }, 'Admin operation from the cluster refused: bad arguments');
+      throw new Error(`${op}: bad arguments: ${bad}`);
+    }
+    return fn(a as Args);
   };
 }

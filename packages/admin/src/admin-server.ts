@@ -27,6 +27,7 @@ import { ClusterQuery, markPartial } from './cluster-query.js';
 import { PROMETHEUS_MODES, scrape, type PrometheusMode } from './cluster-metrics.js';
 import { syncTraces } from './trace-sync.js';
 import { apiKeyGate } from './api-auth.js';
+import { tableOpSchemas } from './op-schemas.js';
 import { dashboardParts, type DashboardOptions } from './dashboard-setup.js';
 import { bearerAuth, isDashboardPublic } from './dashboard-auth.js';
 import { AVAILABILITY_PATH, loadRebalanceRoutes } from './routes-load-rebalance.js';
@@ -44,6 +45,8 @@ export interface AdminOptions {
   apiKeys: ApiKeys;
   /** Require an API key for `/api/v5/prometheus/stats` and `/metrics` (EMQX `prometheus.enable_basic_auth`). */
   prometheusAuth: boolean;
+  /** false: open no HTTP port (the API is served only through `app.routing`, e.g. by the HTTPS listener). */
+  listen?: boolean;
   /** Readiness: the node is ready to serve (listeners up, cluster joined). Defaults to true. */
   ready?: () => boolean;
   /** Cluster membership (`/api/v5/cluster…`); absent when clustering is off. */
@@ -112,7 +115,13 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
   // tables every node keeps the same (record-sync.ts)
   const tables: SyncedTable<unknown>[] = [apiKeysTable(opts.apiKeys), ...(opts.access ? [bansTable(opts.access), usersTable(opts.access)] : []), ...dash.tables, ...(ruleTable ? [ruleTable as SyncedTable<unknown>] : [])];
-  const ops = adminOps(broker, registry, Object.assign({ ...bridgeOps(bridges), ...retainerOps(broker), ...dash.ops, ...alarmOps(opts.sysmon?.alarms), ...(opts.rules ? { ...ruleOps(opts.rules), ...connectorOps(opts.rules) } : {}) }, ...tables.map((t) => tableOps(t))));
+  const ops = adminOps(
+    broker,
+    registry,
+    Object.assign({ ...bridgeOps(bridges), ...retainerOps(broker), ...dash.ops, ...alarmOps(opts.sysmon?.alarms), ...(opts.rules ? { ...ruleOps(opts.rules), ...connectorOps(opts.rules) } : {}) }, ...tables.map((t) => tableOps(t))),
+    // the tables' put/delete arguments are checked like every other op's (op-schemas.ts)
+    Object.assign({}, ...tables.map((t) => tableOpSchemas(t.name))),
+  );
   broker.cluster.serveAdmin?.(ops);
   const q = new ClusterQuery(broker, ops);
 
@@ -149,7 +158,8 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   app.get('/metrics', { schema: { hide: true, querystring: modeQuery } }, prometheus);
   app.get('/api-docs', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.listen({ host: opts.host, port: opts.port });
+  if (opts.listen === false) await app.ready();
+  else await app.listen({ host: opts.host, port: opts.port });
   const addr = app.server.address();
   const port = addr && typeof addr === 'object' ? addr.port : opts.port;
   if (opts.apiKeys.size === 0) {

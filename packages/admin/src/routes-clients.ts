@@ -9,6 +9,7 @@ import { pageQuerySchema, type PageQuery } from './paging.js';
 import { notFound, badRequest, errorSchema } from './errors.js';
 import { answerPage, markPartial, type ClusterQuery, type NodeError } from './cluster-query.js';
 import type { ClientFilters, SubscribeArgs } from './admin-ops.js';
+import { clientFilterProps, subscribeProps } from './op-schemas.js';
 
 interface ListQuery extends PageQuery, ClientFilters {
   node?: string;
@@ -16,18 +17,7 @@ interface ListQuery extends PageQuery, ClientFilters {
 
 const clientIdParam = { type: 'object', required: ['clientid'], properties: { clientid: { type: 'string', minLength: 1 } } } as const;
 
-const subscribeBody = {
-  type: 'object',
-  required: ['topic'],
-  additionalProperties: false,
-  properties: {
-    topic: { type: 'string', minLength: 1 },
-    qos: { type: 'integer', minimum: 0, maximum: 2, default: 0 },
-    nl: { type: 'integer', minimum: 0, maximum: 1, default: 0 },
-    rap: { type: 'integer', minimum: 0, maximum: 1, default: 0 },
-    rh: { type: 'integer', minimum: 0, maximum: 2, default: 0 },
-  },
-} as const;
+const subscribeBody = { type: 'object', required: ['topic'], additionalProperties: false, properties: subscribeProps } as const;
 
 /** 404 for a client no node has; nodes that did not answer are named (it may be there). */
 function clientNotFound(reply: FastifyReply, errors: NodeError[]): FastifyReply {
@@ -49,13 +39,8 @@ export function clientRoutes(app: FastifyInstance, q: ClusterQuery): void {
           properties: {
             ...pageQuerySchema,
             node: { type: 'string' },
-            clientid: { type: 'string' },
-            username: { type: 'string' },
-            ip_address: { type: 'string' },
-            conn_state: { type: 'string', enum: ['connected', 'disconnected'] },
-            like_clientid: { type: 'string' },
-            like_username: { type: 'string' },
-            proto_ver: { type: 'integer', enum: [3, 4, 5] },
+            // the same filters a peer's `clients.page` is checked against (op-schemas.ts)
+            ...clientFilterProps,
           },
         },
       },

@@ -4,6 +4,7 @@ import type { SubscriptionView } from '@vireo/broker';
 import { pageQuerySchema, type PageQuery } from './paging.js';
 import { answerPage, type ClusterQuery } from './cluster-query.js';
 import type { SubscriptionFilters, TopicView } from './admin-ops.js';
+import { subscriptionFilterProps } from './op-schemas.js';
 
 export function subscriptionRoutes(app: FastifyInstance, q: ClusterQuery): void {
   app.get<{ Querystring: PageQuery & SubscriptionFilters & { node?: string } }>(
@@ -18,11 +19,8 @@ export function subscriptionRoutes(app: FastifyInstance, q: ClusterQuery): void 
           properties: {
             ...pageQuerySchema,
             node: { type: 'string' },
-            clientid: { type: 'string' },
-            topic: { type: 'string' },
-            qos: { type: 'integer', minimum: 0, maximum: 2 },
-            share_group: { type: 'string' },
-            match_topic: { type: 'string' },
+            // the same filters a peer's `subscriptions.page` is checked against (op-schemas.ts)
+            ...subscriptionFilterProps,
           },
         },
       },

@@ -1,15 +1,16 @@
 /**
  * `/trace`: follow one client, topic filter or address into a file (EMQX's trace API). A
- * trace runs on every node (the client may be on any node, or move), each writing the file
- * on its own host; list, stop and delete act on every node, and the list merges by name.
+ * trace runs on every node (the client may be on any node, or move), each writing
+ * `<data_dir>/trace/<name>.log` on its own host (no other path: broker's trace.ts); list,
+ * stop and delete act on every node, and the list merges by name.
  */
-import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { topicFilterError } from '@vireo/mqtt';
 import type { TraceType } from '@vireo/broker';
 import { badRequest, errorSchema, notFound } from './errors.js';
 import { markPartial, type ClusterQuery } from './cluster-query.js';
 import type { NodeTrace, TraceStartArgs } from './admin-ops.js';
+import { traceMaxBytes, traceName } from './op-schemas.js';
 
 interface TraceBody {
   name: string;
@@ -17,7 +18,7 @@ interface TraceBody {
   clientid?: string;
   topic?: string;
   ip_address?: string;
-  file: string;
+  file?: string;
   end_at?: string;
   duration?: number;
   max_bytes: number;
@@ -34,18 +35,18 @@ export function traceRoutes(app: FastifyInstance, q: ClusterQuery): void {
         tags: ['trace'],
         body: {
           type: 'object',
-          required: ['name', 'type', 'file'],
+          required: ['name', 'type'],
           additionalProperties: false,
           properties: {
-            name: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+            name: { ...traceName, description: 'also the file name: <data_dir>/trace/<name>.log on each node' },
             type: { type: 'string', enum: ['clientid', 'topic', 'ip_address'] },
             clientid: { type: 'string', minLength: 1 },
             topic: { type: 'string', minLength: 1 },
             ip_address: { type: 'string', minLength: 1 },
-            file: { type: 'string', minLength: 1 },
+            file: { type: 'string', description: 'not accepted: traces are written to <data_dir>/trace/<name>.log (kept for a clear 400)' },
             end_at: { type: 'string', format: 'date-time' },
             duration: { type: 'integer', minimum: 1, maximum: 7 * 86400, description: 'seconds; default 10 minutes' },
-            max_bytes: { type: 'integer', minimum: 1024, maximum: 1024 ** 3, default: 64 * 1024 * 1024 },
+            max_bytes: { ...traceMaxBytes, description: 'bytes of file per node; the trace stops there' },
           },
         },
         response: { 400: errorSchema },
@@ -56,15 +57,19 @@ export function traceRoutes(app: FastifyInstance, q: ClusterQuery): void {
       const filter = b[b.type];
       if (filter === undefined) return badRequest(reply, 'INVALID_PARAMETER', `${b.type} is required for a ${b.type} trace`);
       if (b.type === 'topic' && topicFilterError(filter)) return badRequest(reply, 'INVALID_PARAMETER', `topic: ${topicFilterError(filter)}`);
-      if (!path.isAbsolute(b.file)) return badRequest(reply, 'INVALID_PARAMETER', 'file: an absolute path on the node');
+      if (b.file !== undefined) return badRequest(reply, 'INVALID_PARAMETER', `file: traces are written to <data_dir>/trace/${b.name}.log on each node; no other path is accepted`);
       const endAt = b.end_at ? Date.parse(b.end_at) : Date.now() + (b.duration ?? 600) * 1000;
       if (endAt <= Date.now()) return badRequest(reply, 'INVALID_PARAMETER', 'end_at is in the past');
-      const args: TraceStartArgs = { name: b.name, type: b.type, filter, file: b.file, endAt, maxBytes: b.max_bytes };
-      const g = await q.gather<{ trace?: NodeTrace; conflict?: string }>('trace.start', args);
+      const args: TraceStartArgs = { name: b.name, type: b.type, filter, endAt, maxBytes: b.max_bytes };
+      const g = await q.gather<{ trace?: NodeTrace; conflict?: string; refused?: string; limit?: string }>('trace.start', args);
       markPartial(reply, g.errors);
       const started = g.parts.flatMap((p) => (p.value.trace ? [p.value.trace] : []));
       const conflict = g.parts.find((p) => p.value.conflict !== undefined);
       if (started.length === 0) {
+        const refused = g.parts.find((p) => p.value.refused !== undefined);
+        if (refused) return badRequest(reply, 'INVALID_PARAMETER', refused.value.refused!);
+        const limit = g.parts.find((p) => p.value.limit !== undefined);
+        if (limit) return reply.code(409).send({ code: 'EXCEED_LIMIT', message: limit.value.limit });
         if (conflict) return reply.code(409).send({ code: 'ALREADY_EXISTS', message: conflict.value.conflict });
         return reply.code(503).send({ code: 'NODE_DOWN', message: g.errors.map((e) => e.message).join('; ') });
       }

@@ -10,7 +10,7 @@ import type { ClusterQuery } from './cluster-query.js';
 import type { NodeTrace, TraceStartArgs } from './admin-ops.js';
 
 function startArgs(t: TraceInfo): TraceStartArgs {
-  return { name: t.name, type: t.type, filter: t.filter, file: t.file, endAt: t.endAt, maxBytes: t.maxBytes };
+  return { name: t.name, type: t.type, filter: t.filter, endAt: t.endAt, maxBytes: t.maxBytes };
 }
 
 const live = (t: TraceInfo) => t.status === 'running' && t.endAt > Date.now();

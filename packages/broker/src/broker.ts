@@ -84,7 +84,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     super();
     const { mqtt, store, nodeName } = options;
     this.logger = options.logger;
-    this.tracer = new Tracer(nodeName);
+    this.tracer = new Tracer(nodeName, options.traceDir);
     this.retainer.store = store;
     this.cluster = options.cluster ?? new LocalCluster(nodeName);
     this.routes = new Routes(this.router, this.cluster);
@@ -346,10 +346,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   // ── admin ──────────────────────────────────────────────────────────────────
 
   /** Starts a trace; connected clients it matches are followed from their next packet. */
-  startTrace(spec: TraceSpec): Trace {
+  startTrace(spec: Omit<TraceSpec, 'file'> & { file?: string }): Trace {
     const t = this.tracer.start(spec);
     this.refreshTraces();
-    this.logger.info({ trace: spec.name, type: spec.type, filter: spec.filter, file: spec.file }, 'Trace started');
+    this.logger.info({ trace: spec.name, type: spec.type, filter: spec.filter, file: t.spec.file }, 'Trace started');
     this.emit('trace.changed');
     return t;
   }

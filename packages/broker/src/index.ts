@@ -18,6 +18,7 @@ export type { SessionState, Delivery, DropReason } from './session/types.js';
 export type { ConnectedClient } from './channel/context.js';
 export type { ClientView, SubscriptionView } from './node/client-view.js';
 export type { TraceInfo, TraceType } from './trace.js';
+export { MAX_TRACES, TRACE_NAME, MAX_TRACE_BYTES, TraceError } from './trace.js';
 export { Histogram } from './node/histogram.js';
 export type { HistogramView } from './node/histogram.js';
 export type { PacketType } from './node/stats.js';

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { ClusterLink } from './cluster.js';
 import type { BrokerHooks } from './hooks.js';
@@ -93,6 +94,8 @@ export interface BrokerOptions {
   store: BrokerStore;
   /** The rest of the cluster; a single node (`LocalCluster`) when unset. */
   cluster: ClusterLink | undefined;
+  /** The only directory trace files are written to (`<data_dir>/trace`). */
+  traceDir: string;
 }
 
 /** What `createBroker` accepts: everything optional, with EMQX's defaults. */
@@ -107,6 +110,8 @@ export interface BrokerConfig {
   store?: BrokerStore;
   /** The rest of the cluster (the cluster package's implementation); a single node when unset. */
   cluster?: ClusterLink;
+  /** Where trace files go; `./data/trace` when unset. */
+  traceDir?: string;
 }
 
 export const DEFAULT_MQTT: MqttOptions = {
@@ -154,5 +159,6 @@ export function resolveOptions(config: BrokerConfig = {}): BrokerOptions {
     hooks: { ...config.hooks },
     store: config.store ?? new MemoryStore(),
     cluster: config.cluster,
+    traceDir: config.traceDir ?? path.resolve('data', 'trace'),
   };
 }

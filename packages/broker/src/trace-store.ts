@@ -19,6 +19,8 @@ export function keepTraces(broker: Broker, table: RecordTable): void {
     try {
       broker.startTrace(spec);
     } catch (err) {
+      // e.g. a trace kept by an older version, writing outside <data_dir>/trace: dropped
+      table.delete(name);
       broker.logger.warn({ trace: name, err: String(err) }, 'Could not restart a trace after the restart');
     }
   }

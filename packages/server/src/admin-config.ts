@@ -9,6 +9,7 @@ import type { Broker, RecordTables } from '@vireo/broker';
 import { PINO_LEVEL } from './logger.js';
 import { ConfigError } from './config-error.js';
 import { membershipOf } from './cluster-config.js';
+import { httpsEnabled, httpsFiles, startHttpsApi } from './https-api.js';
 import { dashboardFor } from './dashboard-config.js';
 import type { VireoConfig } from './config-schema.js';
 
@@ -31,7 +32,8 @@ export interface AdminExtras {
 
 export async function startAdminFor(config: VireoConfig, broker: Broker, logger: Logger, extras?: AdminExtras): Promise<AdminServer | undefined> {
   const bind = config.dashboard.listeners.http.bind;
-  if (bind.port === 0) return undefined;
+  const tls = httpsEnabled(config) ? httpsFiles(config) : undefined;
+  if (bind.port === 0 && !tls) return undefined;
   let keys = new ApiKeys();
   const file = config.api_key.bootstrap_file;
   if (file !== undefined) {
@@ -65,6 +67,8 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
     const admin = await startAdmin(broker, {
       host: bind.host,
       port: bind.port,
+      // HTTPS only: no plain port at all
+      listen: bind.port !== 0,
       apiKeys: keys,
       prometheusAuth: config.prometheus.enable_basic_auth,
       metrics: { enable: config.prometheus.enable, webhooks: extras?.webhooks },
@@ -78,8 +82,16 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       membership: membershipOf(broker.cluster),
       ready: () => membershipOf(broker.cluster)?.ready() ?? true,
     });
-    logger.info({ bind: `${bind.host}:${admin.address().port}`, api_keys: keys.size }, 'HTTP API listening');
-    return admin;
+    if (bind.port !== 0) logger.info({ bind: `${bind.host}:${admin.address().port}`, api_keys: keys.size }, 'HTTP API listening');
+    if (!tls) return admin;
+    let closeHttps: () => Promise<void>;
+    try {
+      closeHttps = await startHttpsApi(config, tls, admin, logger);
+    } catch (err) {
+      await admin.close();
+      throw err instanceof ConfigError ? err : new AdminListenError((err as Error).message);
+    }
+    return { ...admin, address: () => admin.address(), close: async () => void (await Promise.all([closeHttps(), admin.close()])) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {

@@ -2,6 +2,7 @@
  * Translates the user-facing configuration (EMQX key names, parsed units) into the
  * broker's BrokerConfig. Kept apart from loading so the mapping reads as a table.
  */
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { BrokerConfig, ListenerOptions } from '@vireo/broker';
 import type { VireoConfig } from './config-schema.js';
@@ -62,6 +63,7 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
   const events = cfg.sys_topics.sys_event_messages;
   return {
     nodeName: cfg.node.name,
+    traceDir: path.resolve(cfg.node.data_dir, 'trace'),
     // Always explicit, even when empty: the broker's default would otherwise start both listeners.
     listeners: listeners(cfg, logger),
     mqtt: {

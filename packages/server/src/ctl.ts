@@ -27,7 +27,7 @@ ${CLUSTER_USAGE}  clients list [--limit N] [--page N]  Clients of every node of 
   listeners                            Listeners with connections and disconnects by reason
   broker stats | metrics               Counts and counters
   publish TOPIC PAYLOAD [--qos N] [--retain]
-  trace start client|topic|ip FILTER FILE [--name N] [--duration SECONDS]
+  trace start client|topic|ip FILTER [--name N] [--duration SECONDS]   (file: <data_dir>/trace/N.log on each node)
                                        Follow a client id, topic filter or address into FILE
   trace stop NAME | trace list
 ${RETAINER_USAGE}${RULES_USAGE}${SECURITY_USAGE}
@@ -220,11 +220,11 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
       const type = TRACE_TYPES[need(c, 'client|topic|ip')];
       if (!type) throw new UsageError(`trace type must be client, topic or ip, not ${c}`);
       const filter = need(d, 'FILTER');
-      const file = path.resolve(need(p[4], 'FILE'));
-      const name = v.name ?? `${type}-${filter}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
-      const body = { name, type, [type]: filter, file, ...(v.duration ? { duration: Number(v.duration) } : {}) };
+      if (p[4] !== undefined) throw new UsageError(`trace start takes no FILE: traces are written to <data_dir>/trace/<name>.log on each node`);
+      const name = v.name ?? `${type}-${filter}`.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\./, '_').slice(0, 64);
+      const body = { name, type, [type]: filter, ...(v.duration ? { duration: Number(v.duration) } : {}) };
       const r = (await call(ctx, 'POST', '/api/v5/trace', body)) as Record<string, unknown>;
-      return out(r, () => `trace ${name} started: ${type} ${filter} → ${file} until ${String(r.end_at)}\n`);
+      return out(r, () => `trace ${name} started: ${type} ${filter} → ${String(r.file)} until ${String(r.end_at)}\n`);
     }
     case 'trace stop':
       await call(ctx, 'PUT', `/api/v5/trace/${encodeURIComponent(need(c, 'NAME'))}/stop`);

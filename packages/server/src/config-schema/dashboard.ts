@@ -12,6 +12,17 @@ export const dashboardSchema = {
         description: 'Address of the HTTP API (`/api/v5`), Prometheus metrics and health probes (`/status`). Port 0 disables it.',
       }),
     },
+    https: {
+      bind: bind({
+        default: { host: '0.0.0.0', port: 0 },
+        description:
+          'Address of the same API over HTTPS (EMQX\'s `dashboard.listeners.https`), e.g. `0.0.0.0:18084`; port 0 (the default) disables it. Needs `ssl_options.certfile` and `keyfile`. With HTTPS on, set `dashboard.listeners.http.bind` to 0 (or to 127.0.0.1 for local probes) so that API keys never cross the network in clear.',
+      }),
+      ssl_options: {
+        certfile: optionalStr({ default: undefined, docDefault: 'none', description: 'PEM file with the HTTPS listener\'s certificate (and chain).' }),
+        keyfile: optionalStr({ default: undefined, docDefault: 'none', description: 'PEM file with the private key of `certfile`.' }),
+      },
+    },
   },
   default_username: str({
     default: 'admin',
