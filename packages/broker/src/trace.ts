@@ -103,8 +103,8 @@ export class Tracer {
 
   constructor(
     private readonly node: string,
-    /** The only directory trace files go to. */
-    readonly dir: string,
+    /** The only directory trace files go to (a node's: `<data_dir>/trace`). */
+    readonly dir: string = path.resolve('data', 'trace'),
   ) {}
 
   /** Where trace `name`'s file is. */
