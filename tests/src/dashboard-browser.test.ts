@@ -146,3 +146,31 @@ test('readable at phone width: the menu folds away and tables stack', { timeout:
     await phone.close();
   }
 });
+
+test('a node that does not answer shows as such; the page keeps working and recovers', { timeout: 120_000 }, async () => {
+  assert.ok(browser, 'the first test signed in');
+  const { page } = browser;
+  const [a, b] = nodes as [DashNode, DashNode];
+  await page.goto(`${b.base}/#/overview`);
+  const table = page.getByRole('region', { name: 'Nodes' });
+  const rowA = table.getByRole('row').filter({ hasText: a.name });
+  await rowA.getByText('running').waitFor({ timeout: 15_000 });
+  const before = browser.errors.length;
+  a.proc.child.kill('SIGSTOP');
+  try {
+    // the node's row says it, and the page names the node its figures leave out
+    await rowA.getByText(/not answering|down|stopped/).waitFor({ timeout: 40_000 });
+    await table.getByRole('row').filter({ hasText: b.name }).getByText('running').waitFor();
+    await browser.shot('dashboard-node-down');
+    // and other pages still answer, for the node that does
+    await page.getByRole('link', { name: 'Clients' }).click();
+    await page.getByRole('heading', { name: 'Clients' }).waitFor();
+  } finally {
+    a.proc.child.kill('SIGCONT');
+  }
+  await page.getByRole('link', { name: 'Overview' }).click();
+  await rowA.getByText('running').waitFor({ timeout: 40_000 });
+  // the only failures allowed: requests about the frozen node itself (503 from its lag, when asked just as it froze)
+  const unexpected = browser.errors.slice(before).filter((e) => !(e.includes(`/monitor_current/nodes/${encodeURIComponent(a.name)}`) || e.includes('status of 503')));
+  assert.deepEqual(unexpected, []);
+});

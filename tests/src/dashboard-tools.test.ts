@@ -165,6 +165,9 @@ test('the other pages open and show the node, without errors', { timeout: 60_000
   const client = await connect(node.url, { clientId: 'page-tour', protocolVersion: 5 });
   try {
     await client.subscribeAsync('tour/+/temp', { qos: 1 });
+    // a rule, so the Rules tab (there because the node serves /api/v5/rules) has a row with counters
+    const rule = await call(node.base, 'POST', '/api/v5/rules', API_KEY, { id: 'tour_rule', sql: 'SELECT payload FROM "tour/#"', actions: [] });
+    assert.equal(rule.status, 201, JSON.stringify(rule.json));
     await client.publishAsync('tour/1/temp', '21.5', { qos: 1, retain: true });
     const pages: [string, string, RegExp][] = [
       ['#/messaging/subscriptions', 'dashboard-subscriptions', /tour\/\+\/temp/],
@@ -178,6 +181,8 @@ test('the other pages open and show the node, without errors', { timeout: 60_000
       ['#/integrations/bridges', 'dashboard-integrations', /MQTT bridges/],
       ['#/integrations/webhooks', 'dashboard-webhooks', /No webhook is configured/],
       ['#/alarms', 'dashboard-alarms', /No active alarm|Active/],
+      ['#/integrations/rules', 'dashboard-rules', /matched 1/],
+      ['#/integrations/actions', 'dashboard-actions', /Actions/],
     ];
     // pages for what the node serves appear from its API description: this node has alarms
     await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Alarms' }).waitFor();

@@ -111,9 +111,11 @@ export function Pager(props: { meta: PageMeta | undefined; onPage: (p: number) =
 /** Nodes that did not answer, named: the list is partial, not wrong. */
 export function Partial(props: { nodes: string[] | undefined }) {
   if (!props.nodes || props.nodes.length === 0) return null;
+  // `x-vireo-partial` names each node as `node=reason` (timeout, not_running, failed)
+  const named = [...new Set(props.nodes.map((n) => n.replace(/=(\w+)$/, (_m, why: string) => ` (${why.replace(/_/g, ' ')})`)))];
   return (
     <p class="notice warn" role="status">
-      No answer from {props.nodes.join(', ')}: what is shown leaves that node out.
+      No answer from {named.join(', ')}: what is shown leaves {named.length > 1 ? 'those nodes' : 'that node'} out.
     </p>
   );
 }

@@ -17,12 +17,16 @@ export function BuiltinUsers(props: { admin: boolean }) {
   const [like, setLike] = useState('');
   const [applied, setApplied] = useState('');
   const list = usePoll(() => request<{ data: MqttUser[]; meta: PageMeta }>('GET', `${USERS}${qs({ like_user_id: applied, page, limit: 50 })}`), 10_000, [page, applied]);
-  const auth = usePoll(() => request<{ enable: boolean }[]>('GET', '/api/v5/authentication'), 30_000);
+  const auth = usePoll(() => request<{ id: string; enable: boolean }[]>('GET', '/api/v5/authentication'), 30_000);
+  const builtin = auth.data?.find((a) => a.id === 'password_based:built_in_database');
   const act = useAction();
   const [form, setForm] = useState({ user_id: '', password: '', is_superuser: false });
   return (
     <>
-      {auth.data?.[0] && !auth.data[0].enable && <p class="notice warn">Authentication is off on this node: any client connects, users or not.</p>}
+      {auth.data && auth.data.length === 0 && <p class="notice warn">No authenticator is configured: any client connects, users or not.</p>}
+      {auth.data && auth.data.length > 0 && !builtin?.enable && (
+        <p class="notice warn">The built-in database is not among this node's authenticators ({auth.data.map((a) => a.id).join(', ')}): the users below are kept but not checked.</p>
+      )}
       {props.admin && (
         <Panel title="Add a user">
           <form

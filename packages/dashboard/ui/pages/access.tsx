@@ -139,7 +139,7 @@ function Bans(props: { admin: boolean }) {
 interface Settings {
   no_match: string;
   deny_action: string;
-  sources: { type: string; enable: boolean; rules: number }[];
+  sources: { type: string; enable: boolean; rules?: number; url?: string }[];
 }
 
 function AclView(props: { admin: boolean; have: Set<string> }) {
@@ -180,7 +180,7 @@ function AclView(props: { admin: boolean; have: Set<string> }) {
             <dt>On deny</dt>
             <dd>{s.deny_action}</dd>
             <dt>Sources</dt>
-            <dd>{s.sources.length === 0 ? 'none: every client may publish and subscribe to anything' : s.sources.map((x) => `${x.type} (${x.rules} rules${x.enable ? '' : ', off'})`).join(', ')}</dd>
+            <dd>{s.sources.length === 0 ? 'none: every client may publish and subscribe to anything' : s.sources.map((x) => `${x.type} (${x.type === 'file' ? `${x.rules} rules` : (x.url ?? '')}${x.enable ? '' : ', off'})`).join(', then ')}</dd>
           </dl>
           {file.data !== undefined && <pre class="payload">{typeof file.data === 'string' ? file.data : JSON.stringify(file.data, null, 2)}</pre>}
         </Panel>

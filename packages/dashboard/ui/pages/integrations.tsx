@@ -2,7 +2,7 @@
  * Integrations: MQTT bridges and webhooks (with status and counters), and rules, connectors
  * and actions on nodes that serve them (their tabs appear when the API has them).
  */
-import { get } from '../api.js';
+import { enc, get } from '../api.js';
 import { usePoll, useRoute } from '../hooks.js';
 import { num } from '../format.js';
 import { Tabs } from '../tabs.js';
@@ -123,7 +123,10 @@ type Item = Record<string, unknown>;
 function Generic(props: { path: string; label: string }) {
   const list = usePoll(async () => {
     const r = await get<Item[] | { data: Item[] }>(props.path);
-    return Array.isArray(r) ? r : r.data;
+    const items = Array.isArray(r) ? r : r.data;
+    // a rule's counters are a call of their own (EMQX's /rules/{id}/metrics)
+    if (props.path !== '/api/v5/rules') return items;
+    return Promise.all(items.map(async (i) => ({ ...i, metrics: (await get<{ metrics: Item }>(`/api/v5/rules/${enc(String(i.id))}/metrics`).catch(() => ({ metrics: {} }))).metrics })));
   }, 5000, [props.path]);
   const str = (v: unknown) => (v === undefined || v === null ? '–' : typeof v === 'object' ? JSON.stringify(v) : String(v));
   const metrics = (i: Item) => {
@@ -137,7 +140,12 @@ function Generic(props: { path: string; label: string }) {
     { title: 'Name', cell: (i) => <strong>{str(i.id ?? i.name)}</strong> },
     { title: 'Type', cell: (i) => str(i.type), wide: true },
     { title: 'Status', cell: (i) => { const s = str(i.status ?? (i.enable === false ? 'disabled' : i.enable === true ? 'enabled' : undefined)); return <Badge kind={statusKind(s)}>{s}</Badge>; } },
-    { title: 'SQL / description', cell: (i) => (i.sql ? <code>{str(i.sql)}</code> : str(i.description)), wide: true },
+    { title: 'SQL / description', cell: (i) => (i.sql ? <code>{str(i.sql)}</code> : str(i.description ?? i.connector)), wide: true },
+    {
+      title: 'Per node',
+      cell: (i) => (Array.isArray(i.node_status) ? (i.node_status as { node: string; status: string; status_reason?: string }[]).map((n) => `${n.node}: ${n.status}${n.status_reason ? ` (${n.status_reason})` : ''}`).join('; ') : '–'),
+      wide: true,
+    },
     { title: 'Counters', cell: (i) => metrics(i) || '–' },
   ];
   return (
