@@ -9,7 +9,8 @@ import { PROTOCOL_VERSION, nonce, proof } from '@vireo/cluster';
 import type { MqttClient } from 'mqtt';
 import { connect, endAll, freePort, waitFor } from './harness.js';
 import { startNode, waitLog, waitMembers, logsMatching, type ClusterNode } from './cluster-nodes.js';
-import { PeerStream, Relay } from './cluster-peer-attacker.js';
+import { existsSync } from 'node:fs';
+import { CookiePeer, PeerStream, Relay } from './cluster-peer-attacker.js';
 
 const T = { timeout: 120_000 };
 const nodes: ClusterNode[] = [];
@@ -119,4 +120,28 @@ test('a relay between two nodes with a secret cookie cannot inject or replay a f
   } finally {
     await endAll(sub);
   }
+});
+
+test('a peer that knows the cookie still cannot pass arguments the HTTP API would refuse: a trace aimed at /etc', T, async () => {
+  // a node with its HTTP API on: that is what serves admin operations
+  const a = startNode({ name: 'hsc@127.0.0.1', rpcPort: await freePort(), mqttPort: await freePort(), seeds: [], extraEnv: { VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${await freePort()}` } });
+  nodes.push(a);
+  await a.proc.waitForLog('HTTP API listening', 30_000);
+  const peer = new CookiePeer('cluster-test-cookie', 'insider@127.0.0.1');
+  strangers.push(peer);
+  await peer.join(a.rpcPort);
+  await waitLog(a, 'Cluster node running', (l) => l.peer_node === 'insider@127.0.0.1', 20_000);
+  const end = Date.now() + 60_000;
+  const bad = await peer.call(1, 'trace.start', { name: 'pwn', type: 'topic', filter: '#', file: '/etc/vireo-pwned', endAt: end, maxBytes: 4096 });
+  assert.equal(bad.ok, false);
+  assert.match(bad.error, /^trace\.start: bad arguments: .*additional properties/);
+  assert.equal(existsSync('/etc/vireo-pwned'), false);
+  const logged = await waitLog(a, 'Admin operation from the cluster refused: bad arguments', (l) => l.op === 'trace.start');
+  assert.match(String(logged.err), /additional properties/);
+  const kick = await peer.call(2, 'client.kick', { clientid: { $ne: '' } });
+  assert.deepEqual([kick.ok, /clientid must be string/.test(kick.error)], [false, true]);
+  // a well-formed call is answered: the check is on arguments, not on the peer
+  const listed = await peer.call(3, 'trace.list', null);
+  assert.equal(listed.ok, true);
+  assert.deepEqual(JSON.parse(listed.result.toString()), []);
 });
