@@ -10,6 +10,7 @@ import { RC } from '@vireo/mqtt';
 import { hostOf, type AuthenticateRequest, type AuthResult, type AuthorizeAction, type Broker, type BrokerHooks, type ClientInfo, type RecordTables } from '@vireo/broker';
 import type { Acl, AclDecision } from './acl.js';
 import { BanList, type Ban } from './banned.js';
+import { canonicalIp, netContains, parseNet } from './cidr.js';
 import { BuiltinUsers } from './builtin-users.js';
 import { DEFAULT_HASH } from './password-hash.js';
 import { AuthnChain, type AuthenticatorConfig } from './authn/chain.js';
@@ -148,20 +149,22 @@ export class AccessControl {
   }
 
   /** Adds a ban and disconnects the connected clients it covers; returns how many. */
-  ban(b: Ban): number {
-    this.banned.add(b);
+  ban(ban: Ban): number {
+    const b = this.banned.add(ban);
     this.logger.info({ as: b.as, who: b.who, by: b.by, reason: b.reason }, 'Banned');
     const broker = this.broker;
     if (!broker) return 0;
+    const net = b.as === 'peerhost_net' ? parseNet(b.who) : undefined;
+    const covers = (host: string) => (net ? netContains(net, host) : canonicalIp(host) === b.who);
     const hit = [...broker.connections()].filter((ch) =>
-      b.as === 'clientid' ? ch.clientId === b.who : b.as === 'username' ? ch.username === b.who : normalizeIp(hostOf(ch.peer)) === b.who,
+      b.as === 'clientid' ? ch.clientId === b.who : b.as === 'username' ? ch.username === b.who : covers(hostOf(ch.peer)),
     );
     for (const ch of hit) broker.kick(ch.clientId);
     return hit.length;
   }
 
   private async authenticate(req: AuthenticateRequest): Promise<AuthResult> {
-    const ban = this.banned.find(req.clientId, req.username, normalizeIp(hostOf(req.peer)));
+    const ban = this.banned.find(req.clientId, req.username, hostOf(req.peer));
     if (ban) {
       this.counters.bannedRefused++;
       this.logger.warn({ clientid: req.clientId, username: req.username, peer: req.peer, as: ban.as, who: ban.who }, 'Banned client refused');

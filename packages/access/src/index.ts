@@ -6,7 +6,7 @@ export { AccessControl, AccessCounters, normalizeIp } from './access-control.js'
 export type { AccessControlOptions } from './access-control.js';
 export { Acl, AclError, filterCovers } from './acl.js';
 export type { AclRule, AclWho, AclDecision } from './acl.js';
-export { BanList, BAN_KINDS } from './banned.js';
+export { BanError, BanList, BAN_KINDS, normalizeBanWho } from './banned.js';
 export type { Ban, BanKind } from './banned.js';
 export { BuiltinUsers, UserExistsError } from './builtin-users.js';
 export type { UserView, CheckResult, UserRecord } from './builtin-users.js';

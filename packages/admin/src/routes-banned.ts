@@ -4,7 +4,7 @@
  * list, the same on every node.
  */
 import type { FastifyInstance } from 'fastify';
-import { BAN_KINDS, type AccessControl, type Ban, type BanKind } from '@vireo/access';
+import { BAN_KINDS, BanError, normalizeBanWho, type AccessControl, type Ban, type BanKind } from '@vireo/access';
 import type { Broker } from '@vireo/broker';
 import { badRequest, errorSchema, notFound } from './errors.js';
 import { paginate, pageQuerySchema, type PageQuery } from './paging.js';
@@ -62,8 +62,15 @@ export function bannedRoutes(app: FastifyInstance, access: AccessControl, q: Clu
       const until = b.until === undefined || b.until === 'infinity' ? Infinity : Date.parse(b.until);
       if (Number.isNaN(until)) return badRequest(reply, 'BAD_REQUEST', 'until: an RFC 3339 time or "infinity"');
       if (until <= now) return badRequest(reply, 'BAD_REQUEST', 'until is in the past');
-      if (access.banned.get(b.as, b.who)) return badRequest(reply, 'ALREADY_EXISTS', `${b.as} ${b.who} is already banned`);
-      const ban: Ban = { as: b.as, who: b.who, by: b.by ?? 'mgmt_api', reason: b.reason ?? '', at, until };
+      let who: string;
+      try {
+        who = normalizeBanWho(b.as, b.who);
+      } catch (err) {
+        if (err instanceof BanError) return badRequest(reply, 'BAD_REQUEST', err.message);
+        throw err;
+      }
+      if (access.banned.get(b.as, who)) return badRequest(reply, 'ALREADY_EXISTS', `${b.as} ${who} is already banned`);
+      const ban: Ban = { as: b.as, who, by: b.by ?? 'mgmt_api', reason: b.reason ?? '', at, until };
       access.ban(ban);
       await copy(banId(ban));
       return view(ban);
@@ -81,8 +88,14 @@ export function bannedRoutes(app: FastifyInstance, access: AccessControl, q: Clu
       },
     },
     async (req, reply) => {
-      if (!access.banned.delete(req.params.as, req.params.who)) return notFound(reply, 'NOT_FOUND', 'Ban not found');
-      await copy(banId(req.params));
+      let who: string;
+      try {
+        who = normalizeBanWho(req.params.as, req.params.who);
+      } catch {
+        return notFound(reply, 'NOT_FOUND', 'Ban not found');
+      }
+      if (!access.banned.delete(req.params.as, who)) return notFound(reply, 'NOT_FOUND', 'Ban not found');
+      await copy(banId({ as: req.params.as, who }));
       return reply.code(204).send();
     },
   );

@@ -12,8 +12,8 @@ export const SECURITY_USAGE = `  users list                           Users of t
   users del USER
   users import FILE                    EMQX's export: JSON list or CSV (user_id,password_hash,salt,is_superuser)
   banned list
-  banned add clientid|username|peerhost WHO [--reason R] [--duration SECONDS | --until TIME]
-  banned del clientid|username|peerhost WHO
+  banned add clientid|username|peerhost|peerhost_net WHO [--reason R] [--duration SECONDS | --until TIME]
+  banned del clientid|username|peerhost|peerhost_net WHO
   acl reload                           Re-read the ACL file (the file source of authorization.sources)
   api-keys list | add NAME [--desc D] [--role administrator|viewer|publisher] | del NAME
   log set-level LEVEL                  debug, info, notice, warning, error, critical, alert, emergency
@@ -85,7 +85,7 @@ export function securityCommand(p: string[], v: SecurityOpts, call: Call, out: O
         const until = v.until ?? (v.duration ? new Date(Date.now() + seconds(v.duration) * 1000).toISOString() : undefined);
         const body = { as: kind(c), who: need(d, 'WHO'), by: 'vireo ctl', reason: v.reason ?? '', ...(until ? { until } : {}) };
         const r = (await call('POST', '/api/v5/banned', body)) as Record<string, unknown>;
-        return out(r, () => `banned ${c} ${d} until ${String(r.until)}\n`);
+        return out(r, () => `banned ${c} ${String(r.who)} until ${String(r.until)}\n`);
       });
     case 'banned del':
       return run(async () => {
@@ -138,7 +138,7 @@ function run(fn: () => Promise<string>): Promise<string> {
 }
 
 function kind(x: string | undefined): string {
-  if (x !== 'clientid' && x !== 'username' && x !== 'peerhost') throw new SecurityUsageError(`ban by clientid, username or peerhost, not ${x ?? 'nothing'}`);
+  if (x !== 'clientid' && x !== 'username' && x !== 'peerhost' && x !== 'peerhost_net') throw new SecurityUsageError(`ban by clientid, username, peerhost or peerhost_net, not ${x ?? 'nothing'}`);
   return x;
 }
 
