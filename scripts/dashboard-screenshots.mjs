@@ -42,7 +42,7 @@ try {
     n++;
   }, 40);
   await call(nodes[0].base, 'POST', '/api/v5/banned', API_KEY, { as: 'clientid', who: 'rogue-device', reason: 'flooding', until: new Date(Date.now() + 86400_000).toISOString() });
-  await call(nodes[0].base, 'POST', '/api/v5/trace', API_KEY, { name: 'sensor-7', type: 'clientid', clientid: 'sensor-007', file: join(dir, 'sensor-7.log') });
+  await call(nodes[0].base, 'POST', '/api/v5/trace', API_KEY, { name: 'sensor-7', type: 'clientid', clientid: 'sensor-007' });
   await new Promise((r) => setTimeout(r, 45_000));
 
   browser = await openBrowser({ width: 1280, height: 800 });

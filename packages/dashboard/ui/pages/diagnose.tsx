@@ -38,23 +38,11 @@ interface Trace {
   stop_reason: string | null;
 }
 
-/** Whether this node's `POST /trace` still needs a file path (it may choose one itself). */
-async function needsFile(): Promise<boolean> {
-  try {
-    const doc = (await (await fetch('/api-docs')).json()) as { paths: Record<string, { post?: { requestBody?: { content?: Record<string, { schema?: { required?: string[] } }> } } }> };
-    return doc.paths['/api/v5/trace']?.post?.requestBody?.content?.['application/json']?.schema?.required?.includes('file') ?? true;
-  } catch {
-    return true;
-  }
-}
-
 function Traces(props: { admin: boolean }) {
   const list = usePoll(() => request<Trace[]>('GET', '/api/v5/trace'), 3000);
   const act = useAction();
-  const [fileNeeded, setFileNeeded] = useState(true);
-  const [form, setForm] = useState({ name: '', type: 'clientid', value: '', minutes: '10', file: '' });
+  const [form, setForm] = useState({ name: '', type: 'clientid', value: '', minutes: '10' });
   const [follow, setFollow] = useState<{ name: string; node: string }>();
-  useEffect(() => void needsFile().then(setFileNeeded), []);
   return (
     <>
       {props.admin && (
@@ -65,11 +53,9 @@ function Traces(props: { admin: boolean }) {
             onSubmit={(e) => {
               e.preventDefault();
               void act.run(async () => {
-                const body: Record<string, unknown> = { name: form.name, type: form.type, [form.type]: form.value, duration: Math.round(Number(form.minutes) * 60) };
-                if (form.file) body.file = form.file;
-                await post('/api/v5/trace', body);
+                await post('/api/v5/trace', { name: form.name, type: form.type, [form.type]: form.value, duration: Math.round(Number(form.minutes) * 60) });
                 list.reload();
-                return `Trace ${form.name} started on every node`;
+                return `Trace ${form.name} started on every node (each writes <data_dir>/trace/${form.name}.log)`;
               });
             }}
           >
@@ -88,9 +74,6 @@ function Traces(props: { admin: boolean }) {
             </Field>
             <Field label="Minutes">
               <input name="minutes" type="number" min={1} max={10080} required value={form.minutes} onInput={(e) => setForm({ ...form, minutes: value(e) })} />
-            </Field>
-            <Field label={fileNeeded ? 'File on each node' : 'File on each node (optional)'} hint="an absolute path">
-              <input name="file" required={fileNeeded} value={form.file} onInput={(e) => setForm({ ...form, file: value(e) })} placeholder="/var/lib/vireo/trace/name.log" />
             </Field>
             <button type="submit" class="primary" disabled={act.busy}>
               Start
