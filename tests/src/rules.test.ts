@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import { RuleEngine, RuleError } from '@vireo/rules';
+import { RuleEngine, RuleError, RuleStore } from '@vireo/rules';
+import { MemoryRecordTables } from '@vireo/access';
 import { collect, connect, endAll, startBroker, waitFor } from './harness.js';
 
 const silent = pino({ level: process.env.VIREO_TEST_LOG ?? 'silent' });
@@ -134,6 +135,71 @@ test('a rule with a syntax error or an unknown action is refused, naming where, 
     assert.equal(tb.broker.listenerCount('message.publish'), 0, 'no rule, no listener on the publish path');
   } finally {
     engine.close();
+    await tb.close();
+  }
+});
+
+test('message events: message_delivered names receiver and publisher, message_dropped the reason', async () => {
+  const tb = await startBroker();
+  const engine = new RuleEngine(tb.broker, { logger: silent });
+  const watcher = await connect(tb.url, { clientId: 'watcher' });
+  const sub = await connect(tb.url, { clientId: 'receiver', username: 'rcv' });
+  const pub = await connect(tb.url, { clientId: 'sender', username: 'snd' });
+  try {
+    engine.put({
+      id: 'ev',
+      sql: `SELECT event, clientid, username, from_clientid, from_username, topic, payload, reason
+            FROM "$events/message_delivered", "$events/message_dropped" WHERE topic =~ 'd/#' or topic =~ 'nobody/#'`,
+      actions: [{ function: 'republish', args: { topic: 'ev/${event}', payload: '${.}' } }],
+      enable: true,
+      description: '',
+    });
+    await watcher.subscribeAsync('ev/#');
+    await sub.subscribeAsync('d/#', { qos: 1 });
+    const got = collect(watcher, 2);
+    await pub.publishAsync('d/1', 'hello', { qos: 1 });
+    await pub.publishAsync('nobody/1', 'lost', { qos: 1 });
+    const byTopic = new Map((await got).map((m) => [m.topic, JSON.parse(m.payload) as Record<string, unknown>]));
+    assert.deepEqual(byTopic.get('ev/message.delivered'), {
+      event: 'message.delivered',
+      clientid: 'receiver',
+      username: 'rcv',
+      from_clientid: 'sender',
+      from_username: 'snd',
+      topic: 'd/1',
+      payload: 'hello',
+    });
+    assert.deepEqual(byTopic.get('ev/message.dropped'), { event: 'message.dropped', clientid: 'sender', username: 'snd', topic: 'nobody/1', payload: 'lost', reason: 'no_subscribers' });
+  } finally {
+    engine.close();
+    await endAll(watcher, sub, pub);
+    await tb.close();
+  }
+});
+
+test('rules made through the API are kept in the record table and come back at the next start, over the configuration', async () => {
+  const tb = await startBroker();
+  const tables = new MemoryRecordTables();
+  const spec = { id: 'kept', sql: 'SELECT * FROM "k/#"', actions: [], enable: true, description: 'from the API' };
+  try {
+    const first = new RuleStore(new RuleEngine(tb.broker, { logger: silent }), tables.table('rules'), new Set(['cfg']), silent);
+    first.engine.put({ id: 'cfg', sql: 'SELECT * FROM "c/#"', actions: [], enable: true, description: 'config' }, 'config');
+    first.put(spec);
+    first.put({ id: 'cfg', sql: 'SELECT * FROM "c/#"', actions: [], enable: false, description: 'changed through the API' });
+    assert.throws(() => first.delete('cfg'), /defined in the configuration/);
+    first.engine.close();
+
+    const engine = new RuleEngine(tb.broker, { logger: silent });
+    engine.put({ id: 'cfg', sql: 'SELECT * FROM "c/#"', actions: [], enable: true, description: 'config' }, 'config');
+    const again = new RuleStore(engine, tables.table('rules'), new Set(['cfg']), silent);
+    again.loadSaved();
+    assert.equal(engine.get('kept')?.description, 'from the API');
+    assert.equal(engine.get('kept')?.source, 'api');
+    assert.equal(engine.get('cfg')?.enable, false, "the API's version wins");
+    assert.equal(again.delete('kept'), true);
+    assert.deepEqual(tables.table('rules').entries().map(([k]) => k), ['cfg']);
+    engine.close();
+  } finally {
     await tb.close();
   }
 });

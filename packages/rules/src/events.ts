@@ -71,16 +71,26 @@ function messageFields(node: string, m: Message): Fields {
   };
 }
 
+/** One object literal (no spread): this is built for every message a rule's FROM matches. */
 export function messagePublish(node: string, m: Message, from: ClientFacts): Fields {
   return {
     event: 'message.publish',
-    ...messageFields(node, m),
+    id: m.id.toString(16).padStart(16, '0'),
+    payload: m.payload.toString('utf8'),
+    topic: m.topic,
+    qos: m.qos,
+    flags: { retain: m.retain, dup: false },
+    pub_props: m.properties ? pubProps(m.properties) : EMPTY,
+    publish_received_at: m.timestamp,
+    node,
     clientid: m.from,
     username: from.username,
     peerhost: from.peerhost,
     timestamp: m.timestamp,
   };
 }
+
+const EMPTY: Fields = Object.freeze({}) as Fields;
 
 /** message_delivered / message_acked / delivery_dropped: to `clientId`, from the publisher. */
 export function messageTo(event: EventName, node: string, clientId: string, m: Message, to: ClientFacts, from: ClientFacts, reason?: string): Fields {

@@ -42,6 +42,12 @@ test('un-aliased paths nest as EMQX does; * copies every field; later fields and
   assert.equal(all!.q, 2);
   assert.deepEqual(run('SELECT payload.a AS a, a * 2 AS b FROM "t/#" WHERE b = 8', { payload: '{"a":4}' }), { a: 4, b: 8 });
   assert.deepEqual(run('SELECT 1 AS x.y.z FROM "t"'), { x: { y: { z: 1 } } });
+  // nesting into a map of the event changes the output only, not the event other rules read
+  const ctx = msg({ flags: { retain: true } });
+  const out = compileRuleSql('SELECT *, 1 AS flags.extra, payload.a AS payload.b FROM "t"').run(ctx)!;
+  assert.deepEqual(out.flags, { retain: true, extra: 1 });
+  assert.deepEqual(ctx.fields.flags, { retain: true });
+  assert.deepEqual(out.payload, { b: undefined });
   assert.deepEqual(run("SELECT upper(clientid) FROM \"t\""), { 'upper(clientid)': 'C1' });
 });
 

@@ -117,7 +117,8 @@ function setPath(out: Output, path: string[], value: Value): void {
   let o = out;
   for (let i = 0; i < path.length - 1; i++) {
     const next = o[path[i]!];
-    o = isObject(next) ? next : (o[path[i]!] = {});
+    // a copy: the map may be the event's own (`SELECT *`), which other rules read too
+    o = o[path[i]!] = isObject(next) ? { ...next } : {};
   }
   o[path.at(-1)!] = value;
 }
