@@ -44,6 +44,12 @@ test('ingress runs on exactly one node and moves, with its session, when that no
           VIREO_BRIDGES__MQTT__CMD__INGRESS__REMOTE__TOPIC: 'cmd/#',
           VIREO_BRIDGES__MQTT__CMD__INGRESS__REMOTE__QOS: '1',
           VIREO_BRIDGES__MQTT__CMD__INGRESS__LOCAL__TOPIC: 'local/${topic}',
+          // both directions: ingress on the owner's own connection, egress from every node
+          VIREO_BRIDGES__MQTT__BOTH__SERVER: `127.0.0.1:${mosq.port}`,
+          VIREO_BRIDGES__MQTT__BOTH__RECONNECT_INTERVAL: '200ms',
+          VIREO_BRIDGES__MQTT__BOTH__INGRESS__REMOTE__TOPIC: 'down/#',
+          VIREO_BRIDGES__MQTT__BOTH__INGRESS__LOCAL__TOPIC: 'local/${topic}',
+          VIREO_BRIDGES__MQTT__BOTH__EGRESS__LOCAL__TOPIC: 'up/#',
         },
       }),
     );
@@ -51,7 +57,10 @@ test('ingress runs on exactly one node and moves, with its session, when that no
   await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((x) => x.name), 40_000)));
   // the owner is the same on both nodes' view; only it logs that the ingress runs there
   // (before the nodes saw each other, each ran it alone: starts minus stops is what runs now)
-  const runs = (n: ClusterNode) => logsMatching(n, 'Bridge ingress runs on this node').length - logsMatching(n, 'Bridge ingress stopped on this node').length;
+  const runsOf = (n: ClusterNode, bridge: string) =>
+    logsMatching(n, 'Bridge ingress runs on this node', (l) => l.bridge === bridge).length - logsMatching(n, 'Bridge ingress stopped on this node', (l) => l.bridge === bridge).length;
+  const runs = (n: ClusterNode) => runsOf(n, 'cmd');
+  await waitFor(() => nodes.filter((n) => runsOf(n, 'both') > 0).length === 1, 'exactly one node runs the ingress of both', 20_000);
   await waitFor(() => nodes.filter((n) => runs(n) > 0).length === 1, 'exactly one node runs the ingress', 20_000);
   const owner = nodes.find((n) => runs(n) > 0)!;
   const other = nodes.find((n) => n !== owner)!;
@@ -64,16 +73,17 @@ test('ingress runs on exactly one node and moves, with its session, when that no
   clients.push(remote);
   const got = subs.map((s) => {
     const seen: string[] = [];
-    s.on('message', (t, p) => t.startsWith('local/cmd/') && seen.push(`${t}=${p.toString()}`));
+    s.on('message', (t, p) => (t.startsWith('local/cmd/') || t.startsWith('local/down/')) && seen.push(`${t}=${p.toString()}`));
     return seen;
   });
   await syncRoutes(await connect(owner.url, { clientId: 'sync-probe' }).then((c) => (clients.push(c), c)), subs);
 
   await remote.publishAsync('cmd/1', 'one', { qos: 1 });
+  await remote.publishAsync('down/1', 'two-way', { qos: 1 });
   await remote.publishAsync('cmd/end', 'marker', { qos: 1 });
   await waitFor(() => got.every((g) => g.includes('local/cmd/end=marker')), 'both subscribers got the marker', 10_000);
   await sleep(300); // a second ingress would deliver its copies about as fast
-  for (const g of got) assert.deepEqual(g, ['local/cmd/1=one', 'local/cmd/end=marker'], 'each remote message once in the cluster');
+  for (const g of got) assert.deepEqual(g.sort(), ['local/cmd/1=one', 'local/cmd/end=marker', 'local/down/1=two-way'], 'each remote message once in the cluster');
   assert.equal(runs(other), 0, 'the other node does not subscribe');
 
   // the owner dies; published meanwhile at the remote, kept there for the ingress session
@@ -86,6 +96,11 @@ test('ingress runs on exactly one node and moves, with its session, when that no
   await remote.publishAsync('cmd/3', 'after', { qos: 1 });
   await waitFor(() => survivorGot.includes('local/cmd/3=after'), 'later messages too', 10_000);
   await sleep(300);
-  assert.deepEqual(survivorGot.slice(2), ['local/cmd/2=while-moving', 'local/cmd/3=after']);
+  assert.deepEqual(survivorGot.slice(3), ['local/cmd/2=while-moving', 'local/cmd/3=after']);
+  // the two-way bridge's ingress is on the survivor now too (it was, or it moved)
+  await waitFor(() => runsOf(other, 'both') > 0, 'the survivor runs the two-way ingress', 20_000);
+  await waitFor(() => mosq!.log().split('\n').filter((l) => l.includes(`Received SUBSCRIBE from both:${other.name}`)).length > 0, 'its subscription at Mosquitto', 20_000);
+  await remote.publishAsync('down/2', 'later', { qos: 1 });
+  await waitFor(() => survivorGot.includes('local/down/2=later'), 'two-way ingress after the move', 10_000);
   assert.ok(survivor.connected);
 });
