@@ -6,7 +6,7 @@
  * before it sends its own, so a stranger it dials learns nothing it could relay. Both
  * sides then derive one key per direction from the same inputs, and every later frame is
  * sealed with it (seal.ts): a relay in the middle that passed the handshake through still
- * cannot add, change, drop or replay a frame unnoticed. The cookie never crosses the wire.
+ * cannot add, change, drop or replay a frame unnoticed. (Keys are 32 bytes: AES-256.) The cookie never crosses the wire.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 

@@ -1,7 +1,10 @@
 /**
  * Frames on the wire after the handshake: each is the plain encoded `Frame` preceded by a
  * `seal` field (number 60, so the whole is still a valid `Frame` message) holding a
- * sequence number and HMAC-SHA256(direction key, seq | frame bytes). The receiver takes
+ * sequence number and a MAC of the frame bytes under the direction's key: GMAC (AES-256-GCM
+ * with the frame as associated data and the sequence number as the nonce, unique per key
+ * since each connection derives fresh keys), several times cheaper per byte than
+ * HMAC-SHA256 on the forwarding path (AES-NI/PCLMUL). The receiver takes
  * frames only in sequence with a good MAC, so nothing can be added, changed, dropped or
  * replayed on an authenticated stream, even by a relay that passed the handshake on.
  *
@@ -13,7 +16,7 @@
  * The gRPC method is therefore declared with raw-bytes (de)serializers here: the links
  * (outbound.ts, inbound.ts) encode, seal, open and decode frames themselves.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { PeerService, type Frame } from './wire.js';
 
@@ -47,7 +50,7 @@ export const RawPeerClient = grpc.makeGenericClientConstructor(RAW_PEER_SERVICE,
 
 // field 60, wire type 2 (length-delimited): varint 482
 const TAG = [0xe2, 0x03];
-const MAC_LEN = 32;
+const MAC_LEN = 16;
 /** The most frame bytes in one sealed message; larger frames are fragmented. */
 export const FRAGMENT_BYTES = 256 * 1024;
 /** Room for the seal itself in a message. */
@@ -75,10 +78,14 @@ function readVarint(b: Buffer, at: number): [value: number, next: number] | unde
 }
 
 function tag(key: Buffer, seq: number, more: boolean, body: Buffer): Buffer {
-  const s = Buffer.alloc(9);
-  s.writeBigUInt64BE(BigInt(seq));
-  s[8] = more ? 1 : 0;
-  return createHmac('sha256', key).update(s).update(body).digest();
+  // the nonce: the fragment flag and the sequence number, never repeated under one key
+  const iv = Buffer.alloc(12);
+  iv[3] = more ? 1 : 0;
+  iv.writeBigUInt64BE(BigInt(seq), 4);
+  const gmac = createCipheriv('aes-256-gcm', key, iv);
+  gmac.setAAD(body);
+  gmac.final();
+  return gmac.getAuthTag();
 }
 
 export function isSealed(b: Buffer): boolean {
