@@ -148,16 +148,24 @@ export class PubSubWorker {
     if (budget === 0) this.wake(p)
   }
 
-  // fixed rate: every publisher sends what its schedule says is due, within its window
+  // fixed rate: the publishers share one period and are offset across it in index order, so
+  // their due times come round in that order: a cursor visits only the publishers that are due
+  // (O(messages), not O(publishers) per timer tick); each sends all it owes, within its window.
   tick () {
     if (!this.running) return
     const now = nowMs()
-    const rate = this.cfg.rate
-    for (const p of this.pubs) {
-      const due = Math.min(Math.floor(((now - p.due0) * rate) / 1000) + 1, Math.ceil(((this.endAt - p.due0) * rate) / 1000))
-      if (due > p.seq && this.canSend(p)) this.write(p, Math.min(1024, due - p.seq))
+    const period = 1000 / this.cfg.rate
+    const n = this.pubs.length
+    if (n === 0) return
+    const sched = this.sched || (this.sched = { c: 0, k: 0 })
+    const dueAt = () => this.pubs[sched.c].due0 + sched.k * period
+    // far behind (a stall): skip whole rounds, every publisher still sends what it owes
+    if (now - dueAt() > period) sched.k = Math.max(sched.k, Math.floor((now - this.pubs[sched.c].due0) / period))
+    for (let visited = 0; visited <= n && dueAt() <= now; visited++) {
+      this.tickOne(this.pubs[sched.c], now)
+      if (++sched.c === n) { sched.c = 0; sched.k++ }
     }
-    setTimeout(() => this.tick(), 1)
+    setTimeout(() => this.tick(), Math.max(0, Math.min(1, dueAt() - nowMs())))
   }
 
   wake (p) {
@@ -178,9 +186,9 @@ export class PubSubWorker {
     })
   }
 
-  tickOne (p) {
+  tickOne (p, now = nowMs()) {
     if (!this.running) return
-    const due = Math.min(Math.floor(((nowMs() - p.due0) * this.cfg.rate) / 1000) + 1, Math.ceil(((this.endAt - p.due0) * this.cfg.rate) / 1000))
+    const due = Math.min(Math.floor(((now - p.due0) * this.cfg.rate) / 1000) + 1, Math.ceil(((this.endAt - p.due0) * this.cfg.rate) / 1000))
     if (due > p.seq && this.canSend(p)) this.write(p, Math.min(1024, due - p.seq))
   }
 
