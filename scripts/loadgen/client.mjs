@@ -12,7 +12,7 @@ export class Client {
   /**
    * @param {object} cfg  host, version, clean, keepalive, username, password, sessionExpiry, connectTimeout
    * @param {{port: number, clientId: string, localAddress?: string}} where
-   * @param {{onPublish?: Function, onAck?: Function, onClose?: Function}} hooks
+   * @param {{onPublish?: Function, onAck?: Function, onClose?: Function, onRead?: Function}} hooks
    */
   constructor (cfg, where, hooks = {}) {
     this.cfg = cfg
@@ -77,6 +77,7 @@ export class Client {
   }
 
   data (chunk) {
+    if (this.hooks.onRead) this.hooks.onRead()
     this.decoder.feed(chunk)
     if (this.ackOff > 0) {
       this.socket.write(this.acks.subarray(0, this.ackOff))

@@ -8,7 +8,8 @@ import { Hist } from './hist.mjs'
 import { SeqTracker } from './tracker.mjs'
 import { buildPlan, localAddress, nowMs, withConcurrency } from './plan.mjs'
 
-const BATCH = 64 // messages per write of an unlimited publisher
+const BATCH_BYTES = 16 * 1024 // an unlimited publisher writes up to this much per syscall
+const STALL_MS = 2000 // a closed-loop window full for this long with no delivery is written off
 
 export class PubSubWorker {
   constructor (cfg, w, send) {
@@ -32,6 +33,10 @@ export class PubSubWorker {
     this.running = false
     this.wakeList = []
     this.wakeScheduled = false
+    // receive time: read once per socket read, not per message (a read carries many)
+    this.now = 0
+    this.onRead = () => { this.now = nowMs() }
+    this.pubAt = [] // local publisher states by index
   }
 
   error (what) { this.errors[what] = (this.errors[what] || 0) + 1 }
@@ -45,7 +50,7 @@ export class PubSubWorker {
     // subscribers first, so nothing published is missed
     for (const s of mySubs) {
       const st = { index: s.index, hears: plan.hears[s.index], trk: [], client: null }
-      st.client = new Client(cfg, { port: s.port, clientId: s.clientId, localAddress: localAddress(cfg, s.index + plan.pubs.length) }, { onPublish: (f, b, a, e) => this.onPublish(st, f, b, a, e), onClose })
+      st.client = new Client(cfg, { port: s.port, clientId: s.clientId, localAddress: localAddress(cfg, s.index + plan.pubs.length) }, { onPublish: (f, b, a, e) => this.onPublish(st, f, b, a, e), onClose, onRead: this.onRead })
       this.subs.push(st)
     }
     const limit = Math.max(1, Math.floor(cfg.concurrency / W))
@@ -65,6 +70,11 @@ export class PubSubWorker {
         window: cfg.inflight,
         local: 0, // local subscribers that hear it: the end-to-end window counts their deliveries
         recvd: 0,
+        // closed loop: deliveries written off after a stall (QoS 0 messages the broker dropped never arrive)
+        writtenOff: 0,
+        seenRecvd: 0,
+        stallAt: 0,
+        batch: 1,
         due0: 0,
         blocked: false,
         woken: false,
@@ -73,6 +83,7 @@ export class PubSubWorker {
       st.client = new Client(cfg, { port: p.port, clientId: p.clientId, localAddress: localAddress(cfg, p.index) }, { onAck: (pid, rc) => this.onAck(st, pid, rc), onClose })
       this.pubs.push(st)
       this.pubByIndex.set(p.index, st)
+      this.pubAt[p.index] = st
     }
     await withConcurrency(this.pubs, limit, async (st) => {
       await st.client.connect()
@@ -96,7 +107,10 @@ export class PubSubWorker {
       this.running = true
       this.cpu0 = process.cpuUsage()
       if (cfg.rate > 0) this.tick()
-      else for (const p of this.pubs) this.pump(p)
+      else {
+        for (const p of this.pubs) { p.batch = Math.max(1, Math.floor(BATCH_BYTES / p.tpl.length)); p.stallAt = nowMs(); this.pump(p) }
+        if (cfg.maxPending > 0) this.stallTimer = setInterval(() => this.checkStalls(), 250)
+      }
       setTimeout(() => this.stopPublishing(), Math.max(0, this.endAt - nowMs()))
     }
     setTimeout(begin, Math.max(0, startAt - nowMs()))
@@ -107,7 +121,7 @@ export class PubSubWorker {
 
   canSend (p) {
     if (this.cfg.qos > 0 && p.inflight >= p.window) return false
-    if (this.cfg.rate === 0 && this.cfg.maxPending > 0 && p.local > 0 && p.seq * p.local - p.recvd >= this.cfg.maxPending * p.local) return false
+    if (this.cfg.rate === 0 && this.cfg.maxPending > 0 && p.local > 0 && p.seq * p.local - p.recvd - p.writtenOff >= this.cfg.maxPending * p.local) return false
     return !p.blocked && !p.client.closed
   }
 
@@ -139,8 +153,8 @@ export class PubSubWorker {
     if (!this.running) return
     let budget = 1024 // then yield to the event loop
     while (budget > 0 && this.canSend(p)) {
-      let n = BATCH
-      if (this.cfg.rate === 0 && this.cfg.maxPending > 0 && p.local > 0) n = Math.min(n, Math.ceil((this.cfg.maxPending * p.local - (p.seq * p.local - p.recvd)) / p.local))
+      let n = p.batch
+      if (this.cfg.rate === 0 && this.cfg.maxPending > 0 && p.local > 0) n = Math.min(n, Math.ceil((this.cfg.maxPending * p.local - (p.seq * p.local - p.recvd - p.writtenOff)) / p.local))
       const k = this.write(p, Math.max(1, Math.min(n, budget)))
       if (k === 0) break
       budget -= k
@@ -203,7 +217,7 @@ export class PubSubWorker {
   }
 
   onPublish (s, flags, buf, start, end) {
-    const now = nowMs()
+    const now = this.now
     const po = publishPayloadOffset(flags, this.cfg.version, buf, start)
     if (end - po < 16) { this.error('foreign message (payload shorter than 16 bytes)'); return }
     const sentMs = buf.readDoubleBE(po)
@@ -218,14 +232,31 @@ export class PubSubWorker {
       else this.hist.recordMs(now - sentMs)
     } else this.drainHist.recordMs(now - sentMs)
     this.lastRecv = now
-    const p = this.pubByIndex.get(pubIndex)
-    if (p) { p.recvd++; if (this.running && this.cfg.rate === 0 && this.cfg.maxPending > 0) this.wake(p) }
+    const p = this.pubAt[pubIndex]
+    if (p !== undefined) { p.recvd++; if (this.running && this.cfg.rate === 0 && this.cfg.maxPending > 0) this.wake(p) }
     if (fresh && this.waitingDeliveries && s.outstanding > 0 && --s.outstanding === 0 && --this.subsOutstanding === 0) this.waitingDeliveries()
   }
 
   // end of the window: no more publishing; wait (at most to the drain deadline) for the acks
+  // a closed-loop publisher whose window stays full with no delivery for STALL_MS would wait
+  // forever (QoS 0 messages the broker dropped): write the outstanding deliveries off, go on
+  checkStalls () {
+    const now = nowMs()
+    for (const p of this.pubs) {
+      if (p.local === 0) continue
+      if (p.recvd !== p.seenRecvd || this.canSend(p)) { p.seenRecvd = p.recvd; p.stallAt = now; continue }
+      if (now - p.stallAt >= STALL_MS) {
+        p.writtenOff = p.seq * p.local - p.recvd
+        p.stallAt = now
+        this.notes.add('a publisher\'s end-to-end window stalled for 2 s (deliveries missing): it was reset')
+        this.wake(p)
+      }
+    }
+  }
+
   async stopPublishing () {
     this.running = false
+    clearInterval(this.stallTimer)
     this.tEnd = nowMs()
     const c = process.cpuUsage(this.cpu0)
     this.cpuUs = c.user + c.system
