@@ -132,7 +132,8 @@ export class PublishTemplate {
 
 /**
  * Streaming decoder: feed() it whatever TCP delivers; it calls onPacket(type, flags, buf, start, end)
- * for every whole packet, the body being buf[start, end). Frames split across reads are kept.
+ * for every whole packet, the body being buf[start, end), valid only during the call (the
+ * read buffer is reused). Frames split across reads are kept.
  */
 export class Decoder {
   constructor (onPacket) {
@@ -164,7 +165,8 @@ export class Decoder {
       this.onPacket(h >> 4, h & 0x0f, buf, p, p + len)
       off = p + len
     }
-    if (off < n) this.rest = buf.subarray(off)
+    // a copy: the read buffer is reused for the next read
+    if (off < n) this.rest = Buffer.from(buf.subarray(off))
   }
 }
 
