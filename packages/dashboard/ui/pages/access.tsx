@@ -78,6 +78,7 @@ function Bans(props: { admin: boolean }) {
                 <option value="clientid">Client ID</option>
                 <option value="username">Username</option>
                 <option value="peerhost">IP address</option>
+                <option value="peerhost_net">IP network (CIDR)</option>
               </select>
             </Field>
             <Field label="Who">
