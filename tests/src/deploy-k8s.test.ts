@@ -2,13 +2,12 @@
  * The Kubernetes files as an operator applies them: every overlay rendered by `kubectl
  * kustomize`, with the Secrets docs/deployment.md tells how to create, validated against the
  * configuration contract, and its pod started as a real node from the rendered environment
- * and mounted files (the prod overlay's first-user Job run against it, its ACL and
- * authentication tried with MQTT clients). The addons (ServiceMonitor, HPA) are checked
+ * and mounted files (the prod overlay's first users, ACL and authentication tried with MQTT
+ * clients). The addons (ServiceMonitor, HPA) are checked
  * against the overlays and against what a node serves.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -269,14 +268,6 @@ async function until200(url: string, ms: number): Promise<void> {
   }
 }
 
-function sh(script: string, env: Record<string, string>): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    execFile('sh', ['-c', script], { cwd: repoFile('.'), env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-    );
-  });
-}
-
 /**
  * The overlay's pod vireo-0 as a real node: its rendered environment and mounted files, with
  * what only a cluster gives replaced (free ports on 127.0.0.1, its own data dir, no peers).
@@ -319,7 +310,7 @@ test('k8s/overlays/dev as a real node: ready, scraped, clients connect without c
   }
 });
 
-test('k8s/overlays/prod as a real node: the first-user Job adds the Secret\'s user (twice is fine), anonymous and wrong passwords refused, EMQX\'s default ACL holds', { skip, timeout: 120_000 }, async () => {
+test('k8s/overlays/prod as a real node: the Secret\'s first user logs in, anonymous and wrong passwords refused, EMQX\'s default ACL holds', { skip, timeout: 120_000 }, async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'vireo-k8s-prod-'));
   let node: ReturnType<typeof spawnVireo> | undefined;
   const clients: MqttClient[] = [];
@@ -327,33 +318,19 @@ test('k8s/overlays/prod as a real node: the first-user Job adds the Secret\'s us
     const pod = await startPod('k8s/overlays/prod', root);
     node = pod.node;
     const url = `mqtt://127.0.0.1:${pod.mqttPort}`;
-    const user = pod.o.secrets.get('vireo-mqtt-user');
-    assert.ok(user?.username && user.password, 'docs/deployment.md creates the first user\'s Secret');
-    assert.notEqual(await connackCode(url, { clientId: 'before', username: user.username, password: user.password, protocolVersion: 5 }), 0, 'no user before the Job');
-
-    // the Job's container, as rendered: its script run from the image's working directory
-    // (the repository has the same packages/server/dist/cli.js), its API URL pointed here
-    const job = one(render('k8s/overlays/prod'), 'Job', 'vireo-first-user');
-    const jobSpec = (job.spec as { template: { spec: PodSpec } }).template.spec;
-    const jc = jobSpec.containers[0];
-    assert.deepEqual(jc.command, ['sh', '-c']);
-    assert.equal(jc.image, pod.o.container.image, 'the Job runs the nodes\' image');
-    const jobMounts = materializeMounts(pod.o.objs, pod.o.secrets, jobSpec, jc, path.join(root, 'job'));
-    const jobEnv = Object.fromEntries(Object.entries(containerEnv(pod.o.objs, pod.o.secrets, jc, 'job', 'mqtt')).map(([k, v]) => [k, remap(v, jobMounts)]));
-    assert.match(jobEnv.VIREO_CTL_URL, /^http:\/\/vireo-api:18083$/);
-    const apiSvc = one(pod.o.objs, 'Service', 'vireo-api');
-    assert.ok((apiSvc.spec?.ports as { port: number }[]).some((p) => p.port === 18083), 'the Job\'s URL is the API Service');
-    jobEnv.VIREO_CTL_URL = pod.http;
-    const script = remap(jc.args![0], jobMounts);
-    const first = await sh(script, jobEnv);
-    assert.equal(first.code, 0, first.out);
-    assert.match(first.out, new RegExp(`added user ${user.username}`));
-    const again = await sh(script, jobEnv);
-    assert.equal(again.code, 0, again.out);
-    assert.match(again.out, /already exists/);
+    // the user the documented command put in the Secret's CSV
+    const csv = pod.o.secrets.get('vireo-mqtt-users')?.['users.csv'];
+    assert.ok(csv, 'docs/deployment.md creates the first users\' Secret');
+    const [header, first] = csv.trim().split('\n');
+    assert.equal(header, 'user_id,password,is_superuser');
+    const [username, password, superuser] = first.split(',');
+    assert.equal(superuser, 'false', 'the first user is no superuser: the ACL applies to it');
+    assert.ok(password.length >= 24, 'a random password');
+    const user = { username, password };
 
     assert.equal(await connackCode(url, { clientId: 'anon', protocolVersion: 5 }), 0x87, 'anonymous: Not authorized');
     assert.equal(await connackCode(url, { clientId: 'wrong', username: user.username, password: 'not-it', protocolVersion: 5 }), 0x86, 'wrong password: Bad user name or password');
+    assert.equal(await connackCode(url, { clientId: 'fleet-1', username: user.username, password: user.password, protocolVersion: 5 }), 0, 'the first user logs in');
     // from another address than the node's own: EMQX's default rules for everybody
     const device = await connectFrom('127.0.0.2', pod.mqttPort, { clientId: 'device-1', username: user.username, password: user.password });
     clients.push(device);

@@ -5,7 +5,8 @@
  * pod of the StatefulSet gets from them: its environment and its mounted files.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -85,20 +86,31 @@ export function one(objs: K8sObject[], kind: string, name?: string): K8sObject {
 }
 
 /**
- * The `kubectl … create secret generic …` commands of docs/deployment.md (joined across
- * `\` line ends), each run through bash with `--dry-run=client -o yaml`: the Secrets an
- * operator following the docs ends up with, values decoded.
+ * The shell blocks of docs/deployment.md that create Secrets, each run through bash in a
+ * scratch directory as written, except that `kubectl … create secret generic …` gets
+ * `--dry-run=client -o yaml` (offline) and other kubectl lines (creating the namespace)
+ * are skipped: the Secrets an operator following the docs ends up with, values decoded.
  */
 export function documentedSecrets(): Map<string, Record<string, string>> {
-  const doc = readFileSync(repoFile('docs/deployment.md'), 'utf8').replace(/\\\n\s*/g, ' ');
-  const commands = doc.split('\n').filter((l) => /^\s*kubectl\b.*\bcreate secret generic\b/.test(l));
+  const doc = readFileSync(repoFile('docs/deployment.md'), 'utf8');
+  const blocks = [...doc.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1].replace(/\\\n\s*/g, ' ')).filter((b) => /\bcreate secret generic\b/.test(b));
   const out = new Map<string, Record<string, string>>();
-  for (const cmd of commands) {
-    const yaml = execFileSync('bash', ['-c', `set -euo pipefail; ${cmd.trim()} --dry-run=client -o yaml`], { encoding: 'utf8' });
-    const [secret] = parseObjects(yaml);
-    const data: Record<string, string> = {};
-    for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
-    out.set(secret.metadata.name, data);
+  const dir = mkdtempSync(path.join(tmpdir(), 'vireo-doc-secrets-'));
+  try {
+    for (const block of blocks) {
+      const script = block
+        .split('\n')
+        .map((l) => (/^\s*kubectl\b.*\bcreate secret generic\b/.test(l) ? `${l} --dry-run=client -o yaml; echo ---` : /^\s*kubectl\b/.test(l) ? `: ${JSON.stringify(l)}` : l))
+        .join('\n');
+      const yaml = execFileSync('bash', ['-c', `set -euo pipefail\n${script}`], { cwd: dir, encoding: 'utf8' });
+      for (const secret of parseObjects(yaml)) {
+        const data: Record<string, string> = {};
+        for (const [k, v] of Object.entries(secret.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+        out.set(secret.metadata.name, data);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
   return out;
 }
