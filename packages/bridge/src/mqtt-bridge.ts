@@ -16,6 +16,7 @@ import { topicMatches } from '@vireo/mqtt';
 import { newMessageId, type Broker, type Message, type MessageProperties } from '@vireo/broker';
 import { renderPayload, renderQos, renderRetain, renderText, type Template, type TemplateFields } from './bridge-template.js';
 import { ingressOwner } from './ingress-owner.js';
+import { DiskBuffer, type DiskPlace } from './disk-buffer.js';
 
 export interface BridgeTemplates {
   topic: Template;
@@ -50,6 +51,8 @@ export interface MqttBridgeOptions {
    * owner. Unset: ingress shares the node's connection, on every node.
    */
   ingressClientId?: string;
+  /** Keep the egress buffer in this directory (disk-buffer.ts): what was accepted survives a crash or restart. */
+  bufferDir?: string;
 }
 
 /** `standby`: an ingress-only bridge on a node that does not own its ingress now. */
@@ -91,6 +94,8 @@ interface Outgoing {
   payload: Buffer;
   opts: IClientPublishOptions;
   size: number;
+  /** Where it is in the disk buffer, when there is one. */
+  place?: DiskPlace;
 }
 
 /** How often a full buffer is logged at most. */
@@ -113,6 +118,7 @@ export class MqttBridge {
   private ingressClient: MqttClient | undefined;
   private ingressStatus: BridgeStatus = 'standby';
   private stopped = false;
+  private disk: DiskBuffer | undefined;
 
   constructor(
     private readonly broker: Broker,
@@ -143,8 +149,9 @@ export class MqttBridge {
     if (this.separateIngress || this.gatedIngress) {
       this.broker.on('cluster.nodes_changed', this.onNodes);
       this.onNodes(this.broker.cluster.nodes());
-      if (!o.egress) return;
+        if (!o.egress) return;
     }
+    if (o.egress && o.bufferDir) this.openDisk(o.bufferDir);
     const client = this.connectClient(o.clientId, !this.separateIngress);
     this.client = client;
     client.on('connect', () => this.onConnect());
@@ -154,6 +161,19 @@ export class MqttBridge {
       this.logger.warn({ bridge: o.name, server: o.server, err: err.message }, 'Bridge connection error');
     });
     if (o.egress) this.broker.on('message.publish', this.onLocalPublish);
+  }
+
+  /** Opens the disk buffer and queues what a previous run accepted and did not get acknowledged. */
+  private openDisk(dir: string): void {
+    const disk = new DiskBuffer(dir, this.options.name);
+    this.disk = disk;
+    const backlog = disk.backlog();
+    for (const { record, place } of backlog) {
+      const size = record.payload.length + record.topic.length;
+      this.bufferedBytes += size;
+      this.queue.push({ topic: record.topic, payload: record.payload, opts: { qos: record.qos, retain: record.retain }, size, place });
+    }
+    if (backlog.length) this.logger.info({ bridge: this.options.name, messages: backlog.length }, 'Bridge egress buffer read back from disk');
   }
 
   /** A connection to the remote broker; with `ingress`, it subscribes and publishes what arrives here. */
@@ -271,7 +291,12 @@ export class MqttBridge {
     this.status = 'stopped';
     const ingressClosed = this.stopIngress('stopping');
     const client = this.client;
-    if (!client) return ingressClosed;
+    const disk = this.disk;
+    this.disk = undefined;
+    if (!client) {
+      disk?.close();
+      return ingressClosed;
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => client.end(true, {}, () => resolve()), 2000);
       client.end(false, {}, () => {
@@ -280,6 +305,7 @@ export class MqttBridge {
       });
     });
     await ingressClosed;
+    disk?.close();
   }
 
   private onConnect(): void {
@@ -318,7 +344,8 @@ export class MqttBridge {
     const opts: IClientPublishOptions = { qos: renderQos(t.qos, f), retain: renderRetain(t.retain, f) };
     if (this.options.protocolVersion === 5 && msg.properties) opts.properties = v5Properties(msg);
     this.bufferedBytes += size;
-    this.queue.push({ topic, payload, opts, size });
+    const place = this.disk?.append({ topic, payload, qos: opts.qos ?? 0, retain: opts.retain ?? false });
+    this.queue.push({ topic, payload, opts, size, ...(place ? { place } : {}) });
     this.pump();
   };
 
@@ -334,6 +361,7 @@ export class MqttBridge {
         this.bufferedBytes -= out.size;
         if (err) this.counts.failed++;
         else this.counts.success++;
+        if (out.place) this.disk?.ack(out.place);
         this.pump();
       });
     }

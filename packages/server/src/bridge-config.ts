@@ -4,6 +4,7 @@
  * start-up naming the key, before any bridge connects.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { compileTemplate, MqttBridge, type BridgeTemplates, type MqttBridgeOptions } from '@vireo/bridge';
 import type { Broker } from '@vireo/broker';
@@ -22,7 +23,7 @@ export function startBridgesFor(config: VireoConfig, broker: Broker, logger: Log
   const options: MqttBridgeOptions[] = [];
   for (const [name, b] of Object.entries(config.bridges.mqtt)) {
     if (!b.enable) continue;
-    const o = bridgeOptions(`bridges.mqtt.${name}`, name, b, config.node.name, issues);
+    const o = bridgeOptions(`bridges.mqtt.${name}`, name, b, config.node.name, config.node.data_dir, issues);
     if (o) options.push(o);
   }
   if (issues.length) throw new ConfigError(issues);
@@ -34,7 +35,7 @@ export function startBridgesFor(config: VireoConfig, broker: Broker, logger: Log
   });
 }
 
-function bridgeOptions(at: string, name: string, b: BridgeConfig, node: string, issues: ConfigIssue[]): MqttBridgeOptions | undefined {
+function bridgeOptions(at: string, name: string, b: BridgeConfig, node: string, dataDir: string, issues: ConfigIssue[]): MqttBridgeOptions | undefined {
   const before = issues.length;
   if (b.server === '') issues.push({ path: `${at}.server`, message: 'required: the remote broker as host:port' });
   const ingressTopic = b.ingress.remote.topic;
@@ -66,6 +67,7 @@ function bridgeOptions(at: string, name: string, b: BridgeConfig, node: string, 
     reconnectInterval: b.reconnect_interval,
     maxInflight: b.max_inflight,
     maxBufferBytes: b.resource_opts.max_buffer_bytes,
+    ...(b.resource_opts.buffer_on_disk ? { bufferDir: join(dataDir, 'bridges') } : {}),
     ...(tls ? { tls } : {}),
     ...(ingressLocal ? { ingress: { remoteTopic: ingressTopic, remoteQos: b.ingress.remote.qos as 0 | 1 | 2, local: ingressLocal } } : {}),
     ...(egressRemote ? { egress: { localTopic: egressTopic, remote: egressRemote } } : {}),

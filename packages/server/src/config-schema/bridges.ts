@@ -27,6 +27,10 @@ const mqttBridge = {
   reconnect_interval: duration({ default: 5000, min: 100, max: 3_600_000, description: 'Wait before each reconnection attempt after the remote broker went away or refused.' }),
   max_inflight: int({ default: 32, min: 1, max: 65_535, description: 'Egress QoS 1/2 messages sent and not yet acknowledged by the remote broker.' }),
   resource_opts: {
+    buffer_on_disk: bool({
+      default: false,
+      description: 'Keep the egress buffer in `<node.data_dir>/bridges/<name>.buf` (a key of our own: EMQX\'s `volatile_offload` does not survive a restart): what was accepted is sent after a crash or restart (at least once); MQTT 5 properties are not kept.',
+    }),
     max_buffer_bytes: bytesize({
       default: 256 * 1024 * 1024,
       min: 1024,
