@@ -76,9 +76,15 @@ interface Overlay {
   secrets: Map<string, Record<string, string>>;
 }
 
+// each kustomization rendered once per file, and the documented Secrets made once: each
+// render and each kubectl run costs a process
+const rendered = new Map<string, K8sObject[]>();
+const renderOnce = (dir: string) => rendered.get(dir) ?? rendered.set(dir, render(dir)).get(dir)!;
+let secretsMade: Map<string, Record<string, string>> | undefined;
+
 function overlay(dir: string): Overlay {
-  const objs = render(dir);
-  const secrets = documentedSecrets();
+  const objs = renderOnce(dir);
+  const secrets = (secretsMade ??= documentedSecrets());
   const sts = one(objs, 'StatefulSet');
   const spec = sts.spec!.template!.spec;
   const container = spec.containers.find((c) => c.name === 'vireo')!;
@@ -187,7 +193,7 @@ test('deploy/acl.yaml is EMQX\'s default acl.conf, rule for rule', () => {
 });
 
 test('k8s/addons/monitoring: the ServiceMonitor scrapes the API Service of every overlay on its http port', { skip }, () => {
-  const [sm] = render('k8s/addons/monitoring');
+  const [sm] = renderOnce('k8s/addons/monitoring');
   assert.equal(sm.kind, 'ServiceMonitor');
   assert.equal(sm.apiVersion, 'monitoring.coreos.com/v1');
   const spec = sm.spec as { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] };
@@ -206,7 +212,7 @@ test('k8s/addons/monitoring: the ServiceMonitor scrapes the API Service of every
 });
 
 test('k8s/addons/hpa: scales the StatefulSet out on the adapter\'s connection metric, within the documented size, never in', { skip }, () => {
-  const [hpa] = render('k8s/addons/hpa');
+  const [hpa] = renderOnce('k8s/addons/hpa');
   assert.equal(hpa.kind, 'HorizontalPodAutoscaler');
   const spec = hpa.spec as {
     scaleTargetRef: { kind: string; name: string };
@@ -289,7 +295,7 @@ async function startPod(dir: string, root: string) {
   const http = `http://127.0.0.1:${httpPort}`;
   await until200(`${http}${o.container.readinessProbe!.httpGet!.path}`, 60_000);
   assert.equal((await fetch(`${http}${o.container.livenessProbe!.httpGet!.path}`)).status, 200, 'liveness answers');
-  const [sm] = render('k8s/addons/monitoring');
+  const [sm] = renderOnce('k8s/addons/monitoring');
   const scrape = await fetch(`${http}${(sm.spec as { endpoints: { path: string }[] }).endpoints[0].path}`);
   assert.equal(scrape.status, 200, 'the ServiceMonitor\'s path is scraped without credentials');
   assert.match(await scrape.text(), new RegExp(`^# TYPE ${HPA_SERIES} gauge$`, 'm'), 'the HPA\'s series is exported');
