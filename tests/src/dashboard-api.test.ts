@@ -18,6 +18,8 @@ const dir = mkdtempSync(join(tmpdir(), 'vireo-dashboard-api-'));
 const keyFile = join(dir, 'keys');
 writeFileSync(keyFile, 'ops:dash-key-secret\n');
 const nodes: DashNode[] = [];
+/** the key apiNodeEnv writes */
+const API_KEY_OPS = `Basic ${Buffer.from('ops:s3cret').toString('base64')}`;
 
 after(() => {
   for (const n of nodes) n.proc.kill('SIGKILL');
@@ -25,7 +27,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('no default password: nobody signs in; a weak one fails start-up naming the key; bootstrap file; tokens expire', { timeout: 90_000 }, async () => {
+test('no default password: nobody signs in; a weak one fails start-up naming the key; bootstrap file; tokens expire; a restart keeps users and the time series', { timeout: 90_000 }, async () => {
   // a weak password is refused at start, with the key's path
   const weak = await apiNodeEnv(mkdtempSync(join(dir, 'weak-')));
   const bad = spawnVireo({ env: { ...weak.env, VIREO_DASHBOARD__DEFAULT_PASSWORD: 'public' } });
@@ -37,7 +39,9 @@ test('no default password: nobody signs in; a weak one fails start-up naming the
   const usersFile = join(dir, 'dash-users');
   writeFileSync(usersFile, '# dashboard users\nwatch:W4tch-only:viewer\n');
   const n = await apiNodeEnv(mkdtempSync(join(dir, 'boot-')));
-  const proc = spawnVireo({ env: { ...n.env, VIREO_DASHBOARD__BOOTSTRAP_USERS_FILE: usersFile, VIREO_DASHBOARD__TOKEN_EXPIRED_TIME: '2s' } });
+  const dataDir = mkdtempSync(join(dir, 'data-'));
+  const env = { ...n.env, VIREO_NODE__DATA_DIR: dataDir, VIREO_DASHBOARD__BOOTSTRAP_USERS_FILE: usersFile, VIREO_DASHBOARD__TOKEN_EXPIRED_TIME: '2s', VIREO_DASHBOARD__SAMPLE_INTERVAL: '1s' };
+  let proc = spawnVireo({ env });
   await proc.waitForLog('HTTP API listening', 30_000);
   const base = `http://127.0.0.1:${n.httpPort}`;
   try {
@@ -61,6 +65,19 @@ test('no default password: nobody signs in; a weak one fails start-up naming the
     }, 'the token to expire', 10_000);
     assert.equal(expired.json.code, 'TOKEN_TIME_OUT');
     assert.match(expired.headers.get('www-authenticate') ?? '', /^Bearer/);
+
+    // after a restart on the same data dir: the user is kept (not made again), and so is the time series
+    const before = await call<{ time_stamp: number }[]>(base, 'GET', '/api/v5/monitor?latest=3600', API_KEY_OPS);
+    assert.ok(before.json.length > 0, 'samples before the restart');
+    const last = before.json[before.json.length - 1]!.time_stamp;
+    proc.kill('SIGTERM');
+    await proc.waitExit(30_000);
+    proc = spawnVireo({ env });
+    await proc.waitForLog('HTTP API listening', 30_000);
+    assert.equal(proc.logs().filter((l) => l.msg === 'Dashboard user made at start').length, 0, 'the bootstrap user exists already');
+    await signIn(base, 'watch', 'W4tch-only');
+    const after = await call<{ time_stamp: number }[]>(base, 'GET', '/api/v5/monitor?latest=3600', API_KEY_OPS);
+    assert.ok(after.json.some((x) => x.time_stamp === last), 'the samples from before the restart are still there');
   } finally {
     proc.kill('SIGKILL');
   }

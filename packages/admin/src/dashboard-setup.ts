@@ -1,10 +1,10 @@
 /**
  * Everything the web dashboard adds to the HTTP API, in one place for admin-server.ts: its
- * users and tokens (synced tables), the node's time series (monitor.ts), reading trace
+ * users and tokens (synced tables), the node's time series (monitor.ts, kept in the store), reading trace
  * files, and the page's files.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Broker } from '@vireo/broker';
+import type { Broker, RecordTable } from '@vireo/broker';
 import type { ClusterQuery } from './cluster-query.js';
 import type { SyncedTable } from './record-sync.js';
 import { DashboardUsers } from './dashboard-users.js';
@@ -22,6 +22,8 @@ export interface DashboardOptions {
   sampleIntervalMs?: number;
   /** The built page (packages/dashboard); absent: `/` says it is not built. */
   assetsDir?: string;
+  /** Where the time series is kept across a restart; absent: in memory only. */
+  samples?: RecordTable;
 }
 
 export interface DashboardParts {
@@ -34,7 +36,7 @@ export interface DashboardParts {
 
 export function dashboardParts(broker: Broker, opts: DashboardOptions = {}): DashboardParts {
   const users = opts.users ?? new DashboardUsers(3600_000);
-  const monitor = new Monitor(broker, opts.sampleIntervalMs ?? 10_000);
+  const monitor = new Monitor(broker, opts.sampleIntervalMs ?? 10_000, opts.samples);
   monitor.start();
   const sweep = setInterval(() => users.sweep(), 60_000).unref();
   return {

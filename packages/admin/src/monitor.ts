@@ -2,11 +2,12 @@
  * The node's time series for the dashboard (EMQX's `emqx_dashboard_monitor`): every
  * `dashboard.sample_interval` the node samples its gauges (connections, subscriptions,
  * topics, retained) and how many messages it received, sent and dropped since the previous
- * sample, and keeps the last hour in memory. Sample times fall on multiples of the interval,
- * so the nodes' series line up and sum point by point.
+ * sample, and keeps the last hour, in memory and (given a table) in the node's store, so the
+ * charts survive a restart. Sample times fall on multiples of the interval, so the nodes'
+ * series line up and sum point by point.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import type { Broker } from '@vireo/broker';
+import type { Broker, RecordTable } from '@vireo/broker';
 
 /** One sample (EMQX's `sampler` fields, plus Vireo's event-loop lag and memory). */
 export interface Sample {
@@ -55,9 +56,19 @@ export class Monitor {
   constructor(
     private readonly broker: Broker,
     readonly intervalMs: number,
+    /** where samples are kept across a restart (one small row per sample) */
+    private readonly table?: RecordTable,
   ) {
     const s = broker.stats;
     this.last = { at: Date.now(), received: s.msgIn, sent: s.msgOut, dropped: s.msgDropped };
+    const from = Date.now() - KEEP_MS;
+    const kept: Sample[] = [];
+    for (const [key, value] of table?.entries() ?? []) {
+      const x = JSON.parse(value) as Sample;
+      if (x.time_stamp > from) kept.push(x);
+      else table!.delete(key);
+    }
+    this.samples.push(...kept.sort((a, b) => a.time_stamp - b.time_stamp));
   }
 
   start(): void {
@@ -98,7 +109,8 @@ export class Monitor {
     // a sample in the same slot (timer drift) replaces the earlier one
     if (this.samples.length > 0 && this.samples[this.samples.length - 1]!.time_stamp === at) this.samples.pop();
     this.samples.push(sample);
-    while (this.samples.length > 0 && this.samples[0]!.time_stamp <= at - KEEP_MS) this.samples.shift();
+    this.table?.put(String(at), JSON.stringify(sample));
+    while (this.samples.length > 0 && this.samples[0]!.time_stamp <= at - KEEP_MS) this.table?.delete(String(this.samples.shift()!.time_stamp));
     return sample;
   }
 

@@ -65,5 +65,5 @@ export async function dashboardFor(config: VireoConfig, tables: RecordTables | u
     logger.info({ username: b.username, role: b.role, from: b.path }, 'Dashboard user made at start');
   }
   if (users.size === 0) logger.warn('No dashboard user: nobody can sign in to the dashboard. Set dashboard.default_password (VIREO_DASHBOARD__DEFAULT_PASSWORD) or dashboard.bootstrap_users_file.');
-  return { users, sampleIntervalMs: d.sample_interval, assetsDir: ASSETS_DIR };
+  return { users, sampleIntervalMs: d.sample_interval, assetsDir: ASSETS_DIR, samples: tables?.table('dashboard_samples') };
 }

@@ -51,6 +51,6 @@ export const dashboardSchema = {
     default: 10_000,
     min: 1000,
     max: 60_000,
-    description: 'How often each node samples its counters for the dashboard\'s charts (`GET /api/v5/monitor`); the last hour is kept in memory.',
+    description: 'How often each node samples its counters for the dashboard\'s charts (`GET /api/v5/monitor`); the last hour is kept, in the data dir too (one row per sample), so the charts survive a restart.',
   }),
 } as const satisfies SchemaNode;
