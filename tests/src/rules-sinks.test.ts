@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { PgConnector, PgSink, RedisConnector, RedisSink, RuleEngine, type RuleAction, type SinkOptions } from '@vireo/rules';
+import { HttpConnector, HttpSink, PgConnector, PgSink, RedisConnector, RedisSink, RuleEngine, type RuleAction, type SinkOptions } from '@vireo/rules';
 import { connect, endAll, freePort, startBroker, waitFor, type TestBroker } from './harness.js';
 import { killAllVireo, spawnVireo } from './vireo-process.js';
 import { startPostgres, startRedis, type DbServer } from './db-servers.js';
@@ -273,5 +273,55 @@ actions:
     await new Promise((r) => hook.close(r));
     rmSync(dir, { recursive: true, force: true });
     await db.query('DROP TABLE IF EXISTS temps_cfg').catch(() => undefined);
+  }
+});
+
+test('HTTP: templated path and body; a 5xx is retried until it passes, a 4xx fails that output alone', T, async () => {
+  const seen: { url: string; body: string; auth: string | undefined }[] = [];
+  let flaky = 0;
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      if (req.method === 'HEAD') return res.end();
+      const url = req.url ?? '';
+      if (url.startsWith('/flaky') && flaky++ < 2) {
+        res.statusCode = 503;
+        return res.end();
+      }
+      seen.push({ url, body, auth: req.headers.authorization });
+      res.statusCode = url.startsWith('/bad') ? 400 : 200;
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  const conn = new HttpConnector({ name: 'h', url: `http://127.0.0.1:${port}/`, headers: { authorization: 'Bearer t0k' }, connectTimeout: 2000 });
+  const sink = new HttpSink('http:h', conn, { method: 'post', path: '${kind}/${clientid}', body: '{"v": ${v}, "all": ${.}}', headers: {} }, { ...OPTS, batchSize: 1 }, logger);
+  const s = await withEngine(new Map([['http:h', sink]]), [{ id: 'h', sql: 'SELECT nth(2, split(topic, \'/\')) AS kind, clientid, payload.v AS v FROM "h/#"', actions: ['http:h'] }]);
+  const dev = await connect(s.tb.url, { clientId: 'dev-h' });
+  try {
+    await dev.publishAsync('h/ok', '{"v": 1}', { qos: 1 });
+    await dev.publishAsync('h/bad', '{"v": 2}', { qos: 1 });
+    await dev.publishAsync('h/flaky', '{"v": 3}', { qos: 1 });
+    await waitFor(() => sink.stats.success + sink.stats.failed === 3, 'three outputs settled', 20_000);
+    assert.deepEqual(
+      seen.map((r) => [r.url, JSON.parse(r.body).v, r.auth]),
+      [
+        ['/ok/dev-h', 1, 'Bearer t0k'],
+        ['/bad/dev-h', 2, 'Bearer t0k'],
+        ['/flaky/dev-h', 3, 'Bearer t0k'],
+      ],
+    );
+    assert.deepEqual(JSON.parse(seen[0]!.body).all, { kind: 'ok', clientid: 'dev-h', v: 1 });
+    assert.equal(sink.stats.failed, 1);
+    assert.ok(sink.stats.retried >= 2, 'the 503s were retried');
+    assert.equal(s.engine.get('h')!.metrics['actions.success'], 2);
+    assert.equal(s.engine.get('h')!.metrics['actions.failed'], 1);
+  } finally {
+    await endAll(dev);
+    await s.close();
+    sink.close();
+    await new Promise((r) => server.close(r));
   }
 });

@@ -12,7 +12,7 @@ export { EVENT_TOPICS } from './events.js';
 export type { EventName, EventTopic } from './events.js';
 export { compileTemplate, renderText } from './template.js';
 export type { Template } from './template.js';
-export { Sink } from './actions/sink.js';
+export { Sink, DisabledConnector, DisabledSink } from './actions/sink.js';
 export type { SinkOptions, SinkStats, Connector, ItemResult } from './actions/sink.js';
 export { PgConnector, PgSink } from './actions/pgsql.js';
 export type { PgConnectorOptions } from './actions/pgsql.js';

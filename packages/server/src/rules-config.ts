@@ -7,6 +7,8 @@
 import type { Logger } from 'pino';
 import type { Broker, RecordTables } from '@vireo/broker';
 import {
+  DisabledConnector,
+  DisabledSink,
   HttpConnector,
   HttpSink,
   PgConnector,
@@ -73,6 +75,7 @@ export function startRulesFor(config: VireoConfig, broker: Broker, logger: Logge
   if (issues.length) throw new ConfigError(issues);
   const makeConnector = (key: string): Connector => {
     const [type, name] = key.split(':') as ['pgsql' | 'redis' | 'http', string];
+    if (!config.connectors[type][name]!.enable) return new DisabledConnector(name);
     if (type === 'pgsql') {
       const c = config.connectors.pgsql[name]!;
       const { host, port } = hostPort(c.server, 5432);
@@ -115,8 +118,10 @@ export function startRulesFor(config: VireoConfig, broker: Broker, logger: Logge
     }
   };
   const add = (id: string, at: string, make: () => Sink<unknown>) => {
+    const [type, name] = id.split(':') as ['pgsql' | 'redis' | 'http', string];
+    const conn = connectors.get(`${type}:${config.actions[type][name]!.connector}`);
     try {
-      const s = make();
+      const s = conn instanceof DisabledConnector ? new DisabledSink(id, conn, sinkOptions(config.actions[type][name]!.resource_opts), logger) : make();
       sinks.set(id, s);
       actions.set(id, s);
     } catch (err) {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { newRuleMetrics, type ActionStatus } from './action.js';
-import { Sink, type Connector, type ItemResult, type SinkOptions } from './sink.js';
+import { DisabledConnector, DisabledSink, Sink, type Connector, type ItemResult, type SinkOptions } from './sink.js';
 
 const logger = pino({ level: 'silent' });
 const OPTS: SinkOptions = { batchSize: 4, batchTime: 2, maxBufferBytes: 1000, requestTtl: 1000, maxBackoff: 20 };
@@ -105,4 +105,13 @@ test('the buffer is bounded in bytes: past it outputs are dropped and counted; a
   await until(() => s.written.length === 3, 'held ones written');
   assert.deepEqual(s.written, [1, 2, 3]);
   s.close();
+});
+
+test('a disabled connector: its actions fail every output at once and hold nothing', () => {
+  const s = new DisabledSink('pgsql:x', new DisabledConnector('pg'), OPTS, logger);
+  const m = newRuleMetrics();
+  s.send({ n: 1 }, m, 'r');
+  assert.equal(m['actions.failed'], 1);
+  assert.equal(s.stats.queued, 0);
+  assert.equal(s.status, 'disconnected');
 });

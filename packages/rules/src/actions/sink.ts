@@ -34,6 +34,15 @@ export interface Connector {
   close(): Promise<void>;
 }
 
+/** A connector configured with `enable: false`: never connects; outputs sent to its actions fail at once. */
+export class DisabledConnector implements Connector {
+  readonly status: ActionStatus = 'disconnected';
+  readonly disabled = true;
+  constructor(readonly name: string) {}
+  async probe(): Promise<void> {}
+  async close(): Promise<void> {}
+}
+
 export interface SinkStats {
   queued: number;
   queuedBytes: number;
@@ -85,6 +94,11 @@ export abstract class Sink<T> implements RuleAction {
 
   send(out: Output, metrics: RuleMetrics, ruleId: string): void {
     if (this.closed) return;
+    if (this.connector instanceof DisabledConnector) {
+      metrics['actions.failed']++;
+      this.stats.failed++;
+      return;
+    }
     let r: { value: T; bytes: number };
     try {
       r = this.render(out);
@@ -226,5 +240,15 @@ export abstract class Sink<T> implements RuleAction {
     this.head = 0;
     this.bytes = 0;
     this.updateStats();
+  }
+}
+
+/** The action of a disabled connector: every output fails at once (counted), nothing is buffered. */
+export class DisabledSink extends Sink<never> {
+  protected render(): { value: never; bytes: number } {
+    throw new Error(`the connector of ${this.id} is disabled (enable: false)`);
+  }
+  protected write(): Promise<ItemResult[]> {
+    return Promise.resolve([]);
   }
 }
