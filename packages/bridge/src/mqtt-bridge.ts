@@ -197,6 +197,13 @@ export class MqttBridge {
     if (ingress && o.ingress) {
       client.on('connect', () => (!this.gatedIngress || this.owner) && this.subscribeIngress(client));
       client.on('message', (topic, payload, packet) => this.onRemoteMessage(topic, payload, packet));
+      // MQTT.js acknowledges once this calls back, after 'message' published the message here:
+      // with durability: durable, only when what that publish wrote is committed
+      const store = this.broker.options.store;
+      client.handleMessage = (packet, done) => {
+        if (store.durable && packet.cmd === 'publish' && packet.qos > 0) store.afterCommit(() => done(), 0);
+        else done();
+      };
     }
     return client;
   }
