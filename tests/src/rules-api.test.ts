@@ -30,14 +30,32 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function api(node: { http: number }, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+/** What the tests read of the API's answers (loosely: each assertion checks the field it needs). */
+interface Answer {
+  id: string;
+  code: string;
+  message: string;
+  enable: boolean;
+  source: string;
+  status: string;
+  from: string[];
+  metrics: Record<string, number>;
+  node_metrics: { node: string; metrics: Record<string, number> }[];
+  node_status: { node: string; status: string }[];
+  meta: { count: number };
+  c: string;
+  x: number;
+  [k: string]: unknown;
+}
+
+async function api(node: { http: number }, method: string, path: string, body?: unknown): Promise<{ status: number; body: Answer & Answer[] }> {
   const res = await fetch(`http://127.0.0.1:${node.http}${path}`, {
     method,
     headers: { authorization: AUTH, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as Answer & Answer[] };
 }
 
 test('rules through the API on two real nodes: made on A, runs on B; changed, tested, counted, deleted', { timeout: 120_000 }, async () => {
@@ -100,7 +118,7 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   const [m] = await got;
   assert.equal(m!.topic, 'out/dev-b');
   assert.equal(m!.payload, '42');
-  let metrics: any;
+  let metrics = {} as Answer;
   for (const until = Date.now() + 10_000; Date.now() < until; await sleep(100)) {
     metrics = (await api(a, 'GET', '/api/v5/rules/fwd/metrics')).body;
     if (metrics.metrics.matched === 2) break;
@@ -108,7 +126,7 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   assert.equal(metrics.metrics.matched, 2);
   assert.equal(metrics.metrics.passed, 1);
   assert.equal(metrics.metrics['actions.success'], 1);
-  const perNode = Object.fromEntries(metrics.node_metrics.map((n: any) => [n.node, n.metrics.matched]));
+  const perNode = Object.fromEntries(metrics.node_metrics.map((n) => [n.node, n.metrics.matched]));
   assert.deepEqual(perNode, { [a.name]: 0, [b.name]: 2 }, 'evaluated on B only');
   assert.equal(await metric(b.http, 'vireo_rule_matched'), 2);
   assert.equal(await metric(a.http, 'vireo_rule_matched'), 0);
@@ -134,7 +152,7 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   assert.match(tBad.body.message, /line 1, column 24/);
 
   // actions and connectors: the HTTP action of each node, disconnected from its missing server
-  let actions: any;
+  let actions = [] as Answer[];
   for (const until = Date.now() + 20_000; Date.now() < until; await sleep(200)) {
     actions = (await api(a, 'GET', '/api/v5/actions')).body;
     if (actions[0]?.status === 'disconnected') break;
@@ -142,7 +160,7 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   assert.equal(actions.length, 1);
   assert.equal(actions[0].id, 'http:hook');
   assert.equal(actions[0].status, 'disconnected');
-  assert.deepEqual(actions[0].node_status.map((s: any) => s.node).sort(), [a.name, b.name].sort());
+  assert.deepEqual(actions[0]!.node_status.map((s) => s.node).sort(), [a.name, b.name].sort());
   const connectors = (await api(b, 'GET', '/api/v5/connectors/http:nowhere')).body;
   assert.equal(connectors.id, 'http:nowhere');
   assert.equal((await api(b, 'GET', '/api/v5/connectors/http:other')).status, 404);
