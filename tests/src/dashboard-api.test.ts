@@ -83,7 +83,7 @@ test('no default password: nobody signs in; a weak one fails start-up naming the
   }
 });
 
-test('sign-in and dashboard users hold on every node; roles; sign-out; lock after failures', { timeout: 120_000 }, async () => {
+test('sign-in and dashboard users hold on every node; roles; sign-out; lock after failures, per name and per address', { timeout: 120_000 }, async () => {
   nodes.push(...(await startDashCluster(2, 'dashapi', keyFile)));
   const [a, b] = nodes as [DashNode, DashNode];
 
@@ -138,6 +138,16 @@ test('sign-in and dashboard users hold on every node; roles; sign-out; lock afte
   const locked = await call<{ code: string }>(a.base, 'POST', '/api/v5/login', undefined, { username: 'admin', password: ADMIN_PASSWORD });
   assert.equal(locked.json.code, 'LOGIN_LOCKED');
   await signIn(b.base, 'admin', ADMIN_PASSWORD); // per node: B still lets admin in
+
+  // and per address, whatever the name: 10 failures a minute, then 429 even for a right password
+  let throttled: Awaited<ReturnType<typeof call>> | undefined;
+  for (let i = 0; i < 10 && !throttled; i++) {
+    const r = await call(a.base, 'POST', '/api/v5/login', undefined, { username: `guess${i}`, password: 'Guess-1234' });
+    if (r.status === 429) throttled = r;
+  }
+  assert.ok(throttled, 'throttled within 10 more failures');
+  assert.ok(Number(throttled.headers.get('retry-after')) > 0);
+  assert.equal((await call(a.base, 'POST', '/api/v5/login', undefined, { username: 'admin', password: ADMIN_PASSWORD })).status, 429);
 });
 
 interface Sample {

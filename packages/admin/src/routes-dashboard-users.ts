@@ -2,7 +2,8 @@
  * Dashboard sign-in and users, at EMQX's paths: `POST /login` (a token, then sent as
  * `Authorization: Bearer`), `POST /logout`, `/users[/{username}[/change_pwd]]`. Changes are
  * copied to every node (record-sync.ts). The last administrator cannot be deleted or made
- * a viewer, so the dashboard cannot be locked out of itself.
+ * a viewer, so the dashboard cannot be locked out of itself. Failed sign-ins are limited per
+ * name (EMQX's lock) and per address (10 a minute, then 429, as for API keys).
  */
 import type { FastifyInstance } from 'fastify';
 import { VERSION, type Broker } from '@vireo/broker';
@@ -12,6 +13,7 @@ import { copyEntry } from './record-sync.js';
 import { dashboardTokensTable, dashboardUsersTable } from './dashboard-tables.js';
 import { DashboardUserError, type DashboardUsers } from './dashboard-users.js';
 import { DASHBOARD_ROLES, type Role } from './roles.js';
+import { AuthThrottle } from './auth-throttle.js';
 
 const username = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$' } as const;
 const password = { type: 'string', minLength: 1, maxLength: 1024 } as const;
@@ -26,6 +28,8 @@ export function dashboardUserRoutes(app: FastifyInstance, users: DashboardUsers,
   const copyToken = (id: string) => copyEntry(broker, q, tokensTable, id);
   const admins = () => users.list().filter((u) => u.role === 'administrator').length;
   const log = broker.logger;
+  // per address, across user names (the per-name lock is in DashboardUsers): each wrong guess costs a PBKDF2
+  const throttle = new AuthThrottle();
 
   app.post<{ Body: { username: string; password: string } }>(
     '/api/v5/login',
@@ -39,8 +43,11 @@ export function dashboardUserRoutes(app: FastifyInstance, users: DashboardUsers,
       },
     },
     async (req, reply) => {
+      const wait = throttle.retryAfter(req.ip);
+      if (wait > 0) return reply.code(429).header('retry-after', String(wait)).send({ code: 'TOO_MANY_REQUESTS', message: `too many failed sign-ins from this address; retry in ${wait} s` });
       const r = await users.login(req.body.username, req.body.password);
       if (r === 'locked' || r === 'bad') {
+        if (throttle.failed(req.ip)) log.warn({ peerhost: req.ip, failures: throttle.limit }, 'Dashboard sign-in failures throttled: this address gets 429 until its window ends');
         log.warn({ username: req.body.username, reason: r === 'locked' ? 'login_locked' : 'bad_username_or_password', peer: req.ip }, 'Dashboard sign-in refused');
         return reply.code(401).send(r === 'locked' ? { code: 'LOGIN_LOCKED', message: 'Login locked: too many failed attempts, try again later' } : { code: 'BAD_USERNAME_OR_PWD', message: 'Auth failed' });
       }
