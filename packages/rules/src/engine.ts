@@ -246,6 +246,8 @@ export class RuleEngine {
         return on('message.publish', (m: Message) => this.onPublish(m, facts));
       case 'connack.facts':
         return on('client.connack', (c: ConnackInfo) => {
+          // a CONNACK whose connection closed before client.connected leaves its entry: keep the map small
+          if (this.connacks.size > 10_000) this.connacks.clear();
           if (c.reasonCode === 0) this.connacks.set(c.clientId, { keepalive: c.keepalive, cleanStart: c.cleanStart, expiryInterval: c.expiryInterval, connProps: c.connProps ?? {}, connectedAt: Date.now() });
         });
       case 'client.connected':
