@@ -60,6 +60,26 @@ export function filtersOverlap(a: string, b: string): boolean {
   }
 }
 
+/**
+ * `topicMatches` for a filter split once (`levels`), without splitting the topic: the
+ * per-message form (a PUBLISH, a delivery), where a rule's filter is matched many times.
+ */
+export function matchName(levels: readonly string[], topic: string): boolean {
+  const first = levels[0];
+  if (topic.charCodeAt(0) === 36 && (first === '+' || first === '#')) return false;
+  let start = 0;
+  for (let i = 0; i < levels.length; i++) {
+    const l = levels[i]!;
+    if (l === '#') return true;
+    if (start > topic.length) return false;
+    let end = topic.indexOf('/', start);
+    if (end < 0) end = topic.length;
+    if (l !== '+' && (end - start !== l.length || !topic.startsWith(l, start))) return false;
+    start = end + 1;
+  }
+  return start > topic.length;
+}
+
 export function isWildcardFilter(f: string): boolean {
   return f.includes('+') || f.includes('#');
 }

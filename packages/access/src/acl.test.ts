@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Acl, AclError, filterCovers } from './acl.js';
-import { filtersOverlap } from './acl-topics.js';
+import { filtersOverlap, matchName } from './acl-topics.js';
+import { topicMatches } from '@vireo/mqtt';
 import { BanList } from './banned.js';
 import { BuiltinUsers } from './builtin-users.js';
 import { MemoryRecordTables } from './record-table.js';
@@ -45,6 +46,12 @@ test('rules: first match decides; who, action, %u/%c, eq, ipaddr, re, and/or', (
   assert.throws(() => Acl.compile([{ permission: 'allow', who: { ipaddr: '10.0.0.0/33' } }], 'f'), AclError);
   assert.throws(() => Acl.compile([{ permission: 'allow', topics: ['a/#/b'] }], 'f'), /f: rule 1: topic a\/#\/b/);
   assert.throws(() => Acl.compile({ rules: [] }, 'f'), /expected a list of rules/);
+});
+
+test('matchName (a filter split once) decides as topicMatches does', () => {
+  const filters = ['#', '+', 'a', 'a/#', 'a/+', '+/b', 'a/b', 'a/+/c', '+/+', '$SYS/#', '$SYS/+', 'a//b', 'a/', '+/#'];
+  const topics = ['a', 'a/b', 'a/b/c', 'b', '', 'a/', '/a', 'a//b', '$SYS/x', '$SYS', 'ab', 'a/bc', 'a/b/'];
+  for (const f of filters) for (const t of topics) assert.equal(matchName(f.split('/'), t), topicMatches(f, t), `${f} ~ ${t}`);
 });
 
 test('two filters overlap when some topic matches both', () => {

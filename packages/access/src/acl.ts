@@ -17,7 +17,7 @@
 import { BlockList, isIP } from 'node:net';
 import { parseSharedFilter, topicFilterError, topicMatches } from '@vireo/mqtt';
 import type { AuthorizeAction, ClientInfo } from '@vireo/broker';
-import { filterCovers, filtersOverlap, hasPlaceholders, isWildcardFilter, renderFilter } from './acl-topics.js';
+import { filterCovers, filtersOverlap, hasPlaceholders, isWildcardFilter, matchName, renderFilter } from './acl-topics.js';
 
 export { filterCovers } from './acl-topics.js';
 
@@ -47,6 +47,8 @@ interface Topic {
   placeholders: boolean;
   /** Whether a topic name can match it (an `eq` with wildcards matches only that filter). */
   names: boolean;
+  /** The filter split once, when it has no placeholders (for matching topic names). */
+  levels: string[] | undefined;
 }
 
 type Who = (c: ClientInfo, ip: string) => boolean;
@@ -71,6 +73,9 @@ export class Acl {
   /** Some subscribe deny can match a topic name (else no subscription needs a delivery check). */
   readonly hasSubscribeDeny: boolean;
 
+  /** Which rules' `who` a client (one connection's ClientInfo) passes: decided once per client. */
+  private readonly whoOf = new WeakMap<ClientInfo, Uint8Array>();
+
   private constructor(private readonly rules: Compiled[], usesAddress: boolean) {
     this.usesAddress = usesAddress;
     this.hasSubscribeDeny = rules.some((r) => !r.allow && r.subscribe && (r.topics === undefined || r.topics.some((t) => t.names)));
@@ -92,12 +97,25 @@ export class Acl {
   /** `ip` is the client's address without port (may be '' when `usesAddress` is false). */
   check(client: ClientInfo, ip: string, action: AuthorizeAction, topic: string): AclDecision {
     const target = action === 'subscribe' ? innerFilter(topic) : topic;
-    for (const r of this.rules) {
-      if (!(action === 'publish' ? r.publish : r.subscribe)) continue;
-      if (!r.who(client, ip)) continue;
+    const who = this.whoFor(client, ip);
+    const rules = this.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
+      if (!(action === 'publish' ? r.publish : r.subscribe) || who[i] === 0) continue;
       if (r.topics === undefined || r.topics.some((t) => topicMatch(t, client, action, target))) return r.allow ? 'allow' : 'deny';
     }
     return 'nomatch';
+  }
+
+  /** A client's `who` results, per rule (a client's name and address do not change while it is connected). */
+  private whoFor(client: ClientInfo, ip: string): Uint8Array {
+    let w = this.whoOf.get(client);
+    if (w === undefined) {
+      w = new Uint8Array(this.rules.length);
+      for (let i = 0; i < w.length; i++) w[i] = this.rules[i]!.who(client, ip) ? 1 : 0;
+      this.whoOf.set(client, w);
+    }
+    return w;
   }
 
 
@@ -128,12 +146,15 @@ export class Acl {
    */
   checkDelivery(client: ClientInfo | { clientId: string; username?: undefined }, ip: string | undefined, topic: string): AclDecision {
     const info = client as ClientInfo;
-    for (const r of this.rules) {
+    const who = ip === undefined ? undefined : this.whoFor(info, ip);
+    const rules = this.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i]!;
       if (!r.subscribe) continue;
-      if (ip === undefined && r.identity) {
-        if (r.allow) continue;
-      } else if (!r.who(info, ip ?? '')) continue;
-      if (r.topics === undefined || r.topics.some((t) => topicMatch(t, info, 'subscribe', topic))) return r.allow ? 'allow' : 'deny';
+      if (who === undefined) {
+        if (r.identity ? r.allow : !r.who(info, '')) continue;
+      } else if (who[i] === 0) continue;
+      if (r.topics === undefined || r.topics.some((t) => topicMatch(t, info, 'publish', topic))) return r.allow ? 'allow' : 'deny';
     }
     return 'nomatch';
   }
@@ -145,7 +166,9 @@ function innerFilter(full: string): string {
   return shared && typeof shared === 'object' ? shared.filter : full;
 }
 
+/** `publish`: `target` is a topic name (also for a delivery); `subscribe`: a filter. */
 function topicMatch(t: Topic, c: ClientInfo, action: AuthorizeAction, target: string): boolean {
+  if (t.levels !== undefined && !t.eq && action === 'publish') return matchName(t.levels, target);
   const filter = t.placeholders ? renderFilter(t.filter, c) : t.filter;
   if (filter === undefined) return false;
   if (t.eq) return filter === target;
@@ -180,7 +203,7 @@ function compileRule(raw: unknown, where: string, seen: Seen): Compiled {
       } catch (e) {
         throw new AclError(`${where}: topic ${filter}: ${(e as Error).message}`);
       }
-      return { eq, filter, placeholders, names: !(eq && isWildcardFilter(filter)) };
+      return { eq, filter, placeholders, names: !(eq && isWildcardFilter(filter)), levels: placeholders ? undefined : filter.split('/') };
     });
   }
   seen.identity = false;
