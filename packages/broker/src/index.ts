@@ -4,6 +4,7 @@
 // embedding: start a node, publish, listen to events
 export { createBroker, Broker, ListenError } from './broker.js';
 export type { BrokerEvents, DisconnectReason, PublishRequest } from './events.js';
+export type { PeerCertAs } from './options.js';
 export type { BrokerConfig, ListenerOptions, TlsListenerOptions, MqttOptions, SharedStrategy } from './options.js';
 export { DEFAULT_MQTT, DEFAULT_SYS } from './options.js';
 export type { BrokerHooks, ClientInfo, ConnackInfo, AuthenticateRequest, AuthResult, AuthorizeAction } from './hooks.js';

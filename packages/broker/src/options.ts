@@ -41,10 +41,17 @@ export interface ListenerOptions {
 }
 
 /** MQTT behaviour; names mirror EMQX 5's `mqtt.*` keys. Durations are in milliseconds. */
+/** What of a TLS client certificate becomes the username or client id (EMQX's peer_cert_as_*). */
+export type PeerCertAs = 'disabled' | 'cn' | 'dn' | 'crt' | 'pem' | 'md5';
+
 export interface MqttOptions {
   idleTimeout: number;
   maxPacketSize: number;
   maxClientidLen: number;
+  /** TLS listeners: take the username from the client certificate (absent: disabled). */
+  peerCertAsUsername?: PeerCertAs;
+  /** TLS listeners: take the client id from the client certificate (absent: disabled). */
+  peerCertAsClientid?: PeerCertAs;
   maxTopicLevels: number;
   maxTopicLength: number;
   maxQosAllowed: 0 | 1 | 2;

@@ -70,6 +70,8 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
       idleTimeout: m.idle_timeout,
       maxPacketSize: m.max_packet_size,
       maxClientidLen: m.max_clientid_len,
+      peerCertAsUsername: m.peer_cert_as_username,
+      peerCertAsClientid: m.peer_cert_as_clientid,
       maxTopicLevels: m.max_topic_levels,
       maxTopicLength: m.max_topic_length,
       maxQosAllowed: m.max_qos_allowed as 0 | 1 | 2, // the schema bounds it to 0..2

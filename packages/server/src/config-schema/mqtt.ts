@@ -24,6 +24,17 @@ export const mqttSchema = {
     max: 65535,
     description: 'Longest client identifier accepted in CONNECT.',
   }),
+  peer_cert_as_username: oneOf({
+    default: 'disabled',
+    values: ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'],
+    description:
+      'TLS listeners with client certificates: take the username from the certificate (EMQX\'s): its subject `cn`, its `dn` (`CN=…,O=…`), the DER in base64 (`crt`), the `pem`, or the `md5` of the DER in hex. Authentication and ACL rules then see that name, whatever the CONNECT said. A client without a certificate keeps its own.',
+  }),
+  peer_cert_as_clientid: oneOf({
+    default: 'disabled',
+    values: ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'],
+    description: 'The same for the client id: a device cannot take another\'s id (or session) without its certificate.',
+  }),
   max_topic_levels: int({
     default: 128,
     min: 1,

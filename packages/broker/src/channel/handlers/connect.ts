@@ -4,7 +4,7 @@ import type { IConnackPacket, IConnectPacket } from '@vireo/mqtt';
 import type { AuthResult } from '../../hooks.js';
 import { messageFromPublish } from '../../message.js';
 import { hostOf } from '../../peer.js';
-import { peerCommonName } from '../../transport/peer-cert.js';
+import { peerCertValue, peerCommonName } from '../../transport/peer-cert.js';
 import { trace, writePacket } from '../send.js';
 import type { ChannelState } from '../state.js';
 
@@ -19,6 +19,10 @@ export async function handleConnect(ch: ChannelState, p: IConnectPacket): Promis
   if (ctx.wantsConnack()) ch.connectPacket = p;
   const props = p.properties;
   let clientId = p.clientId ?? '';
+  let username = p.username;
+  // mTLS: the certificate names the client (EMQX's peer_cert_as_clientid / _username)
+  if (opts.peerCertAsClientid && opts.peerCertAsClientid !== 'disabled') clientId = peerCertValue(ch.conn.socket, opts.peerCertAsClientid) ?? clientId;
+  if (opts.peerCertAsUsername && opts.peerCertAsUsername !== 'disabled') username = peerCertValue(ch.conn.socket, opts.peerCertAsUsername) ?? username;
   let assigned = false;
   const clean = p.clean !== false;
   if (props?.receiveMaximum === 0 || props?.maximumPacketSize === 0) return refuse(ch, RC.PROTOCOL_ERROR, 'zero receive maximum or packet size');
@@ -33,12 +37,12 @@ export async function handleConnect(ch: ChannelState, p: IConnectPacket): Promis
     return refuse(ch, RC.CLIENT_IDENTIFIER_NOT_VALID, 'clientid too long');
   }
   ch.clientId = clientId;
-  ch.username = p.username;
+  ch.username = username;
   ch.keepalive = p.keepalive ?? 0;
   ch.receiveMaximum = props?.receiveMaximum ?? 65535;
   ch.clientMaxPacket = props?.maximumPacketSize ?? 0;
   ch.problemInfo = props?.requestProblemInformation !== false;
-  ch.info = { clientId, username: p.username, peer: ch.peer, protocolVersion: ch.protocolVersion, listener: ch.conn.listener };
+  ch.info = { clientId, username, peer: ch.peer, protocolVersion: ch.protocolVersion, listener: ch.conn.listener };
   ch.traces = ctx.tracer.forClient(clientId, hostOf(ch.peer));
   if (ch.traces) {
     trace(ch, 'connect', {
