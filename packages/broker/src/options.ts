@@ -125,6 +125,8 @@ export const DEFAULT_MQTT: MqttOptions = {
   idleTimeout: 15_000,
   maxPacketSize: 1024 * 1024,
   maxClientidLen: 65535,
+  peerCertAsUsername: 'disabled',
+  peerCertAsClientid: 'disabled',
   maxTopicLevels: 128,
   maxTopicLength: 65535,
   maxQosAllowed: 2,
