@@ -7,3 +7,5 @@ export type { MqttBridgeOptions, MqttBridgeStats, MqttBridgeInfo, BridgeStatus, 
 export { compileTemplate } from './bridge-template.js';
 export type { Template } from './bridge-template.js';
 export { ingressOwner } from './ingress-owner.js';
+export { httpRequest } from './http-request.js';
+export type { HttpOutcome } from './http-request.js';

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { topicMatches } from '@vireo/mqtt';
 import type { Broker, ClientInfo, ConnackInfo, Message, SubOptions } from '@vireo/broker';
 import * as ev from './webhook-events.js';
+import { httpRequest } from './http-request.js';
 import type { Body, PayloadEncoding, WebhookEvent } from './webhook-events.js';
 
 export interface WebhookOptions {
@@ -117,21 +118,16 @@ export class Webhook {
   }
 
   private async post(body: unknown): Promise<boolean> {
-    try {
-      const res = await fetch(this.options.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...this.options.headers },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(this.options.requestTimeout),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.ok) return true;
-      this.logger.debug({ webhook: this.options.name, status: res.status }, 'Webhook endpoint answered with an error');
-      return false;
-    } catch (err) {
-      this.logger.debug({ webhook: this.options.name, err: (err as Error).message }, 'Webhook request failed');
-      return false;
-    }
+    const r = await httpRequest(this.options.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...this.options.headers },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(this.options.requestTimeout),
+    });
+    if (r.status !== undefined && r.status >= 200 && r.status < 300) return true;
+    if (r.status !== undefined) this.logger.debug({ webhook: this.options.name, status: r.status }, 'Webhook endpoint answered with an error');
+    else this.logger.debug({ webhook: this.options.name, err: r.error }, 'Webhook request failed');
+    return false;
   }
 
   close(): void {

@@ -1,9 +1,10 @@
 /**
- * HTTP: a request per output (JSON body by default, as the webhook of packages/bridge sends)
- * with a templated path and body, bounded by request_ttl. A network error, a 5xx or a 429
- * is retried; another 4xx fails that output for good.
+ * HTTP: a request per output, sent by the webhook's request function (packages/bridge
+ * http-request.ts), with a templated path and body, bounded by request_ttl. A network
+ * error, a 5xx or a 429 is retried; another 4xx fails that output for good.
  */
 import type { Logger } from 'pino';
+import { httpRequest } from '@vireo/bridge';
 import type { Output } from '../sql/compile.js';
 import { compileTemplate, renderText, type Template } from '../template.js';
 import type { ActionStatus } from './action.js';
@@ -82,17 +83,12 @@ export class HttpSink extends Sink<Request> {
     const method = this.params.method.toUpperCase();
     const results = await Promise.all(
       batch.map(async (r): Promise<ItemResult> => {
-        try {
-          const path = r.path === '' || r.path.startsWith('/') ? r.path : `/${r.path}`;
-          const res = await fetch(base + path, { method, headers: this.headers, body: method === 'GET' ? undefined : r.body, signal });
-          await res.arrayBuffer().catch(() => undefined);
-          if (res.ok) return 'ok';
-          if (res.status >= 500 || res.status === 429) return 'retry';
-          this.logger.warn({ action: this.id, status: res.status, path }, 'HTTP server refused a request');
-          return 'failed';
-        } catch {
-          return 'retry';
-        }
+        const path = r.path === '' || r.path.startsWith('/') ? r.path : `/${r.path}`;
+        const res = await httpRequest(base + path, { method, headers: this.headers, body: method === 'GET' ? undefined : r.body, signal });
+        if (res.status === undefined || res.status >= 500 || res.status === 429) return 'retry';
+        if (res.status < 300) return 'ok';
+        this.logger.warn({ action: this.id, status: res.status, path }, 'HTTP server refused a request');
+        return 'failed';
       }),
     );
     const up = results.some((r) => r !== 'retry');
