@@ -44,7 +44,8 @@ export function WsClient() {
 
   useEffect(() => {
     void get<Listener[]>('/api/v5/listeners').then(
-      (ls) => setUrl((u) => u || urlOf(ls.find((l) => l.type === 'ws' || l.type === 'wss'))),
+      // a page served over HTTPS may only open wss:// (mixed content): prefer the listener that fits
+      (ls) => setUrl((u) => u || urlOf(ls.find((l) => l.type === (location.protocol === 'https:' ? 'wss' : 'ws')) ?? ls.find((l) => l.type === 'ws' || l.type === 'wss'))),
       () => setUrl((u) => u || urlOf(undefined)),
     );
     return () => client.current?.end();
