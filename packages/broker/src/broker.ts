@@ -1,3 +1,4 @@
+import { ProxyHeaderError } from './transport/proxy-protocol.js';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -163,8 +164,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
         if (l.port === 0) continue;
         this.mqttListeners.push(
           await startListener(l, (socket, peer, opts) => this.accept(socket, peer, opts), this.options.mqtt.maxPacketSize, (opts, peer, err) => {
-            this.logger.info({ listener: opts.name, peer, reason: err.message }, 'TLS handshake failed');
-            this.countDisconnect(opts.name, 'ssl_error');
+            const proxy = err instanceof ProxyHeaderError;
+            this.logger.info({ listener: opts.name, peer, reason: err.message }, proxy ? 'PROXY protocol header refused' : 'TLS handshake failed');
+            this.countDisconnect(opts.name, proxy ? 'proxy_protocol_error' : 'ssl_error');
           }),
         );
       }

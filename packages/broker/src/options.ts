@@ -38,12 +38,16 @@ export interface ListenerOptions {
   path?: string;
   /** Required for `ssl` and `wss`. */
   tls?: TlsListenerOptions;
+  /** `tcp`, `ssl`: each connection starts with a PROXY protocol v1 or v2 header (a load balancer's), whose source address becomes the client's. */
+  proxyProtocol?: boolean;
+  /** How long the header may take to arrive (ms, default 3000). */
+  proxyProtocolTimeout?: number;
 }
 
-/** MQTT behaviour; names mirror EMQX 5's `mqtt.*` keys. Durations are in milliseconds. */
 /** What of a TLS client certificate becomes the username or client id (EMQX's peer_cert_as_*). */
 export type PeerCertAs = 'disabled' | 'cn' | 'dn' | 'crt' | 'pem' | 'md5';
 
+/** MQTT behaviour; names mirror EMQX 5's `mqtt.*` keys. Durations are in milliseconds. */
 export interface MqttOptions {
   idleTimeout: number;
   maxPacketSize: number;

@@ -19,7 +19,7 @@ function listeners(cfg: VireoConfig, logger: Logger): ListenerOptions[] {
   const issues: ConfigIssue[] = [];
   const tcp = cfg.listeners.tcp.default;
   if (tcp.bind.port !== 0) {
-    out.push({ type: 'tcp', name: 'tcp:default', host: tcp.bind.host, port: tcp.bind.port, maxConnections: tcp.max_connections });
+    out.push({ type: 'tcp', name: 'tcp:default', host: tcp.bind.host, port: tcp.bind.port, maxConnections: tcp.max_connections, ...proxy(tcp) });
   }
   const ws = cfg.listeners.ws.default;
   if (ws.bind.port !== 0) {
@@ -35,7 +35,7 @@ function listeners(cfg: VireoConfig, logger: Logger): ListenerOptions[] {
   const ssl = cfg.listeners.ssl.default;
   if (ssl.bind.port !== 0) {
     const tls = readTlsFiles('listeners.ssl.default', ssl.ssl_options, issues);
-    if (tls) out.push({ type: 'ssl', name: 'ssl:default', host: ssl.bind.host, port: ssl.bind.port, maxConnections: ssl.max_connections, tls });
+    if (tls) out.push({ type: 'ssl', name: 'ssl:default', host: ssl.bind.host, port: ssl.bind.port, maxConnections: ssl.max_connections, tls, ...proxy(ssl) });
     else if (issues.length === 0) logger.info('listener ssl:default is off: set listeners.ssl.default.ssl_options.certfile and keyfile to start it');
   }
   const wss = cfg.listeners.wss.default;
@@ -102,4 +102,9 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
     },
     logger,
   };
+}
+
+/** EMQX's proxy_protocol keys of a TCP or TLS listener (only when on, so the broker's options stay as they were). */
+function proxy(l: { proxy_protocol: boolean; proxy_protocol_timeout: number }): { proxyProtocol?: true; proxyProtocolTimeout?: number } {
+  return l.proxy_protocol ? { proxyProtocol: true, proxyProtocolTimeout: l.proxy_protocol_timeout } : {};
 }

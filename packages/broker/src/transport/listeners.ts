@@ -2,6 +2,7 @@ import net from 'node:net';
 import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
+import { readProxyHeader } from './proxy-protocol.js';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerOptions } from '../options.js';
@@ -101,7 +102,36 @@ export async function startListener(
     onConnection(socket, peer, opts);
   };
   let server: net.Server;
-  if (opts.type === 'tcp') {
+  if (opts.proxyProtocol && (opts.type === 'tcp' || opts.type === 'ssl')) {
+    // the PROXY header comes first, before TLS: read it on the plain socket, then start TLS on it
+    const secureContext = opts.type === 'ssl' ? tls.createSecureContext(tlsServerOptions(opts)) : undefined;
+    server = net.createServer({ noDelay: true }, (socket) => {
+      const own = `${socket.remoteAddress}:${socket.remotePort}`;
+      readProxyHeader(socket, opts.proxyProtocolTimeout ?? 3000).then(
+        (source) => {
+          const peer = source ?? own;
+          if (!secureContext) {
+            // readProxyHeader paused the socket with the bytes after the header put back: the connection reads them first
+            accept(socket, peer, socket);
+            socket.resume();
+            return;
+          }
+          const t = opts.tls!;
+          const secure = new tls.TLSSocket(socket, { isServer: true, secureContext, requestCert: t.verifyPeer, rejectUnauthorized: t.verifyPeer && t.failIfNoPeerCert });
+          secure.once('secure', () => accept(secure, peer, secure));
+          secure.once('error', (err) => {
+            onTlsFailure?.(opts, peer, err);
+            secure.destroy();
+          });
+          socket.resume();
+        },
+        (err: Error) => {
+          onTlsFailure?.(opts, own, err);
+          socket.destroy();
+        },
+      );
+    });
+  } else if (opts.type === 'tcp') {
     server = net.createServer({ noDelay: true }, (socket) => {
       accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket);
     });

@@ -1,7 +1,7 @@
 /**
  * `listeners`: the MQTT listeners (TCP, WebSocket, TLS, secure WebSocket) with EMQX's `ssl_options`.
  */
-import { bind, bool, int, oneOf, optionalStr, str, type SchemaNode } from '../schema-dsl.js';
+import { bind, bool, duration, int, oneOf, optionalStr, str, type SchemaNode } from '../schema-dsl.js';
 
 const mqttPath = () =>
   str({
@@ -22,6 +22,15 @@ const listener = (port: number, what: string) => ({
     keywords: { infinity: Number.MAX_SAFE_INTEGER },
     description: `Most connections the ${what} listener accepts at once; further ones are refused. \`infinity\` lifts the limit.`,
   }),
+});
+
+/** EMQX's proxy_protocol keys, for the TCP and TLS listeners (behind a load balancer). */
+const proxyProtocol = (what: string) => ({
+  proxy_protocol: bool({
+    default: false,
+    description: `Each connection to the ${what} listener starts with a PROXY protocol header (v1 or v2, detected), as a load balancer sends it: its source address becomes the client's, for logs, ACL \`ipaddr\` rules and bans. Connections without a valid header are closed, so turn it on only behind a balancer that sends one.`,
+  }),
+  proxy_protocol_timeout: duration({ default: 3000, min: 100, max: 600_000, description: 'How long the PROXY header may take to arrive.' }),
 });
 
 /** `ssl_options` of a TLS listener, as EMQX names them. */
@@ -53,7 +62,7 @@ const sslOptions = (what: string) => ({
 });
 
 export const listenersSchema = {
-  tcp: { default: listener(1883, 'MQTT over TCP') },
+  tcp: { default: { ...listener(1883, 'MQTT over TCP'), ...proxyProtocol('MQTT over TCP') } },
   ws: {
     default: {
       ...listener(8083, 'MQTT over WebSocket'),
@@ -63,6 +72,7 @@ export const listenersSchema = {
   ssl: {
     default: {
       ...listener(8883, 'MQTT over TLS'),
+      ...proxyProtocol('MQTT over TLS'),
       ssl_options: sslOptions('MQTT over TLS'),
     },
   },
