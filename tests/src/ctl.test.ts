@@ -15,7 +15,7 @@ const ctl = (env: Record<string, string>, ...args: string[]) => runCtl(env, args
 
 test('vireo ctl against a running node: status, clients, subscriptions, topics, listeners, stats, publish, kick; --json; errors exit non-zero', T, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vireo-ctl-'));
-  const { mqttPort, httpPort, env: base } = await apiNodeEnv(dir);
+  const { mqttPort, env: base } = await apiNodeEnv(dir);
   // the node and ctl read the same configuration, as an operator's shell would
   const env = { ...base, VIREO_NODE__DATA_DIR: path.join(dir, 'data') };
   const vireo = spawnVireo({ env });

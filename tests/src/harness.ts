@@ -60,7 +60,7 @@ export async function connect(url: string, opts: IClientOptions = {}, ms = 5000)
 }
 
 export async function endAll(...clients: (MqttClient | undefined)[]): Promise<void> {
-  await Promise.all(clients.map((c) => (c ? new Promise<void>((r) => c.end(true, {}, () => r())) : undefined)));
+  await Promise.all(clients.map((c) => (c ? new Promise<void>((r) => c.end(true, {}, () => r())) : Promise.resolve())));
 }
 
 /** Resolves with the next `n` messages a client receives (topic, payload as string, packet). */

@@ -216,7 +216,7 @@ function compileWho(w: unknown, where: string, seen: Seen): Compiled['who'] {
   if (typeof w !== 'object' || w === null || Array.isArray(w) || Object.keys(w).length !== 1) {
     throw new AclError(`${where}: who must be all or one of {username|clientid|ipaddr|ipaddrs|and|or: …}`);
   }
-  const [kind, v] = Object.entries(w)[0];
+  const [kind, v] = Object.entries(w)[0] as [string, unknown];
   switch (kind) {
     case 'username': {
       seen.identity = true;

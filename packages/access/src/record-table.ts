@@ -12,7 +12,7 @@ export class MemoryRecordTables implements RecordTables {
 
   table(name: string): RecordTable {
     let t = this.tables.get(name);
-    if (!t) this.tables.set(name, (t = new Map()));
+    if (!t) this.tables.set(name, (t = new Map<string, string>()));
     const map = t;
     return {
       entries: () => [...map],

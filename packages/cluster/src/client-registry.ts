@@ -35,7 +35,7 @@ export class ClientRegistry {
   /** `stamps[i]` is the stamp of `add[i]`; a missing stamp counts as the oldest claim (1). */
   apply(node: string, add: readonly string[], del: readonly string[], stamps: readonly number[] = []): void {
     let own = this.byNode.get(node);
-    if (!own) this.byNode.set(node, (own = new Map()));
+    if (!own) this.byNode.set(node, (own = new Map<string, number>()));
     for (let i = 0; i < add.length; i++) {
       const id = add[i]!;
       const claim = { ts: stamps[i] || 1, node };

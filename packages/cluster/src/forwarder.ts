@@ -74,7 +74,7 @@ export class Forwarder {
   private readonly visitShared = (group: string, nodes: Set<string>, filter: string): void => {
     const msg = this.curMsg!;
     const selfHas = this.deps.routes.hasLocalShared(filter, group);
-    const chosen = this.shared.choose(group, filter, nodes, this.deps.linked, selfHas, msg.from, msg.topic);
+    const chosen = this.shared.choose(group, filter, nodes, (n) => this.deps.linked(n), selfHas, msg.from, msg.topic);
     if (chosen === undefined || chosen === this.deps.node) return;
     const key = `${group}/${filter}`;
     const elsewhere = (this.sharedElsewhere as Set<string> | undefined) ?? new Set<string>();

@@ -20,7 +20,7 @@ export class RouteTable {
 
   apply(node: string, add: readonly WireRoute[], del: readonly WireRoute[]): void {
     let own = this.byNode.get(node);
-    if (!own) this.byNode.set(node, (own = new Map()));
+    if (!own) this.byNode.set(node, (own = new Map<string, WireRoute>()));
     for (const r of add) {
       const key = routeKey(r);
       if (own.has(key)) continue;

@@ -15,9 +15,15 @@ switch (command.cmd) {
     // loaded on demand: `ctl` need not load the broker, gRPC and the HTTP server (seconds on a busy machine)
     import('./ctl.js')
       .then(({ runCtl }) => runCtl(argv.slice(1)))
-      .then((code) => {
-        process.exitCode = code;
-      });
+      .then(
+        (code) => {
+          process.exitCode = code;
+        },
+        (err: unknown) => {
+          process.stderr.write(`vireo ctl: ${err instanceof Error ? err.message : String(err)}\n`);
+          process.exitCode = 1;
+        },
+      );
     break;
   case 'help':
     process.stdout.write(USAGE);

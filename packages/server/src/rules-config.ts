@@ -64,7 +64,7 @@ export function startRulesFor(config: VireoConfig, broker: Broker, logger: Logge
   // connectors: built only when an enabled action uses them
   const used = new Set<string>();
   for (const type of ['pgsql', 'redis', 'http'] as const) {
-    for (const [name, a] of Object.entries(config.actions[type])) {
+    for (const [name, a] of Object.entries(config.actions[type] as Record<string, { enable: boolean; connector: string }>)) {
       if (!a.enable) continue;
       const at = `actions.${type}.${name}.connector`;
       if (a.connector === '') fail(at, `required: the name of a connectors.${type} entry`);

@@ -170,7 +170,7 @@ export class Dispatcher {
   private readonly visitShared = (_group: string, group: SharedGroup): void => {
     if (this.curElsewhere?.has(group.key)) return;
     const msg = this.curMsg!;
-    const counters = this.curFrom ? (this.curFrom.rrCounters ??= new Map()) : this.brokerRr;
+    const counters = this.curFrom ? (this.curFrom.rrCounters ??= new Map<string, { value: number }>()) : this.brokerRr;
     const chosen = this.pickMember(group, this.mqtt.sharedSubscriptionStrategy, this.rrOf(counters, group.key), msg, undefined);
     if (!chosen) return;
     this.curCount++;

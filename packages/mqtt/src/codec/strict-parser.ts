@@ -66,9 +66,11 @@ const CODES: Record<string, number> = {
 // The checks are shared functions installed on each parser (no closure per connection: a
 // parser exists for every connected client, and memory per idle client matters).
 const proto = Object.getPrototypeOf(mqtt.parser({ protocolVersion: 4 })) as ParserInternals;
+/* eslint-disable @typescript-eslint/unbound-method -- put back on the prototype below and called with the parser as `this` */
 const baseParseString = proto._parseString;
 const baseParseProperties = proto._parseProperties;
 const baseParsePayload = proto._parsePayload;
+/* eslint-enable @typescript-eslint/unbound-method */
 
 function strictParseString(this: ParserInternals): string | null {
   const start = this._pos + 2;

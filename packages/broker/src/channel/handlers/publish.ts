@@ -16,7 +16,7 @@ export function handlePublish(ch: ChannelState, p: IPublishPacket): void {
   const alias = p.properties?.topicAlias;
   if (alias !== undefined) {
     if (alias === 0 || alias > opts.maxTopicAlias) return disconnectWith(ch, RC.TOPIC_ALIAS_INVALID, 'topic_alias_invalid');
-    const aliases = (ch.topicAliases ??= new Map());
+    const aliases = (ch.topicAliases ??= new Map<number, string>());
     if (topic.length === 0) {
       const known = aliases.get(alias);
       if (known === undefined) return protocolError(ch, `unknown topic alias ${alias}`);
