@@ -6,7 +6,6 @@
  */
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { loadConfig } from './config.js';
 import { record, table } from './ctl-format.js';
 import { CLUSTER_USAGE, ClusterUsageError, clusterCommand } from './ctl-cluster.js';
