@@ -15,7 +15,7 @@
  * message (`overlapsDeny` at subscribe, `checkDelivery` per message): stricter than EMQX.
  */
 import { BlockList, isIP } from 'node:net';
-import { parseSharedFilter, topicFilterError, topicMatches } from '@vireo/mqtt';
+import { parseSharedFilter, topicFilterError } from '@vireo/mqtt';
 import type { AuthorizeAction, ClientInfo } from '@vireo/broker';
 import { filterCovers, filtersOverlap, hasPlaceholders, isWildcardFilter, matchName, renderFilter } from './acl-topics.js';
 
@@ -49,6 +49,8 @@ interface Topic {
   names: boolean;
   /** The filter split once, when it has no placeholders (for matching topic names). */
   levels: string[] | undefined;
+  /** With placeholders: the filter filled in for each client (null: the rule does not apply to it), worked out once. */
+  rendered: WeakMap<ClientInfo, { filter: string; levels: string[] } | null> | undefined;
 }
 
 type Who = (c: ClientInfo, ip: string) => boolean;
@@ -168,11 +170,21 @@ function innerFilter(full: string): string {
 
 /** `publish`: `target` is a topic name (also for a delivery); `subscribe`: a filter. */
 function topicMatch(t: Topic, c: ClientInfo, action: AuthorizeAction, target: string): boolean {
-  if (t.levels !== undefined && !t.eq && action === 'publish') return matchName(t.levels, target);
-  const filter = t.placeholders ? renderFilter(t.filter, c) : t.filter;
-  if (filter === undefined) return false;
+  let filter = t.filter;
+  let levels = t.levels;
+  if (t.rendered !== undefined) {
+    let r = t.rendered.get(c);
+    if (r === undefined) {
+      const f = renderFilter(t.filter, c);
+      r = f === undefined ? null : { filter: f, levels: f.split('/') };
+      t.rendered.set(c, r);
+    }
+    if (r === null) return false;
+    filter = r.filter;
+    levels = r.levels;
+  }
   if (t.eq) return filter === target;
-  return action === 'publish' ? topicMatches(filter, target) : filterCovers(filter, target);
+  return action === 'publish' ? matchName(levels!, target) : filterCovers(filter, target);
 }
 
 /** What compiling found out: about the rules as a whole (address), about one rule's who (identity). */
@@ -203,7 +215,7 @@ function compileRule(raw: unknown, where: string, seen: Seen): Compiled {
       } catch (e) {
         throw new AclError(`${where}: topic ${filter}: ${(e as Error).message}`);
       }
-      return { eq, filter, placeholders, names: !(eq && isWildcardFilter(filter)), levels: placeholders ? undefined : filter.split('/') };
+      return { eq, filter, placeholders, names: !(eq && isWildcardFilter(filter)), levels: placeholders ? undefined : filter.split('/'), rendered: placeholders ? new WeakMap() : undefined };
     });
   }
   seen.identity = false;
