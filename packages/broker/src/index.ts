@@ -35,3 +35,6 @@ export { MemoryStore } from './persistence/store.js';
 // the record tables access control and traces keep (the store implements them)
 export type { RecordTable, RecordTables } from './record-table.js';
 export { keepTraces } from './trace-store.js';
+
+// the versioned record encoding the store and the cluster share (docs/architecture.md)
+export * from './encoding/index.js';

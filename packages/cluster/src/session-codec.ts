@@ -1,31 +1,23 @@
 /**
- * Session state and deliveries between nodes as structured-clone bytes (v8.serialize):
- * both ends run the same broker, the values are plain (arrays, objects, Buffers), and no
- * second schema has to follow SessionState as it grows. Encoded PUBLISH caches stay behind.
+ * Session state and deliveries between nodes: the versioned record encoding of
+ * @vireo/broker (docs/architecture.md, "The record encoding"), not tied to one Node.js
+ * version. Bytes from a node of an earlier release (V8 serializer output) still decode.
+ * Encoded PUBLISH caches stay behind: the layout has no place for them.
  */
-import { deserialize, serialize } from 'node:v8';
-import type { Delivery, SessionState } from '@vireo/broker';
-
-function bare(d: Delivery): Delivery {
-  return { ...d, msg: { ...d.msg, encoded: undefined } };
-}
+import { decodeDeliveryList, decodeSessionState, encodeDeliveryList, encodeSessionState, type Delivery, type SessionState } from '@vireo/broker';
 
 export function encodeState(state: SessionState): Buffer {
-  return serialize({
-    ...state,
-    mqueue: state.mqueue.map(bare),
-    inflight: state.inflight.map((e) => ({ ...e, delivery: bare(e.delivery) })),
-  });
+  return encodeSessionState(state);
 }
 
 export function decodeState(bytes: Buffer): SessionState {
-  return deserialize(bytes) as SessionState;
+  return decodeSessionState(bytes);
 }
 
 export function encodeDeliveries(ds: Delivery[]): Buffer {
-  return serialize(ds.map(bare));
+  return encodeDeliveryList(ds);
 }
 
 export function decodeDeliveries(bytes: Buffer): Delivery[] {
-  return deserialize(bytes) as Delivery[];
+  return decodeDeliveryList(bytes);
 }

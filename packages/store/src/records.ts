@@ -1,97 +1,29 @@
 /**
- * How messages and sessions are laid out in the database. Messages (retained, wills) and held
- * messages use a compact binary layout written straight into a batch on the broker's thread:
- * no intermediate object, no structured clone, and the writer thread binds the bytes as they
- * arrived. Sessions use V8's serializer (they change rarely). Rows written by earlier versions
- * with V8's serializer (first byte 0xFF) still read.
- *
- * Layout, little-endian; `str` is a u32 byte length and UTF-8, `bytes` a u32 length and bytes:
- *   message:  u8 1 | u8 qos | retain << 2 | hasProps << 3 | f64 timestamp | f64 expiresAt
- *             | str topic | str from | [props] | bytes payload
- *   delivery: u8 2 | u8 qos | retain << 2 | hasShare << 3 | hasSubIds << 4
- *             | [u32 n, u32 × n subIds] | [str share] | message
- *   props:    u8 which (bits below) | [u32 expiry] | [str contentType] | [str responseTopic]
- *             | [bytes correlationData] | [str userProperties as JSON]
+ * How messages and sessions are laid out in the database: the shared, versioned record
+ * encoding of @vireo/broker (docs/architecture.md, "The record encoding"). Messages and held
+ * messages are written straight into a batch on the broker's thread. Rows written by earlier
+ * versions with V8's serializer (first byte 0xFF) still read.
  */
-import { serialize, deserialize } from 'node:v8';
-import type { Delivery, Message, MessageProperties, PersistedSession, SubOptions } from '@vireo/broker';
-import { ByteReader, ByteWriter } from './bytes.js';
+import { deserialize } from 'node:v8';
+import {
+  ByteReader,
+  decodeSessionRow,
+  decodeSubOptionsRecord,
+  encodeMessageRecord,
+  encodeSessionRow,
+  encodeSubOptionsRecord,
+  readDelivery,
+  readMessage,
+  type Delivery,
+  type Message,
+  type PersistedSession,
+  type SubOptions,
+} from '@vireo/broker';
 
-const MESSAGE = 1;
-const DELIVERY = 2;
+export { writeDelivery, writeMessage } from '@vireo/broker';
+
 /** First byte of V8's serializer format (rows of earlier versions). */
 const V8_FORMAT = 0xff;
-
-const P_PFI = 1;
-const P_PFI_TRUE = 2;
-const P_EXPIRY = 4;
-const P_CONTENT_TYPE = 8;
-const P_RESPONSE_TOPIC = 16;
-const P_CORRELATION = 32;
-const P_USER = 64;
-
-export function writeMessage(w: ByteWriter, m: Message): void {
-  const p = m.properties;
-  w.u8(MESSAGE);
-  w.u8(m.qos | (m.retain ? 4 : 0) | (p ? 8 : 0));
-  w.f64(m.timestamp);
-  w.f64(m.expiresAt);
-  w.str(m.topic);
-  w.str(m.from);
-  if (p) writeProperties(w, p);
-  w.bytes(m.payload);
-}
-
-function writeProperties(w: ByteWriter, p: MessageProperties): void {
-  const which =
-    (p.payloadFormatIndicator !== undefined ? P_PFI | (p.payloadFormatIndicator ? P_PFI_TRUE : 0) : 0) |
-    (p.messageExpiryInterval !== undefined ? P_EXPIRY : 0) |
-    (p.contentType !== undefined ? P_CONTENT_TYPE : 0) |
-    (p.responseTopic !== undefined ? P_RESPONSE_TOPIC : 0) |
-    (p.correlationData !== undefined ? P_CORRELATION : 0) |
-    (p.userProperties !== undefined ? P_USER : 0);
-  w.u8(which);
-  if (which & P_EXPIRY) w.u32(p.messageExpiryInterval!);
-  if (which & P_CONTENT_TYPE) w.str(p.contentType!);
-  if (which & P_RESPONSE_TOPIC) w.str(p.responseTopic!);
-  if (which & P_CORRELATION) w.bytes(p.correlationData!);
-  if (which & P_USER) w.str(JSON.stringify(p.userProperties));
-}
-
-export function writeDelivery(w: ByteWriter, d: Delivery): void {
-  w.u8(DELIVERY);
-  w.u8(d.qos | (d.retain ? 4 : 0) | (d.share !== undefined ? 8 : 0) | (d.subIds !== undefined ? 16 : 0));
-  if (d.subIds !== undefined) {
-    w.u32(d.subIds.length);
-    for (const id of d.subIds) w.u32(id);
-  }
-  if (d.share !== undefined) w.str(d.share);
-  writeMessage(w, d.msg);
-}
-
-function readMessage(r: ByteReader, id: number): Message {
-  if (r.u8() !== MESSAGE) throw new Error('not a message record');
-  const flags = r.u8();
-  const timestamp = r.f64();
-  const expiresAt = r.f64();
-  const topic = r.str();
-  const from = r.str();
-  const properties = flags & 8 ? readProperties(r) : undefined;
-  const payload = r.bytes();
-  return { id, topic, payload, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, properties, from, timestamp, expiresAt };
-}
-
-function readProperties(r: ByteReader): MessageProperties {
-  const which = r.u8();
-  const p: MessageProperties = {};
-  if (which & P_PFI) p.payloadFormatIndicator = (which & P_PFI_TRUE) !== 0;
-  if (which & P_EXPIRY) p.messageExpiryInterval = r.u32();
-  if (which & P_CONTENT_TYPE) p.contentType = r.str();
-  if (which & P_RESPONSE_TOPIC) p.responseTopic = r.str();
-  if (which & P_CORRELATION) p.correlationData = r.bytes();
-  if (which & P_USER) p.userProperties = JSON.parse(r.str()) as MessageProperties['userProperties'];
-  return p;
-}
 
 /** A stored message (retained, will): everything but the node-local id, which the caller gives. */
 export function decodeMessage(buf: Buffer, id: number): Message {
@@ -100,9 +32,7 @@ export function decodeMessage(buf: Buffer, id: number): Message {
 }
 
 export function encodeMessage(msg: Message): Buffer {
-  const w = new ByteWriter(64 + msg.payload.length);
-  writeMessage(w, msg);
-  return w.copy();
+  return encodeMessageRecord(msg);
 }
 
 export function decodeDelivery(buf: Buffer): Delivery {
@@ -110,33 +40,22 @@ export function decodeDelivery(buf: Buffer): Delivery {
     const rec = deserialize(buf) as Omit<Delivery, 'msg'> & { msg: Omit<Message, 'id'> };
     return { msg: { ...rec.msg, id: 0 }, qos: rec.qos, retain: rec.retain, subIds: rec.subIds, share: rec.share };
   }
-  const r = new ByteReader(buf);
-  if (r.u8() !== DELIVERY) throw new Error('not a message record');
-  const flags = r.u8();
-  let subIds: number[] | undefined;
-  if (flags & 16) {
-    const n = r.u32();
-    subIds = [];
-    for (let i = 0; i < n; i++) subIds.push(r.u32());
-  }
-  const share = flags & 8 ? r.str() : undefined;
-  const msg = readMessage(r, 0);
-  return { msg, qos: (flags & 3) as 0 | 1 | 2, retain: (flags & 4) !== 0, subIds, share };
+  return readDelivery(new ByteReader(buf));
 }
 
 /** A session's row: everything but its subscriptions, which have rows of their own. */
 export function encodeSession(s: Omit<PersistedSession, 'subscriptions'>): Buffer {
-  return serialize({ clientId: s.clientId, createdAt: s.createdAt, expiryInterval: s.expiryInterval, expiresAt: s.expiresAt, subscriptions: [] });
+  return encodeSessionRow({ clientId: s.clientId, createdAt: s.createdAt, expiryInterval: s.expiryInterval, expiresAt: s.expiresAt, subscriptions: [] });
 }
 
 export function encodeSubOptions(o: SubOptions): Buffer {
-  return serialize(o);
+  return encodeSubOptionsRecord(o);
 }
 
 export function decodeSubOptions(buf: Buffer): SubOptions {
-  return deserialize(buf) as SubOptions;
+  return decodeSubOptionsRecord(buf);
 }
 
 export function decodeSession(buf: Buffer): PersistedSession {
-  return deserialize(buf) as PersistedSession;
+  return decodeSessionRow(buf);
 }

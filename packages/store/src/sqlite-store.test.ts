@@ -197,7 +197,7 @@ test('subscriptions are rows of their own: put, delete, a session update keeps t
   assert.equal(byId.get('s1')!.expiresAt, 99);
   assert.deepEqual(byId.get('s1')!.subscriptions, [
     ['a/#', { qos: 1, nl: true, rap: false, rh: 1, subId: 3 }],
-    ['b/+', { qos: 2, nl: false, rap: true, rh: 0, subId: 0, share: undefined }],
+    ['b/+', { qos: 2, nl: false, rap: true, rh: 0, subId: 0 }],
   ]);
   assert.deepEqual(byId.get('old')!.subscriptions, [['x/#', { qos: 1, nl: false, rap: false, rh: 0, subId: 0 }]]);
   again.updateSession({ clientId: 'old', createdAt: 5, expiryInterval: 60, expiresAt: 0 });
