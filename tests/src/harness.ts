@@ -93,3 +93,26 @@ export async function waitFor(cond: () => boolean, what: string, ms = 5000): Pro
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Asserts that `holds` stays true for `ms`, checking every 10 ms: how a test says that nothing
+ * arrives (a will not published, a message not delivered). Fails at the first moment it breaks.
+ */
+export async function quietFor(ms: number, holds: () => boolean, what: string): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (!holds()) throw new Error(`not quiet for ${ms} ms: ${what}`);
+    if (Date.now() >= until) return;
+    await sleep(Math.min(10, until - Date.now()));
+  }
+}
+
+/** Runs `fn` with a broker started for it, and closes the broker afterwards, whatever happens. */
+export async function withBroker<T>(config: BrokerConfig, fn: (tb: TestBroker) => Promise<T>): Promise<T> {
+  const tb = await startBroker(config);
+  try {
+    return await fn(tb);
+  } finally {
+    await tb.close();
+  }
+}

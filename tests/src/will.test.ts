@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket } from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
-import { startBroker, connect, collect, endAll, sleep, waitFor } from './harness.js';
+import { startBroker, connect, collect, endAll, quietFor, sleep, waitFor } from './harness.js';
 import { RawClient, rawConnect } from './raw-client.js';
 import type { RawConnectOptions } from './raw-client.js';
 
@@ -116,7 +116,7 @@ test('no will on a normal DISCONNECT (3.1.1 and v5 0x00); v5 DISCONNECT 0x04 pub
     const [m] = await atLeast(wt.got, 1);
     assert.equal(m.topic, 'will/leaving');
     assert.equal(m.payload, 'bye, publish my will');
-    await sleep(200);
+    await quietFor(200, () => wt.got.length === 1, 'no will for the normal disconnects');
     assert.deepEqual(wt.got.map((g) => g.topic), ['will/leaving'], 'no will for the normal disconnects');
   } finally {
     await endAll(w);
@@ -136,8 +136,7 @@ test('a refused CONNECT never publishes its will', { timeout: 10_000 }, async ()
     clients.push(r.client);
     assert.equal(r.connack.reasonCode, 0x86);
     await r.client.waitClose();
-    await sleep(150);
-    assert.deepEqual(got, []);
+    await quietFor(150, () => got.length === 0, 'no will for a refused CONNECT');
   } finally {
     clients.forEach((c) => c.destroy());
     await endAll(w);
@@ -232,8 +231,7 @@ test('will delay interval: published after the delay, not before', { timeout: 10
     clients.push(r.client);
     const gone = Date.now();
     r.client.destroy();
-    await sleep(600);
-    assert.equal(wt.got.length, 0, 'not before the delay');
+    await quietFor(600, () => wt.got.length === 0, 'not before the delay');
     const [m] = await atLeast(wt.got, 1, 2000);
     assert.equal(m.topic, 'will/delayed');
     const after = m.at - gone;
@@ -266,8 +264,7 @@ test('will delay interval: a reconnect to the session within the delay cancels t
     const b = await rawConnect(tb.port, { ...opts, will: undefined });
     clients.push(b.client);
     assert.equal(b.connack.sessionPresent, true);
-    await sleep(1200);
-    assert.deepEqual(wt.got, [], 'will cancelled by the reconnect');
+    await quietFor(1200, () => wt.got.length === 0, 'will cancelled by the reconnect');
   } finally {
     clients.forEach((c) => c.destroy());
     await endAll(w);
@@ -345,7 +342,7 @@ test('takeover and discard: the old connection’s will follows MQTT 5 §3.1.4 (
     await sleep(100);
     const d2 = await rawConnect(tb.port, { ...persistent('p5', 5), clean: true, will: undefined });
     clients.push(d2.client);
-    await sleep(400);
+    await waitFor(() => wt.got.length >= 3, 'three wills');
     assert.deepEqual(wt.got.map((g) => g.topic).sort(), ['will/d5', 'will/p5', 'will/t0']);
   } finally {
     clients.forEach((c) => c.destroy());
@@ -380,8 +377,7 @@ test('kick: the session ends, so the will is published at once, even with a will
     });
     clients.push(b.client);
     b.client.destroy();
-    await sleep(100);
-    assert.equal(wt.got.length, 0, 'delayed will still pending');
+    await quietFor(100, () => wt.got.length === 0, 'delayed will still pending');
     assert.ok(tb.broker.kick('kicked-live'));
     assert.ok(tb.broker.kick('kicked-away'));
     await a.client.waitClose();
