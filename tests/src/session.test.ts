@@ -8,7 +8,7 @@ import type { IPublishPacket, IDisconnectPacket, IPubrelPacket, Packet } from 'm
 import type { Message, DropReason } from '@vireo/broker';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { startBroker, connect, endAll, waitFor, sleep } from './harness.js';
+import { startBroker, connect, endAll, quietFor, waitFor, sleep } from './harness.js';
 import { RawClient, rawConnect } from './raw-client.js';
 import type { RawConnectOptions } from './raw-client.js';
 import { captureLog } from './log-capture.js';
@@ -56,8 +56,7 @@ test('clean session (3.1.1) and clean start (v5): nothing survives the connectio
       clients.push(again.client);
       assert.equal(again.connack.sessionPresent, false);
       await pub.publishAsync('clean/t', 'now', { qos: 1 });
-      await sleep(100);
-      assert.deepEqual(again.client.all.filter(isPublish), [], 'no subscription survived');
+      await quietFor(100, () => again.client.all.filter(isPublish).length === 0, 'no subscription survived');
       await disconnect(again.client);
     }
     // v5: clean start false but session expiry 0 (the default) also ends the session at disconnect
@@ -121,7 +120,7 @@ test('mqueue_store_qos0 false: QoS 0 is not queued for an offline session, QoS 1
     clients.push(again.client);
     const [m] = await publishes(again.client, 1);
     assert.equal(m.payload.toString(), 'one');
-    await sleep(100);
+    await quietFor(100, () => again.client.all.filter(isPublish).length === 1, 'only the QoS 1 message was queued');
     assert.deepEqual(payloads(again.client.all.filter(isPublish)), ['one']);
     assert.equal(tb.broker.stats.droppedBy.get('no_connection'), 1);
   } finally {
@@ -149,8 +148,7 @@ test('max_mqueue_len: a full queue drops the oldest, logs `Dropped msg due to mq
     clients.push(again.client);
     const got = await publishes(again.client, 3);
     assert.deepEqual(payloads(got), ['m3', 'm4', 'm5']);
-    await sleep(100);
-    assert.equal(again.client.all.filter(isPublish).length, 3);
+    await quietFor(100, () => again.client.all.filter(isPublish).length === 3, 'the two dropped messages stay dropped');
     const lines = log.find('Dropped msg due to mqueue is full');
     assert.equal(lines.length, 2);
     assert.equal(lines[0].clientid, 'slowpoke');
@@ -196,8 +194,7 @@ test('v5 session expiry interval: the session outlives the connection for N s, t
     const late = await rawConnect(tb.port, opts);
     clients.push(late.client);
     assert.equal(late.connack.sessionPresent, false);
-    await sleep(100);
-    assert.deepEqual(late.client.all.filter(isPublish), []);
+    await quietFor(100, () => late.client.all.filter(isPublish).length === 0, 'nothing for the late subscriber');
   } finally {
     clients.forEach((c) => c.destroy());
     await endAll(pub);
@@ -318,8 +315,7 @@ test('unacknowledged QoS 1/2 are redelivered with DUP and the same packet id on 
       // and nothing is delivered a third time
       const third = await rawConnect(tb.port, opts);
       clients.push(third.client);
-      await sleep(100);
-      assert.deepEqual(third.client.all.filter((p) => p.cmd === 'publish' || p.cmd === 'pubrel'), []);
+      await quietFor(100, () => third.client.all.filter((p) => p.cmd === 'publish' || p.cmd === 'pubrel').length === 0, 'nothing resent to the third connection');
     }
   } finally {
     clients.forEach((c) => c.destroy());
@@ -425,14 +421,12 @@ test('inflight window: only max_inflight unacknowledged messages in flight, the 
       for (let i = 1; i <= 5; i++) await pub.publishAsync(`win${protocolVersion}`, `m${i}`, { qos: (1 + (i % 2)) as 1 | 2 });
       const first = await publishes(s.client, 2);
       assert.deepEqual(payloads(first), ['m1', 'm2']);
-      await sleep(150);
-      assert.equal(s.client.all.filter(isPublish).length, 2, 'third message held back');
+      await quietFor(150, () => s.client.all.filter(isPublish).length === 2, 'third message held back');
       assert.equal(tb.broker.session(`win${protocolVersion}`)?.mqueue.length, 3);
       // m1 is QoS 2: PUBREC alone does not free the slot, PUBCOMP does
       s.client.send({ cmd: 'pubrec', messageId: first[0].messageId });
       await s.client.next('pubrel');
-      await sleep(100);
-      assert.equal(s.client.all.filter(isPublish).length, 2);
+      await quietFor(100, () => s.client.all.filter(isPublish).length === 2, 'PUBREC alone does not free the slot');
       s.client.send({ cmd: 'pubcomp', messageId: first[0].messageId });
       const [third] = await publishes(s.client, 1);
       assert.equal(third.payload.toString(), 'm3');
@@ -466,8 +460,7 @@ test('v5 Receive Maximum of the client narrows the window below max_inflight', {
     clients.push(s.client);
     for (let i = 1; i <= 3; i++) await pub.publishAsync('rm/t', `m${i}`, { qos: 1 });
     const [m1] = await publishes(s.client, 1);
-    await sleep(150);
-    assert.equal(s.client.all.filter(isPublish).length, 1);
+    await quietFor(150, () => s.client.all.filter(isPublish).length === 1, 'Receive Maximum 1: one in flight');
     s.client.send({ cmd: 'puback', messageId: m1.messageId });
     const [m2] = await publishes(s.client, 1);
     assert.equal(m2.payload.toString(), 'm2');
