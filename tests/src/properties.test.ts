@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
-import { startBroker, connect, endAll, sleep } from './harness.js';
+import { startBroker, connect, endAll, quietFor, sleep } from './harness.js';
 import { Inbox, Wire, connectInbox } from './observe.js';
 import { rawConnect } from './raw-client.js';
 import type { RawClient } from './raw-client.js';
@@ -87,7 +87,7 @@ test('topic alias over the maximum, or 0, gets DISCONNECT 0x94; an unknown alias
     fresh.send({ cmd: 'publish', topic: '', payload: Buffer.from('bad'), qos: 0, retain: false, dup: false, properties: { topicAlias: 5 } });
     assert.equal(((await fresh.next('disconnect')) as { reasonCode?: number }).reasonCode, 0x82);
     await inbox.until(3);
-    await sleep(50);
+    await quietFor(50, () => inbox.payloads.length === 3, 'none of the bad ones was published');
     assert.deepEqual(inbox.payloads, ['ok-over', 'ok-zero', 'ok-unknown'], 'none of the bad ones was published');
   } finally {
     for (const r of raws) r.destroy();
@@ -196,7 +196,7 @@ test('mqtt.ignore_loop_deliver: no client gets its own messages back, v4 include
     await b.publishAsync('loop/t', 'from-b', { qos: 1 });
     await boxA.waitPayload('from-b');
     await boxB.waitPayload('from-a');
-    await sleep(50);
+    await quietFor(50, () => boxA.payloads.length === 1 && boxB.payloads.length === 1, 'no local: nobody gets its own message');
     assert.deepEqual(boxA.payloads, ['from-b']);
     assert.deepEqual(boxB.payloads, ['from-a']);
   } finally {
@@ -320,7 +320,7 @@ test('payload format indicator 1 with a payload that is not UTF-8: PUBACK 0x99, 
     assert.equal(ack.reasonCode, 0x99);
     await pub.publishAsync('pf/good', 'ünïcödé', { qos: 1, properties: { payloadFormatIndicator: true } });
     await inbox.until(1);
-    await sleep(50);
+    await quietFor(50, () => inbox.payloads.length === 1, 'the invalid payload was not published');
     assert.deepEqual(inbox.payloads, ['ünïcödé']);
     // the publisher's connection goes on
     assert.equal(pub.connected, true);
