@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { makeCerts } from './certs.js';
-import { connect, endAll, freePort } from './harness.js';
+import { connect, endAll, freePort, waitFor } from './harness.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
 import { pubackCode } from './mqtt-codes.js';
 
@@ -47,7 +47,11 @@ test('peer_cert_as_username: cn and peer_cert_as_clientid: md5 on a verify_peer 
     clients.push(dev);
     assert.equal(await pubackCode(dev, 'devices/device-1/t'), 0, 'the username is the CN');
     assert.equal(await pubackCode(dev, 'devices/admin/t'), 0x87, 'not the username the CONNECT gave');
-    const denied = vireo.logs().find((l) => l.msg === 'Publish denied by authorization' && l.topic === 'devices/admin/t');
+    // the log line reaches us through the node's stdout, after the PUBACK: wait for it
+    const isDenied = (l: { msg: string; topic?: unknown }) => l.msg === 'Publish denied by authorization' && l.topic === 'devices/admin/t';
+    const logs = vireo.logs;
+    await waitFor(() => logs().some(isDenied), 'the denial log line');
+    const denied = logs().find(isDenied);
     assert.equal(denied?.clientid, md5, 'the client id is the MD5 of the certificate');
 
     // without a certificate (verify_peer lets it in: fail_if_no_peer_cert is false) the client keeps its names

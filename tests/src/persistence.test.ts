@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { collect, connect, endAll, freePort, sleep } from './harness.js';
+import { collect, connect, endAll, freePort, sleep, waitFor } from './harness.js';
 import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
 
 const T = { timeout: 60_000 };
@@ -242,7 +242,13 @@ test('delayed wills survive a kill -9: one due while the node was down goes out 
   // a lost connection (not DISCONNECT): the wills wait for their delays
   early.stream.destroy();
   late.stream.destroy();
-  await sleep(300); // the wills' writes commit in the next batch
+  // the node must have seen both connections go: that is when the delayed wills are written
+  await waitFor(() => ['early', 'late'].every((id) => node.logs().some((l) => l.msg === 'Client disconnected' && l.clientid === id)), 'both disconnects', 10_000);
+  // with durable storage a QoS 1 PUBACK for a message queued to an offline persistent session
+  // comes only after its commit, and commits are in order: once it is here, the wills are on disk
+  const marker = await connect(url, { clientId: 'marker' });
+  await marker.publishAsync('will/marker', 'm', { qos: 1 });
+  await endAll(marker);
   node.kill('SIGKILL');
   await node.waitExit();
   await sleep(1200); // past `early`'s delay
@@ -255,9 +261,9 @@ test('delayed wills survive a kill -9: one due while the node was down goes out 
   w.on('message', (topic) => got.push(topic));
   try {
     const t0 = Date.now();
-    while (got.length < 2 && Date.now() - t0 < 8000) await sleep(50);
+    while (got.length < 3 && Date.now() - t0 < 8000) await sleep(50);
     await sleep(300); // and no duplicate
-    assert.deepEqual(got, ['will/early', 'will/late']);
+    assert.deepEqual(got, ['will/marker', 'will/early', 'will/late']);
   } finally {
     await endAll(w, early, late);
   }
