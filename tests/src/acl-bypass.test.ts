@@ -88,7 +88,10 @@ test('ACL bypasses: client id +, username #, a # subscriber against a subscribe 
     const retained = collect(watcher, 1, 10_000);
     assert.deepEqual(await subackCodes(watcher, ['#']), [1]);
     assert.deepEqual(await subackCodes(watcher, ['secret/#']), [0x87]);
-    assert.deepEqual((await retained).map((m) => m.topic), ['public/news']);
+    assert.deepEqual(
+      (await retained).map((m) => m.topic),
+      ['public/news'],
+    );
     const live = until(watcher, 'public/end');
     for (const t of ['secret/plans', 'secret/a/b', 'cmd/alice', 'public/x', 'public/end']) assert.equal(await pubackCode(pub, t), 0);
     assert.deepEqual(await live, ['public/x']);

@@ -53,7 +53,11 @@ test('ACL file: placeholders, eq, superuser bypass, v5 and 3.1.1 codes, acl_deni
     vireo = spawnVireo({ env });
     await vireo.waitForLog('started', 15_000);
     const auth = { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}`, 'content-type': 'application/json' };
-    for (const [user_id, is_superuser] of [['root', true], ['u1', false], ['u3', false]] as const) {
+    for (const [user_id, is_superuser] of [
+      ['root', true],
+      ['u1', false],
+      ['u3', false],
+    ] as const) {
       const r = await fetch(`http://127.0.0.1:${httpPort}/api/v5/authentication/password_based:built_in_database/users`, {
         method: 'POST',
         headers: auth,
@@ -79,7 +83,10 @@ test('ACL file: placeholders, eq, superuser bypass, v5 and 3.1.1 codes, acl_deni
     assert.equal(await pubackCode(c3, 'devices/c9/x'), 0);
     assert.equal(await pubackCode(c1, 'devices/c1/status'), 0);
     assert.equal(await pubackCode(c3, 'devices/c3/x'), 0);
-    assert.deepEqual((await got).map((m) => m.topic), ['devices/c1/status', 'devices/c3/x']);
+    assert.deepEqual(
+      (await got).map((m) => m.topic),
+      ['devices/c1/status', 'devices/c3/x'],
+    );
 
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/api/v5/prometheus/stats`)).text();
     assert.match(text, /vireo_messages_dropped\{reason="acl_denied",node="[^"]+"\} 2\n/);

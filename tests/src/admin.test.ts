@@ -45,7 +45,9 @@ test('API keys: missing or wrong credentials get 401 with no detail; probes need
 
 test('clients: list with paging and filters, one client, its subscriptions, kick with 0x98', T, async () => {
   await withAdmin(async (tb, api) => {
-    const clients = await Promise.all(['dev-1', 'dev-2', 'other'].map((clientId) => connect(tb.url, { clientId, protocolVersion: 5, username: clientId === 'other' ? 'bob' : 'alice' })));
+    const clients = await Promise.all(
+      ['dev-1', 'dev-2', 'other'].map((clientId) => connect(tb.url, { clientId, protocolVersion: 5, username: clientId === 'other' ? 'bob' : 'alice' })),
+    );
     try {
       await clients[0].subscribeAsync('a/+', { qos: 1 });
       const page1 = await (await api('/api/v5/clients?limit=2&page=1')).json();
@@ -54,14 +56,20 @@ test('clients: list with paging and filters, one client, its subscriptions, kick
       const liked = await (await api('/api/v5/clients?like_clientid=dev')).json();
       assert.deepEqual(liked.data.map((c: { clientid: string }) => c.clientid).sort(), ['dev-1', 'dev-2']);
       const bob = await (await api('/api/v5/clients?username=bob')).json();
-      assert.deepEqual(bob.data.map((c: { clientid: string }) => c.clientid), ['other']);
+      assert.deepEqual(
+        bob.data.map((c: { clientid: string }) => c.clientid),
+        ['other'],
+      );
       const one = await (await api('/api/v5/clients/dev-1')).json();
       assert.equal(one.connected, true);
       assert.equal(one.proto_ver, 5);
       assert.equal(one.subscriptions_cnt, 1);
       assert.equal(one.ip_address, '127.0.0.1');
       const subs = await (await api('/api/v5/clients/dev-1/subscriptions')).json();
-      assert.deepEqual(subs.map((s: { topic: string; qos: number }) => [s.topic, s.qos]), [['a/+', 1]]);
+      assert.deepEqual(
+        subs.map((s: { topic: string; qos: number }) => [s.topic, s.qos]),
+        [['a/+', 1]],
+      );
       assert.equal((await api('/api/v5/clients/nobody')).status, 404);
 
       const disconnect = new Promise<number | undefined>((resolve) => clients[1].once('disconnect', (p) => resolve(p.reasonCode)));
@@ -86,7 +94,10 @@ test('subscribe/unsubscribe a client through the API; subscriptions and topics l
       await p.publishAsync('x/1', 'hi', { qos: 1 });
       assert.equal((await got)[0].payload, 'hi');
       const subs = await (await api('/api/v5/subscriptions?clientid=dev-1')).json();
-      assert.deepEqual(subs.data.map((s: { topic: string }) => s.topic), ['x/#']);
+      assert.deepEqual(
+        subs.data.map((s: { topic: string }) => s.topic),
+        ['x/#'],
+      );
       const matching = await (await api('/api/v5/subscriptions?match_topic=x/9')).json();
       assert.equal(matching.meta.count, 1);
       const topics = await (await api('/api/v5/topics')).json();
@@ -114,11 +125,23 @@ test('publish and publish/bulk: 200 with an id when delivered, 202 reason 16 whe
       });
       assert.equal(one.status, 200);
       assert.match((await one.json()).id, /^[0-9a-f]{32}$/);
-      const bulk = await (await api('/api/v5/publish/bulk', { method: 'POST', body: JSON.stringify([{ topic: 'ops/2', payload: 'b' }, { topic: 'ops/3', payload: 'c' }, { topic: 'void', payload: 'd' }]) })).json();
+      const bulk = await (
+        await api('/api/v5/publish/bulk', {
+          method: 'POST',
+          body: JSON.stringify([
+            { topic: 'ops/2', payload: 'b' },
+            { topic: 'ops/3', payload: 'c' },
+            { topic: 'void', payload: 'd' },
+          ]),
+        })
+      ).json();
       assert.equal(bulk.length, 3);
       assert.deepEqual(bulk[2], { reason_code: 16, message: 'no_matching_subscribers' });
       const msgs = await got;
-      assert.deepEqual(msgs.map((m) => `${m.topic}=${m.payload}`), ['ops/1=hello', 'ops/2=b', 'ops/3=c']);
+      assert.deepEqual(
+        msgs.map((m) => `${m.topic}=${m.payload}`),
+        ['ops/1=hello', 'ops/2=b', 'ops/3=c'],
+      );
       assert.deepEqual({ ...msgs[0].packet.properties?.userProperties }, { k: 'v' });
       const nobody = await api('/api/v5/publish', { method: 'POST', body: JSON.stringify({ topic: 'void', payload: 'x' }) });
       assert.equal(nobody.status, 202);
@@ -237,7 +260,12 @@ test('vireo start: HTTP API on dashboard.listeners.http.bind with keys from api_
     assert.equal((await vireo.waitExit(8000)).code, 0);
   }
   const bad = spawnVireo({
-    env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: '0', VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${httpPort}`, VIREO_API_KEY__BOOTSTRAP_FILE: path.join(dir, 'missing') },
+    env: {
+      VIREO_LISTENERS__TCP__DEFAULT__BIND: '0',
+      VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
+      VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${httpPort}`,
+      VIREO_API_KEY__BOOTSTRAP_FILE: path.join(dir, 'missing'),
+    },
   });
   assert.equal((await bad.waitExit(10_000)).code, 2);
   assert.match(bad.stderr(), /api_key\.bootstrap_file: cannot read .*missing \(ENOENT\)/);

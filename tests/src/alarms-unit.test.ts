@@ -25,15 +25,24 @@ test('an alarm is raised once, cleared once, published each time; the history ke
     assert.equal(alarms.activate('a', { x: 1 }, 'A is up'), true);
     assert.equal(alarms.activate('a', { x: 2 }, 'A again'), false, 'already active: nothing new');
     assert.equal(alarms.deactivate('b'), false, 'never raised');
-    assert.deepEqual(published.map((m) => m.topic), ['$SYS/brokers/n1@host/alarms/activate']);
+    assert.deepEqual(
+      published.map((m) => m.topic),
+      ['$SYS/brokers/n1@host/alarms/activate'],
+    );
     const body = JSON.parse(published[0]!.payload.toString()) as Record<string, unknown>;
     assert.deepEqual([body.name, body.activated, body.deactivate_at, body.message], ['a', true, 'infinity', 'A is up']);
     assert.equal(alarms.deactivate('a', { x: 0 }, 'A is down'), true);
     assert.equal(published.length, 2);
     assert.equal(published[1]!.topic, '$SYS/brokers/n1@host/alarms/deactivate');
-    for (const n of ['b', 'c']) { alarms.activate(n, {}, n); alarms.deactivate(n); }
+    for (const n of ['b', 'c']) {
+      alarms.activate(n, {}, n);
+      alarms.deactivate(n);
+    }
     // size_limit 2: the oldest deactivated (a) is forgotten, newest first
-    assert.deepEqual(alarms.views(false).map((v) => v.name), ['c', 'b']);
+    assert.deepEqual(
+      alarms.views(false).map((v) => v.name),
+      ['c', 'b'],
+    );
     assert.ok(alarms.views(false).every((v) => !v.activated && v.deactivate_at !== 'infinity'));
     assert.equal(alarms.clearDeactivated(), 2);
     assert.deepEqual(alarms.views(), []);

@@ -155,9 +155,28 @@ test('alarms: the API of any node lists the alarms of every node (admin RPC), no
     // A serves the API; only B's threshold is low enough to raise the alarm
     nodes = [
       startNode({ name: 'alarmA@127.0.0.1', rpcPort: rpc[0]!, mqttPort: mqtt[0]!, seeds: rpc, extraEnv: { ...api, VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqtt[0]}` } }),
-      startNode({ name: 'alarmB@127.0.0.1', rpcPort: rpc[1]!, mqttPort: mqtt[1]!, seeds: rpc, extraEnv: { ...apiB, VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqtt[1]}`, VIREO_SYSMON__OS__MEM_CHECK_INTERVAL: '200ms', VIREO_SYSMON__OS__PROCMEM_HIGH_WATERMARK: '0.01%' } }),
+      startNode({
+        name: 'alarmB@127.0.0.1',
+        rpcPort: rpc[1]!,
+        mqttPort: mqtt[1]!,
+        seeds: rpc,
+        extraEnv: {
+          ...apiB,
+          VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${mqtt[1]}`,
+          VIREO_SYSMON__OS__MEM_CHECK_INTERVAL: '200ms',
+          VIREO_SYSMON__OS__PROCMEM_HIGH_WATERMARK: '0.01%',
+        },
+      }),
     ];
-    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((x) => x.name), 40_000)));
+    await Promise.all(
+      nodes.map((n) =>
+        waitMembers(
+          n,
+          nodes.map((x) => x.name),
+          40_000,
+        ),
+      ),
+    );
     const get = async (q: string) => {
       const res = await fetch(`http://127.0.0.1:${httpPort}/api/v5/alarms${q}`, { headers: { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` } });
       assert.equal(res.status, 200);
@@ -165,14 +184,19 @@ test('alarms: the API of any node lists the alarms of every node (admin RPC), no
     };
     await waitFor(() => nodes[1]!.proc.logs().some((l) => l.msg === 'alarm_is_activated' && l.alarm === 'high_process_memory_usage'), 'B raised its alarm', 15_000);
     const all = await get('?activated=true');
-    assert.ok(all.some((a) => a.node === 'alarmB@127.0.0.1' && a.name === 'high_process_memory_usage'), JSON.stringify(all));
+    assert.ok(
+      all.some((a) => a.node === 'alarmB@127.0.0.1' && a.name === 'high_process_memory_usage'),
+      JSON.stringify(all),
+    );
     assert.ok(!(await get('?activated=true&node=alarmA@127.0.0.1')).some((a) => a.node === 'alarmB@127.0.0.1'));
     assert.ok((await get('?activated=true&node=alarmB@127.0.0.1')).every((a) => a.node === 'alarmB@127.0.0.1'));
   } finally {
-    await Promise.all(nodes.map(async (n) => {
-      n.proc.child.kill('SIGTERM');
-      await n.proc.waitExit(15_000);
-    }));
+    await Promise.all(
+      nodes.map(async (n) => {
+        n.proc.child.kill('SIGTERM');
+        await n.proc.waitExit(15_000);
+      }),
+    );
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -59,7 +59,10 @@ test('HTTPS API: the same routes, keys and roles over TLS, with the plain port o
     await assert.rejects(get(httpsPort, '/status', Buffer.from('')), /self.signed|unable to (get|verify)|certificate/i);
     // and the plain port it was given is not open
     await assert.rejects(fetch(`http://127.0.0.1:${httpPort}/status`));
-    assert.equal(vireo.logs().some((l) => l.msg === 'HTTP API listening'), false);
+    assert.equal(
+      vireo.logs().some((l) => l.msg === 'HTTP API listening'),
+      false,
+    );
   } finally {
     vireo?.kill('SIGKILL');
     certs.remove();

@@ -44,7 +44,11 @@ test('roles: a viewer key cannot DELETE (403), a publisher only publishes; faile
     const del = await api(ro, 'DELETE', '/banned/clientid/victim');
     assert.deepEqual([del.status, del.body.code], [403, 'FORBIDDEN']);
     const bans = (await api('ops:s3cret', 'GET', '/banned')).body.data as { who: string }[];
-    assert.deepEqual(bans.map((b) => b.who), ['victim'], 'the viewer changed nothing');
+    assert.deepEqual(
+      bans.map((b) => b.who),
+      ['victim'],
+      'the viewer changed nothing',
+    );
     // the bootstrap viewer likewise; nor can it make itself a key or change its own role
     assert.equal((await api('watch:watch-secret', 'DELETE', '/api_key/ro')).status, 403);
     assert.equal((await api('watch:watch-secret', 'POST', '/api_key', { name: 'escalate' })).status, 403);

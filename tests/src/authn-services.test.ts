@@ -28,7 +28,9 @@ interface Seen {
 }
 
 /** An HTTP service: `answer` decides each request; every request and connection is recorded. */
-async function service(answer: (s: Seen) => { status?: number; json?: unknown; delayMs?: number }): Promise<{ url: string; seen: Seen[]; connections: () => number; close: () => Promise<void> }> {
+async function service(
+  answer: (s: Seen) => { status?: number; json?: unknown; delayMs?: number },
+): Promise<{ url: string; seen: Seen[]; connections: () => number; close: () => Promise<void> }> {
   const seen: Seen[] = [];
   let connections = 0;
   const server = http.createServer((req, res) => {
@@ -54,13 +56,19 @@ async function service(answer: (s: Seen) => { status?: number; json?: unknown; d
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
     connections: () => connections,
-    close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
 async function node(env: Record<string, string>): Promise<{ vireo: VireoProcess; url: string }> {
   const port = await freePort();
-  const vireo = spawnVireo({ env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${port}`, VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_DURABLE_STORAGE__BACKEND: 'memory', ...env } });
+  const vireo = spawnVireo({
+    env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${port}`, VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_DURABLE_STORAGE__BACKEND: 'memory', ...env },
+  });
   await vireo.waitForLog('started', 30_000);
   return { vireo, url: `mqtt://127.0.0.1:${port}` };
 }
@@ -140,7 +148,10 @@ test('jwt with a JWKS the test serves: exp, nbf, verify_claims, a rotated key, t
   const jwks = await service(() => ({ json: { keys } }));
   const now = Math.floor(Date.now() / 1000);
   const token = (claims: Record<string, unknown>, key = k1.privateKey, kid = 'k1', alg = 'ES256') =>
-    new SignJWT(claims).setProtectedHeader({ alg, kid }).setExpirationTime(now + 3600).sign(key);
+    new SignJWT(claims)
+      .setProtectedHeader({ alg, kid })
+      .setExpirationTime(now + 3600)
+      .sign(key);
   let vireo: VireoProcess | undefined;
   const clients: MqttClient[] = [];
   try {
@@ -151,8 +162,26 @@ test('jwt with a JWKS the test serves: exp, nbf, verify_claims, a rotated key, t
     const code = async (clientId: string, password: string | undefined) => connackCode(n.url, { clientId, username: 'u', password, protocolVersion: 5 });
     assert.equal(await code('dev1', await token({ sub: 'dev1' })), 0);
     assert.equal(await code('dev2', await token({ sub: 'dev1' })), 0x86, 'sub must be the client id');
-    assert.equal(await code('dev1', await new SignJWT({ sub: 'dev1' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setExpirationTime(now - 10).sign(k1.privateKey)), 0x86);
-    assert.equal(await code('dev1', await new SignJWT({ sub: 'dev1' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setNotBefore(now + 600).sign(k1.privateKey)), 0x86);
+    assert.equal(
+      await code(
+        'dev1',
+        await new SignJWT({ sub: 'dev1' })
+          .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+          .setExpirationTime(now - 10)
+          .sign(k1.privateKey),
+      ),
+      0x86,
+    );
+    assert.equal(
+      await code(
+        'dev1',
+        await new SignJWT({ sub: 'dev1' })
+          .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+          .setNotBefore(now + 600)
+          .sign(k1.privateKey),
+      ),
+      0x86,
+    );
     assert.equal(await code('dev1', await token({ sub: 'dev1' }, other.privateKey)), 0x86, 'signed by a key the JWKS does not hold');
     assert.equal(await code('dev1', 'not-a-jwt'), 0x86);
     assert.equal(await connackCode(n.url, { clientId: 'dev1', protocolVersion: 5 }), 0x87);
@@ -179,7 +208,12 @@ test('jwt with a JWKS the test serves: exp, nbf, verify_claims, a rotated key, t
     assert.equal(await pubackCode(d4, 'other/t'), 0, 'no rule of the claim: no_match (allow) decides');
     assert.deepEqual(await subackCodes(d4, ['cmd/x', 'other/#']), [0x87, 1]);
     // the old form {pub, sub}: only what it lists is allowed by it
-    const d5 = await connect(n.url, { clientId: 'dev5', username: 'u', password: await token({ sub: 'dev5', acl: { pub: ['up/${clientid}'], sub: ['down/${clientid}'] } }), protocolVersion: 5 });
+    const d5 = await connect(n.url, {
+      clientId: 'dev5',
+      username: 'u',
+      password: await token({ sub: 'dev5', acl: { pub: ['up/${clientid}'], sub: ['down/${clientid}'] } }),
+      protocolVersion: 5,
+    });
     clients.push(d5);
     assert.equal(await pubackCode(d5, 'up/dev5'), 0);
     assert.deepEqual(await subackCodes(d5, ['down/dev5']), [1]);
@@ -206,7 +240,12 @@ test('http authorization source: allow/deny/ignore per publish and subscribe, th
     const n = await node({
       VIREO_AUTHORIZATION__NO_MATCH: 'deny',
       VIREO_AUTHORIZATION__SOURCES: JSON.stringify([
-        { type: 'http', method: 'get', url: `${svc.url}/authz`, body: { clientid: '${clientid}', username: '${username}', topic: '${topic}', action: '${action}', ip: '${peerhost}' } },
+        {
+          type: 'http',
+          method: 'get',
+          url: `${svc.url}/authz`,
+          body: { clientid: '${clientid}', username: '${username}', topic: '${topic}', action: '${action}', ip: '${peerhost}' },
+        },
         { type: 'file', path: aclFile },
       ]),
     });
@@ -223,12 +262,12 @@ test('http authorization source: allow/deny/ignore per publish and subscribe, th
     const asked = svc.seen.length;
     assert.equal(await pubackCode(c, 'ok/1'), 0);
     assert.equal(await pubackCode(c, 'no/1'), 0x87);
-    assert.equal(svc.seen.length, asked, 'decisions come from the client\'s cache');
+    assert.equal(svc.seen.length, asked, "decisions come from the client's cache");
     // the cache is per client: another client asks again
     const c2 = await connect(n.url, { clientId: 'z2', protocolVersion: 5 });
     assert.equal(await pubackCode(c2, 'ok/1'), 0);
     await endAll(c2);
-    await waitFor(() => svc.seen.length === asked + 1, 'the second client\'s request');
+    await waitFor(() => svc.seen.length === asked + 1, "the second client's request");
   } finally {
     await endAll(c);
     await stop(vireo);

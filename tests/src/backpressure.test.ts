@@ -77,8 +77,7 @@ test('a subscriber that stops reading: bounded broker backlog, QoS 0 dropped and
     const memGrowth = memoryAfterGc() - memBefore;
     const dropped = tb.broker.stats.msgDropped - droppedBefore;
     t.diagnostic(
-      `flood of ${N} x 2 KB took ${floodMs} ms; slow backlog peak ${(peakBacklog / MB).toFixed(2)} MB; ` +
-        `dropped ${dropped}; memory growth ${(memGrowth / MB).toFixed(1)} MB`,
+      `flood of ${N} x 2 KB took ${floodMs} ms; slow backlog peak ${(peakBacklog / MB).toFixed(2)} MB; ` + `dropped ${dropped}; memory growth ${(memGrowth / MB).toFixed(1)} MB`,
     );
     assert.equal(fastGot, N, 'the fast subscriber got every message');
     assert.equal(fastOutOfOrder, 0, 'in order');
@@ -107,7 +106,10 @@ test('a subscriber that stops reading: bounded broker backlog, QoS 0 dropped and
     assert.equal(seqOf(last), N);
     const seqs = slow.all.filter((p) => p.cmd === 'publish').map((p) => seqOf(p as IPublishPacket));
     assert.ok(seqs.length < N / 2, `slow got ${seqs.length} (the rest were dropped)`);
-    assert.ok(seqs.every((s, i) => i === 0 || s > seqs[i - 1]), 'what the slow subscriber got is in order');
+    assert.ok(
+      seqs.every((s, i) => i === 0 || s > seqs[i - 1]),
+      'what the slow subscriber got is in order',
+    );
     assert.deepEqual(slow.parseErrors, [], 'and well formed');
   } finally {
     slow.destroy();
@@ -139,7 +141,11 @@ test('a stalled subscriber does not hold back QoS 1: its window and queue are bo
       await Promise.all(Array.from({ length: 50 }, () => pub!.publishAsync('q1/x', payload, { qos: 1 })));
       await waitFor(() => fastGot >= i + 50, `fast subscriber at ${i + 50}`, 10_000);
     }
-    await waitFor(() => fastGot >= N, `fast got ${N}`, 10_000).catch((e) => { throw new Error(`${e.message}: ${fastGot}, fast session inflight ${tb.broker.session("fast1")?.inflight.size} mqueue ${tb.broker.session("fast1")?.mqueue.length} dropped ${JSON.stringify([...tb.broker.stats.droppedBy])}`); });
+    await waitFor(() => fastGot >= N, `fast got ${N}`, 10_000).catch((e) => {
+      throw new Error(
+        `${e.message}: ${fastGot}, fast session inflight ${tb.broker.session('fast1')?.inflight.size} mqueue ${tb.broker.session('fast1')?.mqueue.length} dropped ${JSON.stringify([...tb.broker.stats.droppedBy])}`,
+      );
+    });
     assert.equal(fastGot, N);
     const session = tb.broker.session('slow1')!;
     assert.ok(session.inflight.size <= 8, `inflight ${session.inflight.size}`);

@@ -54,11 +54,20 @@ test('ingress runs on exactly one node and moves, with its session, when that no
       }),
     );
   }
-  await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((x) => x.name), 40_000)));
+  await Promise.all(
+    nodes.map((n) =>
+      waitMembers(
+        n,
+        nodes.map((x) => x.name),
+        40_000,
+      ),
+    ),
+  );
   // the owner is the same on both nodes' view; only it logs that the ingress runs there
   // (before the nodes saw each other, each ran it alone: starts minus stops is what runs now)
   const runsOf = (n: ClusterNode, bridge: string) =>
-    logsMatching(n, 'Bridge ingress runs on this node', (l) => l.bridge === bridge).length - logsMatching(n, 'Bridge ingress stopped on this node', (l) => l.bridge === bridge).length;
+    logsMatching(n, 'Bridge ingress runs on this node', (l) => l.bridge === bridge).length -
+    logsMatching(n, 'Bridge ingress stopped on this node', (l) => l.bridge === bridge).length;
   const runs = (n: ClusterNode) => runsOf(n, 'cmd');
   await waitFor(() => nodes.filter((n) => runsOf(n, 'both') > 0).length === 1, 'exactly one node runs the ingress of both', 20_000);
   await waitFor(() => nodes.filter((n) => runs(n) > 0).length === 1, 'exactly one node runs the ingress', 20_000);
@@ -99,7 +108,15 @@ test('ingress runs on exactly one node and moves, with its session, when that no
   assert.deepEqual(survivorGot.slice(3), ['local/cmd/2=while-moving', 'local/cmd/3=after']);
   // the two-way bridge's ingress is on the survivor now too (it was, or it moved)
   await waitFor(() => runsOf(other, 'both') > 0, 'the survivor runs the two-way ingress', 20_000);
-  await waitFor(() => mosq!.log().split('\n').filter((l) => l.includes(`Received SUBSCRIBE from both:${other.name}`)).length > 0, 'its subscription at Mosquitto', 20_000);
+  await waitFor(
+    () =>
+      mosq!
+        .log()
+        .split('\n')
+        .filter((l) => l.includes(`Received SUBSCRIBE from both:${other.name}`)).length > 0,
+    'its subscription at Mosquitto',
+    20_000,
+  );
   await remote.publishAsync('down/2', 'later', { qos: 1 });
   await waitFor(() => survivorGot.includes('local/down/2=later'), 'two-way ingress after the move', 10_000);
   assert.ok(survivor.connected);

@@ -161,7 +161,10 @@ test('Mosquitto down: QoS 1 egress waits and arrives in order once it is back; t
     throw new Error(`${err.message}; got ${got.length}\nmosquitto:\n${m.log().slice(-3000)}\nvireo:\n${v.proc.stdout().slice(-3000)}`);
   });
   await sleep(300);
-  assert.deepEqual(got, Array.from({ length: 20 }, (_, i) => `q/${i}=m${i}@1`));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 20 }, (_, i) => `q/${i}=m${i}@1`),
+  );
   const reconnected = v.proc.logs().find((l) => l.msg === 'Bridge connected' && l.reconnected === true);
   assert.ok(reconnected, 'the second connection is logged as a reconnection');
 });
@@ -182,7 +185,10 @@ test('a full buffer drops new egress messages, counted in the log; the first one
   // 1 KB holds 9 messages of 104 bytes (payload + topic)
   await waitFor(() => got.length >= 9, 'the buffered messages', 10_000);
   await sleep(500);
-  assert.deepEqual(got, Array.from({ length: 9 }, (_, i) => `f/${String(i).padStart(2, '0')}=${payload}@1`));
+  assert.deepEqual(
+    got,
+    Array.from({ length: 9 }, (_, i) => `f/${String(i).padStart(2, '0')}=${payload}@1`),
+  );
 });
 
 test('v5 both ways on overlapping topics: no loop, one copy each side, properties kept', T, async () => {
@@ -202,7 +208,7 @@ test('v5 both ways on overlapping topics: no loop, one copy each side, propertie
   const remoteGot = record(remote, 'both/');
   let remoteProps: Record<string, unknown> | undefined;
   remote.on('message', (t, _p, packet) => t === 'both/props' && (remoteProps = { ...packet.properties?.userProperties }));
-  await waitFor(() => bridgeSubscribed(m, 'both/#'), 'the bridge\'s subscription at Mosquitto', 5000);
+  await waitFor(() => bridgeSubscribed(m, 'both/#'), "the bridge's subscription at Mosquitto", 5000);
 
   await local.publishAsync('both/props', 'p', { qos: 1, properties: { userProperties: { site: 'a1' } } });
   const rpub = await client(m.url, 'loop-rpub', { protocolVersion: 5 });

@@ -45,7 +45,10 @@ export class Bystander {
       throw err;
     }
     const b = new Bystander(pub, sub, topic);
-    for (const [name, c] of [['pub', pub], ['sub', sub]] as const) {
+    for (const [name, c] of [
+      ['pub', pub],
+      ['sub', sub],
+    ] as const) {
       for (const ev of ['close', 'offline', 'error'] as const) {
         c.on(ev, (e?: Error) => {
           if (!b.stopping) b.incidents.push(`${name} ${ev}${e ? `: ${e.message}` : ''}`);

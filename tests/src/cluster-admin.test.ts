@@ -149,7 +149,10 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
       seen.push(...p.data.map((c) => c.clientid));
     }
     assert.deepEqual([...seen].sort(), Object.keys(where).sort());
-    assert.deepEqual(seen, all.data.map((c) => c.clientid));
+    assert.deepEqual(
+      seen,
+      all.data.map((c) => c.clientid),
+    );
 
     const onC = await json<PageOf<ClientRow>>(A, `/api/v5/clients?node=${encodeURIComponent(C.name)}`);
     assert.deepEqual(onC.data.map((c) => c.clientid).sort(), ['c1', 'c2']);
@@ -164,14 +167,18 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
 
     // ── subscriptions and routes, from any node ──────────────────────────────
     const subs = await json<PageOf<{ clientid: string; node: string; topic: string; qos: number }>>(C, '/api/v5/subscriptions');
-    assert.deepEqual(
-      subs.data.map((s) => `${s.clientid}@${s.node}:${s.topic}/${s.qos}`).sort(),
-      [`a1@${A.name}:$share/g/jobs/#/0`, `b1@${B.name}:sensors/b/#/1`, `c1@${C.name}:cmd/c1/1`],
-    );
+    assert.deepEqual(subs.data.map((s) => `${s.clientid}@${s.node}:${s.topic}/${s.qos}`).sort(), [
+      `a1@${A.name}:$share/g/jobs/#/0`,
+      `b1@${B.name}:sensors/b/#/1`,
+      `c1@${C.name}:cmd/c1/1`,
+    ]);
     const topics = await json<PageOf<{ topic: string; node: string }>>(B, '/api/v5/topics');
     assert.deepEqual(topics.data.map((t) => `${t.topic}@${t.node}`).sort(), [`$share/g/jobs/#@${A.name}`, `cmd/c1@${C.name}`, `sensors/b/#@${B.name}`]);
     const subsOnB = await json<PageOf<{ clientid: string }>>(A, `/api/v5/subscriptions?node=${encodeURIComponent(B.name)}`);
-    assert.deepEqual(subsOnB.data.map((s) => s.clientid), ['b1']);
+    assert.deepEqual(
+      subsOnB.data.map((s) => s.clientid),
+      ['b1'],
+    );
     assert.equal((await api(A, '/api/v5/topics?node=nope@nowhere')).status, 404);
     assert.deepEqual(await json(A, '/api/v5/clients/c1/subscriptions'), [{ clientid: 'c1', node: C.name, topic: 'cmd/c1', qos: 1, nl: 0, rap: 0, rh: 0 }]);
 
@@ -189,15 +196,32 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
 
     // ── nodes and stats ─────────────────────────────────────────────────────
     const nodeList = await json<{ node: string; node_status: string; live_connections: number }[]>(B, '/api/v5/nodes');
-    assert.deepEqual(nodeList.map((n) => `${n.node}:${n.node_status}:${n.live_connections}`), [`${A.name}:running:2`, `${B.name}:running:1`, `${C.name}:running:2`]);
+    assert.deepEqual(
+      nodeList.map((n) => `${n.node}:${n.node_status}:${n.live_connections}`),
+      [`${A.name}:running:2`, `${B.name}:running:1`, `${C.name}:running:2`],
+    );
     assert.equal((await json<{ node: string }>(A, `/api/v5/nodes/${encodeURIComponent(C.name)}`)).node, C.name);
     assert.equal((await api(A, '/api/v5/nodes/nope@nowhere')).status, 404);
     const [tcp] = await json<{ id: string; current_connections: number; node_status: { node: string; status: { current_connections: number } }[] }[]>(B, '/api/v5/listeners');
     assert.equal(tcp?.id, 'tcp:default');
     assert.equal(tcp?.current_connections, 5);
-    assert.deepEqual(tcp?.node_status.map((n) => [n.node, n.status.current_connections]), [[A.name, 2], [B.name, 1], [C.name, 2]]);
+    assert.deepEqual(
+      tcp?.node_status.map((n) => [n.node, n.status.current_connections]),
+      [
+        [A.name, 2],
+        [B.name, 1],
+        [C.name, 2],
+      ],
+    );
     const statsAll = await json<Record<string, unknown>[]>(C, '/api/v5/stats');
-    assert.deepEqual(statsAll.map((s) => [s.node, s['live_connections.count']]), [[A.name, 2], [B.name, 1], [C.name, 2]]);
+    assert.deepEqual(
+      statsAll.map((s) => [s.node, s['live_connections.count']]),
+      [
+        [A.name, 2],
+        [B.name, 1],
+        [C.name, 2],
+      ],
+    );
     const statsSum = await json(C, '/api/v5/stats?aggregate=true');
     assert.equal(statsSum['live_connections.count'], 5);
     assert.equal(statsSum['subscriptions.count'], 3);
@@ -232,7 +256,10 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     assert.equal(total('vireo_messages_sent'), burst + 1);
     assert.equal(total('vireo_cluster_nodes_running'), 3);
     const mine = parseProm(await (await api(A, '/api/v5/prometheus/stats?mode=node')).text());
-    assert.deepEqual(values(mine, 'vireo_live_connections_count').map((s) => [s.labels.node, s.value]), [[A.name, 2]]);
+    assert.deepEqual(
+      values(mine, 'vireo_live_connections_count').map((s) => [s.labels.node, s.value]),
+      [[A.name, 2]],
+    );
     assert.equal((await api(A, '/api/v5/prometheus/stats?mode=everything')).status, 400);
 
     // ── trace starts on every node and follows c1 on C ──────────────────────
@@ -247,7 +274,9 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     published++;
     await gotCmd;
     await waitFor(() => readFileSync(traceFile, 'utf8').includes('"publish_out"'), 'trace line', 5000);
-    const line = readFileSync(traceFile, 'utf8').split('\n').find((l) => l.includes('"publish_out"'))!;
+    const line = readFileSync(traceFile, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('"publish_out"'))!;
     assert.equal(JSON.parse(line).node, C.name);
     const listed = await json<{ name: string; status: string; log_size: Record<string, number> }[]>(B, '/api/v5/trace');
     assert.equal(listed.length, 1);
@@ -292,12 +321,18 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     assert.equal(partial.status, 200);
     const pbody = (await partial.json()) as PageOf<ClientRow>;
     assert.deepEqual(pbody.data.map((c) => c.clientid).sort(), ['a1', 'a2', 'b1']);
-    assert.deepEqual(pbody.meta.errors?.map((e) => `${e.node}:${e.reason}`), [`${C.name}:timeout`]);
+    assert.deepEqual(
+      pbody.meta.errors?.map((e) => `${e.node}:${e.reason}`),
+      [`${C.name}:timeout`],
+    );
     assert.match(partial.headers.get('x-vireo-partial') ?? '', new RegExp(`${C.name}=timeout`));
     // bounded by the call timeout (plus slack for a loaded machine), not by C
     assert.ok(partialMs >= CALL_TIMEOUT_MS - 50 && partialMs < CALL_TIMEOUT_MS + 3000, `partial answer took ${partialMs} ms`);
     const frozenNodes = await json<{ node: string; node_status: string }[]>(B, '/api/v5/nodes');
-    assert.deepEqual(frozenNodes.map((n) => `${n.node}:${n.node_status}`), [`${A.name}:running`, `${B.name}:running`, `${C.name}:stopped`]);
+    assert.deepEqual(
+      frozenNodes.map((n) => `${n.node}:${n.node_status}`),
+      [`${A.name}:running`, `${B.name}:running`, `${C.name}:stopped`],
+    );
     const promText = await (await api(A, '/api/v5/prometheus/stats?mode=all_nodes_unaggregated')).text();
     assert.match(promText, new RegExp(`^# vireo: node ${C.name} is missing \\(timeout\\)`, 'm'));
 
@@ -331,8 +366,14 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     }
     await open(C2, 'mover');
     await waitFor(() => readFileSync(moverFile, 'utf8').includes('"connect"'), 'mover connect traced', 5000);
-    const moved = readFileSync(moverFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { node: string; event: string });
-    assert.deepEqual(moved.filter((l) => l.event === 'connect').map((l) => l.node), [C2.name]);
+    const moved = readFileSync(moverFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { node: string; event: string });
+    assert.deepEqual(
+      moved.filter((l) => l.event === 'connect').map((l) => l.node),
+      [C2.name],
+    );
   } finally {
     await endAll(...clients).catch(() => undefined);
     for (const n of nodes) n.proc.kill('SIGKILL');

@@ -16,7 +16,14 @@ const T = { timeout: 120_000 };
 
 test('a published, placeholder or short cookie stops start-up naming node.cookie (and never printing it)', T, async () => {
   for (const cookie of ['vireosecretcookie', 'change-me-compose-cookie', 'change-me-cluster-cookie', 'short-cookie']) {
-    const p = spawnVireo({ env: { VIREO_NODE__COOKIE: cookie, VIREO_CLUSTER__RPC__BIND: `127.0.0.1:${await freePort()}`, VIREO_LISTENERS__TCP__DEFAULT__BIND: '0', VIREO_LISTENERS__WS__DEFAULT__BIND: '0' } });
+    const p = spawnVireo({
+      env: {
+        VIREO_NODE__COOKIE: cookie,
+        VIREO_CLUSTER__RPC__BIND: `127.0.0.1:${await freePort()}`,
+        VIREO_LISTENERS__TCP__DEFAULT__BIND: '0',
+        VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
+      },
+    });
     const exit = await p.waitExit(15_000);
     assert.equal(exit.code, 2, `${cookie}: ${p.stderr()}`);
     assert.match(p.stderr(), /node\.cookie: /, cookie);
@@ -63,7 +70,11 @@ test('no cookie: the node writes one to <data_dir>/cookie (0600); another cookie
     nodes.push(c);
     await waitLog(c, 'Cluster cookie read from the data dir');
     await waitMembers(a, ['ck0@127.0.0.1', 'ck2@127.0.0.1'], 30_000);
-    assert.equal(b.proc.logs().some((l) => l.msg === 'Cluster node running'), false, 'the node with another cookie never joined');
+    assert.equal(
+      b.proc.logs().some((l) => l.msg === 'Cluster node running'),
+      false,
+      'the node with another cookie never joined',
+    );
   } finally {
     for (const n of nodes) n.proc.kill('SIGKILL');
     await Promise.all(nodes.map((n) => n.proc.waitExit()));
@@ -75,7 +86,14 @@ test('a cookie file others can read stops start-up', T, async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'vireo-cookie-'));
   try {
     writeFileSync(path.join(dir, 'cookie'), 'a-cookie-of-32-characters-xxxxx\n', { mode: 0o644 });
-    const p = spawnVireo({ env: { VIREO_NODE__DATA_DIR: dir, VIREO_CLUSTER__RPC__BIND: `127.0.0.1:${await freePort()}`, VIREO_LISTENERS__TCP__DEFAULT__BIND: '0', VIREO_LISTENERS__WS__DEFAULT__BIND: '0' } });
+    const p = spawnVireo({
+      env: {
+        VIREO_NODE__DATA_DIR: dir,
+        VIREO_CLUSTER__RPC__BIND: `127.0.0.1:${await freePort()}`,
+        VIREO_LISTENERS__TCP__DEFAULT__BIND: '0',
+        VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
+      },
+    });
     const exit = await p.waitExit(15_000);
     assert.equal(exit.code, 2, p.stderr());
     assert.match(p.stderr(), /node\.cookie: unset, and .*cookie is readable by others \(mode 644\)/);

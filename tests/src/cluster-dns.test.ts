@@ -58,9 +58,22 @@ test('A records: three nodes on three loopback addresses, one cluster port; a no
   for (const ip of ips.slice(0, 2)) {
     nodes.push(startNode({ name: `dnsa@${ip}`, rpcPort, mqttPort: await freePort(), seeds: [], extraEnv: env(ip) }));
   }
-  await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((m) => m.name))));
+  await Promise.all(
+    nodes.map((n) =>
+      waitMembers(
+        n,
+        nodes.map((m) => m.name),
+      ),
+    ),
+  );
   // the third node is in DNS only once it is up: the others find it on their next round
-  const third = startNode({ name: `dnsa@${ips[2]}`, rpcPort, mqttPort: await freePort(), seeds: [], extraEnv: { ...env(ips[2]!), VIREO_CLUSTER__DNS__NAME: 'nothing.cluster.test' } });
+  const third = startNode({
+    name: `dnsa@${ips[2]}`,
+    rpcPort,
+    mqttPort: await freePort(),
+    seeds: [],
+    extraEnv: { ...env(ips[2]!), VIREO_CLUSTER__DNS__NAME: 'nothing.cluster.test' },
+  });
   nodes.push(third);
   await third.proc.waitForLog('Cluster RPC listening');
   dns.a.set(name, ips);
@@ -75,7 +88,10 @@ test('SRV records: three nodes on one address with three ports', T, async () => 
   dns ??= await startDnsServer();
   const name = '_vireo._tcp.cluster.test';
   const ports = [await freePort(), await freePort(), await freePort()];
-  dns.srv.set(name, ports.map((port) => ({ target: 'node.cluster.test', port })));
+  dns.srv.set(
+    name,
+    ports.map((port) => ({ target: 'node.cluster.test', port })),
+  );
   dns.a.set('node.cluster.test', ['127.0.0.1']);
   for (const [i, port] of ports.entries()) {
     nodes.push(

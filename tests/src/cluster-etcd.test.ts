@@ -46,10 +46,7 @@ test('three nodes find each other through etcd and deliver across nodes', { time
   await Promise.all(nodes.map((n) => waitMembers(n, names, 20_000)));
 
   const keys = await etcd.list(`${prefix}/nodes/`);
-  assert.deepEqual(
-    Object.keys(keys).sort(),
-    names.map((n) => `${prefix}/nodes/${n}`).sort(),
-  );
+  assert.deepEqual(Object.keys(keys).sort(), names.map((n) => `${prefix}/nodes/${n}`).sort());
   assert.equal(keys[`${prefix}/nodes/${nodes[1]!.name}`], `127.0.0.1:${nodes[1]!.rpcPort}`);
 
   const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
@@ -70,7 +67,7 @@ test('three nodes find each other through etcd and deliver across nodes', { time
   await b.proc.waitExit();
   const until = Date.now() + 3000;
   while (`${prefix}/nodes/${b.name}` in (await etcd.list(`${prefix}/nodes/`))) {
-    assert.ok(Date.now() < until, 'the stopped node\'s key is still in etcd after 3 s');
+    assert.ok(Date.now() < until, "the stopped node's key is still in etcd after 3 s");
     await sleep(100);
   }
   await waitMembers(a, [a.name, c.name]);

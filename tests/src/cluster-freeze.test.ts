@@ -28,7 +28,15 @@ describe('a node frozen past the heartbeat timeout', () => {
 
   before(async () => {
     nodes = await startCluster(3, 'frz');
-    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((m) => m.name), 40_000)));
+    await Promise.all(
+      nodes.map((n) =>
+        waitMembers(
+          n,
+          nodes.map((m) => m.name),
+          40_000,
+        ),
+      ),
+    );
   });
 
   after(async () => {
@@ -48,13 +56,20 @@ describe('a node frozen past the heartbeat timeout', () => {
     clients.push(...pubs);
 
     frozen.proc.kill('SIGSTOP');
-    await Promise.all([waitCount(a, 'Cluster node down', frozen.name, 1, HEARTBEAT_TIMEOUT_MS + 5000), waitCount(c, 'Cluster node down', frozen.name, 1, HEARTBEAT_TIMEOUT_MS + 5000)]);
+    await Promise.all([
+      waitCount(a, 'Cluster node down', frozen.name, 1, HEARTBEAT_TIMEOUT_MS + 5000),
+      waitCount(c, 'Cluster node down', frozen.name, 1, HEARTBEAT_TIMEOUT_MS + 5000),
+    ]);
     await waitCount(a, 'Purged routes of cluster node', frozen.name, 1, 2000);
     await sleep(1000);
     frozen.proc.kill('SIGCONT');
 
     await Promise.all([waitCount(a, 'Cluster node running', frozen.name, 2, 20_000), waitCount(c, 'Cluster node running', frozen.name, 2, 20_000)]);
-    await waitMembers(frozen, nodes.map((n) => n.name), 20_000);
+    await waitMembers(
+      frozen,
+      nodes.map((n) => n.name),
+      20_000,
+    );
     assert.equal(frozen.proc.child.exitCode, null, 'the frozen node is still running');
     assert.equal(frozen.proc.child.signalCode, null);
 

@@ -54,7 +54,11 @@ test('a peer of another protocol version is refused, both versions named', T, as
   const refused = await s.next((f) => f.refused !== undefined, 'a refusal');
   const want = `protocol version: the peer speaks ${PROTOCOL_VERSION + 1}-${PROTOCOL_VERSION + 2}, this node ${PROTOCOL_VERSION}`;
   assert.equal(refused.refused!.reason, want);
-  assert.equal(s.frames().some((f) => f.challenge), false, 'no proof given to a peer we cannot talk to');
+  assert.equal(
+    s.frames().some((f) => f.challenge),
+    false,
+    'no proof given to a peer we cannot talk to',
+  );
   const line = await waitLog(a, 'Refused cluster peer', (l) => l.peer_node === 'future@127.0.0.1');
   assert.equal(line.reason, want);
   assert.match(String(line.peer), PEER);
@@ -83,7 +87,9 @@ test('a relay between two nodes with a secret cookie cannot inject or replay a f
     const got: string[] = [];
     sub.on('message', (t) => got.push(t));
     await sub.subscribeAsync('relay/#', { qos: 0 });
-    s1.toAcceptor.send({ forward: { msgs: [{ topic: 'relay/injected', payload: Buffer.from('x'), qos: 0, retain: false, from: 'mallory', timestamp: Date.now(), expires_at: 0 }] } });
+    s1.toAcceptor.send({
+      forward: { msgs: [{ topic: 'relay/injected', payload: Buffer.from('x'), qos: 0, retain: false, from: 'mallory', timestamp: Date.now(), expires_at: 0 }] },
+    });
     const unsealed = await waitLog(a, 'Refused cluster peer', (l) => l.peer_node === b.name && String(l.reason).includes('unsealed frame'));
     assert.equal(unsealed.level, 'error');
     assert.match(String(unsealed.peer), PEER);
@@ -124,7 +130,13 @@ test('a relay between two nodes with a secret cookie cannot inject or replay a f
 
 test('a peer that knows the cookie still cannot pass arguments the HTTP API would refuse: a trace aimed at /etc', T, async () => {
   // a node with its HTTP API on: that is what serves admin operations
-  const a = startNode({ name: 'hsc@127.0.0.1', rpcPort: await freePort(), mqttPort: await freePort(), seeds: [], extraEnv: { VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${await freePort()}` } });
+  const a = startNode({
+    name: 'hsc@127.0.0.1',
+    rpcPort: await freePort(),
+    mqttPort: await freePort(),
+    seeds: [],
+    extraEnv: { VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${await freePort()}` },
+  });
   nodes.push(a);
   await a.proc.waitForLog('HTTP API listening', 30_000);
   const peer = new CookiePeer('cluster-test-cookie', 'insider@127.0.0.1');

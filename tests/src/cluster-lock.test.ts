@@ -22,7 +22,15 @@ describe('two CONNECTs of one clientid on two nodes at once', () => {
 
   before(async () => {
     nodes = await startCluster(3, 'lock');
-    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((m) => m.name), 40_000)));
+    await Promise.all(
+      nodes.map((n) =>
+        waitMembers(
+          n,
+          nodes.map((m) => m.name),
+          40_000,
+        ),
+      ),
+    );
   });
 
   after(() => {

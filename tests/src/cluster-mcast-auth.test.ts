@@ -63,7 +63,11 @@ test('unsigned, wrongly signed and stale multicast announcements are ignored; a 
   try {
     const cases = [
       { name: 'unsigned', reason: /unsigned/, make: (node: string, addr: string) => ({ vireo: 1, node, addr }) },
-      { name: 'other cookie', reason: /bad signature/, make: (node: string, addr: string, ts = Date.now()) => ({ vireo: 2, node, addr, ts, mac: sign('another-cluster-cookie', node, addr, ts) }) },
+      {
+        name: 'other cookie',
+        reason: /bad signature/,
+        make: (node: string, addr: string, ts = Date.now()) => ({ vireo: 2, node, addr, ts, mac: sign('another-cluster-cookie', node, addr, ts) }),
+      },
       { name: 'stale', reason: /stale/, make: (node: string, addr: string, ts = Date.now() - 120_000) => ({ vireo: 2, node, addr, ts, mac: sign(COOKIE, node, addr, ts) }) },
     ];
     const decoys = [];
@@ -82,7 +86,10 @@ test('unsigned, wrongly signed and stale multicast announcements are ignored; a 
     await announce({ vireo: 2, node: 'x-good@127.0.0.1', addr, ts, mac: sign(COOKIE, 'x-good@127.0.0.1', addr, ts) });
     await waitFor(() => good.hits() > 0, 'the node dialled the signed announcement', 15_000);
     // an ignored announcement never becomes a candidate: nothing dialled those
-    assert.deepEqual(decoys.map((d) => d.hits()), [0, 0, 0]);
+    assert.deepEqual(
+      decoys.map((d) => d.hits()),
+      [0, 0, 0],
+    );
   } finally {
     sock.close();
   }

@@ -232,7 +232,10 @@ test('cluster.autoclean: a node down that long leaves the view and is no longer 
   assert.ok(Number(line.for_ms) >= 2000, `autocleaned after ${String(line.for_ms)} ms`);
   const s = await status(a);
   assert.ok(!s.members.some((m) => m.node === b.name), JSON.stringify(s));
-  assert.deepEqual(((await api(a, 'GET', '/api/v5/nodes')).body as { node: string }[]).map((n) => n.node), [a.name]);
+  assert.deepEqual(
+    ((await api(a, 'GET', '/api/v5/nodes')).body as { node: string }[]).map((n) => n.node),
+    [a.name],
+  );
   const saved = JSON.parse(readFileSync(path.join(a.dataDir, 'cluster.json'), 'utf8')) as { peers: unknown[] };
   assert.deepEqual(saved.peers, []);
   // nobody dials b's cluster port any more: listen there and count connections for longer

@@ -62,7 +62,11 @@ test('two nodes with certificates of the cluster CA join over mTLS; a node with 
     assert.match(String(refused.peer), /^127\.0\.0\.1:\d+$/);
     await sleep(2500); // another discovery round: still refused, and said once per address
     assert.equal(logsMatching(a, 'TLS handshake with cluster peer failed', (l) => l.peer === `127.0.0.1:${rpc[2]}`).length, 1);
-    for (const n of [a, b]) assert.deepEqual(logsMatching(n, 'Cluster node running', (l) => l.peer_node === x.name), []);
+    for (const n of [a, b])
+      assert.deepEqual(
+        logsMatching(n, 'Cluster node running', (l) => l.peer_node === x.name),
+        [],
+      );
     assert.deepEqual(logsMatching(x, 'Cluster node running'), []);
   } finally {
     await endAll(...clients);

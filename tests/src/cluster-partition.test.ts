@@ -65,7 +65,15 @@ describe('a partition of a three-node cluster', { skip }, () => {
       const proc = spawnVireo({ env, command: [...lab!.exec(i), process.execPath, VIREO_CLI] });
       return { name, rpcPort: 5370, mqttPort: 1883, url: `mqtt://${addr}:1883`, proc, env };
     });
-    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((m) => m.name), 40_000)));
+    await Promise.all(
+      nodes.map((n) =>
+        waitMembers(
+          n,
+          nodes.map((m) => m.name),
+          40_000,
+        ),
+      ),
+    );
   });
 
   after(async () => {
@@ -103,8 +111,14 @@ describe('a partition of a three-node cluster', { skip }, () => {
     const gotC = collect(subC, 1, 3000);
     await pubA.publishAsync('p/a', 'from-a', { qos: 1 });
     await pubC.publishAsync('p/c', 'from-c', { qos: 1 });
-    assert.deepEqual((await gotA).map((m) => m.payload), ['from-a']);
-    assert.deepEqual((await gotC).map((m) => m.payload), ['from-c']);
+    assert.deepEqual(
+      (await gotA).map((m) => m.payload),
+      ['from-a'],
+    );
+    assert.deepEqual(
+      (await gotC).map((m) => m.payload),
+      ['from-c'],
+    );
 
     // a subscription made on one side during the split
     const lateC = await client(2, 'late-c');

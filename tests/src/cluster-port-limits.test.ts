@@ -37,7 +37,11 @@ test('a 24 MiB frame before the handshake is refused by the receive limit', T, a
   s.send(Buffer.alloc(24 * 1024 * 1024, 1));
   await waitFor(() => code !== undefined, 'the stream failed', 20_000);
   assert.equal(code, grpc.status.RESOURCE_EXHAUSTED);
-  assert.equal(s.frames().some((f) => f.challenge), false, 'the node answered nothing');
+  assert.equal(
+    s.frames().some((f) => f.challenge),
+    false,
+    'the node answered nothing',
+  );
   const line = await waitLog(n, 'Refused cluster peer', (l) => String(l.reason).startsWith('the stream failed before the handshake'));
   assert.match(String(line.peer), /127\.0\.0\.1:\d+/);
   // the node is unharmed: a proper hello still gets a challenge
@@ -100,7 +104,10 @@ test('at most 8 streams from one address in their handshake: the next is cut, lo
   streams.push(ninth);
   ninth.send({ hello: { node: 'ninth@127.0.0.1', addr: '127.0.0.1:1', nonce: Buffer.alloc(32, 9), version_min: 2, version_max: 2 } });
   await waitFor(() => ninth.ended, 'the ninth stream cut');
-  assert.equal(ninth.frames().some((f) => f.challenge), false);
+  assert.equal(
+    ninth.frames().some((f) => f.challenge),
+    false,
+  );
   const line = await waitLog(n, 'too many unauthenticated streams');
   assert.equal(line.pending, 8);
   // once those end, the address may open streams again (the node hears of the cancels a moment later)

@@ -36,7 +36,7 @@ function record(member: MqttClient, name: string, into: Map<string, string[]>): 
   });
 }
 
-test('a shared-group member\'s node killed and restarted mid-stream: nothing acknowledged after the purge is lost or doubled', { timeout: 90_000 }, async (t) => {
+test("a shared-group member's node killed and restarted mid-stream: nothing acknowledged after the purge is lost or doubled", { timeout: 90_000 }, async (t) => {
   const rpc = [await freePort(), await freePort(), await freePort()];
   const mqttPorts = [await freePort(), await freePort(), await freePort()];
   const names = ['sr0@127.0.0.1', 'sr1@127.0.0.1', 'sr2@127.0.0.1'];
@@ -107,7 +107,10 @@ test('a shared-group member\'s node killed and restarted mid-stream: nothing ack
   const doubled = [...got.entries()].filter(([, who]) => new Set(who).size > 1);
   assert.deepEqual(doubled, [], 'no message reached two members');
   const whileDown = acked.filter((x) => x.at > purgedAt && x.at < restartedAt);
-  assert.ok(whileDown.every((x) => got.get(x.payload)?.[0] === 'b'), 'while C was away, B\'s member took every message');
+  assert.ok(
+    whileDown.every((x) => got.get(x.payload)?.[0] === 'b'),
+    "while C was away, B's member took every message",
+  );
   const beforeKill = acked.filter((x) => x.at <= purgedAt);
   const lostInWindow = beforeKill.filter((x) => !got.has(x.payload)).length;
   // the window between the kill and the purge: what was on its way to C's member is lost

@@ -44,12 +44,7 @@ function collectOn(client: MqttClient, prefix: string, n: number, ms = 5000): Pr
  * Connects and starts collecting before CONNACK is seen, so messages a session delivers
  * right after CONNACK are not missed.
  */
-async function openCollecting(
-  url: string,
-  opts: IClientOptions,
-  prefix: string,
-  n: number,
-): Promise<{ client: MqttClient; sessionPresent: boolean; messages: Promise<Got[]> }> {
+async function openCollecting(url: string, opts: IClientOptions, prefix: string, n: number): Promise<{ client: MqttClient; sessionPresent: boolean; messages: Promise<Got[]> }> {
   const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
   const messages = n > 0 ? collectOn(client, prefix, n) : Promise.resolve([]);
   const sessionPresent = await new Promise<boolean>((resolve, reject) => {
@@ -95,12 +90,21 @@ describe('a three-node cluster', () => {
   test('every node logs the other two running', T, () => {
     for (const n of nodes) {
       const peers = logsMatching(n, 'Cluster node running').map((l) => l.peer_node);
-      assert.deepEqual([...new Set(peers)].sort(), nodes.filter((o) => o !== n).map((o) => o.name).sort());
+      assert.deepEqual(
+        [...new Set(peers)].sort(),
+        nodes
+          .filter((o) => o !== n)
+          .map((o) => o.name)
+          .sort(),
+      );
     }
   });
 
   test('$SYS/brokers lists the three nodes on every node', T, async () => {
-    const want = nodes.map((n) => n.name).sort().join(',');
+    const want = nodes
+      .map((n) => n.name)
+      .sort()
+      .join(',');
     for (const n of nodes) {
       const until = Date.now() + 5000;
       for (;;) {
@@ -130,8 +134,14 @@ describe('a three-node cluster', () => {
     for (let i = 0; i < 50; i++) await pub.publishAsync('x/q', `q1-${i}`, { qos: 1 });
     const [rb, rc] = await Promise.all([gotB, gotC]);
     const expected = [...Array.from({ length: 50 }, (_, i) => `q0-${i}`), ...Array.from({ length: 50 }, (_, i) => `q1-${i}`)];
-    assert.deepEqual(rb.map((m) => m.payload), expected);
-    assert.deepEqual(rc.map((m) => m.payload), expected);
+    assert.deepEqual(
+      rb.map((m) => m.payload),
+      expected,
+    );
+    assert.deepEqual(
+      rc.map((m) => m.payload),
+      expected,
+    );
     // QoS is the minimum of publish and subscription QoS, across nodes as on one
     assert.deepEqual([...new Set(rb.slice(50).map((m) => m.qos))], [1]);
     assert.deepEqual([...new Set(rc.map((m) => m.qos))], [0]);
@@ -150,7 +160,10 @@ describe('a three-node cluster', () => {
     pub.publish('w/1/x', 'yes1', { qos: 1 });
     pub.publish('w2/a/b/c', 'yes2', { qos: 1 });
     pub.publish('w2', 'yes3', { qos: 1 });
-    assert.deepEqual((await got).map((m) => `${m.topic}=${m.payload}`), ['w/1/x=yes1', 'w2/a/b/c=yes2', 'w2=yes3']);
+    assert.deepEqual(
+      (await got).map((m) => `${m.topic}=${m.payload}`),
+      ['w/1/x=yes1', 'w2/a/b/c=yes2', 'w2=yes3'],
+    );
     // nothing matched twice (w2/# matches w2 once)
     assert.equal((await gather(sub, 'w', 200)).length, 0);
   });
@@ -164,7 +177,10 @@ describe('a three-node cluster', () => {
     const all = members.map((m) => gather(m, 's/', 1500));
     for (let i = 0; i < 60; i++) pub.publish(`s/${i % 3}`, `m${i}`, { qos: 1 });
     const per = await Promise.all(all);
-    const payloads = per.flat().map((m) => m.payload).sort();
+    const payloads = per
+      .flat()
+      .map((m) => m.payload)
+      .sort();
     assert.deepEqual(payloads, Array.from({ length: 60 }, (_, i) => `m${i}`).sort(), 'each message exactly once in the group');
     for (const [i, got] of per.entries()) assert.ok(got.length > 0, `member on node ${i} got none of 60 messages`);
   });
@@ -234,7 +250,10 @@ describe('a three-node cluster', () => {
     await syncRoutes(pub, [connB.client]);
     const live = collectOn(connB.client, 'tk/', 3);
     for (let i = 0; i < 3; i++) await pub.publishAsync('tk/t', `live-${i}`, { qos: 1 });
-    assert.deepEqual((await live).map((m) => m.payload), ['live-0', 'live-1', 'live-2']);
+    assert.deepEqual(
+      (await live).map((m) => m.payload),
+      ['live-0', 'live-1', 'live-2'],
+    );
 
     // 2. offline on B with queued messages, reconnects on A: the queue comes along
     await endAll(connB.client);
@@ -243,7 +262,10 @@ describe('a three-node cluster', () => {
     const backOnA = await openCollecting(a.url, persistent, 'tk/', 5);
     clients.push(backOnA.client);
     assert.equal(backOnA.sessionPresent, true);
-    assert.deepEqual((await backOnA.messages).map((m) => m.payload), ['queued-0', 'queued-1', 'queued-2', 'queued-3', 'queued-4']);
+    assert.deepEqual(
+      (await backOnA.messages).map((m) => m.payload),
+      ['queued-0', 'queued-1', 'queued-2', 'queued-3', 'queued-4'],
+    );
 
     // 3. clean start on C: the session on A is discarded, not moved
     const kicked2 = new Promise<number | undefined>((resolve) => backOnA.client.once('disconnect', (p) => resolve(p.reasonCode)));
@@ -276,7 +298,10 @@ describe('a three-node cluster', () => {
     // survivors keep serving their own clients
     const got = collectOn(subB, 'k/t', 5);
     for (let i = 0; i < 5; i++) await pub.publishAsync('k/t', `after-${i}`, { qos: 1 });
-    assert.deepEqual((await got).map((m) => m.payload), Array.from({ length: 5 }, (_, i) => `after-${i}`));
+    assert.deepEqual(
+      (await got).map((m) => m.payload),
+      Array.from({ length: 5 }, (_, i) => `after-${i}`),
+    );
 
     // restart C on the same ports: it rejoins, resyncs, and delivery to it resumes
     const c2 = startNode({ name: c.name, rpcPort: c.rpcPort, mqttPort: c.mqttPort, seeds: nodes.map((n) => n.rpcPort) });
@@ -289,8 +314,14 @@ describe('a three-node cluster', () => {
     const gotC2 = collectOn(subC2, 'k/t', 3);
     const gotB2 = collectOn(subB, 'k/t', 3);
     for (let i = 0; i < 3; i++) await pub.publishAsync('k/t', `back-${i}`, { qos: 1 });
-    assert.deepEqual((await gotC2).map((m) => m.payload), ['back-0', 'back-1', 'back-2']);
-    assert.deepEqual((await gotB2).map((m) => m.payload), ['back-0', 'back-1', 'back-2']);
+    assert.deepEqual(
+      (await gotC2).map((m) => m.payload),
+      ['back-0', 'back-1', 'back-2'],
+    );
+    assert.deepEqual(
+      (await gotB2).map((m) => m.payload),
+      ['back-0', 'back-1', 'back-2'],
+    );
     // and C publishes to the others again, its retained copy included (resynced on rejoin)
     const rsub = await client(c2, 'k-ret');
     const ret = collectOn(rsub, 'ret/', 1, 5000);

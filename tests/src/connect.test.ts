@@ -256,10 +256,7 @@ test('async authenticate: packets sent right after CONNECT wait for the answer a
     assert.equal((puback as { messageId: number }).messageId, 2);
     const msg = await c.next('publish');
     assert.equal((msg as { payload: Buffer }).payload.toString(), 'hi');
-    assert.deepEqual(
-      c.all.map((p) => p.cmd).slice(0, 2),
-      ['connack', 'suback'],
-    );
+    assert.deepEqual(c.all.map((p) => p.cmd).slice(0, 2), ['connack', 'suback']);
 
     // refused after the async wait: nothing but CONNACK, then close
     const d = await RawClient.open(tb.port);
@@ -274,7 +271,10 @@ test('async authenticate: packets sent right after CONNECT wait for the answer a
     const nack = (await d.next('connack')) as IConnackPacket;
     assert.equal(nack.reasonCode, 0x86);
     await d.waitClose(2000);
-    assert.deepEqual(d.all.map((p) => p.cmd), ['connack']);
+    assert.deepEqual(
+      d.all.map((p) => p.cmd),
+      ['connack'],
+    );
   } finally {
     clients.forEach((c) => c.destroy());
     await tb.close();

@@ -28,4 +28,3 @@ export async function connackCode(url: string, opts: IClientOptions): Promise<nu
     client.end(true);
   }
 }
-

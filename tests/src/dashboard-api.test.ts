@@ -27,67 +27,87 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('no default password: nobody signs in; a weak one fails start-up naming the key; bootstrap file; tokens expire; a restart keeps users and the time series', { timeout: 90_000 }, async () => {
-  // a weak password is refused at start, with the key's path
-  const weak = await apiNodeEnv(mkdtempSync(join(dir, 'weak-')));
-  const bad = spawnVireo({ env: { ...weak.env, VIREO_DASHBOARD__DEFAULT_PASSWORD: 'public' } });
-  const exit = await bad.waitExit(30_000);
-  assert.notEqual(exit.code, 0);
-  assert.match(bad.stdout() + bad.stderr(), /dashboard\.default_password/);
+test(
+  'no default password: nobody signs in; a weak one fails start-up naming the key; bootstrap file; tokens expire; a restart keeps users and the time series',
+  { timeout: 90_000 },
+  async () => {
+    // a weak password is refused at start, with the key's path
+    const weak = await apiNodeEnv(mkdtempSync(join(dir, 'weak-')));
+    const bad = spawnVireo({ env: { ...weak.env, VIREO_DASHBOARD__DEFAULT_PASSWORD: 'public' } });
+    const exit = await bad.waitExit(30_000);
+    assert.notEqual(exit.code, 0);
+    assert.match(bad.stdout() + bad.stderr(), /dashboard\.default_password/);
 
-  // no default password; a viewer from the bootstrap file; tokens last 2 s
-  const usersFile = join(dir, 'dash-users');
-  writeFileSync(usersFile, '# dashboard users\nwatch:W4tch-only:viewer\n');
-  const n = await apiNodeEnv(mkdtempSync(join(dir, 'boot-')));
-  const dataDir = mkdtempSync(join(dir, 'data-'));
-  const env = { ...n.env, VIREO_NODE__DATA_DIR: dataDir, VIREO_DASHBOARD__BOOTSTRAP_USERS_FILE: usersFile, VIREO_DASHBOARD__TOKEN_EXPIRED_TIME: '2s', VIREO_DASHBOARD__SAMPLE_INTERVAL: '1s' };
-  let proc = spawnVireo({ env });
-  await proc.waitForLog('HTTP API listening', 30_000);
-  const base = `http://127.0.0.1:${n.httpPort}`;
-  try {
-    for (const password of ['public', 'admin', '']) {
-      const r = await call<{ code: string }>(base, 'POST', '/api/v5/login', undefined, { username: 'admin', password });
-      assert.equal(r.status, password === '' ? 400 : 401, `admin/${password}`);
-    }
-    // the page is served without credentials, the API is not
-    const page = await fetch(base + '/');
-    assert.equal(page.status, 200);
-    assert.match(await page.text(), /<div id="app">/);
-    assert.equal((await call(base, 'GET', '/api/v5/nodes')).status, 401);
-
-    const token = await signIn(base, 'watch', 'W4tch-only');
-    assert.equal((await call(base, 'GET', '/api/v5/nodes', token)).status, 200);
-    assert.equal((await call(base, 'DELETE', '/api/v5/clients/someone', token)).status, 403, 'a viewer may not kick');
-    // expired: refused, and without a Basic challenge (a browser would pop up its password dialog)
-    const expired = await eventually(async () => {
-      const r = await call<{ code: string }>(base, 'GET', '/api/v5/nodes', token);
-      return r.status === 401 && r;
-    }, 'the token to expire', 10_000);
-    assert.equal(expired.json.code, 'TOKEN_TIME_OUT');
-    assert.match(expired.headers.get('www-authenticate') ?? '', /^Bearer/);
-
-    // after a restart on the same data dir: the user is kept (not made again), and so is the time series
-    const before = await call<{ time_stamp: number }[]>(base, 'GET', '/api/v5/monitor?latest=3600', API_KEY_OPS);
-    assert.ok(before.json.length > 0, 'samples before the restart');
-    const last = before.json[before.json.length - 1]!.time_stamp;
-    proc.kill('SIGTERM');
-    await proc.waitExit(30_000);
-    proc = spawnVireo({ env });
+    // no default password; a viewer from the bootstrap file; tokens last 2 s
+    const usersFile = join(dir, 'dash-users');
+    writeFileSync(usersFile, '# dashboard users\nwatch:W4tch-only:viewer\n');
+    const n = await apiNodeEnv(mkdtempSync(join(dir, 'boot-')));
+    const dataDir = mkdtempSync(join(dir, 'data-'));
+    const env = {
+      ...n.env,
+      VIREO_NODE__DATA_DIR: dataDir,
+      VIREO_DASHBOARD__BOOTSTRAP_USERS_FILE: usersFile,
+      VIREO_DASHBOARD__TOKEN_EXPIRED_TIME: '2s',
+      VIREO_DASHBOARD__SAMPLE_INTERVAL: '1s',
+    };
+    let proc = spawnVireo({ env });
     await proc.waitForLog('HTTP API listening', 30_000);
-    assert.equal(proc.logs().filter((l) => l.msg === 'Dashboard user made at start').length, 0, 'the bootstrap user exists already');
-    await signIn(base, 'watch', 'W4tch-only');
-    const after = await call<{ time_stamp: number }[]>(base, 'GET', '/api/v5/monitor?latest=3600', API_KEY_OPS);
-    assert.ok(after.json.some((x) => x.time_stamp === last), 'the samples from before the restart are still there');
-  } finally {
-    proc.kill('SIGKILL');
-  }
-});
+    const base = `http://127.0.0.1:${n.httpPort}`;
+    try {
+      for (const password of ['public', 'admin', '']) {
+        const r = await call<{ code: string }>(base, 'POST', '/api/v5/login', undefined, { username: 'admin', password });
+        assert.equal(r.status, password === '' ? 400 : 401, `admin/${password}`);
+      }
+      // the page is served without credentials, the API is not
+      const page = await fetch(base + '/');
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<div id="app">/);
+      assert.equal((await call(base, 'GET', '/api/v5/nodes')).status, 401);
+
+      const token = await signIn(base, 'watch', 'W4tch-only');
+      assert.equal((await call(base, 'GET', '/api/v5/nodes', token)).status, 200);
+      assert.equal((await call(base, 'DELETE', '/api/v5/clients/someone', token)).status, 403, 'a viewer may not kick');
+      // expired: refused, and without a Basic challenge (a browser would pop up its password dialog)
+      const expired = await eventually(
+        async () => {
+          const r = await call<{ code: string }>(base, 'GET', '/api/v5/nodes', token);
+          return r.status === 401 && r;
+        },
+        'the token to expire',
+        10_000,
+      );
+      assert.equal(expired.json.code, 'TOKEN_TIME_OUT');
+      assert.match(expired.headers.get('www-authenticate') ?? '', /^Bearer/);
+
+      // after a restart on the same data dir: the user is kept (not made again), and so is the time series
+      const before = await call<{ time_stamp: number }[]>(base, 'GET', '/api/v5/monitor?latest=3600', API_KEY_OPS);
+      assert.ok(before.json.length > 0, 'samples before the restart');
+      const last = before.json[before.json.length - 1]!.time_stamp;
+      proc.kill('SIGTERM');
+      await proc.waitExit(30_000);
+      proc = spawnVireo({ env });
+      await proc.waitForLog('HTTP API listening', 30_000);
+      assert.equal(proc.logs().filter((l) => l.msg === 'Dashboard user made at start').length, 0, 'the bootstrap user exists already');
+      await signIn(base, 'watch', 'W4tch-only');
+      const after = await call<{ time_stamp: number }[]>(base, 'GET', '/api/v5/monitor?latest=3600', API_KEY_OPS);
+      assert.ok(
+        after.json.some((x) => x.time_stamp === last),
+        'the samples from before the restart are still there',
+      );
+    } finally {
+      proc.kill('SIGKILL');
+    }
+  },
+);
 
 test('sign-in and dashboard users hold on every node; roles; sign-out; lock after failures, per name and per address', { timeout: 120_000 }, async () => {
   nodes.push(...(await startDashCluster(2, 'dashapi', keyFile)));
   const [a, b] = nodes as [DashNode, DashNode];
 
-  const login = await call<{ token: string; role: string; version: string; license: { edition: string } }>(a.base, 'POST', '/api/v5/login', undefined, { username: 'admin', password: ADMIN_PASSWORD });
+  const login = await call<{ token: string; role: string; version: string; license: { edition: string } }>(a.base, 'POST', '/api/v5/login', undefined, {
+    username: 'admin',
+    password: ADMIN_PASSWORD,
+  });
   assert.equal(login.status, 200);
   assert.equal(login.json.role, 'administrator');
   assert.equal(login.json.license.edition, 'opensource');
@@ -102,7 +122,12 @@ test('sign-in and dashboard users hold on every node; roles; sign-out; lock afte
   const weak = await call<{ code: string; message: string }>(a.base, 'POST', '/api/v5/users', admin, { username: 'eve', password: 'abcdefgh', role: 'viewer' });
   assert.equal(weak.status, 400);
   assert.match(weak.json.message, /two of/);
-  const made = await call<{ username: string; role: string }>(a.base, 'POST', '/api/v5/users', admin, { username: 'eve', password: 'Ev3-watches', role: 'viewer', description: 'on call' });
+  const made = await call<{ username: string; role: string }>(a.base, 'POST', '/api/v5/users', admin, {
+    username: 'eve',
+    password: 'Ev3-watches',
+    role: 'viewer',
+    description: 'on call',
+  });
   assert.equal(made.status, 200, JSON.stringify(made.json));
   assert.deepEqual(made.json, { username: 'eve', role: 'viewer', description: 'on call', backend: 'local' });
   const users = await call<{ username: string }[]>(b.base, 'GET', '/api/v5/users', API_KEY);
@@ -180,8 +205,14 @@ test('time series per node and for the cluster; trace download finds the message
       const r = await call<Sample[]>(b.base, 'GET', `/api/v5/monitor/nodes/${encodeURIComponent(a.name)}?latest=60`, API_KEY);
       return r.json.reduce((n, s) => n + s.received, 0) >= 21 && r.json;
     }, "A's samples to count the messages");
-    assert.ok(perA.every((s, i) => i === 0 || s.time_stamp > perA[i - 1]!.time_stamp), 'oldest first');
-    assert.ok(perA.every((s) => s.time_stamp % 1000 === 0), 'on multiples of the interval');
+    assert.ok(
+      perA.every((s, i) => i === 0 || s.time_stamp > perA[i - 1]!.time_stamp),
+      'oldest first',
+    );
+    assert.ok(
+      perA.every((s) => s.time_stamp % 1000 === 0),
+      'on multiples of the interval',
+    );
     const cluster = await eventually(async () => {
       const r = await call<Sample[]>(a.base, 'GET', '/api/v5/monitor?latest=60', API_KEY);
       const last = r.json[r.json.length - 1];

@@ -125,7 +125,10 @@ test('a viewer sees clients but cannot kick; the API refuses its token', { timeo
     assert.equal(status, 403);
     assert.ok(client.connected, 'still connected');
     // a 403 is logged by the browser as a failed resource load: that one is expected
-    assert.deepEqual(viewer.errors.filter((e) => !e.includes('403')), []);
+    assert.deepEqual(
+      viewer.errors.filter((e) => !e.includes('403')),
+      [],
+    );
   } finally {
     await endAll(client);
     await viewer.close();

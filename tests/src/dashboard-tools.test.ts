@@ -96,11 +96,17 @@ test('start a trace, publish, download the trace and find the message in it', { 
     const row = page.getByRole('region', { name: 'Traces' }).getByRole('row').filter({ hasText: 'ui-trace' });
     await row.getByText('running').waitFor();
     await pub.publishAsync('ui/trace/door', 'needle-in-the-trace', { qos: 1 });
-    await eventually(async () => (await call<{ items: string }>(node.base, 'GET', '/api/v5/trace/ui-trace/log?bytes=100000', API_KEY)).json.items.includes('needle-in-the-trace'), 'the trace file to hold the message');
+    await eventually(
+      async () => (await call<{ items: string }>(node.base, 'GET', '/api/v5/trace/ui-trace/log?bytes=100000', API_KEY)).json.items.includes('needle-in-the-trace'),
+      'the trace file to hold the message',
+    );
 
     // the page follows the file
     await row.getByRole('button', { name: 'View' }).click();
-    await page.getByLabel('Trace lines').getByText(/needle-in-the-trace/).waitFor({ timeout: 10_000 });
+    await page
+      .getByLabel('Trace lines')
+      .getByText(/needle-in-the-trace/)
+      .waitFor({ timeout: 10_000 });
     await browser.shot('dashboard-trace');
     const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('link', { name: 'Download' }).click()]);
     const saved = join(dir, 'download.zip');
@@ -120,7 +126,9 @@ test('start a trace, publish, download the trace and find the message in it', { 
 
 test("publish from the page's WebSocket client; mosquitto_sub receives it", { timeout: 60_000 }, async () => {
   const { page } = browser;
-  const sub = spawn('/usr/bin/mosquitto_sub', ['-h', '127.0.0.1', '-p', String(node.mqttPort), '-i', 'msub', '-t', 'ui/ws/#', '-C', '1', '-v', '-V', 'mqttv5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const sub = spawn('/usr/bin/mosquitto_sub', ['-h', '127.0.0.1', '-p', String(node.mqttPort), '-i', 'msub', '-t', 'ui/ws/#', '-C', '1', '-v', '-V', 'mqttv5'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   sub.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
   const exited = new Promise<number | null>((resolve) => sub.once('exit', (code) => resolve(code)));

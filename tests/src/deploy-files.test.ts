@@ -90,7 +90,10 @@ test('docker-compose.yml: every node validates against the configuration contrac
     assert.equal(published.length, 1, `${name} publishes the MQTT port`);
     // authentication is off here: published on this machine only
     if (!loginRequired(cfg)) for (const p of svc.ports ?? []) assert.match(p, /^127\.0\.0\.1:/, `${name}: ${p} is on 127.0.0.1 only`);
-    assert.ok(svc.volumes?.some((v) => v.endsWith(`:${imageDataDir}`)), `${name} keeps its data dir on a volume`);
+    assert.ok(
+      svc.volumes?.some((v) => v.endsWith(`:${imageDataDir}`)),
+      `${name} keeps its data dir on a volume`,
+    );
     const acl = svc.volumes?.find((v) => v.split(':')[1] === aclFile(cfg));
     assert.equal(acl?.split(':')[0], './deploy/acl.yaml', `${name} mounts deploy/acl.yaml where the file source of authorization.sources reads it`);
   }
@@ -105,7 +108,11 @@ test('docker-compose.yml: every node validates against the configuration contrac
 
 test('Dockerfile: exposes the default ports and starts the built command', () => {
   const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
-  const exposed = /^EXPOSE (.+)$/m.exec(dockerfile)![1].split(/\s+/).map(Number).sort((a, b) => a - b);
+  const exposed = /^EXPOSE (.+)$/m
+    .exec(dockerfile)![1]
+    .split(/\s+/)
+    .map(Number)
+    .sort((a, b) => a - b);
   const cfg = assertValidConfig('defaults', {});
   const defaults = [
     cfg.listeners.tcp.default.bind.port,
@@ -129,7 +136,11 @@ test('Dockerfile: npm ci runs no root lifecycle script (prepare builds the tests
   if (!/--ignore-scripts(?!=false)/.test(ci)) {
     // then the root prepare runs: `tsc -b` reads every referenced project's tsconfig
     const refs = (JSON.parse(readFileSync(root('tsconfig.json'), 'utf8')) as { references: { path: string }[] }).references.map((r) => r.path);
-    for (const r of refs) assert.ok(copied.some((c) => r === c || r.startsWith(`${c}/`)), `npm ci runs prepare (${pkg.scripts?.prepare}), which needs ${r}/, not copied`);
+    for (const r of refs)
+      assert.ok(
+        copied.some((c) => r === c || r.startsWith(`${c}/`)),
+        `npm ci runs prepare (${pkg.scripts?.prepare}), which needs ${r}/, not copied`,
+      );
   }
   // production dependencies with a native addon get their install script by rebuild
   const lock = JSON.parse(readFileSync(root('package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean; hasInstallScript?: boolean }> };

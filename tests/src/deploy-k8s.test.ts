@@ -20,19 +20,7 @@ import { connackCode } from './ctl-run.js';
 import { spawnVireo } from './vireo-process.js';
 import { AVAILABILITY_CHECK } from './lb-proxy.js';
 import { aclFile, loginRequired } from './deploy-access.js';
-import {
-  NO_KUBECTL,
-  containerEnv,
-  documentedSecrets,
-  materializeMounts,
-  one,
-  remap,
-  render,
-  repoFile,
-  type Container,
-  type K8sObject,
-  type PodSpec,
-} from './k8s-render.js';
+import { NO_KUBECTL, containerEnv, documentedSecrets, materializeMounts, one, remap, render, repoFile, type Container, type K8sObject, type PodSpec } from './k8s-render.js';
 
 const skip = NO_KUBECTL;
 const OVERLAYS = ['k8s/overlays/dev', 'k8s/overlays/prod'];
@@ -121,7 +109,10 @@ for (const dir of OVERLAYS) {
     // name's host: peers recognise it as the same node instead of dialling it twice
     assert.equal(cfg.cluster.k8s.address_type, 'hostname');
     assert.equal(cfg.node.name, `vireo@vireo-0.${cfg.cluster.k8s.service_name}.${cfg.cluster.k8s.namespace}.svc.${cfg.cluster.k8s.suffix}`);
-    assert.ok(one(objs, 'Role').rules?.some((r) => r.resources.includes('endpointslices') && r.verbs.includes('list')), 'the Role lets discovery list EndpointSlices');
+    assert.ok(
+      one(objs, 'Role').rules?.some((r) => r.resources.includes('endpointslices') && r.verbs.includes('list')),
+      'the Role lets discovery list EndpointSlices',
+    );
     assert.equal(spec.serviceAccountName, one(objs, 'ServiceAccount').metadata.name);
 
     const ports = Object.fromEntries((container.ports ?? []).map((p) => [p.name, p.containerPort]));
@@ -156,11 +147,14 @@ for (const dir of OVERLAYS) {
   });
 }
 
-test('k8s/overlays/prod: three nodes on three Kubernetes nodes, resources, authentication and EMQX\'s default ACL, MQTT on a LoadBalancer', { skip }, () => {
+test("k8s/overlays/prod: three nodes on three Kubernetes nodes, resources, authentication and EMQX's default ACL, MQTT on a LoadBalancer", { skip }, () => {
   const { objs, sts, spec, container, cfg, secrets } = overlay('k8s/overlays/prod');
   assert.equal(sts.spec?.replicas, 3);
   const anti = spec.affinity?.podAntiAffinity?.requiredDuringSchedulingIgnoredDuringExecution ?? [];
-  assert.ok(anti.some((t) => t.topologyKey === 'kubernetes.io/hostname' && selects(t.labelSelector?.matchLabels, sts.spec?.template?.metadata?.labels)), 'no two nodes on one machine');
+  assert.ok(
+    anti.some((t) => t.topologyKey === 'kubernetes.io/hostname' && selects(t.labelSelector?.matchLabels, sts.spec?.template?.metadata?.labels)),
+    'no two nodes on one machine',
+  );
   assert.ok(container.resources?.requests?.cpu && container.resources.requests.memory && container.resources.limits?.memory, 'CPU and memory requested, memory limited');
   assert.equal(one(objs, 'Service', 'vireo').spec?.type, 'LoadBalancer');
   // the load balancer stops sending clients to a node that is not ready or gives load away
@@ -179,10 +173,11 @@ test('k8s/overlays/prod: three nodes on three Kubernetes nodes, resources, authe
 test('k8s/overlays/dev: one node, MQTT not published outside the cluster', { skip }, () => {
   const { objs, sts } = overlay('k8s/overlays/dev');
   assert.equal(sts.spec?.replicas, 1);
-  for (const svc of objs.filter((o) => o.kind === 'Service')) assert.ok(['ClusterIP', undefined].includes(svc.spec?.type as string | undefined), `${svc.metadata.name} stays inside`);
+  for (const svc of objs.filter((o) => o.kind === 'Service'))
+    assert.ok(['ClusterIP', undefined].includes(svc.spec?.type as string | undefined), `${svc.metadata.name} stays inside`);
 });
 
-test('deploy/acl.yaml is EMQX\'s default acl.conf, rule for rule', () => {
+test("deploy/acl.yaml is EMQX's default acl.conf, rule for rule", () => {
   const rules = parse(readFileSync(repoFile('deploy/acl.yaml'), 'utf8')) as unknown;
   assert.deepEqual(rules, [
     { permission: 'allow', who: { username: { re: '^dashboard$' } }, action: 'subscribe', topics: ['$SYS/#'] },
@@ -211,7 +206,7 @@ test('k8s/addons/monitoring: the ServiceMonitor scrapes the API Service of every
   }
 });
 
-test('k8s/addons/hpa: scales the StatefulSet out on the adapter\'s connection metric, within the documented size, never in', { skip }, () => {
+test("k8s/addons/hpa: scales the StatefulSet out on the adapter's connection metric, within the documented size, never in", { skip }, () => {
   const [hpa] = renderOnce('k8s/addons/hpa');
   assert.equal(hpa.kind, 'HorizontalPodAutoscaler');
   const spec = hpa.spec as {
@@ -222,7 +217,7 @@ test('k8s/addons/hpa: scales the StatefulSet out on the adapter\'s connection me
   };
   const { sts } = overlay('k8s/overlays/prod');
   assert.deepEqual([spec.scaleTargetRef.kind, spec.scaleTargetRef.name], ['StatefulSet', sts.metadata.name]);
-  assert.ok(spec.minReplicas >= (sts.spec?.replicas ?? 1), 'never below the overlay\'s nodes');
+  assert.ok(spec.minReplicas >= (sts.spec?.replicas ?? 1), "never below the overlay's nodes");
   const [m] = spec.metrics;
   assert.equal(m.type, 'Pods');
   assert.ok(Number(m.pods.target.averageValue) <= documentedSessionsPerNode(), 'scales out before a node holds more than it is sized for');
@@ -267,7 +262,10 @@ async function subackCodes(c: MqttClient, topics: string[]): Promise<number[]> {
 async function until200(url: string, ms: number): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
-    const status = await fetch(url).then((r) => r.status, () => 0);
+    const status = await fetch(url).then(
+      (r) => r.status,
+      () => 0,
+    );
     if (status === 200) return;
     if (Date.now() > end) throw new Error(`${url} did not answer 200 within ${ms} ms (last: ${status})`);
     await sleep(100);
@@ -297,8 +295,8 @@ async function startPod(dir: string, root: string) {
   assert.equal((await fetch(`${http}${o.container.livenessProbe!.httpGet!.path}`)).status, 200, 'liveness answers');
   const [sm] = renderOnce('k8s/addons/monitoring');
   const scrape = await fetch(`${http}${(sm.spec as { endpoints: { path: string }[] }).endpoints[0].path}`);
-  assert.equal(scrape.status, 200, 'the ServiceMonitor\'s path is scraped without credentials');
-  assert.match(await scrape.text(), new RegExp(`^# TYPE ${HPA_SERIES} gauge$`, 'm'), 'the HPA\'s series is exported');
+  assert.equal(scrape.status, 200, "the ServiceMonitor's path is scraped without credentials");
+  assert.match(await scrape.text(), new RegExp(`^# TYPE ${HPA_SERIES} gauge$`, 'm'), "the HPA's series is exported");
   return { o, node, mqttPort, httpPort, http, mounts };
 }
 
@@ -316,7 +314,7 @@ test('k8s/overlays/dev as a real node: ready, scraped, clients connect without c
   }
 });
 
-test('k8s/overlays/prod as a real node: the Secret\'s first user logs in, anonymous and wrong passwords refused, EMQX\'s default ACL holds', { skip, timeout: 120_000 }, async () => {
+test("k8s/overlays/prod as a real node: the Secret's first user logs in, anonymous and wrong passwords refused, EMQX's default ACL holds", { skip, timeout: 120_000 }, async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'vireo-k8s-prod-'));
   let node: ReturnType<typeof spawnVireo> | undefined;
   const clients: MqttClient[] = [];
@@ -326,7 +324,7 @@ test('k8s/overlays/prod as a real node: the Secret\'s first user logs in, anonym
     const url = `mqtt://127.0.0.1:${pod.mqttPort}`;
     // the user the documented command put in the Secret's CSV
     const csv = pod.o.secrets.get('vireo-mqtt-users')?.['users.csv'];
-    assert.ok(csv, 'docs/deployment.md creates the first users\' Secret');
+    assert.ok(csv, "docs/deployment.md creates the first users' Secret");
     const [header, first] = csv.trim().split('\n');
     assert.equal(header, 'user_id,password,is_superuser');
     const [username, password, superuser] = first.split(',');

@@ -69,7 +69,9 @@ test('hooks.authorize: denied PUBLISH gets PUBACK 0x87 (v5) and is not routed; d
     a5 = await connect(tb.url, { clientId: 'a5', username: 'alice', protocolVersion: 5 });
     await a5.publishAsync('devices/alice/t', 'ok5', { qos: 1 });
     const denied = await new Promise<number | undefined>((resolve) => {
-      a5!.publish('devices/bob/t', 'stolen', { qos: 1 }, (err?: Error, packet?: unknown) => resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode));
+      a5!.publish('devices/bob/t', 'stolen', { qos: 1 }, (err?: Error, packet?: unknown) =>
+        resolve((err as { code?: number } | undefined)?.code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode),
+      );
     });
     assert.equal(denied, 0x87);
     // 3.1.1: acknowledged (no way to say no) but not delivered
@@ -83,7 +85,14 @@ test('hooks.authorize: denied PUBLISH gets PUBACK 0x87 (v5) and is not routed; d
     // SUBSCRIBE: per-filter answers (raw clients: MQTT.js turns any failure code into an error)
     for (const protocolVersion of [4, 5] as const) {
       const { client } = await rawConnect(tb.port, { protocolVersion, clientId: `r${protocolVersion}` });
-      client.send({ cmd: 'subscribe', messageId: 7, subscriptions: [{ topic: 'public/x', qos: 1 }, { topic: 'secret/x', qos: 1 }] });
+      client.send({
+        cmd: 'subscribe',
+        messageId: 7,
+        subscriptions: [
+          { topic: 'public/x', qos: 1 },
+          { topic: 'secret/x', qos: 1 },
+        ],
+      });
       const suback = (await client.next('suback')) as ISubackPacket;
       client.destroy();
       assert.deepEqual(suback.granted, protocolVersion === 5 ? [1, 0x87] : [1, 0x80]);
@@ -117,7 +126,10 @@ test('an async hooks.authorize keeps each publisher’s order', { timeout: 10_00
     for (let i = 0; i < 10; i++) pub.publish(`o/${i}`, String(i), { qos: 1 });
     pub.publish('o/10/deny', 'x', { qos: 1 });
     const msgs = await got;
-    assert.deepEqual(msgs.map((m) => m.payload), ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    assert.deepEqual(
+      msgs.map((m) => m.payload),
+      ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+    );
     await waitFor(() => tb.broker.stats.aclDenied === 1, 'the denied publish counted');
   } finally {
     await endAll(sub, pub);
@@ -233,7 +245,10 @@ test('close(): v5 clients get DISCONNECT 0x8B, 3.1.1 clients are closed, no will
     await idle.waitClose(3000);
     const d5 = r5.client.all.find((p) => p.cmd === 'disconnect') as IDisconnectPacket | undefined;
     assert.equal(d5?.reasonCode, 0x8b);
-    assert.equal(r4.client.all.find((p) => p.cmd === 'disconnect'), undefined);
+    assert.equal(
+      r4.client.all.find((p) => p.cmd === 'disconnect'),
+      undefined,
+    );
     assert.deepEqual(idle.all, []);
     assert.equal(await jsDisconnect, 0x8b);
     assert.deepEqual(willSeen, []);
@@ -278,7 +293,9 @@ test('examples/embed.mjs runs: auth, authorization, app messages, events, clean 
     // alice may publish under devices/alice/, not elsewhere
     await alice.publishAsync('devices/alice/temp', '21.5', { qos: 1 });
     const denied = await new Promise<number | undefined>((resolve) =>
-      alice!.publish('devices/bob/temp', '-1', { qos: 1 }, (e?: Error, p?: unknown) => resolve((e as { code?: number } | undefined)?.code ?? (p as { reasonCode?: number } | undefined)?.reasonCode)),
+      alice!.publish('devices/bob/temp', '-1', { qos: 1 }, (e?: Error, p?: unknown) =>
+        resolve((e as { code?: number } | undefined)?.code ?? (p as { reasonCode?: number } | undefined)?.reasonCode),
+      ),
     );
     assert.equal(denied, 0x87);
     await waitFor(() => msgs.some((m) => m.topic === 'devices/alice/temp'), 'own device message');

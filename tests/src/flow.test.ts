@@ -64,7 +64,9 @@ test('v5: the broker never has more unacknowledged QoS 1 messages out to a clien
       Array.from({ length: 10 }, (_, i) => `${i}`),
       'all ten, in order, none twice',
     );
-    const ids = publishes(c).slice(0, 3).map((p) => p.messageId);
+    const ids = publishes(c)
+      .slice(0, 3)
+      .map((p) => p.messageId);
     assert.equal(new Set(ids).size, 3, 'outstanding messages have distinct packet ids');
   } finally {
     c?.destroy();
@@ -89,7 +91,10 @@ test('v5: a resumed session resends its unacknowledged messages only up to the n
 
     ({ client: c } = await rawConnect(tb.port, opts(2)));
     assert.equal(await publishCountSettles(c, 2), 2, 'five were unacknowledged, only two are resent');
-    assert.ok(publishes(c).every((p) => p.dup), 'resent with DUP');
+    assert.ok(
+      publishes(c).every((p) => p.dup),
+      'resent with DUP',
+    );
     let acked = 0;
     const end = Date.now() + 5000;
     while (acked < 10) {
@@ -161,42 +166,49 @@ test('max_inflight bounds the window too: v4 clients get max_inflight, v5 the sm
 });
 
 for (const protocolVersion of [4, 5] as const) {
-  test(`v${protocolVersion}: a PUBLISH over mqtt.maxPacketSize ends the connection${protocolVersion === 5 ? ' with DISCONNECT 0x95' : ''}; one at the limit passes`, T, async () => {
-    const tb = await startBroker({ mqtt: { maxPacketSize: 1024 } });
-    const clients: MqttClient[] = [];
-    try {
-      const sub = await connect(tb.url, { protocolVersion: 5, clientId: 'sub' });
-      clients.push(sub);
-      await sub.subscribeAsync('big/#', { qos: 1 });
-      const inbox = new Inbox(sub);
-      const pub = await connect(tb.url, { protocolVersion, clientId: 'pub' });
-      clients.push(pub);
-      if (protocolVersion === 5) assert.equal(pub.serverProperties?.maximumPacketSize, 1024, 'CONNACK Maximum Packet Size');
-      // QoS 0 PUBLISH 'big/ok': 1 byte header + 2 length bytes + 2+6 topic (+1 properties length in v5) + payload
-      const fits = 1024 - 3 - 8 - (protocolVersion === 5 ? 1 : 0);
-      await pub.publishAsync('big/ok', 'a'.repeat(fits), { qos: 0 });
-      await inbox.until(1);
-      assert.equal(inbox.msgs[0].payload.length, fits);
+  test(
+    `v${protocolVersion}: a PUBLISH over mqtt.maxPacketSize ends the connection${protocolVersion === 5 ? ' with DISCONNECT 0x95' : ''}; one at the limit passes`,
+    T,
+    async () => {
+      const tb = await startBroker({ mqtt: { maxPacketSize: 1024 } });
+      const clients: MqttClient[] = [];
+      try {
+        const sub = await connect(tb.url, { protocolVersion: 5, clientId: 'sub' });
+        clients.push(sub);
+        await sub.subscribeAsync('big/#', { qos: 1 });
+        const inbox = new Inbox(sub);
+        const pub = await connect(tb.url, { protocolVersion, clientId: 'pub' });
+        clients.push(pub);
+        if (protocolVersion === 5) assert.equal(pub.serverProperties?.maximumPacketSize, 1024, 'CONNACK Maximum Packet Size');
+        // QoS 0 PUBLISH 'big/ok': 1 byte header + 2 length bytes + 2+6 topic (+1 properties length in v5) + payload
+        const fits = 1024 - 3 - 8 - (protocolVersion === 5 ? 1 : 0);
+        await pub.publishAsync('big/ok', 'a'.repeat(fits), { qos: 0 });
+        await inbox.until(1);
+        assert.equal(inbox.msgs[0].payload.length, fits);
 
-      const done = closed(pub);
-      pub.publish('big/no', 'b'.repeat(2000), { qos: 1 });
-      const { disconnect } = await done;
-      if (protocolVersion === 5) assert.equal(disconnect?.reasonCode, 0x95);
-      else assert.equal(disconnect, undefined);
-      // the subscriber never saw it and is still fine
-      const other = await connect(tb.url, { protocolVersion, clientId: 'other' });
-      clients.push(other);
-      await other.publishAsync('big/end', 'end', { qos: 1 });
-      await inbox.waitPayload('end');
-      assert.deepEqual(inbox.msgs.map((m) => m.topic), ['big/ok', 'big/end']);
-    } finally {
-      await endAll(...clients);
-      await tb.close();
-    }
-  });
+        const done = closed(pub);
+        pub.publish('big/no', 'b'.repeat(2000), { qos: 1 });
+        const { disconnect } = await done;
+        if (protocolVersion === 5) assert.equal(disconnect?.reasonCode, 0x95);
+        else assert.equal(disconnect, undefined);
+        // the subscriber never saw it and is still fine
+        const other = await connect(tb.url, { protocolVersion, clientId: 'other' });
+        clients.push(other);
+        await other.publishAsync('big/end', 'end', { qos: 1 });
+        await inbox.waitPayload('end');
+        assert.deepEqual(
+          inbox.msgs.map((m) => m.topic),
+          ['big/ok', 'big/end'],
+        );
+      } finally {
+        await endAll(...clients);
+        await tb.close();
+      }
+    },
+  );
 }
 
-test('v5: a message bigger than a client\'s Maximum Packet Size is not sent to it; others get it; later messages still flow', T, async () => {
+test("v5: a message bigger than a client's Maximum Packet Size is not sent to it; others get it; later messages still flow", T, async () => {
   const tb = await startBroker();
   let small: RawClient | undefined;
   const clients: MqttClient[] = [];
@@ -223,13 +235,21 @@ test('v5: a message bigger than a client\'s Maximum Packet Size is not sent to i
     for (const [t, p, q] of sent) await pub.publishAsync(t, p, { qos: q });
     for (const b of boxes) {
       await b.until(6);
-      assert.deepEqual(b.msgs.map((m) => m.topic), ['mps/a', 'mps/b', 'mps/c', 'mps/d', 'mps/e', 'mps/f'], 'the others get everything');
+      assert.deepEqual(
+        b.msgs.map((m) => m.topic),
+        ['mps/a', 'mps/b', 'mps/c', 'mps/d', 'mps/e', 'mps/f'],
+        'the others get everything',
+      );
     }
     const end = Date.now() + 3000;
     while (publishes(small).length < 3 && Date.now() < end) await sleep(5);
     await sleep(100);
     const got = publishes(small);
-    assert.deepEqual(got.map((p) => p.topic), ['mps/a', 'mps/d', 'mps/e'], 'the big ones were not sent to it');
+    assert.deepEqual(
+      got.map((p) => p.topic),
+      ['mps/a', 'mps/d', 'mps/e'],
+      'the big ones were not sent to it',
+    );
     const size = (p: IPublishPacket) => 1 + (p.length! > 127 ? 2 : 1) + p.length!;
     assert.deepEqual(got.map(size).slice(-1), [200], 'the one of exactly 200 bytes was sent');
     assert.equal(small.parseErrors.length, 0);

@@ -263,11 +263,7 @@ async function fuzzTcp(port: number, rng: Rng, stats: FuzzStats): Promise<void> 
   sock.on('error', () => {});
   sock.on('data', (d: Buffer) => (stats.bytesReceived += d.length));
   const closed = new Promise<void>((r) => sock.once('close', () => r()));
-  const connected = await Promise.race([
-    new Promise<boolean>((r) => sock.once('connect', () => r(true))),
-    closed.then(() => false),
-    sleep(2000).then(() => false),
-  ]);
+  const connected = await Promise.race([new Promise<boolean>((r) => sock.once('connect', () => r(true))), closed.then(() => false), sleep(2000).then(() => false)]);
   if (!connected) {
     stats.connectFailures++;
     sock.destroy();
@@ -295,11 +291,7 @@ async function fuzzWs(port: number, rng: Rng, stats: FuzzStats): Promise<void> {
   ws.on('error', () => {});
   ws.on('message', (d: Buffer) => (stats.bytesReceived += d.length));
   const closed = new Promise<void>((r) => ws.once('close', () => r()));
-  const opened = await Promise.race([
-    new Promise<boolean>((r) => ws.once('open', () => r(true))),
-    closed.then(() => false),
-    sleep(2000).then(() => false),
-  ]);
+  const opened = await Promise.race([new Promise<boolean>((r) => ws.once('open', () => r(true))), closed.then(() => false), sleep(2000).then(() => false)]);
   if (!opened) {
     stats.connectFailures++;
     ws.terminate();
@@ -350,7 +342,7 @@ const MB = 1024 * 1024;
 
 // ── the tests ─────────────────────────────────────────────────────────────────
 
-test('fuzz (in-process broker): random and mutated packets over many connections lose none of a bystander\'s QoS 1 messages', { timeout: 60_000 }, async (t) => {
+test("fuzz (in-process broker): random and mutated packets over many connections lose none of a bystander's QoS 1 messages", { timeout: 60_000 }, async (t) => {
   const seed = seedFromEnv('VIREO_FUZZ_SEED');
   const ms = Number(process.env.VIREO_FUZZ_MS ?? 10_000);
   const workers = 48;
@@ -472,7 +464,10 @@ test('fuzz (vireo process): the node survives, stays bounded in memory and stops
     assert.ok(stats.connections >= 150, `only ${stats.connections} fuzz connections (${why})`);
     assert.ok(peakRss < rssStart + 400 * MB, `vireo RSS peaked at ${(peakRss / MB).toFixed(0)} MB from ${(rssStart / MB).toFixed(0)} MB (${why})`);
     const logs = vireo.logs();
-    assert.ok(logs.some((l) => l.msg === 'Parse failed'), 'Parse failed lines in the process log');
+    assert.ok(
+      logs.some((l) => l.msg === 'Parse failed'),
+      'Parse failed lines in the process log',
+    );
     const errors = logs.filter((l) => ['error', 'fatal', 'critical'].includes(String(l.level)) || Number(l.level) >= 50);
     assert.deepEqual(errors.slice(0, 3), [], `error lines in vireo's log (${why})`);
     vireo.kill('SIGTERM');

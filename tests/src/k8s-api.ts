@@ -28,9 +28,13 @@ export async function startFakeApiServer(opts: { namespace: string; service: str
   const dir = mkdtempSync(join(tmpdir(), 'vireo-k8s-'));
   const key = join(dir, 'key.pem');
   const cert = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], {
-    stdio: 'ignore',
-  });
+  execFileSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const requests: FakeApiServer['requests'] = [];
   const slices = `/apis/discovery.k8s.io/v1/namespaces/${opts.namespace}/endpointslices?labelSelector=kubernetes.io%2Fservice-name%3D${opts.service}`;
   const server = https.createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {

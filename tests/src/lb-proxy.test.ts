@@ -36,78 +36,82 @@ async function node(name: string, env: Record<string, string> = {}): Promise<Nod
   return { name, proc, mqttPort, httpPort, rpcPort };
 }
 
-test('availability_check through the load-balancing proxy: round-robin among nodes answering 200, none to a node not ready or frozen, back when it answers', { timeout: 120_000 }, async () => {
-  const clients: MqttClient[] = [];
-  let lb: LbProxy | undefined;
-  const nodes: Node[] = [];
-  try {
-    const a = await node('lb-a');
-    const c = await node('lb-c');
-    // b finds a but cannot join it (another cookie): it serves MQTT and stays not ready
-    const b = await node('lb-b', {
-      VIREO_NODE__COOKIE: 'another-cookie-entirely-9876543210',
-      VIREO_CLUSTER__DISCOVERY_STRATEGY: 'static',
-      VIREO_CLUSTER__STATIC__SEEDS: `[127.0.0.1:${a.rpcPort}]`,
-    });
-    nodes.push(a, b, c);
-    lb = await startLbProxy([a, b]);
-    await lb.waitAvailable(['lb-a'], 60_000);
-    lb.add(c); // a node joins the balancer's targets
-    await lb.waitAvailable(['lb-a', 'lb-c'], 60_000);
+test(
+  'availability_check through the load-balancing proxy: round-robin among nodes answering 200, none to a node not ready or frozen, back when it answers',
+  { timeout: 120_000 },
+  async () => {
+    const clients: MqttClient[] = [];
+    let lb: LbProxy | undefined;
+    const nodes: Node[] = [];
+    try {
+      const a = await node('lb-a');
+      const c = await node('lb-c');
+      // b finds a but cannot join it (another cookie): it serves MQTT and stays not ready
+      const b = await node('lb-b', {
+        VIREO_NODE__COOKIE: 'another-cookie-entirely-9876543210',
+        VIREO_CLUSTER__DISCOVERY_STRATEGY: 'static',
+        VIREO_CLUSTER__STATIC__SEEDS: `[127.0.0.1:${a.rpcPort}]`,
+      });
+      nodes.push(a, b, c);
+      lb = await startLbProxy([a, b]);
+      await lb.waitAvailable(['lb-a'], 60_000);
+      lb.add(c); // a node joins the balancer's targets
+      await lb.waitAvailable(['lb-a', 'lb-c'], 60_000);
 
-    // the check needs no API key (these nodes have none, so every other /api/v5 path is 401),
-    // and answers in EMQX's shapes
-    const okAnswer = await fetch(`http://127.0.0.1:${a.httpPort}${AVAILABILITY_CHECK}`);
-    assert.equal(okAnswer.status, 200);
-    assert.deepEqual(await okAnswer.json(), {});
-    assert.equal((await fetch(`http://127.0.0.1:${a.httpPort}/api/v5/nodes`)).status, 401);
-    // b's API answers once it serves (the balancer saw it fail either way)
-    let notReady: Response | undefined;
-    for (const until = Date.now() + 60_000; !notReady && Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
-      notReady = await fetch(`http://127.0.0.1:${b.httpPort}${AVAILABILITY_CHECK}`).catch(() => undefined);
+      // the check needs no API key (these nodes have none, so every other /api/v5 path is 401),
+      // and answers in EMQX's shapes
+      const okAnswer = await fetch(`http://127.0.0.1:${a.httpPort}${AVAILABILITY_CHECK}`);
+      assert.equal(okAnswer.status, 200);
+      assert.deepEqual(await okAnswer.json(), {});
+      assert.equal((await fetch(`http://127.0.0.1:${a.httpPort}/api/v5/nodes`)).status, 401);
+      // b's API answers once it serves (the balancer saw it fail either way)
+      let notReady: Response | undefined;
+      for (const until = Date.now() + 60_000; !notReady && Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
+        notReady = await fetch(`http://127.0.0.1:${b.httpPort}${AVAILABILITY_CHECK}`).catch(() => undefined);
+      }
+      assert.ok(notReady, 'b serves its API');
+      assert.equal(notReady.status, 503);
+      assert.deepEqual(await notReady.json(), { code: 'SERVICE_UNAVAILABLE', message: 'Node starting: not joined its cluster yet' });
+      const direct = await connect(`mqtt://127.0.0.1:${b.mqttPort}`, { clientId: 'direct-b' });
+      clients.push(direct); // b takes MQTT: only the check keeps the balancer away from it
+      assert.equal(await metric(b.httpPort, 'vireo_live_connections_count'), 1);
+
+      const through = async (id: string) => clients.push(await connect(`mqtt://127.0.0.1:${lb!.port}`, { clientId: id }));
+      for (let i = 0; i < 6; i++) await through(`rr-${i}`);
+      assert.deepEqual(lb.routed(), { 'lb-a': 3, 'lb-b': 0, 'lb-c': 3 });
+      assert.deepEqual(lb.open(), { 'lb-a': 3, 'lb-b': 0, 'lb-c': 3 });
+      assert.deepEqual(
+        await Promise.all([a, b, c].map((n) => metric(n.httpPort, 'vireo_live_connections_count'))),
+        [3, 1, 3],
+        'each node has the connections the balancer sent it (b: the direct one only)',
+      );
+
+      // c freezes: its check goes unanswered, it leaves the rotation, new clients go to a
+      c.proc.kill('SIGSTOP');
+      await lb.waitAvailable(['lb-a']);
+      for (let i = 0; i < 4; i++) await through(`frozen-${i}`);
+      assert.deepEqual(lb.routed(), { 'lb-a': 7, 'lb-b': 0, 'lb-c': 3 });
+      assert.equal(await metric(a.httpPort, 'vireo_live_connections_count'), 7);
+
+      // c answers again: back in rotation
+      c.proc.kill('SIGCONT');
+      await lb.waitAvailable(['lb-a', 'lb-c']);
+      for (let i = 0; i < 2; i++) await through(`back-${i}`);
+      assert.deepEqual(lb.routed(), { 'lb-a': 8, 'lb-b': 0, 'lb-c': 4 });
+      assert.equal(await metric(c.httpPort, 'vireo_live_connections_count'), 4);
+      // a client that leaves is no longer counted open
+      await endAll(clients.pop());
+      await waitFor(() => lb!.open()['lb-a'] + lb!.open()['lb-c'] === 11, 'the proxy to see the client leave');
+    } finally {
+      for (const n of nodes) n.proc.kill('SIGCONT');
+      await endAll(...clients);
+      await lb?.close();
+      for (const n of nodes) n.proc.kill('SIGTERM');
+      await Promise.all(nodes.map((n) => n.proc.waitExit(20_000).catch(() => undefined)));
+      killAllVireo();
     }
-    assert.ok(notReady, 'b serves its API');
-    assert.equal(notReady.status, 503);
-    assert.deepEqual(await notReady.json(), { code: 'SERVICE_UNAVAILABLE', message: 'Node starting: not joined its cluster yet' });
-    const direct = await connect(`mqtt://127.0.0.1:${b.mqttPort}`, { clientId: 'direct-b' });
-    clients.push(direct); // b takes MQTT: only the check keeps the balancer away from it
-    assert.equal(await metric(b.httpPort, 'vireo_live_connections_count'), 1);
-
-    const through = async (id: string) => clients.push(await connect(`mqtt://127.0.0.1:${lb!.port}`, { clientId: id }));
-    for (let i = 0; i < 6; i++) await through(`rr-${i}`);
-    assert.deepEqual(lb.routed(), { 'lb-a': 3, 'lb-b': 0, 'lb-c': 3 });
-    assert.deepEqual(lb.open(), { 'lb-a': 3, 'lb-b': 0, 'lb-c': 3 });
-    assert.deepEqual(
-      await Promise.all([a, b, c].map((n) => metric(n.httpPort, 'vireo_live_connections_count'))),
-      [3, 1, 3],
-      'each node has the connections the balancer sent it (b: the direct one only)',
-    );
-
-    // c freezes: its check goes unanswered, it leaves the rotation, new clients go to a
-    c.proc.kill('SIGSTOP');
-    await lb.waitAvailable(['lb-a']);
-    for (let i = 0; i < 4; i++) await through(`frozen-${i}`);
-    assert.deepEqual(lb.routed(), { 'lb-a': 7, 'lb-b': 0, 'lb-c': 3 });
-    assert.equal(await metric(a.httpPort, 'vireo_live_connections_count'), 7);
-
-    // c answers again: back in rotation
-    c.proc.kill('SIGCONT');
-    await lb.waitAvailable(['lb-a', 'lb-c']);
-    for (let i = 0; i < 2; i++) await through(`back-${i}`);
-    assert.deepEqual(lb.routed(), { 'lb-a': 8, 'lb-b': 0, 'lb-c': 4 });
-    assert.equal(await metric(c.httpPort, 'vireo_live_connections_count'), 4);
-    // a client that leaves is no longer counted open
-    await endAll(clients.pop());
-    await waitFor(() => lb!.open()['lb-a'] + lb!.open()['lb-c'] === 11, 'the proxy to see the client leave');
-  } finally {
-    for (const n of nodes) n.proc.kill('SIGCONT');
-    await endAll(...clients);
-    await lb?.close();
-    for (const n of nodes) n.proc.kill('SIGTERM');
-    await Promise.all(nodes.map((n) => n.proc.waitExit(20_000).catch(() => undefined)));
-    killAllVireo();
-  }
-});
+  },
+);
 
 test('availability_check: 503 NODE_EVACUATING while the node gives load away (what evacuation and rebalancing will set), before readiness', async () => {
   const tb = await startBroker({ nodeName: 'vireo@availability' });

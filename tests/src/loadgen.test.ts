@@ -14,13 +14,33 @@ import { startMosquitto } from './mosquitto-server.js';
 const LOADGEN = fileURLToPath(new URL('../../scripts/loadgen/cli.mjs', import.meta.url));
 const mod = (name: string) => import(pathToFileURL(fileURLToPath(new URL(`../../scripts/loadgen/${name}`, import.meta.url))).href);
 
-interface Summary { samples: number; p50: number | null; p99: number | null; p999: number | null; max: number | null }
+interface Summary {
+  samples: number;
+  p50: number | null;
+  p99: number | null;
+  p999: number | null;
+  max: number | null;
+}
 interface Result {
   error?: string;
-  sent: number; acked: number | null; received: number; receivedInWindow: number; expected: number;
-  notDelivered: number; lost: number | null; duplicates: number; reordered: number; drain: string;
-  latencyMs: Summary; warmupLatencyMs: Summary | null; keptUp: boolean | null; mqtt: string;
-  connected: number; failed: number; handshakeMs: Summary; broker: { cpuPct: number | null } | null;
+  sent: number;
+  acked: number | null;
+  received: number;
+  receivedInWindow: number;
+  expected: number;
+  notDelivered: number;
+  lost: number | null;
+  duplicates: number;
+  reordered: number;
+  drain: string;
+  latencyMs: Summary;
+  warmupLatencyMs: Summary | null;
+  keptUp: boolean | null;
+  mqtt: string;
+  connected: number;
+  failed: number;
+  handshakeMs: Summary;
+  broker: { cpuPct: number | null } | null;
   generatorCpuPct: number | null;
 }
 
@@ -69,7 +89,10 @@ test('histogram percentiles, sequence tracking and split frames', async () => {
   const seen: [number, number][] = [];
   const d = new Decoder((type: number, _f: number, _b: Buffer, start: number, end: number) => seen.push([type, end - start]));
   for (let i = 0; i < stream.length; i++) d.feed(stream.subarray(i, i + 1));
-  assert.deepEqual(seen, [[3, body.length], [4, 2]]);
+  assert.deepEqual(seen, [
+    [3, body.length],
+    [4, 2],
+  ]);
 });
 
 test('Mosquitto: pairs at QoS 2 over MQTT 5 in two workers, and conn: every message counted once', async () => {

@@ -99,7 +99,12 @@ function cases(): Case[] {
     after({ name: 'PUBACK with remaining length 1', bytes: Buffer.from([0x40, 0x01, 0x00]), reason: /remaining length/, rc: MALFORMED });
     after({ name: 'PINGREQ with remaining length 1', bytes: Buffer.from([0xc0, 0x01, 0x00]), reason: /after the last field/, rc: MALFORMED });
     after({ name: 'PUBLISH whose topic string runs past the packet', bytes: Buffer.from([0x30, 0x03, 0x00, 0x09, 0x61]), reason: /topic/i, rc: MALFORMED });
-    after({ name: 'SUBSCRIBE whose filter string runs past the packet', bytes: frame(0x82, [0, 1], v === 5 ? [0] : [], [0, 40, 0x61, 0x62]), reason: /topic|subscribe/i, rc: MALFORMED });
+    after({
+      name: 'SUBSCRIBE whose filter string runs past the packet',
+      bytes: frame(0x82, [0, 1], v === 5 ? [0] : [], [0, 40, 0x61, 0x62]),
+      reason: /topic|subscribe/i,
+      rc: MALFORMED,
+    });
     after({ name: 'invalid UTF-8 (C3 28) in a PUBLISH topic', bytes: publishFrame(v, [0x61, 0x2f, 0xc3, 0x28]), reason: /UTF-8/, rc: MALFORMED });
     after({ name: 'NUL in a PUBLISH topic', bytes: publishFrame(v, [0x61, 0x00, 0x62]), reason: /U\+0000/, rc: MALFORMED });
     after({ name: 'invalid UTF-8 (C3 28) in a SUBSCRIBE filter', bytes: subscribeFrame(v, [0x61, 0x2f, 0xc3, 0x28]), reason: /UTF-8/, rc: MALFORMED });
@@ -111,10 +116,22 @@ function cases(): Case[] {
     after({ name: 'a 4 KB PUBLISH with an invalid topic (frame_data bounded)', bytes: long, reason: /UTF-8/, rc: MALFORMED, framePrefix: long.subarray(0, 16) });
   }
   // v5 only
-  list.push({ name: 'v5: Topic Alias property twice', v: 5, bytes: frame(0x30, str(Buffer.from('a')), [6, 0x23, 0, 1, 0x23, 0, 2], Buffer.from('x')), reason: /more than once/, rc: PROTOCOL_ERROR });
+  list.push({
+    name: 'v5: Topic Alias property twice',
+    v: 5,
+    bytes: frame(0x30, str(Buffer.from('a')), [6, 0x23, 0, 1, 0x23, 0, 2], Buffer.from('x')),
+    reason: /more than once/,
+    rc: PROTOCOL_ERROR,
+  });
   list.push({ name: 'v5: unknown property identifier', v: 5, bytes: frame(0x30, str(Buffer.from('a')), [2, 0x7f, 0], Buffer.from('x')), reason: /property/i, rc: MALFORMED });
   list.push({ name: 'v5: property length past the packet', v: 5, bytes: frame(0x30, str(Buffer.from('a')), [40, 0x01]), reason: /./, rc: MALFORMED });
-  list.push({ name: 'v5: Subscription Identifier 0 in SUBSCRIBE', v: 5, bytes: frame(0x82, [0, 1], [2, 0x0b, 0], str(Buffer.from('a')), [0]), reason: /Subscription Identifier/, rc: PROTOCOL_ERROR });
+  list.push({
+    name: 'v5: Subscription Identifier 0 in SUBSCRIBE',
+    v: 5,
+    bytes: frame(0x82, [0, 1], [2, 0x0b, 0], str(Buffer.from('a')), [0]),
+    reason: /Subscription Identifier/,
+    rc: PROTOCOL_ERROR,
+  });
   return list;
 }
 
@@ -149,7 +166,11 @@ test('malformed packets close only their own connection, with DISCONNECT 0x81/0x
               'v5: one DISCONNECT with the reason code, then the close',
             );
           } else {
-            assert.deepEqual(after.map((p) => p.cmd), [], 'before CONNECT or v3.1.1: nothing but the close');
+            assert.deepEqual(
+              after.map((p) => p.cmd),
+              [],
+              'before CONNECT or v3.1.1: nothing but the close',
+            );
           }
           assert.deepEqual(raw.parseErrors, [], 'what the broker sent was well formed');
           const lines = parseFailedFor(log, peer);
@@ -165,7 +186,10 @@ test('malformed packets close only their own connection, with DISCONNECT 0x81/0x
           // the connection ended as frame_error in the log for a connected client
           if (c.v) {
             const disc = log.find('Client disconnected').filter((l) => l.clientid === clientId);
-            assert.deepEqual(disc.map((l) => l.reason), ['frame_error']);
+            assert.deepEqual(
+              disc.map((l) => l.reason),
+              ['frame_error'],
+            );
           }
         } finally {
           raw.destroy();
@@ -213,7 +237,10 @@ test('a remaining length over max_packet_size is refused at once (v5 DISCONNECT 
     await c.connect({ clientId: 'whole', protocolVersion: 5 });
     c.send(gen({ cmd: 'publish', topic: 't', payload: Buffer.alloc(max), qos: 0, retain: false, dup: false }, 5));
     await c.waitClose(2000);
-    assert.deepEqual(c.all.slice(1).map((p) => [p.cmd, (p as IDisconnectPacket).reasonCode]), [['disconnect', PACKET_TOO_LARGE]]);
+    assert.deepEqual(
+      c.all.slice(1).map((p) => [p.cmd, (p as IDisconnectPacket).reasonCode]),
+      [['disconnect', PACKET_TOO_LARGE]],
+    );
     // a packet at the limit is accepted
     const ok = await RawClient.open(tb.port);
     clients.push(ok);

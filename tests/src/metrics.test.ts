@@ -57,14 +57,32 @@ test('drops by reason (no_subscribers, acl_denied, queue_full, expired), deliver
   await new Promise<void>((r) => refusing.listen(0, '127.0.0.1', r));
   const hook = new Webhook(
     tb.broker,
-    { name: 'default', url: `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/`, events: ['message.publish'], topic: 'nobody/#', headers: {}, batchSize: 1, maxQueue: 100, requestTimeout: 2000, maxRetries: 1, retryBackoff: 10, payloadEncoding: 'plain' },
+    {
+      name: 'default',
+      url: `http://127.0.0.1:${(refusing.address() as AddressInfo).port}/`,
+      events: ['message.publish'],
+      topic: 'nobody/#',
+      headers: {},
+      batchSize: 1,
+      maxQueue: 100,
+      requestTimeout: 2000,
+      maxRetries: 1,
+      retryBackoff: 10,
+      payloadEncoding: 'plain',
+    },
     pino({ level: 'silent' }),
   );
   hook.start();
   let admin: AdminServer | undefined;
   let sub, pub, slow, exp, acker;
   try {
-    admin = await startAdmin(tb.broker, { host: '127.0.0.1', port: await freePort(), apiKeys: new ApiKeys(), prometheusAuth: false, metrics: { latencySampleEvery: 4, webhooks: () => [hook] } });
+    admin = await startAdmin(tb.broker, {
+      host: '127.0.0.1',
+      port: await freePort(),
+      apiKeys: new ApiKeys(),
+      prometheusAuth: false,
+      metrics: { latencySampleEvery: 4, webhooks: () => [hook] },
+    });
     const scrape = async () => (await fetch(`http://127.0.0.1:${admin!.address().port}/api/v5/prometheus/stats`)).text();
     const before = await scrape();
     for (const reason of ['acl_denied', 'queue_full', 'expired']) {
@@ -118,17 +136,14 @@ test('drops by reason (no_subscribers, acl_denied, queue_full, expired), deliver
     assert.equal(v('vireo_messages_delivered'), 202);
     assert.equal(v('vireo_messages_acked'), 2);
     assert.equal(v('vireo_packets_puback_received'), 2);
-    assert.equal(v('vireo_packets_puback_sent'), 8, "one per QoS 1 PUBLISH of pub, refused ones included");
+    assert.equal(v('vireo_packets_puback_sent'), 8, 'one per QoS 1 PUBLISH of pub, refused ones included');
     assert.equal(v('vireo_packets_publish_sent'), 202);
     assert.equal(v('vireo_packets_connect_received'), 6);
     assert.equal(v('vireo_packets_connack_sent'), 6);
     assert.equal(v('vireo_packets_subscribe_received'), 4);
     assert.equal(v('vireo_packets_suback_sent'), 4);
     // every PUBLISH counts as a message received, the refused one included
-    assert.equal(
-      v('vireo_packets_publish_received'),
-      v('vireo_messages_qos0_received')! + v('vireo_messages_qos1_received')! + v('vireo_messages_qos2_received')!,
-    );
+    assert.equal(v('vireo_packets_publish_received'), v('vireo_messages_qos0_received')! + v('vireo_messages_qos1_received')! + v('vireo_messages_qos2_received')!);
     // 200 QoS 0 PUBLISH of at least 2 + 2 + 5 + 1 bytes each went in and came out
     assert.ok(v('vireo_bytes_received')! > 200 * 10 && v('vireo_bytes_sent')! > 200 * 10, 'bytes both ways');
 
@@ -167,7 +182,14 @@ test('prometheus.enable false: the scrape answers 404 and no delivery is sampled
     await tb.close();
   }
   const api = await freePort();
-  const vireo = spawnVireo({ env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: '0', VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${api}`, VIREO_PROMETHEUS__ENABLE: 'false' } });
+  const vireo = spawnVireo({
+    env: {
+      VIREO_LISTENERS__TCP__DEFAULT__BIND: '0',
+      VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
+      VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${api}`,
+      VIREO_PROMETHEUS__ENABLE: 'false',
+    },
+  });
   try {
     await vireo.waitForLog('HTTP API listening', 10_000);
     assert.equal((await fetch(`http://127.0.0.1:${api}/metrics`)).status, 404);
@@ -198,7 +220,15 @@ test('two real nodes: forwarded messages and bytes per peer, heartbeat and forwa
     }
     const [a, b] = nodes;
     // process start-up alone takes 10-15 s on a loaded machine
-    await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((x) => x.name), 40_000)));
+    await Promise.all(
+      nodes.map((n) =>
+        waitMembers(
+          n,
+          nodes.map((x) => x.name),
+          40_000,
+        ),
+      ),
+    );
     const scrapeA = async () => (await fetch(`http://127.0.0.1:${api[0]}/api/v5/prometheus/stats`)).text();
 
     sub = await connect(b.url, { clientId: 'far-sub' });

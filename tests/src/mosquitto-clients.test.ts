@@ -125,7 +125,25 @@ for (const [flag, protoVer] of VERSIONS) {
       const sub = await subscriber(tb, ['-V', flag, '-i', `mq-sub-${protoVer}`, '-q', '2', '-t', `interop/${flag}/#`, '-C', '3']);
       const pubs: Proc[] = [];
       for (const qos of [0, 1, 2]) {
-        pubs.push(await run(PUB, ['-h', '127.0.0.1', '-p', String(tb.port), '-V', flag, '-i', `mq-pub-${qos}`, '-d', '-q', String(qos), '-t', `interop/${flag}/q${qos}`, '-m', `hello ${qos}`]));
+        pubs.push(
+          await run(PUB, [
+            '-h',
+            '127.0.0.1',
+            '-p',
+            String(tb.port),
+            '-V',
+            flag,
+            '-i',
+            `mq-pub-${qos}`,
+            '-d',
+            '-q',
+            String(qos),
+            '-t',
+            `interop/${flag}/q${qos}`,
+            '-m',
+            `hello ${qos}`,
+          ]),
+        );
       }
       assert.equal(await sub.exit, 0, `mosquitto_sub: ${sub.err}`);
       assert.deepEqual(msgLines(sub.out), [

@@ -46,7 +46,10 @@ export async function startMosquitto(port: number, dir = mkdtempSync(join(tmpdir
   // started as root, Mosquitto drops to the `mosquitto` user, which must still write its sessions here
   chmodSync(dir, 0o777);
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'log_dest stderr', 'log_type all', ...extraConf, ''].join('\n'));
+  writeFileSync(
+    conf,
+    [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${dir}/`, 'log_dest stderr', 'log_type all', ...extraConf, ''].join('\n'),
+  );
   const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let out = '';

@@ -50,7 +50,10 @@ export function createNetLab(n: number): NetLab {
   const removeAll = (): void => {
     ns.forEach((name, i) => {
       // deleting one end of a veth deletes both; the kernel frees a namespace lazily
-      for (const args of [['link', 'del', `${tag}h${i}`], ['netns', 'del', name]]) {
+      for (const args of [
+        ['link', 'del', `${tag}h${i}`],
+        ['netns', 'del', name],
+      ]) {
         try {
           ip(...args);
         } catch {

@@ -127,7 +127,10 @@ test('kill -9 during a QoS 1 burst: every PUBACKed message is delivered after re
     const onSet = new Set([...onBefore, ...onGot]);
     const missingOn = acked.filter((s) => !onSet.has(s));
     assert.deepEqual(missingOn.slice(0, 10), [], `round ${round}: online subscriber lost ${missingOn.length} of ${acked.length} acknowledged messages`);
-    for (const [who, seqs] of [['offline', offGot], ['online', onGot]] as const) {
+    for (const [who, seqs] of [
+      ['offline', offGot],
+      ['online', onGot],
+    ] as const) {
       const firsts = firstOccurrences(seqs.filter((s) => s >= base));
       const unordered = firsts.findIndex((s, i) => i > 0 && s < firsts[i - 1]!);
       assert.equal(unordered, -1, `round ${round}: ${who} subscriber got ${firsts[unordered]} after ${firsts[unordered - 1]}`);

@@ -64,7 +64,7 @@ test('subscribing one filter at a time writes one row each; all survive a restar
   assert.ok(filters.includes('s/0') && filters.includes(`s/${N - 1}`) && !filters.includes('s/7'));
 });
 
-test('takeover phase 1 deletes the session from the old node\'s store; a graceful stop does not write it back', { timeout: 30_000 }, async () => {
+test("takeover phase 1 deletes the session from the old node's store; a graceful stop does not write it back", { timeout: 30_000 }, async () => {
   const dataDir = join(root, 'takeover');
   const { store } = openSqliteStore({ dataDir, nodeName: 'vireo@test', force: false });
   const b = await startBroker({ store });

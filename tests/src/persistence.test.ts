@@ -82,7 +82,10 @@ async function checkRestored(url: string): Promise<void> {
     assert.equal(t.packet.qos, 1);
     assert.equal(t.packet.retain, true, 'Retain As Published kept');
     assert.deepEqual(t.packet.properties?.subscriptionIdentifier, 7);
-    assert.ok(msgs.some((m) => m.topic === 's/1'), 'shared subscription restored');
+    assert.ok(
+      msgs.some((m) => m.topic === 's/1'),
+      'shared subscription restored',
+    );
     const v3msg = (await gotV3)[0]!;
     assert.equal(v3msg.packet.qos, 2);
 

@@ -46,7 +46,10 @@ test('topic alias: set with a topic, reused with an empty topic, remapped; subsc
     ];
     for (const b of boxes) {
       await b.until(7);
-      assert.deepEqual(b.msgs.map((m) => [m.topic, m.payload]), want);
+      assert.deepEqual(
+        b.msgs.map((m) => [m.topic, m.payload]),
+        want,
+      );
       // the broker does not use server→client aliases
       for (const m of b.msgs) assert.equal(m.packet.properties?.topicAlias, undefined);
     }
@@ -226,10 +229,13 @@ test('subscription identifiers: each delivery carries the ids of the subscriptio
     };
     // retained messages sent on subscribe carry the id of that subscription
     await inbox.until(2);
-    assert.deepEqual(inbox.msgs.map((m) => [m.payload, ids(m)]), [
-      ['retained', [1]],
-      ['retained', [2]],
-    ]);
+    assert.deepEqual(
+      inbox.msgs.map((m) => [m.payload, ids(m)]),
+      [
+        ['retained', [1]],
+        ['retained', [2]],
+      ],
+    );
     inbox.msgs.length = 0;
 
     await pub.publishAsync('si/a', 'both', { qos: 1 });

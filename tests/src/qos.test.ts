@@ -35,7 +35,10 @@ for (const pubVersion of [4, 5] as const) {
 
       // publisher side: QoS 1 → PUBACK; QoS 2 → PUBREC, PUBREL, PUBCOMP, all on the publish's packet id
       const sent = pubWire.out.filter((p): p is IPublishPacket => p.cmd === 'publish');
-      assert.deepEqual(sent.map((p) => p.qos), [0, 1, 2]);
+      assert.deepEqual(
+        sent.map((p) => p.qos),
+        [0, 1, 2],
+      );
       const id1 = sent[1].messageId!;
       const id2 = sent[2].messageId!;
       const flow = (w: Wire, id: number) => [
@@ -45,7 +48,11 @@ for (const pubVersion of [4, 5] as const) {
       assert.deepEqual(flow(pubWire, id1), ['in:puback']);
       await waitFor(() => pubWire.out.some((p) => p.cmd === 'pubrel' && p.messageId === id2), 'PUBREL');
       assert.deepEqual(
-        pubWire.in.concat(pubWire.out).filter((p) => 'messageId' in p && p.messageId === id2 && p.cmd !== 'publish').map((p) => p.cmd).sort(),
+        pubWire.in
+          .concat(pubWire.out)
+          .filter((p) => 'messageId' in p && p.messageId === id2 && p.cmd !== 'publish')
+          .map((p) => p.cmd)
+          .sort(),
         ['pubcomp', 'pubrec', 'pubrel'],
       );
 
@@ -98,14 +105,20 @@ test('v5: PUBACK/PUBREC carry 0x10 "no matching subscribers" when nobody subscri
     await p4.publishAsync('nobody/here', 'x', { qos: 1 });
     await p4.publishAsync('nobody/here', 'x', { qos: 2 });
     const acks = (w: Wire) => w.in.filter((p) => p.cmd === 'puback' || p.cmd === 'pubrec') as { cmd: string; reasonCode?: number }[];
-    assert.deepEqual(acks(w5).map((p) => [p.cmd, p.reasonCode]), [
-      ['puback', 0x10],
-      ['pubrec', 0x10],
-    ]);
-    assert.deepEqual(acks(w4).map((p) => [p.cmd, p.reasonCode ?? 0]), [
-      ['puback', 0],
-      ['pubrec', 0],
-    ]);
+    assert.deepEqual(
+      acks(w5).map((p) => [p.cmd, p.reasonCode]),
+      [
+        ['puback', 0x10],
+        ['pubrec', 0x10],
+      ],
+    );
+    assert.deepEqual(
+      acks(w4).map((p) => [p.cmd, p.reasonCode ?? 0]),
+      [
+        ['puback', 0],
+        ['pubrec', 0],
+      ],
+    );
     // the QoS 2 flow completes normally after a 0x10 PUBREC
     assert.ok(w5.in.some((p) => p.cmd === 'pubcomp'));
 
@@ -115,10 +128,13 @@ test('v5: PUBACK/PUBREC carry 0x10 "no matching subscribers" when nobody subscri
     await p5.publishAsync('somebody/here', 'x', { qos: 1 });
     await p5.publishAsync('somebody/here', 'x', { qos: 2 });
     const later = acks({ in: w5.in.slice(n) } as Wire);
-    assert.deepEqual(later.map((p) => [p.cmd, p.reasonCode ?? 0]), [
-      ['puback', 0],
-      ['pubrec', 0],
-    ]);
+    assert.deepEqual(
+      later.map((p) => [p.cmd, p.reasonCode ?? 0]),
+      [
+        ['puback', 0],
+        ['pubrec', 0],
+      ],
+    );
   } finally {
     await endAll(p5, p4, sub);
     await tb.close();

@@ -60,7 +60,11 @@ for (const protocolVersion of [4, 5] as const) {
       c = await connect(tb.url, { protocolVersion, clientId: 'late2' });
       late.push(c);
       got = await onSubscribe(tb, c, 'r/a', { qos: 1 });
-      assert.deepEqual(got.map((m) => m.payload), ['two'], 'the second retained message replaced the first');
+      assert.deepEqual(
+        got.map((m) => m.payload),
+        ['two'],
+        'the second retained message replaced the first',
+      );
 
       await pub.publishAsync('r/a', '', { qos: 1, retain: true });
       c = await connect(tb.url, { protocolVersion, clientId: 'late3' });
@@ -164,7 +168,10 @@ for (const protocolVersion of [4, 5] as const) {
       assert.deepEqual(inbox.payloads, ['live', 'live', 'live']);
       assert.ok(got.every((m) => m.packet.retain === false));
       // and the retained message is still there for a plain subscription
-      assert.deepEqual((await onSubscribe(tb, c, 's/t', { qos: 1 })).map((m) => m.payload), ['kept']);
+      assert.deepEqual(
+        (await onSubscribe(tb, c, 's/t', { qos: 1 })).map((m) => m.payload),
+        ['kept'],
+      );
     } finally {
       await endAll(pub, c);
       await tb.close();
@@ -184,14 +191,30 @@ test('v5: retain handling 0 sends on every subscribe, 1 only for a new subscript
     const c2 = await connect(tb.url, { protocolVersion: 5, clientId: 'rh2' });
     subs.push(c0, c1, c2);
 
-    assert.deepEqual((await onSubscribe(tb, c0, 'rh/t', { qos: 1, rh: 0 })).map((m) => m.payload), ['kept'], 'rh 0, first subscribe');
-    assert.deepEqual((await onSubscribe(tb, c0, 'rh/t', { qos: 1, rh: 0 })).map((m) => m.payload), ['kept'], 'rh 0, subscribe again');
+    assert.deepEqual(
+      (await onSubscribe(tb, c0, 'rh/t', { qos: 1, rh: 0 })).map((m) => m.payload),
+      ['kept'],
+      'rh 0, first subscribe',
+    );
+    assert.deepEqual(
+      (await onSubscribe(tb, c0, 'rh/t', { qos: 1, rh: 0 })).map((m) => m.payload),
+      ['kept'],
+      'rh 0, subscribe again',
+    );
 
-    assert.deepEqual((await onSubscribe(tb, c1, 'rh/t', { qos: 1, rh: 1 })).map((m) => m.payload), ['kept'], 'rh 1, new subscription');
+    assert.deepEqual(
+      (await onSubscribe(tb, c1, 'rh/t', { qos: 1, rh: 1 })).map((m) => m.payload),
+      ['kept'],
+      'rh 1, new subscription',
+    );
     assert.deepEqual(await onSubscribe(tb, c1, 'rh/t', { qos: 1, rh: 1 }), [], 'rh 1, existing subscription');
     // a new subscription again after unsubscribing
     await c1.unsubscribeAsync('rh/t');
-    assert.deepEqual((await onSubscribe(tb, c1, 'rh/t', { qos: 1, rh: 1 })).map((m) => m.payload), ['kept'], 'rh 1 after unsubscribe');
+    assert.deepEqual(
+      (await onSubscribe(tb, c1, 'rh/t', { qos: 1, rh: 1 })).map((m) => m.payload),
+      ['kept'],
+      'rh 1 after unsubscribe',
+    );
 
     assert.deepEqual(await onSubscribe(tb, c2, 'rh/t', { qos: 1, rh: 2 }), [], 'rh 2');
     assert.deepEqual(await onSubscribe(tb, c2, 'rh/#', { qos: 1, rh: 2 }), [], 'rh 2, wildcard');
@@ -231,13 +254,28 @@ test('v5: retain as published keeps the retain flag on live messages; without it
       ['retained0', r],
     ];
     const [a, b, c] = await Promise.all(boxes.map((x) => x.until(3)));
-    assert.deepEqual(a.map((m) => [m.payload, m.packet.retain]), want(true), 'rap=1 keeps the flag');
-    assert.deepEqual(b.map((m) => [m.payload, m.packet.retain]), want(false), 'rap=0 clears it');
-    assert.deepEqual(c.map((m) => [m.payload, m.packet.retain]), want(false), 'v3.1.1 subscriber: cleared');
+    assert.deepEqual(
+      a.map((m) => [m.payload, m.packet.retain]),
+      want(true),
+      'rap=1 keeps the flag',
+    );
+    assert.deepEqual(
+      b.map((m) => [m.payload, m.packet.retain]),
+      want(false),
+      'rap=0 clears it',
+    );
+    assert.deepEqual(
+      c.map((m) => [m.payload, m.packet.retain]),
+      want(false),
+      'v3.1.1 subscriber: cleared',
+    );
 
     // retained messages sent because of a SUBSCRIBE always carry the flag, rap or not
     const got = await onSubscribe(tb, norap, 'rap/x', { qos: 1, rap: false });
-    assert.deepEqual(got.map((m) => [m.payload, m.packet.retain]), [['retained', true]]);
+    assert.deepEqual(
+      got.map((m) => [m.payload, m.packet.retain]),
+      [['retained', true]],
+    );
   } finally {
     await endAll(pub, rap, norap, v4);
     await tb.close();

@@ -53,7 +53,15 @@ test('retained messages: list and read on any node; ctl retainer cleans one, the
     nodes.push({ ...n, http });
   }
   const [a, b] = nodes as [ClusterNode & { http: number }, ClusterNode & { http: number }];
-  await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((x) => x.name), 40_000)));
+  await Promise.all(
+    nodes.map((n) =>
+      waitMembers(
+        n,
+        nodes.map((x) => x.name),
+        40_000,
+      ),
+    ),
+  );
 
   const pub = await connect(a.url, { clientId: 'ret-pub' });
   clients.push(pub);
@@ -66,7 +74,13 @@ test('retained messages: list and read on any node; ctl retainer cleans one, the
   }
 
   const listed = (await api(b, 'GET', '/api/v5/mqtt/retainer/messages?topic=r/%2B')).body as Listed;
-  assert.deepEqual(listed.data.map((m) => [m.topic, m.qos, m.from_clientid]), [['r/1', 1, 'ret-pub'], ['r/2', 0, 'ret-pub']]);
+  assert.deepEqual(
+    listed.data.map((m) => [m.topic, m.qos, m.from_clientid]),
+    [
+      ['r/1', 1, 'ret-pub'],
+      ['r/2', 0, 'ret-pub'],
+    ],
+  );
   assert.equal(listed.meta.count, 2);
   const one = await api(b, 'GET', `/api/v5/mqtt/retainer/message/${encodeURIComponent('r/1')}`);
   assert.equal(one.status, 200);
@@ -112,5 +126,5 @@ test('retained messages: list and read on any node; ctl retainer cleans one, the
   assert.equal(await count(a), 0);
   assert.equal(await count(b), 0);
   await sleep(300);
-  assert.deepEqual(seen, [], 'subscribers are not told about an operator\'s clean');
+  assert.deepEqual(seen, [], "subscribers are not told about an operator's clean");
 });

@@ -79,7 +79,15 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
     nodes.push({ ...n, http });
   }
   const [a, b] = nodes as [ClusterNode & { http: number }, ClusterNode & { http: number }];
-  await Promise.all(nodes.map((n) => waitMembers(n, nodes.map((x) => x.name), 40_000)));
+  await Promise.all(
+    nodes.map((n) =>
+      waitMembers(
+        n,
+        nodes.map((x) => x.name),
+        40_000,
+      ),
+    ),
+  );
 
   // a syntax error is refused with its position, and nothing is created
   const bad = await api(a, 'POST', '/api/v5/rules', { id: 'bad', sql: 'SELECT v FROM "in/#" WHER v > 1', actions: [] });
@@ -101,7 +109,7 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   assert.equal((await api(a, 'POST', '/api/v5/rules', { id: 'fwd', sql: 'SELECT * FROM "x"' })).body.code, 'ALREADY_EXISTS');
 
   // copied to B
-  for (const until = Date.now() + 10_000; (await api(b, 'GET', '/api/v5/rules/fwd')).status !== 200 && Date.now() < until; ) await sleep(100);
+  for (const until = Date.now() + 10_000; (await api(b, 'GET', '/api/v5/rules/fwd')).status !== 200 && Date.now() < until;) await sleep(100);
   const onB = await api(b, 'GET', '/api/v5/rules/fwd');
   assert.equal(onB.status, 200);
   assert.equal(onB.body.source, 'api');
@@ -134,18 +142,24 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   // changed on B (disabled) holds on A
   const put = await api(b, 'PUT', '/api/v5/rules/fwd', { enable: false });
   assert.equal(put.status, 200);
-  for (const until = Date.now() + 10_000; (await api(a, 'GET', '/api/v5/rules/fwd')).body.enable !== false && Date.now() < until; ) await sleep(100);
+  for (const until = Date.now() + 10_000; (await api(a, 'GET', '/api/v5/rules/fwd')).body.enable !== false && Date.now() < until;) await sleep(100);
   assert.equal((await api(a, 'GET', '/api/v5/rules/fwd')).body.enable, false);
   const badPut = await api(b, 'PUT', '/api/v5/rules/fwd', { sql: 'SELECT FROM "x"' });
   assert.equal(badPut.status, 400);
   assert.match(badPut.body.message, /line 1, column 8/);
 
   // rule_test: output, 412 when it does not match, 400 with the position on a syntax error
-  const t = await api(a, 'POST', '/api/v5/rule_test', { sql: 'SELECT upper(clientid) AS c, payload.x AS x FROM "t/#"', context: { clientid: 'abc', topic: 't/1', payload: '{"x": 3}' } });
+  const t = await api(a, 'POST', '/api/v5/rule_test', {
+    sql: 'SELECT upper(clientid) AS c, payload.x AS x FROM "t/#"',
+    context: { clientid: 'abc', topic: 't/1', payload: '{"x": 3}' },
+  });
   assert.equal(t.status, 200);
   assert.deepEqual(t.body, { c: 'ABC', x: 3 });
   assert.equal((await api(a, 'POST', '/api/v5/rule_test', { sql: 'SELECT * FROM "other/#"', context: { topic: 't/1' } })).status, 412);
-  const ev = await api(a, 'POST', '/api/v5/rule_test', { sql: 'SELECT clientid, reason FROM "$events/client_disconnected"', context: { event_type: 'client_disconnected', clientid: 'c1', reason: 'normal' } });
+  const ev = await api(a, 'POST', '/api/v5/rule_test', {
+    sql: 'SELECT clientid, reason FROM "$events/client_disconnected"',
+    context: { event_type: 'client_disconnected', clientid: 'c1', reason: 'normal' },
+  });
   assert.deepEqual(ev.body, { clientid: 'c1', reason: 'normal' });
   const tBad = await api(a, 'POST', '/api/v5/rule_test', { sql: 'SELECT a FROM "t" WHERE', context: {} });
   assert.equal(tBad.status, 400);
@@ -178,7 +192,7 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
 
   // deleted on A: gone from B
   assert.equal((await api(a, 'DELETE', '/api/v5/rules/fwd')).status, 204);
-  for (const until = Date.now() + 10_000; (await api(b, 'GET', '/api/v5/rules/fwd')).status !== 404 && Date.now() < until; ) await sleep(100);
+  for (const until = Date.now() + 10_000; (await api(b, 'GET', '/api/v5/rules/fwd')).status !== 404 && Date.now() < until;) await sleep(100);
   assert.equal((await api(b, 'GET', '/api/v5/rules/fwd')).status, 404);
   assert.equal((await api(a, 'GET', '/api/v5/rules')).body.meta.count, 0);
 });

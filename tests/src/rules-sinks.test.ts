@@ -67,7 +67,9 @@ test('PostgreSQL: rows arrive with the right values, values stay values, a bad r
   await db.query('CREATE TABLE temps (seq int PRIMARY KEY, clientid text NOT NULL, t double precision, meta jsonb)');
   const conn = pgConnector();
   const sink = new PgSink('pgsql:store', conn, 'INSERT INTO temps(seq, clientid, t, meta) VALUES (${seq}, ${clientid}, ${t}, ${meta})', OPTS, logger);
-  const s = await withEngine(new Map([['pgsql:store', sink]]), [{ id: 'store', sql: 'SELECT payload.seq AS seq, clientid, payload.t AS t, payload.meta AS meta FROM "sensors/#"', actions: ['pgsql:store'] }]);
+  const s = await withEngine(new Map([['pgsql:store', sink]]), [
+    { id: 'store', sql: 'SELECT payload.seq AS seq, clientid, payload.t AS t, payload.meta AS meta FROM "sensors/#"', actions: ['pgsql:store'] },
+  ]);
   const evil = "x'); DROP TABLE temps; --";
   const dev = await connect(s.tb.url, { clientId: 'dev-1' });
   const bad = await connect(s.tb.url, { clientId: evil });
@@ -168,7 +170,7 @@ test('Redis: command templates pipelined, values right, a refused command fails 
       ['redis:last', hset],
       ['redis:count', incr],
     ]),
-    [{ id: 'r', sql: "SELECT clientid, payload.t AS t, payload.note AS note, coalesce(payload.key, 'temps') AS key FROM \"r/#\"", actions: ['redis:last', 'redis:count'] }],
+    [{ id: 'r', sql: 'SELECT clientid, payload.t AS t, payload.note AS note, coalesce(payload.key, \'temps\') AS key FROM "r/#"', actions: ['redis:last', 'redis:count'] }],
   );
   const check = new Redis({ port: redisServer.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1 });
   await check.connect();
@@ -179,7 +181,11 @@ test('Redis: command templates pipelined, values right, a refused command fails 
     for (let i = 1; i <= 100; i++) dev.publish('r/x', JSON.stringify({ t: i, note: 'a b c' }), { qos: 0 });
     // HINCRBY on a string key: Redis refuses this one command
     await dev.publishAsync('r/x', JSON.stringify({ t: 101, note: 'last', key: 'notahash' }), { qos: 1 });
-    await waitFor(() => incr.stats.success + incr.stats.failed === 101 && hset.stats.success === 101, `all commands answered ${JSON.stringify([incr.stats, hset.stats, s.engine.get('r')!.metrics])}`, 20_000);
+    await waitFor(
+      () => incr.stats.success + incr.stats.failed === 101 && hset.stats.success === 101,
+      `all commands answered ${JSON.stringify([incr.stats, hset.stats, s.engine.get('r')!.metrics])}`,
+      20_000,
+    );
     assert.deepEqual(await check.hgetall('dev:dev-4'), { temp: '101', note: 'last' });
     assert.equal(await check.hget('temps', 'dev-4'), '100');
     assert.equal(incr.stats.failed, 1);
@@ -298,7 +304,9 @@ test('HTTP: templated path and body; a 5xx is retried until it passes, a 4xx fai
   const port = (server.address() as { port: number }).port;
   const conn = new HttpConnector({ name: 'h', url: `http://127.0.0.1:${port}/`, headers: { authorization: 'Bearer t0k' }, connectTimeout: 2000 });
   const sink = new HttpSink('http:h', conn, { method: 'post', path: '${kind}/${clientid}', body: '{"v": ${v}, "all": ${.}}', headers: {} }, { ...OPTS, batchSize: 1 }, logger);
-  const s = await withEngine(new Map([['http:h', sink]]), [{ id: 'h', sql: 'SELECT nth(2, split(topic, \'/\')) AS kind, clientid, payload.v AS v FROM "h/#"', actions: ['http:h'] }]);
+  const s = await withEngine(new Map([['http:h', sink]]), [
+    { id: 'h', sql: 'SELECT nth(2, split(topic, \'/\')) AS kind, clientid, payload.v AS v FROM "h/#"', actions: ['http:h'] },
+  ]);
   const dev = await connect(s.tb.url, { clientId: 'dev-h' });
   try {
     await dev.publishAsync('h/ok', '{"v": 1}', { qos: 1 });

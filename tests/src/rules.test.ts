@@ -51,7 +51,13 @@ test('republish to a topic its own FROM matches does not loop; disabled and dele
   const sub = await connect(tb.url, { clientId: 'watcher' });
   const pub = await connect(tb.url, { clientId: 'p' });
   try {
-    const spec = { id: 'copy', sql: 'SELECT * FROM "t/#" WHERE topic != \'t/copy\' or true', actions: [{ function: 'republish', args: { topic: 't/copy' } }], enable: true, description: '' };
+    const spec = {
+      id: 'copy',
+      sql: 'SELECT * FROM "t/#" WHERE topic != \'t/copy\' or true',
+      actions: [{ function: 'republish', args: { topic: 't/copy' } }],
+      enable: true,
+      description: '',
+    };
     engine.put(spec);
     await sub.subscribeAsync('t/#', { qos: 1 });
     const got = collect(sub, 2);
@@ -169,7 +175,14 @@ test('message events: message_delivered names receiver and publisher, message_dr
       topic: 'd/1',
       payload: 'hello',
     });
-    assert.deepEqual(byTopic.get('ev/message.dropped'), { event: 'message.dropped', clientid: 'sender', username: 'snd', topic: 'nobody/1', payload: 'lost', reason: 'no_subscribers' });
+    assert.deepEqual(byTopic.get('ev/message.dropped'), {
+      event: 'message.dropped',
+      clientid: 'sender',
+      username: 'snd',
+      topic: 'nobody/1',
+      payload: 'lost',
+      reason: 'no_subscribers',
+    });
   } finally {
     engine.close();
     await endAll(watcher, sub, pub);
@@ -197,7 +210,13 @@ test('rules made through the API are kept in the record table and come back at t
     assert.equal(engine.get('kept')?.source, 'api');
     assert.equal(engine.get('cfg')?.enable, false, "the API's version wins");
     assert.equal(again.delete('kept'), true);
-    assert.deepEqual(tables.table('rules').entries().map(([k]) => k), ['cfg']);
+    assert.deepEqual(
+      tables
+        .table('rules')
+        .entries()
+        .map(([k]) => k),
+      ['cfg'],
+    );
     engine.close();
   } finally {
     await tb.close();

@@ -54,7 +54,10 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
     assert.equal((await api('GET', '/authentication/jwt/users')).status, 404);
     assert.match(await ok(['users', 'list']), /alice\s+false\n(.|\n)*root\s+true/);
     const authenticators = (await api('GET', '/authentication')).body as unknown as { id: string; enable: boolean }[];
-    assert.deepEqual(authenticators.map((a) => [a.id, a.enable]), [['password_based:built_in_database', true]]);
+    assert.deepEqual(
+      authenticators.map((a) => [a.id, a.enable]),
+      [['password_based:built_in_database', true]],
+    );
 
     // EMQX's export format: a hash made with the configured algorithm (pbkdf2-sha256, 4096) and its salt, or a plain password
     const hash = pbkdf2Sync('imp-pw', 'emqx-salt', 4096, 32, 'sha256').toString('hex');
@@ -123,7 +126,10 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
     assert.equal(await connackCode(url, { clientId: 'dev-9', protocolVersion: 5 }), 0x8a);
     assert.equal(await connackCode(url, { clientId: 'x', username: 'bob', protocolVersion: 5 }), 0x8a);
     const traces = (await api('GET', '/trace')).body as unknown as { name: string; status: string }[];
-    assert.deepEqual(traces.map((t) => [t.name, t.status]), [['follow', 'running']]);
+    assert.deepEqual(
+      traces.map((t) => [t.name, t.status]),
+      [['follow', 'running']],
+    );
     assert.equal(await connackCode(url, { clientId: 'traced-1', username: 'root', password: 'root-pw', protocolVersion: 5 }), 0);
     await waitFor(() => readFileSync(traceFile, 'utf8').includes('"event":"connect"'), 'the restored trace to record the connect', 5000);
     const after = await ctl(withKey, ['users', 'list']);
@@ -139,7 +145,10 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
     assert.equal((await api('DELETE', '/banned/clientid/dev-9')).status, 204);
     assert.equal(await connackCode(url, { clientId: 'dev-9', username: 'root', password: 'root-pw', protocolVersion: 5 }), 0);
     assert.equal((await api('DELETE', '/api_key/ci')).status, 204);
-    assert.equal((await fetch(`http://127.0.0.1:${httpPort}/api/v5/banned`, { headers: { authorization: `Basic ${Buffer.from(withKey.VIREO_CTL_API_KEY).toString('base64')}` } })).status, 401);
+    assert.equal(
+      (await fetch(`http://127.0.0.1:${httpPort}/api/v5/banned`, { headers: { authorization: `Basic ${Buffer.from(withKey.VIREO_CTL_API_KEY).toString('base64')}` } })).status,
+      401,
+    );
 
     // the log level of the running node
     assert.match(await ok(['log', 'set-level', 'debug']), /log level is now debug/);

@@ -90,8 +90,14 @@ test('persistent session keeps subscriptions and queues QoS 1/2 (and QoS 0 by de
       assert.equal(again.connack.sessionPresent, true);
       const got = await publishes(again.client, 6);
       assert.deepEqual(payloads(got), ['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
-      assert.deepEqual(got.map((p) => p.qos), [0, 1, 2, 0, 1, 2]);
-      assert.ok(got.every((p) => !p.dup), 'first delivery is not DUP');
+      assert.deepEqual(
+        got.map((p) => p.qos),
+        [0, 1, 2, 0, 1, 2],
+      );
+      assert.ok(
+        got.every((p) => !p.dup),
+        'first delivery is not DUP',
+      );
       // the subscription is still live for new messages
       await pub.publishAsync(`pers${protocolVersion}/t`, 'live', { qos: 1 });
       const [live] = await publishes(again.client, 1);
@@ -299,9 +305,18 @@ test('unacknowledged QoS 1/2 are redelivered with DUP and the same packet id on 
       assert.equal(again.connack.sessionPresent, true);
       const resent = await publishes(again.client, 2);
       assert.deepEqual(payloads(resent), ['q1', 'q2']);
-      assert.ok(resent.every((p) => p.dup), 'DUP set on redelivery');
-      assert.deepEqual(resent.map((p) => p.messageId), [first[0].messageId, first[1].messageId]);
-      assert.deepEqual(resent.map((p) => p.qos), [1, 2]);
+      assert.ok(
+        resent.every((p) => p.dup),
+        'DUP set on redelivery',
+      );
+      assert.deepEqual(
+        resent.map((p) => p.messageId),
+        [first[0].messageId, first[1].messageId],
+      );
+      assert.deepEqual(
+        resent.map((p) => p.qos),
+        [1, 2],
+      );
       const rel2 = (await again.client.next('pubrel')) as IPubrelPacket;
       assert.equal(rel2.messageId, first[2].messageId);
       // finishing the handshakes empties the inflight window

@@ -86,7 +86,7 @@ for (const filter of ['$share/g/sh/t', '$queue/sh/t']) {
   );
 }
 
-test('round_robin (default): one publisher\'s messages go to the members in turn, evenly', T, () =>
+test("round_robin (default): one publisher's messages go to the members in turn, evenly", T, () =>
   withBroker(undefined, async (tb, clients) => {
     const ms = await members(tb, '$share/g/rr/t', 3);
     clients.push(...ms.map((m) => m.client));
@@ -148,11 +148,14 @@ test('sticky: all messages go to one member until it leaves, then all to one oth
     await settle(rest, 20);
     const second = rest.filter((m) => m.inbox.msgs.length > 0);
     assert.equal(second.length, 1, `after the sticky member left, one other got all: ${rest.map((m) => m.inbox.msgs.length)}`);
-    assert.deepEqual(second[0].inbox.payloads, Array.from({ length: 20 }, (_, i) => `b${i}`));
+    assert.deepEqual(
+      second[0].inbox.payloads,
+      Array.from({ length: 20 }, (_, i) => `b${i}`),
+    );
   }),
 );
 
-test('hash_clientid: each publisher\'s messages all go to the same member, also after it reconnects', T, () =>
+test("hash_clientid: each publisher's messages all go to the same member, also after it reconnects", T, () =>
   withBroker('hash_clientid', async (tb, clients) => {
     const ms = await members(tb, '$share/g/hc/t', 3);
     clients.push(...ms.map((m) => m.client));
@@ -176,7 +179,7 @@ test('hash_clientid: each publisher\'s messages all go to the same member, also 
   }),
 );
 
-test('hash_topic: each topic\'s messages go to the same member, whoever publishes', T, () =>
+test("hash_topic: each topic's messages go to the same member, whoever publishes", T, () =>
   withBroker('hash_topic', async (tb, clients) => {
     const ms = await members(tb, '$share/g/ht/+', 3);
     clients.push(...ms.map((m) => m.client));
@@ -235,10 +238,14 @@ async function redispatch(opts: { qos: 1 | 2; version: 4 | 5; filter: string; pe
 }
 
 test('QoS 1 in flight to a shared member that drops without acking is redispatched (v5, clean session)', T, () =>
-  redispatch({ qos: 1, version: 5, filter: '$share/g/rd/t', persistent: false }));
+  redispatch({ qos: 1, version: 5, filter: '$share/g/rd/t', persistent: false }),
+);
 test('QoS 2 in flight to a shared member that drops without PUBREC is redispatched (v5, persistent session)', T, () =>
-  redispatch({ qos: 2, version: 5, filter: '$share/g/rd/t', persistent: true }));
+  redispatch({ qos: 2, version: 5, filter: '$share/g/rd/t', persistent: true }),
+);
 test('QoS 1 in flight to a $queue member that drops without acking is redispatched (v4, persistent session)', T, () =>
-  redispatch({ qos: 1, version: 4, filter: '$queue/rd/t', persistent: true }));
+  redispatch({ qos: 1, version: 4, filter: '$queue/rd/t', persistent: true }),
+);
 test('QoS 1 queued behind a full inflight window of a shared member that drops is redispatched (v4, clean session)', T, () =>
-  redispatch({ qos: 1, version: 4, filter: '$share/g/rd/t', persistent: false, maxInflight: 1 }));
+  redispatch({ qos: 1, version: 4, filter: '$share/g/rd/t', persistent: false, maxInflight: 1 }),
+);

@@ -65,7 +65,10 @@ test('$SYS client events: connected and disconnected JSON payloads', { timeout: 
     assert.ok((d4.disconnected_at as number) >= (c4.connected_at as number));
     const d5 = json(got.find((g) => g.topic === `$SYS/brokers/${NODE}/clients/dev5/disconnected`));
     assert.equal(d5.reason, 'tcp_closed');
-    assert.ok(got.every((g) => !g.retain), 'client events are not retained');
+    assert.ok(
+      got.every((g) => !g.retain),
+      'client events are not retained',
+    );
   } finally {
     await endAll(mon, dev4, dev5);
     await tb.close();
@@ -113,7 +116,10 @@ test('$SYS client events through a shared subscription: each event to one member
     await waitFor(() => g1.length + g2.length >= 4 && h.length >= 4, 'four connected events');
     await sleep(100);
     const all = [...g1, ...g2].map((g) => g.topic).sort();
-    assert.deepEqual(all, [0, 1, 2, 3].map((i) => `$SYS/brokers/${NODE}/clients/d${i}/connected`));
+    assert.deepEqual(
+      all,
+      [0, 1, 2, 3].map((i) => `$SYS/brokers/${NODE}/clients/d${i}/connected`),
+    );
     assert.ok(g1.length > 0 && g2.length > 0, `round robin spreads events (${g1.length}/${g2.length})`);
     assert.equal(h.length, 4, 'another group gets its own copy');
     assert.ok(h.every((x) => json(x).clientid === x.topic.split('/')[4]));
@@ -142,7 +148,11 @@ test('$SYS heartbeat: version, uptime, datetime, clients/connected and clients/d
     persistent = undefined;
     live = await connect(tb.url, { clientId: 'live' });
     const from = got.length;
-    const latest = (suffix: string) => got.slice(from).filter((g) => g.topic === `$SYS/brokers/${NODE}/${suffix}`).at(-1);
+    const latest = (suffix: string) =>
+      got
+        .slice(from)
+        .filter((g) => g.topic === `$SYS/brokers/${NODE}/${suffix}`)
+        .at(-1);
     await waitFor(() => latest('clients/connected') !== undefined && latest('uptime') !== undefined && latest('datetime') !== undefined, 'a heartbeat', 2000);
     assert.equal(latest('clients/connected')!.payload, '2');
     assert.equal(latest('clients/disconnected')!.payload, '1');
@@ -178,7 +188,10 @@ test('`#` and `+/…` do not match $SYS topics; `$SYS/#` does', { timeout: 10_00
     await waitFor(() => gSys.some((g) => g.topic.endsWith('/clients/dev/connected')) && gSys.some((g) => g.topic.endsWith('/uptime')), '$SYS traffic');
     await waitFor(() => gAll.length >= 1, 'plain message');
     await sleep(250);
-    assert.deepEqual(gAll.map((g) => g.topic), ['plain/topic']);
+    assert.deepEqual(
+      gAll.map((g) => g.topic),
+      ['plain/topic'],
+    );
     assert.deepEqual(gPlus, []);
   } finally {
     await endAll(all, plus, sys, dev);

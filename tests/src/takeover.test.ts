@@ -66,8 +66,14 @@ test('takeover: clean start 0 keeps the session; the old connection gets 0x8E an
     assert.equal(counts(tb).discarded, undefined);
     assert.equal(tb.broker.stats.takeovers, 2);
     const lines = log.lines.filter((l) => JSON.stringify(l).includes('takeovered'));
-    assert.ok(lines.some((l) => l.clientid === 'dev4'), 'a log line says takeovered for dev4');
-    assert.ok(lines.some((l) => l.clientid === 'dev5'), 'a log line says takeovered for dev5');
+    assert.ok(
+      lines.some((l) => l.clientid === 'dev4'),
+      'a log line says takeovered for dev4',
+    );
+    assert.ok(
+      lines.some((l) => l.clientid === 'dev5'),
+      'a log line says takeovered for dev5',
+    );
     assert.deepEqual(
       disconnected.filter(([id]) => id.startsWith('dev')),
       [

@@ -47,7 +47,10 @@ test('MQTT over TLS and over secure WebSocket reach TCP clients both ways', T, a
     for (const got of [await toPlain, await toSecure]) {
       assert.deepEqual(got.map((m) => `${m.topic}=${m.payload}`).sort(), ['t/from-tls=a', 't/from-wss=b']);
     }
-    const names = tb.broker.listenerStats().map((l) => `${l.name}:${l.connections}`).sort();
+    const names = tb.broker
+      .listenerStats()
+      .map((l) => `${l.name}:${l.connections}`)
+      .sort();
     assert.deepEqual(names, ['ssl:default:1', 'tcp:default:1', 'wss:default:1']);
   } finally {
     await endAll(plain, secure, websocket);

@@ -91,7 +91,10 @@ for (const protocolVersion of [4, 5] as const) {
       clients.push(good);
       await good.publishAsync('fine/topic', 'ok', { qos: 1 });
       await inbox.waitPayload('ok');
-      assert.deepEqual(inbox.msgs.map((m) => m.topic), ['fine/topic']);
+      assert.deepEqual(
+        inbox.msgs.map((m) => m.topic),
+        ['fine/topic'],
+      );
     } finally {
       await endAll(...clients);
       await tb.close();
@@ -313,7 +316,11 @@ test('wildcards and empty levels: "#" includes the parent level, "+" matches an 
     for (const [f, box] of boxes) {
       if (f !== '#') await box.until(want[f].length);
       await new Promise((r) => setTimeout(r, 20));
-      assert.deepEqual(box.msgs.map((m) => m.topic).filter((t) => t !== 'end/of/test/marker' || f === '#'), want[f], `filter ${f}`);
+      assert.deepEqual(
+        box.msgs.map((m) => m.topic).filter((t) => t !== 'end/of/test/marker' || f === '#'),
+        want[f],
+        `filter ${f}`,
+      );
     }
   } finally {
     await endAll(...clients);

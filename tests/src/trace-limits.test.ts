@@ -42,7 +42,10 @@ test('traces: /etc and ../ refused, only <data_dir>/trace/<name>.log, 30 at most
       const r = await api('POST', '/trace', { name, type: 'topic', topic: '#' });
       assert.equal(r.status, 400, name);
     }
-    assert.deepEqual((await fetch(`http://127.0.0.1:${httpPort}/api/v5/trace`, { headers: { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` } }).then((r) => r.json())), []);
+    assert.deepEqual(
+      await fetch(`http://127.0.0.1:${httpPort}/api/v5/trace`, { headers: { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` } }).then((r) => r.json()),
+      [],
+    );
 
     // the cap counts bytes: 3-byte characters fill a 1 KiB cap three times faster than ASCII
     const started = await api('POST', '/trace', { name: 'euro', type: 'topic', topic: 'eu/#', max_bytes: 1024 });
@@ -56,7 +59,9 @@ test('traces: /etc and ../ refused, only <data_dir>/trace/<name>.log, 30 at most
       await endAll(c);
     }
     await waitFor(() => existsSync(file) && statSync(file).size > 0, 'the trace file');
-    const [t] = (await fetch(`http://127.0.0.1:${httpPort}/api/v5/trace`, { headers: { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` } }).then((r) => r.json())) as {
+    const [t] = (await fetch(`http://127.0.0.1:${httpPort}/api/v5/trace`, { headers: { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` } }).then((r) =>
+      r.json(),
+    )) as {
       status: string;
       stop_reason: string;
     }[];

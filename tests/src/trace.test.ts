@@ -51,9 +51,13 @@ test('client trace: every event of one client id in the file, nothing of the oth
       await dev.endAsync();
       await waitFor(() => lines(file).some((l) => l.event === 'disconnect'), 'the disconnect event');
       const events = lines(file);
-      assert.ok(events.every((l) => l.clientid === 'dev-1'), 'only dev-1');
+      assert.ok(
+        events.every((l) => l.clientid === 'dev-1'),
+        'only dev-1',
+      );
       const names = events.map((l) => l.event);
-      for (const e of ['connect', 'connack', 'subscribe', 'publish_out', 'puback_in', 'publish_in', 'puback_out', 'disconnect']) assert.ok(names.includes(e), `${e} in ${names.join(',')}`);
+      for (const e of ['connect', 'connack', 'subscribe', 'publish_out', 'puback_in', 'publish_in', 'puback_out', 'disconnect'])
+        assert.ok(names.includes(e), `${e} in ${names.join(',')}`);
       const connect0 = events.find((l) => l.event === 'connect')!;
       assert.equal(connect0.username, 'alice');
       assert.equal(connect0.proto_ver, 5);
@@ -70,7 +74,10 @@ test('client trace: every event of one client id in the file, nothing of the oth
       await sleep(100);
       assert.equal(statSync(file).size, size, 'nothing written after stop');
       const list = await (await api('/api/v5/trace')).json();
-      assert.deepEqual(list.map((t: { name: string; status: string }) => [t.name, t.status]), [['dev1', 'stopped']]);
+      assert.deepEqual(
+        list.map((t: { name: string; status: string }) => [t.name, t.status]),
+        [['dev1', 'stopped']],
+      );
     } finally {
       await endAll(dev, other);
     }
@@ -91,10 +98,13 @@ test('topic trace: publishes and deliveries on matching topics, from any client'
       await got;
       await waitFor(() => lines(file).length >= 2, 'the topic events');
       const events = lines(file);
-      assert.deepEqual(events.map((l) => [l.event, l.clientid, l.topic]), [
-        ['publish_in', 'a', 'alerts/fire'],
-        ['publish_out', 'b', 'alerts/fire'],
-      ]);
+      assert.deepEqual(
+        events.map((l) => [l.event, l.clientid, l.topic]),
+        [
+          ['publish_in', 'a', 'alerts/fire'],
+          ['publish_out', 'b', 'alerts/fire'],
+        ],
+      );
     } finally {
       await endAll(a, b);
     }

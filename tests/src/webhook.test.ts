@@ -29,15 +29,29 @@ async function endpoint(respond: (n: number, res: http.ServerResponse) => void =
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     bodies,
     auth,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 function options(url: string, over: Partial<WebhookOptions> = {}): WebhookOptions {
-  return { name: 't', url, events: WEBHOOK_EVENTS, topic: '#', headers: {}, batchSize: 1, maxQueue: 10_000, requestTimeout: 2000, maxRetries: 3, retryBackoff: 50, payloadEncoding: 'plain', ...over };
+  return {
+    name: 't',
+    url,
+    events: WEBHOOK_EVENTS,
+    topic: '#',
+    headers: {},
+    batchSize: 1,
+    maxQueue: 10_000,
+    requestTimeout: 2000,
+    maxRetries: 3,
+    retryBackoff: 50,
+    payloadEncoding: 'plain',
+    ...over,
+  };
 }
 
 const actions = (bodies: unknown[]) => bodies.flatMap((b) => (Array.isArray(b) ? b : [b])).map((b) => (b as Body).action);
@@ -68,18 +82,27 @@ test('events reach the endpoint with EMQX webhook fields; the topic filter appli
     assert.equal(connected.keepalive, 60, "MQTT.js's default keepalive");
     assert.deepEqual(all.find((b) => b.action === 'session_subscribed')!.opts, { qos: 1, nl: 0, rap: 0, rh: 0 });
     const published = all.filter((b) => b.action === 'message_publish');
-    assert.deepEqual(published.map((b) => [b.topic, b.payload, b.from_client_id, b.from_username, b.qos]), [
-      ['sensors/t1', '21.5', 'pub-1', 'pat', 1],
-      ['sensors/a/b', 'nobody listens', 'pub-1', 'pat', 1],
-    ]);
+    assert.deepEqual(
+      published.map((b) => [b.topic, b.payload, b.from_client_id, b.from_username, b.qos]),
+      [
+        ['sensors/t1', '21.5', 'pub-1', 'pat', 1],
+        ['sensors/a/b', 'nobody listens', 'pub-1', 'pat', 1],
+      ],
+    );
     const dropped = all.filter((b) => b.action === 'message_dropped');
-    assert.deepEqual(dropped.map((b) => [b.topic, b.reason, b.from_clientid]), [['sensors/a/b', 'no_subscribers', 'pub-1']]);
+    assert.deepEqual(
+      dropped.map((b) => [b.topic, b.reason, b.from_clientid]),
+      [['sensors/a/b', 'no_subscribers', 'pub-1']],
+    );
     const delivered = all.find((b) => b.action === 'message_delivered')!;
     assert.equal(delivered.clientid, 'sub-1');
     assert.deepEqual([delivered.username, delivered.from_username], ['alice', 'pat']);
     assert.equal(all.find((b) => b.action === 'client_disconnected' && b.clientid === 'sub-1')!.reason, 'tcp_closed');
     assert.ok(!all.some((b) => b.topic === 'other/x'), 'topics outside the filter are not sent');
-    assert.ok(ep.auth.every((a) => a === 'Bearer t0k3n'), 'the configured header on every request');
+    assert.ok(
+      ep.auth.every((a) => a === 'Bearer t0k3n'),
+      'the configured header on every request',
+    );
   } finally {
     hook.close();
     await endAll(sub, pub);
@@ -98,7 +121,14 @@ test('client.connack for accepted and refused CONNECTs, message.acked for QoS 1 
   hook.start();
   let sub, pub;
   try {
-    sub = await connect(tb.url, { clientId: 'acker', username: 'bob', protocolVersion: 5, keepalive: 42, clean: false, properties: { sessionExpiryInterval: 60, receiveMaximum: 7 } });
+    sub = await connect(tb.url, {
+      clientId: 'acker',
+      username: 'bob',
+      protocolVersion: 5,
+      keepalive: 42,
+      clean: false,
+      properties: { sessionExpiryInterval: 60, receiveMaximum: 7 },
+    });
     await assert.rejects(connect(tb.url, { clientId: 'intruder', username: 'mallory', reconnectPeriod: 0 }, 2000));
     await sub.subscribeAsync('acks/#', { qos: 2 });
     await sub.subscribeAsync('other/#', { qos: 1 });
@@ -146,7 +176,10 @@ test('batching: batch_size > 1 sends JSON arrays, in order', T, async () => {
     await waitFor(() => hook.stats.sent === 120, 'all events sent');
     assert.ok(ep.bodies.every((b) => Array.isArray(b)));
     assert.ok(ep.bodies.length < 120, `${ep.bodies.length} requests for 120 events`);
-    assert.deepEqual(ep.bodies.flat().map((b) => (b as Body).payload), Array.from({ length: 120 }, (_, i) => String(i)));
+    assert.deepEqual(
+      ep.bodies.flat().map((b) => (b as Body).payload),
+      Array.from({ length: 120 }, (_, i) => String(i)),
+    );
   } finally {
     hook.close();
     await tb.close();
@@ -181,7 +214,11 @@ test('an endpoint that hangs never slows delivery: every QoS 1 message arrives, 
   const hang = await endpoint(() => {}); // never answers
   // the subscriber's queue holds the whole burst: what is measured is the webhook's effect alone
   const tb = await startBroker({ mqtt: { maxMqueueLen: 10_000 } });
-  const hook = new Webhook(tb.broker, options(hang.url, { events: ['message.publish', 'message.delivered', 'message.acked'], maxQueue: 100, requestTimeout: 10_000 }), pino({ level: 'silent' }));
+  const hook = new Webhook(
+    tb.broker,
+    options(hang.url, { events: ['message.publish', 'message.delivered', 'message.acked'], maxQueue: 100, requestTimeout: 10_000 }),
+    pino({ level: 'silent' }),
+  );
   hook.start();
   let sub, pub;
   try {
@@ -232,7 +269,14 @@ test('vireo start: webhook from the environment; a bad event name stops start-up
     await vireo.waitExit(8000);
     await ep.close();
   }
-  const bad = spawnVireo({ env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: '0', VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_WEBHOOK__DEFAULT__URL: 'http://127.0.0.1:9/x', VIREO_WEBHOOK__DEFAULT__EVENTS: '[client.connectd]' } });
+  const bad = spawnVireo({
+    env: {
+      VIREO_LISTENERS__TCP__DEFAULT__BIND: '0',
+      VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
+      VIREO_WEBHOOK__DEFAULT__URL: 'http://127.0.0.1:9/x',
+      VIREO_WEBHOOK__DEFAULT__EVENTS: '[client.connectd]',
+    },
+  });
   assert.equal((await bad.waitExit(10_000)).code, 2);
   assert.match(bad.stderr(), /webhook\.default\.events: expected events among .*got client\.connectd/);
 });

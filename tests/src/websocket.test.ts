@@ -93,7 +93,10 @@ class RawWs {
 
   async next(cmd: Packet['cmd'], ms = 5000): Promise<Packet> {
     await waitFor(() => this.packets.some((p) => p.cmd === cmd), `${cmd} over ws (got ${this.packets.map((p) => p.cmd).join(',') || 'nothing'})`, ms);
-    return this.packets.splice(this.packets.findIndex((p) => p.cmd === cmd), 1)[0];
+    return this.packets.splice(
+      this.packets.findIndex((p) => p.cmd === cmd),
+      1,
+    )[0];
   }
 
   async waitClose(ms = 5000): Promise<void> {
@@ -222,7 +225,11 @@ test('plain HTTP on the ws port gets 426, a wrong path 400, garbage a closed soc
     const d = await connect(tcpUrl, { protocolVersion: 4 });
     await endAll(c, d);
     assert.deepEqual(bystanderProblems(await bystander.stop(10), 10), []);
-    assert.deepEqual(log.lines.filter((l) => l.level >= 50), [], 'no error in the broker log');
+    assert.deepEqual(
+      log.lines.filter((l) => l.level >= 50),
+      [],
+      'no error in the broker log',
+    );
   } finally {
     await bystander.destroy();
     await tb.close();
@@ -279,7 +286,11 @@ test('malformed MQTT inside WebSocket closes that connection with a Parse failed
     await waitFor(() => tb.broker.connection('ws-huge') === undefined, 'ws-huge gone', 2000);
 
     assert.deepEqual(bystanderProblems(await bystander.stop(10), 10), [], 'a ws client beside them was not disturbed');
-    assert.deepEqual(log.lines.filter((l) => l.level >= 50), [], 'no error in the broker log');
+    assert.deepEqual(
+      log.lines.filter((l) => l.level >= 50),
+      [],
+      'no error in the broker log',
+    );
   } finally {
     open.forEach((c) => c.destroy());
     await bystander.destroy();

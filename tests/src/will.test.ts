@@ -65,10 +65,7 @@ test('will is published when the socket closes without DISCONNECT, on protocol e
       d.client.send(Buffer.from([0x36, 0x05, 0x00, 0x01, 0x61, 0x00, 0x01]));
     }
     const got = await atLeast(wt.got, 8, 4000);
-    assert.deepEqual(
-      got.map((m) => m.topic).sort(),
-      ['will/fin4', 'will/fin5', 'will/garbage4', 'will/garbage5', 'will/reset4', 'will/reset5', 'will/twice4', 'will/twice5'],
-    );
+    assert.deepEqual(got.map((m) => m.topic).sort(), ['will/fin4', 'will/fin5', 'will/garbage4', 'will/garbage5', 'will/reset4', 'will/reset5', 'will/twice4', 'will/twice5']);
     assert.ok(got.every((m) => m.payload.endsWith(' died')));
   } finally {
     clients.forEach((c) => c.destroy());
@@ -103,7 +100,11 @@ test('no will on a normal DISCONNECT (3.1.1 and v5 0x00); v5 DISCONNECT 0x04 pub
     const wt = await watcher(tb.url);
     w = wt.w;
     for (const protocolVersion of [4, 5] as const) {
-      const c = await connect(tb.url, { protocolVersion, clientId: `polite${protocolVersion}`, will: { topic: `will/polite${protocolVersion}`, payload: Buffer.from('x'), qos: 1, retain: false } });
+      const c = await connect(tb.url, {
+        protocolVersion,
+        clientId: `polite${protocolVersion}`,
+        will: { topic: `will/polite${protocolVersion}`, payload: Buffer.from('x'), qos: 1, retain: false },
+      });
       await c.endAsync(); // a graceful end: MQTT.js sends DISCONNECT (0x00)
     }
     await waitFor(() => tb.broker.listenerStats()[0].shutdownCount.normal === 2, 'two normal disconnects');
@@ -117,7 +118,11 @@ test('no will on a normal DISCONNECT (3.1.1 and v5 0x00); v5 DISCONNECT 0x04 pub
     assert.equal(m.topic, 'will/leaving');
     assert.equal(m.payload, 'bye, publish my will');
     await quietFor(200, () => wt.got.length === 1, 'no will for the normal disconnects');
-    assert.deepEqual(wt.got.map((g) => g.topic), ['will/leaving'], 'no will for the normal disconnects');
+    assert.deepEqual(
+      wt.got.map((g) => g.topic),
+      ['will/leaving'],
+      'no will for the normal disconnects',
+    );
   } finally {
     await endAll(w);
     await tb.close();

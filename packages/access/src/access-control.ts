@@ -156,9 +156,7 @@ export class AccessControl {
     if (!broker) return 0;
     const net = b.as === 'peerhost_net' ? parseNet(b.who) : undefined;
     const covers = (host: string) => (net ? netContains(net, host) : canonicalIp(host) === b.who);
-    const hit = [...broker.connections()].filter((ch) =>
-      b.as === 'clientid' ? ch.clientId === b.who : b.as === 'username' ? ch.username === b.who : covers(hostOf(ch.peer)),
-    );
+    const hit = [...broker.connections()].filter((ch) => (b.as === 'clientid' ? ch.clientId === b.who : b.as === 'username' ? ch.username === b.who : covers(hostOf(ch.peer))));
     for (const ch of hit) broker.kick(ch.clientId);
     return hit.length;
   }
@@ -217,9 +215,9 @@ export class AccessControl {
         if (d !== 'nomatch') return this.remember(client, action, topic, d);
         continue;
       }
-      return s.check(client, (ip ??= normalizeIp(hostOf(client.peer))), action, topic).then((d) =>
-        d !== 'nomatch' ? this.remember(client, action, topic, d) : this.fromSources(client, action, topic, i + 1),
-      );
+      return s
+        .check(client, (ip ??= normalizeIp(hostOf(client.peer))), action, topic)
+        .then((d) => (d !== 'nomatch' ? this.remember(client, action, topic, d) : this.fromSources(client, action, topic, i + 1)));
     }
     return this.remember(client, action, topic, 'nomatch');
   }
@@ -241,7 +239,10 @@ export class AccessControl {
       return true;
     }
     // the channel logs a denied PUBLISH itself; a SUBSCRIBE is logged here
-    this.logger[action === 'publish' ? 'debug' : 'info']({ clientid: client.clientId, username: client.username, peer: client.peer, action, topic, decision: d }, 'Authorization denied');
+    this.logger[action === 'publish' ? 'debug' : 'info'](
+      { clientid: client.clientId, username: client.username, peer: client.peer, action, topic, decision: d },
+      'Authorization denied',
+    );
     if (action === 'publish' && this.opts.authorization.denyAction === 'disconnect') {
       // EMQX's deny_action disconnect: DISCONNECT 0x87 instead of the PUBACK (the channel's ack then finds the socket closed)
       this.broker?.closeConnection(client, 'not_authorized', RC.NOT_AUTHORIZED);

@@ -148,5 +148,8 @@ test('users: salted hashes per algorithm, superuser flag, unknown users; bans ex
   assert.equal(bans.find('c', undefined, '10.0.0.9', now + 1000), undefined);
   assert.equal(bans.find('c', 'eve', '1.1.1.1', now + 1e12)?.as, 'username');
   assert.equal(bans.purgeExpired(now + 1000), 1);
-  assert.deepEqual(new BanList(tables.table('banned')).list().map((b) => [b.who, b.until]), [['eve', Infinity]]);
+  assert.deepEqual(
+    new BanList(tables.table('banned')).list().map((b) => [b.who, b.until]),
+    [['eve', Infinity]],
+  );
 });

@@ -24,14 +24,7 @@ export { filterCovers } from './acl-topics.js';
 export type AclPermission = 'allow' | 'deny';
 export type AclAction = AuthorizeAction | 'all';
 type NameMatch = string | { re: string };
-export type AclWho =
-  | 'all'
-  | { username: NameMatch }
-  | { clientid: NameMatch }
-  | { ipaddr: string }
-  | { ipaddrs: string[] }
-  | { and: AclWho[] }
-  | { or: AclWho[] };
+export type AclWho = 'all' | { username: NameMatch } | { clientid: NameMatch } | { ipaddr: string } | { ipaddrs: string[] } | { and: AclWho[] } | { or: AclWho[] };
 export interface AclRule {
   permission: AclPermission;
   who?: AclWho;
@@ -78,7 +71,10 @@ export class Acl {
   /** Which rules' `who` a client (one connection's ClientInfo) passes: decided once per client. */
   private readonly whoOf = new WeakMap<ClientInfo, Uint8Array>();
 
-  private constructor(private readonly rules: Compiled[], usesAddress: boolean) {
+  private constructor(
+    private readonly rules: Compiled[],
+    usesAddress: boolean,
+  ) {
     this.usesAddress = usesAddress;
     this.hasSubscribeDeny = rules.some((r) => !r.allow && r.subscribe && (r.topics === undefined || r.topics.some((t) => t.names)));
   }
@@ -119,7 +115,6 @@ export class Acl {
     }
     return w;
   }
-
 
   /**
    * For an allowed subscription: whether it has wildcards and a subscribe deny that applies to
@@ -215,7 +210,14 @@ function compileRule(raw: unknown, where: string, seen: Seen): Compiled {
       } catch (e) {
         throw new AclError(`${where}: topic ${filter}: ${(e as Error).message}`);
       }
-      return { eq, filter, placeholders, names: !(eq && isWildcardFilter(filter)), levels: placeholders ? undefined : filter.split('/'), rendered: placeholders ? new WeakMap() : undefined };
+      return {
+        eq,
+        filter,
+        placeholders,
+        names: !(eq && isWildcardFilter(filter)),
+        levels: placeholders ? undefined : filter.split('/'),
+        rendered: placeholders ? new WeakMap() : undefined,
+      };
     });
   }
   seen.identity = false;

@@ -107,7 +107,9 @@ export class BanList {
   /** The ban that applies to a client, if any (`host`: its address, any spelling). */
   find(clientId: string, username: string | undefined, host: string, now = Date.now()): Ban | undefined {
     if (this.size === 0) return undefined;
-    return this.get('clientid', clientId, now) ?? (username !== undefined ? this.get('username', username, now) : undefined) ?? this.get('peerhost', host, now) ?? this.inNet(host, now);
+    return (
+      this.get('clientid', clientId, now) ?? (username !== undefined ? this.get('username', username, now) : undefined) ?? this.get('peerhost', host, now) ?? this.inNet(host, now)
+    );
   }
 
   /** A peerhost_net ban whose network holds `host`. */

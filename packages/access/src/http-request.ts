@@ -64,7 +64,12 @@ export class HttpService {
     return new Promise((resolve, reject) => {
       const r = this.lib.request(
         req.url,
-        { method: this.opts.method.toUpperCase(), headers: req.body === undefined ? req.headers : { ...req.headers, 'content-length': Buffer.byteLength(req.body) }, agent: this.agent, timeout: this.opts.requestTimeout },
+        {
+          method: this.opts.method.toUpperCase(),
+          headers: req.body === undefined ? req.headers : { ...req.headers, 'content-length': Buffer.byteLength(req.body) },
+          agent: this.agent,
+          timeout: this.opts.requestTimeout,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           let size = 0;

@@ -21,4 +21,3 @@ export type { JwtKey, JwtOptions } from './authn/jwt.js';
 export type { SourceConfig } from './authz/sources.js';
 export type { HttpServiceOptions } from './http-request.js';
 export { parseUsersFile } from './users-file.js';
-

@@ -8,8 +8,7 @@
 import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type HashAlgorithm =
-  | { name: 'pbkdf2'; mac_fun: 'sha256' | 'sha512'; iterations: number; dk_length: number }
-  | { name: 'sha256' | 'sha512'; salt_position: 'prefix' | 'suffix' };
+  { name: 'pbkdf2'; mac_fun: 'sha256' | 'sha512'; iterations: number; dk_length: number } | { name: 'sha256' | 'sha512'; salt_position: 'prefix' | 'suffix' };
 
 export interface PasswordHash {
   algorithm: HashAlgorithm;

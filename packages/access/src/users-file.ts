@@ -1,6 +1,5 @@
 /** A user file as EMQX exports it: a JSON list, or CSV with a header (user_id, password or password_hash, salt, is_superuser). */
 
-
 /** Throws (Error, naming `name`) when the text is neither. */
 export function parseUsersFile(text: string, name: string): Record<string, string | boolean>[] {
   if (/\.json$/i.test(name) || text.trimStart().startsWith('[')) {

@@ -16,7 +16,10 @@ test('admin operations from peers: arguments checked against the HTTP route sche
     const ops = adminOps(broker, new Registry(), { 'x.put': () => reached++ }, { 'x.put': { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } });
     const end = Date.now() + 60_000;
     // a trace aimed at /etc, the way the issue's attacker sent it: refused, nothing written
-    await assert.rejects(ops('trace.start', { name: 'pwn', type: 'topic', filter: '#', file: '/etc/vireo-pwned', endAt: end, maxBytes: 4096 }), /trace\.start: bad arguments: .*additional properties/);
+    await assert.rejects(
+      ops('trace.start', { name: 'pwn', type: 'topic', filter: '#', file: '/etc/vireo-pwned', endAt: end, maxBytes: 4096 }),
+      /trace\.start: bad arguments: .*additional properties/,
+    );
     assert.equal(existsSync('/etc/vireo-pwned'), false);
     assert.deepEqual(broker.tracer.list(), []);
     await assert.rejects(ops('trace.start', { name: '../x', type: 'topic', filter: '#', endAt: end, maxBytes: 4096 }), /must match pattern/);

@@ -114,7 +114,12 @@ function* localSubscriptions(broker: Broker): IterableIterator<SubscriptionView>
  * `extra`: operations other parts of the API serve (bridges), by name; `schemas`: the
  * arguments of those of them that take any (op-schemas.ts).
  */
-export function adminOps(broker: Broker, registry: Registry, extra: Record<string, (a: Args) => unknown> = {}, schemas: Record<string, Record<string, unknown>> = {}): AdminCallHandler {
+export function adminOps(
+  broker: Broker,
+  registry: Registry,
+  extra: Record<string, (a: Args) => unknown> = {},
+  schemas: Record<string, Record<string, unknown>> = {},
+): AdminCallHandler {
   const check = opValidator({ ...OP_SCHEMAS, ...schemas });
   const node = broker.options.nodeName;
   const ops: Record<string, (a: Args) => unknown> = {

@@ -114,11 +114,25 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   const ruleTable = opts.rules && rulesTable(opts.rules);
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
   // tables every node keeps the same (record-sync.ts)
-  const tables: SyncedTable<unknown>[] = [apiKeysTable(opts.apiKeys), ...(opts.access ? [bansTable(opts.access), usersTable(opts.access)] : []), ...dash.tables, ...(ruleTable ? [ruleTable as SyncedTable<unknown>] : [])];
+  const tables: SyncedTable<unknown>[] = [
+    apiKeysTable(opts.apiKeys),
+    ...(opts.access ? [bansTable(opts.access), usersTable(opts.access)] : []),
+    ...dash.tables,
+    ...(ruleTable ? [ruleTable as SyncedTable<unknown>] : []),
+  ];
   const ops = adminOps(
     broker,
     registry,
-    Object.assign({ ...bridgeOps(bridges), ...retainerOps(broker), ...dash.ops, ...alarmOps(opts.sysmon?.alarms), ...(opts.rules ? { ...ruleOps(opts.rules), ...connectorOps(opts.rules) } : {}) }, ...tables.map((t) => tableOps(t))),
+    Object.assign(
+      {
+        ...bridgeOps(bridges),
+        ...retainerOps(broker),
+        ...dash.ops,
+        ...alarmOps(opts.sysmon?.alarms),
+        ...(opts.rules ? { ...ruleOps(opts.rules), ...connectorOps(opts.rules) } : {}),
+      },
+      ...tables.map((t) => tableOps(t)),
+    ),
     // the tables' put/delete arguments are checked like every other op's (op-schemas.ts)
     Object.assign({}, ...tables.map((t) => tableOpSchemas(t.name))),
   );
@@ -154,7 +168,11 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     type: 'object',
     properties: { mode: { type: 'string', enum: PROMETHEUS_MODES, description: 'node (default), all_nodes_aggregated or all_nodes_unaggregated, as EMQX' } },
   } as const;
-  app.get('/api/v5/prometheus/stats', { schema: { summary: 'Prometheus metrics (text format): this node, or every node aggregated or not', tags: ['metrics'], querystring: modeQuery } }, prometheus);
+  app.get(
+    '/api/v5/prometheus/stats',
+    { schema: { summary: 'Prometheus metrics (text format): this node, or every node aggregated or not', tags: ['metrics'], querystring: modeQuery } },
+    prometheus,
+  );
   app.get('/metrics', { schema: { hide: true, querystring: modeQuery } }, prometheus);
   app.get('/api-docs', { schema: { hide: true } }, async () => app.swagger());
 

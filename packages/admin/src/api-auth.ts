@@ -28,7 +28,10 @@ export function apiKeyGate(keys: ApiKeys, log: Logger, throttle = new AuthThrott
       const over = throttle.failed(peerhost);
       log.warn({ peerhost, method: req.method, url: req.url.split('?')[0] }, 'HTTP API authentication failed');
       if (over) {
-        log.warn({ peerhost, failures: throttle.limit, window_s: throttle.windowMs / 1000 }, 'HTTP API authentication failures throttled: this address gets 429 until its window ends');
+        log.warn(
+          { peerhost, failures: throttle.limit, window_s: throttle.windowMs / 1000 },
+          'HTTP API authentication failures throttled: this address gets 429 until its window ends',
+        );
       }
       // no hint about which part was wrong
       await reply.code(401).header('www-authenticate', 'Basic realm="vireo"').send({ code: 'BAD_API_KEY_OR_SECRET', message: 'Check api_key/api_secret' });

@@ -54,4 +54,3 @@ export async function scrape(q: ClusterQuery, registry: Registry, mode: Promethe
   if (g.errors.length > 0) text = g.errors.map((e) => `# vireo: node ${e.node} is missing (${e.reason}): ${e.message}\n`).join('') + text;
   return { text, errors: g.errors };
 }
-

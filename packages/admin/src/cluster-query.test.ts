@@ -25,17 +25,29 @@ test('pages run through the nodes in order; a later page asks only the nodes it 
   const { q, calls } = cluster({ a: ['a1', 'a2', 'a3'], b: [], c: ['c1', 'c2', 'c3', 'c4'] });
   const pages = [];
   for (let page = 1; page <= 4; page++) pages.push(await q.page<string, object>('items.page', {}, { page, limit: 2 }));
-  assert.deepEqual(pages.map((p) => p.data), [['a1', 'a2'], ['a3', 'c1'], ['c2', 'c3'], ['c4']]);
-  assert.deepEqual(pages.map((p) => p.meta.hasnext), [true, true, true, false]);
+  assert.deepEqual(
+    pages.map((p) => p.data),
+    [['a1', 'a2'], ['a3', 'c1'], ['c2', 'c3'], ['c4']],
+  );
+  assert.deepEqual(
+    pages.map((p) => p.meta.hasnext),
+    [true, true, true, false],
+  );
   assert.ok(pages.every((p) => p.meta.count === 7 && p.meta.errors === undefined));
   // page 2: counts from everyone, then a's third item and c's first
   calls.length = 0;
   await q.page('items.page', {}, { page: 2, limit: 2 });
-  assert.deepEqual(calls.filter((c) => c.includes('"limit":1')), ['a items.page {"filters":{},"offset":2,"limit":1}', 'c items.page {"filters":{},"offset":0,"limit":1}']);
+  assert.deepEqual(
+    calls.filter((c) => c.includes('"limit":1')),
+    ['a items.page {"filters":{},"offset":2,"limit":1}', 'c items.page {"filters":{},"offset":0,"limit":1}'],
+  );
   // a large limit: counts first even on page 1, then each node's slice
   calls.length = 0;
   assert.deepEqual((await q.page('items.page', {}, { page: 1, limit: 5000 })).data, ['a1', 'a2', 'a3', 'c1', 'c2', 'c3', 'c4']);
-  assert.deepEqual(calls.filter((c) => !c.includes('"limit":0')), ['a items.page {"filters":{},"offset":0,"limit":3}', 'c items.page {"filters":{},"offset":0,"limit":4}']);
+  assert.deepEqual(
+    calls.filter((c) => !c.includes('"limit":0')),
+    ['a items.page {"filters":{},"offset":0,"limit":3}', 'c items.page {"filters":{},"offset":0,"limit":4}'],
+  );
   const beyond = await q.page('items.page', {}, { page: 9, limit: 2 });
   assert.deepEqual(beyond.data, []);
   assert.equal(beyond.meta.hasnext, false);
@@ -49,7 +61,10 @@ test('a node that does not answer is left out and named; the others still make t
   assert.deepEqual(p.meta.errors, [{ node: 'b', reason: 'timeout', message: 'node b did not answer within 1000 ms' }]);
   const g = await q.gather<unknown>('nope', null);
   assert.deepEqual(g.parts, []);
-  assert.deepEqual(g.errors.map((e) => `${e.node}:${e.reason}`), ['a:failed', 'b:timeout', 'c:failed']);
+  assert.deepEqual(
+    g.errors.map((e) => `${e.node}:${e.reason}`),
+    ['a:failed', 'b:timeout', 'c:failed'],
+  );
 });
 
 test('find asks this node first and the others only when it has nothing', async () => {

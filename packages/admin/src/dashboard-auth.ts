@@ -18,7 +18,8 @@ export function isDashboardPublic(method: string, path: string): boolean {
 /** Checks a Bearer request; answers 401/403 itself when refused. */
 export function bearerAuth(users: DashboardUsers, req: FastifyRequest, reply: FastifyReply, path: string): FastifyReply | undefined {
   const who = users.verify(req.headers.authorization);
-  if (!who) return reply.code(401).header('www-authenticate', 'Bearer realm="vireo"').send({ code: 'TOKEN_TIME_OUT', message: 'The token is unknown or has expired: sign in again' });
+  if (!who)
+    return reply.code(401).header('www-authenticate', 'Bearer realm="vireo"').send({ code: 'TOKEN_TIME_OUT', message: 'The token is unknown or has expired: sign in again' });
   const route = req.routeOptions.url ?? path;
   if (!allowed(who.role, { method: req.method, route, params: req.params as Record<string, string>, actor: who.username })) return reply.code(403).send(forbidden(who.role));
   return undefined;

@@ -73,7 +73,13 @@ test('series: nodes summed per time stamp, retained and lag take the largest, ol
   );
   assert.equal(mergeSeries([a, [...b, sample(4000, {})], [...a, sample(3000, {})]]).at(-1)!.time_stamp, 2000);
   assert.deepEqual(mergeSeries([[], []]), []);
-  assert.equal(combine([{ retained_msg_count: 5, event_loop_lag_ms: 2 }, { retained_msg_count: 5, event_loop_lag_ms: 7 }]).retained_msg_count, 5);
+  assert.equal(
+    combine([
+      { retained_msg_count: 5, event_loop_lag_ms: 2 },
+      { retained_msg_count: 5, event_loop_lag_ms: 7 },
+    ]).retained_msg_count,
+    5,
+  );
   assert.equal(m[1]!.event_loop_lag_ms, 9);
 });
 

@@ -25,10 +25,28 @@ export function registerAccessMetrics(register: Registry, access: AccessControl)
   counter('vireo_authorization_matched_allow', 'Requests an allow rule matched.', (x) => x.authzMatchedAllow);
   counter('vireo_authorization_matched_deny', 'Requests a deny rule matched.', (x) => x.authzMatchedDeny);
   counter('vireo_authorization_nomatch', 'Requests no rule matched (decided by authorization.no_match).', (x) => x.authzNomatch);
-  counter('vireo_authorization_delivery_denied', 'Messages not delivered through a wildcard subscription because a subscribe deny covers their topic.', (x) => x.authzDeliveryDenied);
+  counter(
+    'vireo_authorization_delivery_denied',
+    'Messages not delivered through a wildcard subscription because a subscribe deny covers their topic.',
+    (x) => x.authzDeliveryDenied,
+  );
   counter('vireo_authorization_cache_hit', 'Authorization decisions taken from the per-client cache (with an http source).', (x) => x.authzCacheHit);
   counter('vireo_authorization_cache_miss', 'Authorization decisions the per-client cache did not hold (with an http source).', (x) => x.authzCacheMiss);
   counter('vireo_authorization_superuser', 'Requests of superusers (allowed without rules).', (x) => x.authzSuperuser);
-  new Gauge({ name: 'vireo_banned_count', help: 'Bans in force.', registers: [register], collect() { this.set(access.banned.list().length); } });
-  new Gauge({ name: 'vireo_authn_users_count', help: 'Users in the built-in database.', registers: [register], collect() { this.set(access.users.size); } });
+  new Gauge({
+    name: 'vireo_banned_count',
+    help: 'Bans in force.',
+    registers: [register],
+    collect() {
+      this.set(access.banned.list().length);
+    },
+  });
+  new Gauge({
+    name: 'vireo_authn_users_count',
+    help: 'Users in the built-in database.',
+    registers: [register],
+    collect() {
+      this.set(access.users.size);
+    },
+  });
 }

@@ -14,10 +14,10 @@ export function registerBridgeMetrics(register: Registry, bridges: () => readonl
         for (const b of bridges()) this.inc({ bridge: `mqtt:${b.info().name}` }, b.stats()[key]);
       },
     });
-  counter('vireo_bridge_matched', 'Local messages that matched a bridge\'s egress filter.', 'matched');
+  counter('vireo_bridge_matched', "Local messages that matched a bridge's egress filter.", 'matched');
   counter('vireo_bridge_success', 'Egress messages the remote broker acknowledged (QoS 1/2) or that were written (QoS 0).', 'success');
   counter('vireo_bridge_failed', 'Egress messages that failed (QoS 0 whose connection closed before the write).', 'failed');
-  counter('vireo_bridge_dropped', 'Egress messages dropped because the bridge\'s buffer was full (resource_opts.max_buffer_bytes).', 'dropped');
+  counter('vireo_bridge_dropped', "Egress messages dropped because the bridge's buffer was full (resource_opts.max_buffer_bytes).", 'dropped');
   counter('vireo_bridge_received', 'Ingress messages received from the remote broker and published on this node.', 'received');
   new Gauge({
     name: 'vireo_bridge_queuing',

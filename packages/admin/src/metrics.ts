@@ -100,8 +100,16 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
   gauge('vireo_subscriptions_shared_count', 'Shared subscriptions.', (b) => b.routeCounts().shared);
   gauge('vireo_retained_count', 'Retained messages.', (b) => b.retainer.size);
   gauge('vireo_cluster_nodes_running', 'Nodes of the cluster that are running, this one included.', (b) => b.cluster.nodes().length);
-  gauge('vireo_cluster_nodes_stopped', 'Nodes of the cluster view that are not running (stopped or down), as cluster status lists them, until autoclean or force-leave.', (b) => b.cluster.peerStats?.().stoppedNodes.length ?? 0);
-  gauge('vireo_routes_count', 'Routes in the cluster route table: this node\'s filters (shared: group and filter) plus every peer\'s.', (b) => b.cluster.peerStats?.().routes ?? b.routeCounts().topics);
+  gauge(
+    'vireo_cluster_nodes_stopped',
+    'Nodes of the cluster view that are not running (stopped or down), as cluster status lists them, until autoclean or force-leave.',
+    (b) => b.cluster.peerStats?.().stoppedNodes.length ?? 0,
+  );
+  gauge(
+    'vireo_routes_count',
+    "Routes in the cluster route table: this node's filters (shared: group and filter) plus every peer's.",
+    (b) => b.cluster.peerStats?.().routes ?? b.routeCounts().topics,
+  );
 
   counter('vireo_messages_received', 'PUBLISH messages received from clients.', () => s().msgIn);
   counter('vireo_messages_sent', 'PUBLISH messages sent to clients.', () => s().msgOut);
@@ -111,7 +119,7 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
     counter(`vireo_messages_qos${q}_received`, `QoS ${q} PUBLISH messages received from clients.`, () => s().msgInQos[q]);
     counter(`vireo_messages_qos${q}_sent`, `QoS ${q} PUBLISH messages sent to clients.`, () => s().msgOutQos[q]);
   }
-  counter('vireo_messages_delivered', 'Messages written to a subscriber\'s connection (the message.delivered event).', () => s().delivered);
+  counter('vireo_messages_delivered', "Messages written to a subscriber's connection (the message.delivered event).", () => s().delivered);
   counter('vireo_messages_acked', 'QoS 1/2 messages the subscriber acknowledged (PUBACK, PUBREC).', () => s().acked);
   counter('vireo_bytes_received', 'Bytes read from MQTT connections.', () => s().bytesIn);
   counter('vireo_bytes_sent', 'Bytes written to MQTT connections.', () => s().bytesOut);

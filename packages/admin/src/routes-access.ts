@@ -12,7 +12,13 @@ import { logRoutes, type LogLevelControl } from './routes-log.js';
 import { userRoutes } from './routes-users.js';
 import type { ClusterQuery } from './cluster-query.js';
 
-export function accessRoutes(app: FastifyInstance, registry: Registry, opts: { apiKeys: ApiKeys; access?: AccessControl; logLevel?: LogLevelControl }, q: ClusterQuery, broker: Broker): void {
+export function accessRoutes(
+  app: FastifyInstance,
+  registry: Registry,
+  opts: { apiKeys: ApiKeys; access?: AccessControl; logLevel?: LogLevelControl },
+  q: ClusterQuery,
+  broker: Broker,
+): void {
   apiKeyRoutes(app, opts.apiKeys, q, broker);
   if (opts.logLevel) logRoutes(app, opts.logLevel);
   const access = opts.access;

@@ -15,7 +15,12 @@ const nameParam = { type: 'object', required: ['name'], properties: { name: { ty
 const fields = {
   desc: { type: 'string', maxLength: 1024 },
   enable: { type: 'boolean' },
-  expired_at: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'string', enum: ['infinity'] }] },
+  expired_at: {
+    anyOf: [
+      { type: 'string', format: 'date-time' },
+      { type: 'string', enum: ['infinity'] },
+    ],
+  },
   role: { type: 'string', enum: API_KEY_ROLES as Role[], description: 'administrator (default), viewer (reads only) or publisher (POST /publish only), as EMQX' },
 } as const;
 
@@ -58,7 +63,15 @@ export function apiKeyRoutes(app: FastifyInstance, keys: ApiKeys, q: ClusterQuer
 
   app.put<{ Params: { name: string }; Body: { desc?: string; enable?: boolean; expired_at?: string; role?: Role } }>(
     '/api/v5/api_key/:name',
-    { schema: { summary: 'Change an API key (enable, desc, expired_at, role)', tags: ['api_key'], params: nameParam, body: { type: 'object', additionalProperties: false, properties: fields }, response: { 404: errorSchema } } },
+    {
+      schema: {
+        summary: 'Change an API key (enable, desc, expired_at, role)',
+        tags: ['api_key'],
+        params: nameParam,
+        body: { type: 'object', additionalProperties: false, properties: fields },
+        response: { 404: errorSchema },
+      },
+    },
     async (req, reply) => {
       const b = req.body;
       const rec = keys.update(req.params.name, { desc: b.desc, enable: b.enable, role: b.role, ...(b.expired_at !== undefined ? { expired_at: expiry(b.expired_at) } : {}) });

@@ -21,7 +21,22 @@ test('one bridge on two nodes: counters summed, per node kept, status inconsiste
   assert.equal(v?.id, 'mqtt:cloud');
   assert.equal(v?.status, 'inconsistent');
   assert.equal(v?.metrics.matched, 7);
-  assert.deepEqual(v?.node_status, [{ node: 'a', status: 'connected' }, { node: 'b', status: 'disconnected', status_reason: 'connect ECONNREFUSED' }]);
-  assert.deepEqual(v?.node_metrics.map((m) => [m.node, m.metrics.matched]), [['a', 3], ['b', 4]]);
-  assert.equal(mergeBridges([{ node: 'a', value: [bridge('connected', 1)] }, { node: 'b', value: [bridge('connected', 1)] }])[0]?.status, 'connected');
+  assert.deepEqual(v?.node_status, [
+    { node: 'a', status: 'connected' },
+    { node: 'b', status: 'disconnected', status_reason: 'connect ECONNREFUSED' },
+  ]);
+  assert.deepEqual(
+    v?.node_metrics.map((m) => [m.node, m.metrics.matched]),
+    [
+      ['a', 3],
+      ['b', 4],
+    ],
+  );
+  assert.equal(
+    mergeBridges([
+      { node: 'a', value: [bridge('connected', 1)] },
+      { node: 'b', value: [bridge('connected', 1)] },
+    ])[0]?.status,
+    'connected',
+  );
 });

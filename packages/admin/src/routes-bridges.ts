@@ -57,7 +57,16 @@ export function bridgeOps(bridges: () => readonly BridgeSource[]): Record<string
       bridges().map((b) => {
         const { status, ...metrics } = b.stats();
         const i = b.info();
-        return { type: i.type, name: i.name, server: i.server, ingress: i.ingress, egress: i.egress, status, status_reason: status === 'connected' ? undefined : i.lastError, metrics };
+        return {
+          type: i.type,
+          name: i.name,
+          server: i.server,
+          ingress: i.ingress,
+          egress: i.egress,
+          status,
+          status_reason: status === 'connected' ? undefined : i.lastError,
+          metrics,
+        };
       }),
   };
 }

@@ -88,7 +88,9 @@ export function clientRoutes(app: FastifyInstance, q: ClusterQuery): void {
 
   app.post<{ Params: { clientid: string }; Body: { topic: string; qos: 0 | 1 | 2; nl: number; rap: number; rh: 0 | 1 | 2 } }>(
     '/api/v5/clients/:clientid/subscribe',
-    { schema: { summary: 'Subscribe a client to a topic filter', tags: ['clients'], params: clientIdParam, body: subscribeBody, response: { 400: errorSchema, 404: errorSchema } } },
+    {
+      schema: { summary: 'Subscribe a client to a topic filter', tags: ['clients'], params: clientIdParam, body: subscribeBody, response: { 400: errorSchema, 404: errorSchema } },
+    },
     async (req, reply) => {
       const { topic, qos, nl, rap, rh } = req.body;
       const shared = parseSharedFilter(topic);

@@ -44,8 +44,7 @@ function fail(reply: FastifyReply, err: unknown): FastifyReply {
 const nodeParam = { type: 'object', properties: { node: { type: 'string', minLength: 1 } }, required: ['node'] } as const;
 
 export function clusterRoutes(app: FastifyInstance, broker: Broker, membership: ClusterMembership | undefined): void {
-  const off = (reply: FastifyReply) =>
-    reply.code(400).send({ code: 'CLUSTER_OFF', message: 'clustering is off on this node (cluster.rpc.bind has port 0)' });
+  const off = (reply: FastifyReply) => reply.code(400).send({ code: 'CLUSTER_OFF', message: 'clustering is off on this node (cluster.rpc.bind has port 0)' });
   const self = broker.options.nodeName;
 
   app.get('/api/v5/cluster', { schema: { summary: 'Cluster membership: running, stopped and down nodes as this node sees them', tags: ['cluster'] } }, async () => {
@@ -85,7 +84,7 @@ export function clusterRoutes(app: FastifyInstance, broker: Broker, membership: 
 
   app.post<{ Params: { node: string } }>(
     '/api/v5/cluster/:node/invite',
-    { schema: { summary: 'Invite a node (name@host or host:port) into this node\'s cluster', tags: ['cluster'], params: nodeParam, response: { 400: errorSchema } } },
+    { schema: { summary: "Invite a node (name@host or host:port) into this node's cluster", tags: ['cluster'], params: nodeParam, response: { 400: errorSchema } } },
     async (req, reply) => {
       if (!membership) return off(reply);
       try {
@@ -96,11 +95,17 @@ export function clusterRoutes(app: FastifyInstance, broker: Broker, membership: 
     },
   );
 
-  app.post('/api/v5/cluster/leave', { schema: { summary: 'This node leaves its cluster cleanly and dials no peer until it joins again', tags: ['cluster'], response: { 204: { type: 'null' }, 400: errorSchema } } }, async (_req, reply) => {
-    if (!membership) return off(reply);
-    await membership.leave();
-    return reply.code(204).send();
-  });
+  app.post(
+    '/api/v5/cluster/leave',
+    {
+      schema: { summary: 'This node leaves its cluster cleanly and dials no peer until it joins again', tags: ['cluster'], response: { 204: { type: 'null' }, 400: errorSchema } },
+    },
+    async (_req, reply) => {
+      if (!membership) return off(reply);
+      await membership.leave();
+      return reply.code(204).send();
+    },
+  );
 
   app.delete<{ Params: { node: string } }>(
     '/api/v5/cluster/:node/force_leave',

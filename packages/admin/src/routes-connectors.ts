@@ -75,7 +75,11 @@ function merge(parts: { node: string; value: NodeReport }[]): { actions: ActionV
   for (const { node, value } of parts) {
     for (const a of value.actions) {
       let v = actions.get(a.id);
-      if (!v) actions.set(a.id, (v = { ...base(a.id, a.status), connector: a.connector, metrics: { success: 0, failed: 0, dropped: 0, retried: 0, queuing: 0, queuing_bytes: 0 }, node_metrics: [] }));
+      if (!v)
+        actions.set(
+          a.id,
+          (v = { ...base(a.id, a.status), connector: a.connector, metrics: { success: 0, failed: 0, dropped: 0, retried: 0, queuing: 0, queuing_bytes: 0 }, node_metrics: [] }),
+        );
       if (v.status !== a.status) v.status = 'inconsistent';
       v.node_status.push({ node, status: a.status, ...(a.status_reason ? { status_reason: a.status_reason } : {}) });
       v.node_metrics.push({ node, metrics: a.metrics });
@@ -115,13 +119,21 @@ export function connectorRoutes(app: FastifyInstance, q: ClusterQuery): void {
     return { ...merge(g.parts), errors: g.errors };
   };
   const params = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
-  app.get('/api/v5/actions', { schema: { summary: 'Every action (PostgreSQL, Redis, HTTP) with status and counters per node', tags: ['rules'], response: { 200: { type: 'array', items: actionSchema } } } }, async (_req, reply) => (await gather(reply)).actions);
+  app.get(
+    '/api/v5/actions',
+    { schema: { summary: 'Every action (PostgreSQL, Redis, HTTP) with status and counters per node', tags: ['rules'], response: { 200: { type: 'array', items: actionSchema } } } },
+    async (_req, reply) => (await gather(reply)).actions,
+  );
   app.get<{ Params: { id: string } }>(
     '/api/v5/actions/:id',
     { schema: { summary: 'One action by id (`<type>:<name>`)', tags: ['rules'], params, response: { 200: actionSchema, 404: errorSchema } } },
     async (req, reply) => (await gather(reply)).actions.find((a) => a.id === req.params.id) ?? notFound(reply, 'NOT_FOUND', `no action ${req.params.id}`),
   );
-  app.get('/api/v5/connectors', { schema: { summary: 'Every connector in use with its status per node', tags: ['rules'], response: { 200: { type: 'array', items: connectorSchema } } } }, async (_req, reply) => (await gather(reply)).connectors);
+  app.get(
+    '/api/v5/connectors',
+    { schema: { summary: 'Every connector in use with its status per node', tags: ['rules'], response: { 200: { type: 'array', items: connectorSchema } } } },
+    async (_req, reply) => (await gather(reply)).connectors,
+  );
   app.get<{ Params: { id: string } }>(
     '/api/v5/connectors/:id',
     { schema: { summary: 'One connector by id (`<type>:<name>`)', tags: ['rules'], params, response: { 200: connectorSchema, 404: errorSchema } } },

@@ -44,12 +44,20 @@ export function dashboardUserRoutes(app: FastifyInstance, users: DashboardUsers,
     },
     async (req, reply) => {
       const wait = throttle.retryAfter(req.ip);
-      if (wait > 0) return reply.code(429).header('retry-after', String(wait)).send({ code: 'TOO_MANY_REQUESTS', message: `too many failed sign-ins from this address; retry in ${wait} s` });
+      if (wait > 0)
+        return reply
+          .code(429)
+          .header('retry-after', String(wait))
+          .send({ code: 'TOO_MANY_REQUESTS', message: `too many failed sign-ins from this address; retry in ${wait} s` });
       const r = await users.login(req.body.username, req.body.password);
       if (r === 'locked' || r === 'bad') {
         if (throttle.failed(req.ip)) log.warn({ peerhost: req.ip, failures: throttle.limit }, 'Dashboard sign-in failures throttled: this address gets 429 until its window ends');
         log.warn({ username: req.body.username, reason: r === 'locked' ? 'login_locked' : 'bad_username_or_password', peer: req.ip }, 'Dashboard sign-in refused');
-        return reply.code(401).send(r === 'locked' ? { code: 'LOGIN_LOCKED', message: 'Login locked: too many failed attempts, try again later' } : { code: 'BAD_USERNAME_OR_PWD', message: 'Auth failed' });
+        return reply
+          .code(401)
+          .send(
+            r === 'locked' ? { code: 'LOGIN_LOCKED', message: 'Login locked: too many failed attempts, try again later' } : { code: 'BAD_USERNAME_OR_PWD', message: 'Auth failed' },
+          );
       }
       await copyToken(r.id);
       log.info({ username: req.body.username, role: r.role, peer: req.ip }, 'Dashboard sign-in');

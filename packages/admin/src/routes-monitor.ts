@@ -58,12 +58,16 @@ export function monitorRoutes(app: FastifyInstance, q: ClusterQuery): void {
     async (req, reply) => one<Sample[]>(reply, req.params.node, 'monitor.samples', { latest: req.query.latest }),
   );
 
-  app.get('/api/v5/monitor_current', { schema: { summary: 'The cluster now: gauges summed, message rates per second over the last interval', tags: ['metrics'] } }, async (_req, reply) => {
-    const g = await q.gather<CurrentView>('monitor.current', null);
-    markPartial(reply, g.errors);
-    const { node_uptime: _uptime, ...sum } = combine(g.parts.map((p) => p.value));
-    return { ...sum, nodes: g.parts.length, nodes_down: g.errors.map((e) => e.node) };
-  });
+  app.get(
+    '/api/v5/monitor_current',
+    { schema: { summary: 'The cluster now: gauges summed, message rates per second over the last interval', tags: ['metrics'] } },
+    async (_req, reply) => {
+      const g = await q.gather<CurrentView>('monitor.current', null);
+      markPartial(reply, g.errors);
+      const { node_uptime: _uptime, ...sum } = combine(g.parts.map((p) => p.value));
+      return { ...sum, nodes: g.parts.length, nodes_down: g.errors.map((e) => e.node) };
+    },
+  );
 
   app.get<{ Params: { node: string } }>(
     '/api/v5/monitor_current/nodes/:node',

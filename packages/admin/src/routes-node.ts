@@ -71,15 +71,23 @@ export function nodeRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery
     answer(reply, ready()),
   );
 
-  app.get('/api/v5/nodes', { schema: { summary: 'Every running node of the cluster; one that does not answer is listed as `stopped` with its error', tags: ['nodes'] } }, async (_req, reply) => {
-    const g = await q.gather<NodeInfo>('node.info', null);
-    markPartial(reply, g.errors);
-    const listed: { node: string; node_status: string }[] = [...g.parts.map((p) => p.value), ...g.errors.map((e) => ({ node: e.node, node_status: 'stopped', error: e.message }))];
-    // known but not running (EMQX lists them as stopped): `cluster_status` says which, until autoclean
-    const seen = new Set(listed.map((n) => n.node));
-    for (const a of absent()) if (!seen.has(a.node)) listed.push({ node: a.node, node_status: 'stopped', cluster_status: a.status, since: a.since } as { node: string; node_status: string });
-    return listed.sort((a, b) => (a.node < b.node ? -1 : 1));
-  });
+  app.get(
+    '/api/v5/nodes',
+    { schema: { summary: 'Every running node of the cluster; one that does not answer is listed as `stopped` with its error', tags: ['nodes'] } },
+    async (_req, reply) => {
+      const g = await q.gather<NodeInfo>('node.info', null);
+      markPartial(reply, g.errors);
+      const listed: { node: string; node_status: string }[] = [
+        ...g.parts.map((p) => p.value),
+        ...g.errors.map((e) => ({ node: e.node, node_status: 'stopped', error: e.message })),
+      ];
+      // known but not running (EMQX lists them as stopped): `cluster_status` says which, until autoclean
+      const seen = new Set(listed.map((n) => n.node));
+      for (const a of absent())
+        if (!seen.has(a.node)) listed.push({ node: a.node, node_status: 'stopped', cluster_status: a.status, since: a.since } as { node: string; node_status: string });
+      return listed.sort((a, b) => (a.node < b.node ? -1 : 1));
+    },
+  );
   app.get<{ Params: { node: string } }>(
     '/api/v5/nodes/:node',
     { schema: { summary: 'One node', tags: ['nodes'], params: { type: 'object', properties: { node: { type: 'string' } } }, response: { 404: errorSchema, 503: errorSchema } } },
@@ -102,7 +110,13 @@ export function nodeRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery
   const aggregateQuery = { type: 'object', properties: { aggregate: { type: 'boolean' } } } as const;
   app.get<{ Querystring: { aggregate?: boolean } }>(
     '/api/v5/stats',
-    { schema: { summary: 'Counts per node (connections, sessions, topics, subscriptions, retained); `aggregate=true`: summed over the cluster', tags: ['metrics'], querystring: aggregateQuery } },
+    {
+      schema: {
+        summary: 'Counts per node (connections, sessions, topics, subscriptions, retained); `aggregate=true`: summed over the cluster',
+        tags: ['metrics'],
+        querystring: aggregateQuery,
+      },
+    },
     perNode('node.stats'),
   );
   app.get<{ Querystring: { aggregate?: boolean } }>(

@@ -57,14 +57,16 @@ function publishOne(broker: Broker, b: PublishBody): { status: number; body: Res
     payload: Buffer.from(b.payload, b.payload_encoding === 'base64' ? 'base64' : 'utf8'),
     qos: b.qos,
     retain: b.retain,
-    properties: p && definedOnly({
-      payloadFormatIndicator: p.payload_format_indicator === undefined ? undefined : p.payload_format_indicator === 1,
-      messageExpiryInterval: p.message_expiry_interval,
-      contentType: p.content_type,
-      responseTopic: p.response_topic,
-      correlationData: p.correlation_data === undefined ? undefined : Buffer.from(p.correlation_data),
-      userProperties: p.user_properties,
-    }),
+    properties:
+      p &&
+      definedOnly({
+        payloadFormatIndicator: p.payload_format_indicator === undefined ? undefined : p.payload_format_indicator === 1,
+        messageExpiryInterval: p.message_expiry_interval,
+        contentType: p.content_type,
+        responseTopic: p.response_topic,
+        correlationData: p.correlation_data === undefined ? undefined : Buffer.from(p.correlation_data),
+        userProperties: p.user_properties,
+      }),
   });
   // as EMQX: 200 with the message id when someone got it, 202 with reason 16 when nobody did
   if (matched === 0) return { status: 202, body: { reason_code: RC.NO_MATCHING_SUBSCRIBERS, message: 'no_matching_subscribers' } };

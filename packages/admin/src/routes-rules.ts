@@ -119,13 +119,24 @@ export function ruleRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery
       schema: {
         summary: 'Rules of this node (those made through the API are on every node)',
         tags: ['rules'],
-        querystring: { type: 'object', properties: { ...pageQuerySchema, enable: { type: 'boolean' }, like_id: { type: 'string' }, from: { type: 'string', description: 'only rules whose FROM has this topic or event' } } },
+        querystring: {
+          type: 'object',
+          properties: {
+            ...pageQuerySchema,
+            enable: { type: 'boolean' },
+            like_id: { type: 'string' },
+            from: { type: 'string', description: 'only rules whose FROM has this topic or event' },
+          },
+        },
       },
     },
     async (req) => {
       const { enable, like_id, from } = req.query;
       return paginate(
-        store.engine.list().sort((a, b) => a.id.localeCompare(b.id)).map(view),
+        store.engine
+          .list()
+          .sort((a, b) => a.id.localeCompare(b.id))
+          .map(view),
         req.query,
         (r) => (enable === undefined || r.enable === enable) && (like_id === undefined || r.id.includes(like_id)) && (from === undefined || r.from.includes(from)),
       );
@@ -141,7 +152,14 @@ export function ruleRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery
         body: {
           type: 'object',
           required: ['sql'],
-          properties: { id: { type: 'string' }, name: { type: 'string' }, sql: { type: 'string' }, actions: actionsSchema, enable: { type: 'boolean', default: true }, description: { type: 'string', default: '' } },
+          properties: {
+            id: { type: 'string' },
+            name: { type: 'string' },
+            sql: { type: 'string' },
+            actions: actionsSchema,
+            enable: { type: 'boolean', default: true },
+            description: { type: 'string', default: '' },
+          },
         },
         response: { 201: ruleSchema, 400: errorSchema },
       },
@@ -174,7 +192,7 @@ export function ruleRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery
 
   app.get<{ Params: { id: string } }>(
     '/api/v5/rules/:id/metrics',
-    { schema: { summary: 'A rule\'s counters: summed over the cluster, and per node', tags: ['rules'], params: idParams, response: { 404: errorSchema } } },
+    { schema: { summary: "A rule's counters: summed over the cluster, and per node", tags: ['rules'], params: idParams, response: { 404: errorSchema } } },
     async (req, reply) => {
       if (!store.engine.get(req.params.id)) return notFound(reply, 'NOT_FOUND', `no rule ${req.params.id}`);
       return { id: req.params.id, ...(await metricsOf(req.params.id, reply)) };
@@ -234,7 +252,11 @@ export function ruleRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery
           required: ['sql'],
           properties: {
             sql: { type: 'string' },
-            context: { type: 'object', description: 'The event: event_type (message_publish, client_connected, …) and its fields; missing fields take sample values', additionalProperties: true },
+            context: {
+              type: 'object',
+              description: 'The event: event_type (message_publish, client_connected, …) and its fields; missing fields take sample values',
+              additionalProperties: true,
+            },
           },
         },
         response: { 400: errorSchema, 412: errorSchema },

@@ -99,7 +99,7 @@ export function traceDownloadRoutes(app: FastifyInstance, q: ClusterQuery, broke
             await zip.add(`${node}-${name}.log`, pieces(node));
           } catch (err) {
             // the answer has started: the archive ends with what was read, and the log says why
-            broker.logger.warn({ trace: name, on_node: node, err: nodeError(node, err).message }, 'Trace download: could not read a node\'s file');
+            broker.logger.warn({ trace: name, on_node: node, err: nodeError(node, err).message }, "Trace download: could not read a node's file");
           }
         }
         await zip.finish();

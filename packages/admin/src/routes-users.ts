@@ -38,7 +38,11 @@ export function userRoutes(app: FastifyInstance, access: AccessControl, q: Clust
   const table = usersTable(access);
   const copy = (id: string) => copyEntry(broker, q, table, id);
   // EMQX's list of authenticators, in the order they are tried
-  app.get('/api/v5/authentication', { schema: { summary: 'Authenticators in the order they are tried, with enable', tags: ['authentication'] } }, async () => access.authenticatorViews);
+  app.get(
+    '/api/v5/authentication',
+    { schema: { summary: 'Authenticators in the order they are tried, with enable', tags: ['authentication'] } },
+    async () => access.authenticatorViews,
+  );
 
   app.get<{ Querystring: PageQuery & { like_user_id?: string; is_superuser?: boolean } }>(
     USERS,
@@ -140,7 +144,7 @@ export function userRoutes(app: FastifyInstance, access: AccessControl, q: Clust
     {
       preHandler: builtinOnly,
       schema: {
-        summary: 'Change a user\'s password or superuser flag',
+        summary: "Change a user's password or superuser flag",
         tags: ['authentication'],
         params: userParam,
         body: { type: 'object', additionalProperties: false, properties: { password, is_superuser: { type: 'boolean' } } },

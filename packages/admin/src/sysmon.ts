@@ -124,16 +124,27 @@ export class Sysmon {
       const maxMs = this.delay.max / 1e6;
       this.delay.reset();
       const d = { max_delay_ms: Math.round(maxMs), long_schedule_ms: o.longScheduleMs };
-      if (maxMs >= o.longScheduleMs) this.alarms.activate('high_event_loop_lag', d, `The event loop was blocked for ${Math.round(maxMs)} ms (long_schedule ${o.longScheduleMs} ms)`);
+      if (maxMs >= o.longScheduleMs)
+        this.alarms.activate('high_event_loop_lag', d, `The event loop was blocked for ${Math.round(maxMs)} ms (long_schedule ${o.longScheduleMs} ms)`);
       else this.alarms.deactivate('high_event_loop_lag', d, `The event loop delay is under ${o.longScheduleMs} ms`);
     }
     const m = this.probes.memory();
-    if (m.heapLimit > 0) this.watermark('high_heap_usage', m.heapUsed / m.heapLimit, o.heapHighWatermark, o.heapHighWatermark, { heap_used: m.heapUsed, heap_limit: m.heapLimit }, 'V8 heap');
+    if (m.heapLimit > 0)
+      this.watermark('high_heap_usage', m.heapUsed / m.heapLimit, o.heapHighWatermark, o.heapHighWatermark, { heap_used: m.heapUsed, heap_limit: m.heapLimit }, 'V8 heap');
     const fds = this.probes.fds();
-    if (fds && fds.limit > 0) this.watermark('too_many_file_descriptors', fds.open / fds.limit, o.fdHighWatermark, o.fdLowWatermark, { open: fds.open, limit: fds.limit }, 'File descriptor');
+    if (fds && fds.limit > 0)
+      this.watermark('too_many_file_descriptors', fds.open / fds.limit, o.fdHighWatermark, o.fdLowWatermark, { open: fds.open, limit: fds.limit }, 'File descriptor');
     for (const l of this.broker.listenerStats()) {
       const max = this.broker.options.listeners.find((x) => x.name === l.name)?.maxConnections ?? 0;
-      if (max > 0) this.watermark(`too_many_connections/${l.name}`, l.connections / max, o.connectionHighWatermark, o.connectionLowWatermark, { listener: l.name, connections: l.connections, max_connections: max }, `Listener ${l.name} connection`);
+      if (max > 0)
+        this.watermark(
+          `too_many_connections/${l.name}`,
+          l.connections / max,
+          o.connectionHighWatermark,
+          o.connectionLowWatermark,
+          { listener: l.name, connections: l.connections, max_connections: max },
+          `Listener ${l.name} connection`,
+        );
     }
   }
 }

@@ -20,7 +20,10 @@ test('what was not acknowledged comes back in order after a reopen; acks out of 
     a.close();
     const b = new DiskBuffer(dir, 'b');
     const back = b.backlog();
-    assert.deepEqual(back.map((x) => x.record), [rec(2), rec(3), rec(4)]);
+    assert.deepEqual(
+      back.map((x) => x.record),
+      [rec(2), rec(3), rec(4)],
+    );
     for (const x of back) b.ack(x.place);
     assert.equal(statSync(join(dir, 'b.buf')).size, 0, 'emptied once all acknowledged');
     b.close();
@@ -38,10 +41,16 @@ test('a torn last record is dropped; new records follow the whole ones', () => {
     a.close();
     appendFileSync(join(dir, 'b.buf'), Buffer.from([0, 0, 0, 50, 1, 0])); // half a record
     const b = new DiskBuffer(dir, 'b');
-    assert.deepEqual(b.backlog().map((x) => x.record), [rec(1)]);
+    assert.deepEqual(
+      b.backlog().map((x) => x.record),
+      [rec(1)],
+    );
     b.append(rec(2));
     b.close();
-    assert.deepEqual(new DiskBuffer(dir, 'b').backlog().map((x) => x.record), [rec(1), rec(2)]);
+    assert.deepEqual(
+      new DiskBuffer(dir, 'b').backlog().map((x) => x.record),
+      [rec(1), rec(2)],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -58,7 +67,10 @@ test('the acknowledged head is cut off once it passes the bound; places still ac
     assert.ok(statSync(join(dir, 'b.buf')).size < 5 * 40, 'rewritten without the head');
     a.ack(places[15]!);
     a.close();
-    assert.deepEqual(new DiskBuffer(dir, 'b').backlog().map((x) => x.record), [16, 17, 18, 19].map(rec));
+    assert.deepEqual(
+      new DiskBuffer(dir, 'b').backlog().map((x) => x.record),
+      [16, 17, 18, 19].map(rec),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

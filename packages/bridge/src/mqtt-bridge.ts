@@ -149,7 +149,7 @@ export class MqttBridge {
     if (this.separateIngress || this.gatedIngress) {
       this.broker.on('cluster.nodes_changed', this.onNodes);
       this.onNodes(this.broker.cluster.nodes());
-        if (!o.egress) return;
+      if (!o.egress) return;
     }
     if (o.egress && o.bufferDir) this.openDisk(o.bufferDir);
     const client = this.connectClient(o.clientId, !this.separateIngress);

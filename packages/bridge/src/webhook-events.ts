@@ -63,7 +63,16 @@ export function clientConnack(node: string, c: ConnackInfo): Body {
 }
 
 export function clientConnected(node: string, c: ClientInfo, keepalive: number): Body {
-  return { action: 'client_connected', node, clientid: c.clientId, username: c.username ?? null, ipaddress: hostOf(c.peer), proto_ver: c.protocolVersion, keepalive, connected_at: Date.now() };
+  return {
+    action: 'client_connected',
+    node,
+    clientid: c.clientId,
+    username: c.username ?? null,
+    ipaddress: hostOf(c.peer),
+    proto_ver: c.protocolVersion,
+    keepalive,
+    connected_at: Date.now(),
+  };
 }
 
 export function clientDisconnected(node: string, c: ClientInfo, reason: string): Body {

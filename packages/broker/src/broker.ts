@@ -163,11 +163,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       for (const l of this.options.listeners) {
         if (l.port === 0) continue;
         this.mqttListeners.push(
-          await startListener(l, (socket, peer, opts) => this.accept(socket, peer, opts), this.options.mqtt.maxPacketSize, (opts, peer, err) => {
-            const proxy = err instanceof ProxyHeaderError;
-            this.logger.info({ listener: opts.name, peer, reason: err.message }, proxy ? 'PROXY protocol header refused' : 'TLS handshake failed');
-            this.countDisconnect(opts.name, proxy ? 'proxy_protocol_error' : 'ssl_error');
-          }),
+          await startListener(
+            l,
+            (socket, peer, opts) => this.accept(socket, peer, opts),
+            this.options.mqtt.maxPacketSize,
+            (opts, peer, err) => {
+              const proxy = err instanceof ProxyHeaderError;
+              this.logger.info({ listener: opts.name, peer, reason: err.message }, proxy ? 'PROXY protocol header refused' : 'TLS handshake failed');
+              this.countDisconnect(opts.name, proxy ? 'proxy_protocol_error' : 'ssl_error');
+            },
+          ),
         );
       }
     } catch (err) {

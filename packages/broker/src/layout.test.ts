@@ -86,5 +86,8 @@ test('the cycle finder finds a circle', () => {
     ['c', ['a']],
     ['d', ['a']],
   ]);
-  assert.deepEqual(cycles(g).map((c) => c.sort()), [['a', 'b', 'c']]);
+  assert.deepEqual(
+    cycles(g).map((c) => c.sort()),
+    [['a', 'b', 'c']],
+  );
 });

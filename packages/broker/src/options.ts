@@ -6,14 +6,7 @@ import type { BrokerHooks } from './hooks.js';
 import { MemoryStore, type BrokerStore } from './persistence/store.js';
 
 /** How a shared subscription group picks the member that gets a message. */
-export type SharedStrategy =
-  | 'random'
-  | 'round_robin'
-  | 'round_robin_per_group'
-  | 'sticky'
-  | 'hash_clientid'
-  | 'hash_topic'
-  | 'local';
+export type SharedStrategy = 'random' | 'round_robin' | 'round_robin_per_group' | 'sticky' | 'hash_clientid' | 'hash_topic' | 'local';
 
 /** Certificate material of a TLS listener (`ssl`, `wss`), already read from its files. */
 export interface TlsListenerOptions {

@@ -25,7 +25,12 @@ export function keepTraces(broker: Broker, table: RecordTable): void {
     }
   }
   broker.on('trace.changed', () => {
-    const running = new Map(broker.tracer.list().filter((t) => t.status === 'running' && t.endAt > Date.now()).map((t) => [t.name, t]));
+    const running = new Map(
+      broker.tracer
+        .list()
+        .filter((t) => t.status === 'running' && t.endAt > Date.now())
+        .map((t) => [t.name, t]),
+    );
     for (const [name] of table.entries()) if (!running.has(name)) table.delete(name);
     for (const t of running.values()) {
       const spec: TraceSpec = { name: t.name, type: t.type, filter: t.filter, file: t.file, endAt: t.endAt, maxBytes: t.maxBytes };

@@ -21,7 +21,7 @@ function pair(timeoutMs = 200) {
   return { a: nodes.a, b: nodes.b, state };
 }
 
-test('a call runs the op on the peer and brings back its JSON answer; the peer\'s failure comes back as the error', async () => {
+test("a call runs the op on the peer and brings back its JSON answer; the peer's failure comes back as the error", async () => {
   const { a, b } = pair();
   b.serve(async (op, args) => {
     if (op === 'boom') throw new Error('no such thing');

@@ -21,7 +21,17 @@ function routeSync(node = 'a'): RouteSync {
   return new RouteSync({ log, lock, schedule: () => {} });
 }
 
-const msg = (topic: string, qos: 0 | 1 | 2 = 0, from = 'c'): Message => ({ id: 1, topic, payload: Buffer.from('x'), qos, retain: false, properties: undefined, from, timestamp: 1, expiresAt: 0 });
+const msg = (topic: string, qos: 0 | 1 | 2 = 0, from = 'c'): Message => ({
+  id: 1,
+  topic,
+  payload: Buffer.from('x'),
+  qos,
+  retain: false,
+  properties: undefined,
+  from,
+  timestamp: 1,
+  expiresAt: 0,
+});
 
 test('route sync: a snapshot, then numbered deltas; a gap asks for a resync; deltas before a snapshot are ignored', () => {
   const a = routeSync('a');
@@ -80,8 +90,15 @@ function forwarder(linkedNodes: string[], delivered: Message[] = []) {
 
 test('forwarder: a message goes to each linked peer with a matching route, once; shared groups to one node in turn', () => {
   const { f, routes, outbox, frames } = forwarder(['b', 'c']);
-  routes.remote.replace('b', [{ filter: 't/#', group: '' }, { filter: 't/1', group: '' }, { filter: 's/#', group: 'g' }]);
-  routes.remote.replace('c', [{ filter: 'x', group: '' }, { filter: 's/#', group: 'g' }]);
+  routes.remote.replace('b', [
+    { filter: 't/#', group: '' },
+    { filter: 't/1', group: '' },
+    { filter: 's/#', group: 'g' },
+  ]);
+  routes.remote.replace('c', [
+    { filter: 'x', group: '' },
+    { filter: 's/#', group: 'g' },
+  ]);
   routes.remote.replace('d', [{ filter: 't/#', group: '' }]); // not linked
   assert.equal(f.forward(msg('t/1')), 1);
   assert.equal(f.forward(msg('nothing')), 0);
@@ -107,7 +124,11 @@ test('forwarder: QoS 1 frames are numbered, kept until acknowledged, sent again 
   const resent: Frame[] = [];
   f.linkUp('b', { send: (fr) => resent.push(fr) });
   assert.equal(resent.length, 1, 'unacknowledged: sent again');
-  assert.deepEqual(resent[0]!.forward!.msgs.map((m) => m.qos), [1], 'QoS 0 is never kept');
+  assert.deepEqual(
+    resent[0]!.forward!.msgs.map((m) => m.qos),
+    [1],
+    'QoS 0 is never kept',
+  );
   f.acked('b', { epoch: sent.epoch!, seq: 1 });
   const after: Frame[] = [];
   f.linkUp('b', { send: (fr) => after.push(fr) });

@@ -35,9 +35,29 @@ test('a message keeps its properties across the wire', () => {
 });
 
 test('session state crosses nodes with its Buffers, without encode caches', () => {
-  const msg: Message = { id: 7, topic: 't', payload: Buffer.from('p'), qos: 1, retain: false, properties: undefined, from: 'c', timestamp: 1, expiresAt: 0, encoded: [Buffer.from('x')] };
+  const msg: Message = {
+    id: 7,
+    topic: 't',
+    payload: Buffer.from('p'),
+    qos: 1,
+    retain: false,
+    properties: undefined,
+    from: 'c',
+    timestamp: 1,
+    expiresAt: 0,
+    encoded: [Buffer.from('x')],
+  };
   const d = { msg, qos: 1 as const, retain: false, subIds: [3], share: undefined };
-  const state = { clientId: 'c', createdAt: 5, expiryInterval: 60, subscriptions: [['t', { qos: 1 as const, nl: false, rap: false, rh: 0 as const }]] as never, inflight: [{ pid: 1, delivery: d, state: 'publish' as const, sentAt: 9 }], mqueue: [d], awaitingRel: [[2, 3]] as [number, number][], nextPacketId: 4 };
+  const state = {
+    clientId: 'c',
+    createdAt: 5,
+    expiryInterval: 60,
+    subscriptions: [['t', { qos: 1 as const, nl: false, rap: false, rh: 0 as const }]] as never,
+    inflight: [{ pid: 1, delivery: d, state: 'publish' as const, sentAt: 9 }],
+    mqueue: [d],
+    awaitingRel: [[2, 3]] as [number, number][],
+    nextPacketId: 4,
+  };
   const back = decodeState(encodeState(state));
   assert.ok(Buffer.isBuffer(back.mqueue[0]!.msg.payload));
   assert.equal(back.mqueue[0]!.msg.payload.toString(), 'p');
@@ -85,13 +105,15 @@ test('sealed frames open only in sequence, unaltered, with the right key', () =>
   const bent = Buffer.from(two);
   bent[bent.length - 1] ^= 1;
   assert.match(String(new Opener(k.dialerToAcceptor).open(bent)), /MAC/);
-  assert.match(String(new Opener(k.acceptorToDialer).open(one)), /MAC/, 'the other direction\'s key');
+  assert.match(String(new Opener(k.acceptorToDialer).open(one)), /MAC/, "the other direction's key");
   assert.match(String(o.open(encodeFrame({ leave: {} }))), /unsealed/);
   assert.deepEqual(o.open(two), { leave: {} });
   // a sealed frame is still a Frame message (the seal is field 60)
   assert.deepEqual(decodeFrame(one).heartbeat, { at: 1 });
   // a big frame goes in fragments, each small, each sealed; it opens whole at the last
-  const big = { retained: { entries: [{ msg: { topic: 't', payload: Buffer.alloc(3 * FRAGMENT_BYTES + 5, 7), qos: 0, retain: true, from: 'c', timestamp: 1, expires_at: 0 }, origin: 'a@h' }] } };
+  const big = {
+    retained: { entries: [{ msg: { topic: 't', payload: Buffer.alloc(3 * FRAGMENT_BYTES + 5, 7), qos: 0, retain: true, from: 'c', timestamp: 1, expires_at: 0 }, origin: 'a@h' }] },
+  };
   const parts = s.seal(big);
   assert.equal(parts.length, 4);
   for (const p of parts) assert.ok(p.length <= FRAGMENT_BYTES + SEAL_OVERHEAD);
@@ -105,10 +127,20 @@ test('sealed frames open only in sequence, unaltered, with the right key', () =>
   assert.match(String(o.open(p2[1]!)), /out of sequence/);
 });
 
-test('a node\'s routes replace, apply and purge without touching other nodes', () => {
+test("a node's routes replace, apply and purge without touching other nodes", () => {
   const t = new RouteTable();
-  t.replace('b', [{ filter: 'a/+', group: '' }, { filter: 's/#', group: 'g' }]);
-  t.apply('c', [{ filter: 'a/+', group: '' }, { filter: 's/#', group: 'g' }], []);
+  t.replace('b', [
+    { filter: 'a/+', group: '' },
+    { filter: 's/#', group: 'g' },
+  ]);
+  t.apply(
+    'c',
+    [
+      { filter: 'a/+', group: '' },
+      { filter: 's/#', group: 'g' },
+    ],
+    [],
+  );
   const plain: string[] = [];
   t.plain.match('a/x', (node) => plain.push(node));
   assert.deepEqual(plain.sort(), ['b', 'c']);
@@ -128,7 +160,10 @@ test('shared groups: local prefers this node, hash strategies agree across nodes
   const h2 = pickNode('hash_clientid', nodes, 'c', true, { value: 5 }, 'pub1', 'u');
   assert.equal(h1, h2);
   const rr = { value: 0 };
-  assert.deepEqual([0, 1, 2, 3].map(() => pickNode('round_robin', nodes, 'a', true, rr, 'p', 't')), ['a', 'b', 'c', 'a']);
+  assert.deepEqual(
+    [0, 1, 2, 3].map(() => pickNode('round_robin', nodes, 'a', true, rr, 'p', 't')),
+    ['a', 'b', 'c', 'a'],
+  );
 });
 
 test('sticky keeps picking one node until it has no members left', () => {

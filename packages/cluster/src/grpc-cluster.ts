@@ -224,7 +224,13 @@ export class GrpcCluster implements ClusterLink {
   peerStats(): ClusterPeerStats {
     const v = this.stats.view(this.links.running, this.routes.size);
     // stopped as `cluster status` says: the view's nodes not running, until autoclean or force-leave
-    return { ...v, stoppedNodes: this.members.status().members.filter((m) => m.status !== 'running').map((m) => m.node) };
+    return {
+      ...v,
+      stoppedNodes: this.members
+        .status()
+        .members.filter((m) => m.status !== 'running')
+        .map((m) => m.node),
+    };
   }
 
   serveAdmin(handler: AdminCallHandler): void {

@@ -106,7 +106,8 @@ export class Inbound {
    */
   private failed(reason: string): void {
     if (this.ended) return;
-    if (!this.ready) this.events.refused(this, this.node, `the stream failed before the handshake completed (${reason}: a frame over cluster.rpc.max_frame_size, or the peer gave up)`);
+    if (!this.ready)
+      this.events.refused(this, this.node, `the stream failed before the handshake completed (${reason}: a frame over cluster.rpc.max_frame_size, or the peer gave up)`);
     this.end(reason);
   }
 

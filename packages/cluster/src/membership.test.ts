@@ -77,13 +77,22 @@ test('a removed node is refused unless it joins, and not dialled; leave sends fo
   l.running_.add('b@10.0.0.2');
   m.forceLeave('d@10.0.0.4');
   assert.deepEqual(l.sent, [['b@10.0.0.2', { members: { members: [], forget: ['d@10.0.0.4'] } }]]);
-  assert.equal(m.status().members.some((x) => x.node === 'd@10.0.0.4'), false);
+  assert.equal(
+    m.status().members.some((x) => x.node === 'd@10.0.0.4'),
+    false,
+  );
   assert.equal(m.blocked('10.0.0.4:5370', false), true);
   assert.equal(m.admit('d@10.0.0.4', false, '10.0.0.4:5370'), REMOVED_REASON);
   assert.equal(m.admit('d@10.0.0.4', true, '10.0.0.4:5370'), undefined, 'an explicit join lets it back');
   assert.equal(m.blocked('10.0.0.4:5370', false), false);
-  assert.throws(() => m.forceLeave(SELF), (e: MembershipError) => e.code === 'BAD_REQUEST');
-  assert.throws(() => m.forceLeave('x@y'), (e: MembershipError) => e.code === 'NOT_FOUND');
+  assert.throws(
+    () => m.forceLeave(SELF),
+    (e: MembershipError) => e.code === 'BAD_REQUEST',
+  );
+  assert.throws(
+    () => m.forceLeave('x@y'),
+    (e: MembershipError) => e.code === 'NOT_FOUND',
+  );
 
   l.sent.length = 0;
   await m.leave();
@@ -103,14 +112,20 @@ test('autoclean drops a node not running for that long, and the saved file follo
     const m = new Membership(l, { file, autocleanMs: 300, logger });
     m.seen('b@10.0.0.2', 'running', '10.0.0.2:5370');
     m.seen('c@10.0.0.3', 'running', '10.0.0.3:5370');
-    assert.deepEqual((JSON.parse(readFileSync(file, 'utf8')) as { peers: { node: string }[] }).peers.map((p) => p.node), ['b@10.0.0.2', 'c@10.0.0.3']);
+    assert.deepEqual(
+      (JSON.parse(readFileSync(file, 'utf8')) as { peers: { node: string }[] }).peers.map((p) => p.node),
+      ['b@10.0.0.2', 'c@10.0.0.3'],
+    );
     m.seen('c@10.0.0.3', 'down', undefined);
     assert.deepEqual(m.status().down_nodes, ['c@10.0.0.3']);
     assert.deepEqual(m.extraCandidates(), ['10.0.0.3:5370']);
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(m.status().down_nodes, []);
     assert.deepEqual(m.extraCandidates(), []);
-    assert.deepEqual((JSON.parse(readFileSync(file, 'utf8')) as { peers: { node: string }[] }).peers.map((p) => p.node), ['b@10.0.0.2']);
+    assert.deepEqual(
+      (JSON.parse(readFileSync(file, 'utf8')) as { peers: { node: string }[] }).peers.map((p) => p.node),
+      ['b@10.0.0.2'],
+    );
     m.close();
     const again = new Membership(links(), { file, autocleanMs: 0, logger });
     assert.deepEqual(again.extraCandidates(), ['10.0.0.2:5370']);
@@ -136,7 +151,10 @@ test('a members frame: unknown members are dialled (as a join), a forgotten node
     forget: ['d@10.0.0.4'],
   });
   assert.deepEqual(l.dialled, [['10.0.0.3:5370', true]]);
-  assert.deepEqual(m.status().members.map((x) => x.node), [SELF, 'b@10.0.0.2']);
+  assert.deepEqual(
+    m.status().members.map((x) => x.node),
+    [SELF, 'b@10.0.0.2'],
+  );
   assert.equal(m.admit('d@10.0.0.4', false, '10.0.0.4:5370'), REMOVED_REASON);
   // force-left by b while running: we leave, telling every peer
   m.receive('b@10.0.0.2', { members: [], forget: [SELF] });

@@ -277,7 +277,9 @@ export class PeerLinks {
       this.refusalLogged.set(key, Date.now());
       this.o.log.error(
         { peer: link.peer, peer_node: node, reason },
-        reason === REMOVED_REASON ? `Refused cluster peer ${node}: it was removed from the cluster` : `Refused cluster peer: ${reason}${hint(reason, 'it has a different node.cookie')}`,
+        reason === REMOVED_REASON
+          ? `Refused cluster peer ${node}: it was removed from the cluster`
+          : `Refused cluster peer: ${reason}${hint(reason, 'it has a different node.cookie')}`,
       );
     },
   };

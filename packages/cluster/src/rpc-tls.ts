@@ -48,16 +48,13 @@ export interface RpcListener {
 export async function listenRpc(server: grpc.Server, host: string, port: number, rpcTls: RpcTls | undefined, log: Logger): Promise<RpcListener> {
   const addr = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   if (!rpcTls) {
-    const bound = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(addr, serverCredentials(undefined), (err, p) => (err ? reject(err) : resolve(p))),
-    );
+    const bound = await new Promise<number>((resolve, reject) => server.bindAsync(addr, serverCredentials(undefined), (err, p) => (err ? reject(err) : resolve(p))));
     return { port: bound, close() {} };
   }
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const logged = new Map<string, number>();
-  const tlsServer = tls.createServer(
-    { key: rpcTls.key, cert: rpcTls.cert, ca: rpcTls.ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] },
-    (socket) => injector.injectConnection(socket),
+  const tlsServer = tls.createServer({ key: rpcTls.key, cert: rpcTls.cert, ca: rpcTls.ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2'] }, (socket) =>
+    injector.injectConnection(socket),
   );
   // after a failed handshake the TLS socket no longer knows its peer: keep the address of
   // the connection it wraps (Node's `_parent`, the only link between the two)

@@ -9,14 +9,4 @@ export { encodePublish } from './codec/publish-encoder.js';
 export type { EncodableDelivery, EncodableMessage } from './codec/publish-encoder.js';
 export { strictParser, frameBytes, setParserProtocol, announcedLength, ProtocolViolation } from './codec/strict-parser.js';
 // mqtt-packet's packet types, so the packages above need not import mqtt-packet themselves
-export type {
-  Packet,
-  Parser,
-  IConnackPacket,
-  IConnectPacket,
-  IDisconnectPacket,
-  IPublishPacket,
-  ISubscribePacket,
-  IUnsubscribePacket,
-  UserProperties,
-} from 'mqtt-packet';
+export type { Packet, Parser, IConnackPacket, IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, UserProperties } from 'mqtt-packet';

@@ -44,7 +44,7 @@ test('delete prunes and counts stay right', () => {
 test('trie agrees with topicMatches on random filters and topics', () => {
   const levels = ['a', 'b', '$x', ''];
   let seed = 7;
-  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
   const topic = () => Array.from({ length: 1 + rnd(4) }, () => levels[rnd(levels.length)]).join('/');
   const filter = () => {
     const n = 1 + rnd(4);
@@ -57,7 +57,10 @@ test('trie agrees with topicMatches on random filters and topics', () => {
   filters.forEach((f, i) => t.set(f, `k${i}`, i));
   for (let i = 0; i < 500; i++) {
     const tp = topic();
-    const expected = filters.map((f, j) => (topicMatches(f, tp) ? `${f}|k${j}` : '')).filter(Boolean).sort();
+    const expected = filters
+      .map((f, j) => (topicMatches(f, tp) ? `${f}|k${j}` : ''))
+      .filter(Boolean)
+      .sort();
     assert.deepEqual(matched(t, tp), expected, `topic ${tp}`);
   }
 });

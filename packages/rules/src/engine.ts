@@ -178,8 +178,23 @@ export class RuleEngine {
       refs.push(r.ref);
       actions.push(this.actionFor(r.ref, i));
     });
-    const from = [...sql.topics, ...Object.entries(ev.EVENT_TOPICS).filter(([, e]) => sql.events.includes(e)).map(([t]) => t)];
-    const info: RuleInfo = { id: spec.id, sql: spec.sql, actions: refs, enable: spec.enable, description: spec.description, from, source, created_at: Date.now(), metrics: newRuleMetrics() };
+    const from = [
+      ...sql.topics,
+      ...Object.entries(ev.EVENT_TOPICS)
+        .filter(([, e]) => sql.events.includes(e))
+        .map(([t]) => t),
+    ];
+    const info: RuleInfo = {
+      id: spec.id,
+      sql: spec.sql,
+      actions: refs,
+      enable: spec.enable,
+      description: spec.description,
+      from,
+      source,
+      created_at: Date.now(),
+      metrics: newRuleMetrics(),
+    };
     return { info, sql, actions };
   }
 
@@ -248,11 +263,24 @@ export class RuleEngine {
         return on('client.connack', (c: ConnackInfo) => {
           // a CONNACK whose connection closed before client.connected leaves its entry: keep the map small
           if (this.connacks.size > 10_000) this.connacks.clear();
-          if (c.reasonCode === 0) this.connacks.set(c.clientId, { keepalive: c.keepalive, cleanStart: c.cleanStart, expiryInterval: c.expiryInterval, connProps: c.connProps ?? {}, connectedAt: Date.now() });
+          if (c.reasonCode === 0)
+            this.connacks.set(c.clientId, {
+              keepalive: c.keepalive,
+              cleanStart: c.cleanStart,
+              expiryInterval: c.expiryInterval,
+              connProps: c.connProps ?? {},
+              connectedAt: Date.now(),
+            });
         });
       case 'client.connected':
         return on('client.connected', (c: ClientInfo) => {
-          const f = this.connacks.get(c.clientId) ?? { keepalive: b.connection(c.clientId)?.keepalive ?? 0, cleanStart: true, expiryInterval: 0, connProps: {}, connectedAt: Date.now() };
+          const f = this.connacks.get(c.clientId) ?? {
+            keepalive: b.connection(c.clientId)?.keepalive ?? 0,
+            cleanStart: true,
+            expiryInterval: 0,
+            connProps: {},
+            connectedAt: Date.now(),
+          };
           this.connacks.delete(c.clientId);
           this.event('client.connected', () => ev.clientConnected(node, c, f));
         });

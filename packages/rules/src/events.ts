@@ -112,7 +112,17 @@ export function messageDropped(node: string, m: Message, reason: string, from: C
 }
 
 function client(node: string, event: EventName, c: ClientInfo): Fields {
-  return { event, clientid: c.clientId, username: c.username ?? null, peername: c.peer, peerhost: hostOf(c.peer), proto_name: 'MQTT', proto_ver: c.protocolVersion, node, timestamp: Date.now() };
+  return {
+    event,
+    clientid: c.clientId,
+    username: c.username ?? null,
+    peername: c.peer,
+    peerhost: hostOf(c.peer),
+    proto_name: 'MQTT',
+    proto_ver: c.protocolVersion,
+    node,
+    timestamp: Date.now(),
+  };
 }
 
 export interface ConnectionFacts {

@@ -7,7 +7,20 @@ import { RuleEvalError } from './sql/functions.js';
 import { compileTemplate, renderText } from './template.js';
 
 const msg = (fields: Record<string, unknown>) =>
-  new EventContext({ event: 'message.publish', topic: 't/a', clientid: 'c1', username: 'u1', qos: 1, payload: '{}', flags: { retain: false }, node: 'n1', timestamp: 1000, peerhost: '10.0.0.1', pub_props: {}, ...fields });
+  new EventContext({
+    event: 'message.publish',
+    topic: 't/a',
+    clientid: 'c1',
+    username: 'u1',
+    qos: 1,
+    payload: '{}',
+    flags: { retain: false },
+    node: 'n1',
+    timestamp: 1000,
+    peerhost: '10.0.0.1',
+    pub_props: {},
+    ...fields,
+  });
 
 const run = (sql: string, fields: Record<string, unknown> = {}) => compileRuleSql(sql).run(msg(fields));
 
@@ -48,12 +61,12 @@ test('un-aliased paths nest as EMQX does; * copies every field; later fields and
   assert.deepEqual(out.flags, { retain: true, extra: 1 });
   assert.deepEqual(ctx.fields.flags, { retain: true });
   assert.deepEqual(out.payload, { b: undefined });
-  assert.deepEqual(run("SELECT upper(clientid) FROM \"t\""), { 'upper(clientid)': 'C1' });
+  assert.deepEqual(run('SELECT upper(clientid) FROM "t"'), { 'upper(clientid)': 'C1' });
 });
 
-test('fields: flags.retain, pub_props.\'User-Property\', indexes (1-based, negative), nested JSON strings', () => {
+test("fields: flags.retain, pub_props.'User-Property', indexes (1-based, negative), nested JSON strings", () => {
   const pub_props = { 'User-Property': { site: 'lyon' } };
-  assert.deepEqual(run("SELECT pub_props.'User-Property'.site AS s, flags.retain AS r FROM \"t\"", { pub_props }), { s: 'lyon', r: false });
+  assert.deepEqual(run('SELECT pub_props.\'User-Property\'.site AS s, flags.retain AS r FROM "t"', { pub_props }), { s: 'lyon', r: false });
   assert.deepEqual(run('SELECT payload.l[1] AS a, payload.l[-1] AS z FROM "t"', { payload: '{"l":[1,2,3]}' }), { a: 1, z: 3 });
   assert.deepEqual(run('SELECT payload.inner.v AS v FROM "t"', { payload: JSON.stringify({ inner: JSON.stringify({ v: 7 }) }) }), { v: 7 });
   assert.deepEqual(run('SELECT payload.missing.deep AS m FROM "t"', { payload: '{}' }), { m: undefined });
@@ -66,7 +79,7 @@ test('operators: arithmetic, comparison, and/or/not, in, =~, CASE, string +', ()
   assert.equal(w('7 div 2 = 3 and 7 mod 2 = 1 and 7 / 2 = 3.5'), true);
   assert.equal(w('-qos < 0'), true);
   assert.equal(w('qos >= 1 and qos <= 1 and qos != 2 and qos <> 0'), true);
-  assert.equal(w('qos = 0 or clientid = \'c1\''), true);
+  assert.equal(w("qos = 0 or clientid = 'c1'"), true);
   assert.equal(w('not qos = 0'), true);
   assert.equal(w('NOT (qos = 1)'), false);
   assert.equal(w("clientid in ('a', 'c1')"), true);
@@ -78,8 +91,8 @@ test('operators: arithmetic, comparison, and/or/not, in, =~, CASE, string +', ()
   assert.equal(w('payload.none > 1'), false, 'missing field is not ordered');
   assert.deepEqual(run("SELECT CASE WHEN qos = 0 THEN 'low' WHEN qos = 1 THEN 'mid' ELSE 'high' END AS level FROM \"t\""), { level: 'mid' });
   assert.deepEqual(run("SELECT CASE qos WHEN 2 THEN 'two' ELSE 'other' END AS q FROM \"t\""), { q: 'other' });
-  assert.deepEqual(run("SELECT CASE WHEN qos = 2 THEN 'two' END AS q FROM \"t\""), { q: null });
-  assert.deepEqual(run("SELECT clientid + '/' + qos AS k FROM \"t\""), { k: 'c1/1' });
+  assert.deepEqual(run('SELECT CASE WHEN qos = 2 THEN \'two\' END AS q FROM "t"'), { q: null });
+  assert.deepEqual(run('SELECT clientid + \'/\' + qos AS k FROM "t"'), { k: 'c1/1' });
   assert.equal(w('TRUE and not false'), true, 'keywords are case-insensitive');
 });
 
@@ -94,7 +107,7 @@ test('functions: topic levels, strings, JSON, conversions, coalesce, math, time'
   assert.equal(one("substr('hello', 2)"), 'llo');
   assert.deepEqual(one('json_decode(payload)', { payload: '{"a":[1]}' }), { a: [1] });
   assert.equal(one('json_decode(payload).a[1]', { payload: '{"a":[9]}' }), 9);
-  assert.equal(one("json_encode(json_decode('{\"x\": 1}'))"), '{"x":1}');
+  assert.equal(one('json_encode(json_decode(\'{"x": 1}\'))'), '{"x":1}');
   assert.equal(one("int('42')"), 42);
   assert.equal(one('int(3.9)'), 3);
   assert.equal(one("float('2.5')"), 2.5);
@@ -111,10 +124,10 @@ test('functions: topic levels, strings, JSON, conversions, coalesce, math, time'
 });
 
 test('a bad value fails that evaluation with RuleEvalError, not the rule', () => {
-  const r = compileRuleSql("SELECT nth(5, split(topic, '/')) AS x FROM \"t/#\"");
+  const r = compileRuleSql('SELECT nth(5, split(topic, \'/\')) AS x FROM "t/#"');
   assert.throws(() => r.run(msg({})), RuleEvalError);
   assert.throws(() => run('SELECT 1 / 0 AS x FROM "t"'), RuleEvalError);
-  assert.throws(() => run("SELECT 'a' * 2 AS x FROM \"t\""), RuleEvalError);
+  assert.throws(() => run('SELECT \'a\' * 2 AS x FROM "t"'), RuleEvalError);
 });
 
 test('FROM: several topics and events; unknown events and bad filters refused at their position', () => {
@@ -131,7 +144,7 @@ test('syntax errors are refused with the line and column', () => {
   refused('SELECT a FROM "t" WHERE', 1, 24, /end of the statement/);
   refused('SELECT a,\n  b +\nFROM "t"', 3, 1, /expected an expression, got "FROM"/);
   refused('SELECT a FROM t', 1, 15, /topic filter or event in quotes/);
-  refused("SELECT 'abc FROM \"t\"", 1, 8, /unterminated string/);
+  refused('SELECT \'abc FROM "t"', 1, 8, /unterminated string/);
   refused('SELECT a FROM "t" WHERE a = 1 ;', 1, 31, /unexpected character ";"/);
   refused('SELECT nosuch(a) FROM "t"', 1, 8, /unknown function nosuch\(\)/);
   refused('SELECT\n  nth(1) AS x FROM "t"', 2, 3, /nth\(\) takes 2 arguments, got 1/);

@@ -85,7 +85,8 @@ function requiredSettings(cfg: VireoConfig): ConfigIssue[] {
     if (a.id !== 'jwt') return;
     if (a.use_jwks && !a.endpoint) issues.push({ path: `${at}.endpoint`, message: 'required with use_jwks: true (the JWKS URL)' });
     else if (!a.use_jwks && a.algorithm === 'hmac-based' && !a.secret) issues.push({ path: `${at}.secret`, message: 'required with algorithm: hmac-based' });
-    else if (!a.use_jwks && a.algorithm === 'public-key' && !a.public_key) issues.push({ path: `${at}.public_key`, message: 'required with algorithm: public-key (a PEM key or a file)' });
+    else if (!a.use_jwks && a.algorithm === 'public-key' && !a.public_key)
+      issues.push({ path: `${at}.public_key`, message: 'required with algorithm: public-key (a PEM key or a file)' });
   });
   cfg.authorization.sources.forEach((s, i) => {
     if (s.id === 'http' && s.url === '') issues.push({ path: `authorization.sources[${i}].url`, message: 'required for an http source' });

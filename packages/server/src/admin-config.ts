@@ -95,7 +95,9 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE' || code === 'EACCES') {
-      throw new AdminListenError(`dashboard.listeners.http.bind: port ${bind.port} on ${bind.host} ${code === 'EADDRINUSE' ? 'is already in use' : 'needs privileges to bind'} (${code})`);
+      throw new AdminListenError(
+        `dashboard.listeners.http.bind: port ${bind.port} on ${bind.host} ${code === 'EADDRINUSE' ? 'is already in use' : 'needs privileges to bind'} (${code})`,
+      );
     }
     throw err;
   }

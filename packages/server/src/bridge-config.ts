@@ -100,7 +100,7 @@ function tlsOptions(at: string, ssl: BridgeConfig['ssl'], issues: ConfigIssue[])
   const ca = read('cacertfile');
   const cert = read('certfile');
   const key = read('keyfile');
-  if ((cert === undefined) !== (key === undefined) && ssl.certfile !== undefined !== (ssl.keyfile !== undefined)) {
+  if ((cert === undefined) !== (key === undefined) && (ssl.certfile !== undefined) !== (ssl.keyfile !== undefined)) {
     issues.push({ path: `${at}.${ssl.certfile === undefined ? 'certfile' : 'keyfile'}`, message: 'certfile and keyfile go together' });
   }
   return {

@@ -33,9 +33,7 @@ test('port 0 omits the listener; values carry over in broker units', () => {
     },
   });
   const b = toBrokerConfig(config, silent);
-  assert.deepEqual(b.listeners, [
-    { type: 'tcp', name: 'tcp:default', host: '127.0.0.1', port: 1884, maxConnections: 1_024_000 },
-  ]);
+  assert.deepEqual(b.listeners, [{ type: 'tcp', name: 'tcp:default', host: '127.0.0.1', port: 1884, maxConnections: 1_024_000 }]);
   assert.equal(b.nodeName, 'vireo@n1');
   assert.equal(b.mqtt?.serverKeepalive, 30);
   assert.equal(b.mqtt?.maxSubscriptions, 0);

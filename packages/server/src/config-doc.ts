@@ -126,15 +126,7 @@ flag also lets a node start on a data dir that belongs to another node name (see
 function section(path: string, node: SchemaNode): string {
   const entries = flattenSchema(node, path);
   const blocks = entries.map(({ path: key, spec }) => {
-    const lines = [
-      `### \`${key}\``,
-      '',
-      spec.description,
-      '',
-      `- Environment: \`${envNameOf(key)}\``,
-      `- Value: ${expectation(spec)}`,
-      `- Default: \`${formatDefault(spec)}\``,
-    ];
+    const lines = [`### \`${key}\``, '', spec.description, '', `- Environment: \`${envNameOf(key)}\``, `- Value: ${expectation(spec)}`, `- Default: \`${formatDefault(spec)}\``];
     if (spec.feature) lines.push(`- *Not used yet*: read by ${spec.feature}.`);
     if (spec.kind === 'variants') lines.push('', ...variantDocs(key, spec));
     return lines.join('\n');
@@ -151,27 +143,18 @@ function variantDocs(key: string, spec: VariantsSpec): string[] {
       '',
       '| key | value | default | meaning |',
       '|---|---|---|---|',
-      ...flattenSchema(node).map(({ path, spec: s }) => `| \`${path}\` | ${expectation(s)} | \`${formatDefault(s)}\` | ${s.description.replaceAll('|', '\\|').replaceAll('\n', ' ')} |`),
+      ...flattenSchema(node).map(
+        ({ path, spec: s }) => `| \`${path}\` | ${expectation(s)} | \`${formatDefault(s)}\` | ${s.description.replaceAll('|', '\\|').replaceAll('\n', ' ')} |`,
+      ),
       '',
     ];
   });
 }
 
 export function renderConfigDoc(schema: SchemaNode = configSchema): string {
-  const sections = Object.entries(schema).map(([name, child]) =>
-    isKeySpec(child) ? section('', { [name]: child }) : section(name, child),
-  );
+  const sections = Object.entries(schema).map(([name, child]) => (isKeySpec(child) ? section('', { [name]: child }) : section(name, child)));
   const index = flattenSchema(schema)
     .map(({ path, spec }) => `| \`${path}\` | \`${envNameOf(path)}\` | \`${formatDefault(spec)}\` |`)
     .join('\n');
-  return [
-    INTRO,
-    '## All keys',
-    '',
-    '| key | environment | default |',
-    '|---|---|---|',
-    index,
-    '',
-    ...sections,
-  ].join('\n').replace(/\n+$/, '\n');
+  return [INTRO, '## All keys', '', '| key | environment | default |', '|---|---|---|', index, '', ...sections].join('\n').replace(/\n+$/, '\n');
 }

@@ -37,11 +37,11 @@ test('env values: lists as YAML, scalars as written, quotes removed', () => {
 });
 
 test('env: VIREO_CONFIG and empty values are not overrides; unknown names are kept for the validator', () => {
-  const { overrides } = readEnvOverrides(
-    { VIREO_CONFIG: 'vireo.yaml', VIREO_NODE__COOKIE: '', VIREO_LOG__LEVEL: '  ', VIREO_MQTT_MAX_INFLIGHT: '5' },
-    configSchema,
+  const { overrides } = readEnvOverrides({ VIREO_CONFIG: 'vireo.yaml', VIREO_NODE__COOKIE: '', VIREO_LOG__LEVEL: '  ', VIREO_MQTT_MAX_INFLIGHT: '5' }, configSchema);
+  assert.deepEqual(
+    overrides.map((o) => o.path),
+    ['mqtt_max_inflight'],
   );
-  assert.deepEqual(overrides.map((o) => o.path), ['mqtt_max_inflight']);
 });
 
 test('env: broken YAML is an error naming the variable', () => {

@@ -41,16 +41,21 @@ export interface EnvOverride {
   source: string;
 }
 
-export function readEnvOverrides(
-  env: Readonly<Record<string, string | undefined>>,
-  schema: SchemaNode,
-): { overrides: EnvOverride[]; errors: ConfigIssue[] } {
+export function readEnvOverrides(env: Readonly<Record<string, string | undefined>>, schema: SchemaNode): { overrides: EnvOverride[]; errors: ConfigIssue[] } {
   const entries = flattenSchema(schema);
   const specs = new Map<string, KeySpec>(entries.map((e) => [e.path, e.spec]));
   // keys inside named sections (`bridges.mqtt.<name>.server`) match any name
   const slotted = entries
     .filter((e) => e.path.includes(NAME_SLOT))
-    .map((e) => ({ re: new RegExp(`^${e.path.split(NAME_SLOT).map((p) => p.replaceAll('.', '\\.')).join('[^.]+')}$`), spec: e.spec }));
+    .map((e) => ({
+      re: new RegExp(
+        `^${e.path
+          .split(NAME_SLOT)
+          .map((p) => p.replaceAll('.', '\\.'))
+          .join('[^.]+')}$`,
+      ),
+      spec: e.spec,
+    }));
   const specOf = (path: string) => specs.get(path) ?? slotted.find((s) => s.re.test(path))?.spec;
   const overrides: EnvOverride[] = [];
   const errors: ConfigIssue[] = [];
@@ -60,7 +65,8 @@ export function readEnvOverrides(
     if (!name.startsWith(ENV_PREFIX) || NON_CONFIG_ENV.has(name) || text === undefined || text.trim() === '') continue;
     const path = pathOfEnvName(name);
     const spec = specOf(path);
-    const parseAsYaml = spec === undefined || spec.kind === 'list' || spec.kind === 'value' || spec.kind === 'variants' || spec.kind === 'string_map' || /^(['"]).*\1$/s.test(text.trim());
+    const parseAsYaml =
+      spec === undefined || spec.kind === 'list' || spec.kind === 'value' || spec.kind === 'variants' || spec.kind === 'string_map' || /^(['"]).*\1$/s.test(text.trim());
     if (!parseAsYaml) {
       overrides.push({ path, value: text, source: name });
       continue;

@@ -34,13 +34,19 @@ test('VIREO_AUTHENTICATION as a YAML list: each item its variant, defaults fille
   assert.equal(http?.id === 'password_based:http' && http.cache.enable, true);
   assert.deepEqual(
     config.authorization.sources.map((s) => [s.id, s.enable]),
-    [['http', true], ['file', true]],
+    [
+      ['http', true],
+      ['file', true],
+    ],
   );
 });
 
 test('the same lists from the file', () => {
   const file = join(dir, 'authn.yaml');
-  writeFileSync(file, ['authentication:', '  - mechanism: password_based', '    backend: built_in_database', '    bootstrap_file: /run/secrets/users.csv', '    enable: false'].join('\n'));
+  writeFileSync(
+    file,
+    ['authentication:', '  - mechanism: password_based', '    backend: built_in_database', '    bootstrap_file: /run/secrets/users.csv', '    enable: false'].join('\n'),
+  );
   const [db] = loadConfig({ file, env: {} }).config.authentication;
   assert.ok(db?.id === 'password_based:built_in_database');
   assert.equal(db.bootstrap_file, '/run/secrets/users.csv');

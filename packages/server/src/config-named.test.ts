@@ -18,8 +18,18 @@ test('two bridges from the file, each with its defaults filled in', () => {
   const file = join(dir, 'two.yaml');
   writeFileSync(
     file,
-    ['bridges:', '  mqtt:', '    cloud:', '      server: cloud.example.com:8883', '      proto_ver: v5', '      ssl: {enable: true}',
-      '      egress: {local: {topic: "up/#"}, remote: {topic: "site1/${topic}"}}', '    edge:', '      server: 10.0.0.9:1883', '      keepalive: 30s'].join('\n'),
+    [
+      'bridges:',
+      '  mqtt:',
+      '    cloud:',
+      '      server: cloud.example.com:8883',
+      '      proto_ver: v5',
+      '      ssl: {enable: true}',
+      '      egress: {local: {topic: "up/#"}, remote: {topic: "site1/${topic}"}}',
+      '    edge:',
+      '      server: 10.0.0.9:1883',
+      '      keepalive: 30s',
+    ].join('\n'),
   );
   const { cloud, edge } = loadConfig({ file, env: {} }).config.bridges.mqtt;
   assert.ok(cloud && edge);
@@ -56,12 +66,27 @@ test('errors inside a named section name the full path and the source', () => {
       VIREO_BRIDGES__MQTT__CLOUD__SERVER: 'nope',
     },
   });
-  assert.ok(errors.some((e) => e.startsWith('bridges.mqtt.cloud.proto_ver: expected one of v3, v4, v5, got "v9"') && e.endsWith('(VIREO_BRIDGES__MQTT__CLOUD__PROTO_VER)')), errors.join('\n'));
-  assert.ok(errors.some((e) => e.startsWith('bridges.mqtt.cloud.serve: unknown key')), errors.join('\n'));
-  assert.ok(errors.some((e) => e.startsWith('bridges.mqtt.cloud.server: expected host:port, got "nope"')), errors.join('\n'));
+  assert.ok(
+    errors.some((e) => e.startsWith('bridges.mqtt.cloud.proto_ver: expected one of v3, v4, v5, got "v9"') && e.endsWith('(VIREO_BRIDGES__MQTT__CLOUD__PROTO_VER)')),
+    errors.join('\n'),
+  );
+  assert.ok(
+    errors.some((e) => e.startsWith('bridges.mqtt.cloud.serve: unknown key')),
+    errors.join('\n'),
+  );
+  assert.ok(
+    errors.some((e) => e.startsWith('bridges.mqtt.cloud.server: expected host:port, got "nope"')),
+    errors.join('\n'),
+  );
   const file = join(dir, 'badname.yaml');
   writeFileSync(file, 'bridges:\n  mqtt:\n    "-x": {server: "h:1"}\n    ok: 5\n');
   const fileErrors = errorsOf({ file, env: {} });
-  assert.ok(fileErrors.some((e) => e.startsWith('bridges.mqtt.-x: a name must be')), fileErrors.join('\n'));
-  assert.ok(fileErrors.some((e) => e.startsWith('bridges.mqtt.ok: expected a mapping')), fileErrors.join('\n'));
+  assert.ok(
+    fileErrors.some((e) => e.startsWith('bridges.mqtt.-x: a name must be')),
+    fileErrors.join('\n'),
+  );
+  assert.ok(
+    fileErrors.some((e) => e.startsWith('bridges.mqtt.ok: expected a mapping')),
+    fileErrors.join('\n'),
+  );
 });

@@ -46,8 +46,7 @@ export function describeValue(v: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-const isMapping = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function range(min: number, max: number, fmt: (n: number) => string): string {
   if (max >= Number.MAX_SAFE_INTEGER || max >= 2 ** 31 - 1) return `≥ ${fmt(min)}`;
@@ -172,9 +171,7 @@ function parseList(spec: KeySpec & { kind: 'list' }, raw: unknown, path: string)
   const value: string[] = [];
   items.forEach((item, i) => {
     const text = typeof item === 'number' ? String(item) : item;
-    const ok =
-      typeof text === 'string' &&
-      (spec.item === 'address' ? isAddress(text) : spec.item === 'url' ? isHttpUrl(text) : true);
+    const ok = typeof text === 'string' && (spec.item === 'address' ? isAddress(text) : spec.item === 'url' ? isHttpUrl(text) : true);
     if (ok) value.push(text);
     else {
       const what = spec.item === 'address' ? 'host:port' : spec.item === 'url' ? 'an http(s) URL' : 'a string';
@@ -189,9 +186,7 @@ export function validateConfig<T>(schema: SchemaNode, raw: unknown, options: Val
   const errors: ConfigIssue[] = [];
   const warnings: ConfigIssue[] = [];
   const sources = options.sources ?? new Map<string, string>();
-  const knownPaths = [
-    ...new Set(flattenSchema(schema).flatMap(({ path }) => path.split('.').map((_, i, parts) => parts.slice(0, i + 1).join('.')))),
-  ];
+  const knownPaths = [...new Set(flattenSchema(schema).flatMap(({ path }) => path.split('.').map((_, i, parts) => parts.slice(0, i + 1).join('.'))))];
 
   const sourceOf = (path: string): string | undefined => {
     for (let p = path; p; p = p.slice(0, Math.max(0, p.lastIndexOf('.'), p.lastIndexOf('[')))) {
@@ -293,7 +288,10 @@ export function validateConfig<T>(schema: SchemaNode, raw: unknown, options: Val
         errors.push({ path: at, message: `expected a mapping (${spec.tagKeys.join(', ')}, …), got ${describeValue(item)}`, source: sourceOf(at) });
         return;
       }
-      const id = spec.tagKeys.filter((k) => item[k] !== undefined && item[k] !== null).map((k) => String(item[k])).join(':');
+      const id = spec.tagKeys
+        .filter((k) => item[k] !== undefined && item[k] !== null)
+        .map((k) => String(item[k]))
+        .join(':');
       const schema = Object.hasOwn(spec.variants, id) ? spec.variants[id] : undefined;
       if (!schema) {
         const what = spec.tagKeys.map((k) => `${k}: ${describeValue(item[k])}`).join(', ');

@@ -1,15 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  formatBind,
-  formatByteSize,
-  formatDuration,
-  isAddress,
-  isHttpUrl,
-  parseBind,
-  parseByteSize,
-  parseDuration,
-} from './config-values.js';
+import { formatBind, formatByteSize, formatDuration, isAddress, isHttpUrl, parseBind, parseByteSize, parseDuration } from './config-values.js';
 
 test('durations: units, compounds, decimals, plain numbers as ms', () => {
   assert.equal(parseDuration('500ms'), 500);

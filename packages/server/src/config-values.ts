@@ -38,7 +38,11 @@ export function parseDuration(value: unknown): number | undefined {
 /** The shortest exact spelling of a duration, for docs: 15000 → `15s`, 7200000 → `2h`. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
-  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
@@ -68,7 +72,11 @@ export function parseByteSize(value: unknown): number | undefined {
 
 /** The shortest exact spelling of a size, for docs: 1048576 → `1MB`. */
 export function formatByteSize(bytes: number): string {
-  for (const [unit, size] of [['GB', 1024 ** 3], ['MB', 1024 ** 2], ['KB', 1024]] as const) {
+  for (const [unit, size] of [
+    ['GB', 1024 ** 3],
+    ['MB', 1024 ** 2],
+    ['KB', 1024],
+  ] as const) {
     if (bytes !== 0 && bytes % size === 0) return `${bytes / size}${unit}`;
   }
   return `${bytes}B`;

@@ -135,13 +135,9 @@ test('env: comma-separated lists', () => {
 });
 
 test('wrong type: the message names the key, what was expected and what was given', () => {
-  assert.deepEqual(errorsOf({ env: { VIREO_MQTT__MAX_INFLIGHT: 'abc' } }), [
-    'mqtt.max_inflight: expected an integer 1..65535, got "abc" (VIREO_MQTT__MAX_INFLIGHT)',
-  ]);
+  assert.deepEqual(errorsOf({ env: { VIREO_MQTT__MAX_INFLIGHT: 'abc' } }), ['mqtt.max_inflight: expected an integer 1..65535, got "abc" (VIREO_MQTT__MAX_INFLIGHT)']);
   const file = yamlFile('mqtt:\n  max_inflight: abc\n');
-  assert.deepEqual(errorsOf({ file, env: {} }), [
-    `mqtt.max_inflight: expected an integer 1..65535, got "abc" (${file}:2)`,
-  ]);
+  assert.deepEqual(errorsOf({ file, env: {} }), [`mqtt.max_inflight: expected an integer 1..65535, got "abc" (${file}:2)`]);
 });
 
 test('out of range, bad duration, size, bind, enum, bool, list item', () => {
@@ -176,13 +172,9 @@ test('unknown keys: full path and the nearest known key, in the spelling used', 
     `listeners.tcp.defualt: unknown key (did you mean listeners.tcp.default?) (${file}:5)`,
     `mqtt.max_inflite: unknown key (did you mean mqtt.max_inflight?) (${file}:2)`,
   ]);
-  assert.deepEqual(errorsOf({ env: { VIREO_MQTT__MAX_INFLITE: '10' } }), [
-    'mqtt.max_inflite: unknown key (did you mean VIREO_MQTT__MAX_INFLIGHT?) (VIREO_MQTT__MAX_INFLITE)',
-  ]);
+  assert.deepEqual(errorsOf({ env: { VIREO_MQTT__MAX_INFLITE: '10' } }), ['mqtt.max_inflite: unknown key (did you mean VIREO_MQTT__MAX_INFLIGHT?) (VIREO_MQTT__MAX_INFLITE)']);
   // One underscore instead of two: no key of that name.
-  assert.deepEqual(errorsOf({ env: { VIREO_MQTT_MAX_INFLIGHT: '10' } }), [
-    'mqtt_max_inflight: unknown key (did you mean VIREO_MQTT__MAX_INFLIGHT?) (VIREO_MQTT_MAX_INFLIGHT)',
-  ]);
+  assert.deepEqual(errorsOf({ env: { VIREO_MQTT_MAX_INFLIGHT: '10' } }), ['mqtt_max_inflight: unknown key (did you mean VIREO_MQTT__MAX_INFLIGHT?) (VIREO_MQTT_MAX_INFLIGHT)']);
   assert.deepEqual(errorsOf({ env: { VIREO_BOGUS__THING: '1' } }), ['bogus: unknown key (VIREO_BOGUS__THING)']);
 });
 

@@ -17,13 +17,7 @@ export const MIN_COOKIE_LENGTH = 16;
  * docker-compose.yml and k8s/ manifests shipped. Kept here for good, whatever those
  * files say now: deployments copied from them are still around.
  */
-export const KNOWN_COOKIES: readonly string[] = [
-  'vireosecretcookie',
-  'change-me-compose-cookie',
-  'change-me-cluster-cookie',
-  'a-long-random-secret',
-  'emqxsecretcookie',
-];
+export const KNOWN_COOKIES: readonly string[] = ['vireosecretcookie', 'change-me-compose-cookie', 'change-me-cluster-cookie', 'a-long-random-secret', 'emqxsecretcookie'];
 
 /** Why `cookie` is not acceptable (for `node.cookie: …` messages), or undefined. */
 export function weakCookie(cookie: string): string | undefined {

@@ -44,7 +44,17 @@ export function rulesCommand(p: string[], call: Call, out: Out): Promise<string>
         const rows = await Promise.all(
           rules.map(async (r) => {
             const m = ((await call('GET', `/api/v5/rules/${encodeURIComponent(r.id)}/metrics`)) as { metrics: Record<string, number> }).metrics;
-            return { id: r.id, enable: r.enable, source: r.source, from: r.from.join(','), actions: r.actions.map(actionName).join(','), matched: m.matched, passed: m.passed, failed: m.failed, 'actions.failed': m['actions.failed'] };
+            return {
+              id: r.id,
+              enable: r.enable,
+              source: r.source,
+              from: r.from.join(','),
+              actions: r.actions.map(actionName).join(','),
+              matched: m.matched,
+              passed: m.passed,
+              failed: m.failed,
+              'actions.failed': m['actions.failed'],
+            };
           }),
         );
         return out(rows, () => table(rows, ['id', 'enable', 'source', 'from', 'actions', 'matched', 'passed', 'failed', 'actions.failed']));
@@ -52,7 +62,9 @@ export function rulesCommand(p: string[], call: Call, out: Out): Promise<string>
       case 'show': {
         if (id === undefined) throw new RulesUsageError('rules show needs the rule ID');
         const r = (await call('GET', `/api/v5/rules/${encodeURIComponent(id)}`)) as Rule;
-        return out(r, () => record({ id: r.id, sql: r.sql, enable: r.enable, source: r.source, description: r.description, from: r.from.join(', '), actions: r.actions, ...r.metrics }));
+        return out(r, () =>
+          record({ id: r.id, sql: r.sql, enable: r.enable, source: r.source, description: r.description, from: r.from.join(', '), actions: r.actions, ...r.metrics }),
+        );
       }
       default:
         throw new RulesUsageError(`unknown command: ${p.join(' ')}`);

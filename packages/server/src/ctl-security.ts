@@ -54,7 +54,9 @@ export function securityCommand(p: string[], v: SecurityOpts, call: Call, out: O
         const body = { user_id: need(c, 'USER'), password: d ?? (await passwordFromStdin()), is_superuser: v.superuser ?? false };
         const r = await call('POST', USERS, body);
         const authns = (await call('GET', '/api/v5/authentication')) as { id: string; enable: boolean }[];
-        const note = authns.some((a) => a.id === 'password_based:built_in_database' && a.enable) ? '' : 'note: no built_in_database authenticator is on in this node\'s authentication list: users are not checked\n';
+        const note = authns.some((a) => a.id === 'password_based:built_in_database' && a.enable)
+          ? ''
+          : "note: no built_in_database authenticator is on in this node's authentication list: users are not checked\n";
         return out(r, () => `added user ${c}${body.is_superuser ? ' (superuser)' : ''}\n${note}`);
       });
     case 'users passwd':
@@ -104,7 +106,10 @@ export function securityCommand(p: string[], v: SecurityOpts, call: Call, out: O
       });
     case 'api-keys add':
       return run(async () => {
-        const r = (await call('POST', '/api/v5/api_key', { name: need(c, 'NAME'), desc: v.desc ?? '', ...(v.role !== undefined ? { role: v.role } : {}) })) as Record<string, unknown>;
+        const r = (await call('POST', '/api/v5/api_key', { name: need(c, 'NAME'), desc: v.desc ?? '', ...(v.role !== undefined ? { role: v.role } : {}) })) as Record<
+          string,
+          unknown
+        >;
         // the secret is shown this once: print it where a script can take it
         return out(r, () => record(r) + `\nuse it as --api-key ${String(r.api_key)}:${String(r.api_secret)}\n`);
       });
@@ -138,7 +143,8 @@ function run(fn: () => Promise<string>): Promise<string> {
 }
 
 function kind(x: string | undefined): string {
-  if (x !== 'clientid' && x !== 'username' && x !== 'peerhost' && x !== 'peerhost_net') throw new SecurityUsageError(`ban by clientid, username, peerhost or peerhost_net, not ${x ?? 'nothing'}`);
+  if (x !== 'clientid' && x !== 'username' && x !== 'peerhost' && x !== 'peerhost_net')
+    throw new SecurityUsageError(`ban by clientid, username, peerhost or peerhost_net, not ${x ?? 'nothing'}`);
   return x;
 }
 

@@ -151,7 +151,20 @@ async function call(ctx: Ctx, method: string, path: string, body?: unknown): Pro
   }
 }
 
-type Opts = { superuser?: boolean; reason?: string; until?: string; desc?: string; role?: string; limit?: string; page?: string; clientid?: string; qos?: string; retain?: boolean; name?: string; duration?: string };
+type Opts = {
+  superuser?: boolean;
+  reason?: string;
+  until?: string;
+  desc?: string;
+  role?: string;
+  limit?: string;
+  page?: string;
+  clientid?: string;
+  qos?: string;
+  retain?: boolean;
+  name?: string;
+  duration?: string;
+};
 
 const TRACE_TYPES: Record<string, string> = { client: 'clientid', clientid: 'clientid', topic: 'topic', ip: 'ip_address', ip_address: 'ip_address' };
 
@@ -176,7 +189,13 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
       const r = (await call(ctx, 'GET', `/api/v5/clients${query}`)) as { data: Record<string, unknown>[]; meta: { count: number; errors?: { node: string; message: string }[] } };
       // a cluster-wide list says which nodes did not answer (it is partial then)
       const missing = (r.meta.errors ?? []).map((e) => `no answer from ${e.node}: ${e.message}\n`).join('');
-      return out(r, () => table(r.data, ['clientid', 'username', 'connected', 'node', 'ip_address', 'proto_ver', 'keepalive', 'subscriptions_cnt', 'mqueue_len']) + `${r.meta.count} client(s)\n` + missing);
+      return out(
+        r,
+        () =>
+          table(r.data, ['clientid', 'username', 'connected', 'node', 'ip_address', 'proto_ver', 'keepalive', 'subscriptions_cnt', 'mqueue_len']) +
+          `${r.meta.count} client(s)\n` +
+          missing,
+      );
     }
     case 'clients show': {
       const r = (await call(ctx, 'GET', `/api/v5/clients/${encodeURIComponent(need(c, 'CLIENTID'))}`)) as Record<string, unknown>;
@@ -220,7 +239,12 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
       if (!type) throw new UsageError(`trace type must be client, topic or ip, not ${c}`);
       const filter = need(d, 'FILTER');
       if (p[4] !== undefined) throw new UsageError(`trace start takes no FILE: traces are written to <data_dir>/trace/<name>.log on each node`);
-      const name = v.name ?? `${type}-${filter}`.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\./, '_').slice(0, 64);
+      const name =
+        v.name ??
+        `${type}-${filter}`
+          .replace(/[^A-Za-z0-9_.-]/g, '_')
+          .replace(/^\./, '_')
+          .slice(0, 64);
       const body = { name, type, [type]: filter, ...(v.duration ? { duration: Number(v.duration) } : {}) };
       const r = (await call(ctx, 'POST', '/api/v5/trace', body)) as Record<string, unknown>;
       return out(r, () => `trace ${name} started: ${type} ${filter} → ${String(r.file)} until ${String(r.end_at)}\n`);

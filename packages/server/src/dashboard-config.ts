@@ -64,6 +64,7 @@ export async function dashboardFor(config: VireoConfig, tables: RecordTables | u
     await users.add(b.username, b.password, b.role, 'bootstrapped at start');
     logger.info({ username: b.username, role: b.role, from: b.path }, 'Dashboard user made at start');
   }
-  if (users.size === 0) logger.warn('No dashboard user: nobody can sign in to the dashboard. Set dashboard.default_password (VIREO_DASHBOARD__DEFAULT_PASSWORD) or dashboard.bootstrap_users_file.');
+  if (users.size === 0)
+    logger.warn('No dashboard user: nobody can sign in to the dashboard. Set dashboard.default_password (VIREO_DASHBOARD__DEFAULT_PASSWORD) or dashboard.bootstrap_users_file.');
   return { users, sampleIntervalMs: d.sample_interval, assetsDir: ASSETS_DIR, samples: tables?.table('dashboard_samples') };
 }

@@ -104,17 +104,33 @@ export function startRulesFor(config: VireoConfig, broker: Broker, logger: Logge
       if (!a.enable) continue;
       const at = `actions.pgsql.${name}.parameters.sql`;
       if (a.parameters.sql.trim() === '') fail(at, 'required: the statement, with ${field} placeholders');
-      else add(`pgsql:${name}`, at, () => new PgSink(`pgsql:${name}`, connectors.get(`pgsql:${a.connector}`) as PgConnector, a.parameters.sql, sinkOptions(a.resource_opts), logger));
+      else
+        add(`pgsql:${name}`, at, () => new PgSink(`pgsql:${name}`, connectors.get(`pgsql:${a.connector}`) as PgConnector, a.parameters.sql, sinkOptions(a.resource_opts), logger));
     }
     for (const [name, a] of Object.entries(config.actions.redis)) {
       if (!a.enable) continue;
       const at = `actions.redis.${name}.parameters.command_template`;
-      add(`redis:${name}`, at, () => new RedisSink(`redis:${name}`, connectors.get(`redis:${a.connector}`) as RedisConnector, a.parameters.command_template, sinkOptions(a.resource_opts), logger));
+      add(
+        `redis:${name}`,
+        at,
+        () => new RedisSink(`redis:${name}`, connectors.get(`redis:${a.connector}`) as RedisConnector, a.parameters.command_template, sinkOptions(a.resource_opts), logger),
+      );
     }
     for (const [name, a] of Object.entries(config.actions.http)) {
       if (!a.enable) continue;
       const p = a.parameters;
-      add(`http:${name}`, `actions.http.${name}.parameters`, () => new HttpSink(`http:${name}`, connectors.get(`http:${a.connector}`) as HttpConnector, { method: p.method, path: p.path, body: p.body, headers: headerMap(p.headers) }, sinkOptions(a.resource_opts), logger));
+      add(
+        `http:${name}`,
+        `actions.http.${name}.parameters`,
+        () =>
+          new HttpSink(
+            `http:${name}`,
+            connectors.get(`http:${a.connector}`) as HttpConnector,
+            { method: p.method, path: p.path, body: p.body, headers: headerMap(p.headers) },
+            sinkOptions(a.resource_opts),
+            logger,
+          ),
+      );
     }
   };
   const add = (id: string, at: string, make: () => Sink<unknown>) => {

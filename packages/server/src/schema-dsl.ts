@@ -152,9 +152,7 @@ export interface SchemaNode {
 }
 
 /** The loaded-config type of a schema branch: each spec becomes the type of its parsed value. */
-export type ConfigOf<S> = S extends SpecBase<infer T>
-  ? T
-  : { readonly [K in keyof S]: ConfigOf<S[K]> };
+export type ConfigOf<S> = S extends SpecBase<infer T> ? T : { readonly [K in keyof S]: ConfigOf<S[K]> };
 
 // Leaf builders. `Omit<…, 'kind'>` keeps call sites short while the result stays a precise spec.
 export const str = (s: Omit<StringSpec, 'kind'>): StringSpec => ({ kind: 'string', ...s });

@@ -38,8 +38,4 @@ export type ToWriter = { type: 'batch'; seq: number; buf: Uint8Array } | { type:
  * `applied`: the batch is committed (the next may come); `synced`: every batch up to `seq`
  * is on disk (fsync'd); `failed`: batch `seq` (or the sync) failed, nothing up to it is sure.
  */
-export type FromWriter =
-  | { type: 'applied'; seq: number }
-  | { type: 'synced'; seq: number }
-  | { type: 'failed'; seq: number; error: string }
-  | { type: 'closed' };
+export type FromWriter = { type: 'applied'; seq: number } | { type: 'synced'; seq: number } | { type: 'failed'; seq: number; error: string } | { type: 'closed' };

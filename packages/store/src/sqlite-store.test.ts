@@ -68,7 +68,10 @@ test('another node name is refused unless forced; a corrupt file is named', asyn
   const d = dir();
   const { store } = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false });
   await store.close();
-  assert.throws(() => openSqliteStore({ dataDir: d, nodeName: 'vireo@b', force: false }), (e: Error) => e instanceof StoreError && /belongs to node vireo@a, not vireo@b/.test(e.message));
+  assert.throws(
+    () => openSqliteStore({ dataDir: d, nodeName: 'vireo@b', force: false }),
+    (e: Error) => e instanceof StoreError && /belongs to node vireo@a, not vireo@b/.test(e.message),
+  );
   const forced = openSqliteStore({ dataDir: d, nodeName: 'vireo@b', force: true });
   assert.equal(forced.identity.adoptedFrom, 'vireo@a');
   await forced.store.close();
@@ -78,7 +81,10 @@ test('another node name is refused unless forced; a corrupt file is named', asyn
   writeFileSync(join(bad, 'vireo.db'), Buffer.alloc(4096, 1));
   rmSync(join(bad, 'vireo.db-wal'), { force: true });
   rmSync(join(bad, 'vireo.db-shm'), { force: true });
-  assert.throws(() => openSqliteStore({ dataDir: bad, nodeName: 'vireo@a', force: false }), (e: Error) => e instanceof StoreError && e.message.includes(join(bad, 'vireo.db')));
+  assert.throws(
+    () => openSqliteStore({ dataDir: bad, nodeName: 'vireo@a', force: false }),
+    (e: Error) => e instanceof StoreError && e.message.includes(join(bad, 'vireo.db')),
+  );
 
   writeFileSync(join(bad, 'node.json'), '{not json');
   assert.throws(() => openSqliteStore({ dataDir: bad, nodeName: 'vireo@a', force: false }), /node\.json is corrupt/);
@@ -157,7 +163,13 @@ test('records keep every field; rows in the earlier V8 layout still read', async
   const db = new Database(join(d, 'vireo.db'));
   const old = { topic: 't/old', payload: Buffer.from('old'), qos: 1, retain: true, properties: undefined, from: 'c0', timestamp: 5, expiresAt: 0 };
   db.prepare('insert into retained (topic, msg) values (?, ?)').run('t/old', serialize(old));
-  db.prepare('insert into deliveries (clientid, seq, pid, state, d) values (?, ?, ?, ?, ?)').run('s1', 3, 0, 0, serialize({ msg: old, qos: 1, retain: false, subIds: undefined, share: undefined }));
+  db.prepare('insert into deliveries (clientid, seq, pid, state, d) values (?, ?, ?, ?, ?)').run(
+    's1',
+    3,
+    0,
+    0,
+    serialize({ msg: old, qos: 1, retain: false, subIds: undefined, share: undefined }),
+  );
   db.close();
 
   const again = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false }).store;
@@ -177,7 +189,7 @@ test('records keep every field; rows in the earlier V8 layout still read', async
   await again.close();
 });
 
-test('subscriptions are rows of their own: put, delete, a session update keeps them; an earlier data dir\'s list moves to rows', async () => {
+test("subscriptions are rows of their own: put, delete, a session update keeps them; an earlier data dir's list moves to rows", async () => {
   const d = dir();
   const { store } = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false });
   store.putSession(session('s1'));
@@ -189,7 +201,10 @@ test('subscriptions are rows of their own: put, delete, a session update keeps t
 
   // a session row as an earlier version wrote it: the subscriptions inside
   const db = new Database(join(d, 'vireo.db'));
-  db.prepare('insert into sessions (clientid, state) values (?, ?)').run('old', serialize({ ...session('old'), subscriptions: [['x/#', { qos: 1, nl: false, rap: false, rh: 0, subId: 0 }]] }));
+  db.prepare('insert into sessions (clientid, state) values (?, ?)').run(
+    'old',
+    serialize({ ...session('old'), subscriptions: [['x/#', { qos: 1, nl: false, rap: false, rh: 0, subId: 0 }]] }),
+  );
   db.close();
 
   const again = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false }).store;
@@ -204,7 +219,11 @@ test('subscriptions are rows of their own: put, delete, a session update keeps t
   await again.close();
   const third = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false }).store;
   const old = (await third.load()).sessions.find((s) => s.clientId === 'old')!;
-  assert.deepEqual(old.subscriptions.map(([f]) => f), ['x/#'], 'moved to rows: a session update keeps them');
+  assert.deepEqual(
+    old.subscriptions.map(([f]) => f),
+    ['x/#'],
+    'moved to rows: a session update keeps them',
+  );
   third.deleteSession('old');
   await third.close();
   const fourth = openSqliteStore({ dataDir: d, nodeName: 'vireo@a', force: false }).store;

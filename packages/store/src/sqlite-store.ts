@@ -82,10 +82,7 @@ function readState(file: string): StoredState {
     }
     return { retained, sessions, deliveries, awaitingRel, wills };
   } catch (err) {
-    throw new StoreError(
-      `cannot use the store ${file}: ${describeError(err)}. Restore it from a backup or move it away ` +
-        `(Vireo never empties a store by itself)`,
-    );
+    throw new StoreError(`cannot use the store ${file}: ${describeError(err)}. Restore it from a backup or move it away ` + `(Vireo never empties a store by itself)`);
   } finally {
     db?.close();
   }
@@ -310,9 +307,7 @@ export class SqliteStore implements BrokerStore {
   }
 
   flush(): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.afterCommit((_, ok) => (ok ? resolve() : reject(new Error(`writing to ${this.location} failed`))), 0),
-    );
+    return new Promise((resolve, reject) => this.afterCommit((_, ok) => (ok ? resolve() : reject(new Error(`writing to ${this.location} failed`))), 0));
   }
 
   close(): Promise<void> {

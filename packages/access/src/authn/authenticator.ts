@@ -6,9 +6,7 @@ import type { AuthenticateRequest } from '@vireo/broker';
 import type { Acl } from '../acl.js';
 
 export type AuthnOutcome =
-  | { result: 'allow'; isSuperuser?: boolean; /** per-client rules (a JWT's `acl` claim) */ acl?: Acl }
-  | { result: 'deny'; reason: string }
-  | { result: 'ignore'; reason: string };
+  { result: 'allow'; isSuperuser?: boolean; /** per-client rules (a JWT's `acl` claim) */ acl?: Acl } | { result: 'deny'; reason: string } | { result: 'ignore'; reason: string };
 
 export interface Authenticator {
   /** EMQX's id: `password_based:built_in_database`, `password_based:http`, `jwt`. */

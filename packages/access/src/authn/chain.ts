@@ -93,7 +93,12 @@ async function bootstrap(users: BuiltinUsers, b: { file: string; type: 'plain' |
     const entry =
       b.type === 'plain'
         ? { user_id: id, password: strOf(u.password, b.file, id, 'password'), is_superuser: u.is_superuser === true }
-        : { user_id: id, password_hash: strOf(u.password_hash, b.file, id, 'password_hash'), salt: typeof u.salt === 'string' ? u.salt : '', is_superuser: u.is_superuser === true };
+        : {
+            user_id: id,
+            password_hash: strOf(u.password_hash, b.file, id, 'password_hash'),
+            salt: typeof u.salt === 'string' ? u.salt : '',
+            is_superuser: u.is_superuser === true,
+          };
     try {
       await users.import(entry);
     } catch (err) {

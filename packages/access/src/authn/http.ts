@@ -39,7 +39,12 @@ export class HttpAuthenticator implements Authenticator {
         this.logger.warn({ clientid: req.clientId, url: this.service.url, reason: a.error }, 'HTTP authentication service gave no answer; ignored');
         return { result: 'ignore', reason: 'http_error' };
       }
-      outcome = a.result === 'allow' ? { result: 'allow', isSuperuser: a.isSuperuser } : a.result === 'deny' ? { result: 'deny', reason: 'http_deny' } : { result: 'ignore', reason: 'http_ignore' };
+      outcome =
+        a.result === 'allow'
+          ? { result: 'allow', isSuperuser: a.isSuperuser }
+          : a.result === 'deny'
+            ? { result: 'deny', reason: 'http_deny' }
+            : { result: 'ignore', reason: 'http_ignore' };
     } catch (err) {
       this.logger.warn({ clientid: req.clientId, url: this.service.url, reason: (err as Error).message }, 'HTTP authentication service unreachable; ignored');
       return { result: 'ignore', reason: 'http_error' };

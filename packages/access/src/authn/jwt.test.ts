@@ -21,8 +21,7 @@ const jwt = (key: JwtKey, from: 'password' | 'username' = 'password') => new Jwt
 
 test('jwt: HS256 from a secret (plain or base64), claims, is_superuser, the token in the username', async () => {
   const secret = 'a-long-shared-secret-for-hs256!!';
-  const sign = (claims: Record<string, unknown>, s = secret, alg = 'HS256') =>
-    new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(Buffer.from(s));
+  const sign = (claims: Record<string, unknown>, s = secret, alg = 'HS256') => new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(Buffer.from(s));
   const a = jwt({ kind: 'secret', secret, base64: false });
   assert.deepEqual(await a.authenticate(req('c1', await sign({ client: 'c1' }))), { result: 'allow', isSuperuser: false });
   assert.deepEqual(await a.authenticate(req('c1', await sign({ client: 'c1', is_superuser: true }, secret, 'HS512'))), { result: 'allow', isSuperuser: true });

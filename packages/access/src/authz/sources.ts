@@ -10,8 +10,7 @@ import { BoundedCache } from '../bounded-cache.js';
 import { HttpService, parseAnswer, type HttpServiceOptions } from '../http-request.js';
 
 export type SourceConfig =
-  | { type: 'file'; enable?: boolean; /** reads and compiles the file (throws AclError) */ load: () => Acl }
-  | ({ type: 'http'; enable?: boolean } & HttpServiceOptions);
+  { type: 'file'; enable?: boolean; /** reads and compiles the file (throws AclError) */ load: () => Acl } | ({ type: 'http'; enable?: boolean } & HttpServiceOptions);
 
 export interface FileSource {
   readonly type: 'file';

@@ -65,13 +65,22 @@ test('a PUBLISH before CONNECT closes the connection (protocol_error) without an
 test('PUBLISH QoS 1: routed once and acknowledged; v5 with no subscriber gets PUBACK 0x10', async () => {
   const v4 = await connected();
   v4.ch.onPacket({ cmd: 'publish', topic: 'a/b', payload: Buffer.from('x'), qos: 1, messageId: 5, retain: false, dup: false });
-  assert.deepEqual(v4.ctx.published.map((m) => [m.topic, m.from]), [['a/b', 'dev-1']]);
-  assert.deepEqual(v4.out().map((p) => [p.cmd, p.messageId]), [['puback', 5]]);
+  assert.deepEqual(
+    v4.ctx.published.map((m) => [m.topic, m.from]),
+    [['a/b', 'dev-1']],
+  );
+  assert.deepEqual(
+    v4.out().map((p) => [p.cmd, p.messageId]),
+    [['puback', 5]],
+  );
   const ctx = new FakeContext();
   ctx.matches = 0;
   const v5 = await connected({ v: 5, ctx });
   v5.ch.onPacket({ cmd: 'publish', topic: 'a/b', payload: Buffer.from('x'), qos: 1, messageId: 6, retain: false, dup: false });
-  assert.deepEqual(v5.out().map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode]), [['puback', 0x10]]);
+  assert.deepEqual(
+    v5.out().map((p) => [p.cmd, (p as { reasonCode?: number }).reasonCode]),
+    [['puback', 0x10]],
+  );
 });
 
 test('durable acks: a PUBACK waits for the commit of what the message wrote; later ones queue behind it', async () => {
@@ -88,7 +97,10 @@ test('durable acks: a PUBACK waits for the commit of what the message wrote; lat
   assert.deepEqual(c.out(), [], 'nothing acknowledged before the commit');
   assert.equal(ctx.commits.length, 2);
   for (const [fn, arg] of ctx.commits) fn(arg, true);
-  assert.deepEqual(c.out().map((p) => p.messageId), [1, 2]);
+  assert.deepEqual(
+    c.out().map((p) => p.messageId),
+    [1, 2],
+  );
 });
 
 test('QoS 2 in: PUBREC, a DUP is acknowledged again but routed once, PUBREL gets PUBCOMP', async () => {
@@ -98,32 +110,58 @@ test('QoS 2 in: PUBREC, a DUP is acknowledged again but routed once, PUBREL gets
   c.ch.onPacket({ ...p, dup: true });
   c.ch.onPacket({ cmd: 'pubrel', messageId: 3 });
   assert.equal(c.ctx.published.length, 1);
-  assert.deepEqual(c.out().map((x) => [x.cmd, x.messageId]), [
-    ['pubrec', 3],
-    ['pubrec', 3],
-    ['pubcomp', 3],
-  ]);
+  assert.deepEqual(
+    c.out().map((x) => [x.cmd, x.messageId]),
+    [
+      ['pubrec', 3],
+      ['pubrec', 3],
+      ['pubcomp', 3],
+    ],
+  );
 });
 
 test('topic alias (v5): set, reused with an empty topic; alias 0 is DISCONNECT 0x94', async () => {
   const c = await connected({ v: 5 });
-  const pub = (topic: string, alias: number) => c.ch.onPacket({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: alias } });
+  const pub = (topic: string, alias: number) =>
+    c.ch.onPacket({ cmd: 'publish', topic, payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: alias } });
   pub('a/b', 1);
   pub('', 1);
-  assert.deepEqual(c.ctx.published.map((m) => m.topic), ['a/b', 'a/b']);
+  assert.deepEqual(
+    c.ctx.published.map((m) => m.topic),
+    ['a/b', 'a/b'],
+  );
   pub('c', 0);
-  assert.deepEqual(c.out().map((x) => [x.cmd, (x as { reasonCode?: number }).reasonCode]), [['disconnect', 0x94]]);
+  assert.deepEqual(
+    c.out().map((x) => [x.cmd, (x as { reasonCode?: number }).reasonCode]),
+    [['disconnect', 0x94]],
+  );
   assert.equal(c.conn.closeReason, 'topic_alias_invalid');
 });
 
 test('SUBSCRIBE: SUBACK per filter (an invalid one 0x80), retained messages asked for the granted ones', async () => {
   const c = await connected();
-  c.ch.onPacket({ cmd: 'subscribe', messageId: 9, subscriptions: [{ topic: 'a/+', qos: 2 }, { topic: 'a/#/b', qos: 1 }] });
-  assert.deepEqual(c.out().map((x) => [x.cmd, (x as { granted?: number[] }).granted]), [['suback', [2, 0x80]]]);
-  assert.deepEqual(c.ctx.subscribed.map(([f, o]) => [f, o.qos]), [['a/+', 2]]);
+  c.ch.onPacket({
+    cmd: 'subscribe',
+    messageId: 9,
+    subscriptions: [
+      { topic: 'a/+', qos: 2 },
+      { topic: 'a/#/b', qos: 1 },
+    ],
+  });
+  assert.deepEqual(
+    c.out().map((x) => [x.cmd, (x as { granted?: number[] }).granted]),
+    [['suback', [2, 0x80]]],
+  );
+  assert.deepEqual(
+    c.ctx.subscribed.map(([f, o]) => [f, o.qos]),
+    [['a/+', 2]],
+  );
   assert.deepEqual(c.ctx.retainedAsked, ['a/+']);
   c.ch.onPacket({ cmd: 'unsubscribe', messageId: 10, unsubscriptions: ['a/+'] });
-  assert.deepEqual(c.out().map((x) => [x.cmd, x.messageId]), [['unsuback', 10]]);
+  assert.deepEqual(
+    c.out().map((x) => [x.cmd, x.messageId]),
+    [['unsuback', 10]],
+  );
 });
 
 test('an async authorizer holds later packets: PUBLISH order is kept', async () => {
@@ -136,13 +174,19 @@ test('an async authorizer holds later packets: PUBLISH order is kept', async () 
   release();
   await gate;
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(c.ctx.published.map((m) => m.topic), ['slow', 'fast']);
+  assert.deepEqual(
+    c.ctx.published.map((m) => m.topic),
+    ['slow', 'fast'],
+  );
 });
 
 test('PINGREQ gets PINGRESP; DISCONNECT drops the will, 0x04 (v5) keeps it', async () => {
   const c = await connected({ connect: { will: { topic: 'w', payload: Buffer.from('bye'), qos: 0, retain: false } } });
   c.ch.onPacket({ cmd: 'pingreq' });
-  assert.deepEqual(c.out().map((x) => x.cmd), ['pingresp']);
+  assert.deepEqual(
+    c.out().map((x) => x.cmd),
+    ['pingresp'],
+  );
   assert.ok(c.ch.will);
   c.ch.onPacket({ cmd: 'disconnect' });
   assert.equal(c.ch.will, undefined);

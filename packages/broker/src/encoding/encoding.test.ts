@@ -104,19 +104,41 @@ test('golden bytes: the version 1 layout of a session row and of a session state
     createdAt: 1,
     expiryInterval: 0,
     subscriptions: [],
-    inflight: [{ pid: 2, delivery: { msg: { ...bare, topic: 't', payload: Buffer.from('p'), qos: 1 }, qos: 1, retain: false, subIds: [9], share: undefined }, state: 'pubrel', sentAt: 0 }],
+    inflight: [
+      { pid: 2, delivery: { msg: { ...bare, topic: 't', payload: Buffer.from('p'), qos: 1 }, qos: 1, retain: false, subIds: [9], share: undefined }, state: 'pubrel', sentAt: 0 },
+    ],
     mqueue: [],
     awaitingRel: [[4, 0]],
     nextPacketId: 3,
   };
   assert.equal(
     encodeSessionState(s).toString('hex'),
-    '5301' + '0100000063' + '000000000000f03f' + '00000000' + '03000000' + '00000000' +
+    '5301' +
+      '0100000063' +
+      '000000000000f03f' +
+      '00000000' +
+      '03000000' +
+      '00000000' +
       // inflight: 1 × (u16 pid 2 | u8 pubrel | f64 0 | delivery: tag 2, qos 1 | hasSubIds, [9], message: tag 1, qos 1, ts 5, exp 0, "t", "", "p")
-      '01000000' + '0200' + '01' + '0000000000000000' + '02' + '11' + '01000000' + '09000000' +
-      '01' + '01' + '0000000000001440' + '0000000000000000' + '0100000074' + '00000000' + '0100000070' +
+      '01000000' +
+      '0200' +
+      '01' +
+      '0000000000000000' +
+      '02' +
+      '11' +
+      '01000000' +
+      '09000000' +
+      '01' +
+      '01' +
+      '0000000000001440' +
+      '0000000000000000' +
+      '0100000074' +
+      '00000000' +
+      '0100000070' +
       '00000000' + // mqueue
-      '01000000' + '0400' + '0000000000000000' + // awaitingRel
+      '01000000' +
+      '0400' +
+      '0000000000000000' + // awaitingRel
       '00000000', // extensions
   );
 });
@@ -124,11 +146,14 @@ test('golden bytes: the version 1 layout of a session row and of a session state
 test('a newer version is refused with a clear error; a writer can be asked for the versions it supports only', () => {
   const bytes = encodeSessionState(state);
   bytes[1] = ENCODING_VERSION + 1;
-  assert.throws(() => decodeSessionState(bytes), (err: unknown) => {
-    assert.ok(err instanceof EncodingVersionError);
-    assert.match(err.message, new RegExp(`session state encoding version ${ENCODING_VERSION + 1} is newer than this node reads \\(1\\.\\.${ENCODING_VERSION}\\)`));
-    return true;
-  });
+  assert.throws(
+    () => decodeSessionState(bytes),
+    (err: unknown) => {
+      assert.ok(err instanceof EncodingVersionError);
+      assert.match(err.message, new RegExp(`session state encoding version ${ENCODING_VERSION + 1} is newer than this node reads \\(1\\.\\.${ENCODING_VERSION}\\)`));
+      return true;
+    },
+  );
   assert.throws(() => encodeSessionState(state, ENCODING_VERSION + 1), EncodingVersionError);
   assert.throws(() => decodeSessionState(encodeDeliveryList([])), /not a session state record/);
 });

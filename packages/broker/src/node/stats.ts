@@ -29,7 +29,23 @@ export class Stats {
   readonly packetsSent: Record<PacketType, number> = packetCounts();
 }
 
-export const PACKET_TYPES = ['connect', 'connack', 'publish', 'puback', 'pubrec', 'pubrel', 'pubcomp', 'subscribe', 'suback', 'unsubscribe', 'unsuback', 'pingreq', 'pingresp', 'disconnect', 'auth'] as const;
+export const PACKET_TYPES = [
+  'connect',
+  'connack',
+  'publish',
+  'puback',
+  'pubrec',
+  'pubrel',
+  'pubcomp',
+  'subscribe',
+  'suback',
+  'unsubscribe',
+  'unsuback',
+  'pingreq',
+  'pingresp',
+  'disconnect',
+  'auth',
+] as const;
 export type PacketType = (typeof PACKET_TYPES)[number];
 
 function packetCounts(): Record<PacketType, number> {

@@ -13,19 +13,31 @@ const all = () => true;
 test('round_robin: each publisher walks the members with its own counter', () => {
   const g = group('a', 'b', 'c');
   const rr = { value: 0 };
-  assert.deepEqual([1, 2, 3, 4].map(() => g.pick('round_robin', rr, 'p', 't/1', all)), ['a', 'b', 'c', 'a']);
+  assert.deepEqual(
+    [1, 2, 3, 4].map(() => g.pick('round_robin', rr, 'p', 't/1', all)),
+    ['a', 'b', 'c', 'a'],
+  );
   assert.equal(g.pick('round_robin', { value: 0 }, 'q', 't/1', all), 'a', 'another publisher starts at the first member');
 });
 
 test('round_robin_per_group: one counter for the group, whatever the publisher', () => {
   const g = group('a', 'b');
-  assert.deepEqual(['p', 'q', 'r'].map((p) => g.pick('round_robin_per_group', { value: 0 }, p, 't', all)), ['a', 'b', 'a']);
+  assert.deepEqual(
+    ['p', 'q', 'r'].map((p) => g.pick('round_robin_per_group', { value: 0 }, p, 't', all)),
+    ['a', 'b', 'a'],
+  );
 });
 
 test('members that are not usable are skipped; none usable gives undefined', () => {
   const g = group('a', 'b', 'c');
-  assert.equal(g.pick('round_robin', { value: 0 }, 'p', 't', (id) => id !== 'a'), 'b');
-  assert.equal(g.pick('random', { value: 0 }, 'p', 't', () => false), undefined);
+  assert.equal(
+    g.pick('round_robin', { value: 0 }, 'p', 't', (id) => id !== 'a'),
+    'b',
+  );
+  assert.equal(
+    g.pick('random', { value: 0 }, 'p', 't', () => false),
+    undefined,
+  );
 });
 
 test('sticky keeps its member while usable; hash_clientid and hash_topic are stable', () => {

@@ -41,13 +41,7 @@ export class SharedGroup {
    * Picks the member for one message. `usable` says whether a member can take it now
    * (connected, not excluded); members that can't are skipped while any usable one exists.
    */
-  pick(
-    strategy: SharedStrategy,
-    rr: { value: number },
-    publisher: string,
-    topic: string,
-    usable: (clientId: string) => boolean,
-  ): string | undefined {
+  pick(strategy: SharedStrategy, rr: { value: number }, publisher: string, topic: string, usable: (clientId: string) => boolean): string | undefined {
     const n = this.order.length;
     if (n === 0) return undefined;
     let start: number;

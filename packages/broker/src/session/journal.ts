@@ -94,13 +94,7 @@ export class StoreJournal implements SessionJournal {
  * their packet ids and QoS 2 phase (resent with DUP when the client reconnects), incoming QoS 2
  * ids awaiting PUBREL. Subscriptions are the caller's (they also make routes).
  */
-export function sessionFromStore(
-  p: PersistedSession,
-  index: StoredIndex,
-  limits: SessionLimits,
-  events: SessionEvents,
-  journal: StoreJournal,
-): Session {
+export function sessionFromStore(p: PersistedSession, index: StoredIndex, limits: SessionLimits, events: SessionEvents, journal: StoreJournal): Session {
   const inflight: InflightEntry[] = [];
   const mqueue: Delivery[] = [];
   let maxPid = 0;

@@ -4,7 +4,14 @@ import { FakeOutlet, message, newSession, recordingEvents } from '../testing/fak
 import { Session } from './session.js';
 import type { Delivery } from './types.js';
 
-const d = (topic: string, qos: 0 | 1 | 2 = 1, extra: Partial<Delivery> = {}): Delivery => ({ msg: message(topic, qos), qos, retain: false, subIds: undefined, share: undefined, ...extra });
+const d = (topic: string, qos: 0 | 1 | 2 = 1, extra: Partial<Delivery> = {}): Delivery => ({
+  msg: message(topic, qos),
+  qos,
+  retain: false,
+  subIds: undefined,
+  share: undefined,
+  ...extra,
+});
 
 test('connected: QoS 0 goes out at once; QoS 1 takes a packet id and waits in the inflight window', () => {
   const ev = recordingEvents();
@@ -30,13 +37,22 @@ test('the window is the smaller of max_inflight and the client Receive Maximum; 
   const out = new FakeOutlet(2);
   s.attach(out, 0);
   for (const t of ['1', '2', '3', '4']) s.deliver(d(t));
-  assert.deepEqual(out.sent.map((x) => x.topic), ['1', '2']);
+  assert.deepEqual(
+    out.sent.map((x) => x.topic),
+    ['1', '2'],
+  );
   assert.equal(s.mqueue.length, 2);
   s.puback(out.sent[0].pid);
-  assert.deepEqual(out.sent.map((x) => x.topic), ['1', '2', '3']);
+  assert.deepEqual(
+    out.sent.map((x) => x.topic),
+    ['1', '2', '3'],
+  );
   s.puback(out.sent[1].pid);
   s.puback(out.sent[2].pid);
-  assert.deepEqual(out.sent.map((x) => x.topic), ['1', '2', '3', '4']);
+  assert.deepEqual(
+    out.sent.map((x) => x.topic),
+    ['1', '2', '3', '4'],
+  );
   assert.equal(s.mqueue.length, 0);
 });
 
@@ -46,7 +62,10 @@ test('offline: messages queue up to max_mqueue_len, the oldest dropped as queue_
   s.deliver(d('1'));
   s.deliver(d('2'));
   s.deliver(d('3'));
-  assert.deepEqual(s.mqueue.toArray().map((x) => x.msg.topic), ['2', '3']);
+  assert.deepEqual(
+    s.mqueue.toArray().map((x) => x.msg.topic),
+    ['2', '3'],
+  );
   assert.deepEqual(ev.drops, [['1', 'queue_full']]);
   const ev2 = recordingEvents();
   const noQos0 = newSession('c2', { mqueueStoreQos0: false }, ev2);
@@ -97,16 +116,22 @@ test('reconnect: inflight messages are resent with DUP, up to the new Receive Ma
   s.detach();
   const again = new FakeOutlet(2);
   s.attach(again, 0);
-  assert.deepEqual(again.sent.map((x) => [x.topic, x.dup]), [
-    ['1', true],
-    ['2', true],
-  ]);
+  assert.deepEqual(
+    again.sent.map((x) => [x.topic, x.dup]),
+    [
+      ['1', true],
+      ['2', true],
+    ],
+  );
   s.puback(again.sent[0].pid);
-  assert.deepEqual(again.sent.map((x) => [x.topic, x.dup]), [
-    ['1', true],
-    ['2', true],
-    ['3', true],
-  ]);
+  assert.deepEqual(
+    again.sent.map((x) => [x.topic, x.dup]),
+    [
+      ['1', true],
+      ['2', true],
+      ['3', true],
+    ],
+  );
 });
 
 test('takeShared hands back unacknowledged shared deliveries; pending lists what is undelivered', () => {
@@ -116,9 +141,18 @@ test('takeShared hands back unacknowledged shared deliveries; pending lists what
   s.deliver(d('s1', 1, { share: 'g/t' }));
   s.deliver(d('p1', 1));
   s.deliver(d('s2', 1, { share: 'g/t' }));
-  assert.deepEqual(s.pending().map((x) => x.msg.topic), ['s1', 'p1', 's2']);
-  assert.deepEqual(s.takeShared().map((x) => x.msg.topic), ['s1', 's2']);
-  assert.deepEqual(s.pending().map((x) => x.msg.topic), ['p1']);
+  assert.deepEqual(
+    s.pending().map((x) => x.msg.topic),
+    ['s1', 'p1', 's2'],
+  );
+  assert.deepEqual(
+    s.takeShared().map((x) => x.msg.topic),
+    ['s1', 's2'],
+  );
+  assert.deepEqual(
+    s.pending().map((x) => x.msg.topic),
+    ['p1'],
+  );
 });
 
 test('export/import keeps subscriptions, inflight, queue, awaiting-PUBREL ids and the next packet id', () => {
@@ -133,14 +167,20 @@ test('export/import keeps subscriptions, inflight, queue, awaiting-PUBREL ids an
   const copy = Session.import(s.export(), { maxInflight: 32, maxMqueueLen: 1000, mqueueStoreQos0: true }, recordingEvents());
   assert.deepEqual([...copy.subscriptions.keys()], ['a/#']);
   assert.deepEqual([...copy.inflight.keys()], [1]);
-  assert.deepEqual(copy.mqueue.toArray().map((x) => x.msg.topic), ['2']);
+  assert.deepEqual(
+    copy.mqueue.toArray().map((x) => x.msg.topic),
+    ['2'],
+  );
   assert.deepEqual([...copy.awaitingRel], [[9, 123]]);
   const out2 = new FakeOutlet();
   copy.attach(out2, 0);
-  assert.deepEqual(out2.sent.map((x) => [x.topic, x.pid, x.dup]), [
-    ['1', 1, true],
-    ['2', 2, false],
-  ]);
+  assert.deepEqual(
+    out2.sent.map((x) => [x.topic, x.pid, x.dup]),
+    [
+      ['1', 1, true],
+      ['2', 2, false],
+    ],
+  );
 });
 
 test('dropExpired removes expired queued messages (expired), not the others', () => {
@@ -150,6 +190,9 @@ test('dropExpired removes expired queued messages (expired), not the others', ()
   s.deliver({ ...d('old'), msg: message('old', 1, { expiresAt: now - 1 }) });
   s.deliver(d('fresh'));
   assert.equal(s.dropExpired(now), 1);
-  assert.deepEqual(s.mqueue.toArray().map((x) => x.msg.topic), ['fresh']);
+  assert.deepEqual(
+    s.mqueue.toArray().map((x) => x.msg.topic),
+    ['fresh'],
+  );
   assert.deepEqual(ev.drops, [['old', 'expired']]);
 });

@@ -87,4 +87,3 @@ export interface SessionJournal {
   /** An incoming QoS 2 packet id awaits PUBREL (`at` set) or no longer does. */
   awaitingRel(s: SessionRef, pid: number, at: number | undefined): void;
 }
-

@@ -65,12 +65,7 @@ function onRawClose(this: Counted): void {
  * `maxPacketSize` bounds a WebSocket message too (one may carry several MQTT packets, hence the
  * room above it): a larger one is refused on its frame header (1009), not buffered whole.
  */
-export async function startListener(
-  opts: ListenerOptions,
-  onConnection: OnConnection,
-  maxPacketSize = 1024 * 1024,
-  onTlsFailure?: OnTlsError,
-): Promise<RunningListener> {
+export async function startListener(opts: ListenerOptions, onConnection: OnConnection, maxPacketSize = 1024 * 1024, onTlsFailure?: OnTlsError): Promise<RunningListener> {
   // a failed handshake (bad or missing client certificate, plain TCP on a TLS port) is the
   // client's problem: report it, keep serving
   const onTlsError = (err: Error, socket: tls.TLSSocket) => {

@@ -61,7 +61,8 @@ function parse(b: Buffer): { source: ProxySource; length: number } | undefined {
   if (parts[1] === 'UNKNOWN') return { source: undefined, length: end + 2 };
   const [, proto, src, , sport] = parts;
   const port = Number(sport);
-  if (parts.length !== 6 || (proto !== 'TCP4' && proto !== 'TCP6') || !src || !(port >= 0 && port <= 65535) || !/^\d+$/.test(sport ?? '')) throw new ProxyHeaderError('bad PROXY v1 header');
+  if (parts.length !== 6 || (proto !== 'TCP4' && proto !== 'TCP6') || !src || !(port >= 0 && port <= 65535) || !/^\d+$/.test(sport ?? ''))
+    throw new ProxyHeaderError('bad PROXY v1 header');
   return { source: `${src}:${port}`, length: end + 2 };
 }
 

@@ -59,7 +59,10 @@ test('well-formed packets pass: CONNECT, PUBLISH, SUBSCRIBE, PUBACK', () => {
   const pub = encode({ cmd: 'publish', topic: 'a/b', payload: Buffer.from('hi'), qos: 1, messageId: 7, retain: false, dup: false }, { protocolVersion: 4 });
   const { packets, errors } = parse([...connect('dev-1'), ...pub, 0x82, 6, 0, 1, ...str('a'), 1, 0x40, 2, 0, 7]);
   assert.deepEqual(errors, []);
-  assert.deepEqual(packets.map((p) => p.cmd), ['connect', 'publish', 'subscribe', 'puback']);
+  assert.deepEqual(
+    packets.map((p) => p.cmd),
+    ['connect', 'publish', 'subscribe', 'puback'],
+  );
   assert.equal((packets[1] as { topic: string }).topic, 'a/b');
 });
 

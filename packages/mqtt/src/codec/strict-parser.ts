@@ -59,8 +59,22 @@ interface ParserInternals {
 }
 
 const CODES: Record<string, number> = {
-  reserved: 0, connect: 1, connack: 2, publish: 3, puback: 4, pubrec: 5, pubrel: 6, pubcomp: 7, subscribe: 8,
-  suback: 9, unsubscribe: 10, unsuback: 11, pingreq: 12, pingresp: 13, disconnect: 14, auth: 15,
+  reserved: 0,
+  connect: 1,
+  connack: 2,
+  publish: 3,
+  puback: 4,
+  pubrec: 5,
+  pubrel: 6,
+  pubcomp: 7,
+  subscribe: 8,
+  suback: 9,
+  unsubscribe: 10,
+  unsuback: 11,
+  pingreq: 12,
+  pingresp: 13,
+  disconnect: 14,
+  auth: 15,
 };
 
 // The checks are shared functions installed on each parser (no closure per connection: a
@@ -106,7 +120,8 @@ function strictParsePayload(this: ParserInternals): boolean {
   else if (pk.cmd === 'subscribe' && pk.subscriptions?.length === 0) this._emitError(new ProtocolViolation('SUBSCRIBE with no topic filter'));
   else if (pk.cmd === 'unsubscribe' && pk.unsubscriptions?.length === 0) this._emitError(new ProtocolViolation('UNSUBSCRIBE with no topic filter'));
   else if (pk.cmd === 'subscribe' && pk.properties?.subscriptionIdentifier === 0) this._emitError(new ProtocolViolation('Subscription Identifier 0'));
-  else if (pk.cmd === 'publish' && pk.properties?.subscriptionIdentifier !== undefined) this._emitError(new ProtocolViolation('PUBLISH from a client with a Subscription Identifier'));
+  else if (pk.cmd === 'publish' && pk.properties?.subscriptionIdentifier !== undefined)
+    this._emitError(new ProtocolViolation('PUBLISH from a client with a Subscription Identifier'));
   return done;
 }
 

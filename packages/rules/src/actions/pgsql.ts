@@ -136,7 +136,13 @@ export class PgSink extends Sink<unknown[]> {
   private readonly single: Prepared;
   private readonly insert: { prefix: string; tuple: string; suffix: string; width: number } | undefined;
 
-  constructor(id: string, private readonly pg: PgConnector, sql: string, options: SinkOptions, logger: Logger) {
+  constructor(
+    id: string,
+    private readonly pg: PgConnector,
+    sql: string,
+    options: SinkOptions,
+    logger: Logger,
+  ) {
     super(id, pg, options, logger);
     this.single = prepare(sql);
     const parts = splitInsert(sql);

@@ -78,7 +78,13 @@ const isReplyError = (err: Error) => err.name === 'ReplyError';
 export class RedisSink extends Sink<string[]> {
   private readonly template: Template[];
 
-  constructor(id: string, private readonly redis: RedisConnector, commandTemplate: readonly string[], options: SinkOptions, logger: Logger) {
+  constructor(
+    id: string,
+    private readonly redis: RedisConnector,
+    commandTemplate: readonly string[],
+    options: SinkOptions,
+    logger: Logger,
+  ) {
     super(id, redis, options, logger);
     if (commandTemplate.length === 0) throw new Error('command_template is empty');
     this.template = commandTemplate.map((t) => compileTemplate(t));

@@ -114,7 +114,10 @@ export abstract class Sink<T> implements RuleAction {
       const now = Date.now();
       if (now - this.lastDropLog > 1000) {
         this.lastDropLog = now;
-        this.logger.warn({ action: this.id, rule_id: ruleId, max_buffer_bytes: this.options.maxBufferBytes, dropped: this.stats.dropped, status: this.status }, 'Action buffer full, output dropped');
+        this.logger.warn(
+          { action: this.id, rule_id: ruleId, max_buffer_bytes: this.options.maxBufferBytes, dropped: this.stats.dropped, status: this.status },
+          'Action buffer full, output dropped',
+        );
       }
       return;
     }

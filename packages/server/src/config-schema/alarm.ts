@@ -10,7 +10,8 @@ export const alarmSchema = {
   actions: list({
     default: [...ALARM_ACTIONS],
     item: 'string',
-    description: 'What an alarm change does: `log` (a warning when raised, info when cleared) and `publish` (`$SYS/brokers/<node>/alarms/activate|deactivate`, JSON). It is listed by `GET /api/v5/alarms` either way.',
+    description:
+      'What an alarm change does: `log` (a warning when raised, info when cleared) and `publish` (`$SYS/brokers/<node>/alarms/activate|deactivate`, JSON). It is listed by `GET /api/v5/alarms` either way.',
   }),
   size_limit: int({
     default: 1000,

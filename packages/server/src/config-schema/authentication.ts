@@ -18,14 +18,19 @@ const builtInDatabase = {
         'Hash for passwords set from now on: `pbkdf2` (slow on purpose, computed off the event loop) or salted `sha256`/`sha512` (fast, EMQX-compatible). Each user keeps the algorithm it was set with; unknown users are checked against a hash made with this one.',
     }),
     mac_fun: oneOf({ default: 'sha256', values: ['sha256', 'sha512'], description: 'For `pbkdf2`: the HMAC hash.' }),
-    iterations: int({ default: 4096, min: 1, max: 10_000_000, description: 'For `pbkdf2`: iterations (each CONNECT of a user costs this many HMACs on the thread pool; see docs/security.md for the choice).' }),
+    iterations: int({
+      default: 4096,
+      min: 1,
+      max: 10_000_000,
+      description: 'For `pbkdf2`: iterations (each CONNECT of a user costs this many HMACs on the thread pool; see docs/security.md for the choice).',
+    }),
     dk_length: int({ default: 32, min: 16, max: 128, description: 'For `pbkdf2`: derived key length in bytes.' }),
     salt_position: oneOf({ default: 'suffix', values: ['prefix', 'suffix'], description: 'For `sha256`/`sha512`: the salt before or after the password.' }),
   },
   bootstrap_file: optionalStr({
     default: undefined,
     docDefault: 'none',
-    description: 'Users added at start when they do not exist yet (EMQX\'s CSV `user_id,password,is_superuser` or a JSON list); users that exist are left as they are.',
+    description: "Users added at start when they do not exist yet (EMQX's CSV `user_id,password,is_superuser` or a JSON list); users that exist are left as they are.",
   }),
   bootstrap_type: oneOf({
     default: 'plain',
@@ -47,10 +52,19 @@ const http = {
     default: { username: '${username}', password: '${password}' },
     description: `Request fields (JSON body for \`post\`, query for \`get\`). ${TEMPLATE}`,
   }),
-  request_timeout: duration({ default: 5000, min: 10, max: 300_000, description: 'A request that takes longer counts as `ignore` (the next authenticator decides) and is logged.' }),
+  request_timeout: duration({
+    default: 5000,
+    min: 10,
+    max: 300_000,
+    description: 'A request that takes longer counts as `ignore` (the next authenticator decides) and is logged.',
+  }),
   pool_size: int({ default: 8, min: 1, max: 1024, description: 'Kept-alive connections to the service.' }),
   cache: {
-    enable: bool({ default: false, description: 'Remember `allow` answers (by everything the request is made of, the password included) for `ttl`, so reconnect storms do not reach the service. A password changed at the service then takes up to `ttl` to apply.' }),
+    enable: bool({
+      default: false,
+      description:
+        'Remember `allow` answers (by everything the request is made of, the password included) for `ttl`, so reconnect storms do not reach the service. A password changed at the service then takes up to `ttl` to apply.',
+    }),
     max_size: int({ default: 100_000, min: 1, max: 10_000_000, description: 'Answers kept; the oldest go first.' }),
     ttl: duration({ default: 60_000, min: 1000, max: 86_400_000, description: 'How long an answer is kept.' }),
   },
@@ -60,7 +74,11 @@ const jwt = {
   enable,
   from: oneOf({ default: 'password', values: ['password', 'username'], description: 'CONNECT field that carries the token.' }),
   use_jwks: bool({ default: false, description: 'Take the keys from a JWKS `endpoint` (refreshed in the background) instead of `secret` / `public_key`.' }),
-  algorithm: oneOf({ default: 'hmac-based', values: ['hmac-based', 'public-key'], description: 'Without JWKS: `hmac-based` (HS256/384/512 with `secret`) or `public-key` (RS256/ES256… with `public_key`).' }),
+  algorithm: oneOf({
+    default: 'hmac-based',
+    values: ['hmac-based', 'public-key'],
+    description: 'Without JWKS: `hmac-based` (HS256/384/512 with `secret`) or `public-key` (RS256/ES256… with `public_key`).',
+  }),
   secret: optionalStr({ default: undefined, docDefault: 'none', description: 'For `hmac-based`: the shared secret.' }),
   secret_base64_encoded: bool({ default: false, description: 'For `hmac-based`: `secret` is base64.' }),
   public_key: optionalStr({ default: undefined, docDefault: 'none', description: 'For `public-key`: a PEM key, or the path of a PEM file.' }),
@@ -70,12 +88,15 @@ const jwt = {
     default: {},
     description: 'Claims that must equal these values (templates `${clientid}`, `${username}`), e.g. `{sub: "${clientid}"}`. `exp` and `nbf` are always checked.',
   }),
-  acl_claim_name: str({ default: 'acl', description: 'Claim with per-client rules (EMQX\'s form: a list of `{permission, action, topic}`, or `{pub, sub, all}`), checked before the authorization sources.' }),
+  acl_claim_name: str({
+    default: 'acl',
+    description: "Claim with per-client rules (EMQX's form: a list of `{permission, action, topic}`, or `{pub, sub, all}`), checked before the authorization sources.",
+  }),
 } as const satisfies SchemaNode;
 
 export const authenticationSchema = variants({
   description:
-    'EMQX 5\'s ordered list of authenticators, each `{mechanism, backend, …}`. A CONNECT goes down the list: an authenticator that knows the client allows or denies it, one that does not (no such user, no token, the service said `ignore`) passes it on; a client every authenticator passes on is refused. An empty list (the default) lets every client in, logged at warn at start. Through the environment: `VIREO_AUTHENTICATION=\'[{mechanism: password_based, backend: built_in_database}]\'`.',
+    "EMQX 5's ordered list of authenticators, each `{mechanism, backend, …}`. A CONNECT goes down the list: an authenticator that knows the client allows or denies it, one that does not (no such user, no token, the service said `ignore`) passes it on; a client every authenticator passes on is refused. An empty list (the default) lets every client in, logged at warn at start. Through the environment: `VIREO_AUTHENTICATION='[{mechanism: password_based, backend: built_in_database}]'`.",
   itemName: 'authenticator',
   tagKeys: ['mechanism', 'backend'],
   variants: {

@@ -17,7 +17,7 @@ export const authorizationSchema = {
   }),
   sources: variants({
     description:
-      'EMQX 5\'s ordered list of sources, each `{type: file, path}` or `{type: http, url, …}`. Each PUBLISH and SUBSCRIBE goes down the list until a source allows or denies it; after the last, `no_match` decides. Empty (the default): no check at all. Through the environment: `VIREO_AUTHORIZATION__SOURCES=\'[{type: file, path: /etc/vireo/acl.yaml}]\'`.',
+      "EMQX 5's ordered list of sources, each `{type: file, path}` or `{type: http, url, …}`. Each PUBLISH and SUBSCRIBE goes down the list until a source allows or denies it; after the last, `no_match` decides. Empty (the default): no check at all. Through the environment: `VIREO_AUTHORIZATION__SOURCES='[{type: file, path: /etc/vireo/acl.yaml}]'`.",
     itemName: 'source',
     tagKeys: ['type'],
     variants: {
@@ -48,7 +48,11 @@ export const authorizationSchema = {
     },
   }),
   cache: {
-    enable: bool({ default: true, description: 'Remember each client\'s decisions (EMQX\'s authorization cache), so a source is asked once per topic and action. Cleared when the client disconnects or the rules are reloaded.' }),
+    enable: bool({
+      default: true,
+      description:
+        "Remember each client's decisions (EMQX's authorization cache), so a source is asked once per topic and action. Cleared when the client disconnects or the rules are reloaded.",
+    }),
     max_size: int({ default: 32, min: 1, max: 1_048_576, description: 'Decisions kept per client; the oldest go first.' }),
     ttl: duration({ default: 60_000, min: 1000, max: 86_400_000, description: 'How long a decision is kept.' }),
   },

@@ -10,14 +10,14 @@ export const clusterSchema = {
     default: 'manual',
     values: ['manual', 'static', 'mcast', 'dns', 'etcd', 'k8s'],
     description:
-      'How this node finds its peers: `manual` (no discovery: the node runs alone, with its cluster port open, until `vireo ctl cluster join` makes it join another node\'s cluster; the peers it joined are kept in `node.data_dir`/cluster.json and rejoined after a restart), `static` (seed list), `etcd` (nodes register under a prefix), `dns` (A, AAAA or SRV records), `k8s` (endpoints of a Service), `mcast` (UDP multicast announcements).',
+      "How this node finds its peers: `manual` (no discovery: the node runs alone, with its cluster port open, until `vireo ctl cluster join` makes it join another node's cluster; the peers it joined are kept in `node.data_dir`/cluster.json and rejoined after a restart), `static` (seed list), `etcd` (nodes register under a prefix), `dns` (A, AAAA or SRV records), `k8s` (endpoints of a Service), `mcast` (UDP multicast announcements).",
   }),
   static: {
     seeds: list({
       default: [],
       item: 'address',
       description:
-        'Peer cluster addresses `host:port` (their `cluster.rpc.bind` port) for the `static` strategy; this node\'s own address may be listed too. Retried every 2 s, so nodes may start in any order.',
+        "Peer cluster addresses `host:port` (their `cluster.rpc.bind` port) for the `static` strategy; this node's own address may be listed too. Retried every 2 s, so nodes may start in any order.",
     }),
   },
   rpc: {
@@ -31,7 +31,7 @@ export const clusterSchema = {
       min: 100,
       max: 300_000,
       description:
-        'How long the HTTP API waits for each other node\'s part of a cluster-wide answer (clients, subscriptions, kick, stats, metrics, trace). A node that does not answer in time is left out and named in the answer\'s `errors`.',
+        "How long the HTTP API waits for each other node's part of a cluster-wide answer (clients, subscriptions, kick, stats, metrics, trace). A node that does not answer in time is left out and named in the answer's `errors`.",
     }),
     max_frame_size: bytesize({
       default: 2 * 1024 * 1024,
@@ -44,18 +44,19 @@ export const clusterSchema = {
       default: 'tcp',
       values: ['tcp', 'ssl'],
       description:
-        '`ssl`: mutual TLS on the gRPC port (EMQX\'s `rpc.driver`): each node presents `certfile` and accepts only peers whose certificate chains to `cacertfile`, both ways; the cookie handshake still runs inside. Every node of a cluster must use the same driver.',
+        "`ssl`: mutual TLS on the gRPC port (EMQX's `rpc.driver`): each node presents `certfile` and accepts only peers whose certificate chains to `cacertfile`, both ways; the cookie handshake still runs inside. Every node of a cluster must use the same driver.",
     }),
     certfile: optionalStr({
       default: undefined,
       docDefault: 'none',
-      description: 'With `driver = ssl`: PEM file with this node\'s certificate (and chain). It must name (SAN) the host peers dial: the `cluster.rpc.bind` host, or the host of `node.name`.',
+      description:
+        "With `driver = ssl`: PEM file with this node's certificate (and chain). It must name (SAN) the host peers dial: the `cluster.rpc.bind` host, or the host of `node.name`.",
     }),
     keyfile: optionalStr({ default: undefined, docDefault: 'none', description: 'With `driver = ssl`: PEM file with the private key of `certfile`.' }),
     cacertfile: optionalStr({
       default: undefined,
       docDefault: 'none',
-      description: 'With `driver = ssl`: PEM file with the CA certificates every peer\'s certificate must chain to.',
+      description: "With `driver = ssl`: PEM file with the CA certificates every peer's certificate must chain to.",
     }),
   },
   etcd: {
@@ -66,14 +67,14 @@ export const clusterSchema = {
     }),
     prefix: str({
       default: 'vireocl',
-      description: 'Key prefix under which nodes register in etcd: `<prefix>/nodes/<node.name>` = the node\'s cluster address.',
+      description: "Key prefix under which nodes register in etcd: `<prefix>/nodes/<node.name>` = the node's cluster address.",
       check: (v) => (v.length > 0 ? undefined : 'a non-empty prefix'),
     }),
     node_ttl: duration({
       default: 60_000,
       min: 1000,
       max: 2 ** 31 - 1,
-      description: 'TTL of the etcd lease behind this node\'s key; the key vanishes this long after the node dies.',
+      description: "TTL of the etcd lease behind this node's key; the key vanishes this long after the node dies.",
     }),
   },
   dns: {
@@ -89,14 +90,14 @@ export const clusterSchema = {
     }),
     resolver: str({
       default: '',
-      description: 'DNS server to ask, `host:port`; empty asks the system\'s resolvers.',
+      description: "DNS server to ask, `host:port`; empty asks the system's resolvers.",
       check: (v) => (v === '' || isAddress(v) ? undefined : 'empty or a host:port address'),
     }),
   },
   k8s: {
     apiserver: str({
       default: 'https://kubernetes.default.svc:443',
-      description: 'Kubernetes API server URL, for the `k8s` strategy (authenticated with the pod\'s service-account token).',
+      description: "Kubernetes API server URL, for the `k8s` strategy (authenticated with the pod's service-account token).",
       check: (v) => (isHttpUrl(v) ? undefined : 'an http(s) URL'),
     }),
     service_name: str({
@@ -108,11 +109,11 @@ export const clusterSchema = {
       default: 'ip',
       values: ['ip', 'dns', 'hostname'],
       description:
-        'How peers are dialled: `ip` (pod IP), `dns` (`<ip-with-dashes>.<namespace>.pod.<suffix>`) or `hostname` (`<hostname>.<service>.<namespace>.svc.<suffix>`), always on this node\'s `cluster.rpc.bind` port.',
+        "How peers are dialled: `ip` (pod IP), `dns` (`<ip-with-dashes>.<namespace>.pod.<suffix>`) or `hostname` (`<hostname>.<service>.<namespace>.svc.<suffix>`), always on this node's `cluster.rpc.bind` port.",
     }),
     suffix: str({
       default: 'cluster.local',
-      description: 'The cluster\'s DNS domain, for address types `dns` and `hostname`.',
+      description: "The cluster's DNS domain, for address types `dns` and `hostname`.",
       check: (v) => (v.length > 0 ? undefined : 'a DNS domain'),
     }),
     token_file: str({
@@ -121,7 +122,7 @@ export const clusterSchema = {
     }),
     ca_file: str({
       default: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
-      description: 'CA certificate the API server\'s certificate is checked against.',
+      description: "CA certificate the API server's certificate is checked against.",
     }),
   },
   mcast: {

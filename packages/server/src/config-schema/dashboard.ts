@@ -16,10 +16,10 @@ export const dashboardSchema = {
       bind: bind({
         default: { host: '0.0.0.0', port: 0 },
         description:
-          'Address of the same API over HTTPS (EMQX\'s `dashboard.listeners.https`), e.g. `0.0.0.0:18084`; port 0 (the default) disables it. Needs `ssl_options.certfile` and `keyfile`. With HTTPS on, set `dashboard.listeners.http.bind` to 0 (or to 127.0.0.1 for local probes) so that API keys never cross the network in clear.',
+          "Address of the same API over HTTPS (EMQX's `dashboard.listeners.https`), e.g. `0.0.0.0:18084`; port 0 (the default) disables it. Needs `ssl_options.certfile` and `keyfile`. With HTTPS on, set `dashboard.listeners.http.bind` to 0 (or to 127.0.0.1 for local probes) so that API keys never cross the network in clear.",
       }),
       ssl_options: {
-        certfile: optionalStr({ default: undefined, docDefault: 'none', description: 'PEM file with the HTTPS listener\'s certificate (and chain).' }),
+        certfile: optionalStr({ default: undefined, docDefault: 'none', description: "PEM file with the HTTPS listener's certificate (and chain)." }),
         keyfile: optionalStr({ default: undefined, docDefault: 'none', description: 'PEM file with the private key of `certfile`.' }),
       },
     },
@@ -51,6 +51,7 @@ export const dashboardSchema = {
     default: 10_000,
     min: 1000,
     max: 60_000,
-    description: 'How often each node samples its counters for the dashboard\'s charts (`GET /api/v5/monitor`); the last hour is kept, in the data dir too (one row per sample), so the charts survive a restart.',
+    description:
+      "How often each node samples its counters for the dashboard's charts (`GET /api/v5/monitor`); the last hour is kept, in the data dir too (one row per sample), so the charts survive a restart.",
   }),
 } as const satisfies SchemaNode;

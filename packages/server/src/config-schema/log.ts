@@ -7,8 +7,7 @@ export const logSchema = {
   level: oneOf({
     default: 'info',
     values: ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'],
-    description:
-      'Least severe level logged (EMQX/syslog names; `notice` logs as info, `critical` and above as fatal).',
+    description: 'Least severe level logged (EMQX/syslog names; `notice` logs as info, `critical` and above as fatal).',
   }),
   format: oneOf({
     default: 'auto',

@@ -28,12 +28,12 @@ export const mqttSchema = {
     default: 'disabled',
     values: ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'],
     description:
-      'TLS listeners with client certificates: take the username from the certificate (EMQX\'s): its subject `cn`, its `dn` (`CN=…,O=…`), the DER in base64 (`crt`), the `pem`, or the `md5` of the DER in hex. Authentication and ACL rules then see that name, whatever the CONNECT said. A client without a certificate keeps its own.',
+      "TLS listeners with client certificates: take the username from the certificate (EMQX's): its subject `cn`, its `dn` (`CN=…,O=…`), the DER in base64 (`crt`), the `pem`, or the `md5` of the DER in hex. Authentication and ACL rules then see that name, whatever the CONNECT said. A client without a certificate keeps its own.",
   }),
   peer_cert_as_clientid: oneOf({
     default: 'disabled',
     values: ['disabled', 'cn', 'dn', 'crt', 'pem', 'md5'],
-    description: 'The same for the client id: a device cannot take another\'s id (or session) without its certificate.',
+    description: "The same for the client id: a device cannot take another's id (or session) without its certificate.",
   }),
   max_topic_levels: int({
     default: 128,
@@ -78,8 +78,7 @@ export const mqttSchema = {
     max: 65535,
     keywords: { disabled: 0 },
     docDefault: 'disabled',
-    description:
-      'Keep alive, in seconds, imposed on MQTT 5 clients through CONNACK; `disabled` lets each client choose.',
+    description: 'Keep alive, in seconds, imposed on MQTT 5 clients through CONNACK; `disabled` lets each client choose.',
   }),
   keepalive_multiplier: num({
     default: 1.5,
@@ -97,8 +96,7 @@ export const mqttSchema = {
     default: 2 * 3_600_000,
     min: 0,
     max: 0xffffffff * 1000,
-    description:
-      'How long the session of a disconnected MQTT 3.x client without clean session is kept (v5 clients send their own).',
+    description: 'How long the session of a disconnected MQTT 3.x client without clean session is kept (v5 clients send their own).',
   }),
   max_awaiting_rel: int({
     default: 100,
@@ -116,8 +114,7 @@ export const mqttSchema = {
     default: 1000,
     min: 0,
     max: 2 ** 31 - 1,
-    description:
-      'Most messages queued per session while the inflight window is full or the client is offline; the oldest are dropped beyond.',
+    description: 'Most messages queued per session while the inflight window is full or the client is offline; the oldest are dropped beyond.',
   }),
   mqueue_store_qos0: bool({
     default: true,

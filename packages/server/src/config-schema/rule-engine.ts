@@ -38,8 +38,7 @@ export const ruleEngineSchema = {
   rules: named({ description: 'Rules by id: each evaluates the messages and events its FROM names, on the node where they happen.', item: rule }),
 } as const satisfies SchemaNode;
 
-const address = (def: string, what: string) =>
-  str({ default: def, description: `${what}, \`host:port\`.`, check: (v) => (isAddress(v) ? undefined : 'host:port') });
+const address = (def: string, what: string) => str({ default: def, description: `${what}, \`host:port\`.`, check: (v) => (isAddress(v) ? undefined : 'host:port') });
 
 const resourceOpts = {
   batch_size: int({ default: 100, min: 1, max: 10_000, description: 'Outputs written together (one multi-row statement, one pipeline, one request per output).' }),
@@ -48,10 +47,15 @@ const resourceOpts = {
     default: 64 * 1024 * 1024,
     min: 1024,
     max: 16 * 1024 * 1024 * 1024,
-    description: 'Outputs held while the database is slow or down (their rendered size); past it new outputs are dropped, counted as the rule\'s actions.failed and logged.',
+    description: "Outputs held while the database is slow or down (their rendered size); past it new outputs are dropped, counted as the rule's actions.failed and logged.",
   }),
   request_ttl: duration({ default: 30_000, min: 100, max: 3_600_000, description: 'How long one write may take before it counts as failed and is retried.' }),
-  health_check_interval: duration({ default: 15_000, min: 100, max: 3_600_000, description: 'Longest wait between two attempts while the database is unreachable (the wait starts at 100 ms and doubles).' }),
+  health_check_interval: duration({
+    default: 15_000,
+    min: 100,
+    max: 3_600_000,
+    description: 'Longest wait between two attempts while the database is unreachable (the wait starts at 100 ms and doubles).',
+  }),
 } as const satisfies SchemaNode;
 
 export const connectorsSchema = {
@@ -72,7 +76,7 @@ export const connectorsSchema = {
     item: {
       enable: bool({ default: true, description: 'Connect. `false` keeps the settings; actions using it report `disconnected`.' }),
       parameters: {
-        redis_type: oneOf({ default: 'single', values: ['single'], description: 'Only `single` (one server); EMQX\'s `sentinel` and `cluster` are not supported.' }),
+        redis_type: oneOf({ default: 'single', values: ['single'], description: "Only `single` (one server); EMQX's `sentinel` and `cluster` are not supported." }),
         server: address('127.0.0.1:6379', 'The Redis server'),
         database: int({ default: 0, min: 0, max: 1000, description: 'Database number.' }),
         username: optionalStr({ default: undefined, docDefault: 'none', description: 'User name (Redis 6 ACL).' }),
@@ -84,7 +88,11 @@ export const connectorsSchema = {
     description: 'HTTP servers, by name.',
     item: {
       enable: bool({ default: true, description: 'Send requests. `false` keeps the settings; actions using it report `disconnected`.' }),
-      url: str({ default: '', description: 'Base URL (`http://` or `https://`); an action\'s `path` is appended. Required.', check: (v) => (v === '' || isHttpUrl(v) ? undefined : 'an http(s) URL') }),
+      url: str({
+        default: '',
+        description: "Base URL (`http://` or `https://`); an action's `path` is appended. Required.",
+        check: (v) => (v === '' || isHttpUrl(v) ? undefined : 'an http(s) URL'),
+      }),
       headers: list({ default: [], item: 'string', description: 'Headers of every request, each `Name: value`.' }),
       connect_timeout: duration({ default: 5000, min: 100, max: 300_000, description: 'How long a request may wait for the server.' }),
     },
@@ -100,7 +108,8 @@ export const actionsSchema = {
       parameters: {
         sql: str({
           default: '',
-          description: 'The statement, with `${field}` placeholders sent as parameters ($1, $2, …: never pasted into the SQL). Several outputs of an `INSERT … VALUES (…)` go as one multi-row INSERT. Required.',
+          description:
+            'The statement, with `${field}` placeholders sent as parameters ($1, $2, …: never pasted into the SQL). Several outputs of an `INSERT … VALUES (…)` go as one multi-row INSERT. Required.',
         }),
       },
       resource_opts: resourceOpts,
@@ -112,7 +121,11 @@ export const actionsSchema = {
       enable: bool({ default: true, description: 'Send. `false`: outputs sent here are counted as failed.' }),
       connector: str({ default: '', description: 'Name of a `connectors.redis` entry. Required.' }),
       parameters: {
-        command_template: list({ default: [], item: 'string', description: 'The command and its arguments, each a `${field}` template, e.g. `[HSET, "dev:${clientid}", temp, "${t}"]`. Batches go as one pipeline. Required.' }),
+        command_template: list({
+          default: [],
+          item: 'string',
+          description: 'The command and its arguments, each a `${field}` template, e.g. `[HSET, "dev:${clientid}", temp, "${t}"]`. Batches go as one pipeline. Required.',
+        }),
       },
       resource_opts: resourceOpts,
     },
@@ -124,9 +137,9 @@ export const actionsSchema = {
       connector: str({ default: '', description: 'Name of a `connectors.http` entry. Required.' }),
       parameters: {
         method: oneOf({ default: 'post', values: ['post', 'put', 'get', 'delete'], description: 'Request method.' }),
-        path: str({ default: '', description: 'Appended to the connector\'s URL; a `${field}` template.' }),
+        path: str({ default: '', description: "Appended to the connector's URL; a `${field}` template." }),
         body: str({ default: '${.}', description: 'Request body, a `${field}` template; `${.}` is the whole output as JSON.' }),
-        headers: list({ default: [], item: 'string', description: 'Headers added to the connector\'s, each `Name: value`.' }),
+        headers: list({ default: [], item: 'string', description: "Headers added to the connector's, each `Name: value`." }),
       },
       resource_opts: resourceOpts,
     },

@@ -26,7 +26,7 @@ export const sysmonSchema = {
       description: 'How often memory is checked (`high_system_memory_usage`, `high_process_memory_usage`); `disabled` turns the check off.',
     }),
     sysmem_high_watermark: percent('70%', 'System memory in use (MemTotal − MemAvailable) at or above which `high_system_memory_usage` is raised; cleared below it.'),
-    procmem_high_watermark: percent('5%', 'This process\'s RSS, as a share of system memory, at or above which `high_process_memory_usage` is raised; cleared below it.'),
+    procmem_high_watermark: percent('5%', "This process's RSS, as a share of system memory, at or above which `high_process_memory_usage` is raised; cleared below it."),
   },
   vm: {
     process_check_interval: duration({
@@ -40,12 +40,22 @@ export const sysmonSchema = {
       min: 1,
       max: 2 ** 31 - 1,
       keywords: { disabled: 0 },
-      description: 'Event-loop delay (the longest since the last check) at or above which `high_event_loop_lag` is raised; cleared after a check interval under it. `disabled` turns it off. EMQX\'s `long_schedule` default.',
+      description:
+        "Event-loop delay (the longest since the last check) at or above which `high_event_loop_lag` is raised; cleared after a check interval under it. `disabled` turns it off. EMQX's `long_schedule` default.",
     }),
-    heap_high_watermark: percent('90%', 'V8 heap in use, as a share of its limit (`--max-old-space-size`), at or above which `high_heap_usage` is raised: the process is near an out-of-memory crash. Cleared below it.'),
-    fd_high_watermark: percent('80%', 'Open file descriptors, as a share of the process limit (`ulimit -n`), at or above which `too_many_file_descriptors` is raised: past the limit new connections fail.'),
+    heap_high_watermark: percent(
+      '90%',
+      'V8 heap in use, as a share of its limit (`--max-old-space-size`), at or above which `high_heap_usage` is raised: the process is near an out-of-memory crash. Cleared below it.',
+    ),
+    fd_high_watermark: percent(
+      '80%',
+      'Open file descriptors, as a share of the process limit (`ulimit -n`), at or above which `too_many_file_descriptors` is raised: past the limit new connections fail.',
+    ),
     fd_low_watermark: percent('60%', 'Share of the descriptor limit under which `too_many_file_descriptors` is cleared.'),
-    connection_high_watermark: percent('80%', 'Connections of a listener, as a share of its `max_connections`, at or above which `too_many_connections/<listener>` is raised (EMQX\'s license connection watermark, per listener here).'),
+    connection_high_watermark: percent(
+      '80%',
+      "Connections of a listener, as a share of its `max_connections`, at or above which `too_many_connections/<listener>` is raised (EMQX's license connection watermark, per listener here).",
+    ),
     connection_low_watermark: percent('75%', 'Share of `max_connections` under which `too_many_connections/<listener>` is cleared.'),
   },
 } as const satisfies SchemaNode;
