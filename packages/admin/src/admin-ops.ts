@@ -111,8 +111,10 @@ function* localSubscriptions(broker: Broker): IterableIterator<SubscriptionView>
 }
 
 /**
- * `extra`: operations other parts of the API serve (bridges), by name; `schemas`: the
- * arguments of those of them that take any (op-schemas.ts).
+ * `extra`: operations other parts of the API serve (bridges, alarms, rules…), by name;
+ * `schemas`: the arguments of operations OP_SCHEMAS does not list (the synced tables').
+ * Every operation must have a schema: one without is a programming error, refused here
+ * rather than served unchecked.
  */
 export function adminOps(
   broker: Broker,
@@ -120,7 +122,8 @@ export function adminOps(
   extra: Record<string, (a: Args) => unknown> = {},
   schemas: Record<string, Record<string, unknown>> = {},
 ): AdminCallHandler {
-  const check = opValidator({ ...OP_SCHEMAS, ...schemas });
+  const allSchemas = { ...OP_SCHEMAS, ...schemas };
+  const check = opValidator(allSchemas);
   const node = broker.options.nodeName;
   const ops: Record<string, (a: Args) => unknown> = {
     'clients.page': (a) => {
@@ -188,6 +191,8 @@ export function adminOps(
     },
   };
   Object.assign(ops, extra);
+  const unchecked = Object.keys(ops).filter((op) => !(op in allSchemas));
+  if (unchecked.length > 0) throw new Error(`admin operations without an argument schema (add them to op-schemas.ts): ${unchecked.join(', ')}`);
   return async (op, args) => {
     const fn = ops[op];
     if (!fn) throw new Error(`unknown admin operation ${op} (nodes run different versions?)`);

@@ -19,3 +19,4 @@ export type { AlarmAction, AlarmOptions, AlarmView, AlarmDetails } from './alarm
 export { Sysmon, DEFAULT_SYSMON_OPTIONS } from './sysmon.js';
 export type { SysmonOptions, SysmonProbes } from './sysmon.js';
 export type { RulesApi, SinkSource } from './rules-table.js';
+export { OP_SCHEMAS, tableOpSchemas } from './op-schemas.js';

@@ -43,12 +43,20 @@ export const subscribeProps = {
 export const traceName = { type: 'string', pattern: '^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$' } as const;
 export const traceMaxBytes = { type: 'integer', minimum: 1024, maximum: MAX_TRACE_BYTES, default: 64 * 1024 * 1024 } as const;
 
+/** The most a `trace.read` answers at once (and `GET /trace/{name}/log`'s `bytes` cap). */
+export const TRACE_READ_CHUNK = 1024 * 1024;
+
 const clientid = { type: 'string', minLength: 1 } as const;
 const obj = (properties: Schema, required: string[]): Schema => ({ type: 'object', additionalProperties: false, required, properties });
+/** An operation that takes no arguments: `{}` (or null, which the handler treats as `{}`). */
+const none: Schema = obj({}, []);
 const page = (filters: Schema): Schema =>
   obj({ filters: obj(filters, []), offset: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 0, maximum: MAX_LIMIT } }, ['filters', 'offset', 'limit']);
 
-/** Operation → the schema of its arguments. Operations without one take none (or check their own). */
+/**
+ * Operation → the schema of its arguments, for every operation a node serves (admin-ops.ts
+ * refuses to start with an operation that has none here, so a new one cannot skip the check).
+ */
 export const OP_SCHEMAS: Record<string, Schema> = {
   'clients.page': page(clientFilterProps),
   'subscriptions.page': page(subscriptionFilterProps),
@@ -70,7 +78,23 @@ export const OP_SCHEMAS: Record<string, Schema> = {
   ),
   'trace.stop': obj({ name: traceName }, ['name']),
   'trace.delete': obj({ name: traceName }, ['name']),
+  'trace.list': none,
+  // a piece of a trace's file (routes-trace-download.ts)
+  'trace.read': obj({ name: traceName, position: { type: 'integer', minimum: 0 }, bytes: { type: 'integer', minimum: 1, maximum: TRACE_READ_CHUNK } }, ['name']),
+  'node.info': none,
+  'node.stats': none,
+  'node.metrics': none,
+  'node.listeners': none,
+  'prometheus.json': none,
   'retainer.delete': obj({ topic: { type: 'string', minLength: 1 } }, ['topic']),
+  'retainer.clean': none,
+  'bridges.list': none,
+  'alarms.page': page({ activated: { type: 'boolean' } }),
+  'alarms.clear': none,
+  'monitor.samples': obj({ latest: { type: 'integer', minimum: 1, maximum: 86_400 } }, []),
+  'monitor.current': none,
+  'rules.metrics': none,
+  'rules.sinks': none,
 };
 
 /** For the tables kept the same on every node (record-sync.ts): the entry itself is checked by the table. */
@@ -79,6 +103,7 @@ export function tableOpSchemas(table: string): Record<string, Schema> {
   return {
     [`${table}.put`]: obj({ id, value: {}, onlyIfMissing: { type: 'boolean' } }, ['id', 'value']),
     [`${table}.delete`]: obj({ id }, ['id']),
+    [`${table}.list`]: none,
   };
 }
 
@@ -90,7 +115,8 @@ export function opValidator(schemas: Record<string, Schema>): (op: string, args:
   for (const [op, schema] of Object.entries(schemas)) compiled.set(op, ajv.compile(schema));
   return (op, args) => {
     const v = compiled.get(op);
-    if (!v || v(args)) return undefined;
+    if (!v) return 'the operation has no argument schema';
+    if (v(args)) return undefined;
     return ajv.errorsText(v.errors, { dataVar: 'args' });
   };
 }

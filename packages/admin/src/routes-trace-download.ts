@@ -13,8 +13,9 @@ import { errorSchema, notFound } from './errors.js';
 import { markPartial, nodeError, type ClusterQuery } from './cluster-query.js';
 import type { NodeTrace } from './admin-ops.js';
 import { ZipWriter } from './zip.js';
+import { TRACE_READ_CHUNK, traceName } from './op-schemas.js';
 
-const CHUNK = 1024 * 1024;
+const CHUNK = TRACE_READ_CHUNK;
 
 interface Piece {
   /** base64 */
@@ -53,7 +54,7 @@ export function traceReadOps(broker: Broker): Record<string, Op> {
   };
 }
 
-const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;
+const nameParam = { type: 'object', required: ['name'], properties: { name: traceName } } as const;
 
 export function traceDownloadRoutes(app: FastifyInstance, q: ClusterQuery, broker: Broker): void {
   /** The nodes that have trace `name` (all of them, or the one asked for). */

@@ -24,7 +24,7 @@ interface TraceBody {
   max_bytes: number;
 }
 
-const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } as const;
+const nameParam = { type: 'object', required: ['name'], properties: { name: traceName } } as const;
 
 export function traceRoutes(app: FastifyInstance, q: ClusterQuery): void {
   app.post<{ Body: TraceBody }>(
