@@ -5,7 +5,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROTOCOL_VERSION, nonce, proof } from '@vireo/cluster';
+import { PROTOCOL_MIN, PROTOCOL_VERSION, nonce, proof } from '@vireo/cluster';
 import type { MqttClient } from 'mqtt';
 import { connect, endAll, freePort, waitFor } from './harness.js';
 import { startNode, waitLog, waitMembers, logsMatching, type ClusterNode } from './cluster-nodes.js';
@@ -52,7 +52,7 @@ test('a peer of another protocol version is refused, both versions named', T, as
   strangers.push(s);
   s.send({ hello: { node: 'future@127.0.0.1', addr: '127.0.0.1:1', nonce: nonce(), version_min: PROTOCOL_VERSION + 1, version_max: PROTOCOL_VERSION + 2 } });
   const refused = await s.next((f) => f.refused !== undefined, 'a refusal');
-  const want = `protocol version: the peer speaks ${PROTOCOL_VERSION + 1}-${PROTOCOL_VERSION + 2}, this node ${PROTOCOL_VERSION}`;
+  const want = `protocol version: future@127.0.0.1 speaks ${PROTOCOL_VERSION + 1}-${PROTOCOL_VERSION + 2}, ${a.name} speaks ${PROTOCOL_MIN}-${PROTOCOL_VERSION}`;
   assert.equal(refused.refused!.reason, want);
   assert.equal(
     s.frames().some((f) => f.challenge),

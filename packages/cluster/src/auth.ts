@@ -10,9 +10,22 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
-/** The peer protocol this build speaks, and the oldest it still accepts. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * The peer protocols this build speaks: the newest, and the oldest it still accepts.
+ * 3: sessions handed over in takeover use the versioned record encoding (session-codec.ts);
+ * 2: the release before, whose takeover carried V8 serializer bytes — a link that agrees
+ * on 2 still sends those, so the two releases run side by side during an upgrade.
+ */
+export const PROTOCOL_VERSION = 3;
 export const PROTOCOL_MIN = 2;
+
+/** The versions one node accepts: the build's, or narrower (`cluster.rpc.protocol_min`/`protocol_max`). */
+export interface ProtocolRange {
+  min: number;
+  max: number;
+}
+
+export const BUILD_PROTOCOLS: ProtocolRange = { min: PROTOCOL_MIN, max: PROTOCOL_VERSION };
 
 export type Role = 'dialer' | 'acceptor';
 
@@ -63,9 +76,17 @@ export function sessionKeys(cookie: string, f: HandshakeFacts): { dialerToAccept
 }
 
 /** The protocol both speak: the highest in both ranges, or undefined. */
-export function agree(theirMin: number, theirMax: number): number | undefined {
-  const v = Math.min(theirMax, PROTOCOL_VERSION);
-  return v >= Math.max(theirMin, PROTOCOL_MIN) ? v : undefined;
+export function agree(theirMin: number, theirMax: number, ours: ProtocolRange = BUILD_PROTOCOLS): number | undefined {
+  const v = Math.min(theirMax, ours.max);
+  return v >= Math.max(theirMin, ours.min) ? v : undefined;
+}
+
+/**
+ * Why two nodes cannot talk, naming both and the versions each speaks: the same words in
+ * the log of either side (the refused side logs the reason it is sent).
+ */
+export function versionMismatch(a: string, aRange: string, b: string, bRange: string): string {
+  return `protocol version: ${a} speaks ${aRange}, ${b} speaks ${bRange}`;
 }
 
 export function versionRange(min: number, max: number): string {

@@ -19,6 +19,7 @@ import type { Discovery } from './discovery.js';
 import { ClientLock } from './client-lock.js';
 import { AdminRpc } from './admin-rpc.js';
 import { Membership } from './membership.js';
+import type { ProtocolRange } from './auth.js';
 import type { RpcTls } from './rpc-tls.js';
 import { PeerStats } from './peer-stats.js';
 import { PeerLinks } from './peer-links.js';
@@ -59,6 +60,8 @@ export interface ClusterOptions {
   callTimeoutMs?: number;
   /** The largest frame taken from a peer, before and after the handshake (`cluster.rpc.max_frame_size`); unlimited when absent. */
   maxFrameBytes?: number;
+  /** The peer protocol versions this node accepts (`cluster.rpc.protocol_min`/`protocol_max`); the build's when absent. */
+  protocols?: ProtocolRange;
 }
 
 /** Starts the gRPC port and discovery; the broker then `attach`es. */
@@ -123,6 +126,7 @@ export class GrpcCluster implements ClusterLink {
         members: this.members,
         stats: this.stats,
         maxFrameBytes: options.maxFrameBytes,
+        protocols: options.protocols,
       },
       {
         outUp: (node, link) => {
@@ -165,7 +169,16 @@ export class GrpcCluster implements ClusterLink {
       host,
     });
     this.retained = new RetainedSync({ node: this.node, outbox: this.outbox, linkedNodes: () => this.links.outs().keys(), host });
-    this.takeover = new Takeover({ node: this.node, log: this.log, lock: this.lock, timeoutMs: options.takeoverTimeoutMs ?? 5000, send, linked, host });
+    this.takeover = new Takeover({
+      node: this.node,
+      log: this.log,
+      lock: this.lock,
+      timeoutMs: options.takeoverTimeoutMs ?? 5000,
+      send,
+      linked,
+      host,
+      protocolOf: (node) => this.links.protocolOf(node),
+    });
     this.admin = new AdminRpc({
       self: this.node,
       logger: this.log,

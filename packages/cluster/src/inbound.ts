@@ -1,4 +1,4 @@
-import { agree, nonce, proof, sessionKeys, verify, versionRange, PROTOCOL_MIN, PROTOCOL_VERSION, type HandshakeFacts } from './auth.js';
+import { BUILD_PROTOCOLS, agree, nonce, proof, sessionKeys, verify, versionMismatch, versionRange, type HandshakeFacts, type ProtocolRange } from './auth.js';
 import { Opener, Sealer, decodeFrame, encodeFrame, type RawServerStream } from './seal.js';
 import type { Frame } from './wire.js';
 
@@ -19,6 +19,8 @@ export interface InboundOptions {
   handshakeMs?: number;
   /** After the cookie check: a reason to refuse this peer (membership.ts), or undefined. */
   admit?(node: string, join: boolean, addr: string): string | undefined;
+  /** The protocol versions this node accepts (default: the build's). */
+  protocols?: ProtocolRange;
 }
 
 /**
@@ -32,6 +34,8 @@ export class Inbound {
   /** Where the peer's own gRPC port is, from its hello. */
   addr = '';
   ready = false;
+  /** The protocol version agreed in the handshake. */
+  version = 0;
   private readonly myNonce = nonce();
   private stage: 'hello' | 'proof' | 'up' = 'hello';
   private facts: HandshakeFacts | undefined;
@@ -113,11 +117,13 @@ export class Inbound {
 
   private hello(h: NonNullable<Frame['hello']>): void {
     this.node = typeof h.node === 'string' ? h.node.slice(0, 256) : '';
-    const version = agree(h.version_min ?? 0, h.version_max ?? 0);
+    const ours = this.opts.protocols ?? BUILD_PROTOCOLS;
+    const version = agree(h.version_min ?? 0, h.version_max ?? 0, ours);
     if (version === undefined) {
       const theirs = h.version_max ? versionRange(h.version_min ?? 0, h.version_max) : '1';
-      return this.refuse(`protocol version: the peer speaks ${theirs}, this node ${versionRange(PROTOCOL_MIN, PROTOCOL_VERSION)}`);
+      return this.refuse(versionMismatch(this.node || 'the peer', theirs, this.opts.self, versionRange(ours.min, ours.max)));
     }
+    this.version = version;
     if (!h.nonce || h.nonce.length !== 32) return this.refuse('a hello without a proper nonce');
     this.addr = h.addr ?? '';
     this.join = h.join === true;

@@ -14,7 +14,7 @@ export { Membership, MembershipError } from './membership.js';
 export type { ClusterStatus, Member, MemberStatus, MembershipErrorCode } from './membership.js';
 export type { RpcTls } from './rpc-tls.js';
 // The peer protocol's handshake and sealing, for tools and tests that speak it (auth.ts, seal.ts).
-export { PROTOCOL_MIN, PROTOCOL_VERSION, nonce, proof, sessionKeys, verify } from './auth.js';
+export { BUILD_PROTOCOLS, PROTOCOL_MIN, PROTOCOL_VERSION, type ProtocolRange, nonce, proof, sessionKeys, verify } from './auth.js';
 export type { HandshakeFacts } from './auth.js';
 export { Opener, RAW_PEER_SERVICE, RawPeerClient, Sealer, decodeFrame, encodeFrame, isSealed } from './seal.js';
 export type { RawClientStream, RawServerStream } from './seal.js';

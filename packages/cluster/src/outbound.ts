@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import { PROTOCOL_MIN, PROTOCOL_VERSION, nonce, proof, sessionKeys, verify, versionRange, type HandshakeFacts } from './auth.js';
+import { BUILD_PROTOCOLS, nonce, proof, sessionKeys, verify, versionMismatch, versionRange, type HandshakeFacts, type ProtocolRange } from './auth.js';
 import { Opener, RawPeerClient, Sealer, decodeFrame, encodeFrame, isSealed, type RawClientStream } from './seal.js';
 import { CHANNEL_OPTIONS, type Frame } from './wire.js';
 
@@ -28,6 +28,8 @@ export interface OutboundOptions {
   credentials?: grpc.ChannelCredentials;
   /** The largest frame taken from the peer (`cluster.rpc.max_frame_size`); unlimited when absent. */
   maxFrameBytes?: number;
+  /** The protocol versions this node offers (default: the build's). */
+  protocols?: ProtocolRange;
 }
 
 /**
@@ -39,6 +41,8 @@ export interface OutboundOptions {
 export class Outbound {
   node: string | undefined;
   ready = false;
+  /** The protocol version the peer chose in the handshake. */
+  version = 0;
   private readonly client: RawPeerClient;
   private readonly call: RawClientStream;
   private readonly myNonce = nonce();
@@ -62,9 +66,10 @@ export class Outbound {
     this.call.on('data', (b: Buffer) => this.onData(b));
     this.call.on('error', (err: Error) => this.end(err.message));
     this.call.on('end', () => this.end('closed by peer'));
+    const ours = opts.protocols ?? BUILD_PROTOCOLS;
     this.call.write(
       encodeFrame({
-        hello: { node: opts.self, addr: opts.advertise, nonce: this.myNonce, join: opts.join ?? false, version_min: PROTOCOL_MIN, version_max: PROTOCOL_VERSION },
+        hello: { node: opts.self, addr: opts.advertise, nonce: this.myNonce, join: opts.join ?? false, version_min: ours.min, version_max: ours.max },
       }),
     );
     this.deadline = setTimeout(() => this.end(`handshake not completed within ${opts.timeoutMs} ms`), opts.timeoutMs);
@@ -122,13 +127,16 @@ export class Outbound {
 
   private challenged(c: NonNullable<Frame['challenge']>): void {
     this.node = c.node;
+    const ours = this.opts.protocols ?? BUILD_PROTOCOLS;
+    const mine = versionRange(ours.min, ours.max);
     if (!c.version || !c.mac) {
       // a protocol 1 node speaks first, without a proof
-      return this.refuse(`protocol version: the peer speaks 1, this node ${versionRange(PROTOCOL_MIN, PROTOCOL_VERSION)} (upgrade every node)`);
+      return this.refuse(`${versionMismatch(c.node || 'the peer', '1', this.opts.self, mine)} (upgrade every node)`);
     }
-    if (c.version < PROTOCOL_MIN || c.version > PROTOCOL_VERSION) {
-      return this.refuse(`protocol version: the peer chose ${c.version}, this node speaks ${versionRange(PROTOCOL_MIN, PROTOCOL_VERSION)}`);
+    if (c.version < ours.min || c.version > ours.max) {
+      return this.refuse(versionMismatch(c.node || 'the peer', `${c.version} (its choice)`, this.opts.self, mine));
     }
+    this.version = c.version;
     const facts: HandshakeFacts = { dialer: this.opts.self, acceptor: c.node, dialerNonce: this.myNonce, acceptorNonce: c.nonce ?? Buffer.alloc(0), version: c.version };
     if (!verify(this.opts.cookie, 'acceptor', facts, c.mac)) {
       // we prove nothing to a peer that could not prove itself

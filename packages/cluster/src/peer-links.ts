@@ -6,6 +6,7 @@
  * other modules' business; they hear of links through `PeerLinkEvents`.
  */
 import type { Logger } from 'pino';
+import type { ProtocolRange } from './auth.js';
 import type { Discovery } from './discovery.js';
 import { Inbound, type InboundEvents } from './inbound.js';
 import { REMOVED_REASON, type Membership } from './membership.js';
@@ -32,6 +33,8 @@ export interface PeerLinksOptions {
   maxFrameBytes?: number;
   /** Streams from one address that may be in their handshake at once; further ones are cut (default 8). */
   maxPendingPerAddress?: number;
+  /** The protocol versions this node accepts (`cluster.rpc.protocol_min`/`protocol_max`); the build's when absent. */
+  protocols?: ProtocolRange;
 }
 
 export interface PeerLinkEvents {
@@ -88,6 +91,11 @@ export class PeerLinks {
   /** Our stream to `node`, when its handshake is done. */
   out(node: string): Outbound | undefined {
     return this.outByNode.get(node);
+  }
+
+  /** The protocol version agreed with `node` on our stream to it (what we send it is encoded for), if up. */
+  protocolOf(node: string): number | undefined {
+    return this.outByNode.get(node)?.version;
   }
 
   /** Every peer our stream to is up, with that stream. */
@@ -156,6 +164,7 @@ export class PeerLinks {
         join,
         credentials: this.credentials,
         maxFrameBytes: this.o.maxFrameBytes,
+        protocols: this.o.protocols,
       },
       this.outboundEvents,
     );
@@ -239,6 +248,7 @@ export class PeerLinks {
         heartbeatMs: this.o.heartbeatMs,
         timeoutMs: this.o.timeoutMs,
         admit: (node, join, addr) => this.o.members.admit(node, join, addr),
+        protocols: this.o.protocols,
       },
       { ...this.inboundEvents, up: (l) => (done(), this.inboundEvents.up(l)) },
     );
@@ -250,7 +260,7 @@ export class PeerLinks {
     up: (link) => {
       const node = link.node;
       if (node === this.o.node) return link.close('self');
-      this.o.log.info({ peer: link.peer, peer_node: node, addr: link.addr }, 'Cluster peer admitted');
+      this.o.log.info({ peer: link.peer, peer_node: node, addr: link.addr, protocol: link.version }, 'Cluster peer admitted');
       this.inByNode.get(node)?.close('replaced by a new connection');
       this.inByNode.set(node, link);
       this.events.inUp(node);

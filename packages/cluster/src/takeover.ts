@@ -27,6 +27,8 @@ export interface TakeoverDeps {
   /** Whether a link to `node` is up. */
   linked(node: string): boolean;
   host(): ClusterHost | undefined;
+  /** The protocol version of the link to `node` (auth.ts): a session sent to a protocol 2 node is encoded as that release reads it. */
+  protocolOf?(node: string): number | undefined;
 }
 
 interface PendingClaim {
@@ -83,7 +85,7 @@ export class Takeover {
     const movedTo = held ? undefined : lock.movedTo(clientid, node);
     if (held) lock.handedTo(clientid, node);
     this.deps.send(node, {
-      takeover_reply: { id, found: state !== undefined, state: state ? encodeState(state) : Buffer.alloc(0), moved_to: movedTo ?? '' },
+      takeover_reply: { id, found: state !== undefined, state: state ? encodeState(state, this.deps.protocolOf?.(node)) : Buffer.alloc(0), moved_to: movedTo ?? '' },
     });
   }
 
@@ -117,7 +119,7 @@ export class Takeover {
   onEnd(node: string, body: TakeoverEndBody): void {
     const clientid = body.clientid;
     const rest = this.deps.host()?.takeoverEnd(clientid) ?? [];
-    this.deps.send(node, { takeover_rest: { clientid, deliveries: encodeDeliveries(rest) } });
+    this.deps.send(node, { takeover_rest: { clientid, deliveries: encodeDeliveries(rest, this.deps.protocolOf?.(node)) } });
   }
 
   /** Phase 2 on the new node. */

@@ -102,6 +102,8 @@ function rpcTls(cfg: VireoConfig): RpcTls | undefined {
 export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedStrategy: SharedStrategy): Promise<GrpcCluster | undefined> {
   if (!clusterEnabled(cfg)) return undefined;
   const tls = rpcTls(cfg);
+  const { protocol_min: min, protocol_max: max } = cfg.cluster.rpc;
+  if (min > max) throw new ConfigError([{ path: 'cluster.rpc.protocol_min', message: `${min} is above cluster.rpc.protocol_max (${max})` }]);
   const cookie = resolveCookie(cfg.node.cookie, cfg.node.data_dir, logger);
   return startCluster({
     node: cfg.node.name,
@@ -116,6 +118,7 @@ export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedSt
     tls,
     callTimeoutMs: cfg.cluster.rpc.call_receive_timeout,
     maxFrameBytes: cfg.cluster.rpc.max_frame_size,
+    protocols: { min, max },
   });
 }
 

@@ -3,6 +3,7 @@
  */
 import { isIP } from 'node:net';
 import { isAddress, isHttpUrl } from '../config-values.js';
+import { PROTOCOL_MIN, PROTOCOL_VERSION } from '@vireo/cluster';
 import { bind, bool, bytesize, duration, int, list, oneOf, optionalStr, str, type SchemaNode } from '../schema-dsl.js';
 
 export const clusterSchema = {
@@ -39,6 +40,20 @@ export const clusterSchema = {
       max: 256 * 1024 * 1024,
       description:
         'Largest gRPC message the cluster port takes from a peer, before the cookie handshake as after it (grpc-js sets it per server). Larger frames (a routes or retained snapshot) travel as sealed fragments of 256 KiB, so this only needs to hold one fragment; keep it small so that a stranger cannot make the node buffer much before it proved anything.',
+    }),
+    protocol_max: int({
+      default: PROTOCOL_VERSION,
+      min: PROTOCOL_MIN,
+      max: PROTOCOL_VERSION,
+      description:
+        'Newest peer protocol version this node offers in the cluster handshake (this release speaks 2 to 3; two nodes use the newest both accept, and refuse each other, naming both ranges, when their ranges do not meet). Lower it only to make a node talk to its peers as an earlier release would, for tests or to keep a node on the older protocol while you check an upgrade (docs/deployment.md, upgrade node by node).',
+    }),
+    protocol_min: int({
+      default: PROTOCOL_MIN,
+      min: PROTOCOL_MIN,
+      max: PROTOCOL_VERSION,
+      description:
+        'Oldest peer protocol version this node accepts. Raise it once every node runs this release, so that a node of an earlier release (an old image, a restored backup) is refused rather than joining. At most `cluster.rpc.protocol_max`.',
     }),
     driver: oneOf({
       default: 'tcp',
