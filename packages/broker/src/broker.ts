@@ -34,6 +34,7 @@ import type { Delivery, SessionState } from './session/types.js';
 import type { SubOptions } from './subscription.js';
 import { Tracer, type Trace, type TraceSpec } from './trace.js';
 import { startListener, type RunningListener } from './transport/listeners.js';
+import { LogThrottle } from './node/log-throttle.js';
 import { hostOf } from './peer.js';
 import { Connection } from './transport/connection.js';
 
@@ -57,6 +58,8 @@ export async function createBroker(config: BrokerConfig = {}): Promise<Broker> {
  */
 export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   readonly logger: pino.Logger;
+  /** Per-message log lines (drops, denials): once per client and `log.throttling.time_window`. */
+  readonly logThrottle: LogThrottle;
   readonly stats = new Stats();
   /** Sampled publish → socket-write latency; off until the metrics endpoint starts it. */
   readonly deliveryLatency = new DeliveryLatency();
@@ -85,13 +88,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     super();
     const { mqtt, store, nodeName } = options;
     this.logger = options.logger;
+    this.logThrottle = new LogThrottle(this.logger, options.logThrottleWindow);
     this.tracer = new Tracer(nodeName, options.traceDir);
     this.retainer.store = store;
     this.cluster = options.cluster ?? new LocalCluster(nodeName);
     this.routes = new Routes(this.router, this.cluster);
     this.persister = new SessionPersister(store, (id) => this.registry.channels.has(id));
     this.subs = new Subscriptions(this.routes, this.persister, this, options.hooks);
-    this.dispatcher = new Dispatcher(this.router, this.registry, this.retainer, this.cluster, this.stats, this.deliveryLatency, this, mqtt, options.hooks, this.logger);
+    this.dispatcher = new Dispatcher(this.router, this.registry, this.retainer, this.cluster, this.stats, this.deliveryLatency, this, mqtt, options.hooks, this.logThrottle);
     this.wills = new WillScheduler((msg) => this.publish(msg));
     this.wills.store = store;
     this.sys = new SysPublisher({
@@ -134,6 +138,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       store: this.options.store,
       stats: this.stats,
       logger: this.logger,
+      logThrottle: this.logThrottle,
       tracer: this.tracer,
       wantsConnack: () => this.listenerCount('client.connack') > 0,
       connack: (info) => this.emit('client.connack', info),
@@ -406,6 +411,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     for (const s of this.registry.sessions.values()) if (s.expiryInterval !== 0 && !this.takeover.isStandIn(s.clientId)) this.persister.persist(s);
     await this.options.store.close();
     await this.cluster.close();
+    this.logThrottle.close();
     this.logger.info('Broker stopped');
   }
 }

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
+import { DEFAULT_LOG_THROTTLE_WINDOW } from './node/log-throttle.js';
 import type { ClusterLink } from './cluster.js';
 import type { BrokerHooks } from './hooks.js';
 import { MemoryStore, type BrokerStore } from './persistence/store.js';
@@ -100,6 +101,8 @@ export interface BrokerOptions {
   cluster: ClusterLink | undefined;
   /** The only directory trace files are written to (`<data_dir>/trace`). */
   traceDir: string;
+  /** EMQX's `log.throttling.time_window` (ms): per-message log lines (drops, denials) at most once per client and window. */
+  logThrottleWindow: number;
 }
 
 /** What `createBroker` accepts: everything optional, with EMQX's defaults. */
@@ -116,6 +119,8 @@ export interface BrokerConfig {
   cluster?: ClusterLink;
   /** Where trace files go; `./data/trace` when unset. */
   traceDir?: string;
+  /** Per-message log lines (drops, denials) at most once per client and window, ms (EMQX's `log.throttling.time_window`, 1 min). */
+  logThrottleWindow?: number;
 }
 
 export const DEFAULT_MQTT: MqttOptions = {
@@ -166,5 +171,6 @@ export function resolveOptions(config: BrokerConfig = {}): BrokerOptions {
     store: config.store ?? new MemoryStore(),
     cluster: config.cluster,
     traceDir: config.traceDir ?? path.resolve('data', 'trace'),
+    logThrottleWindow: config.logThrottleWindow ?? DEFAULT_LOG_THROTTLE_WINDOW,
   };
 }

@@ -101,6 +101,7 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
       clientDisconnected: events.client_disconnected,
     },
     logger,
+    logThrottleWindow: cfg.log.throttling.time_window,
   };
 }
 

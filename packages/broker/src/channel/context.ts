@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { BrokerHooks, ClientInfo, ConnackInfo } from '../hooks.js';
 import type { Message } from '../message.js';
+import type { LogThrottle } from '../node/log-throttle.js';
 import type { Stats } from '../node/stats.js';
 import type { MqttOptions } from '../options.js';
 import type { BrokerStore } from '../persistence/store.js';
@@ -56,6 +57,8 @@ export interface ChannelContext {
   readonly store: Pick<BrokerStore, 'durable' | 'queued' | 'afterCommit'>;
   readonly stats: Stats;
   readonly logger: Logger;
+  /** Per-message log lines (drops, denials): the first per client and window, then a count. */
+  readonly logThrottle: LogThrottle;
   readonly tracer: Tracer;
   /** True while someone listens to `client.connack` (the CONNECT is kept only then). */
   wantsConnack(): boolean;

@@ -6,6 +6,7 @@ import { LocalCluster } from '../cluster.js';
 import { ClientRegistry } from '../cm/registry.js';
 import type { BrokerEvents } from '../events.js';
 import type { BrokerHooks } from '../hooks.js';
+import { LogThrottle } from '../node/log-throttle.js';
 import { DeliveryLatency } from '../node/delivery-latency.js';
 import { Stats } from '../node/stats.js';
 import { DEFAULT_MQTT, type MqttOptions } from '../options.js';
@@ -24,7 +25,7 @@ function node(mqtt: Partial<MqttOptions> = {}, hooks: BrokerHooks = {}) {
   const stats = new Stats();
   const events = new EventEmitter<BrokerEvents>();
   const cluster = new LocalCluster('n1');
-  const dispatcher = new Dispatcher(router, registry, retainer, cluster, stats, new DeliveryLatency(), events, { ...DEFAULT_MQTT, ...mqtt }, hooks, silentLogger);
+  const dispatcher = new Dispatcher(router, registry, retainer, cluster, stats, new DeliveryLatency(), events, { ...DEFAULT_MQTT, ...mqtt }, hooks, new LogThrottle(silentLogger));
   const routes = new Routes(router, cluster);
   const outlets = new Map<string, FakeOutlet>();
   /** A connected client with a subscription. */

@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { RrOwner } from '../channel/context.js';
 import type { ClusterLink } from '../cluster.js';
 import type { ClientRegistry } from '../cm/registry.js';
@@ -6,6 +5,7 @@ import type { EventSink } from '../events.js';
 import type { BrokerHooks } from '../hooks.js';
 import type { Message } from '../message.js';
 import type { DeliveryLatency } from '../node/delivery-latency.js';
+import type { LogThrottle } from '../node/log-throttle.js';
 import type { Stats } from '../node/stats.js';
 import type { MqttOptions, SharedStrategy } from '../options.js';
 import type { Session } from '../session/session.js';
@@ -53,7 +53,7 @@ export class Dispatcher {
     private readonly events: EventSink,
     private readonly mqtt: MqttOptions,
     private readonly hooks: BrokerHooks,
-    private readonly logger: Logger,
+    private readonly log: LogThrottle,
   ) {
     this.sessions = registry.sessions;
     this.channels = registry.channels;
@@ -128,7 +128,7 @@ export class Dispatcher {
       const group = this.groupOf(d.share!);
       const chosen = group && this.pickMember(group, 'random', { value: 0 }, d.msg, from.clientId);
       if (group && chosen) {
-        this.logger.debug({ clientid: from.clientId, to: chosen, topic: d.msg.topic }, 'Redispatched shared message');
+        this.log.logger.debug({ clientid: from.clientId, to: chosen, topic: d.msg.topic }, 'Redispatched shared message');
         this.deliverShared(group, chosen, d.msg);
       } else if (from.outlet === undefined && this.sessions.get(from.clientId) === from) {
         // nobody else in the group: keep it with the (persistent) session
@@ -151,7 +151,9 @@ export class Dispatcher {
   onSessionDrop(session: SessionRef, d: Delivery, reason: DropReason): void {
     this.countDropped(reason);
     if (reason === 'queue_full') {
-      this.logger.warn({ clientid: session.clientId, topic: d.msg.topic, qos: d.qos, max_mqueue_len: this.mqtt.maxMqueueLen }, 'Dropped msg due to mqueue is full');
+      // throttled: under overload this is once per message, and a line each kept the node stalled
+      const fields = { clientid: session.clientId, reason, topic: d.msg.topic, qos: d.qos, max_mqueue_len: this.mqtt.maxMqueueLen };
+      this.log.event('warn', `queue_full ${session.clientId}`, fields, 'Dropped msg due to mqueue is full');
     }
     if (this.events.listenerCount('message.dropped') > 0) this.events.emit('message.dropped', d.msg, reason);
     if (this.events.listenerCount('delivery.dropped') > 0) this.events.emit('delivery.dropped', session.clientId, d.msg, reason);

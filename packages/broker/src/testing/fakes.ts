@@ -5,6 +5,7 @@ import type { ChannelContext, ChannelHandle, RrOwner } from '../channel/context.
 import type { BrokerEvents } from '../events.js';
 import type { ClientInfo } from '../hooks.js';
 import { newMessageId, type Message } from '../message.js';
+import { LogThrottle } from '../node/log-throttle.js';
 import { Stats } from '../node/stats.js';
 import { DEFAULT_MQTT, type MqttOptions } from '../options.js';
 import { Session } from '../session/session.js';
@@ -105,6 +106,7 @@ export class FakeContext implements ChannelContext {
   readonly hooks = {};
   readonly stats = new Stats();
   readonly logger = silentLogger;
+  readonly logThrottle = new LogThrottle(silentLogger);
   readonly tracer = new Tracer('test@node');
   readonly events = new EventEmitter<BrokerEvents>();
   readonly store = { durable: false, queued: 0, afterCommit: (fn: (arg: number, ok: boolean) => void, arg: number) => void this.commits.push([fn, arg]) };

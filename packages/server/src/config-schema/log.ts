@@ -1,7 +1,7 @@
 /**
  * `log`: level and format of the structured log.
  */
-import { oneOf, type SchemaNode } from '../schema-dsl.js';
+import { duration, oneOf, type SchemaNode } from '../schema-dsl.js';
 
 export const logSchema = {
   level: oneOf({
@@ -14,4 +14,13 @@ export const logSchema = {
     values: ['auto', 'json', 'text'],
     description: '`json`: one JSON object per line; `text`: human-readable; `auto`: text on a terminal, JSON otherwise.',
   }),
+  throttling: {
+    time_window: duration({
+      default: 60_000,
+      min: 1000,
+      max: 2 ** 31 - 1,
+      description:
+        'Log lines that can come once per message (`Dropped msg due to mqueue is full`, `Dropped qos2 packet due to too many awaiting_rel`, `Publish denied by authorization`) are written at most once per client and window: the first at once, the others as one line with their count (`throttled`) when the window ends. The counters are exact either way.',
+    }),
+  },
 } as const satisfies SchemaNode;

@@ -47,7 +47,12 @@ export function handlePublish(ch: ChannelState, p: IPublishPacket): void {
     }
     if (opts.maxAwaitingRel > 0 && session.awaitingRel.size >= opts.maxAwaitingRel) {
       if (ch.v5) return disconnectWith(ch, RC.RECEIVE_MAXIMUM_EXCEEDED, 'receive_maximum_exceeded');
-      ctx.logger.warn({ clientid: ch.clientId, peer: ch.peer, topic }, 'Dropped qos2 packet due to too many awaiting_rel');
+      ctx.logThrottle.event(
+        'warn',
+        `awaiting_rel_full ${ch.clientId}`,
+        { clientid: ch.clientId, peer: ch.peer, reason: 'awaiting_rel_full', topic },
+        'Dropped qos2 packet due to too many awaiting_rel',
+      );
       ctx.countDropped('awaiting_rel_full');
       return;
     }
@@ -86,7 +91,7 @@ function routePublish(ch: ChannelState, p: IPublishPacket, topic: string): void 
 function denyPublish(ch: ChannelState, p: IPublishPacket, topic: string): void {
   ch.ctx.stats.aclDenied++;
   ch.ctx.countDropped('acl_denied');
-  ch.ctx.logger.info({ clientid: ch.clientId, peer: ch.peer, topic }, 'Publish denied by authorization');
+  ch.ctx.logThrottle.event('info', `acl_denied ${ch.clientId}`, { clientid: ch.clientId, peer: ch.peer, reason: 'acl_denied', topic }, 'Publish denied by authorization');
   if (p.qos > 0) ackPublish(ch, p, RC.NOT_AUTHORIZED);
 }
 
