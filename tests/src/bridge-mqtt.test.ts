@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { connect, endAll, freePort, sleep, waitFor } from './harness.js';
+import { connect, endAll, freePort, quietFor, waitFor } from './harness.js';
 import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
 import { startMosquitto, type Mosquitto } from './mosquitto-server.js';
 
@@ -113,7 +113,7 @@ test('egress and ingress through Mosquitto (3.1.1): templates, QoS, only matchin
   const rpub = await client(m.url, 'remote-pub');
   await rpub.publishAsync('cmd/site1/reboot', 'now', { qos: 1 });
   await waitFor(() => localGot.length > 0, 'the remote command to arrive locally', 5000);
-  await sleep(300);
+  await quietFor(300, () => localGot.length <= 1 && remoteGot.length <= 2, 'no further copies either way');
   assert.deepEqual(remoteGot, ['site1/up/a/b=hello@1', 'site1/up/zero=z@0']);
   assert.equal(localGot.length, 1);
   assert.match(localGot[0]!, /^local\/cmd\/site1\/reboot=now \(via b:vireo@.+\)@1$/);
@@ -160,7 +160,7 @@ test('Mosquitto down: QoS 1 egress waits and arrives in order once it is back; t
   await waitFor(() => got.length >= 20, 'the 20 held messages', 10_000).catch((err: Error) => {
     throw new Error(`${err.message}; got ${got.length}\nmosquitto:\n${m.log().slice(-3000)}\nvireo:\n${v.proc.stdout().slice(-3000)}`);
   });
-  await sleep(300);
+  await quietFor(300, () => got.length <= 20, 'no more than the 20 held messages');
   assert.deepEqual(
     got,
     Array.from({ length: 20 }, (_, i) => `q/${i}=m${i}@1`),
@@ -184,7 +184,7 @@ test('a full buffer drops new egress messages, counted in the log; the first one
   const got = record(sub, 'f/');
   // 1 KB holds 9 messages of 104 bytes (payload + topic)
   await waitFor(() => got.length >= 9, 'the buffered messages', 10_000);
-  await sleep(500);
+  await quietFor(500, () => got.length <= 9, 'no more than the 9 buffered messages');
   assert.deepEqual(
     got,
     Array.from({ length: 9 }, (_, i) => `f/${String(i).padStart(2, '0')}=${payload}@1`),
@@ -214,7 +214,8 @@ test('v5 both ways on overlapping topics: no loop, one copy each side, propertie
   const rpub = await client(m.url, 'loop-rpub', { protocolVersion: 5 });
   await rpub.publishAsync('both/in', 'i', { qos: 1 });
   await waitFor(() => localGot.length >= 2 && remoteGot.length >= 2, 'both messages on both sides', 5000);
-  await sleep(1000); // a loop would show up as more copies by now
+  // a loop would show up as more copies within a second
+  await quietFor(1000, () => localGot.length <= 2 && remoteGot.length <= 2, 'no copies going round a loop');
   assert.deepEqual(localGot.sort(), ['both/in=i@1', 'both/props=p@1']);
   assert.deepEqual(remoteGot.sort(), ['both/in=i@1', 'both/props=p@1']);
   assert.deepEqual(remoteProps, { site: 'a1' });

@@ -8,7 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnackPacket, IDisconnectPacket, IPublishPacket } from 'mqtt-packet';
-import { sleep } from './harness.js';
+import { quietFor, waitFor } from './harness.js';
 import { RawClient } from './raw-client.js';
 import { killAllVireo } from './vireo-process.js';
 import { logsMatching, startCluster, waitMembers, type ClusterNode } from './cluster-nodes.js';
@@ -51,9 +51,8 @@ describe('two CONNECTs of one clientid on two nodes at once', () => {
       const acks = await Promise.allSettled(pair.map((c) => c.connect({ clientId, protocolVersion, clean: true, keepalive: 0 }, 3000)));
       if (acks.every((a) => a.status === 'fulfilled')) bothAcked++;
       // the loser goes within a moment: its node hears the other claim one hop later
-      const until = Date.now() + 3000;
-      while (pair.every((c) => !c.closed) && Date.now() < until) await sleep(5);
-      await sleep(150); // nothing else may happen afterwards
+      await waitFor(() => pair.some((c) => c.closed), `round ${round}: one of the two connections to close`, 10_000).catch(() => undefined);
+      await quietFor(150, () => pair.some((c) => !c.closed), `round ${round}: the other connection stays`).catch(() => undefined);
       const closed = pair.filter((c) => c.closed);
       assert.equal(closed.length, 1, `round ${round}: exactly one of the two connections closed (closed: ${closed.length})`);
       const loserIdx = pair.findIndex((c) => c.closed);
@@ -103,9 +102,8 @@ describe('two CONNECTs of one clientid on two nodes at once', () => {
       const pair = await Promise.all(nodes.slice(0, 2).map((n) => RawClient.open(n.mqttPort)));
       open.push(...pair);
       const acks = await Promise.allSettled(pair.map((c) => c.connect({ clientId, ...v5 }, 5000)));
-      const until = Date.now() + 5000;
-      while (pair.every((c) => !c.closed) && Date.now() < until) await sleep(5);
-      await sleep(200);
+      await waitFor(() => pair.some((c) => c.closed) && owner.closed, `round ${round}: the loser and node 2's connection to close`, 10_000).catch(() => undefined);
+      await quietFor(200, () => pair.some((c) => !c.closed), `round ${round}: the winner stays`).catch(() => undefined);
       assert.ok(owner.closed, `round ${round}: the connection on node 2 was taken over`);
       const disc = owner.all.find((p) => p.cmd === 'disconnect') as IDisconnectPacket | undefined;
       assert.equal(disc?.reasonCode, 0x8e, `round ${round}: node 2's connection got DISCONNECT 0x8E`);

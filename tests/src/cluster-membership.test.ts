@@ -13,7 +13,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { connect, endAll, freePort, sleep } from './harness.js';
+import { connect, endAll, freePort, quietFor, sleep, waitFor, within } from './harness.js';
 import { killAllVireo, VIREO_CLI } from './vireo-process.js';
 import { startNode, waitLog, type ClusterNode } from './cluster-nodes.js';
 
@@ -95,15 +95,12 @@ async function api(n: Node, method: string, url: string, body?: unknown): Promis
 }
 
 /** Polls `n`'s cluster status until `pred` holds. */
-async function waitStatus(n: Node, what: string, pred: (s: Status) => boolean, ms = 20_000): Promise<Status> {
-  const until = Date.now() + ms;
+async function waitStatus(n: Node, what: string, pred: (s: Status) => boolean, ms = 30_000): Promise<Status> {
   let last: Status | undefined;
-  for (;;) {
-    last = await status(n);
-    if (pred(last)) return last;
-    if (Date.now() > until) throw new Error(`${n.name}: ${what} not seen within ${ms} ms; last status ${JSON.stringify(last)}`);
-    await sleep(150);
-  }
+  await waitFor(async () => pred((last = await status(n))), `${n.name}: ${what}`, ms).catch((err: Error) => {
+    throw new Error(`${err.message}; last status ${JSON.stringify(last)}`);
+  });
+  return last!;
 }
 
 const same = (a: string[], b: string[]) => [...a].sort().join(',') === [...b].sort().join(',');
@@ -113,9 +110,7 @@ async function readiness(n: Node): Promise<number> {
 }
 
 test('manual nodes: ctl cluster join, status, restart rejoins, leave, join again, force-leave of a down node', T, async () => {
-  const a = await manualNode('memb-a@127.0.0.1');
-  const b = await manualNode('memb-b@127.0.0.1');
-  const c = await manualNode('memb-c@127.0.0.1');
+  const [a, b, c] = await Promise.all([manualNode('memb-a@127.0.0.1'), manualNode('memb-b@127.0.0.1'), manualNode('memb-c@127.0.0.1')]);
   const clients: MqttClient[] = [];
   try {
     // alone and ready: nothing to join
@@ -146,14 +141,16 @@ test('manual nodes: ctl cluster join, status, restart rejoins, leave, join again
     clients.push(sub, pub);
     await sub.subscribeAsync('memb/t', { qos: 1 });
     const got = new Promise<string>((resolve) => sub.once('message', (_t, p) => resolve(p.toString())));
-    const until = Date.now() + 5000;
-    let payload: string | undefined;
-    void got.then((p) => (payload = p));
-    while (payload === undefined && Date.now() < until) {
-      await pub.publishAsync('memb/t', 'across', { qos: 1 });
-      await sleep(100);
-    }
-    assert.equal(payload, 'across');
+    // until the subscription's route has reached a, a publish there has nobody to go to
+    await waitFor(
+      async () => {
+        await pub.publishAsync('memb/t', 'across', { qos: 1 });
+        return (await within(got, 100, undefined)) !== undefined;
+      },
+      'a message published on a to reach the subscriber on c',
+      30_000,
+    );
+    assert.equal(await got, 'across');
 
     // b keeps whom it joined in its data dir, and a clean stop shows as `stopped`
     const saved = JSON.parse(readFileSync(path.join(b.dataDir, 'cluster.json'), 'utf8')) as { peers: { node: string }[] };
@@ -170,10 +167,15 @@ test('manual nodes: ctl cluster join, status, restart rejoins, leave, join again
     assert.equal(lc.code, 0, lc.stderr);
     await waitLog(a, 'Cluster node stopped', (l) => l.peer_node === c.name);
     await waitStatus(a, 'c forgotten', (s) => !s.members.some((m) => m.node === c.name));
-    await sleep(2500); // longer than a discovery round
-    const sa = await status(a);
-    assert.ok(same(sa.running_nodes, [a.name, b2.name]), JSON.stringify(sa));
-    assert.ok(!sa.members.some((m) => m.node === c.name));
+    // for longer than a discovery round (2 s): c does not come back
+    await quietFor(
+      2500,
+      async () => {
+        const sa = await status(a);
+        return same(sa.running_nodes, [a.name, b2.name]) && !sa.members.some((m) => m.node === c.name);
+      },
+      "c stays out of a's view",
+    );
     const sc = await status(c);
     assert.equal(sc.left, true);
     assert.deepEqual(sc.running_nodes, [c.name]);
@@ -203,8 +205,7 @@ test('manual nodes: ctl cluster join, status, restart rejoins, leave, join again
     const c2 = await manualNode(c.name, {}, { rpc: c.rpcPort, mqtt: c.mqttPort, http: c.http, dataDir: c.dataDir });
     const refused = await waitLog(c2, 'Refused by cluster peer');
     assert.match(String(refused.reason), /removed from the cluster/);
-    await sleep(1000);
-    assert.ok(same((await status(a)).running_nodes, [a.name, b2.name]));
+    await quietFor(1000, async () => same((await status(a)).running_nodes, [a.name, b2.name]), 'the refused node stays out of the running nodes');
     c2.proc.kill('SIGKILL');
   } finally {
     await endAll(...clients);
@@ -212,8 +213,7 @@ test('manual nodes: ctl cluster join, status, restart rejoins, leave, join again
 });
 
 test('cluster.autoclean: a node down that long leaves the view and is no longer dialled', T, async () => {
-  const a = await manualNode('clean-a@127.0.0.1', { VIREO_CLUSTER__AUTOCLEAN: '2s' });
-  const b = await manualNode('clean-b@127.0.0.1');
+  const [a, b] = await Promise.all([manualNode('clean-a@127.0.0.1', { VIREO_CLUSTER__AUTOCLEAN: '2s' }), manualNode('clean-b@127.0.0.1')]);
   const j = await ctl(b, 'cluster', 'join', `127.0.0.1:${a.rpcPort}`);
   assert.equal(j.code, 0, j.stderr);
   await waitStatus(a, 'b running', (s) => s.running_nodes.includes(b.name));
@@ -248,11 +248,10 @@ test('cluster.autoclean: a node down that long leaves the view and is no longer 
   });
   await new Promise<void>((resolve) => spy.listen(b.rpcPort, '127.0.0.1', resolve));
   try {
-    await sleep(3000);
+    await quietFor(3000, () => dials === 0, 'nobody dials the autocleaned node');
   } finally {
     spy.close();
   }
-  assert.equal(dials, 0);
   assert.equal(await readiness(a), 200);
 });
 
@@ -264,9 +263,7 @@ test('readiness: not ready while a discovered peer answers but is not joined; re
   dirs.push(dataA);
   const a = await manualNode('ready-a@127.0.0.1', stat, { rpc: rpcA, mqtt: await freePort(), http: await freePort(), dataDir: dataA });
   // b's port answers nothing yet: a is a cluster of one
-  const until = Date.now() + 5000;
-  while ((await readiness(a)) !== 200 && Date.now() < until) await sleep(100);
-  assert.equal(await readiness(a), 200);
+  await waitFor(async () => (await readiness(a)) === 200, 'a ready alone', 30_000);
   // b answers but refuses a (another cookie): a has not joined its cluster
   const mqttB = await freePort();
   const httpB = await freePort();
@@ -290,8 +287,7 @@ test('readiness: not ready while a discovered peer answers but is not joined; re
 });
 
 test('force-leave of a running node: it is told to leave, leaves, and every node forgets it', T, async () => {
-  const a = await manualNode('fl-a@127.0.0.1');
-  const b = await manualNode('fl-b@127.0.0.1');
+  const [a, b] = await Promise.all([manualNode('fl-a@127.0.0.1'), manualNode('fl-b@127.0.0.1')]);
   const j = await api(b, 'POST', '/api/v5/cluster/join', { node: `127.0.0.1:${a.rpcPort}` });
   assert.equal(j.status, 200, JSON.stringify(j.body));
   await waitStatus(a, 'b running', (s) => s.running_nodes.includes(b.name));
@@ -302,8 +298,7 @@ test('force-leave of a running node: it is told to leave, leaves, and every node
   await waitStatus(b, 'b left, alone', (s) => s.left && same(s.running_nodes, [b.name]) && s.members.length === 1);
   await waitStatus(a, 'b forgotten', (s) => !s.members.some((m) => m.node === b.name));
   // it stays out: a does not dial it, it does not dial a
-  await sleep(2500);
-  assert.ok(same((await status(a)).running_nodes, [a.name]));
+  await quietFor(2500, async () => same((await status(a)).running_nodes, [a.name]), "b stays out of a's running nodes");
   const saved = JSON.parse(readFileSync(path.join(b.dataDir, 'cluster.json'), 'utf8')) as { peers: unknown[] };
   assert.deepEqual(saved.peers, []);
 });

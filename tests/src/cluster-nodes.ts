@@ -3,8 +3,8 @@
  * through the VIREO_* environment, on free loopback ports, with static discovery.
  */
 import type { MqttClient } from 'mqtt';
-import { freePort, sleep } from './harness.js';
-import { spawnVireo, type LogLine, type VireoProcess } from './vireo-process.js';
+import { freePort, waitFor } from './harness.js';
+import { MIN_PROCESS_WAIT_MS, spawnVireo, type LogLine, type VireoProcess } from './vireo-process.js';
 
 export interface ClusterNode {
   name: string;
@@ -53,28 +53,32 @@ export function logsMatching(node: ClusterNode, msg: string, pred: (l: LogLine) 
   return node.proc.logs().filter((l) => typeof l.msg === 'string' && l.msg.includes(msg) && pred(l));
 }
 
-/** Waits until a log line with `msg` (and matching `pred`) appears after `since` lines. */
-export async function waitLog(node: ClusterNode, msg: string, pred: (l: LogLine) => boolean = () => true, ms = 10_000): Promise<LogLine> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const hit = logsMatching(node, msg, pred)[0];
-    if (hit) return hit;
-    if (Date.now() > until) throw new Error(`${node.name} did not log "${msg}" within ${ms} ms\n${node.proc.stdout().slice(-3000)}`);
-    await sleep(20);
-  }
+/** Waits until a log line with `msg` (and matching `pred`) appears (within `ms`, at least MIN_PROCESS_WAIT_MS). */
+export async function waitLog(node: ClusterNode, msg: string, pred: (l: LogLine) => boolean = () => true, asked = MIN_PROCESS_WAIT_MS): Promise<LogLine> {
+  const ms = Math.max(asked, MIN_PROCESS_WAIT_MS);
+  let hit: LogLine | undefined;
+  await waitFor(() => (hit = logsMatching(node, msg, pred)[0]) !== undefined, `${node.name} to log "${msg}"`, ms, 20).catch((err: Error) => {
+    throw new Error(`${err.message} (${ms} ms)\n${node.proc.stdout().slice(-3000)}`);
+  });
+  return hit!;
 }
 
-/** Waits until `node` sees every name in `names` running (its `nodes` list in the last membership log). */
-export async function waitMembers(node: ClusterNode, names: string[], ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
+/**
+ * Waits until `node` sees every name in `names` running (its `nodes` list in the last membership
+ * log). Nodes that start together on a loaded machine take tens of seconds: at least 60 s.
+ */
+export async function waitMembers(node: ClusterNode, names: string[], asked = 60_000): Promise<void> {
+  const ms = Math.max(asked, 60_000);
   const want = [...names].sort().join(',');
-  for (;;) {
+  const seen = () => {
     const lines = node.proc.logs().filter((l) => Array.isArray(l.nodes));
     const last = lines[lines.length - 1];
-    if (last && [...(last.nodes as string[])].sort().join(',') === want) return;
-    if (Date.now() > until) throw new Error(`${node.name} did not see members ${want} within ${ms} ms\n${node.proc.stdout().slice(-3000)}`);
-    await sleep(20);
-  }
+    return last !== undefined && [...(last.nodes as string[])].sort().join(',') === want;
+  };
+  // the log is parsed whole each time: every 50 ms is enough
+  await waitFor(seen, `${node.name} to see members ${want}`, ms, 50).catch((err: Error) => {
+    throw new Error(`${err.message} (${ms} ms)\n${node.proc.stdout().slice(-3000)}`);
+  });
 }
 
 let syncSeq = 0;
@@ -84,7 +88,7 @@ let syncSeq = 0;
  * node's route changes reach a peer over one ordered stream, so when a fresh probe
  * subscription made after them delivers, the earlier ones have arrived too.
  */
-export async function syncRoutes(publisher: MqttClient, subscribers: MqttClient[], ms = 10_000): Promise<void> {
+export async function syncRoutes(publisher: MqttClient, subscribers: MqttClient[], ms = 30_000): Promise<void> {
   const topic = `sync/${process.pid}/${++syncSeq}`;
   const got = new Set<MqttClient>();
   const handlers = subscribers.map((c) => {
@@ -96,12 +100,13 @@ export async function syncRoutes(publisher: MqttClient, subscribers: MqttClient[
   });
   try {
     await Promise.all(subscribers.map((c) => c.subscribeAsync(topic, { qos: 0 })));
-    const until = Date.now() + ms;
-    while (got.size < subscribers.length) {
-      if (Date.now() > until) throw new Error(`routes did not reach the publisher's node within ${ms} ms`);
+    // a probe every 50 ms until each subscriber has one
+    const arrived = () => {
+      if (got.size >= subscribers.length) return true;
       publisher.publish(topic, 'sync', { qos: 0 });
-      await sleep(50);
-    }
+      return false;
+    };
+    await waitFor(arrived, `routes to reach the publisher's node (${ms} ms)`, ms, 50);
     await Promise.all(subscribers.map((c) => c.unsubscribeAsync(topic)));
   } finally {
     subscribers.forEach((c, i) => c.removeListener('message', handlers[i]!));

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import type { IDisconnectPacket } from 'mqtt-packet';
-import { collect, connect, endAll, sleep } from './harness.js';
+import { collect, connect, endAll, quietFor, sleep, waitFor } from './harness.js';
 import { killAllVireo, spawnVireo, VIREO_CLI } from './vireo-process.js';
 import { logsMatching, syncRoutes, waitLog, waitMembers, type ClusterNode } from './cluster-nodes.js';
 import { createNetLab, netnsAvailable, type NetLab } from './netns.js';
@@ -19,23 +19,21 @@ const skip = netnsAvailable() ? false : 'needs root and ip netns';
 
 /** Waits for the `nth` (1-based) log line with `msg` about `peer` on `node`. */
 async function waitNth(node: ClusterNode, msg: string, peer: string, nth: number, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (logsMatching(node, msg, (l) => l.peer_node === peer).length < nth) {
-    if (Date.now() > until) throw new Error(`${node.name} did not log "${msg}" for ${peer} ${nth} times within ${ms} ms\n${node.proc.stdout().slice(-3000)}`);
-    await sleep(50);
-  }
+  await waitFor(() => logsMatching(node, msg, (l) => l.peer_node === peer).length >= nth, `${node.name} to log "${msg}" for ${peer} ${nth} times`, Math.max(ms, 30_000)).catch(
+    (err: Error) => {
+      throw new Error(`${err.message}\n${node.proc.stdout().slice(-3000)}`);
+    },
+  );
 }
 
-/** Messages `client` receives on `topic` within `ms`. */
-async function received(client: MqttClient, topic: string, ms: number): Promise<string[]> {
+/** Records what `client` receives on `topic` (as payload strings), until stopped. */
+function record(client: MqttClient, topic: string): { got: string[]; stop(): void } {
   const got: string[] = [];
   const on = (t: string, p: Buffer) => {
     if (t === topic) got.push(p.toString());
   };
   client.on('message', on);
-  await sleep(ms);
-  client.removeListener('message', on);
-  return got;
+  return { got, stop: () => client.removeListener('message', on) };
 }
 
 describe('a partition of a three-node cluster', { skip }, () => {
@@ -144,33 +142,42 @@ describe('a partition of a three-node cluster', { skip }, () => {
     const healed = await waitLog(a, 'Autoheal', (l) => l.clientid === 'twin', 5000);
     assert.equal(healed.peer_node, c.name);
     await waitLog(a, 'Session discarded', (l) => l.clientid === 'twin', 5000);
-    const until = Date.now() + 3000;
-    while (!olderDisconnect && Date.now() < until) await sleep(20);
+    await waitFor(() => olderDisconnect !== undefined, 'the older twin DISCONNECTed', 10_000).catch(() => undefined);
     assert.equal(olderDisconnect?.reasonCode, 0x8e, 'the older twin got DISCONNECT 0x8E');
     assert.equal(newerClosed, false, 'the newer twin is still connected');
     assert.equal(logsMatching(c, 'Autoheal').length, 0, 'the node with the newer connection kept it');
 
     // routes converge both ways: a node-0 publish reaches the subscription made on node 2
     // during the split, and each subscriber gets each message once
-    const until2 = Date.now() + 10_000;
+    const until2 = Date.now() + 30_000;
+    const probe = record(lateC, 'split/probe');
     for (;;) {
-      const probe = received(lateC, 'split/probe', 300);
       await pubA.publishAsync('split/probe', 'x', { qos: 0 });
-      if ((await probe).length > 0) break;
+      if (
+        await waitFor(() => probe.got.length > 0, 'the probe', 300).then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       if (Date.now() > until2) assert.fail('routes from node 2 never reached node 0 after healing');
     }
-    const onA = received(subA, 'p/after', 1000);
-    const onC = received(subC, 'p/after', 1000);
-    const onLate = received(lateC, 'split/after', 1000);
+    probe.stop();
+    const onA = record(subA, 'p/after');
+    const onC = record(subC, 'p/after');
+    const onLate = record(lateC, 'split/after');
     await pubC.publishAsync('p/after', 'c→all', { qos: 1 });
     await pubA.publishAsync('split/after', 'a→late', { qos: 1 });
-    assert.deepEqual(await onA, ['c→all'], 'node 0 subscriber: once');
-    assert.deepEqual(await onC, ['c→all'], 'node 2 subscriber: once');
-    assert.deepEqual(await onLate, ['a→late'], 'subscription made during the split: once');
+    const all = [onA, onC, onLate];
+    await waitFor(() => all.every((r) => r.got.length > 0), 'a copy for each subscriber', 10_000).catch(() => undefined);
+    await quietFor(1000, () => all.every((r) => r.got.length <= 1), 'no second copy');
+    all.forEach((r) => r.stop());
+    assert.deepEqual(onA.got, ['c→all'], 'node 0 subscriber: once');
+    assert.deepEqual(onC.got, ['c→all'], 'node 2 subscriber: once');
+    assert.deepEqual(onLate.got, ['a→late'], 'subscription made during the split: once');
     // QoS 1 messages in flight when the network was cut: sent again after healing, once each, in order
-    const until3 = Date.now() + 5000;
-    while (inflightGot.length < inflight.length && Date.now() < until3) await sleep(50);
-    await sleep(300);
+    await waitFor(() => inflightGot.length >= inflight.length, 'the in-flight messages sent again', 15_000).catch(() => undefined);
+    await quietFor(300, () => inflightGot.length <= inflight.length, 'each in-flight message once');
     assert.deepEqual(inflightGot, inflight);
     await waitLog(a, 'Unacknowledged forwards sent again', (l) => l.peer_node === c.name, 1000);
   });

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { connect, endAll, freePort, sleep, waitFor } from './harness.js';
+import { connect, endAll, freePort, quietFor, sleep, waitFor } from './harness.js';
 import { killAllVireo } from './vireo-process.js';
 import { logsMatching, startCluster, startNode, syncRoutes, waitLog, waitMembers, type ClusterNode } from './cluster-nodes.js';
 
@@ -20,7 +20,7 @@ interface Got {
 }
 
 /** Resolves with the next `n` messages whose topic starts with `prefix`. */
-function collectOn(client: MqttClient, prefix: string, n: number, ms = 5000): Promise<Got[]> {
+function collectOn(client: MqttClient, prefix: string, n: number, ms = 15_000): Promise<Got[]> {
   const got: Got[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -54,16 +54,24 @@ async function openCollecting(url: string, opts: IClientOptions, prefix: string,
   return { client, sessionPresent, messages };
 }
 
-/** Every message on `prefix` for `ms`. */
-async function gather(client: MqttClient, prefix: string, ms: number): Promise<Got[]> {
+/** Records every message on `prefix` from now on, until stopped. */
+function record(client: MqttClient, prefix: string): { got: Got[]; stop(): void } {
   const got: Got[] = [];
   const on = (topic: string, payload: Buffer, packet: { qos: number }) => {
     if (topic.startsWith(prefix)) got.push({ topic, payload: payload.toString(), qos: packet.qos });
   };
   client.on('message', on);
-  await sleep(ms);
-  client.removeListener('message', on);
-  return got;
+  return { got, stop: () => client.removeListener('message', on) };
+}
+
+/** Asserts that `client` gets nothing on `prefix` for `ms`. */
+async function nothingOn(client: MqttClient, prefix: string, ms: number, what: string): Promise<void> {
+  const r = record(client, prefix);
+  try {
+    await quietFor(ms, () => r.got.length === 0, what);
+  } finally {
+    r.stop();
+  }
 }
 
 describe('a three-node cluster', () => {
@@ -106,7 +114,7 @@ describe('a three-node cluster', () => {
       .sort()
       .join(',');
     for (const n of nodes) {
-      const until = Date.now() + 5000;
+      const until = Date.now() + 30_000;
       for (;;) {
         const c = await client(n, `sys-${n.name}-${Date.now()}`);
         const got = collectOn(c, '$SYS/brokers', 1, 1000).catch(() => []);
@@ -146,7 +154,7 @@ describe('a three-node cluster', () => {
     assert.deepEqual([...new Set(rb.slice(50).map((m) => m.qos))], [1]);
     assert.deepEqual([...new Set(rc.map((m) => m.qos))], [0]);
     // no duplicates arrive later
-    assert.equal((await gather(subB, 'x/q', 300)).length, 0);
+    await nothingOn(subB, 'x/q', 300, 'no duplicate arrives later');
   });
 
   test('wildcard subscriptions on another node match', T, async () => {
@@ -165,7 +173,7 @@ describe('a three-node cluster', () => {
       ['w/1/x=yes1', 'w2/a/b/c=yes2', 'w2=yes3'],
     );
     // nothing matched twice (w2/# matches w2 once)
-    assert.equal((await gather(sub, 'w', 200)).length, 0);
+    await nothingOn(sub, 'w', 200, 'nothing matched twice');
   });
 
   test('a shared group spread over the cluster gets each message once', T, async () => {
@@ -174,9 +182,13 @@ describe('a three-node cluster', () => {
     const members = [await client(a, 's-m-a'), await client(b, 's-m-b'), await client(c, 's-m-c')];
     await Promise.all(members.map((m) => m.subscribeAsync('$share/g1/s/#', { qos: 1 })));
     await syncRoutes(pub, members);
-    const all = members.map((m) => gather(m, 's/', 1500));
+    const recs = members.map((m) => record(m, 's/'));
     for (let i = 0; i < 60; i++) pub.publish(`s/${i % 3}`, `m${i}`, { qos: 1 });
-    const per = await Promise.all(all);
+    const total = () => recs.reduce((n, r) => n + r.got.length, 0);
+    await waitFor(() => total() >= 60, 'the 60 messages in the group', 30_000).catch(() => undefined);
+    await quietFor(300, () => total() <= 60, 'no message twice in the group');
+    recs.forEach((r) => r.stop());
+    const per = recs.map((r) => r.got);
     const payloads = per
       .flat()
       .map((m) => m.payload)
@@ -190,7 +202,7 @@ describe('a three-node cluster', () => {
     const pub = await client(a, 'r-pub');
     await pub.publishAsync('ret/1', 'kept', { qos: 1, retain: true });
     // replication is asynchronous: subscribe until it is there (bounded)
-    const until = Date.now() + 5000;
+    const until = Date.now() + 30_000;
     for (;;) {
       const sub = await client(c, `r-sub-${Date.now()}`);
       const got = collectOn(sub, 'ret/', 1, 300).catch(() => []);

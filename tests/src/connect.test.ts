@@ -8,7 +8,7 @@ import type { IConnackPacket, IDisconnectPacket } from 'mqtt-packet';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { AuthenticateRequest } from '@vireo/broker';
-import { startBroker, connect, collect, endAll, waitFor, sleep } from './harness.js';
+import { startBroker, connect, collect, endAll, quietFor, waitFor, sleep } from './harness.js';
 import type { TestBroker } from './harness.js';
 import { RawClient, rawConnect, rawConnectFrame } from './raw-client.js';
 
@@ -385,8 +385,7 @@ test('packets before CONNECT close the connection without any answer', { timeout
       await c.waitClose(2000);
       assert.deepEqual(c.all, [], `nothing sent back for ${frame[0].toString(16)}`);
     }
-    await sleep(50);
-    assert.equal(leaked, 0, 'the PUBLISH before CONNECT was not routed');
+    await quietFor(50, () => leaked === 0, 'the PUBLISH before CONNECT was not routed');
     assert.deepEqual(tb.broker.connectedClientIds(), ['watcher']);
     await endAll(sub);
   } finally {
@@ -494,8 +493,7 @@ test('v5 server keep alive: CONNACK carries serverKeepalive and the broker enfor
     m = await connect(tb.url, { protocolVersion: 5, clientId: 'sk-js', keepalive: 60 });
     let closed = false;
     m.on('close', () => (closed = true));
-    await sleep(2200);
-    assert.equal(closed, false, 'MQTT.js client stayed connected');
+    await quietFor(2200, () => !closed, 'MQTT.js client stayed connected');
     // 3.1.1 has no server keep alive: the client's own keepalive applies (60 s here), and CONNACK has no properties
     const v4 = await rawConnect(tb.port, { protocolVersion: 4, clientId: 'sk4', keepalive: 60 });
     clients.push(v4.client);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import net from 'node:net';
 import pg from 'pg';
 import { freePort, waitFor } from './harness.js';
+import { dieWithParent } from './orphans.js';
 
 /** Debian's PostgreSQL binaries (the newest version installed), or PG_BIN. */
 export const PG_BIN = process.env.PG_BIN ?? newestPgBin();
@@ -60,6 +61,7 @@ async function listening(port: number, ms: number, child: () => ChildProcess | u
 
 function track(child: ChildProcess): { log: () => string; exited: Promise<void> } {
   live.add(child);
+  dieWithParent(child);
   let out = '';
   child.stdout?.setEncoding('utf8').on('data', (s: string) => (out = (out + s).slice(-4000)));
   child.stderr?.setEncoding('utf8').on('data', (s: string) => (out = (out + s).slice(-4000)));

@@ -13,7 +13,8 @@ import type { IDisconnectPacket, IPublishPacket, ISubackPacket } from 'mqtt-pack
 import type { MqttClient } from 'mqtt';
 import { createBroker } from '@vireo/broker';
 import type { ClientInfo, AuthorizeAction, Message, SubOptions, DropReason } from '@vireo/broker';
-import { startBroker, connect, collect, endAll, quietFor, waitFor, sleep, freePort } from './harness.js';
+import { startBroker, connect, collect, endAll, quietFor, waitFor, sleep, freePort, within } from './harness.js';
+import { dieWithParent } from './orphans.js';
 import { RawClient, rawConnect } from './raw-client.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -269,6 +270,7 @@ test('examples/embed.mjs runs: auth, authorization, app messages, events, clean 
     env: { ...process.env, PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  dieWithParent(child);
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -307,7 +309,7 @@ test('examples/embed.mjs runs: auth, authorization, app messages, events, clean 
     const disconnect = new Promise<number | undefined>((resolve) => alice!.once('disconnect', (p: IDisconnectPacket) => resolve(p.reasonCode)));
     child.kill('SIGTERM');
     assert.equal(await disconnect, 0x8b);
-    const code = await Promise.race([exited, sleep(5000).then(() => 'still running')]);
+    const code = await within(exited, 5000, 'still running');
     assert.equal(code, 0, `exit code (stderr: ${err})`);
     assert.match(out, /SIGTERM: closing/);
     assert.equal(err, '');

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, sleep } from './harness.js';
+import { dieWithParent } from './orphans.js';
 
 export const ETCD_BIN = process.env.ETCD_BIN ?? '/usr/bin/etcd';
 
@@ -50,6 +51,7 @@ export async function startEtcd(clientPort?: number): Promise<EtcdServer> {
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   running.add(child);
+  dieWithParent(child);
   let err = '';
   child.stderr?.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<void>((r) => child.once('close', () => r()));

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import type { IPublishPacket } from 'mqtt-packet';
-import { startBroker, connect, endAll, sleep } from './harness.js';
+import { startBroker, connect, endAll, quietFor, waitFor } from './harness.js';
 import { Inbox, closed } from './observe.js';
 import { rawConnect } from './raw-client.js';
 import type { RawClient } from './raw-client.js';
@@ -18,12 +18,8 @@ const publishes = (c: RawClient) => c.all.filter((p): p is IPublishPacket => p.c
 
 /** Waits until the raw client has received `n` PUBLISH packets, then `quiet` ms more, and returns how many it has. */
 async function publishCountSettles(c: RawClient, n: number, quiet = 150): Promise<number> {
-  const end = Date.now() + 5000;
-  while (publishes(c).length < n) {
-    if (Date.now() > end) throw new Error(`got ${publishes(c).length} PUBLISH, expected ${n}`);
-    await sleep(5);
-  }
-  await sleep(quiet);
+  await waitFor(() => publishes(c).length >= n, `${n} PUBLISH (got ${publishes(c).length})`);
+  await quietFor(quiet, () => publishes(c).length <= n, `no PUBLISH beyond ${n} (got ${publishes(c).length})`);
   return publishes(c).length;
 }
 
@@ -48,17 +44,15 @@ test('v5: the broker never has more unacknowledged QoS 1 messages out to a clien
 
     // acknowledge each as it comes; outstanding never exceeds 3
     let acked = 1;
-    const end = Date.now() + 5000;
     while (acked < 10) {
-      if (Date.now() > end) throw new Error(`stuck at ${acked} acked, ${publishes(c).length} received`);
       const got = publishes(c);
       assert.ok(got.length - acked <= 3, `outstanding ${got.length - acked} > 3`);
       if (got.length > acked) {
         c.send({ cmd: 'puback', messageId: got[acked].messageId });
         acked++;
-      } else await sleep(5);
+      } else await waitFor(() => publishes(c!).length > acked, `message ${acked + 1} after ${acked} acknowledged`);
     }
-    await sleep(100);
+    await quietFor(100, () => publishes(c!).length === 10, 'nothing sent twice');
     assert.deepEqual(
       publishes(c).map((p) => p.payload.toString()),
       Array.from({ length: 10 }, (_, i) => `${i}`),
@@ -87,7 +81,7 @@ test('v5: a resumed session resends its unacknowledged messages only up to the n
     for (let i = 0; i < 10; i++) await pub.publishAsync('rr/t', `${i}`, { qos: 1 });
     assert.equal(await publishCountSettles(c, 5, 50), 5);
     c.destroy();
-    await sleep(50);
+    await waitFor(() => tb.broker.connection('resume') === undefined, 'the broker to see the connection gone');
 
     ({ client: c } = await rawConnect(tb.port, opts(2)));
     assert.equal(await publishCountSettles(c, 2), 2, 'five were unacknowledged, only two are resent');
@@ -96,17 +90,15 @@ test('v5: a resumed session resends its unacknowledged messages only up to the n
       'resent with DUP',
     );
     let acked = 0;
-    const end = Date.now() + 5000;
     while (acked < 10) {
-      if (Date.now() > end) throw new Error(`stuck at ${acked} acked, ${publishes(c).length} received`);
       const got = publishes(c);
       assert.ok(got.length - acked <= 2, `outstanding ${got.length - acked} > 2`);
       if (got.length > acked) {
         c.send({ cmd: 'puback', messageId: got[acked].messageId });
         acked++;
-      } else await sleep(5);
+      } else await waitFor(() => publishes(c!).length > acked, `message ${acked + 1} after ${acked} acknowledged`);
     }
-    await sleep(50);
+    await quietFor(50, () => publishes(c!).length === 10, 'nothing sent twice');
     assert.deepEqual(
       publishes(c).map((p) => [p.payload.toString(), p.dup]),
       Array.from({ length: 10 }, (_, i) => [`${i}`, i < 5]),
@@ -241,9 +233,8 @@ test("v5: a message bigger than a client's Maximum Packet Size is not sent to it
         'the others get everything',
       );
     }
-    const end = Date.now() + 3000;
-    while (publishes(small).length < 3 && Date.now() < end) await sleep(5);
-    await sleep(100);
+    await waitFor(() => publishes(small!).length >= 3, 'three PUBLISH to the small client');
+    await quietFor(100, () => publishes(small!).length === 3, 'no more PUBLISH to the small client');
     const got = publishes(small);
     assert.deepEqual(
       got.map((p) => p.topic),
@@ -256,8 +247,7 @@ test("v5: a message bigger than a client's Maximum Packet Size is not sent to it
     assert.equal(small.closed, false);
     // nothing oversized is stuck in its window: acknowledging what came leaves nothing pending
     for (const p of got) small.send({ cmd: 'puback', messageId: p.messageId });
-    await sleep(50);
-    assert.equal(tb.broker.session('small')?.inflight.size, 0);
+    await waitFor(() => tb.broker.session('small')?.inflight.size === 0, "the small client's window to empty");
   } finally {
     small?.destroy();
     await endAll(...clients);

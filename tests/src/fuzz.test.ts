@@ -19,7 +19,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import mqttPacket from 'mqtt-packet';
 import type { Packet } from 'mqtt-packet';
-import { startBroker, freePort, waitFor, sleep, connect, endAll } from './harness.js';
+import { startBroker, freePort, waitFor, sleep, connect, endAll, within } from './harness.js';
 import { captureLog } from './log-capture.js';
 import { Bystander, bystanderProblems } from './bystander.js';
 import { spawnVireo } from './vireo-process.js';
@@ -263,7 +263,7 @@ async function fuzzTcp(port: number, rng: Rng, stats: FuzzStats): Promise<void> 
   sock.on('error', () => {});
   sock.on('data', (d: Buffer) => (stats.bytesReceived += d.length));
   const closed = new Promise<void>((r) => sock.once('close', () => r()));
-  const connected = await Promise.race([new Promise<boolean>((r) => sock.once('connect', () => r(true))), closed.then(() => false), sleep(2000).then(() => false)]);
+  const connected = await within(Promise.race([new Promise<boolean>((r) => sock.once('connect', () => r(true))), closed.then(() => false)]), 2000, false);
   if (!connected) {
     stats.connectFailures++;
     sock.destroy();
@@ -280,7 +280,7 @@ async function fuzzTcp(port: number, rng: Rng, stats: FuzzStats): Promise<void> 
   if (end < 0.3) sock.end();
   else if (end < 0.5) sock.destroy();
   // linger a little (what the broker answers is read and dropped), then go
-  await Promise.race([closed, sleep(20 + int(rng, 300))]);
+  await within(closed, 20 + int(rng, 300), undefined);
   sock.destroy();
   await closed;
 }
@@ -291,7 +291,7 @@ async function fuzzWs(port: number, rng: Rng, stats: FuzzStats): Promise<void> {
   ws.on('error', () => {});
   ws.on('message', (d: Buffer) => (stats.bytesReceived += d.length));
   const closed = new Promise<void>((r) => ws.once('close', () => r()));
-  const opened = await Promise.race([new Promise<boolean>((r) => ws.once('open', () => r(true))), closed.then(() => false), sleep(2000).then(() => false)]);
+  const opened = await within(Promise.race([new Promise<boolean>((r) => ws.once('open', () => r(true))), closed.then(() => false)]), 2000, false);
   if (!opened) {
     stats.connectFailures++;
     ws.terminate();
@@ -306,7 +306,7 @@ async function fuzzWs(port: number, rng: Rng, stats: FuzzStats): Promise<void> {
     if (chance(rng, 0.3)) await sleep(int(rng, 5));
   }
   if (chance(rng, 0.4)) ws.close();
-  await Promise.race([closed, sleep(20 + int(rng, 300))]);
+  await within(closed, 20 + int(rng, 300), undefined);
   ws.terminate();
   await closed;
 }

@@ -83,12 +83,15 @@ export function collect(client: MqttClient, n: number, ms = 5000): Promise<{ top
   });
 }
 
-/** Waits until `cond` is true, polling; rejects with `what` after `ms`. */
-export async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+/**
+ * Waits until `cond` is true, polling every `every` ms (for an async condition such as an HTTP
+ * call: `every` ms after the previous answer); rejects with `what` after `ms`.
+ */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 5000, every = 10): Promise<void> {
   const until = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
+    await sleep(every);
   }
 }
 
@@ -98,10 +101,10 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * Asserts that `holds` stays true for `ms`, checking every 10 ms: how a test says that nothing
  * arrives (a will not published, a message not delivered). Fails at the first moment it breaks.
  */
-export async function quietFor(ms: number, holds: () => boolean, what: string): Promise<void> {
+export async function quietFor(ms: number, holds: () => boolean | Promise<boolean>, what: string): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
-    if (!holds()) throw new Error(`not quiet for ${ms} ms: ${what}`);
+    if (!(await holds())) throw new Error(`not quiet for ${ms} ms: ${what}`);
     if (Date.now() >= until) return;
     await sleep(Math.min(10, until - Date.now()));
   }
@@ -114,5 +117,15 @@ export async function withBroker<T>(config: BrokerConfig, fn: (tb: TestBroker) =
     return await fn(tb);
   } finally {
     await tb.close();
+  }
+}
+
+/** `p`'s value, or `fallback` if it has not settled within `ms`; the timer is cleared either way, so it holds no process open. */
+export async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -9,6 +9,7 @@ import { connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from './harness.js';
+import { dieWithParent } from './orphans.js';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const live = new Set<ChildProcess>();
@@ -52,6 +53,7 @@ export async function startMosquitto(port: number, dir = mkdtempSync(join(tmpdir
   );
   const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
+  dieWithParent(child);
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import { collect, connect, endAll, freePort, sleep, waitFor } from './harness.js';
+import { collect, connect, endAll, freePort, quietFor, sleep, waitFor } from './harness.js';
 import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
 
 const T = { timeout: 60_000 };
@@ -92,11 +92,13 @@ async function checkRestored(url: string): Promise<void> {
     // retained: kept with its properties; cleared and expired ones are not back
     const reader = await connect(url, { protocolVersion: 5, clientId: 'reader' });
     clients.push(reader);
+    let arrived = 0;
+    reader.on('message', () => arrived++);
     const retained = collect(reader, 2);
     await reader.subscribeAsync('r/#', { qos: 1 });
     await reader.subscribeAsync('t/#', { qos: 1 });
     const rs = await retained;
-    await sleep(200); // nothing else may come
+    await quietFor(200, () => arrived === 2, 'no other retained message');
     const r = rs.find((m) => m.topic === 'r/kept');
     assert.ok(r, JSON.stringify(rs.map((m) => m.topic)));
     assert.equal(r.payload, 'hello');
@@ -219,9 +221,8 @@ test('durable_storage.backend memory: nothing is written, nothing survives', T, 
   const got: string[] = [];
   reader.on('message', (t) => got.push(t));
   await reader.subscribeAsync('m/#', { qos: 1 });
-  await sleep(200);
+  await quietFor(200, () => got.length === 0, `no retained message survives: ${got.join(', ')}`);
   await endAll(reader);
-  assert.deepEqual(got, []);
 });
 
 test('delayed wills survive a kill -9: one due while the node was down goes out at start, the other on time', T, async () => {
@@ -263,9 +264,8 @@ test('delayed wills survive a kill -9: one due while the node was down goes out 
   const w = mqtt.connect(url, { protocolVersion: 5, clientId: 'will-watcher', clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 0 });
   w.on('message', (topic) => got.push(topic));
   try {
-    const t0 = Date.now();
-    while (got.length < 3 && Date.now() - t0 < 8000) await sleep(50);
-    await sleep(300); // and no duplicate
+    await waitFor(() => got.length >= 3, `three wills (got ${got.join(', ')})`, 8000).catch(() => undefined);
+    await quietFor(300, () => got.length <= 3, 'no duplicate will');
     assert.deepEqual(got, ['will/marker', 'will/early', 'will/late']);
   } finally {
     await endAll(w, early, late);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { connect, endAll, freePort, sleep, waitFor } from './harness.js';
+import { connect, endAll, freePort, quietFor, waitFor } from './harness.js';
 import { killAllVireo } from './vireo-process.js';
 import { startNode, waitMembers, type ClusterNode } from './cluster-nodes.js';
 import { ctl } from './ctl-run.js';
@@ -68,10 +68,7 @@ test('retained messages: list and read on any node; ctl retainer cleans one, the
   await pub.publishAsync('r/1', 'one', { qos: 1, retain: true });
   await pub.publishAsync('r/2', 'two', { qos: 0, retain: true });
   const count = async (n: { http: number }) => ((await api(n, 'GET', '/api/v5/mqtt/retainer/messages')).body as Listed).meta.count;
-  for (const n of nodes) {
-    const until = Date.now() + 10_000;
-    while ((await count(n)) < 2 && Date.now() < until) await sleep(50);
-  }
+  for (const n of nodes) await waitFor(async () => (await count(n)) >= 2, 'both retained messages listed on every node', 30_000).catch(() => undefined);
 
   const listed = (await api(b, 'GET', '/api/v5/mqtt/retainer/messages?topic=r/%2B')).body as Listed;
   assert.deepEqual(
@@ -98,8 +95,10 @@ test('retained messages: list and read on any node; ctl retainer cleans one, the
   // a live subscriber sees no empty message when an operator cleans
   const watcher = await connect(a.url, { clientId: 'ret-watch' });
   clients.push(watcher);
+  let onSubscribe = 0;
+  watcher.on('message', () => onSubscribe++);
   await watcher.subscribeAsync('r/#', { qos: 1 });
-  await sleep(300); // the two retained messages on subscribe
+  await waitFor(() => onSubscribe >= 2, 'the two retained messages on subscribe');
   const seen: string[] = [];
   watcher.on('message', (t, p) => seen.push(`${t}=${p.toString()}`));
 
@@ -113,7 +112,7 @@ test('retained messages: list and read on any node; ctl retainer cleans one, the
   fresh.on('message', (t, p) => got.push(`${t}=${p.toString()}`));
   await fresh.subscribeAsync('r/#', { qos: 1 });
   await waitFor(() => got.length > 0, 'the remaining retained message', 5000);
-  await sleep(200);
+  await quietFor(200, () => got.length === 1, 'only the remaining retained message');
   assert.deepEqual(got, ['r/2=two']);
 
   const missing = await ctl(env, ['retainer', 'clean', 'r/1']);
@@ -125,6 +124,5 @@ test('retained messages: list and read on any node; ctl retainer cleans one, the
   assert.deepEqual(JSON.parse(all.stdout), { deleted: 1 });
   assert.equal(await count(a), 0);
   assert.equal(await count(b), 0);
-  await sleep(300);
-  assert.deepEqual(seen, [], "subscribers are not told about an operator's clean");
+  await quietFor(300, () => seen.length === 0, `subscribers are not told about an operator's clean: ${seen.join(', ')}`);
 });

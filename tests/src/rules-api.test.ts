@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { collect, connect, endAll, freePort, sleep } from './harness.js';
+import { collect, connect, endAll, freePort, waitFor } from './harness.js';
 import { killAllVireo } from './vireo-process.js';
-import { startNode, waitMembers, type ClusterNode } from './cluster-nodes.js';
+import { startNode, syncRoutes, waitMembers, type ClusterNode } from './cluster-nodes.js';
 import { ctl } from './ctl-run.js';
 import { metric } from './api-node.js';
 
@@ -109,7 +109,7 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   assert.equal((await api(a, 'POST', '/api/v5/rules', { id: 'fwd', sql: 'SELECT * FROM "x"' })).body.code, 'ALREADY_EXISTS');
 
   // copied to B
-  for (const until = Date.now() + 10_000; (await api(b, 'GET', '/api/v5/rules/fwd')).status !== 200 && Date.now() < until;) await sleep(100);
+  await waitFor(async () => (await api(b, 'GET', '/api/v5/rules/fwd')).status === 200, 'the rule copied to B', 30_000);
   const onB = await api(b, 'GET', '/api/v5/rules/fwd');
   assert.equal(onB.status, 200);
   assert.equal(onB.body.source, 'api');
@@ -119,7 +119,7 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   const dev = await connect(b.url, { clientId: 'dev-b' });
   clients.push(sub, dev);
   await sub.subscribeAsync('out/#', { qos: 1 });
-  await sleep(500); // the subscription's route reaches B
+  await syncRoutes(dev, [sub]); // the subscription's route reaches B
   const got = collect(sub, 1, 10_000);
   await dev.publishAsync('in/x', '{"v": 5}', { qos: 1 });
   await dev.publishAsync('in/x', '{"v": 42}', { qos: 1 });
@@ -127,10 +127,14 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   assert.equal(m!.topic, 'out/dev-b');
   assert.equal(m!.payload, '42');
   let metrics = {} as Answer;
-  for (const until = Date.now() + 10_000; Date.now() < until; await sleep(100)) {
-    metrics = (await api(a, 'GET', '/api/v5/rules/fwd/metrics')).body;
-    if (metrics.metrics.matched === 2) break;
-  }
+  await waitFor(
+    async () => {
+      metrics = (await api(a, 'GET', '/api/v5/rules/fwd/metrics')).body;
+      return metrics.metrics.matched === 2;
+    },
+    'the rule metrics to count both messages',
+    30_000,
+  ).catch(() => undefined);
   assert.equal(metrics.metrics.matched, 2);
   assert.equal(metrics.metrics.passed, 1);
   assert.equal(metrics.metrics['actions.success'], 1);
@@ -142,7 +146,7 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   // changed on B (disabled) holds on A
   const put = await api(b, 'PUT', '/api/v5/rules/fwd', { enable: false });
   assert.equal(put.status, 200);
-  for (const until = Date.now() + 10_000; (await api(a, 'GET', '/api/v5/rules/fwd')).body.enable !== false && Date.now() < until;) await sleep(100);
+  await waitFor(async () => (await api(a, 'GET', '/api/v5/rules/fwd')).body.enable === false, 'the rule disabled on A', 30_000);
   assert.equal((await api(a, 'GET', '/api/v5/rules/fwd')).body.enable, false);
   const badPut = await api(b, 'PUT', '/api/v5/rules/fwd', { sql: 'SELECT FROM "x"' });
   assert.equal(badPut.status, 400);
@@ -167,10 +171,14 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
 
   // actions and connectors: the HTTP action of each node, disconnected from its missing server
   let actions = [] as Answer[];
-  for (const until = Date.now() + 20_000; Date.now() < until; await sleep(200)) {
-    actions = (await api(a, 'GET', '/api/v5/actions')).body;
-    if (actions[0]?.status === 'disconnected') break;
-  }
+  await waitFor(
+    async () => {
+      actions = (await api(a, 'GET', '/api/v5/actions')).body;
+      return actions[0]?.status === 'disconnected';
+    },
+    'the HTTP action disconnected',
+    30_000,
+  ).catch(() => undefined);
   assert.equal(actions.length, 1);
   assert.equal(actions[0].id, 'http:hook');
   assert.equal(actions[0].status, 'disconnected');
@@ -192,7 +200,7 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
 
   // deleted on A: gone from B
   assert.equal((await api(a, 'DELETE', '/api/v5/rules/fwd')).status, 204);
-  for (const until = Date.now() + 10_000; (await api(b, 'GET', '/api/v5/rules/fwd')).status !== 404 && Date.now() < until;) await sleep(100);
+  await waitFor(async () => (await api(b, 'GET', '/api/v5/rules/fwd')).status === 404, 'the rule gone from B', 30_000);
   assert.equal((await api(b, 'GET', '/api/v5/rules/fwd')).status, 404);
   assert.equal((await api(a, 'GET', '/api/v5/rules')).body.meta.count, 0);
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { VERSION } from '@vireo/broker';
-import { startBroker, connect, endAll, waitFor, sleep } from './harness.js';
+import { startBroker, connect, endAll, quietFor, waitFor } from './harness.js';
 import { rawConnect } from './raw-client.js';
 
 const NODE = 'vireo@sys-test';
@@ -114,7 +114,7 @@ test('$SYS client events through a shared subscription: each event to one member
     const h = record(other);
     for (let i = 0; i < 4; i++) devs.push(await connect(tb.url, { clientId: `d${i}` }));
     await waitFor(() => g1.length + g2.length >= 4 && h.length >= 4, 'four connected events');
-    await sleep(100);
+    await quietFor(100, () => g1.length + g2.length <= 4 && h.length <= 4, 'no event twice');
     const all = [...g1, ...g2].map((g) => g.topic).sort();
     assert.deepEqual(
       all,
@@ -187,7 +187,7 @@ test('`#` and `+/…` do not match $SYS topics; `$SYS/#` does', { timeout: 10_00
     await dev.publishAsync('plain/topic', 'x', { qos: 1 });
     await waitFor(() => gSys.some((g) => g.topic.endsWith('/clients/dev/connected')) && gSys.some((g) => g.topic.endsWith('/uptime')), '$SYS traffic');
     await waitFor(() => gAll.length >= 1, 'plain message');
-    await sleep(250);
+    await quietFor(250, () => gAll.length <= 1, `'#' gets no $SYS topic`);
     assert.deepEqual(
       gAll.map((g) => g.topic),
       ['plain/topic'],
@@ -210,7 +210,11 @@ async function devEvents(clientConnected: boolean, clientDisconnected: boolean):
     dev = await connect(tb.url, { clientId: 'dev' });
     await endAll(dev);
     dev = undefined;
-    await sleep(200);
+    // the broker has seen dev go when it no longer lists it; events, if any, are published by then
+    await waitFor(() => !tb.broker.connectedClientIds().includes('dev'), 'dev gone');
+    const about = () => got.filter((g) => g.topic.includes('/clients/dev/')).length;
+    const seen = about();
+    await quietFor(200, () => about() === seen, 'no late event about dev');
     return got.filter((g) => g.topic.includes('/clients/dev/')).map((g) => g.topic);
   } finally {
     await endAll(mon, dev);

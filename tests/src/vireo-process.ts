@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dieWithParent } from './orphans.js';
 
 /** The built command; tests run after `tsc -b`. */
 export const VIREO_CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
@@ -31,12 +32,19 @@ export interface VireoProcess {
   stderr(): string;
   /** stdout parsed as JSON lines (lines that are not JSON are skipped). */
   logs(): LogLine[];
-  /** Resolves with the first log line whose msg contains `text`; rejects on exit or after `ms`. */
+  /** Resolves with the first log line whose msg contains `text`; rejects on exit or after `ms` (at least MIN_PROCESS_WAIT_MS). */
   waitForLog(text: string, ms?: number): Promise<LogLine>;
-  /** Resolves when the process exits; rejects after `ms` (the process is then killed). */
+  /** Resolves when the process exits; rejects after `ms` (at least MIN_PROCESS_WAIT_MS; the process is then killed). */
   waitExit(ms?: number): Promise<Exit>;
   kill(signal?: NodeJS.Signals): void;
 }
+
+/**
+ * The least time a wait for a log line or an exit is given, whatever a test asks: on a loaded
+ * CI machine (2 cores, many files at once) a node takes seconds to start or stop. The bound only
+ * decides how long a failing test takes to say so; a passing one returns as soon as the line shows.
+ */
+export const MIN_PROCESS_WAIT_MS = 30_000;
 
 const live = new Set<ChildProcess>();
 // A failed or timed-out test must not leave brokers holding ports.
@@ -75,6 +83,8 @@ export function spawnVireo(options: SpawnOptions = {}): VireoProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
+  // and a killed test file (the runner's timeout) leaves none behind either
+  dieWithParent(child);
   let out = '';
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -106,7 +116,8 @@ export function spawnVireo(options: SpawnOptions = {}): VireoProcess {
     stdout: () => out,
     stderr: () => err,
     logs,
-    async waitForLog(text, ms = 10_000) {
+    async waitForLog(text, asked = MIN_PROCESS_WAIT_MS) {
+      const ms = Math.max(asked, MIN_PROCESS_WAIT_MS);
       const until = Date.now() + ms;
       for (;;) {
         const line = logs().find((l) => typeof l.msg === 'string' && l.msg.includes(text));
@@ -116,7 +127,8 @@ export function spawnVireo(options: SpawnOptions = {}): VireoProcess {
         await new Promise((r) => setTimeout(r, 20));
       }
     },
-    async waitExit(ms = 10_000) {
+    async waitExit(asked = MIN_PROCESS_WAIT_MS) {
+      const ms = Math.max(asked, MIN_PROCESS_WAIT_MS);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
