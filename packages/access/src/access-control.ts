@@ -16,6 +16,8 @@ import { DEFAULT_HASH } from './password-hash.js';
 import { AuthnChain, type AuthenticatorConfig } from './authn/chain.js';
 import { AuthzCache, buildSources, type FileSource, type Source, type SourceConfig } from './authz/sources.js';
 import { DeliveryGuard } from './delivery-guard.js';
+import { AuthnExpiry } from './authn/expiry.js';
+import type { AuthzRequest as Req } from './authz/sources.js';
 
 export interface AccessControlOptions {
   /** EMQX 5's ordered list; empty (or all disabled): every client is accepted. */
@@ -61,6 +63,8 @@ export class AccessControl {
   private broker: Broker | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private readonly logger: pino.Logger;
+  /** Clients whose authentication ends at a set time (a JWT's exp, an HTTP answer's expire_at). */
+  private readonly expiry: AuthnExpiry;
 
   constructor(private readonly opts: AccessControlOptions) {
     this.logger = opts.logger;
@@ -72,6 +76,7 @@ export class AccessControl {
     const c = opts.authorization.cache;
     this.cache = c?.enable && this.sources.some((s) => s.type === 'http') ? new AuthzCache(c) : undefined;
     this.guard = new DeliveryGuard(() => this.fileAcl, this.counters, this.logger);
+    this.expiry = new AuthnExpiry((info) => this.broker?.closeConnection(info, 'expired', RC.MAXIMUM_CONNECT_TIME) ?? false, this.logger);
   }
 
   /** Bootstrap users, the first JWKS fetch: before the listeners open. Throws (naming the file) on a bad bootstrap file. */
@@ -107,9 +112,10 @@ export class AccessControl {
   /** The hooks to give the broker (before it starts). */
   hooks(): BrokerHooks {
     const hooks: BrokerHooks = { authenticate: (req) => this.authenticate(req) };
-    const jwt = this.chain.authenticators.some((a) => a.id === 'jwt');
-    if (this.sources.length > 0 || jwt) hooks.authorize = (client, action, topic) => this.authorize(client, action, topic);
-    if (this.fileAcl || jwt) {
+    // authenticators that may hand a client its own rules
+    const ownRules = this.chain.authenticators.some((a) => a.id === 'jwt' || a.id === 'password_based:http');
+    if (this.sources.length > 0 || ownRules) hooks.authorize = (client, action, topic, qos, retain) => this.authorize(client, action, topic, qos, retain);
+    if (this.fileAcl || ownRules) {
       hooks.deliveryCheck = (client, filter) => this.guard.mark(client, filter);
       hooks.authorizeDelivery = (clientId, topic) => this.guard.allowed(this.broker?.connection(clientId)?.info, clientId, topic);
     }
@@ -126,12 +132,20 @@ export class AccessControl {
     }, PURGE_INTERVAL_MS);
     this.purgeTimer.unref();
     // a resumed session (restored from the store, taken over, or kept while away) is marked for who connects now
-    broker.on('client.connected', (info) => this.guard.remark(info, broker.session(info.clientId)));
-    if (this.cache) broker.on('client.disconnected', (info) => this.cache!.drop(info.clientId));
+    broker.on('client.connected', (info) => {
+      this.guard.remark(info, broker.session(info.clientId));
+      const expireAt = info.attrs?.expireAt;
+      if (typeof expireAt === 'number') this.expiry.arm(info, expireAt);
+    });
+    broker.on('client.disconnected', (info) => {
+      this.cache?.drop(info.clientId);
+      this.expiry.disarm(info);
+    });
   }
 
   close(): void {
     if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.expiry.close();
     this.chain.close();
     for (const s of this.sources) if (s.type === 'http') s.close();
     this.opts.tables.close();
@@ -173,7 +187,12 @@ export class AccessControl {
       return { ok: true };
     }
     const { outcome, by } = await this.chain.run(req);
-    if (outcome.result === 'allow') return { ok: true, isSuperuser: outcome.isSuperuser === true, attrs: outcome.acl ? { acl: outcome.acl } : undefined };
+    if (outcome.result === 'allow') {
+      const attrs: Record<string, unknown> = {};
+      if (outcome.acl) attrs.acl = outcome.acl;
+      if (outcome.expireAt !== undefined) attrs.expireAt = outcome.expireAt;
+      return { ok: true, isSuperuser: outcome.isSuperuser === true, attrs: outcome.acl || outcome.expireAt !== undefined ? attrs : undefined };
+    }
     this.logger.warn({ clientid: req.clientId, username: req.username, peer: req.peer, authenticator: by ?? null, reason: outcome.reason }, 'Authentication failed');
     if (outcome.result === 'deny') return { ok: false, reasonCode: RC.BAD_USERNAME_OR_PASSWORD };
     // every authenticator passed it on: a client that gave credentials gets the same code as a
@@ -182,7 +201,7 @@ export class AccessControl {
   }
 
   /** Synchronous unless a source must be asked over the network (and the cache does not know). */
-  private authorize(client: ClientInfo, action: AuthorizeAction, topic: string): boolean | Promise<boolean> {
+  private authorize(client: ClientInfo, action: AuthorizeAction, topic: string, qos?: number, retain?: boolean): boolean | Promise<boolean> {
     const c = this.counters;
     if (client.isSuperuser) {
       c.authzSuperuser++;
@@ -191,40 +210,39 @@ export class AccessControl {
     }
     const own = client.attrs?.acl as Acl | undefined;
     if (own) {
-      const d = own.check(client, own.usesAddress ? normalizeIp(hostOf(client.peer)) : '', action, topic);
+      const d = own.check(client, own.usesAddress ? normalizeIp(hostOf(client.peer)) : '', action, topic, qos, retain);
       if (d !== 'nomatch') return this.decided(client, action, topic, d);
     }
+    const req: Req = { action, topic, qos, retain };
     const cache = this.cache;
     if (cache) {
-      const hit = cache.get(client.clientId, action, topic);
+      const hit = cache.get(client.clientId, req);
       if (hit !== undefined) {
         c.authzCacheHit++;
         return this.decided(client, action, topic, hit ? 'allow' : 'deny');
       }
       c.authzCacheMiss++;
     }
-    return this.fromSources(client, action, topic, 0);
+    return this.fromSources(client, req, 0);
   }
 
-  private fromSources(client: ClientInfo, action: AuthorizeAction, topic: string, from: number): boolean | Promise<boolean> {
+  private fromSources(client: ClientInfo, req: Req, from: number): boolean | Promise<boolean> {
     let ip: string | undefined;
     for (let i = from; i < this.sources.length; i++) {
       const s = this.sources[i];
       if (s.type === 'file') {
-        const d = s.acl.check(client, s.acl.usesAddress ? (ip ??= normalizeIp(hostOf(client.peer))) : '', action, topic);
-        if (d !== 'nomatch') return this.remember(client, action, topic, d);
+        const d = s.acl.check(client, s.acl.usesAddress ? (ip ??= normalizeIp(hostOf(client.peer))) : '', req.action, req.topic, req.qos, req.retain);
+        if (d !== 'nomatch') return this.remember(client, req, d);
         continue;
       }
-      return s
-        .check(client, (ip ??= normalizeIp(hostOf(client.peer))), action, topic)
-        .then((d) => (d !== 'nomatch' ? this.remember(client, action, topic, d) : this.fromSources(client, action, topic, i + 1)));
+      return s.check(client, (ip ??= normalizeIp(hostOf(client.peer))), req).then((d) => (d !== 'nomatch' ? this.remember(client, req, d) : this.fromSources(client, req, i + 1)));
     }
-    return this.remember(client, action, topic, 'nomatch');
+    return this.remember(client, req, 'nomatch');
   }
 
-  private remember(client: ClientInfo, action: AuthorizeAction, topic: string, d: AclDecision): boolean {
-    const allowed = this.decided(client, action, topic, d);
-    this.cache?.set(client.clientId, action, topic, allowed);
+  private remember(client: ClientInfo, req: Req, d: AclDecision): boolean {
+    const allowed = this.decided(client, req.action, req.topic, d);
+    this.cache?.set(client.clientId, req, allowed);
     return allowed;
   }
 

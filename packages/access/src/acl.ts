@@ -8,7 +8,9 @@
  *                                  # | {ipaddr: CIDR} | {ipaddrs: [CIDR…]} | {and|or: [WHO…]}
  *     action: subscribe            # publish | subscribe | all (default)
  *     topics: ["$SYS/#", {eq: "#"}]  # filters (with ${username} / ${clientid}, or %u / %c),
- *                                  # {eq: F} = exactly the filter F; default: every topic
+ *                                  # {eq: F} = exactly the filter F, taken literally; default: every topic
+ *     qos: [1, 2]                  # only requests of these QoS (default: any)
+ *     retain: true                 # publish only: only retained (true) or only plain (false) messages
  *
  * A placeholder whose value holds `+` or `#` makes its rule not apply to that client. A
  * subscription with wildcards that overlaps a subscribe deny is checked again per delivered
@@ -30,6 +32,10 @@ export interface AclRule {
   who?: AclWho;
   action?: AclAction;
   topics?: (string | { eq: string })[];
+  /** Only PUBLISHes / SUBSCRIBEs of these QoS levels (EMQX's `{qos, [..]}`); absent: any. */
+  qos?: number | number[];
+  /** Only retained (true) or only plain (false) PUBLISHes (EMQX's `{retain, B}`); ignored for subscribe. */
+  retain?: boolean;
 }
 
 export type AclDecision = 'allow' | 'deny' | 'nomatch';
@@ -57,6 +63,10 @@ interface Compiled {
   subscribe: boolean;
   /** undefined: every topic */
   topics: Topic[] | undefined;
+  /** Bit n set: QoS n matches; 0: any QoS. */
+  qos: number;
+  /** undefined: retained or not. */
+  retain: boolean | undefined;
 }
 
 /** A rule file that cannot be used: the message names the rule and the field. */
@@ -92,14 +102,20 @@ export class Acl {
     return new Acl(rules, seen.address);
   }
 
-  /** `ip` is the client's address without port (may be '' when `usesAddress` is false). */
-  check(client: ClientInfo, ip: string, action: AuthorizeAction, topic: string): AclDecision {
+  /**
+   * `ip` is the client's address without port (may be '' when `usesAddress` is false). `qos`
+   * and `retain`: the request's (the PUBLISH's, or the QoS a SUBSCRIBE asks for); when a
+   * caller does not know them, a rule with such a condition is taken at its strictest (a
+   * deny applies, an allow does not).
+   */
+  check(client: ClientInfo, ip: string, action: AuthorizeAction, topic: string, qos?: number, retain?: boolean): AclDecision {
     const target = action === 'subscribe' ? innerFilter(topic) : topic;
     const who = this.whoFor(client, ip);
     const rules = this.rules;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
       if (!(action === 'publish' ? r.publish : r.subscribe) || who[i] === 0) continue;
+      if ((r.qos !== 0 || r.retain !== undefined) && !conditionsMet(r, action, qos, retain)) continue;
       if (r.topics === undefined || r.topics.some((t) => topicMatch(t, client, action, target))) return r.allow ? 'allow' : 'deny';
     }
     return 'nomatch';
@@ -124,7 +140,8 @@ export class Acl {
     const filter = innerFilter(fullFilter);
     if (!isWildcardFilter(filter)) return false;
     for (const r of this.rules) {
-      if (r.allow || !r.subscribe || !r.who(client, ip)) continue;
+      // a QoS condition was decided at SUBSCRIBE (the subscription's QoS does not change per message)
+      if (r.allow || !r.subscribe || r.qos !== 0 || !r.who(client, ip)) continue;
       if (r.topics === undefined) return true;
       for (const t of r.topics) {
         if (!t.names) continue;
@@ -147,7 +164,7 @@ export class Acl {
     const rules = this.rules;
     for (let i = 0; i < rules.length; i++) {
       const r = rules[i]!;
-      if (!r.subscribe) continue;
+      if (!r.subscribe || r.qos !== 0) continue;
       if (who === undefined) {
         if (r.identity ? r.allow : !r.who(info, '')) continue;
       } else if (who[i] === 0) continue;
@@ -155,6 +172,13 @@ export class Acl {
     }
     return 'nomatch';
   }
+}
+
+/** Whether a rule's QoS and retain conditions hold for a request (unknown facts: only a deny's do). */
+function conditionsMet(r: Compiled, action: AuthorizeAction, qos: number | undefined, retain: boolean | undefined): boolean {
+  if (r.qos !== 0 && (qos === undefined ? r.allow : (r.qos & (1 << qos)) === 0)) return false;
+  if (r.retain !== undefined && action === 'publish' && (retain === undefined ? r.allow : retain !== r.retain)) return false;
+  return true;
 }
 
 /** A shared subscription is authorized on its filter, as EMQX does. */
@@ -191,7 +215,7 @@ interface Seen {
 function compileRule(raw: unknown, where: string, seen: Seen): Compiled {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AclError(`${where}: expected a map with permission, who, action, topics`);
   const r = raw as Record<string, unknown>;
-  for (const k of Object.keys(r)) if (!['permission', 'who', 'action', 'topics'].includes(k)) throw new AclError(`${where}: unknown field ${k}`);
+  for (const k of Object.keys(r)) if (!FIELDS.includes(k)) throw new AclError(`${where}: unknown field ${k} (a rule has ${FIELDS.join(', ')})`);
   if (r.permission !== 'allow' && r.permission !== 'deny') throw new AclError(`${where}: permission must be allow or deny`);
   const action = r.action ?? 'all';
   if (action !== 'publish' && action !== 'subscribe' && action !== 'all') throw new AclError(`${where}: action must be publish, subscribe or all`);
@@ -204,9 +228,10 @@ function compileRule(raw: unknown, where: string, seen: Seen): Compiled {
       if (typeof filter !== 'string' || filter === '') throw new AclError(`${where}: each topic is a filter or {eq: TOPIC}`);
       const err = eq ? null : topicFilterError(filter);
       if (err) throw new AclError(`${where}: topic ${filter}: ${err}`);
-      let placeholders: boolean;
+      let placeholders = false;
       try {
-        placeholders = hasPlaceholders(filter);
+        // {eq: F} is F as written: no placeholders filled in (EMQX's eq)
+        if (!eq) placeholders = hasPlaceholders(filter);
       } catch (e) {
         throw new AclError(`${where}: topic ${filter}: ${(e as Error).message}`);
       }
@@ -220,10 +245,28 @@ function compileRule(raw: unknown, where: string, seen: Seen): Compiled {
       };
     });
   }
+  let qos = 0;
+  if (r.qos !== undefined) {
+    const levels = Array.isArray(r.qos) ? (r.qos as unknown[]) : [r.qos];
+    if (levels.length === 0 || levels.some((q) => q !== 0 && q !== 1 && q !== 2)) throw new AclError(`${where}: qos must be 0, 1, 2 or a list of them`);
+    for (const q of levels as number[]) qos |= 1 << q;
+  }
+  if (r.retain !== undefined && typeof r.retain !== 'boolean') throw new AclError(`${where}: retain must be true or false`);
   seen.identity = false;
   const who = compileWho(r.who ?? 'all', where, seen);
-  return { allow: r.permission === 'allow', who, identity: seen.identity, publish: action !== 'subscribe', subscribe: action !== 'publish', topics };
+  return {
+    allow: r.permission === 'allow',
+    who,
+    identity: seen.identity,
+    publish: action !== 'subscribe',
+    subscribe: action !== 'publish',
+    topics,
+    qos,
+    retain: r.retain,
+  };
 }
+
+const FIELDS = ['permission', 'who', 'action', 'topics', 'qos', 'retain'];
 
 function compileWho(w: unknown, where: string, seen: Seen): Compiled['who'] {
   if (w === 'all') return () => true;

@@ -43,7 +43,13 @@ export interface BrokerHooks {
    * Called for each PUBLISH topic and SUBSCRIBE filter; absent means allow all.
    * A synchronous answer keeps the publish path free of Promises.
    */
-  authorize?: (client: ClientInfo, action: AuthorizeAction, topic: string) => boolean | Promise<boolean>;
+  authorize?: (
+    client: ClientInfo,
+    action: AuthorizeAction,
+    topic: string,
+    /** the PUBLISH's, or the QoS a SUBSCRIBE asks for */ qos?: 0 | 1 | 2,
+    /** PUBLISH only */ retain?: boolean,
+  ) => boolean | Promise<boolean>;
   /**
    * Called for each allowed subscription: true marks it (`SubOptions.aclCheck`) so that every
    * message delivered through it is checked by `authorizeDelivery`; unmarked ones cost nothing.

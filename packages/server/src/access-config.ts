@@ -71,7 +71,15 @@ function authenticatorOf(a: AuthnItem): AuthenticatorConfig {
         : a.algorithm === 'hmac-based'
           ? { kind: 'secret', secret: a.secret ?? '', base64: a.secret_base64_encoded }
           : { kind: 'public_key', pem: a.public_key ?? '' };
-      return { mechanism: 'jwt', enable: a.enable, from: a.from, key, verifyClaims: a.verify_claims, aclClaimName: a.acl_claim_name };
+      return {
+        mechanism: 'jwt',
+        enable: a.enable,
+        from: a.from,
+        key,
+        verifyClaims: a.verify_claims,
+        aclClaimName: a.acl_claim_name,
+        disconnectAfterExpire: a.disconnect_after_expire,
+      };
     }
   }
 }

@@ -5,8 +5,16 @@
 import type { AuthenticateRequest } from '@vireo/broker';
 import type { Acl } from '../acl.js';
 
-export type AuthnOutcome =
-  { result: 'allow'; isSuperuser?: boolean; /** per-client rules (a JWT's `acl` claim) */ acl?: Acl } | { result: 'deny'; reason: string } | { result: 'ignore'; reason: string };
+export interface AuthnAllow {
+  result: 'allow';
+  isSuperuser?: boolean;
+  /** The client's own rules (a JWT's `acl` claim, an HTTP answer's `acl`), checked before the sources. */
+  acl?: Acl;
+  /** When the client's authentication ends (ms since the epoch): it is disconnected then (a JWT's `exp`, an HTTP answer's `expire_at`). */
+  expireAt?: number;
+}
+
+export type AuthnOutcome = AuthnAllow | { result: 'deny'; reason: string } | { result: 'ignore'; reason: string };
 
 export interface Authenticator {
   /** EMQX's id: `password_based:built_in_database`, `password_based:http`, `jwt`. */

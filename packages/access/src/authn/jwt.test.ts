@@ -23,8 +23,11 @@ test('jwt: HS256 from a secret (plain or base64), claims, is_superuser, the toke
   const secret = 'a-long-shared-secret-for-hs256!!';
   const sign = (claims: Record<string, unknown>, s = secret, alg = 'HS256') => new SignJWT(claims).setProtectedHeader({ alg }).setExpirationTime('1h').sign(Buffer.from(s));
   const a = jwt({ kind: 'secret', secret, base64: false });
-  assert.deepEqual(await a.authenticate(req('c1', await sign({ client: 'c1' }))), { result: 'allow', isSuperuser: false });
-  assert.deepEqual(await a.authenticate(req('c1', await sign({ client: 'c1', is_superuser: true }, secret, 'HS512'))), { result: 'allow', isSuperuser: true });
+  const ok = await a.authenticate(req('c1', await sign({ client: 'c1' })));
+  assert.deepEqual({ ...ok, expireAt: undefined }, { result: 'allow', isSuperuser: false, expireAt: undefined });
+  // the token's exp: when the client is disconnected (disconnect_after_expire, on by default)
+  assert.ok(ok.result === 'allow' && Math.abs(ok.expireAt! - (Date.now() + 3600_000)) < 5000);
+  assert.equal(((await a.authenticate(req('c1', await sign({ client: 'c1', is_superuser: true }, secret, 'HS512')))) as { isSuperuser: boolean }).isSuperuser, true);
   assert.deepEqual(await a.authenticate(req('c2', await sign({ client: 'c1' }))), { result: 'deny', reason: 'claim client' });
   assert.deepEqual(await a.authenticate(req('c1', await sign({ client: 'c1' }, 'another-secret-another-secret!!!'))), { result: 'deny', reason: 'invalid_signature' });
   assert.deepEqual(await a.authenticate(req('c1')), { result: 'ignore', reason: 'no_jwt' });

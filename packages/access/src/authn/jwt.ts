@@ -2,7 +2,8 @@
  * EMQX's `jwt` authenticator, on `jose`: HS256/384/512 with a secret, RS/ES/PS with a public
  * key, or the keys of a JWKS endpoint fetched at start and every `refresh_interval` in the
  * background (a failed fetch keeps the keys held). `exp` and `nbf` are checked, then
- * `verify_claims`; the `acl` claim becomes the client's own rules. A CONNECT without a token,
+ * `verify_claims`; the `acl` claim becomes the client's own rules (client-acl.ts), and `exp`
+ * the time the client is disconnected (`disconnect_after_expire`). A CONNECT without a token,
  * or with something that is not a JWT, is passed on; a JWT that fails is denied.
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
@@ -10,9 +11,10 @@ import { readFileSync } from 'node:fs';
 import type pino from 'pino';
 import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import type { AuthenticateRequest } from '@vireo/broker';
-import { Acl, AclError } from '../acl.js';
+import { AclError } from '../acl.js';
+import { clientAcl } from './client-acl.js';
 import { render } from '../http-request.js';
-import type { Authenticator, AuthnOutcome } from './authenticator.js';
+import type { Authenticator, AuthnAllow, AuthnOutcome } from './authenticator.js';
 
 export type JwtKey = { kind: 'secret'; secret: string; base64: boolean } | { kind: 'public_key'; pem: string } | { kind: 'jwks'; endpoint: string; refreshInterval: number };
 
@@ -21,6 +23,8 @@ export interface JwtOptions {
   key: JwtKey;
   verifyClaims: Readonly<Record<string, string>>;
   aclClaimName: string;
+  /** EMQX's `disconnect_after_expire` (default true): a client whose token's `exp` passes is disconnected. */
+  disconnectAfterExpire?: boolean;
 }
 
 const HMAC = ['HS256', 'HS384', 'HS512'];
@@ -88,38 +92,21 @@ export class JwtAuthenticator implements Authenticator {
       const got = payload[claim];
       if (got === undefined || String(got) !== render(want, vars)) return { result: 'deny', reason: `claim ${claim}` };
     }
+    const allow: AuthnAllow = { result: 'allow', isSuperuser: payload.is_superuser === true };
+    if (typeof payload.exp === 'number' && this.opts.disconnectAfterExpire !== false) allow.expireAt = payload.exp * 1000;
     const raw = payload[this.opts.aclClaimName];
-    if (raw === undefined) return { result: 'allow', isSuperuser: payload.is_superuser === true };
+    if (raw === undefined) return allow;
     try {
-      return { result: 'allow', isSuperuser: payload.is_superuser === true, acl: Acl.compile(aclRules(raw), `${this.opts.aclClaimName} claim`) };
+      allow.acl = clientAcl(raw, `${this.opts.aclClaimName} claim`);
     } catch (err) {
       if (err instanceof AclError) return { result: 'deny', reason: err.message };
       throw err;
     }
+    return allow;
   }
 
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
   }
-}
-
-/**
- * EMQX's two forms of the claim: a list of `{permission, action, topic | topics}` (action
- * `publish`/`pub`, `subscribe`/`sub` or `all`), or `{pub: [..], sub: [..], all: [..]}` of
- * topics allowed. Rules that match nothing leave the decision to the sources.
- */
-function aclRules(raw: unknown): unknown {
-  const action = (a: unknown) => (a === 'pub' ? 'publish' : a === 'sub' ? 'subscribe' : a);
-  if (Array.isArray(raw)) {
-    return raw.map((r: unknown) => {
-      if (typeof r !== 'object' || r === null) return r;
-      const { permission, action: a, topic, topics } = r as Record<string, unknown>;
-      return { permission, action: action(a ?? 'all'), topics: topics ?? (topic === undefined ? undefined : [topic]) };
-    });
-  }
-  if (typeof raw === 'object' && raw !== null) {
-    return Object.entries(raw as Record<string, unknown>).map(([a, topics]) => ({ permission: 'allow', action: action(a), topics }));
-  }
-  return raw;
 }

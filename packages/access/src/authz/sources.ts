@@ -9,6 +9,14 @@ import type { Acl, AclDecision } from '../acl.js';
 import { BoundedCache } from '../bounded-cache.js';
 import { HttpService, parseAnswer, type HttpServiceOptions } from '../http-request.js';
 
+/** One PUBLISH topic or SUBSCRIBE filter to decide, with its QoS and retain flag when known. */
+export interface AuthzRequest {
+  action: AuthorizeAction;
+  topic: string;
+  qos: number | undefined;
+  retain: boolean | undefined;
+}
+
 export type SourceConfig =
   { type: 'file'; enable?: boolean; /** reads and compiles the file (throws AclError) */ load: () => Acl } | ({ type: 'http'; enable?: boolean } & HttpServiceOptions);
 
@@ -34,8 +42,17 @@ export class HttpSource {
   }
 
   /** allow / deny as the service says; `nomatch` for ignore, a failure or a timeout (logged). */
-  async check(client: ClientInfo, ip: string, action: AuthorizeAction, topic: string): Promise<AclDecision> {
-    const vars = { clientid: client.clientId, username: client.username, peerhost: ip, topic, action };
+  async check(client: ClientInfo, ip: string, req: AuthzRequest): Promise<AclDecision> {
+    const { action, topic } = req;
+    const vars = {
+      clientid: client.clientId,
+      username: client.username,
+      peerhost: ip,
+      topic,
+      action,
+      qos: req.qos === undefined ? undefined : String(req.qos),
+      retain: req.retain === undefined ? undefined : String(req.retain),
+    };
     try {
       const a = parseAnswer(await this.service.send(this.service.prepare(vars)));
       if ('error' in a) {
@@ -66,14 +83,14 @@ export class AuthzCache {
 
   constructor(private readonly opts: { maxSize: number; ttl: number }) {}
 
-  get(clientId: string, action: AuthorizeAction, topic: string): boolean | undefined {
-    return this.byClient.get(clientId)?.get(action === 'publish' ? `p${topic}` : `s${topic}`);
+  get(clientId: string, req: AuthzRequest): boolean | undefined {
+    return this.byClient.get(clientId)?.get(cacheKey(req));
   }
 
-  set(clientId: string, action: AuthorizeAction, topic: string, allowed: boolean): void {
+  set(clientId: string, req: AuthzRequest, allowed: boolean): void {
     let c = this.byClient.get(clientId);
     if (!c) this.byClient.set(clientId, (c = new BoundedCache(this.opts.maxSize, this.opts.ttl)));
-    c.set(action === 'publish' ? `p${topic}` : `s${topic}`, allowed);
+    c.set(cacheKey(req), allowed);
   }
 
   drop(clientId: string): void {
@@ -83,4 +100,9 @@ export class AuthzCache {
   clear(): void {
     this.byClient.clear();
   }
+}
+
+/** Rules and services may decide by QoS and retain too, so they are part of the key. */
+function cacheKey(r: AuthzRequest): string {
+  return `${r.action === 'publish' ? 'p' : 's'}${r.qos ?? '-'}${r.retain === undefined ? '-' : r.retain ? 'r' : 'n'}${r.topic}`;
 }

@@ -92,6 +92,10 @@ const jwt = {
     default: 'acl',
     description: "Claim with per-client rules (EMQX's form: a list of `{permission, action, topic}`, or `{pub, sub, all}`), checked before the authorization sources.",
   }),
+  disconnect_after_expire: bool({
+    default: true,
+    description: "Disconnect a client when its token's `exp` passes (EMQX's; MQTT 5 clients get DISCONNECT 0xA0). `false`: a token is checked only at CONNECT.",
+  }),
 } as const satisfies SchemaNode;
 
 export const authenticationSchema = variants({

@@ -63,7 +63,7 @@ export function handlePublish(ch: ChannelState, p: IPublishPacket): void {
 
   const authorize = ctx.hooks.authorize;
   if (authorize) {
-    const allowed = authorize(ch.info, 'publish', topic);
+    const allowed = authorize(ch.info, 'publish', topic, p.qos, p.retain);
     if (typeof allowed === 'boolean') {
       if (!allowed) return denyPublish(ch, p, topic);
     } else {

@@ -28,7 +28,7 @@ export function handleSubscribe(ch: ChannelState, p: ISubscribePacket, answers?:
       continue;
     }
     if (authorize) {
-      const allowed = answers ? answers[i] : authorize(ch.info, 'subscribe', s.topic);
+      const allowed = answers ? answers[i] : authorize(ch.info, 'subscribe', s.topic, s.qos);
       // an async authorizer: hold later packets and decide every filter first, in order
       if (typeof allowed !== 'boolean') return subscribeAsync(ch, p);
       if (!allowed) {
@@ -53,7 +53,7 @@ export function handleSubscribe(ch: ChannelState, p: ISubscribePacket, answers?:
 function subscribeAsync(ch: ChannelState, p: ISubscribePacket): void {
   const authorize = ch.ctx.hooks.authorize!;
   ch.pendingPackets = [];
-  const asks = p.subscriptions.map((s) => Promise.resolve(authorize(ch.info, 'subscribe', s.topic)).catch(() => false));
+  const asks = p.subscriptions.map((s) => Promise.resolve(authorize(ch.info, 'subscribe', s.topic, s.qos)).catch(() => false));
   void Promise.all(asks).then((answers) => resumeAfter(ch, () => handleSubscribe(ch, p, answers)));
 }
 
