@@ -10,7 +10,7 @@ import { killAllVireo } from './vireo-process.js';
 import { startNode, syncRoutes, waitMembers, type ClusterNode } from './cluster-nodes.js';
 import { startDnsServer, type DnsServer } from './dns-server.js';
 
-const T = { timeout: 60_000 };
+const T = { timeout: 120_000 };
 let dns: DnsServer | undefined;
 const nodes: ClusterNode[] = [];
 

@@ -19,7 +19,7 @@ after(async () => {
   await etcd?.stop();
 });
 
-test('three nodes find each other through etcd and deliver across nodes', { timeout: 60_000 }, async () => {
+test('three nodes find each other through etcd and deliver across nodes', { timeout: 120_000 }, async () => {
   // etcd's port is chosen first, the nodes start, then etcd: they retry until it is there
   const etcdPort = await freePort();
   const prefix = `vireotest${process.pid}`;

@@ -44,7 +44,7 @@ describe('a node frozen past the heartbeat timeout', () => {
     killAllVireo();
   });
 
-  test('is marked down, then running again; every subscriber gets each later message once', { timeout: 60_000 }, async () => {
+  test('is marked down, then running again; every subscriber gets each later message once', { timeout: 120_000 }, async () => {
     const [a, frozen, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
     // long keepalive: the frozen node's own clients stay connected through the freeze
     const subs = await Promise.all(nodes.map((n, i) => connect(n.url, { clientId: `frz-sub-${i}`, protocolVersion: 5, keepalive: 120 })));

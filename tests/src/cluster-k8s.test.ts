@@ -20,7 +20,7 @@ after(async () => {
   await api?.close();
 });
 
-test("three nodes form a cluster from a Service's EndpointSlices; a token without RBAC is told what to grant", { timeout: 60_000 }, async () => {
+test("three nodes form a cluster from a Service's EndpointSlices; a token without RBAC is told what to grant", { timeout: 120_000 }, async () => {
   const ips = ['127.0.0.21', '127.0.0.22', '127.0.0.23'];
   api = await startFakeApiServer({
     namespace: 'mqtt',

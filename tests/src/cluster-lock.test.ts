@@ -39,7 +39,7 @@ describe('two CONNECTs of one clientid on two nodes at once', () => {
     killAllVireo();
   });
 
-  test(`exactly one wins, ${ROUNDS} rounds`, { timeout: 60_000 }, async (t) => {
+  test(`exactly one wins, ${ROUNDS} rounds`, { timeout: 120_000 }, async (t) => {
     let bothAcked = 0;
     let conflicts = 0;
     for (let round = 0; round < ROUNDS; round++) {
@@ -75,7 +75,7 @@ describe('two CONNECTs of one clientid on two nodes at once', () => {
     assert.ok(conflicts > 0, 'at least one round had two claims cross on the wire');
   });
 
-  test(`a session on a third node: of two CONNECTs racing to take it over, the winner has it, ${ROUNDS_3} rounds`, { timeout: 60_000 }, async (t) => {
+  test(`a session on a third node: of two CONNECTs racing to take it over, the winner has it, ${ROUNDS_3} rounds`, { timeout: 120_000 }, async (t) => {
     const v5 = { protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 300 } };
     const pubs = await Promise.all(nodes.slice(0, 2).map((n) => RawClient.open(n.mqttPort)));
     open.push(...pubs);

@@ -38,7 +38,7 @@ function sign(cookie: string, node: string, addr: string, ts: number): string {
   return createHmac('sha256', cookie).update(`vireo-cluster/mcast\n${node}\n${addr}\n${ts}`).digest('hex');
 }
 
-test('unsigned, wrongly signed and stale multicast announcements are ignored; a signed fresh one is dialled', { timeout: 60_000 }, async () => {
+test('unsigned, wrongly signed and stale multicast announcements are ignored; a signed fresh one is dialled', { timeout: 120_000 }, async () => {
   const mcastPort = await freePort();
   const n = startNode({
     name: 'mca@127.0.0.1',

@@ -16,7 +16,7 @@ after(() => {
   killAllVireo();
 });
 
-test('three nodes find each other by UDP multicast announcements', { timeout: 60_000 }, async () => {
+test('three nodes find each other by UDP multicast announcements', { timeout: 120_000 }, async () => {
   const mcastPort = await freePort();
   for (let i = 0; i < 3; i++) {
     nodes.push(

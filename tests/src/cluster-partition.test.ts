@@ -81,7 +81,7 @@ describe('a partition of a three-node cluster', { skip }, () => {
     lab?.close();
   });
 
-  test('each side serves during the split; afterwards routes converge and the newest connection of a clientid stays', { timeout: 60_000 }, async () => {
+  test('each side serves during the split; afterwards routes converge and the newest connection of a clientid stays', { timeout: 120_000 }, async () => {
     const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
     const subA = await client(0, 'sub-a');
     const subC = await client(2, 'sub-c');

@@ -11,7 +11,7 @@ import { connect, endAll, freePort, quietFor, sleep, waitFor } from './harness.j
 import { killAllVireo } from './vireo-process.js';
 import { logsMatching, startCluster, startNode, syncRoutes, waitLog, waitMembers, type ClusterNode } from './cluster-nodes.js';
 
-const T = { timeout: 60_000 };
+const T = { timeout: 120_000 };
 
 interface Got {
   topic: string;
