@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// node scripts/profile/cpuprofile-summary.mjs FILE.cpuprofile [--top N] [--from S]: where a V8 CPU
+// node scripts/profile/cpuprofile-summary.mjs FILE.cpuprofile [--top N] [--from S] [--to S]: where a V8 CPU
 // profile (node --cpu-prof) spent its time — self time by category (idle, GC, Vireo's
 // packages, node internals, dependencies) and the top functions by self time, in % of the
-// busy (non-idle) time. --from S leaves out the first S seconds (start-up).
+// busy (non-idle) time. --from S leaves out the first S seconds (start-up), --to S what
+// comes after S seconds.
 import fs from 'node:fs'
 import path from 'node:path'
 
@@ -11,6 +12,7 @@ if (!file) { process.stderr.write('usage: cpuprofile-summary.mjs FILE.cpuprofile
 const argOf = (name) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : undefined)
 const top = argOf('--top') || 30
 const fromUs = (argOf('--from') || 0) * 1e6
+const toUs = argOf('--to') === undefined ? Infinity : argOf('--to') * 1e6
 const prof = JSON.parse(fs.readFileSync(file, 'utf8'))
 const byId = new Map(prof.nodes.map((n) => [n.id, n]))
 const self = new Map() // node id -> µs
@@ -18,7 +20,7 @@ const dt = prof.timeDeltas
 let at = 0
 for (let i = 0; i < prof.samples.length; i++) {
   at += dt[i] || 0
-  if (at < fromUs) continue
+  if (at < fromUs || at > toUs) continue
   self.set(prof.samples[i], (self.get(prof.samples[i]) || 0) + (dt[i] || 0))
 }
 
@@ -52,7 +54,7 @@ for (const [id, us] of self) {
 }
 const busy = total - idle
 const pct = (us) => (busy ? ((us / busy) * 100).toFixed(1).padStart(5) : '  -  ')
-process.stdout.write(`${path.basename(file)}: ${(total / 1e6).toFixed(1)} s profiled${fromUs ? ` (from ${fromUs / 1e6} s on)` : ''}, busy ${(busy / 1e6).toFixed(1)} s (${((busy / total) * 100).toFixed(0)} %)\n\nself time by category (% of busy):\n`)
+process.stdout.write(`${path.basename(file)}: ${(total / 1e6).toFixed(1)} s profiled${fromUs ? ` (from ${fromUs / 1e6} s on)` : ''}${toUs < Infinity ? ` (to ${toUs / 1e6} s)` : ''}, busy ${(busy / 1e6).toFixed(1)} s (${((busy / total) * 100).toFixed(0)} %)\n\nself time by category (% of busy):\n`)
 for (const [c, us] of [...cats].sort((a, b) => b[1] - a[1]).slice(0, 25)) process.stdout.write(`  ${pct(us)}  ${c}\n`)
 // inclusive time of Vireo's own functions (a function's samples and its callees'), once per stack
 const incl = new Map()

@@ -14,18 +14,32 @@ export interface ConnectionHandler {
 }
 
 const FRAME_LOG_BYTES = 256;
-/** Up to this many queued bytes are joined into one buffer per tick. */
+/** Queued bytes are joined into one buffer up to this size; at this size they go out at once. */
 const JOIN_LIMIT = 64 * 1024;
 
 /**
- * Framing and I/O of one client: parses bytes into packets, writes encoded packets with the
- * socket corked for the rest of the tick, and tracks inbound activity for keepalive.
+ * Framing and I/O of one client: parses bytes into packets, coalesces the packets written to
+ * it into one socket write per read or per event-loop turn (below), and tracks inbound
+ * activity for keepalive.
+ *
+ * When bytes go out: what handling this client's own read writes back to it (acks, the
+ * inflight window refilled by its PUBACKs) leaves at the end of that read, so a round trip
+ * never waits for other sockets. Everything else written to it — messages routed from other
+ * clients' reads, timers, promise callbacks — waits for the end of the I/O phase
+ * (`setImmediate`), when every socket that had data has been read: a subscriber that hears
+ * from 1 000 publishers gets one write per turn, not one per message. At 64 KiB queued the
+ * bytes go at once. The order of the bytes of one connection is the order of `write` calls
+ * (one queue per connection). So at most 64 KiB wait here; beyond that the socket's own
+ * `writableLength` is the backlog (`backlog`, which QoS 0 delivery checks; QoS 1/2 are bounded
+ * by the inflight window).
  */
 export class Connection {
   private readonly parser: Parser;
   private out: Buffer | undefined;
   private outList: Buffer[] | undefined;
   private outLen = 0;
+  /** In the list flushed at the end of the I/O phase (module-internal). */
+  scheduled = false;
   closed = false;
   /** Last time any byte arrived, for keepalive. */
   lastRecv = Date.now();
@@ -86,12 +100,19 @@ export class Connection {
     this.lastRecv = Date.now();
     this.bytesIn += chunk.length;
     this.totals.bytesIn += chunk.length;
+    const outer = reading;
+    reading = this;
     try {
       this.parser.parse(chunk);
     } catch (err) {
       // no input may take the node down: whatever threw ends this connection only
       this.handler.onHandlerError(err);
       return;
+    } finally {
+      reading = outer;
+      // the answers to this read go now: a client waiting for them (its acks, the next messages
+      // of its inflight window) should not wait for the other sockets of this turn
+      if (this.outLen > 0) this.flush();
     }
     // a packet still being received whose announced length is over the limit
     const announced = announcedLength(this.parser);
@@ -103,9 +124,9 @@ export class Connection {
   }
 
   /**
-   * Queues bytes for the socket. Everything written in one tick leaves in one write at the
-   * end of the tick: small packets are joined into one buffer (one syscall, no writev array),
-   * large batches go out as they are.
+   * Queues bytes for the socket, sent at the end of this client's read or of the I/O phase
+   * (see the class comment): small packets are joined into one buffer (one syscall, no
+   * writev array), large batches go out as they are.
    */
   write(buf: Buffer): void {
     if (this.closed) return;
@@ -113,13 +134,16 @@ export class Connection {
     this.totals.bytesOut += buf.length;
     if (this.outLen === 0) {
       this.out = buf;
-      process.nextTick(flush, this);
+      if (reading !== this && !this.scheduled) schedule(this);
     } else if (Array.isArray(this.outList)) this.outList.push(buf);
     else this.outList = [this.out!, buf];
     this.outLen += buf.length;
+    // a large batch goes at once: waiting for the end of the turn would hold up to everything
+    // routed in it (MBs), and the kernel's buffer, not ours, should show a slow reader
+    if (this.outLen >= JOIN_LIMIT) this.flush();
   }
 
-  /** Sends what `write` queued in this tick. */
+  /** Sends what `write` queued. */
   flush(): void {
     const len = this.outLen;
     if (len === 0) return;
@@ -185,8 +209,24 @@ export class Connection {
 const CONN = Symbol('vireo.connection');
 type Owned = { [CONN]: Connection };
 
-function flush(c: Connection): void {
-  c.flush();
+/** The connection whose read is being handled: its output is flushed when the read is done. */
+let reading: Connection | undefined;
+/** Connections with output for the end of the I/O phase. */
+let due: Connection[] = [];
+
+function schedule(c: Connection): void {
+  c.scheduled = true;
+  if (due.push(c) === 1) setImmediate(flushDue);
+}
+
+/** End of the I/O phase: one write per connection for everything routed to it in the turn. */
+function flushDue(): void {
+  const list = due;
+  due = [];
+  for (const c of list) {
+    c.scheduled = false;
+    c.flush();
+  }
 }
 function checkKeepalive(c: Connection): void {
   c.checkKeepalive();

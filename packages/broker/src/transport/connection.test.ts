@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import type { Packet } from '@vireo/mqtt';
+import { Connection, type ConnectionHandler } from './connection.js';
+
+/** A server-side Connection on a real loopback socket, with every socket.write recorded. */
+async function pair(
+  onPacket: (c: Connection, p: Packet) => void = () => {},
+): Promise<{ conn: Connection; client: net.Socket; writes: Buffer[]; received: () => Buffer; close(): void }> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  const client = net.connect(port, '127.0.0.1');
+  const socket = await accepted;
+  const writes: Buffer[] = [];
+  const write = socket.write.bind(socket) as (b: Buffer) => boolean;
+  socket.write = ((b: Buffer) => {
+    writes.push(Buffer.from(b));
+    return write(b);
+  }) as typeof socket.write;
+  const conn = new Connection(socket, 'peer', 'tcp:test', 1 << 20);
+  const handler: ConnectionHandler = {
+    onPacket: (p) => onPacket(conn, p),
+    onParseError: () => {},
+    onPacketTooLarge: () => {},
+    onKeepaliveTimeout: () => {},
+    onHandlerError: (err) => {
+      throw err;
+    },
+    onClose: () => {},
+  };
+  conn.handler = handler;
+  const chunks: Buffer[] = [];
+  client.on('data', (c: Buffer) => chunks.push(c));
+  return {
+    conn,
+    client,
+    writes,
+    received: () => Buffer.concat(chunks),
+    close: () => {
+      client.destroy();
+      socket.destroy();
+      server.close();
+    },
+  };
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const bytes = (...xs: number[]) => Buffer.from(xs);
+
+test('writes from outside a read are joined into one socket write at the end of the I/O phase, in order', async () => {
+  const p = await pair();
+  try {
+    p.conn.write(bytes(1, 2));
+    p.conn.write(bytes(3));
+    await Promise.resolve();
+    process.nextTick(() => p.conn.write(bytes(4, 5)));
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    assert.equal(p.writes.length, 0, 'nothing written before the end of the I/O phase');
+    assert.equal(p.conn.backlog, 5, 'queued bytes count as backlog');
+    await nextTurn();
+    assert.deepEqual(p.writes, [bytes(1, 2, 3, 4, 5)]);
+    p.conn.write(bytes(6));
+    await nextTurn();
+    assert.deepEqual(p.writes, [bytes(1, 2, 3, 4, 5), bytes(6)], 'the next turn has its own write');
+  } finally {
+    p.close();
+  }
+});
+
+test("what a client's read writes back goes at the end of that read, after what was queued for it before", async () => {
+  // PINGREQ → the handler answers with two packets of its own
+  const p = await pair((c) => {
+    c.write(bytes(0xd0, 0x00));
+    c.write(bytes(0xaa));
+  });
+  try {
+    p.conn.write(bytes(0x01)); // routed to it earlier in the turn (another client's message)
+    p.conn.onData(bytes(0xc0, 0x00));
+    assert.deepEqual(p.writes, [bytes(0x01, 0xd0, 0x00, 0xaa)], 'one write, at the end of the read, order kept');
+    p.conn.write(bytes(0x02));
+    await nextTurn();
+    assert.deepEqual(p.writes, [bytes(0x01, 0xd0, 0x00, 0xaa), bytes(0x02)], 'later output still waits for the end of the phase');
+    await waitForBytes(p, 5);
+    assert.deepEqual(p.received(), bytes(0x01, 0xd0, 0x00, 0xaa, 0x02));
+  } finally {
+    p.close();
+  }
+});
+
+test('at 64 KiB queued the bytes go at once, in order; a peer that does not read shows as backlog', async () => {
+  const p = await pair();
+  try {
+    p.client.pause();
+    const parts = Array.from({ length: 40 }, (_, i) => Buffer.alloc(4096, i));
+    for (const b of parts) p.conn.write(b);
+    assert.equal(p.writes.length, 2, 'two writes of 64 KiB without waiting for the end of the phase');
+    await nextTurn();
+    assert.equal(p.writes.length, 3, 'the rest at the end of the phase');
+    assert.deepEqual(Buffer.concat(p.writes), Buffer.concat(parts));
+    // more than the kernel takes (25 MiB) stays in the socket, visible as backlog
+    for (let i = 0; i < 200; i++) p.conn.write(Buffer.alloc(128 * 1024, 7));
+    await nextTurn();
+    assert.ok(p.conn.backlog > 0, `the unread bytes show as backlog: ${p.conn.backlog}`);
+    p.client.resume();
+    await waitForBytes(p, 40 * 4096 + 200 * 128 * 1024);
+    assert.deepEqual(p.received().subarray(0, 40 * 4096), Buffer.concat(parts));
+  } finally {
+    p.close();
+  }
+});
+
+test('close sends what was queued, then ends the socket', async () => {
+  const p = await pair();
+  try {
+    p.conn.write(bytes(0xe0, 0x00));
+    p.conn.close('normal');
+    assert.deepEqual(p.writes, [bytes(0xe0, 0x00)]);
+    await new Promise<void>((resolve) => p.client.once('end', resolve));
+    assert.deepEqual(p.received(), bytes(0xe0, 0x00));
+    await nextTurn();
+    assert.equal(p.writes.length, 1, 'nothing more at the end of the phase');
+  } finally {
+    p.close();
+  }
+});
+
+async function waitForBytes(p: { received: () => Buffer }, n: number): Promise<void> {
+  for (let i = 0; i < 500 && p.received().length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(p.received().length, n);
+}
