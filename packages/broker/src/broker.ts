@@ -83,6 +83,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   private housekeeping: NodeJS.Timeout | undefined;
   private expirySweep: NodeJS.Timeout | undefined;
   private closing = false;
+  private listenState: 'closed' | 'opening' | 'open' = 'closed';
 
   constructor(readonly options: BrokerOptions) {
     super();
@@ -164,6 +165,22 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   async start(): Promise<void> {
     const { store } = this.options;
     await restore({ store, retainer: this.retainer, registry: this.registry, cm: this.cm, persister: this.persister, routes: this.routes, wills: this.wills, logger: this.logger });
+    if (this.options.listen) await this.listen();
+    const sweep = Math.min(this.options.mqtt.awaitRelTimeout / 2, 30_000);
+    this.housekeeping = setInterval(() => this.cm.sweepAwaitingRel(), Math.max(1000, sweep));
+    this.housekeeping.unref();
+    this.expirySweep = startExpirySweep(this.retainer, () => this.registry.sessions.values(), this.options.mqtt.msgClearInterval, this.logger);
+    this.sys.start();
+  }
+
+  /**
+   * Opens the MQTT listeners (once). `vireo start` calls it last, when the store, cluster, HTTP
+   * API and rules are up: clients that connect at once (a load balancer's backlog, a restart
+   * under load) meet a node with nothing else left to do. On a bind error none stays open.
+   */
+  async listen(): Promise<void> {
+    if (this.listenState !== 'closed' || this.closing) return;
+    this.listenState = 'opening';
     try {
       for (const l of this.options.listeners) {
         if (l.port === 0) continue;
@@ -183,13 +200,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     } catch (err) {
       await Promise.all(this.mqttListeners.map((l) => l.close()));
       this.mqttListeners = [];
+      this.listenState = 'closed';
       throw err;
     }
-    const sweep = Math.min(this.options.mqtt.awaitRelTimeout / 2, 30_000);
-    this.housekeeping = setInterval(() => this.cm.sweepAwaitingRel(), Math.max(1000, sweep));
-    this.housekeeping.unref();
-    this.expirySweep = startExpirySweep(this.retainer, () => this.registry.sessions.values(), this.options.mqtt.msgClearInterval, this.logger);
-    this.sys.start();
+    this.listenState = 'open';
+  }
+
+  /** The MQTT listeners are open (`listen()` is done). */
+  get listening(): boolean {
+    return this.listenState === 'open';
   }
 
   private accept(socket: Duplex, peer: string, listener: ListenerOptions): void {

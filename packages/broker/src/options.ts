@@ -103,6 +103,8 @@ export interface BrokerOptions {
   traceDir: string;
   /** EMQX's `log.throttling.time_window` (ms): per-message log lines (drops, denials) at most once per client and window. */
   logThrottleWindow: number;
+  /** Open the MQTT listeners in `start` (else `listen()` does, once the rest of the node is up). */
+  listen: boolean;
 }
 
 /** What `createBroker` accepts: everything optional, with EMQX's defaults. */
@@ -121,6 +123,8 @@ export interface BrokerConfig {
   traceDir?: string;
   /** Per-message log lines (drops, denials) at most once per client and window, ms (EMQX's `log.throttling.time_window`, 1 min). */
   logThrottleWindow?: number;
+  /** false: `createBroker` does not open the listeners; call `broker.listen()` when the rest of the application is ready. Default true. */
+  listen?: boolean;
 }
 
 export const DEFAULT_MQTT: MqttOptions = {
@@ -172,5 +176,6 @@ export function resolveOptions(config: BrokerConfig = {}): BrokerOptions {
     cluster: config.cluster,
     traceDir: config.traceDir ?? path.resolve('data', 'trace'),
     logThrottleWindow: config.logThrottleWindow ?? DEFAULT_LOG_THROTTLE_WINDOW,
+    listen: config.listen ?? true,
   };
 }

@@ -78,9 +78,9 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       rules: extras?.rules,
       logLevel,
       dashboard: await dashboardFor(config, extras?.tables, logger),
-      // ready once listeners are up (they are, by now) and the node has joined its cluster
+      // ready once the MQTT listeners are up (they open last) and the node has joined its cluster
       membership: membershipOf(broker.cluster),
-      ready: () => membershipOf(broker.cluster)?.ready() ?? true,
+      ready: () => broker.listening && (membershipOf(broker.cluster)?.ready() ?? true),
     });
     if (bind.port !== 0) logger.info({ bind: `${bind.host}:${admin.address().port}`, api_keys: keys.size }, 'HTTP API listening');
     if (!tls) return admin;

@@ -129,7 +129,8 @@ export async function start(options: StartOptions): Promise<void> {
   }
   let broker: Broker;
   try {
-    broker = await createBroker(brokerConfig);
+    // the MQTT listeners open last (below), when everything else is up
+    broker = await createBroker({ ...brokerConfig, listen: false });
   } catch (err) {
     if (err instanceof ListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
     fail(EXIT_START_FAILED, [`vireo: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`]);
@@ -158,6 +159,14 @@ export async function start(options: StartOptions): Promise<void> {
   } catch (err) {
     await Promise.all([admin?.close(), rules?.close(), broker.close()]);
     if (err instanceof ConfigError) failConfig(err);
+    throw err;
+  }
+  try {
+    // last: clients that connect at once (a load balancer's backlog) meet a node that is not
+    // still loading and starting its API, cluster and store
+    await broker.listen();
+  } catch (err) {
+    if (err instanceof ListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
     throw err;
   }
 
