@@ -101,6 +101,7 @@ export class Connection {
     this.bytesIn += chunk.length;
     this.totals.bytesIn += chunk.length;
     const outer = reading;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- module state: `write` compares it with its connection
     reading = this;
     try {
       this.parser.parse(chunk);
