@@ -15,6 +15,8 @@ export function handleSubscribe(ch: ChannelState, p: ISubscribePacket, answers?:
   const granted: number[] = [];
   const added: [string, SubOptions, boolean][] = [];
   const session = ch.session!;
+  // answers given at once, kept in case a later filter's answer is a Promise (each filter is asked once)
+  const known: (boolean | undefined)[] = [];
   for (let i = 0; i < p.subscriptions.length; i++) {
     const s = p.subscriptions[i];
     const rc = checkSubscription(ch, s.topic, s.nl === true);
@@ -30,7 +32,8 @@ export function handleSubscribe(ch: ChannelState, p: ISubscribePacket, answers?:
     if (authorize) {
       const allowed = answers ? answers[i] : authorize(ch.info, 'subscribe', s.topic, s.qos);
       // an async authorizer: hold later packets and decide every filter first, in order
-      if (typeof allowed !== 'boolean') return subscribeAsync(ch, p);
+      if (typeof allowed !== 'boolean') return subscribeAsync(ch, p, known, i, allowed);
+      known[i] = allowed;
       if (!allowed) {
         ctx.stats.aclDenied++;
         granted.push(ch.v5 ? RC.NOT_AUTHORIZED : 0x80);
@@ -50,10 +53,14 @@ export function handleSubscribe(ch: ChannelState, p: ISubscribePacket, answers?:
   for (const [filter, subOpts, isNew] of added) ctx.sendRetained(session, filter, subOpts, isNew);
 }
 
-function subscribeAsync(ch: ChannelState, p: ISubscribePacket): void {
+/** `known`: answers already given for filters before `at`; `pending`: the answer for filter `at`. */
+function subscribeAsync(ch: ChannelState, p: ISubscribePacket, known: (boolean | undefined)[], at: number, pending: boolean | Promise<boolean>): void {
   const authorize = ch.ctx.hooks.authorize!;
   ch.pendingPackets = [];
-  const asks = p.subscriptions.map((s) => Promise.resolve(authorize(ch.info, 'subscribe', s.topic, s.qos)).catch(() => false));
+  const asks = p.subscriptions.map((s, j) =>
+    // before `at`: answered already, or never asked (a bad filter, over quota): not asked now either
+    Promise.resolve(j === at ? pending : j < at ? (known[j] ?? false) : authorize(ch.info, 'subscribe', s.topic, s.qos)).catch(() => false),
+  );
   void Promise.all(asks).then((answers) => resumeAfter(ch, () => handleSubscribe(ch, p, answers)));
 }
 
