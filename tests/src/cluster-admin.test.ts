@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { connect, endAll, freePort, sleep, waitFor } from './harness.js';
+import { connect, endAll, freePort, waitFor } from './harness.js';
 import { killAllVireo, VIREO_CLI } from './vireo-process.js';
 import { startNode, waitLog, waitMembers, type ClusterNode, type NodeSpec } from './cluster-nodes.js';
 
@@ -357,13 +357,18 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     nodes.push(C2);
     await waitMembers(A, names, 40_000);
     await C2.proc.waitForLog('started', 30_000);
-    const until = Date.now() + 10_000;
-    for (;;) {
-      const [t] = await json<{ log_size: Record<string, number> }[]>(C2, '/api/v5/trace');
-      if (t && C2.name in t.log_size) break;
-      assert.ok(Date.now() < until, `the trace did not reach the restarted node: ${JSON.stringify(t)}`);
-      await sleep(100);
-    }
+    let t: { log_size: Record<string, number> } | undefined;
+    await waitFor(
+      async () => {
+        [t] = await json<{ log_size: Record<string, number> }[]>(C2, '/api/v5/trace');
+        return t !== undefined && C2.name in t.log_size;
+      },
+      'the trace to reach the restarted node',
+      30_000,
+      100,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(t)}`);
+    });
     await open(C2, 'mover');
     await waitFor(() => readFileSync(moverFile, 'utf8').includes('"connect"'), 'mover connect traced', 5000);
     const moved = readFileSync(moverFile, 'utf8')
@@ -387,11 +392,6 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
  * the answer, `n` has the route too.
  */
 async function waitForRoute(n: ApiNode, topic: string, node: string): Promise<void> {
-  const until = Date.now() + 5000;
-  for (;;) {
-    const r = await json<PageOf<{ topic: string; node: string }>>(n, `/api/v5/topics?topic=${encodeURIComponent(topic)}`);
-    if (r.data.some((t) => t.node === node)) return;
-    if (Date.now() > until) throw new Error(`no route ${topic} on ${node}`);
-    await sleep(50);
-  }
+  const has = async () => (await json<PageOf<{ topic: string; node: string }>>(n, `/api/v5/topics?topic=${encodeURIComponent(topic)}`)).data.some((t) => t.node === node);
+  await waitFor(has, `a route ${topic} on ${node}`, 30_000, 50);
 }

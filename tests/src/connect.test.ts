@@ -8,7 +8,7 @@ import type { IConnackPacket, IDisconnectPacket } from 'mqtt-packet';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { AuthenticateRequest } from '@vireo/broker';
-import { startBroker, connect, collect, endAll, quietFor, waitFor, sleep } from './harness.js';
+import { startBroker, connect, collect, endAll, quietFor, waitFor, sleep, withBroker } from './harness.js';
 import type { TestBroker } from './harness.js';
 import { RawClient, rawConnect, rawConnectFrame } from './raw-client.js';
 
@@ -39,106 +39,106 @@ async function refusedCode(url: string, opts: IClientOptions): Promise<number> {
   throw new Error('connection was accepted');
 }
 
-test('unsupported protocol level gets CONNACK rc 1 and the connection is closed', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  const clients: RawClient[] = [];
-  try {
-    for (const level of [6, 2, 0]) {
+test('unsupported protocol level gets CONNACK rc 1 and the connection is closed', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    const clients: RawClient[] = [];
+    try {
+      for (const level of [6, 2, 0]) {
+        const c = await RawClient.open(tb.port);
+        clients.push(c);
+        c.send(rawConnectFrame({ level, clientId: 'c', keepalive: 60 }));
+        const ack = (await c.next('connack')) as IConnackPacket;
+        assert.equal(ack.returnCode, 1, `level ${level}`);
+        assert.equal(ack.sessionPresent, false);
+        await c.waitClose(2000);
+      }
+      // the broker still serves well-behaved clients
+      const ok = await connect(tb.url, { protocolVersion: 5 });
+      await endAll(ok);
+    } finally {
+      clients.forEach((c) => c.destroy());
+    }
+  }),
+);
+
+test('MQTT 3.1 (MQIsdp, level 3), 3.1.1 and 5 are all accepted on one port', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    const clients: RawClient[] = [];
+    try {
+      for (const protocolVersion of [3, 4, 5] as const) {
+        const { client, connack } = await rawConnect(tb.port, { clientId: `v${protocolVersion}`, protocolVersion });
+        clients.push(client);
+        assert.equal(protocolVersion === 5 ? connack.reasonCode : connack.returnCode, 0);
+        assert.equal(tb.broker.connection(`v${protocolVersion}`)?.protocolVersion, protocolVersion);
+      }
+    } finally {
+      clients.forEach((c) => c.destroy());
+    }
+  }),
+);
+
+test('empty clientid: v5 gets an assigned identifier in CONNACK', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    let c, d;
+    try {
+      let ack;
+      [c, ack] = await connectWithAck(tb.url, { protocolVersion: 5, clientId: '' });
+      const assigned = ack.properties?.assignedClientIdentifier;
+      assert.ok(assigned && assigned.length > 0, 'CONNACK has an Assigned Client Identifier');
+      // the broker knows the client by that id
+      assert.deepEqual(tb.broker.connectedClientIds(), [assigned]);
+      // and a second client without id gets a different one
+      let ack2;
+      [d, ack2] = await connectWithAck(tb.url, { protocolVersion: 5, clientId: '' });
+      assert.equal(tb.broker.connectionCount, 2);
+      assert.notEqual(ack2.properties?.assignedClientIdentifier, assigned);
+      // a client that sent an id gets none assigned
+      const named = await rawConnect(tb.port, { protocolVersion: 5, clientId: 'named' });
+      named.client.destroy();
+      assert.equal(named.connack.properties?.assignedClientIdentifier, undefined);
+      // the raw CONNACK carries the property
+      const { client, connack } = await rawConnect(tb.port, { protocolVersion: 5 });
+      client.destroy();
+      assert.equal(connack.reasonCode, 0);
+      assert.match(connack.properties?.assignedClientIdentifier ?? '', /.+/);
+    } finally {
+      await endAll(c, d);
+    }
+  }),
+);
+
+test('empty clientid: 3.1.1 allowed with clean session, rejected (rc 2) without; 3.1 rejected', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    const clients: RawClient[] = [];
+    try {
+      const a = await rawConnect(tb.port, { protocolVersion: 4, clean: true });
+      clients.push(a.client);
+      assert.equal(a.connack.returnCode, 0);
+      assert.equal(a.connack.sessionPresent, false);
+      // the connection works: a PINGREQ is answered
+      a.client.send({ cmd: 'pingreq' });
+      await a.client.next('pingresp');
+
+      // mqtt-packet will not even encode these, so build the bytes
+      const b = await RawClient.open(tb.port);
+      clients.push(b);
+      b.send(rawConnectFrame({ level: 4, flags: 0x00, clientId: '' }));
+      assert.equal(((await b.next('connack')) as IConnackPacket).returnCode, 2);
+      await b.waitClose(2000);
+      assert.equal(b.all.length, 1);
+
       const c = await RawClient.open(tb.port);
       clients.push(c);
-      c.send(rawConnectFrame({ level, clientId: 'c', keepalive: 60 }));
-      const ack = (await c.next('connack')) as IConnackPacket;
-      assert.equal(ack.returnCode, 1, `level ${level}`);
-      assert.equal(ack.sessionPresent, false);
+      c.send(rawConnectFrame({ protocolName: 'MQIsdp', level: 3, flags: 0x02, clientId: '' }));
+      assert.equal(((await c.next('connack')) as IConnackPacket).returnCode, 2);
       await c.waitClose(2000);
+
+      assert.equal(tb.broker.connectionCount, 1);
+    } finally {
+      clients.forEach((c) => c.destroy());
     }
-    // the broker still serves well-behaved clients
-    const ok = await connect(tb.url, { protocolVersion: 5 });
-    await endAll(ok);
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await tb.close();
-  }
-});
-
-test('MQTT 3.1 (MQIsdp, level 3), 3.1.1 and 5 are all accepted on one port', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  const clients: RawClient[] = [];
-  try {
-    for (const protocolVersion of [3, 4, 5] as const) {
-      const { client, connack } = await rawConnect(tb.port, { clientId: `v${protocolVersion}`, protocolVersion });
-      clients.push(client);
-      assert.equal(protocolVersion === 5 ? connack.reasonCode : connack.returnCode, 0);
-      assert.equal(tb.broker.connection(`v${protocolVersion}`)?.protocolVersion, protocolVersion);
-    }
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await tb.close();
-  }
-});
-
-test('empty clientid: v5 gets an assigned identifier in CONNACK', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  let c, d;
-  try {
-    let ack;
-    [c, ack] = await connectWithAck(tb.url, { protocolVersion: 5, clientId: '' });
-    const assigned = ack.properties?.assignedClientIdentifier;
-    assert.ok(assigned && assigned.length > 0, 'CONNACK has an Assigned Client Identifier');
-    // the broker knows the client by that id
-    assert.deepEqual(tb.broker.connectedClientIds(), [assigned]);
-    // and a second client without id gets a different one
-    let ack2;
-    [d, ack2] = await connectWithAck(tb.url, { protocolVersion: 5, clientId: '' });
-    assert.equal(tb.broker.connectionCount, 2);
-    assert.notEqual(ack2.properties?.assignedClientIdentifier, assigned);
-    // a client that sent an id gets none assigned
-    const named = await rawConnect(tb.port, { protocolVersion: 5, clientId: 'named' });
-    named.client.destroy();
-    assert.equal(named.connack.properties?.assignedClientIdentifier, undefined);
-    // the raw CONNACK carries the property
-    const { client, connack } = await rawConnect(tb.port, { protocolVersion: 5 });
-    client.destroy();
-    assert.equal(connack.reasonCode, 0);
-    assert.match(connack.properties?.assignedClientIdentifier ?? '', /.+/);
-  } finally {
-    await endAll(c, d);
-    await tb.close();
-  }
-});
-
-test('empty clientid: 3.1.1 allowed with clean session, rejected (rc 2) without; 3.1 rejected', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  const clients: RawClient[] = [];
-  try {
-    const a = await rawConnect(tb.port, { protocolVersion: 4, clean: true });
-    clients.push(a.client);
-    assert.equal(a.connack.returnCode, 0);
-    assert.equal(a.connack.sessionPresent, false);
-    // the connection works: a PINGREQ is answered
-    a.client.send({ cmd: 'pingreq' });
-    await a.client.next('pingresp');
-
-    // mqtt-packet will not even encode these, so build the bytes
-    const b = await RawClient.open(tb.port);
-    clients.push(b);
-    b.send(rawConnectFrame({ level: 4, flags: 0x00, clientId: '' }));
-    assert.equal(((await b.next('connack')) as IConnackPacket).returnCode, 2);
-    await b.waitClose(2000);
-    assert.equal(b.all.length, 1);
-
-    const c = await RawClient.open(tb.port);
-    clients.push(c);
-    c.send(rawConnectFrame({ protocolName: 'MQIsdp', level: 3, flags: 0x02, clientId: '' }));
-    assert.equal(((await c.next('connack')) as IConnackPacket).returnCode, 2);
-    await c.waitClose(2000);
-
-    assert.equal(tb.broker.connectionCount, 1);
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await tb.close();
-  }
-});
+  }),
+);
 
 test('clientid longer than max_clientid_len: rc 2 (3.1.1), 0x85 (v5); 3.1 ids over 23 chars rejected', { timeout: 10_000 }, async () => {
   const tb = await startBroker({ mqtt: { maxClientidLen: 10 } });
@@ -204,27 +204,27 @@ test('hooks.authenticate: bad credentials rc 4 / 0x86, not authorized rc 5 / 0x8
   }
 });
 
-test('a refused v5 CONNACK carries a reason string; no session is left behind', { timeout: 10_000 }, async () => {
-  const tb = await startBroker({ hooks: { authenticate: () => ({ ok: false, reasonCode: 0x86 }) } });
-  const clients: RawClient[] = [];
-  try {
-    const { client, connack } = await rawConnect(tb.port, { protocolVersion: 5, clientId: 'r', clean: false, properties: { sessionExpiryInterval: 60 } });
-    clients.push(client);
-    assert.equal(connack.reasonCode, 0x86);
-    assert.equal(connack.sessionPresent, false);
-    assert.ok(connack.properties?.reasonString, 'reason string present');
-    await client.waitClose(2000);
-    assert.equal(tb.broker.session('r'), undefined);
-    // request problem information = false: no reason string
-    const quiet = await rawConnect(tb.port, { protocolVersion: 5, clientId: 'q', properties: { requestProblemInformation: false } });
-    clients.push(quiet.client);
-    assert.equal(quiet.connack.reasonCode, 0x86);
-    assert.equal(quiet.connack.properties?.reasonString, undefined);
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await tb.close();
-  }
-});
+test('a refused v5 CONNACK carries a reason string; no session is left behind', { timeout: 10_000 }, () =>
+  withBroker({ hooks: { authenticate: () => ({ ok: false, reasonCode: 0x86 }) } }, async (tb) => {
+    const clients: RawClient[] = [];
+    try {
+      const { client, connack } = await rawConnect(tb.port, { protocolVersion: 5, clientId: 'r', clean: false, properties: { sessionExpiryInterval: 60 } });
+      clients.push(client);
+      assert.equal(connack.reasonCode, 0x86);
+      assert.equal(connack.sessionPresent, false);
+      assert.ok(connack.properties?.reasonString, 'reason string present');
+      await client.waitClose(2000);
+      assert.equal(tb.broker.session('r'), undefined);
+      // request problem information = false: no reason string
+      const quiet = await rawConnect(tb.port, { protocolVersion: 5, clientId: 'q', properties: { requestProblemInformation: false } });
+      clients.push(quiet.client);
+      assert.equal(quiet.connack.reasonCode, 0x86);
+      assert.equal(quiet.connack.properties?.reasonString, undefined);
+    } finally {
+      clients.forEach((c) => c.destroy());
+    }
+  }),
+);
 
 test('async authenticate: packets sent right after CONNECT wait for the answer and are processed in order', { timeout: 10_000 }, async () => {
   const tb = await startBroker({
@@ -297,211 +297,211 @@ test('authenticate hook that throws refuses with 0x80 (v5) / rc 3 (3.1.1)', { ti
   }
 });
 
-test('session present flag: false on first persistent connect, true after, false with clean session', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  const clients: RawClient[] = [];
-  const open = async (opts: Parameters<typeof rawConnect>[1]) => {
-    const r = await rawConnect(tb.port, opts);
-    clients.push(r.client);
-    return r;
-  };
-  try {
-    // 3.1.1
-    let r = await open({ protocolVersion: 4, clientId: 'p4', clean: false });
-    assert.equal(r.connack.sessionPresent, false);
-    r.client.send({ cmd: 'disconnect' });
-    await r.client.waitClose();
-    r = await open({ protocolVersion: 4, clientId: 'p4', clean: false });
-    assert.equal(r.connack.sessionPresent, true);
-    r.client.send({ cmd: 'disconnect' });
-    await r.client.waitClose();
-    r = await open({ protocolVersion: 4, clientId: 'p4', clean: true });
-    assert.equal(r.connack.sessionPresent, false);
-    r.client.send({ cmd: 'disconnect' });
-    await r.client.waitClose();
-    // a clean session ends with its connection
-    r = await open({ protocolVersion: 4, clientId: 'p4', clean: false });
-    assert.equal(r.connack.sessionPresent, false);
+test('session present flag: false on first persistent connect, true after, false with clean session', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    const clients: RawClient[] = [];
+    const open = async (opts: Parameters<typeof rawConnect>[1]) => {
+      const r = await rawConnect(tb.port, opts);
+      clients.push(r.client);
+      return r;
+    };
+    try {
+      // 3.1.1
+      let r = await open({ protocolVersion: 4, clientId: 'p4', clean: false });
+      assert.equal(r.connack.sessionPresent, false);
+      r.client.send({ cmd: 'disconnect' });
+      await r.client.waitClose();
+      r = await open({ protocolVersion: 4, clientId: 'p4', clean: false });
+      assert.equal(r.connack.sessionPresent, true);
+      r.client.send({ cmd: 'disconnect' });
+      await r.client.waitClose();
+      r = await open({ protocolVersion: 4, clientId: 'p4', clean: true });
+      assert.equal(r.connack.sessionPresent, false);
+      r.client.send({ cmd: 'disconnect' });
+      await r.client.waitClose();
+      // a clean session ends with its connection
+      r = await open({ protocolVersion: 4, clientId: 'p4', clean: false });
+      assert.equal(r.connack.sessionPresent, false);
 
-    // v5 with MQTT.js: the flag is what the user sees on the 'connect' event
-    const opts = { protocolVersion: 5 as const, clientId: 'p5', clean: false, properties: { sessionExpiryInterval: 60 } };
-    let [c, ack] = await connectWithAck(tb.url, opts);
-    assert.equal(ack.sessionPresent, false);
-    await endAll(c);
-    [c, ack] = await connectWithAck(tb.url, opts);
-    assert.equal(ack.sessionPresent, true);
-    await endAll(c);
-    [c, ack] = await connectWithAck(tb.url, { ...opts, clean: true });
-    assert.equal(ack.sessionPresent, false);
-    await endAll(c);
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await tb.close();
-  }
-});
-
-test('second CONNECT is a protocol error: v5 DISCONNECT 0x82, closed, counted as proto_unexpected_c', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  const clients: RawClient[] = [];
-  try {
-    for (const protocolVersion of [4, 5] as const) {
-      const { client } = await rawConnect(tb.port, { protocolVersion, clientId: `twice${protocolVersion}` });
-      clients.push(client);
-      client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion, clientId: `twice${protocolVersion}`, clean: true, keepalive: 0 });
-      await client.waitClose(2000);
-      const disconnect = client.all.find((p) => p.cmd === 'disconnect') as IDisconnectPacket | undefined;
-      if (protocolVersion === 5) assert.equal(disconnect?.reasonCode, 0x82);
-      else assert.equal(disconnect, undefined, '3.1.1 has no server DISCONNECT');
-      assert.equal(client.all.filter((p) => p.cmd === 'connack').length, 1, 'no second CONNACK');
+      // v5 with MQTT.js: the flag is what the user sees on the 'connect' event
+      const opts = { protocolVersion: 5 as const, clientId: 'p5', clean: false, properties: { sessionExpiryInterval: 60 } };
+      let [c, ack] = await connectWithAck(tb.url, opts);
+      assert.equal(ack.sessionPresent, false);
+      await endAll(c);
+      [c, ack] = await connectWithAck(tb.url, opts);
+      assert.equal(ack.sessionPresent, true);
+      await endAll(c);
+      [c, ack] = await connectWithAck(tb.url, { ...opts, clean: true });
+      assert.equal(ack.sessionPresent, false);
+      await endAll(c);
+    } finally {
+      clients.forEach((c) => c.destroy());
     }
-    await waitFor(() => shutdownCount(tb, 'proto_unexpected_c') === 2, 'proto_unexpected_c = 2');
-    assert.equal(tb.broker.connectionCount, 0);
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await tb.close();
-  }
-});
+  }),
+);
 
-test('packets before CONNECT close the connection without any answer', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  const clients: RawClient[] = [];
-  try {
-    const enc = await RawClient.open(tb.port);
-    clients.push(enc);
-    const early = [
-      enc.encode({ cmd: 'publish', topic: 'a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false }),
-      enc.encode({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }] }),
-      enc.encode({ cmd: 'pingreq' }),
-      enc.encode({ cmd: 'unsubscribe', messageId: 1, unsubscriptions: ['a'] }),
-    ];
-    const sub = await connect(tb.url, { clientId: 'watcher' });
-    await sub.subscribeAsync('a');
-    let leaked = 0;
-    sub.on('message', () => leaked++);
-    for (const frame of early) {
-      const c = await RawClient.open(tb.port);
-      clients.push(c);
-      c.send(frame);
-      await c.waitClose(2000);
-      assert.deepEqual(c.all, [], `nothing sent back for ${frame[0].toString(16)}`);
+test('second CONNECT is a protocol error: v5 DISCONNECT 0x82, closed, counted as proto_unexpected_c', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    const clients: RawClient[] = [];
+    try {
+      for (const protocolVersion of [4, 5] as const) {
+        const { client } = await rawConnect(tb.port, { protocolVersion, clientId: `twice${protocolVersion}` });
+        clients.push(client);
+        client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion, clientId: `twice${protocolVersion}`, clean: true, keepalive: 0 });
+        await client.waitClose(2000);
+        const disconnect = client.all.find((p) => p.cmd === 'disconnect') as IDisconnectPacket | undefined;
+        if (protocolVersion === 5) assert.equal(disconnect?.reasonCode, 0x82);
+        else assert.equal(disconnect, undefined, '3.1.1 has no server DISCONNECT');
+        assert.equal(client.all.filter((p) => p.cmd === 'connack').length, 1, 'no second CONNACK');
+      }
+      await waitFor(() => shutdownCount(tb, 'proto_unexpected_c') === 2, 'proto_unexpected_c = 2');
+      assert.equal(tb.broker.connectionCount, 0);
+    } finally {
+      clients.forEach((c) => c.destroy());
     }
-    await quietFor(50, () => leaked === 0, 'the PUBLISH before CONNECT was not routed');
-    assert.deepEqual(tb.broker.connectedClientIds(), ['watcher']);
-    await endAll(sub);
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await tb.close();
-  }
-});
+  }),
+);
 
-test('idle timeout: a socket that never sends CONNECT is closed after idle_timeout', { timeout: 10_000 }, async () => {
-  const tb = await startBroker({ mqtt: { idleTimeout: 300 } });
-  const clients: RawClient[] = [];
-  try {
-    const silent = await RawClient.open(tb.port);
-    clients.push(silent);
-    const opened = Date.now();
-    // half a CONNECT does not count as one
-    const partial = await RawClient.open(tb.port);
-    clients.push(partial);
-    partial.send(rawConnectFrame({ clientId: 'p' }).subarray(0, 5));
-    await silent.waitClose(2000);
-    await partial.waitClose(2000);
-    const after = silent.closedAt! - opened;
-    assert.ok(after >= 250 && after < 1500, `closed after ${after} ms`);
-    assert.deepEqual(silent.all, []);
-    await waitFor(() => shutdownCount(tb, 'idle_timeout') === 2, 'idle_timeout counted twice');
-    // a client that connects in time is not affected by idle_timeout
-    const ok = await rawConnect(tb.port, { clientId: 'in-time' });
-    clients.push(ok.client);
-    assert.equal(await ok.client.closesWithin(600), false);
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await tb.close();
-  }
-});
-
-test('keepalive: a silent client with keepalive 1 is closed after ~1.5 s, keepalive_timeout, will published', { timeout: 15_000 }, async () => {
-  const tb = await startBroker();
-  const clients: RawClient[] = [];
-  let watcher;
-  try {
-    watcher = await connect(tb.url, { clientId: 'watcher', protocolVersion: 5 });
-    await watcher.subscribeAsync('will/#', { qos: 1 });
-    const wills = collect(watcher, 2, 6000);
-    const results = await Promise.all(
-      ([4, 5] as const).map(async (protocolVersion) => {
+test('packets before CONNECT close the connection without any answer', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    const clients: RawClient[] = [];
+    try {
+      const enc = await RawClient.open(tb.port);
+      clients.push(enc);
+      const early = [
+        enc.encode({ cmd: 'publish', topic: 'a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false }),
+        enc.encode({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a', qos: 0 }] }),
+        enc.encode({ cmd: 'pingreq' }),
+        enc.encode({ cmd: 'unsubscribe', messageId: 1, unsubscriptions: ['a'] }),
+      ];
+      const sub = await connect(tb.url, { clientId: 'watcher' });
+      await sub.subscribeAsync('a');
+      let leaked = 0;
+      sub.on('message', () => leaked++);
+      for (const frame of early) {
         const c = await RawClient.open(tb.port);
         clients.push(c);
-        const t0 = Date.now();
-        await c.connect({
-          protocolVersion,
-          clientId: `silent${protocolVersion}`,
-          keepalive: 1,
-          will: { topic: `will/silent${protocolVersion}`, payload: Buffer.from('gone'), qos: 1, retain: false },
-        });
-        await c.waitClose(4000);
-        return { c, after: c.closedAt! - t0, protocolVersion };
-      }),
-    );
-    for (const { c, after, protocolVersion } of results) {
-      assert.ok(after >= 1000 && after < 2500, `v${protocolVersion} closed after ${after} ms`);
-      const disconnect = c.all.find((p) => p.cmd === 'disconnect') as IDisconnectPacket | undefined;
-      if (protocolVersion === 5) assert.equal(disconnect?.reasonCode, 0x8d);
+        c.send(frame);
+        await c.waitClose(2000);
+        assert.deepEqual(c.all, [], `nothing sent back for ${frame[0].toString(16)}`);
+      }
+      await quietFor(50, () => leaked === 0, 'the PUBLISH before CONNECT was not routed');
+      assert.deepEqual(tb.broker.connectedClientIds(), ['watcher']);
+      await endAll(sub);
+    } finally {
+      clients.forEach((c) => c.destroy());
     }
-    const got = await wills;
-    assert.deepEqual(got.map((m) => m.topic).sort(), ['will/silent4', 'will/silent5']);
-    assert.ok(got.every((m) => m.payload === 'gone'));
-    assert.equal(shutdownCount(tb, 'keepalive_timeout'), 2);
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await endAll(watcher);
-    await tb.close();
-  }
-});
+  }),
+);
 
-test('keepalive: PINGREQs keep a keepalive-1 client connected well past 1.5 s', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  const { client } = await rawConnect(tb.port, { protocolVersion: 4, clientId: 'pinger', keepalive: 1 });
-  const timer = setInterval(() => client.send({ cmd: 'pingreq' }), 500);
-  try {
-    assert.equal(await client.closesWithin(2600), false);
-    assert.ok(client.all.filter((p) => p.cmd === 'pingresp').length >= 4);
-    assert.equal(shutdownCount(tb, 'keepalive_timeout'), 0);
-  } finally {
-    clearInterval(timer);
-    client.destroy();
-    await tb.close();
-  }
-});
+test('idle timeout: a socket that never sends CONNECT is closed after idle_timeout', { timeout: 10_000 }, () =>
+  withBroker({ mqtt: { idleTimeout: 300 } }, async (tb) => {
+    const clients: RawClient[] = [];
+    try {
+      const silent = await RawClient.open(tb.port);
+      clients.push(silent);
+      const opened = Date.now();
+      // half a CONNECT does not count as one
+      const partial = await RawClient.open(tb.port);
+      clients.push(partial);
+      partial.send(rawConnectFrame({ clientId: 'p' }).subarray(0, 5));
+      await silent.waitClose(2000);
+      await partial.waitClose(2000);
+      const after = silent.closedAt! - opened;
+      assert.ok(after >= 250 && after < 1500, `closed after ${after} ms`);
+      assert.deepEqual(silent.all, []);
+      await waitFor(() => shutdownCount(tb, 'idle_timeout') === 2, 'idle_timeout counted twice');
+      // a client that connects in time is not affected by idle_timeout
+      const ok = await rawConnect(tb.port, { clientId: 'in-time' });
+      clients.push(ok.client);
+      assert.equal(await ok.client.closesWithin(600), false);
+    } finally {
+      clients.forEach((c) => c.destroy());
+    }
+  }),
+);
 
-test('v5 server keep alive: CONNACK carries serverKeepalive and the broker enforces it', { timeout: 10_000 }, async () => {
-  const tb = await startBroker({ mqtt: { serverKeepalive: 1 } });
-  const clients: RawClient[] = [];
-  let m;
-  try {
-    // the client asked for 60 s; the server says 1 s and closes a silent client after ~1.5 s
-    const c = await RawClient.open(tb.port);
-    clients.push(c);
-    const t0 = Date.now();
-    const ack = await c.connect({ protocolVersion: 5, clientId: 'sk', keepalive: 60 });
-    assert.equal(ack.properties?.serverKeepAlive, 1);
-    await c.waitClose(4000);
-    const after = c.closedAt! - t0;
-    assert.ok(after >= 1000 && after < 2500, `closed after ${after} ms`);
-    // MQTT.js follows the server's value and stays connected by pinging every second
-    m = await connect(tb.url, { protocolVersion: 5, clientId: 'sk-js', keepalive: 60 });
-    let closed = false;
-    m.on('close', () => (closed = true));
-    await quietFor(2200, () => !closed, 'MQTT.js client stayed connected');
-    // 3.1.1 has no server keep alive: the client's own keepalive applies (60 s here), and CONNACK has no properties
-    const v4 = await rawConnect(tb.port, { protocolVersion: 4, clientId: 'sk4', keepalive: 60 });
-    clients.push(v4.client);
-    assert.equal(v4.connack.properties, undefined);
-    assert.equal(tb.broker.connection('sk4')?.keepalive, 60);
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await endAll(m);
-    await tb.close();
-  }
-});
+test('keepalive: a silent client with keepalive 1 is closed after ~1.5 s, keepalive_timeout, will published', { timeout: 15_000 }, () =>
+  withBroker({}, async (tb) => {
+    const clients: RawClient[] = [];
+    let watcher;
+    try {
+      watcher = await connect(tb.url, { clientId: 'watcher', protocolVersion: 5 });
+      await watcher.subscribeAsync('will/#', { qos: 1 });
+      const wills = collect(watcher, 2, 6000);
+      const results = await Promise.all(
+        ([4, 5] as const).map(async (protocolVersion) => {
+          const c = await RawClient.open(tb.port);
+          clients.push(c);
+          const t0 = Date.now();
+          await c.connect({
+            protocolVersion,
+            clientId: `silent${protocolVersion}`,
+            keepalive: 1,
+            will: { topic: `will/silent${protocolVersion}`, payload: Buffer.from('gone'), qos: 1, retain: false },
+          });
+          await c.waitClose(4000);
+          return { c, after: c.closedAt! - t0, protocolVersion };
+        }),
+      );
+      for (const { c, after, protocolVersion } of results) {
+        assert.ok(after >= 1000 && after < 2500, `v${protocolVersion} closed after ${after} ms`);
+        const disconnect = c.all.find((p) => p.cmd === 'disconnect') as IDisconnectPacket | undefined;
+        if (protocolVersion === 5) assert.equal(disconnect?.reasonCode, 0x8d);
+      }
+      const got = await wills;
+      assert.deepEqual(got.map((m) => m.topic).sort(), ['will/silent4', 'will/silent5']);
+      assert.ok(got.every((m) => m.payload === 'gone'));
+      assert.equal(shutdownCount(tb, 'keepalive_timeout'), 2);
+    } finally {
+      clients.forEach((c) => c.destroy());
+      await endAll(watcher);
+    }
+  }),
+);
+
+test('keepalive: PINGREQs keep a keepalive-1 client connected well past 1.5 s', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    const { client } = await rawConnect(tb.port, { protocolVersion: 4, clientId: 'pinger', keepalive: 1 });
+    const timer = setInterval(() => client.send({ cmd: 'pingreq' }), 500);
+    try {
+      assert.equal(await client.closesWithin(2600), false);
+      assert.ok(client.all.filter((p) => p.cmd === 'pingresp').length >= 4);
+      assert.equal(shutdownCount(tb, 'keepalive_timeout'), 0);
+    } finally {
+      clearInterval(timer);
+      client.destroy();
+    }
+  }),
+);
+
+test('v5 server keep alive: CONNACK carries serverKeepalive and the broker enforces it', { timeout: 10_000 }, () =>
+  withBroker({ mqtt: { serverKeepalive: 1 } }, async (tb) => {
+    const clients: RawClient[] = [];
+    let m;
+    try {
+      // the client asked for 60 s; the server says 1 s and closes a silent client after ~1.5 s
+      const c = await RawClient.open(tb.port);
+      clients.push(c);
+      const t0 = Date.now();
+      const ack = await c.connect({ protocolVersion: 5, clientId: 'sk', keepalive: 60 });
+      assert.equal(ack.properties?.serverKeepAlive, 1);
+      await c.waitClose(4000);
+      const after = c.closedAt! - t0;
+      assert.ok(after >= 1000 && after < 2500, `closed after ${after} ms`);
+      // MQTT.js follows the server's value and stays connected by pinging every second
+      m = await connect(tb.url, { protocolVersion: 5, clientId: 'sk-js', keepalive: 60 });
+      let closed = false;
+      m.on('close', () => (closed = true));
+      await quietFor(2200, () => !closed, 'MQTT.js client stayed connected');
+      // 3.1.1 has no server keep alive: the client's own keepalive applies (60 s here), and CONNACK has no properties
+      const v4 = await rawConnect(tb.port, { protocolVersion: 4, clientId: 'sk4', keepalive: 60 });
+      clients.push(v4.client);
+      assert.equal(v4.connack.properties, undefined);
+      assert.equal(tb.broker.connection('sk4')?.keepalive, 60);
+    } finally {
+      clients.forEach((c) => c.destroy());
+      await endAll(m);
+    }
+  }),
+);

@@ -4,7 +4,7 @@
  * key, fast time-series sampling, and a WebSocket listener; plus the calls the tests make
  * (sign in, API calls with a token or a key, polling until something holds).
  */
-import { freePort, sleep } from './harness.js';
+import { freePort, waitFor } from './harness.js';
 import { startNode, waitMembers, type ClusterNode } from './cluster-nodes.js';
 
 export const ADMIN_PASSWORD = 'Adm1n-secret';
@@ -83,11 +83,7 @@ export async function signIn(base: string, username: string, password: string): 
 
 /** Polls `probe` until it returns something other than undefined/false; rejects naming `what` after `ms`. */
 export async function eventually<T>(probe: () => Promise<T | undefined | false>, what: string, ms = 15_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
+  let v: T | undefined | false;
+  await waitFor(async () => (v = await probe()) !== undefined && v !== false, what, ms, 100);
+  return v as T;
 }

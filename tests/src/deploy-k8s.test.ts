@@ -15,7 +15,7 @@ import path from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { parse } from 'yaml';
 import { ConfigError, loadConfig, type VireoConfig } from '@vireo/server';
-import { endAll, freePort, sleep } from './harness.js';
+import { endAll, freePort, waitFor } from './harness.js';
 import { connackCode } from './ctl-run.js';
 import { spawnVireo } from './vireo-process.js';
 import { AVAILABILITY_CHECK } from './lb-proxy.js';
@@ -260,16 +260,15 @@ async function subackCodes(c: MqttClient, topics: string[]): Promise<number[]> {
 }
 
 async function until200(url: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const status = await fetch(url).then(
+  let status = 0;
+  const ok = async () =>
+    (status = await fetch(url).then(
       (r) => r.status,
       () => 0,
-    );
-    if (status === 200) return;
-    if (Date.now() > end) throw new Error(`${url} did not answer 200 within ${ms} ms (last: ${status})`);
-    await sleep(100);
-  }
+    )) === 200;
+  await waitFor(ok, `${url} to answer 200`, ms, 100).catch((err: Error) => {
+    throw new Error(`${err.message} (${ms} ms, last: ${status})`);
+  });
 }
 
 /**

@@ -110,12 +110,21 @@ export async function quietFor(ms: number, holds: () => boolean | Promise<boolea
   }
 }
 
-/** Runs `fn` with a broker started for it, and closes the broker afterwards, whatever happens. */
-export async function withBroker<T>(config: BrokerConfig, fn: (tb: TestBroker) => Promise<T>): Promise<T> {
+/** A client a test hands to withBroker() to be ended with the broker: MQTT.js, or anything with destroy() (RawClient, a socket). */
+export type Closable = MqttClient | { destroy(): void };
+
+/**
+ * Runs `fn` with a broker started for it; afterwards, whatever happens, ends the clients `fn`
+ * put in `clients` and closes the broker.
+ */
+export async function withBroker<T>(config: BrokerConfig, fn: (tb: TestBroker, clients: Closable[]) => Promise<T>): Promise<T> {
   const tb = await startBroker(config);
+  const clients: Closable[] = [];
   try {
-    return await fn(tb);
+    return await fn(tb, clients);
   } finally {
+    for (const c of clients) if (!(c instanceof mqtt.MqttClient)) c.destroy();
+    await endAll(...clients.filter((c): c is MqttClient => c instanceof mqtt.MqttClient));
     await tb.close();
   }
 }

@@ -243,8 +243,11 @@ test('two real nodes: forwarded messages and bytes per peer, heartbeat and forwa
     const got = collect(sub, n);
     for (let i = 0; i < n; i++) pub.publish('fwd/abc', 'payload-12', { qos: 1 });
     await got;
-    await sleep(2500); // heartbeat probes go once a second
-    const text = await scrapeA();
+    // heartbeat probes go once a second: two round trips measured
+    let text = '';
+    await waitFor(async () => (sample((text = await scrapeA()), 'vireo_cluster_peer_rtt_seconds_count', peer) ?? 0) >= 2, 'two measured round trips', 15_000, 200).catch(
+      () => undefined,
+    );
     assert.equal((sample(text, 'vireo_cluster_forwarded_messages', peer) ?? 0) - m0, n);
     assert.equal((sample(text, 'vireo_cluster_forwarded_bytes', peer) ?? 0) - b0, n * ('fwd/abc'.length + 'payload-12'.length));
     const rtt = checkHistogram(text, 'vireo_cluster_peer_rtt_seconds', peer);

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
-import { startBroker, connect, endAll, sleep } from './harness.js';
+import { startBroker, connect, endAll, sleep, waitFor } from './harness.js';
 import type { TestBroker } from './harness.js';
 import { Inbox } from './observe.js';
 
@@ -84,11 +84,9 @@ async function subscriber(tb: TestBroker, args: string[]): Promise<Proc> {
   tb.broker.on('session.subscribed', on);
   try {
     const p = start(SUB, ['-h', '127.0.0.1', '-p', String(tb.port), '-d', '-F', 'MSG|%t|%q|%r|%p', ...args]);
-    const end = Date.now() + 5000;
-    while (!subscribed) {
-      if (Date.now() > end || p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`mosquitto_sub did not subscribe\nstdout: ${p.out}\nstderr: ${p.err}`);
-      await sleep(10);
-    }
+    const gone = () => p.child.exitCode !== null || p.child.signalCode !== null;
+    await waitFor(() => subscribed || gone(), 'mosquitto_sub to subscribe', 15_000).catch(() => undefined);
+    if (!subscribed) throw new Error(`mosquitto_sub did not subscribe\nstdout: ${p.out}\nstderr: ${p.err}`);
     // the SUBACK is written in the same tick as the subscription is made
     await sleep(20);
     return p;

@@ -58,7 +58,7 @@ export async function startMosquitto(port: number, dir = mkdtempSync(join(tmpdir
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
   child.stderr!.setEncoding('utf8').on('data', (s: string) => (out += s));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const until = Date.now() + 5000;
+  const until = Date.now() + 15_000;
   while (!(await accepts(port))) {
     if (child.exitCode !== null || Date.now() > until) {
       child.kill('SIGKILL');

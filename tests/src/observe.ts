@@ -2,7 +2,7 @@
 import mqtt from 'mqtt';
 import type { MqttClient, IClientOptions, IPublishPacket, Packet, IDisconnectPacket } from 'mqtt';
 import pino from 'pino';
-import { sleep } from './harness.js';
+import { waitFor } from './harness.js';
 
 export interface Got {
   topic: string;
@@ -28,15 +28,9 @@ export class Inbox {
   /** Waits until `pred` holds on the messages received so far (default: at least `n`). */
   async until(n: number | ((msgs: Got[]) => boolean), ms = 5000, what?: string): Promise<Got[]> {
     const pred = typeof n === 'number' ? (m: Got[]) => m.length >= n : n;
-    const end = Date.now() + ms;
-    while (!pred(this.msgs)) {
-      if (Date.now() > end) {
-        throw new Error(
-          `timed out waiting for ${what ?? (typeof n === 'number' ? `${n} messages` : 'messages')}; got ${this.msgs.length}: ${JSON.stringify(this.msgs.slice(0, 20).map((m) => [m.topic, m.payload]))}`,
-        );
-      }
-      await sleep(5);
-    }
+    await waitFor(() => pred(this.msgs), what ?? (typeof n === 'number' ? `${n} messages` : 'messages'), ms, 5).catch((err: Error) => {
+      throw new Error(`${err.message}; got ${this.msgs.length}: ${JSON.stringify(this.msgs.slice(0, 20).map((m) => [m.topic, m.payload]))}`);
+    });
     return this.msgs;
   }
 

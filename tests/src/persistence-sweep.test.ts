@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { connect, endAll, freePort, sleep } from './harness.js';
+import { connect, endAll, freePort, waitFor } from './harness.js';
 import { killAllVireo, spawnVireo } from './vireo-process.js';
 
 afterEach(() => killAllVireo());
@@ -54,12 +54,8 @@ test('expired retained and queued messages are deleted from the store file by th
   assert.deepEqual(stored(dataDir), { retained: ['r/kept', 'r/short'], queued: 2 });
 
   // nobody subscribes to r/short nor reconnects as sleeper: only the sweep can delete them
-  const until = Date.now() + 15_000;
   let s = stored(dataDir);
-  while ((s.retained.length > 1 || s.queued > 1) && Date.now() < until) {
-    await sleep(200);
-    s = stored(dataDir);
-  }
+  await waitFor(() => (s = stored(dataDir)).retained.length <= 1 && s.queued <= 1, 'the sweep to delete the expired rows', 15_000, 200).catch(() => undefined);
   assert.deepEqual(s, { retained: ['r/kept'], queued: 1 });
   assert.equal(vireo.child.exitCode, null, 'the node kept running');
 });

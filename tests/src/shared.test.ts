@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient, IClientOptions } from 'mqtt';
-import { startBroker, connect, endAll, sleep, waitFor } from './harness.js';
+import { startBroker, connect, endAll, waitFor, quietFor } from './harness.js';
 import type { TestBroker } from './harness.js';
 import { Inbox, Wire } from './observe.js';
 import type { SharedStrategy } from '@vireo/broker';
@@ -33,12 +33,8 @@ async function members(tb: TestBroker, filter: string, n: number, opts: IClientO
 /** Waits until the members together hold `total` messages, then a little more to catch duplicates; returns payload → member id. */
 async function settle(ms: Member[], total: number): Promise<Map<string, string[]>> {
   const count = () => ms.reduce((a, m) => a + m.inbox.msgs.length, 0);
-  const end = Date.now() + 10_000;
-  while (count() < total) {
-    if (Date.now() > end) throw new Error(`members got ${count()} of ${total} messages`);
-    await sleep(5);
-  }
-  await sleep(100);
+  await waitFor(() => count() >= total, `the members to get ${total} messages (got ${count()})`, 10_000);
+  await quietFor(100, () => count() <= total, 'no message twice');
   const who = new Map<string, string[]>();
   for (const m of ms) for (const g of m.inbox.msgs) who.set(g.payload, [...(who.get(g.payload) ?? []), m.id]);
   return who;

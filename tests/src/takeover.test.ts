@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IDisconnectPacket, IPublishPacket, Packet } from 'mqtt-packet';
 import type { ClientInfo } from '@vireo/broker';
-import { startBroker, connect, collect, endAll, waitFor, sleep } from './harness.js';
+import { startBroker, connect, collect, endAll, waitFor, quietFor, withBroker } from './harness.js';
 import type { TestBroker } from './harness.js';
 import { RawClient, rawConnect } from './raw-client.js';
 import type { RawConnectOptions } from './raw-client.js';
@@ -88,27 +88,27 @@ test('takeover: clean start 0 keeps the session; the old connection gets 0x8E an
   }
 });
 
-test('takeover with MQTT.js: the old v5 client sees DISCONNECT 0x8E, the new one keeps receiving', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  let a, b, pub;
-  try {
-    const opts = { clientId: 'phone', protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 60 } };
-    a = await connect(tb.url, opts);
-    await a.subscribeAsync('news', { qos: 1 });
-    const gotDisconnect = new Promise<number | undefined>((resolve) => a!.once('disconnect', (p: IDisconnectPacket) => resolve(p.reasonCode)));
-    const closed = new Promise<void>((resolve) => a!.once('close', () => resolve()));
-    b = await connect(tb.url, opts);
-    assert.equal(await gotDisconnect, 0x8e);
-    await closed;
-    pub = await connect(tb.url, { clientId: 'pub' });
-    const got = collect(b, 1);
-    await pub.publishAsync('news', 'hello', { qos: 1 });
-    assert.equal((await got)[0].payload, 'hello');
-  } finally {
-    await endAll(a, b, pub);
-    await tb.close();
-  }
-});
+test('takeover with MQTT.js: the old v5 client sees DISCONNECT 0x8E, the new one keeps receiving', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    let a, b, pub;
+    try {
+      const opts = { clientId: 'phone', protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 60 } };
+      a = await connect(tb.url, opts);
+      await a.subscribeAsync('news', { qos: 1 });
+      const gotDisconnect = new Promise<number | undefined>((resolve) => a!.once('disconnect', (p: IDisconnectPacket) => resolve(p.reasonCode)));
+      const closed = new Promise<void>((resolve) => a!.once('close', () => resolve()));
+      b = await connect(tb.url, opts);
+      assert.equal(await gotDisconnect, 0x8e);
+      await closed;
+      pub = await connect(tb.url, { clientId: 'pub' });
+      const got = collect(b, 1);
+      await pub.publishAsync('news', 'hello', { qos: 1 });
+      assert.equal((await got)[0].payload, 'hello');
+    } finally {
+      await endAll(a, b, pub);
+    }
+  }),
+);
 
 test('discard: clean start 1 drops the old session; the old connection gets 0x8E and is closed; `discarded`', { timeout: 10_000 }, async () => {
   const log = captureLog('info');
@@ -134,8 +134,7 @@ test('discard: clean start 1 drops the old session; the old connection gets 0x8E
       else assert.equal(dis, undefined);
       // nothing of the old session: no redelivery, no subscription
       await pub.publishAsync(`to/${id}`, 'after', { qos: 1 });
-      await sleep(150);
-      assert.deepEqual(fresh.client.all.filter(isPublish), []);
+      await quietFor(150, () => fresh.client.all.filter(isPublish).length === 0, 'no redelivery of the old session');
       assert.equal(tb.broker.session(id)?.subscriptions.size, 0);
     }
     assert.equal(counts(tb).discarded, 2);
@@ -151,46 +150,46 @@ test('discard: clean start 1 drops the old session; the old connection gets 0x8E
   }
 });
 
-test('resuming an offline session is not a takeover; a clean session reconnect of a clean client is not a discard of anything live', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  const clients: RawClient[] = [];
-  try {
-    const opts: RawConnectOptions = { protocolVersion: 5, clientId: 'calm', clean: false, properties: { sessionExpiryInterval: 60 } };
-    const a = await rawConnect(tb.port, opts);
-    clients.push(a.client);
-    a.client.send({ cmd: 'disconnect' });
-    await a.client.waitClose();
-    const b = await rawConnect(tb.port, opts);
-    clients.push(b.client);
-    assert.equal(b.connack.sessionPresent, true);
-    assert.equal(counts(tb).takeovered, undefined);
-    assert.equal(counts(tb).normal, 1);
-    assert.equal(tb.broker.stats.takeovers, 0);
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await tb.close();
-  }
-});
+test('resuming an offline session is not a takeover; a clean session reconnect of a clean client is not a discard of anything live', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    const clients: RawClient[] = [];
+    try {
+      const opts: RawConnectOptions = { protocolVersion: 5, clientId: 'calm', clean: false, properties: { sessionExpiryInterval: 60 } };
+      const a = await rawConnect(tb.port, opts);
+      clients.push(a.client);
+      a.client.send({ cmd: 'disconnect' });
+      await a.client.waitClose();
+      const b = await rawConnect(tb.port, opts);
+      clients.push(b.client);
+      assert.equal(b.connack.sessionPresent, true);
+      assert.equal(counts(tb).takeovered, undefined);
+      assert.equal(counts(tb).normal, 1);
+      assert.equal(tb.broker.stats.takeovers, 0);
+    } finally {
+      clients.forEach((c) => c.destroy());
+    }
+  }),
+);
 
-test('repeated takeovers of one clientid leave exactly one live connection and one session', { timeout: 10_000 }, async () => {
-  const tb = await startBroker();
-  const clients: RawClient[] = [];
-  try {
-    const opts: RawConnectOptions = { protocolVersion: 5, clientId: 'flappy', clean: false, properties: { sessionExpiryInterval: 60 } };
-    // five connections at once: each CONNECT takes over the previous one
-    const all = await Promise.all([1, 2, 3, 4, 5].map(() => rawConnect(tb.port, opts)));
-    all.forEach((r) => clients.push(r.client));
-    await waitFor(() => all.filter((r) => r.client.closed).length === 4, 'four closed');
-    const live = all.filter((r) => !r.client.closed);
-    assert.equal(live.length, 1);
-    assert.equal(tb.broker.connectionCount, 1);
-    assert.equal(tb.broker.sessionCount, 1);
-    assert.equal(counts(tb).takeovered, 4);
-    // the survivor works
-    live[0].client.send({ cmd: 'pingreq' });
-    await live[0].client.next('pingresp');
-  } finally {
-    clients.forEach((c) => c.destroy());
-    await tb.close();
-  }
-});
+test('repeated takeovers of one clientid leave exactly one live connection and one session', { timeout: 10_000 }, () =>
+  withBroker({}, async (tb) => {
+    const clients: RawClient[] = [];
+    try {
+      const opts: RawConnectOptions = { protocolVersion: 5, clientId: 'flappy', clean: false, properties: { sessionExpiryInterval: 60 } };
+      // five connections at once: each CONNECT takes over the previous one
+      const all = await Promise.all([1, 2, 3, 4, 5].map(() => rawConnect(tb.port, opts)));
+      all.forEach((r) => clients.push(r.client));
+      await waitFor(() => all.filter((r) => r.client.closed).length === 4, 'four closed');
+      const live = all.filter((r) => !r.client.closed);
+      assert.equal(live.length, 1);
+      assert.equal(tb.broker.connectionCount, 1);
+      assert.equal(tb.broker.sessionCount, 1);
+      assert.equal(counts(tb).takeovered, 4);
+      // the survivor works
+      live[0].client.send({ cmd: 'pingreq' });
+      await live[0].client.next('pingresp');
+    } finally {
+      clients.forEach((c) => c.destroy());
+    }
+  }),
+);

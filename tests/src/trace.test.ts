@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startAdmin, ApiKeys, type AdminServer } from '@vireo/admin';
-import { freePort, startBroker, connect, collect, endAll, waitFor, sleep, type TestBroker } from './harness.js';
+import { freePort, startBroker, connect, collect, endAll, waitFor, type TestBroker, quietFor } from './harness.js';
 
 const T = { timeout: 20_000 };
 const AUTH = `Basic ${Buffer.from('ops:s3cret').toString('base64')}`;
@@ -71,8 +71,7 @@ test('client trace: every event of one client id in the file, nothing of the oth
       const size = statSync(file).size;
       const again = await connect(tb.url, { clientId: 'dev-1' });
       await again.endAsync();
-      await sleep(100);
-      assert.equal(statSync(file).size, size, 'nothing written after stop');
+      await quietFor(100, () => statSync(file).size === size, 'nothing written after stop');
       const list = await (await api('/api/v5/trace')).json();
       assert.deepEqual(
         list.map((t: { name: string; status: string }) => [t.name, t.status]),
