@@ -30,7 +30,8 @@ import { apiKeyGate } from './api-auth.js';
 import { tableOpSchemas } from './op-schemas.js';
 import { dashboardParts, type DashboardOptions } from './dashboard-setup.js';
 import { bearerAuth, isDashboardPublic } from './dashboard-auth.js';
-import { AVAILABILITY_PATH, loadRebalanceRoutes } from './routes-load-rebalance.js';
+import { AVAILABILITY_PATH, LOAD_REBALANCE_OP_SCHEMAS, loadRebalanceOps, loadRebalanceRoutes, registerLoadRebalanceMetrics } from './routes-load-rebalance.js';
+import type { LoadRebalance } from '@vireo/rebalance';
 import { alarmOps, alarmRoutes } from './routes-alarms.js';
 import { registerSysmonMetrics } from './metrics-sysmon.js';
 import type { Sysmon } from './sysmon.js';
@@ -61,8 +62,10 @@ export interface AdminOptions {
   metrics?: MetricsOptions;
   /** Dashboard users and tokens, time-series sampling, the page's files (dashboard-setup.ts). */
   dashboard?: DashboardOptions;
-  /** The node is evacuating or rebalancing away (availability_check answers 503); none yet. */
+  /** The node is evacuating or rebalancing away (availability_check answers 503). */
   givingLoadAway?: () => boolean;
+  /** Evacuation and rebalancing of this node (`/api/v5/load_rebalance/…`, `vireo_evacuation_*`). */
+  loadRebalance?: LoadRebalance;
   /** The node's alarms and event-loop utilization (`/api/v5/alarms`, `vireo_alarms`). */
   sysmon?: Sysmon;
   /** The node's rule engine, actions and connectors (`/api/v5/rules`, `/actions`, `/connectors`, `vireo_rule_*`). */
@@ -111,6 +114,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   const dash = dashboardParts(broker, opts.dashboard);
   if (opts.sysmon) registerSysmonMetrics(registry, opts.sysmon);
   if (opts.rules) registerRuleMetrics(registry, opts.rules);
+  if (opts.loadRebalance) registerLoadRebalanceMetrics(registry, opts.loadRebalance);
   const ruleTable = opts.rules && rulesTable(opts.rules);
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
   // tables every node keeps the same (record-sync.ts)
@@ -130,11 +134,12 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
         ...dash.ops,
         ...alarmOps(opts.sysmon?.alarms),
         ...(opts.rules ? { ...ruleOps(opts.rules), ...connectorOps(opts.rules) } : {}),
+        ...(opts.loadRebalance ? loadRebalanceOps(opts.loadRebalance) : {}),
       },
       ...tables.map((t) => tableOps(t)),
     ),
     // the tables' put/delete arguments are checked like every other op's (op-schemas.ts)
-    Object.assign({}, ...tables.map((t) => tableOpSchemas(t.name))),
+    Object.assign({}, LOAD_REBALANCE_OP_SCHEMAS, ...tables.map((t) => tableOpSchemas(t.name))),
   );
   broker.cluster.serveAdmin?.(ops);
   const q = new ClusterQuery(broker, ops);
@@ -148,7 +153,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   retainerRoutes(app, broker, q);
   alarmRoutes(app, q);
   clusterRoutes(app, broker, opts.membership);
-  loadRebalanceRoutes(app, { ready: opts.ready ?? (() => true), givingLoadAway: opts.givingLoadAway });
+  loadRebalanceRoutes(app, { ready: opts.ready ?? (() => true), givingLoadAway: opts.givingLoadAway, control: opts.loadRebalance, q });
   accessRoutes(app, registry, opts, q, broker);
   dash.routes(app, q);
   if (opts.rules && ruleTable) {

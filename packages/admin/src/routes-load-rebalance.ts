@@ -1,12 +1,19 @@
 /**
- * EMQX's `GET /api/v5/load_rebalance/availability_check`, unauthenticated, for load
- * balancers' health checks: 200 `{}` when this node should get new connections, 503 with
- * EMQX's error body when it should not. Vireo also answers 503 while the node is not ready
- * (not joined its cluster yet), so one check serves both a load balancer and Kubernetes'
- * readiness probe. "Giving load away" is what evacuation and rebalancing will set; until
- * they exist nothing does, and the answer follows readiness.
+ * EMQX's `load_rebalance` API (docs/evacuation.md):
+ * - `GET /api/v5/load_rebalance/availability_check`, unauthenticated, for load balancers'
+ *   health checks: 200 `{}` when this node should get new connections, 503 with EMQX's error
+ *   body when it should not. Vireo also answers 503 while the node is not ready (not joined
+ *   its cluster yet), so one check serves both a load balancer and Kubernetes' readiness probe.
+ * - `POST /api/v5/load_rebalance/{node}/evacuation/start|stop` (EMQX's body fields) on any
+ *   node, carried to `node` by the admin calls; `GET /api/v5/load_rebalance/global_status`
+ *   (every node's evacuation/rebalance) and `GET /api/v5/load_rebalance/status` (this node).
+ * - `vireo_evacuation_*` metrics.
  */
 import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { EvacuationOptions, LoadRebalance, NodeRebalanceStatus } from '@vireo/rebalance';
+import { EVACUATION_STATES, RebalanceError } from '@vireo/rebalance';
+import { nodeError, markPartial, type ClusterQuery } from './cluster-query.js';
 import { errorSchema } from './errors.js';
 
 export const AVAILABILITY_PATH = '/api/v5/load_rebalance/availability_check';
@@ -16,7 +23,49 @@ export interface Availability {
   ready: () => boolean;
   /** The node is evacuating or handing connections to others: no new clients. */
   givingLoadAway?: () => boolean;
+  /** Evacuation (and rebalancing) of this node; absent: only availability_check is served. */
+  control?: LoadRebalance;
+  /** Cluster-wide calls, for the routes that act on or read other nodes. */
+  q?: ClusterQuery;
 }
+
+/** EMQX's evacuation body (seconds, per second). */
+const evacuationBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    wait_health_check: { type: 'number', minimum: 0, maximum: 86400, description: 'Seconds of 503 on availability_check before clients are refused and evicted (default 60)' },
+    conn_evict_rate: { type: 'integer', minimum: 1, maximum: 1_000_000, description: 'Connections disconnected per second (default 500)' },
+    sess_evict_rate: { type: 'integer', minimum: 1, maximum: 1_000_000, description: 'Sessions handed to other nodes per second (default 500)' },
+    wait_takeover: { type: 'number', minimum: 0, maximum: 86400, description: 'Seconds to wait for clients to take their sessions over before the rest are pushed (default 60)' },
+    redirect_to: { type: 'string', maxLength: 1024, description: 'MQTT 5 Server Reference sent with DISCONNECT/CONNACK 0x9C' },
+    migrate_to: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 1000, description: 'Nodes that may receive the sessions (default: every running node)' },
+  },
+} as const;
+
+/** Admin-call results: errors travel as values so the asking node can answer 400 with them. */
+type OpResult = { ok: true; value?: unknown } | { ok: false; code: string; message: string };
+
+/** This node's part, for its own API and its peers' (admin-ops.ts `extra`). */
+export function loadRebalanceOps(control: LoadRebalance): Record<string, (a: Record<string, unknown>) => unknown> {
+  return {
+    'rebalance.status': (): NodeRebalanceStatus => control.status(),
+    'rebalance.evacuation_start': (a): OpResult => {
+      try {
+        return { ok: true, value: control.startEvacuation(a as Partial<EvacuationOptions>) };
+      } catch (err) {
+        if (err instanceof RebalanceError) return { ok: false, code: err.code, message: err.message };
+        throw err;
+      }
+    },
+    'rebalance.evacuation_stop': (): OpResult => (control.stopEvacuation() ? { ok: true } : { ok: false, code: 'BAD_REQUEST', message: 'Evacuation not started on this node' }),
+  };
+}
+
+export const LOAD_REBALANCE_OP_SCHEMAS: Record<string, Record<string, unknown>> = {
+  'rebalance.evacuation_start': evacuationBody,
+  'rebalance.evacuation_stop': { type: 'object', additionalProperties: false, properties: {} },
+};
 
 export function loadRebalanceRoutes(app: FastifyInstance, a: Availability): void {
   app.get(
@@ -35,4 +84,104 @@ export function loadRebalanceRoutes(app: FastifyInstance, a: Availability): void
       return {};
     },
   );
+  const { control, q } = a;
+  if (!control || !q) return;
+  const nodeParams = { type: 'object', required: ['node'], properties: { node: { type: 'string' } } } as const;
+  const act = (op: string) => async (req: { params: { node: string }; body?: unknown }, reply: import('fastify').FastifyReply) => {
+    const node = req.params.node;
+    if (!q.nodes().includes(node)) return reply.code(404).send({ code: 'NOT_FOUND', message: `node ${node} is not running` });
+    let r: OpResult;
+    try {
+      r = await q.call<OpResult>(node, op, req.body ?? {});
+    } catch (err) {
+      return reply.code(503).send({ code: 'NODE_DOWN', message: nodeError(node, err).message });
+    }
+    if (!r.ok) return reply.code(r.code === 'NOT_FOUND' ? 404 : 400).send({ code: r.code, message: r.message });
+    return r.value ?? {};
+  };
+  app.post<{ Params: { node: string }; Body: Partial<EvacuationOptions> }>(
+    '/api/v5/load_rebalance/:node/evacuation/start',
+    {
+      schema: {
+        summary: 'Start evacuating a node: it refuses new clients, moves connected clients and every persistent session to the other nodes (EMQX body fields)',
+        tags: ['load_rebalance'],
+        params: nodeParams,
+        body: evacuationBody,
+        response: { 400: errorSchema, 404: errorSchema, 503: errorSchema },
+      },
+    },
+    act('rebalance.evacuation_start'),
+  );
+  app.post<{ Params: { node: string } }>(
+    '/api/v5/load_rebalance/:node/evacuation/stop',
+    {
+      schema: {
+        summary: 'Stop evacuating a node: it takes clients again',
+        tags: ['load_rebalance'],
+        params: nodeParams,
+        response: { 400: errorSchema, 404: errorSchema, 503: errorSchema },
+      },
+    },
+    (req, reply) => act('rebalance.evacuation_stop')({ params: req.params, body: {} }, reply),
+  );
+  app.get('/api/v5/load_rebalance/status', { schema: { summary: "This node's evacuation or rebalance, or `disabled`", tags: ['load_rebalance'] } }, async () => control.status());
+  app.get(
+    '/api/v5/load_rebalance/global_status',
+    { schema: { summary: 'Evacuations and rebalances running in the cluster, per node (EMQX shape)', tags: ['load_rebalance'] } },
+    async (_req, reply) => {
+      const g = await q.gather<NodeRebalanceStatus>('rebalance.status', {});
+      markPartial(reply, g.errors);
+      const evacuations = g.parts.flatMap((p) => (p.value.status === 'enabled' && p.value.process === 'evacuation' ? [withoutProcess(p.value)] : []));
+      return { evacuations, rebalances: [] };
+    },
+  );
+}
+
+function withoutProcess(s: NodeRebalanceStatus): Record<string, unknown> {
+  const { status: _s, process: _p, ...rest } = s as Record<string, unknown>;
+  return rest;
+}
+
+/** `vireo_evacuation_*`: the state and progress of this node's evacuation. */
+export function registerLoadRebalanceMetrics(register: Registry, control: LoadRebalance): void {
+  const current = () => control.evacuationStatus();
+  new Gauge({
+    name: 'vireo_evacuation_state',
+    help: 'Evacuation of this node: 1 for the state it is in (waiting_health_check, evicting_conns, waiting_takeover, evicting_sessions, prohibiting); all 0 when none runs',
+    labelNames: ['state'],
+    registers: [register],
+    collect() {
+      const s = current()?.state;
+      for (const state of EVACUATION_STATES) this.set({ state }, s === state ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'vireo_evacuation_connections',
+    help: 'Clients still connected to this node while it evacuates',
+    registers: [register],
+    collect() {
+      this.set(current()?.stats.current_connected ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'vireo_evacuation_sessions',
+    help: 'Persistent sessions still on this node while it evacuates',
+    registers: [register],
+    collect() {
+      this.set(current()?.stats.current_sessions ?? 0);
+    },
+  });
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [register],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  counter('vireo_evacuation_connections_evicted_total', 'Clients disconnected by evacuation (DISCONNECT 0x9C)', () => control.totals.evictedConnections);
+  counter('vireo_evacuation_sessions_pushed_total', 'Persistent sessions evacuation handed to other nodes', () => control.totals.pushedSessions);
+  counter('vireo_evacuation_sessions_failed_total', 'Session hand-overs that failed (the session stayed on this node)', () => control.totals.failedSessions);
 }

@@ -37,6 +37,7 @@ import { startListener, type RunningListener } from './transport/listeners.js';
 import { LogThrottle } from './node/log-throttle.js';
 import { hostOf } from './peer.js';
 import { Connection } from './transport/connection.js';
+import { RC } from '@vireo/mqtt';
 
 export { ListenError } from './transport/listeners.js';
 export type { BrokerEvents, DisconnectReason, PublishRequest } from './events.js';
@@ -84,6 +85,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   private expirySweep: NodeJS.Timeout | undefined;
   private closing = false;
   private listenState: 'closed' | 'opening' | 'open' = 'closed';
+  /** Set while the node refuses new CONNECTs (evacuation): see setAdmission. */
+  private admissionGate: (() => { serverReference: string | undefined } | undefined) | undefined;
 
   constructor(readonly options: BrokerOptions) {
     super();
@@ -144,6 +147,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       wantsConnack: () => this.listenerCount('client.connack') > 0,
       connack: (info) => this.emit('client.connack', info),
       assignClientId: () => `vireo-${randomBytes(8).toString('hex')}`,
+      admission: () => this.admissionGate?.(),
       claimClient: (clientId, cleanStart) => {
         const claim = cluster.claimClient(clientId, cleanStart);
         return claim?.then((moved) => {
@@ -372,6 +376,45 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
 
   takeoverRest(clientId: string, deliveries: Delivery[]): void {
     this.takeover.rest(clientId, deliveries);
+  }
+
+  pushBegin(clientId: string): SessionState | undefined {
+    return this.takeover.push(clientId);
+  }
+
+  pushInstall(state: SessionState): void {
+    this.takeover.install(state, true);
+    this.logger.info({ clientid: state.clientId, queued: state.mqueue.length, inflight: state.inflight.length }, 'Session received from an evacuating node');
+  }
+
+  pushFailed(state: SessionState): void {
+    this.takeover.pushFailed(state);
+  }
+
+  // ── evacuation and rebalancing (@vireo/rebalance) ──────────────────────────
+
+  /**
+   * While `gate` returns a value, new CONNECTs are refused with CONNACK 0x9C (Use another
+   * server; v5 with the Server Reference when one is given, 3.1.1: 3 server unavailable).
+   * Undefined lifts it. Takeovers by other nodes still work: the sessions can leave.
+   */
+  setAdmission(gate: (() => { serverReference: string | undefined } | undefined) | undefined): void {
+    this.admissionGate = gate;
+  }
+
+  /**
+   * Disconnects a client so that it reconnects elsewhere: v5 gets DISCONNECT 0x9C (Use another
+   * server) with `serverReference` when given, 3.1.1 is closed. Its session stays (offline) for
+   * it to take over from another node; a will with a delay waits as for any disconnect, one
+   * without is not sent (the client is not gone, it is moving, as at shutdown). Logged as
+   * `use_another_server`. False when the client is not connected here.
+   */
+  evictConnection(clientId: string, serverReference?: string): boolean {
+    const ch = this.registry.channels.get(clientId);
+    if (!ch) return false;
+    if (ch.will && ch.will.delay === 0) ch.will = undefined;
+    ch.close('use_another_server', RC.USE_ANOTHER_SERVER, serverReference);
+    return true;
   }
 
   // ── admin ──────────────────────────────────────────────────────────────────

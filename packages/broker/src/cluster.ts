@@ -32,6 +32,15 @@ export interface ClusterHost {
   takeoverEnd(clientId: string): Delivery[];
   /** On the new node: what the old node queued during the takeover. */
   takeoverRest(clientId: string, deliveries: Delivery[]): void;
+  /**
+   * Evacuation, on the leaving node: phase 1 of a takeover this node drives — hands over a
+   * session (with its delayed will and expiry time) and keeps a stand-in, as takeoverBegin.
+   */
+  pushBegin(clientId: string): SessionState | undefined;
+  /** Evacuation, on the receiving node: stores a pushed session as an offline one, with its routes. */
+  pushInstall(state: SessionState): void;
+  /** Evacuation, on the leaving node: the push failed; the session is back here. */
+  pushFailed(state: SessionState): void;
 }
 
 /**
@@ -69,6 +78,14 @@ export interface ClusterLink {
    * Returns undefined at once when no other node has it, so a local CONNECT never waits.
    */
   claimClient(clientId: string, cleanStart: boolean): Promise<SessionState | undefined> | undefined;
+  /**
+   * Evacuation: moves this node's session of `clientId` to `node` (a running peer), driven
+   * from here; resolves true once `node` has it with its routes and what arrived meanwhile,
+   * false when it could not (the session stays here). Absent on a single node.
+   */
+  pushSession?(clientId: string, node: string): Promise<boolean>;
+  /** Sessions each running peer reports holding (the client registry), by node name. */
+  sessionCounts?(): Record<string, number>;
   /** Names of running nodes, this one included, sorted. */
   nodes(): string[];
   /** Leaves the cluster (the broker is stopping). */

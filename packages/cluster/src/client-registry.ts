@@ -27,6 +27,11 @@ export class ClientRegistry {
     return this.owners.get(clientId);
   }
 
+  /** How many sessions `node` reports (evacuation spreads sessions by it). */
+  count(node: string): number {
+    return this.byNode.get(node)?.size ?? 0;
+  }
+
   replace(node: string, clientIds: readonly string[], stamps: readonly number[] = []): void {
     this.purge(node);
     this.apply(node, clientIds, [], stamps);

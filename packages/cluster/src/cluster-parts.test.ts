@@ -151,7 +151,7 @@ test('frame table: each body goes to its handler with the sending node; a route 
     forwarder: { receive: rec('forward'), acked: rec('ack') },
     routes: { receive: () => 'gap' },
     retained: { receive: () => calls.push('retained') },
-    takeover: { onRequest: rec('takeover'), onReply: rec('reply'), onEnd: rec('end'), onRest: () => calls.push('rest') },
+    takeover: { onRequest: rec('takeover'), onReply: rec('reply'), onEnd: rec('end'), onRest: () => calls.push('rest'), onPush: rec('push'), onPushRefused: rec('pushRefused') },
     members: { receive: rec('members') },
     admin: { onRequest: rec('adminReq'), onReply: rec('adminRep') },
     leaving: rec('leave'),
@@ -169,11 +169,27 @@ test('frame table: each body goes to its handler with the sending node; a route 
     { takeover_reply: { id: 1, found: false, state: Buffer.alloc(0) } },
     { takeover_end: { clientid: 'c' } },
     { takeover_rest: { clientid: 'c', deliveries: Buffer.alloc(0) } },
+    { session_push: { clientid: 'c', state: Buffer.alloc(0) } },
+    { session_push_refused: { clientid: 'c', reason: 'x' } },
     { admin_request: { id: 1, op: 'x', args: Buffer.alloc(0) } },
     { admin_reply: { id: 1, ok: true, result: Buffer.alloc(0), error: '' } },
   ];
   for (const fr of frames) assert.ok(dispatchFrame(table, from, fr));
-  assert.deepEqual(calls, ['forward:b', 'ack:b', 'retained', 'leave:b', 'members:b', 'takeover:b', 'reply:b', 'end:b', 'rest', 'adminReq:b', 'adminRep:b']);
+  assert.deepEqual(calls, [
+    'forward:b',
+    'ack:b',
+    'retained',
+    'leave:b',
+    'members:b',
+    'takeover:b',
+    'reply:b',
+    'end:b',
+    'rest',
+    'push:b',
+    'pushRefused:b',
+    'adminReq:b',
+    'adminRep:b',
+  ]);
   assert.equal(dispatchFrame(table, from, { routes: { snapshot: false, seq: 5, add: [], del: [], clients_add: [], clients_del: [] } }), 'routes');
   assert.deepEqual(closed, ['route sequence gap']);
   assert.equal(dispatchFrame(table, from, { heartbeat: { at: 1 } }), undefined, 'handshake and heartbeat frames are not ours');

@@ -35,6 +35,8 @@ const KINDS: readonly FrameKind[] = [
   'takeover_reply',
   'takeover_end',
   'takeover_rest',
+  'session_push',
+  'session_push_refused',
   'admin_request',
   'admin_reply',
 ];
@@ -55,7 +57,7 @@ export interface FrameParts {
   forwarder: Pick<Forwarder, 'receive' | 'acked'>;
   routes: Pick<RouteSync, 'receive'>;
   retained: Pick<RetainedSync, 'receive'>;
-  takeover: Pick<Takeover, 'onRequest' | 'onReply' | 'onEnd' | 'onRest'>;
+  takeover: Pick<Takeover, 'onRequest' | 'onReply' | 'onEnd' | 'onRest' | 'onPush' | 'onPushRefused'>;
   members: Pick<Membership, 'receive'>;
   admin: Pick<AdminRpc, 'onRequest' | 'onReply'>;
   /** `node` said it is stopping (reported `stopped` rather than `down`). */
@@ -76,6 +78,8 @@ export function peerFrameHandlers(p: FrameParts): FrameHandlers {
     takeover_reply: (from, body) => p.takeover.onReply(from.node, body),
     takeover_end: (from, body) => p.takeover.onEnd(from.node, body),
     takeover_rest: (_from, body) => p.takeover.onRest(body),
+    session_push: (from, body) => p.takeover.onPush(from.node, body),
+    session_push_refused: (from, body) => p.takeover.onPushRefused(from.node, body),
     admin_request: (from, body) => p.admin.onRequest(from.node, body),
     admin_reply: (from, body) => p.admin.onReply(from.node, body),
   };

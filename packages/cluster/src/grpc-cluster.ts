@@ -276,6 +276,16 @@ export class GrpcCluster implements ClusterLink {
     return this.takeover.claim(clientId, cleanStart);
   }
 
+  pushSession(clientId: string, node: string): Promise<boolean> {
+    return this.takeover.push(clientId, node);
+  }
+
+  sessionCounts(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const node of this.nodes()) if (node !== this.node) out[node] = this.lock.registry.count(node);
+    return out;
+  }
+
   forward(msg: Message): number {
     if (msg.retain) this.retained.replicate(msg);
     return this.forwarder.forward(msg);

@@ -8,13 +8,15 @@
 import type { ClusterHost, SessionState } from '@vireo/broker';
 import type { Logger } from 'pino';
 import type { ClientLock } from './client-lock.js';
-import { decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
+import { RECORD_ENCODING_PROTOCOL, decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
 import type { Frame } from './wire.js';
 
 export type TakeoverBody = NonNullable<Frame['takeover']>;
 export type TakeoverReplyBody = NonNullable<Frame['takeover_reply']>;
 export type TakeoverEndBody = NonNullable<Frame['takeover_end']>;
 export type TakeoverRestBody = NonNullable<Frame['takeover_rest']>;
+export type SessionPushBody = NonNullable<Frame['session_push']>;
+export type SessionPushRefusedBody = NonNullable<Frame['session_push_refused']>;
 
 export interface TakeoverDeps {
   readonly node: string;
@@ -42,9 +44,19 @@ interface PendingClaim {
   hops?: number;
 }
 
+interface PendingPush {
+  node: string;
+  state: SessionState;
+  startedAt: number;
+  timer: NodeJS.Timeout;
+  resolve(ok: boolean): void;
+}
+
 export class Takeover {
   private readonly claims = new Map<number, PendingClaim>();
   private claimSeq = 0;
+  /** Sessions this node is pushing away (evacuation), by clientid. */
+  private readonly pushes = new Map<string, PendingPush>();
   /** Takeover requests for a clientid this node is itself taking over wait until it has the session. */
   private readonly deferred = new Map<string, (() => void)[]>();
 
@@ -115,11 +127,72 @@ export class Takeover {
     this.runDeferred(claim.clientId);
   }
 
+  /**
+   * Evacuation, on the leaving node: pushes the session of `clientId` to `node` (phase 1
+   * driven by this node); resolves true once `node` asked for the stand-in's queue (phase 2),
+   * false when it refused or did not answer in time (the session is back here).
+   */
+  push(clientId: string, node: string): Promise<boolean> {
+    const host = this.deps.host();
+    if (!host || !this.deps.linked(node) || this.pushes.has(clientId) || this.claiming(clientId)) return Promise.resolve(false);
+    // a node of the release before protocol 3 knows no session_push
+    if ((this.deps.protocolOf?.(node) ?? RECORD_ENCODING_PROTOCOL) < RECORD_ENCODING_PROTOCOL) return Promise.resolve(false);
+    const state = host.pushBegin(clientId);
+    if (!state) return Promise.resolve(false);
+    // as in a takeover: the receiver's claim will be newer, and a CONNECT racing the push is sent on there
+    this.deps.lock.yieldTo(clientId);
+    this.deps.lock.handedTo(clientId, node);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.pushFailed(clientId, 'no answer in time'), this.deps.timeoutMs);
+      this.pushes.set(clientId, { node, state, startedAt: Date.now(), timer, resolve });
+      this.deps.send(node, { session_push: { clientid: clientId, state: encodeState(state, this.deps.protocolOf?.(node)) } });
+    });
+  }
+
+  /** Evacuation, on the receiving node: installs the session, then asks for the stand-in's queue. */
+  onPush(node: string, body: SessionPushBody): void {
+    const clientid = body.clientid;
+    let state: SessionState;
+    try {
+      state = decodeState(body.state);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.deps.log.error({ clientid, peer_node: node, reason }, 'Session from an evacuating node refused');
+      this.deps.send(node, { session_push_refused: { clientid, reason } });
+      return;
+    }
+    this.deps.host()?.pushInstall(state);
+    // phase 2 goes out in the next flush, after the routes the session brought
+    this.deps.send(node, { takeover_end: { clientid } });
+  }
+
+  onPushRefused(node: string, body: SessionPushRefusedBody): void {
+    if (this.pushes.get(body.clientid)?.node === node) this.pushFailed(body.clientid, body.reason);
+  }
+
+  private pushFailed(clientId: string, reason: string): void {
+    const p = this.pushes.get(clientId);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pushes.delete(clientId);
+    this.deps.log.warn({ clientid: clientId, peer_node: p.node, reason }, 'Session push to another node failed, the session stays here');
+    this.deps.lock.claim(clientId);
+    this.deps.host()?.pushFailed(p.state);
+    p.resolve(false);
+  }
+
   /** Phase 2 on the old node: the stand-in ends, what it queued goes to `node`. */
   onEnd(node: string, body: TakeoverEndBody): void {
     const clientid = body.clientid;
     const rest = this.deps.host()?.takeoverEnd(clientid) ?? [];
     this.deps.send(node, { takeover_rest: { clientid, deliveries: encodeDeliveries(rest, this.deps.protocolOf?.(node)) } });
+    const push = this.pushes.get(clientid);
+    if (push && push.node === node) {
+      clearTimeout(push.timer);
+      this.pushes.delete(clientid);
+      this.deps.log.info({ clientid, peer_node: node, queued: rest.length, ms: Date.now() - push.startedAt }, 'Session pushed to another node');
+      push.resolve(true);
+    }
   }
 
   /** Phase 2 on the new node. */

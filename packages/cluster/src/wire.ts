@@ -55,6 +55,8 @@ export interface Frame {
   takeover_reply?: { id: number; found: boolean; state: Buffer; moved_to?: string };
   takeover_end?: { clientid: string };
   takeover_rest?: { clientid: string; deliveries: Buffer };
+  session_push?: { clientid: string; state: Buffer };
+  session_push_refused?: { clientid: string; reason: string };
   leave?: Record<string, never>;
   members?: { members: { node: string; addr: string }[]; forget: string[] };
   admin_request?: { id: number; op: string; args: Buffer };

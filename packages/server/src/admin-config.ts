@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ApiKeys, startAdmin, type AdminServer, type BridgeSource, type RulesApi, type Sysmon, type WebhookMetricsSource } from '@vireo/admin';
 import type { AccessControl } from '@vireo/access';
 import type { Broker, RecordTables } from '@vireo/broker';
+import type { LoadRebalance } from '@vireo/rebalance';
 import { PINO_LEVEL } from './logger.js';
 import { ConfigError } from './config-error.js';
 import { membershipOf } from './cluster-config.js';
@@ -28,6 +29,8 @@ export interface AdminExtras {
   sysmon?: Sysmon;
   /** The rule engine with its actions and connectors (`/api/v5/rules`, …). */
   rules?: RulesApi;
+  /** Evacuation and rebalancing (`/api/v5/load_rebalance/…`, availability_check). */
+  loadRebalance?: LoadRebalance;
 }
 
 export async function startAdminFor(config: VireoConfig, broker: Broker, logger: Logger, extras?: AdminExtras): Promise<AdminServer | undefined> {
@@ -76,6 +79,8 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       access: extras?.access,
       sysmon: extras?.sysmon,
       rules: extras?.rules,
+      loadRebalance: extras?.loadRebalance,
+      givingLoadAway: extras?.loadRebalance && (() => extras.loadRebalance!.givingLoadAway),
       logLevel,
       dashboard: await dashboardFor(config, extras?.tables, logger),
       // ready once the MQTT listeners are up (they open last) and the node has joined its cluster

@@ -12,6 +12,7 @@ import { CLUSTER_USAGE, ClusterUsageError, clusterCommand } from './ctl-cluster.
 import { SECURITY_USAGE, SecurityUsageError, securityCommand } from './ctl-security.js';
 import { RETAINER_USAGE, RetainerUsageError, retainerCommand } from './ctl-retainer.js';
 import { RULES_USAGE, RulesUsageError, rulesCommand } from './ctl-rules.js';
+import { REBALANCE_OPTIONS, REBALANCE_USAGE, RebalanceUsageError, rebalanceCommand, type RebalanceOpts } from './ctl-rebalance.js';
 
 export const CTL_USAGE = `Usage: vireo ctl COMMAND [--json] [--url URL] [--api-key KEY:SECRET] [--config FILE]
   status                               Is the node running?
@@ -29,7 +30,7 @@ ${CLUSTER_USAGE}  clients list [--limit N] [--page N]  Clients of every node of 
   trace start client|topic|ip FILTER [--name N] [--duration SECONDS]   (file: <data_dir>/trace/N.log on each node)
                                        Follow a client id, topic filter or address into FILE
   trace stop NAME | trace list
-${RETAINER_USAGE}${RULES_USAGE}${SECURITY_USAGE}
+${RETAINER_USAGE}${RULES_USAGE}${SECURITY_USAGE}${REBALANCE_USAGE}
 The API address comes from dashboard.listeners.http.bind and the key from the first
 line of api_key.bootstrap_file, unless --url / --api-key (or VIREO_CTL_URL /
 VIREO_CTL_API_KEY) are given.
@@ -68,6 +69,7 @@ export async function runCtl(argv: readonly string[]): Promise<number> {
         until: { type: 'string' },
         desc: { type: 'string' },
         role: { type: 'string' },
+        ...REBALANCE_OPTIONS,
       },
     });
   } catch (err) {
@@ -86,7 +88,13 @@ export async function runCtl(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (err) {
     process.stderr.write(`vireo ctl: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (err instanceof SecurityUsageError || err instanceof ClusterUsageError || err instanceof RetainerUsageError || err instanceof RulesUsageError) {
+    if (
+      err instanceof SecurityUsageError ||
+      err instanceof ClusterUsageError ||
+      err instanceof RetainerUsageError ||
+      err instanceof RulesUsageError ||
+      err instanceof RebalanceUsageError
+    ) {
       process.stderr.write(`\n${CTL_USAGE}`);
       return 2;
     }
@@ -151,7 +159,7 @@ async function call(ctx: Ctx, method: string, path: string, body?: unknown): Pro
   }
 }
 
-type Opts = {
+type Opts = RebalanceOpts & {
   superuser?: boolean;
   reason?: string;
   until?: string;
@@ -270,6 +278,8 @@ async function dispatch(ctx: Ctx, p: string[], v: Opts): Promise<string> {
       if (retainer) return retainer;
       const rules = rulesCommand(p, (method, path, body) => call(ctx, method, path, body), out);
       if (rules) return rules;
+      const rebalance = rebalanceCommand(p, v, (method, path, body) => call(ctx, method, path, body), out);
+      if (rebalance) return rebalance;
       if (a === 'publish') {
         const body = { topic: need(b, 'TOPIC'), payload: need(c, 'PAYLOAD'), qos: Number(v.qos ?? 0), retain: v.retain ?? false };
         const r = await call(ctx, 'POST', '/api/v5/publish', body);

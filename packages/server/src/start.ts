@@ -26,6 +26,8 @@ import { startBridgesFor } from './bridge-config.js';
 import type { MqttBridge } from '@vireo/bridge';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
+import { LoadRebalance, type EvacuationOptions } from '@vireo/rebalance';
+import { shutdownEvacuation } from './rebalance-config.js';
 
 export const EXIT_START_FAILED = 1;
 export const EXIT_BAD_CONFIG = 2;
@@ -57,7 +59,21 @@ function failConfig(err: ConfigError): never {
   fail(EXIT_BAD_CONFIG, [`vireo: invalid configuration (${n} error${n === 1 ? '' : 's'}):`, ...err.issues.map((i) => `  ${formatIssue(i)}`)]);
 }
 
-function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | undefined, webhook: Webhook | undefined, bridges: MqttBridge[], rules?: RulesRuntime): void {
+interface Evacuate {
+  rebalance: LoadRebalance;
+  /** `node.evacuate_on_shutdown`: what SIGTERM runs before the stop; undefined: off. */
+  onShutdown: EvacuationOptions | undefined;
+}
+
+function stopOnSignals(
+  broker: Broker,
+  logger: Logger,
+  admin: AdminServer | undefined,
+  webhook: Webhook | undefined,
+  bridges: MqttBridge[],
+  rules: RulesRuntime | undefined,
+  evacuate: Evacuate,
+): void {
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -67,6 +83,19 @@ function stopOnSignals(broker: Broker, logger: Logger, admin: AdminServer | unde
     }
     stopping = true;
     logger.info({ signal }, 'stopping');
+    // SIGTERM (a scale-in, a rolling restart) evacuates first when configured; Ctrl-C stops at once
+    if (signal === 'SIGTERM' && evacuate.onShutdown) {
+      logger.info({ evacuation: evacuate.onShutdown }, 'Evacuating before stopping (node.evacuate_on_shutdown)');
+      evacuate.rebalance.evacuateForShutdown(evacuate.onShutdown).then(
+        () => stopNow(),
+        (err: unknown) => {
+          logger.error({ err }, 'Evacuation on shutdown failed, stopping anyway');
+          stopNow();
+        },
+      );
+    } else stopNow();
+  };
+  const stopNow = () => {
     setTimeout(() => {
       logger.error({ timeoutMs: STOP_TIMEOUT_MS }, 'stop did not finish in time, exiting anyway');
       process.exit(EXIT_START_FAILED);
@@ -141,11 +170,21 @@ export async function start(options: StartOptions): Promise<void> {
   let webhook: Webhook | undefined;
   let bridges: MqttBridge[] = [];
   let rules: RulesRuntime | undefined;
+  // evacuation and rebalancing (docs/evacuation.md): the API drives it, and SIGTERM when configured
+  const rebalance = new LoadRebalance(broker);
   try {
     const sysmon = startSysmonFor(config, broker);
     // before the API: it serves the rules and keeps those made through it the same on every node
     rules = startRulesFor(config, broker, logger, tables);
-    admin = await startAdminFor(config, broker, logger, { access, tables, sysmon, webhooks: () => (webhook ? [webhook] : []), bridges: () => bridges, rules });
+    admin = await startAdminFor(config, broker, logger, {
+      access,
+      tables,
+      sysmon,
+      webhooks: () => (webhook ? [webhook] : []),
+      bridges: () => bridges,
+      rules,
+      loadRebalance: rebalance,
+    });
   } catch (err) {
     await Promise.all([rules?.close(), broker.close()]);
     if (err instanceof ConfigError) failConfig(err);
@@ -155,7 +194,7 @@ export async function start(options: StartOptions): Promise<void> {
   try {
     webhook = startWebhookFor(config, broker, logger);
     bridges = startBridgesFor(config, broker, logger);
-    stopOnSignals(broker, logger, admin, webhook, bridges, rules);
+    stopOnSignals(broker, logger, admin, webhook, bridges, rules, { rebalance, onShutdown: shutdownEvacuation(config) });
   } catch (err) {
     await Promise.all([admin?.close(), rules?.close(), broker.close()]);
     if (err instanceof ConfigError) failConfig(err);

@@ -125,9 +125,11 @@ export class Channel extends ChannelState implements ConnectionHandler, Outlet {
 
   // ── closing ────────────────────────────────────────────────────────────────
 
-  close(reason: string, rc?: number): void {
+  close(reason: string, rc?: number, serverReference?: string): void {
     if (this.conn.closed) return;
-    if (rc !== undefined && this.v5 && this.state === 'connected') writePacket(this, { cmd: 'disconnect', reasonCode: rc });
+    if (rc !== undefined && this.v5 && this.state === 'connected') {
+      writePacket(this, serverReference === undefined ? { cmd: 'disconnect', reasonCode: rc } : { cmd: 'disconnect', reasonCode: rc, properties: { serverReference } });
+    }
     this.disconnectReason ??= reason;
     this.conn.close(reason);
   }

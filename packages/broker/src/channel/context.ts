@@ -41,8 +41,8 @@ export interface ChannelHandle extends RrOwner {
   session: Session | undefined;
   will: Will | undefined;
   traces: Trace[] | undefined;
-  /** Closes the connection; `rc` sends a v5 DISCONNECT first (when connected). */
-  close(reason: string, rc?: number): void;
+  /** Closes the connection; `rc` sends a v5 DISCONNECT first (when connected), with a Server Reference when given. */
+  close(reason: string, rc?: number, serverReference?: string): void;
 }
 
 /** A connected client, read-only: what `Broker.connection(clientId)` gives. */
@@ -64,6 +64,11 @@ export interface ChannelContext {
   wantsConnack(): boolean;
   connack(info: ConnackInfo): void;
   assignClientId(): string;
+  /**
+   * Whether this node takes new CONNECTs now: a refusal (CONNACK 0x9C Use another server, with
+   * the Server Reference when given) while it is evacuating; undefined: accepted.
+   */
+  admission(): { serverReference: string | undefined } | undefined;
   /**
    * On CONNECT: a session of `clientId` on another node is ended there (clean start) or moved
    * here; undefined at once when no other node has one (a local CONNECT never waits).

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { ChannelHandle } from '../channel/context.js';
 import type { ClusterLink } from '../cluster.js';
 import type { EventSink } from '../events.js';
+import type { Message } from '../message.js';
 import type { DeliveryLatency } from '../node/delivery-latency.js';
 import type { Stats } from '../node/stats.js';
 import type { SysPublisher } from '../node/sys.js';
@@ -132,6 +133,16 @@ export class ConnectionManager {
     registry.channels.delete(old.clientId);
     old.session?.detach();
     old.close(reason, RC.SESSION_TAKEN_OVER);
+  }
+
+  /** The delayed will waiting for `clientId`, taken away (its session is pushed to another node). */
+  takeWill(clientId: string): { msg: Message; fireAt: number } | undefined {
+    return this.d.wills.take(clientId);
+  }
+
+  /** A delayed will that came with a pushed session. */
+  adoptWill(clientId: string, msg: Message, fireAt: number): void {
+    this.d.wills.adopt(clientId, msg, fireAt);
   }
 
   connected(ch: ChannelHandle): void {

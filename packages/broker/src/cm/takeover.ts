@@ -9,6 +9,8 @@ import type { ClientRegistry } from './registry.js';
 
 /** How long a stand-in waits for takeover phase 2 before it ends anyway (the new node died). */
 const STAND_IN_MS = 15_000;
+/** How long a moved session holds back what is routed to it, waiting for the stand-in's queue. */
+const HOLD_MS = STAND_IN_MS + 5_000;
 
 /**
  * Takeover across nodes, in two phases the cluster drives (docs/clustering.md): the old node
@@ -18,6 +20,8 @@ const STAND_IN_MS = 15_000;
 export class RemoteTakeover {
   /** Stand-ins for sessions moving to another node: they keep the routes until phase 2. */
   private readonly standIns = new Map<string, NodeJS.Timeout>();
+  /** Sessions moved here whose stand-in queue has not come yet (see Session.heldBack). */
+  private readonly arriving = new Map<string, { timer: NodeJS.Timeout; pushed: boolean }>();
 
   constructor(
     private readonly cm: ConnectionManager,
@@ -73,27 +77,120 @@ export class RemoteTakeover {
     return queued;
   }
 
-  /** On the new node: what the old node queued during the takeover. */
+  /**
+   * On the new node: what the old node queued during the takeover. What was routed here
+   * meanwhile was held back (the routes of both nodes matched for a moment, so some of it
+   * is in both): it goes after the queue, without the copies the queue already has.
+   */
   rest(clientId: string, deliveries: Delivery[]): void {
     const session = this.registry.sessions.get(clientId);
+    const arriving = this.arriving.get(clientId);
+    let direct: Delivery[] = [];
+    if (arriving) {
+      clearTimeout(arriving.timer);
+      this.arriving.delete(clientId);
+      if (session?.heldBack) direct = withoutCopies(session.heldBack, deliveries);
+      if (session) session.heldBack = undefined;
+    }
     for (const d of deliveries) {
       if (session) session.deliver(d);
       else this.dispatcher.countDropped('no_subscribers');
     }
+    if (session) for (const d of direct) session.deliver(d);
+    // a pushed session is stored here once it is whole, with its messages in order
+    if (arriving?.pushed && session && this.registry.sessions.get(clientId) === session && session.expiryInterval !== 0) this.persister.persist(session);
   }
 
-  /** On the new node: puts the moved session in place (before `openSession` attaches it). */
-  install(state: SessionState): void {
-    const old = this.registry.sessions.get(state.clientId);
+  /** Phase 2 never came (the old node went away): what was held back goes out now. */
+  releaseHeld(clientId: string): void {
+    const arriving = this.arriving.get(clientId);
+    if (!arriving) return;
+    this.rest(clientId, []);
+  }
+
+  /**
+   * On the new node: puts the moved session in place (before `openSession` attaches it, or,
+   * `pushed`, as an offline session the old node handed over while leaving: evacuation).
+   */
+  install(state: SessionState, pushed = false): void {
+    const clientId = state.clientId;
+    const old = this.registry.sessions.get(clientId);
     if (old) this.cm.destroySession(old, 'discarded');
     const session = Session.import(state, this.cm.sessionLimits, this.cm.sessionEvents);
-    this.registry.sessions.set(state.clientId, session);
-    this.cluster.registerClient(state.clientId);
-    for (const [fullFilter, opts] of session.subscriptions) this.routes.add(state.clientId, fullFilter, opts);
+    session.heldBack = [];
+    const prior = this.arriving.get(clientId);
+    if (prior) clearTimeout(prior.timer);
+    const timer = setTimeout(releaseTimer, HOLD_MS, this, clientId);
+    timer.unref();
+    this.arriving.set(clientId, { timer, pushed });
+    this.registry.sessions.set(clientId, session);
+    this.cluster.registerClient(clientId);
+    for (const [fullFilter, opts] of session.subscriptions) this.routes.add(clientId, fullFilter, opts);
     // offline until a connection attaches (openSession clears this): if the client went away
     // while its session was on the way, it expires here like any offline session
-    if (state.expiryInterval !== NEVER_EXPIRES) this.cm.armExpiry(session, Date.now() + state.expiryInterval * 1000);
+    if (state.expiryInterval !== NEVER_EXPIRES) {
+      const at = state.expiresAt !== undefined && state.expiresAt > 0 ? state.expiresAt : Date.now() + state.expiryInterval * 1000;
+      this.cm.armExpiry(session, at);
+    }
+    if (state.will) this.cm.adoptWill(clientId, state.will.msg, state.will.fireAt);
   }
+
+  /**
+   * Evacuation, on the leaving node: hands an offline session (or, if one is still there, its
+   * connection is closed first, `takeovered`) to another node — phase 1 of a takeover the
+   * leaving node drives. Its delayed will and expiry time go with it. Undefined when there is
+   * no session to move.
+   */
+  push(clientId: string): SessionState | undefined {
+    const session = this.registry.sessions.get(clientId);
+    if (!session || this.standIns.has(clientId) || session.expiryInterval === 0) return undefined;
+    const expiresAt = session.outlet ? 0 : session.expiresAt;
+    const will = this.cm.takeWill(clientId);
+    const state = this.begin(clientId, false);
+    if (!state) return undefined;
+    if (will) state.will = will;
+    if (expiresAt > 0) state.expiresAt = expiresAt;
+    return state;
+  }
+
+  /**
+   * Evacuation, on the leaving node: the node the session was pushed to refused it or did
+   * not answer. The session comes back here with what its stand-in queued meanwhile.
+   */
+  pushFailed(state: SessionState): void {
+    const queued = this.end(state.clientId);
+    this.install(state, true);
+    this.rest(state.clientId, queued);
+  }
+}
+
+/** `direct` without the messages `queued` also holds (each copy matched once). */
+function withoutCopies(direct: Delivery[], queued: Delivery[]): Delivery[] {
+  if (queued.length === 0 || direct.length === 0) return direct;
+  const seen = new Map<string, number>();
+  for (const d of queued) seen.set(copyKey(d), (seen.get(copyKey(d)) ?? 0) + 1);
+  const out: Delivery[] = [];
+  for (const d of direct) {
+    const k = copyKey(d);
+    const n = seen.get(k) ?? 0;
+    if (n > 0) seen.set(k, n - 1);
+    else out.push(d);
+  }
+  return out;
+}
+
+/**
+ * One message as every node knows it: the publisher, its publish time, topic and payload
+ * (message ids are per node). Two publishes alike in all four within one millisecond
+ * would count as one here: the price of telling copies apart without a cluster-wide id.
+ */
+function copyKey(d: Delivery): string {
+  const m = d.msg;
+  return `${m.from}\u0000${m.timestamp}\u0000${m.topic}\u0000${m.payload.toString('latin1')}`;
+}
+
+function releaseTimer(t: RemoteTakeover, clientId: string): void {
+  t.releaseHeld(clientId);
 }
 
 function endTimer(t: RemoteTakeover, clientId: string): void {

@@ -6,7 +6,7 @@ import type { WillStore } from '../persistence/store.js';
  * same clientid cancels its will [MQTT-3.1.3-9]; a session that ends first fires it at once.
  */
 export class WillScheduler {
-  private readonly pending = new Map<string, { msg: Message; timer: NodeJS.Timeout }>();
+  private readonly pending = new Map<string, { msg: Message; fireAt: number; timer: NodeJS.Timeout }>();
   /** Where waiting wills are kept across a restart; unset = memory only. */
   store: WillStore | undefined;
 
@@ -33,7 +33,22 @@ export class WillScheduler {
   private wait(clientId: string, msg: Message, ms: number): void {
     const timer = setTimeout(() => this.fireNow(clientId), Math.min(ms, 2 ** 31 - 1));
     timer.unref();
-    this.pending.set(clientId, { msg, timer });
+    this.pending.set(clientId, { msg, fireAt: Date.now() + ms, timer });
+  }
+
+  /** Removes the waiting will of `clientId` without sending it (its session moves to another node). */
+  take(clientId: string): { msg: Message; fireAt: number } | undefined {
+    const p = this.pending.get(clientId);
+    if (!p) return undefined;
+    this.cancel(clientId);
+    return { msg: p.msg, fireAt: p.fireAt };
+  }
+
+  /** A will that came with a session from another node: kept here (and stored) until it is due. */
+  adopt(clientId: string, msg: Message, fireAt: number): void {
+    this.cancel(clientId);
+    this.store?.putWill(clientId, msg, fireAt);
+    this.restore(clientId, msg, fireAt, Date.now());
   }
 
   cancel(clientId: string): void {

@@ -174,3 +174,15 @@ test('records of earlier releases (V8 serializer) still read', () => {
   assert.deepEqual(decodeSessionRow(serialize(row)), row);
   assert.deepEqual(decodeSubOptionsRecord(serialize({ qos: 1, nl: false, rap: false, rh: 0, subId: 0 })), { qos: 1, nl: false, rap: false, rh: 0, subId: 0 });
 });
+
+test('a session pushed away by evacuation carries its delayed will and expiry time (extensions 1 and 2); a state without them is unchanged', () => {
+  const pushed: SessionState = { ...state, expiryInterval: 600, will: { msg: full, fireAt: 1_700_000_100_000 }, expiresAt: 1_700_000_600_000 };
+  const back = decodeSessionState(encodeSessionState(pushed));
+  assert.deepEqual(plain(back), plain(pushed));
+  assert.ok(Buffer.isBuffer(back.will!.msg.payload));
+  // a reader of the plain layout (no extensions known) still reads everything else
+  const plainBytes = encodeSessionState(state);
+  const withExt = encodeSessionState({ ...state, will: { msg: bare, fireAt: 9 } });
+  assert.deepEqual(withExt.subarray(0, plainBytes.length - 4), plainBytes.subarray(0, plainBytes.length - 4), 'only the extension list differs');
+  assert.equal(decodeSessionState(plainBytes).will, undefined);
+});

@@ -14,6 +14,8 @@
  *   state:    'S' 1 | str clientId | f64 createdAt | u32 expiryInterval | u32 nextPacketId
  *             | u32 n × (str filter | subopts) | u32 n × inflight | u32 n × delivery
  *             | u32 n × (u16 pid | f64 at) | ext
+ *             ext keys: 1 will (f64 fireAt | message), 2 expiresAt (f64): what a session
+ *             pushed away by evacuation carries; a reader that does not know them skips them
  *   inflight: u16 pid | u8 pubrel | held << 1 | f64 sentAt | delivery
  *   row:      'R' 1 | str clientId | f64 createdAt | u32 expiryInterval | f64 expiresAt
  *             | u32 n × (str filter | subopts) | ext
@@ -26,7 +28,7 @@ import type { PersistedSession } from '../persistence/store.js';
 import type { Delivery, InflightEntry, SessionState } from '../session/types.js';
 import type { SubOptions } from '../subscription.js';
 import { ByteReader, ByteWriter } from './bytes.js';
-import { readDelivery, writeDelivery } from './records.js';
+import { readDelivery, readMessage, writeDelivery, writeMessage } from './records.js';
 
 /** The newest layout this build writes and reads. */
 export const ENCODING_VERSION = 1;
@@ -74,6 +76,44 @@ function open(buf: Buffer, kind: number): ByteReader {
 /** No extensions yet: written empty, skipped when read. */
 function writeExt(w: ByteWriter): void {
   w.u32(0);
+}
+
+/** State extension keys (see the layout above). */
+const EXT_WILL = 1;
+const EXT_EXPIRES_AT = 2;
+
+function writeStateExt(w: ByteWriter, state: SessionState): void {
+  const exts: [number, Buffer][] = [];
+  if (state.will) {
+    const e = new ByteWriter(64 + state.will.msg.payload.length + state.will.msg.topic.length * 3);
+    e.f64(state.will.fireAt);
+    writeMessage(e, state.will.msg);
+    exts.push([EXT_WILL, e.copy()]);
+  }
+  if (state.expiresAt !== undefined && state.expiresAt > 0) {
+    const e = new ByteWriter(8);
+    e.f64(state.expiresAt);
+    exts.push([EXT_EXPIRES_AT, e.copy()]);
+  }
+  w.u32(exts.length);
+  for (const [key, value] of exts) {
+    w.u8(key);
+    w.bytes(value);
+  }
+}
+
+function readStateExt(r: ByteReader, state: SessionState): void {
+  if (r.done) return;
+  const n = r.u32();
+  for (let i = 0; i < n; i++) {
+    const key = r.u8();
+    const value = r.bytes();
+    if (key === EXT_WILL) {
+      const e = new ByteReader(value);
+      const fireAt = e.f64();
+      state.will = { fireAt, msg: readMessage(e, 0) };
+    } else if (key === EXT_EXPIRES_AT) state.expiresAt = new ByteReader(value).f64();
+  }
 }
 
 function skipExt(r: ByteReader): void {
@@ -166,7 +206,7 @@ export function encodeSessionState(state: SessionState, version = ENCODING_VERSI
     w.u16(pid);
     w.f64(at);
   }
-  writeExt(w);
+  writeStateExt(w, state);
   return w.copy();
 }
 
@@ -183,8 +223,9 @@ export function decodeSessionState(buf: Buffer): SessionState {
   const mqueue = readDeliveries(r);
   const awaitingRel: [number, number][] = [];
   for (let i = 0, n = r.u32(); i < n; i++) awaitingRel.push([r.u16(), r.f64()]);
-  skipExt(r);
-  return { clientId, createdAt, expiryInterval, subscriptions, inflight, mqueue, awaitingRel, nextPacketId };
+  const state: SessionState = { clientId, createdAt, expiryInterval, subscriptions, inflight, mqueue, awaitingRel, nextPacketId };
+  readStateExt(r, state);
+  return state;
 }
 
 /** Deliveries as a list (what a takeover's stand-in queued). */

@@ -45,6 +45,12 @@ export class Session {
   private held = 0;
   /** Set while the session is persistent: where its messages' fate is written. */
   journal: SessionJournal | undefined = undefined;
+  /**
+   * Set on a node a session just moved to, until the old node's stand-in queue arrives:
+   * what is routed here meanwhile waits, so it goes out after that queue, in order and
+   * without the copies both nodes got (cm/takeover.ts).
+   */
+  heldBack: Delivery[] | undefined = undefined;
 
   constructor(
     clientId: string,
@@ -78,6 +84,10 @@ export class Session {
 
   /** Hands one message to this session: send now, queue, or drop. */
   deliver(d: Delivery): void {
+    if (this.heldBack !== undefined) {
+      this.heldBack.push(d);
+      return;
+    }
     const outlet = this.outlet;
     if (!outlet) {
       if (d.qos === 0 && !this.limits.mqueueStoreQos0) return this.events.onDrop(this, d, 'no_connection');
@@ -248,7 +258,7 @@ export class Session {
       expiryInterval: this.expiryInterval,
       subscriptions: [...this.subscriptions],
       inflight: [...this.inflight.values()],
-      mqueue: this.mqueue.toArray(),
+      mqueue: this.heldBack ? [...this.mqueue.toArray(), ...this.heldBack] : this.mqueue.toArray(),
       awaitingRel: [...this.awaitingRel],
       nextPacketId: this.nextPid,
     };

@@ -69,6 +69,10 @@ export interface SessionState {
   mqueue: Delivery[];
   awaitingRel: [number, number][];
   nextPacketId: number;
+  /** A delayed will waiting to be published (a session pushed away by evacuation). */
+  will?: { msg: Message; fireAt: number };
+  /** When an offline session expires, ms since the epoch (a session pushed away by evacuation). */
+  expiresAt?: number;
 }
 
 /**

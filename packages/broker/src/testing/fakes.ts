@@ -129,6 +129,11 @@ export class FakeContext implements ChannelContext {
   assignClientId(): string {
     return 'assigned-1';
   }
+  /** Set to refuse CONNECTs as an evacuating node does. */
+  refusal: { serverReference: string | undefined } | undefined;
+  admission(): { serverReference: string | undefined } | undefined {
+    return this.refusal;
+  }
   claimClient(): undefined {
     return undefined;
   }

@@ -27,6 +27,8 @@ export async function handleConnect(ch: ChannelState, p: IConnectPacket): Promis
   const clean = p.clean !== false;
   if (props?.receiveMaximum === 0 || props?.maximumPacketSize === 0) return refuse(ch, RC.PROTOCOL_ERROR, 'zero receive maximum or packet size');
   if (props?.authenticationMethod) return refuse(ch, RC.BAD_AUTHENTICATION_METHOD, 'enhanced authentication not supported');
+  const refusal = ctx.admission();
+  if (refusal) return refuse(ch, RC.USE_ANOTHER_SERVER, 'node is evacuating: use another server', refusal.serverReference);
   if (clientId.length === 0) {
     // 3.1 requires an id; 3.1.1 allows none only with a clean session; v5 assigns one
     if (ch.protocolVersion === 3 || (ch.protocolVersion === 4 && !clean)) return refuse(ch, RC.CLIENT_IDENTIFIER_NOT_VALID, 'empty clientid');
@@ -167,12 +169,15 @@ function emitConnack(ch: ChannelState, rc: number): void {
 }
 
 /** CONNACK with an error and close. */
-function refuse(ch: ChannelState, rc: number, why: string): void {
+function refuse(ch: ChannelState, rc: number, why: string, serverReference?: string): void {
   ch.ctx.logger.info({ clientid: ch.clientId || undefined, peer: ch.peer, reason_code: rc, why }, 'Connection refused');
   const connack: IConnackPacket = { cmd: 'connack', sessionPresent: false };
   if (ch.v5) {
     connack.reasonCode = rc;
-    if (ch.problemInfo) connack.properties = { reasonString: why };
+    const cp: NonNullable<IConnackPacket['properties']> = {};
+    if (ch.problemInfo) cp.reasonString = why;
+    if (serverReference !== undefined) cp.serverReference = serverReference;
+    if (ch.problemInfo || serverReference !== undefined) connack.properties = cp;
   } else connack.returnCode = connackCodeV4(rc);
   writePacket(ch, connack);
   if (ch.traces) trace(ch, 'connack', { reason_code: rc, why });

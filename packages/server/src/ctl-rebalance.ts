@@ -1,0 +1,107 @@
+/**
+ * `vireo ctl rebalance start --evacuation …|stop|node-status` (EMQX's `emqx ctl rebalance …`),
+ * over the HTTP API's `/api/v5/load_rebalance` endpoints, for the node the API belongs to.
+ */
+export const REBALANCE_USAGE = `  rebalance start --evacuation [--wait-health-check S] [--wait-takeover S] [--conn-evict-rate N]
+                  [--sess-evict-rate N] [--redirect-to "HOST:PORT …"] [--migrate-to "NODE …"]
+                                       Evacuate this node: refuse new clients, move clients and
+                                       sessions to the other nodes (docs/evacuation.md)
+  rebalance stop                       Stop this node's evacuation: it takes clients again
+  rebalance node-status                This node's evacuation: state and progress
+`;
+
+/** The options `rebalance` takes (merged into ctl's option table). */
+export const REBALANCE_OPTIONS = {
+  evacuation: { type: 'boolean' },
+  'wait-health-check': { type: 'string' },
+  'wait-takeover': { type: 'string' },
+  'conn-evict-rate': { type: 'string' },
+  'sess-evict-rate': { type: 'string' },
+  'redirect-to': { type: 'string' },
+  'migrate-to': { type: 'string' },
+} as const;
+
+export type RebalanceOpts = { [K in keyof typeof REBALANCE_OPTIONS]?: (typeof REBALANCE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+type Call = (method: string, path: string, body?: unknown) => Promise<unknown>;
+type Out = (data: unknown, text: () => string) => string;
+
+/** A usage mistake (exit 2). */
+export class RebalanceUsageError extends Error {}
+
+interface NodeStatus {
+  node: string;
+  status: 'enabled' | 'disabled';
+  process?: string;
+  state?: string;
+  connection_eviction_rate?: number;
+  session_eviction_rate?: number;
+  session_recipients?: string[];
+  stats?: Record<string, number>;
+  evicted_connections?: number;
+  pushed_sessions?: number;
+  failed_sessions?: number;
+}
+
+function number(v: string | undefined, flag: string, min: number, integer: boolean): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
+    throw new RebalanceUsageError(`--${flag}: ${integer ? 'an integer' : 'a number'} ≥ ${min} expected, got "${v}"`);
+  }
+  return n;
+}
+
+/** Runs the command when it is a `rebalance` one; undefined when it is not. */
+export function rebalanceCommand(p: string[], v: RebalanceOpts, call: Call, out: Out): Promise<string> | undefined {
+  if (p[0] !== 'rebalance') return undefined;
+  const sub = p[1];
+  return (async () => {
+    const self = async () => ((await call('GET', '/api/v5/load_rebalance/status')) as NodeStatus).node;
+    switch (sub) {
+      case 'start': {
+        if (!v.evacuation) throw new RebalanceUsageError('rebalance start: only --evacuation is supported on this node');
+        const body: Record<string, unknown> = {};
+        const put = (key: string, value: unknown) => value !== undefined && (body[key] = value);
+        put('wait_health_check', number(v['wait-health-check'], 'wait-health-check', 0, false));
+        put('wait_takeover', number(v['wait-takeover'], 'wait-takeover', 0, false));
+        put('conn_evict_rate', number(v['conn-evict-rate'], 'conn-evict-rate', 1, true));
+        put('sess_evict_rate', number(v['sess-evict-rate'], 'sess-evict-rate', 1, true));
+        if (v['redirect-to'] !== undefined) body.redirect_to = v['redirect-to'].trim();
+        if (v['migrate-to'] !== undefined) body.migrate_to = v['migrate-to'].split(/[\s,]+/).filter((n) => n !== '');
+        const node = await self();
+        const r = await call('POST', `/api/v5/load_rebalance/${encodeURIComponent(node)}/evacuation/start`, body);
+        return out(r, () => `Rebalance(evacuation) started on ${node}\n`);
+      }
+      case 'stop': {
+        const node = await self();
+        await call('POST', `/api/v5/load_rebalance/${encodeURIComponent(node)}/evacuation/stop`);
+        return out({ stopped: node }, () => `Rebalance(evacuation) stopped on ${node}\n`);
+      }
+      case 'node-status': {
+        const s = (await call('GET', '/api/v5/load_rebalance/status')) as NodeStatus;
+        return out(s, () => statusText(s));
+      }
+      default:
+        throw new RebalanceUsageError(`unknown command: ${p.join(' ')}`);
+    }
+  })();
+}
+
+/** EMQX's `rebalance node-status` text. */
+function statusText(s: NodeStatus): string {
+  if (s.status !== 'enabled') return `Rebalance status of ${s.node}: disabled\n`;
+  const stats = Object.entries(s.stats ?? {})
+    .map(([k, n]) => `  ${k}: ${n}\n`)
+    .join('');
+  return (
+    `Node: ${s.node}\n` +
+    `Rebalance type: ${s.process}\n` +
+    `Rebalance state: ${s.state}\n` +
+    `Connection eviction rate: ${s.connection_eviction_rate} connections/second\n` +
+    `Session eviction rate: ${s.session_eviction_rate} sessions/second\n` +
+    `Session recipient nodes: ${(s.session_recipients ?? []).join(', ') || '-'}\n` +
+    `Evicted connections: ${s.evicted_connections ?? 0}, pushed sessions: ${s.pushed_sessions ?? 0}, failed: ${s.failed_sessions ?? 0}\n` +
+    `Channel statistics:\n${stats}`
+  );
+}
