@@ -74,7 +74,7 @@ test(
       // unavailable at once, before any client is touched
       assert.equal(await availability(c), 503);
       const early = await ctl(c.ctlEnv, ['rebalance', 'node-status']);
-      assert.match(early.stdout, /Rebalance state: (waiting_health_check|evicting_conns)/);
+      assert.match(early.stdout, /Rebalance type: evacuation\nRebalance state: (waiting_health_check|evicting_conns|waiting_takeover|evicting_sessions)\n/);
       const twice = await ctl(c.ctlEnv, ['rebalance', 'start', '--evacuation']);
       assert.equal(twice.code, 1);
       assert.match(twice.stderr, /already started/);

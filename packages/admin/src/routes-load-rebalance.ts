@@ -65,6 +65,7 @@ export function loadRebalanceOps(control: LoadRebalance): Record<string, (a: Rec
 export const LOAD_REBALANCE_OP_SCHEMAS: Record<string, Record<string, unknown>> = {
   'rebalance.evacuation_start': evacuationBody,
   'rebalance.evacuation_stop': { type: 'object', additionalProperties: false, properties: {} },
+  'rebalance.status': { type: 'object', additionalProperties: false, properties: {} },
 };
 
 export function loadRebalanceRoutes(app: FastifyInstance, a: Availability): void {

@@ -56,7 +56,7 @@ export async function pushSessions(broker: Pick<Broker, 'allSessions' | 'cluster
   while (!o.signal?.aborted) {
     const nodes = recipients(broker, o.targets).filter((n) => !failing.has(n));
     if (nodes.length === 0) {
-      broker.logger.warn({ targets: o.targets ?? 'all' }, 'No running node to take the sessions');
+      broker.logger.warn({ targets: o.targets ?? 'all' }, 'No running node left to take the sessions in this round');
       break;
     }
     const todo = movableSessions(broker).filter((id) => !tried.has(id));
