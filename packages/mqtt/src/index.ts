@@ -7,6 +7,8 @@ export type { ReasonCode } from './reason-codes.js';
 export { encode } from './codec/encode.js';
 export { encodePublish } from './codec/publish-encoder.js';
 export type { EncodableDelivery, EncodableMessage } from './codec/publish-encoder.js';
+export { FrameParser } from './codec/frame-parser.js';
+export type { FrameSink } from './codec/frame-parser.js';
 export { strictParser, frameBytes, setParserProtocol, announcedLength, ProtocolViolation } from './codec/strict-parser.js';
 // mqtt-packet's packet types, so the packages above need not import mqtt-packet themselves
 export type { Packet, Parser, IConnackPacket, IConnectPacket, IDisconnectPacket, IPublishPacket, ISubscribePacket, IUnsubscribePacket, UserProperties } from 'mqtt-packet';

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { announcedLength, frameBytes, setParserProtocol, strictParser, type Packet, type Parser } from '@vireo/mqtt';
+import { FrameParser, type FrameSink, type Packet } from '@vireo/mqtt';
 
 /** What the protocol layer gets from a connection. */
 export interface ConnectionHandler {
@@ -13,7 +13,6 @@ export interface ConnectionHandler {
   onClose(reason: string): void;
 }
 
-const FRAME_LOG_BYTES = 256;
 /** Queued bytes are joined into one buffer up to this size; at this size they go out at once. */
 const JOIN_LIMIT = 64 * 1024;
 
@@ -33,8 +32,8 @@ const JOIN_LIMIT = 64 * 1024;
  * `writableLength` is the backlog (`backlog`, which QoS 0 delivery checks; QoS 1/2 are bounded
  * by the inflight window).
  */
-export class Connection {
-  private readonly parser: Parser;
+export class Connection implements FrameSink {
+  private readonly frames: FrameParser;
   private out: Buffer | undefined;
   private outList: Buffer[] | undefined;
   private outLen = 0;
@@ -60,21 +59,18 @@ export class Connection {
     private readonly totals: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 },
   ) {
     this.maxPacketSize = maxPacketSize;
-    this.parser = strictParser();
+    this.frames = new FrameParser(this);
     // shared handlers find their connection through a symbol: no closures per connection
-    (this.parser as unknown as Owned)[CONN] = this;
     (socket as unknown as Owned)[CONN] = this;
-    this.parser.on('packet', onParserPacket);
-    this.parser.on('error', onParserError);
     socket.on('data', onSocketData);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     socket.on('end', onSocketEnd);
   }
 
-  /** After CONNECT: mqtt-packet keeps the whole CONNECT as its settings; keep only what it reads. */
+  /** After CONNECT: the frames of the message flow are decoded for this version from now on. */
   setProtocolVersion(v: number): void {
-    setParserProtocol(this.parser, v);
+    this.frames.setProtocolVersion(v);
   }
 
   /** Called by the parser for each complete packet. */
@@ -82,8 +78,9 @@ export class Connection {
     if (!this.closed) this.handler.onPacket(p);
   }
 
-  parseError(err: Error): void {
-    if (!this.closed) this.handler.onParseError(err, this.pendingBytes());
+  /** Called by the parser when the bytes are not MQTT, with the failed frame. */
+  error(err: Error, frame: Buffer): void {
+    if (!this.closed) this.handler.onParseError(err, frame);
   }
 
   socketError(err: NodeJS.ErrnoException): void {
@@ -104,7 +101,7 @@ export class Connection {
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- module state: `write` compares it with its connection
     reading = this;
     try {
-      this.parser.parse(chunk);
+      this.frames.parse(chunk);
     } catch (err) {
       // no input may take the node down: whatever threw ends this connection only
       this.handler.onHandlerError(err);
@@ -116,12 +113,8 @@ export class Connection {
       if (this.outLen > 0) this.flush();
     }
     // a packet still being received whose announced length is over the limit
-    const announced = announcedLength(this.parser);
+    const announced = this.frames.announced;
     if (!this.closed && announced > this.maxPacketSize) this.handler.onPacketTooLarge(announced);
-  }
-
-  private pendingBytes(): Buffer {
-    return frameBytes(this.parser, FRAME_LOG_BYTES);
   }
 
   /**
@@ -231,12 +224,6 @@ function flushDue(): void {
 }
 function checkKeepalive(c: Connection): void {
   c.checkKeepalive();
-}
-function onParserPacket(this: Owned, p: Packet): void {
-  this[CONN].packet(p);
-}
-function onParserError(this: Owned, err: Error): void {
-  this[CONN].parseError(err);
 }
 function onSocketData(this: Owned, chunk: Buffer): void {
   this[CONN].onData(chunk);
