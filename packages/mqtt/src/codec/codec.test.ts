@@ -130,3 +130,16 @@ test('encodePublish: one encoding per variant shared by subscribers, packet id a
   assert.equal(parsed.properties?.subscriptionIdentifier, 5);
   assert.equal(parsed.properties?.messageExpiryInterval, 11);
 });
+
+test('encodePublish writes a PUBLISH without properties itself: the bytes mqtt-packet writes, every variant and length', () => {
+  for (const v5 of [false, true])
+    for (const qos of [0, 1, 2] as const)
+      for (const retain of [false, true])
+        for (const size of [0, 1, 100, 116, 117, 127, 128, 16_370, 16_384, 2_097_140, 2_097_152])
+          for (const topic of ['t', 'bench/42', 'ü/€/𝄞']) {
+            const msg = { topic, payload: Buffer.alloc(size, size & 0xff), properties: undefined, expiresAt: 0 };
+            const got = encodePublish({ msg, qos, retain, subIds: undefined }, 300, false, v5, 0);
+            const want = encode({ cmd: 'publish', topic, payload: msg.payload, qos, retain, dup: false, ...(qos > 0 ? { messageId: 300 } : {}) }, { protocolVersion: v5 ? 5 : 4 });
+            assert.ok(got.equals(want), `v5 ${v5} qos ${qos} retain ${retain} size ${size} topic ${topic}`);
+          }
+});

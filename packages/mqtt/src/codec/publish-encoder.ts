@@ -19,7 +19,6 @@ export interface EncodableDelivery {
   subIds: number[] | undefined;
 }
 
-const OPTS_V4 = { protocolVersion: 4 };
 const OPTS_V5 = { protocolVersion: 5 };
 
 /**
@@ -40,7 +39,7 @@ export function encodePublish(d: EncodableDelivery, pid: number, dup: boolean, v
     const cached = cache[key];
     if (cached === undefined) {
       // the first subscriber of a variant gets the bytes with its own packet id; later ones patch a copy
-      buf = encode(packetFor(d, pid || 1, v5, now), v5 ? OPTS_V5 : OPTS_V4);
+      buf = v5 && msg.properties !== undefined ? encode(packetFor(d, pid || 1, v5, now), OPTS_V5) : plainPublish(msg, d.qos, d.retain, pid || 1, v5);
       cache[key] = buf;
       if (!dup) return buf;
       buf = Buffer.from(buf);
@@ -55,6 +54,36 @@ export function encodePublish(d: EncodableDelivery, pid: number, dup: boolean, v
     buf[at + 1] = pid & 0xff;
   }
   if (dup) buf[0] |= 0x08;
+  return buf;
+}
+
+/**
+ * A PUBLISH without properties, written directly (the common case: 3.1.1, or v5 with none):
+ * fixed header, topic, packet id for QoS > 0, v5's empty property list, payload.
+ */
+function plainPublish(msg: EncodableMessage, qos: 0 | 1 | 2, retain: boolean, pid: number, v5: boolean): Buffer {
+  const topicLen = Buffer.byteLength(msg.topic);
+  const payload = msg.payload;
+  const remaining = 2 + topicLen + (qos > 0 ? 2 : 0) + (v5 ? 1 : 0) + payload.length;
+  const lenBytes = remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4;
+  const buf = Buffer.allocUnsafe(1 + lenBytes + remaining);
+  buf[0] = 0x30 | (qos << 1) | (retain ? 1 : 0);
+  let i = 1;
+  let n = remaining;
+  do {
+    const b = n % 128;
+    n = Math.floor(n / 128);
+    buf[i++] = n > 0 ? b | 0x80 : b;
+  } while (n > 0);
+  buf[i++] = topicLen >> 8;
+  buf[i++] = topicLen & 0xff;
+  i += buf.write(msg.topic, i);
+  if (qos > 0) {
+    buf[i++] = pid >> 8;
+    buf[i++] = pid & 0xff;
+  }
+  if (v5) buf[i++] = 0;
+  payload.copy(buf, i);
   return buf;
 }
 
