@@ -16,6 +16,9 @@ import { DEFAULT_HASH } from './password-hash.js';
 import { AuthnChain, type AuthenticatorConfig } from './authn/chain.js';
 import { AuthzCache, buildSources, type FileSource, type Source, type SourceConfig } from './authz/sources.js';
 import { DeliveryGuard } from './delivery-guard.js';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from './write-file.js';
+import { serviceView } from './http-request.js';
 import { AuthnExpiry } from './authn/expiry.js';
 import type { AuthzRequest as Req } from './authz/sources.js';
 
@@ -100,11 +103,19 @@ export class AccessControl {
     }));
   }
 
-  get settings(): { no_match: string; deny_action: string; sources: ({ type: 'file'; enable: boolean; rules: number } | { type: 'http'; enable: boolean; url: string })[] } {
+  get settings(): {
+    no_match: string;
+    deny_action: string;
+    cache: { enable: boolean; max_size: number; ttl: string; in_use: boolean };
+    sources: ({ type: 'file'; enable: boolean; rules: number } | { type: 'http'; enable: boolean; url: string })[];
+  } {
     const a = this.opts.authorization;
+    const c = a.cache;
     return {
       no_match: a.noMatch,
       deny_action: a.denyAction,
+      // in_use: the cache only serves when an http source is in the list
+      cache: { enable: c?.enable ?? false, max_size: c?.maxSize ?? 0, ttl: `${c?.ttl ?? 0}ms`, in_use: this.cache !== undefined },
       sources: this.sources.map((s) => (s.type === 'file' ? { type: 'file' as const, enable: true, rules: s.acl.size } : { type: 'http' as const, enable: true, url: s.url })),
     };
   }
@@ -153,13 +164,56 @@ export class AccessControl {
 
   /** Re-reads the rule file; throws (AclError) and keeps the old rules when it is bad. */
   reloadAcl(): number {
+    const file = this.fileSource();
+    return this.useRules(file, file.load(), 'Authorization rules reloaded');
+  }
+
+  /**
+   * EMQX's `PUT /authorization/sources/file`: new rules as the file's text. They are compiled
+   * first (a bad rule throws AclError naming it, and nothing changes), then written over the
+   * file (a new file renamed into place, so a crash leaves the old or the new one) and used.
+   */
+  writeAclFile(text: string): number {
+    const file = this.fileSource();
+    if (!file.path || !file.compileText) throw new Error('the file source of this node cannot be written (no path)');
+    const acl = file.compileText(text);
+    writeFileAtomic(file.path, text);
+    return this.useRules(file, acl, 'Authorization rules written and reloaded');
+  }
+
+  /** The rule file's text (EMQX's `GET /authorization/sources/file`); undefined without a file source. */
+  aclFileText(): { path: string | undefined; rules: string; count: number } | undefined {
+    const file = this.sources.find((s): s is FileSource => s.type === 'file');
+    if (!file) return undefined;
+    return { path: file.path, rules: file.path ? readFileSync(file.path, 'utf8') : '', count: file.acl.size };
+  }
+
+  /** EMQX's `DELETE /authorization/cache`: every client's cached decisions are forgotten. */
+  clearAuthzCache(): void {
+    this.cache?.clear();
+  }
+
+  /** EMQX's `GET /authorization/sources`: each configured source in order, enabled or not. */
+  sourceViews(): Record<string, unknown>[] {
+    return this.opts.authorization.sources.map((c) => {
+      if (c.type === 'http') return { type: 'http', enable: c.enable !== false, ...serviceView(c) };
+      const live = c.enable !== false ? this.sources.find((s): s is FileSource => s.type === 'file') : undefined;
+      return { type: 'file', enable: c.enable !== false, path: c.path ?? null, ...(live ? { rules_count: live.acl.size } : {}) };
+    });
+  }
+
+  private fileSource(): FileSource {
     const file = this.sources.find((s): s is FileSource => s.type === 'file');
     if (!file) throw new Error('no authorization file source is configured (authorization.sources: [{type: file, path: …}])');
-    file.acl = file.load();
+    return file;
+  }
+
+  private useRules(file: FileSource, acl: Acl, msg: string): number {
+    file.acl = acl;
     this.cache?.clear();
-    this.logger.info({ rules: file.acl.size }, 'Authorization rules reloaded');
+    this.logger.info({ rules: acl.size, path: file.path }, msg);
     for (const ch of this.broker?.connections() ?? []) this.guard.remark(ch.info, this.broker?.session(ch.clientId));
-    return file.acl.size;
+    return acl.size;
   }
 
   /** Adds a ban and disconnects the connected clients it covers; returns how many. */

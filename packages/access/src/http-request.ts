@@ -20,6 +20,8 @@ export interface HttpAnswer {
 }
 
 const PLACEHOLDER = /\$\{([a-z_]+)\}/g;
+/** Headers whose values are credentials: not shown by the API. */
+const SECRET_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key)$|token|secret|password/i;
 
 /** Fills `${name}` from `vars`; an unknown or absent value becomes ''. */
 export function render(template: string, vars: Readonly<Record<string, string | undefined>>, encode?: (v: string) => string): string {
@@ -27,6 +29,12 @@ export function render(template: string, vars: Readonly<Record<string, string | 
     const v = vars[name] ?? '';
     return encode ? encode(v) : v;
   });
+}
+
+/** A service's settings with EMQX's field names, for the API; credential headers masked. */
+export function serviceView(o: HttpServiceOptions): Record<string, unknown> {
+  const headers = Object.fromEntries(Object.entries(o.headers).map(([k, v]) => [k, SECRET_HEADER.test(k) ? '******' : v]));
+  return { url: o.url, method: o.method, headers, body: o.body, request_timeout: `${o.requestTimeout}ms`, pool_size: o.poolSize };
 }
 
 /** One service: its agent keeps `poolSize` connections open between requests. */

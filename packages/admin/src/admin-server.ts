@@ -39,6 +39,7 @@ import { rulesTable, type RulesApi } from './rules-table.js';
 import { ruleOps, ruleRoutes } from './routes-rules.js';
 import { connectorOps, connectorRoutes } from './routes-connectors.js';
 import { registerRuleMetrics } from './metrics-rules.js';
+import { authzOps } from './routes-authz.js';
 
 export interface AdminOptions {
   host: string;
@@ -135,6 +136,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
         ...alarmOps(opts.sysmon?.alarms),
         ...(opts.rules ? { ...ruleOps(opts.rules), ...connectorOps(opts.rules) } : {}),
         ...(opts.loadRebalance ? loadRebalanceOps(opts.loadRebalance) : {}),
+        ...(opts.access ? authzOps(opts.access) : {}),
       },
       ...tables.map((t) => tableOps(t)),
     ),

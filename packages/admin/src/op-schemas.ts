@@ -95,6 +95,9 @@ export const OP_SCHEMAS: Record<string, Schema> = {
   'monitor.current': none,
   'rules.metrics': none,
   'rules.sinks': none,
+  // new rules for the file source, as text (routes-authz.ts)
+  'authz.file.put': obj({ rules: { type: 'string', maxLength: 1_000_000 } }, ['rules']),
+  'authz.cache.clear': none,
 };
 
 /** For the tables kept the same on every node (record-sync.ts): the entry itself is checked by the table. */

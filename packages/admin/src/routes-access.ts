@@ -25,6 +25,6 @@ export function accessRoutes(
   if (!access) return;
   userRoutes(app, access, q, broker);
   bannedRoutes(app, access, q, broker);
-  authzRoutes(app, access);
+  authzRoutes(app, access, q, broker);
   registerAccessMetrics(registry, access);
 }

@@ -25,13 +25,18 @@ export function readAclFile(file: string): Acl {
   } catch (err) {
     throw new AclError(`cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
+  return compileAclText(text, file);
+}
+
+/** Rules written as an ACL file is (YAML or JSON); `source` names them in errors. Throws AclError. */
+export function compileAclText(text: string, source: string): Acl {
   let raw: unknown;
   try {
     raw = parse(text);
   } catch (err) {
-    throw new AclError(`${file}: ${(err as Error).message.split('\n')[0]}`);
+    throw new AclError(`${source}: ${(err as Error).message.split('\n')[0]}`);
   }
-  return Acl.compile(raw, file);
+  return Acl.compile(raw, source);
 }
 
 type AuthnItem = VireoConfig['authentication'][number];
@@ -104,7 +109,7 @@ function requiredSettings(cfg: VireoConfig): ConfigIssue[] {
 }
 
 function sourceOf(s: SourceItem): SourceConfig {
-  if (s.id === 'file') return { type: 'file', enable: s.enable, load: () => readAclFile(s.path) };
+  if (s.id === 'file') return { type: 'file', enable: s.enable, path: s.path, load: () => readAclFile(s.path), compileText: (text) => compileAclText(text, 'rules') };
   return { type: 'http', enable: s.enable, method: s.method, url: s.url, headers: s.headers, body: s.body, requestTimeout: s.request_timeout, poolSize: s.pool_size };
 }
 

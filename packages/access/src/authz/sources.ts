@@ -17,13 +17,25 @@ export interface AuthzRequest {
   retain: boolean | undefined;
 }
 
-export type SourceConfig =
-  { type: 'file'; enable?: boolean; /** reads and compiles the file (throws AclError) */ load: () => Acl } | ({ type: 'http'; enable?: boolean } & HttpServiceOptions);
+export interface FileSourceConfig {
+  type: 'file';
+  enable?: boolean;
+  /** reads and compiles the file (throws AclError) */
+  load: () => Acl;
+  /** The file (for the API: its text, and writing new rules). */
+  path?: string;
+  /** Compiles rules written as the file is (throws AclError): checks new text before it is written. */
+  compileText?: (text: string) => Acl;
+}
+
+export type SourceConfig = FileSourceConfig | ({ type: 'http'; enable?: boolean } & HttpServiceOptions);
 
 export interface FileSource {
   readonly type: 'file';
   acl: Acl;
   readonly load: () => Acl;
+  readonly path: string | undefined;
+  readonly compileText: ((text: string) => Acl) | undefined;
 }
 
 export class HttpSource {
@@ -74,7 +86,9 @@ export class HttpSource {
 export type Source = FileSource | HttpSource;
 
 export function buildSources(configs: readonly SourceConfig[], logger: pino.Logger): Source[] {
-  return configs.filter((c) => c.enable !== false).map((c) => (c.type === 'file' ? { type: 'file' as const, acl: c.load(), load: c.load } : new HttpSource(c, logger)));
+  return configs
+    .filter((c) => c.enable !== false)
+    .map((c) => (c.type === 'file' ? { type: 'file' as const, acl: c.load(), load: c.load, path: c.path, compileText: c.compileText } : new HttpSource(c, logger)));
 }
 
 /** Per-client decisions (EMQX's authorization cache): bounded in size and time. */
