@@ -21,6 +21,8 @@ export type { ClientView, SubscriptionView } from './node/client-view.js';
 export type { TraceInfo, TraceType } from './trace.js';
 export { MAX_TRACES, TRACE_NAME, MAX_TRACE_BYTES, TraceError } from './trace.js';
 export { Histogram } from './node/histogram.js';
+export { warmUp } from './node/warm-up.js';
+export type { WarmUpResult } from './node/warm-up.js';
 export type { HistogramView } from './node/histogram.js';
 export type { PacketType } from './node/stats.js';
 export { hostOf } from './peer.js';

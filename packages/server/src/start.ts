@@ -5,7 +5,7 @@
  * Exit codes: 0 after a clean stop, 1 when the node cannot start (e.g. a port in use)
  * or a stop does not finish in time, 2 when the configuration is invalid.
  */
-import { createBroker, ListenError, type Broker } from '@vireo/broker';
+import { createBroker, ListenError, warmUp, type Broker } from '@vireo/broker';
 import type { Logger } from 'pino';
 import type { AdminServer } from '@vireo/admin';
 import { AdminListenError, startAdminFor } from './admin-config.js';
@@ -117,6 +117,16 @@ function stopOnSignals(
   process.on('SIGINT', stop);
 }
 
+/** Synthetic traffic through the hot path before listening (broker's node/warm-up.ts); never stops a start. */
+async function warmUpFor(logger: Logger): Promise<void> {
+  try {
+    const w = await warmUp();
+    logger.debug({ delivered: w.delivered, ms: w.ms }, 'Hot path warmed up');
+  } catch (err) {
+    logger.debug({ err }, 'Hot path warm-up skipped');
+  }
+}
+
 export async function start(options: StartOptions): Promise<void> {
   const { config, file, warnings } = load(options);
   const logger = createLogger({ node: config.node.name, level: config.log.level, format: config.log.format });
@@ -202,7 +212,8 @@ export async function start(options: StartOptions): Promise<void> {
   }
   try {
     // last: clients that connect at once (a load balancer's backlog) meet a node that is not
-    // still loading and starting its API, cluster and store
+    // still loading and starting its API, cluster and store, and whose hot path is compiled
+    await warmUpFor(logger);
     await broker.listen();
   } catch (err) {
     if (err instanceof ListenError) fail(EXIT_START_FAILED, [`vireo: ${err.message}`]);
