@@ -67,11 +67,12 @@ test('alarms: raised by low thresholds, seen in the API, $SYS and the metric, cl
 
     // memory: raised within a check interval or two, listed as active, 1 in the gauge
     let mem: AlarmItem | undefined;
-    const until = Date.now() + 15_000;
-    while (!mem && Date.now() < until) {
-      mem = (await alarms('?activated=true')).find((a) => a.name === 'high_process_memory_usage');
-      if (!mem) await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitFor(
+      async () => (mem = (await alarms('?activated=true')).find((a) => a.name === 'high_process_memory_usage')) !== undefined,
+      'high_process_memory_usage active',
+      15_000,
+      100,
+    ).catch(() => undefined);
     assert.ok(mem, 'high_process_memory_usage is active');
     assert.equal(mem.node, 'alarms@127.0.0.1');
     assert.equal(mem.activated, true);

@@ -45,7 +45,10 @@ test('the egress buffer on disk: messages accepted while the remote is down surv
   for (let i = 0; i < 20; i++) await pub.publishAsync(`e/${String(i).padStart(2, '0')}`, `m${i}`, { qos: 1 });
   await endAll(pub);
   const file = join(dataDir, 'bridges', 'b.buf');
-  await waitFor(() => existsSync(file) && statSync(file).size >= 20 * 10, 'the 20 messages written to the disk buffer', 10_000);
+  // a record is a 4-byte length, flags (1), topic length (2), topic, payload: all 20 are on disk
+  // when the file is that long (the buffer writes once per tick, after the PUBACK)
+  const bytes = Array.from({ length: 20 }, (_, i) => 4 + 3 + 'e/00'.length + `m${i}`.length).reduce((a, b) => a + b, 0);
+  await waitFor(() => existsSync(file) && statSync(file).size >= bytes, `the 20 messages (${bytes} bytes) written to the disk buffer`, 10_000);
   first.kill('SIGKILL');
   await first.waitExit(10_000);
 

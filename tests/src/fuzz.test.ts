@@ -392,7 +392,9 @@ test("fuzz (in-process broker): random and mutated packets over many connections
     const errors = log.lines.filter((l) => l.level >= 50);
     assert.deepEqual(errors.slice(0, 3), [], `error lines in the broker log (${why})`);
     // every fuzz connection is gone from the broker; the node still accepts clients
-    await waitFor(() => tb.broker.listenerStats().every((l) => l.connections === 0), 'all connections closed', 5000);
+    await waitFor(() => tb.broker.listenerStats().every((l) => l.connections === 0), 'all connections closed', 20_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(tb.broker.listenerStats().map((l) => [l.name, l.connections]))}, channels ${tb.broker.connectionCount} (${why})`);
+    });
     assert.equal(tb.broker.connectionCount, 0, `channels left over (${why})`);
     const late = await connect(tb.url, { protocolVersion: 4 });
     await endAll(late);

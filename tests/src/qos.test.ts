@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient, IPublishPacket, Packet } from 'mqtt';
-import { startBroker, connect, endAll, waitFor, withBroker } from './harness.js';
+import { startBroker, connect, endAll, waitFor, withBroker, quietFor } from './harness.js';
 import { Inbox, Wire, memoryLogger } from './observe.js';
 import { rawConnect } from './raw-client.js';
 import type { RawClient } from './raw-client.js';
@@ -208,7 +208,7 @@ test('v5: max_awaiting_rel is the CONNACK Receive Maximum; one more unreleased Q
       await raw.waitClose();
       assert.ok(!raw.all.some((p) => idOf(3)(p)), 'no PUBREC for the one over the limit');
       await inbox.until(2);
-      await new Promise((res) => setTimeout(res, 100));
+      await quietFor(100, () => inbox.msgs.length === 2, 'the third was not published');
       assert.deepEqual(inbox.payloads.sort(), ['one', 'two'], 'the third was not published');
     } finally {
       raw?.destroy();

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MqttClient, IClientSubscribeOptions } from 'mqtt';
-import { connect, endAll, withBroker } from './harness.js';
+import { connect, endAll, withBroker, quietFor } from './harness.js';
 import type { TestBroker } from './harness.js';
 import { Inbox, closed } from './observe.js';
 import type { Got } from './observe.js';
@@ -164,7 +164,7 @@ for (const protocolVersion of [4, 5] as const) {
         const inbox = new Inbox(c);
         await pub.publishAsync('s/t', 'live', { qos: 1 });
         const got = await inbox.until(3);
-        await new Promise((r) => setTimeout(r, 50));
+        await quietFor(50, () => inbox.msgs.length === 3, 'no retained copy besides the live ones');
         assert.deepEqual(inbox.payloads, ['live', 'live', 'live']);
         assert.ok(got.every((m) => m.packet.retain === false));
         // and the retained message is still there for a plain subscription

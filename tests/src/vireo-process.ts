@@ -32,7 +32,10 @@ export interface VireoProcess {
   stderr(): string;
   /** stdout parsed as JSON lines (lines that are not JSON are skipped). */
   logs(): LogLine[];
-  /** Resolves with the first log line whose msg contains `text`; rejects on exit or after `ms` (at least MIN_PROCESS_WAIT_MS). */
+  /**
+   * Resolves with the first log line whose msg contains `text` ('started': the node's start line,
+   * once its listeners are up); rejects on exit or after `ms` (at least MIN_PROCESS_WAIT_MS).
+   */
   waitForLog(text: string, ms?: number): Promise<LogLine>;
   /** Resolves when the process exits; rejects after `ms` (at least MIN_PROCESS_WAIT_MS; the process is then killed). */
   waitExit(ms?: number): Promise<Exit>;
@@ -118,9 +121,12 @@ export function spawnVireo(options: SpawnOptions = {}): VireoProcess {
     logs,
     async waitForLog(text, asked = MIN_PROCESS_WAIT_MS) {
       const ms = Math.max(asked, MIN_PROCESS_WAIT_MS);
+      // 'started' is the node's own line ("Vireo 0.1.0 started, listening on …"), not "Rule
+      // engine started", "Trace started" or "Bridge started", logged before the listeners are up
+      const matches = text === 'started' ? (msg: string) => /^Vireo \S+ started\b/.test(msg) : (msg: string) => msg.includes(text);
       const until = Date.now() + ms;
       for (;;) {
-        const line = logs().find((l) => typeof l.msg === 'string' && l.msg.includes(text));
+        const line = logs().find((l) => typeof l.msg === 'string' && matches(l.msg));
         if (line) return line;
         if (exit) throw new Error(`vireo exited (${JSON.stringify(exit)}) before logging "${text}"${describe()}`);
         if (Date.now() > until) throw new Error(`vireo did not log "${text}" within ${ms} ms${describe()}`);

@@ -1,13 +1,16 @@
 /**
  * Loaded into every test file's process by `npm test` (node --test --import). Once the file's
- * tests are over, the process should end by itself: whatever still holds it open after
- * GRACE_MS (a timer, a socket, a server, a child process) is a leak, or a test that timed out
- * and left its broker running. Then this prints what is open and exits with 1, so the file
+ * tests and after() hooks are over, the process should end by itself: whatever still holds it
+ * open GRACE_MS later (a timer, a socket, a server, a child process) is a leak, or a test that
+ * timed out and left its broker running. Then this prints what is open and exits with 1, so the file
  * fails, the leak is seen, and the run does not hang (what --test-force-exit did silently).
  * Where each resource came from: LEAK_STACKS=1 (slower: a stack per timer and socket).
  */
 import { createHook } from 'node:async_hooks';
-import { after } from 'node:test';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const nodeTest = require('node:test');
 
 const GRACE_MS = Number(process.env.TEST_EXIT_GRACE_MS ?? 10_000);
 const WATCH = new Set([
@@ -80,6 +83,34 @@ function report() {
   process.exit(1);
 }
 
+// The file's own after() hooks run after this module's (registered first) and may take a while
+// (stopping nodes, databases): the grace period counts from the last of them, so they are
+// wrapped to say when they run. One that never ends is reported after HOOK_LIMIT_MS.
+const HOOK_LIMIT_MS = 120_000;
+let hooksRunning = 0;
+let lastHookEnd = 0;
+const after = nodeTest.after;
+nodeTest.after = (fn, options) => {
+  if (typeof fn !== 'function' || fn.length > 1) return after(fn, options); // callback style: as is
+  return after(async (...args) => {
+    hooksRunning++;
+    try {
+      return await fn(...args);
+    } finally {
+      hooksRunning--;
+      lastHookEnd = Date.now();
+    }
+  }, options);
+};
+syncBuiltinESMExports();
+
 after(() => {
-  setTimeout(report, GRACE_MS).unref();
+  const started = Date.now();
+  const check = () => {
+    const now = Date.now();
+    const quietSince = Math.max(started, lastHookEnd);
+    if ((hooksRunning === 0 && now - quietSince >= GRACE_MS) || now - started >= HOOK_LIMIT_MS + GRACE_MS) report();
+    else setTimeout(check, 500).unref();
+  };
+  setTimeout(check, 500).unref();
 });
