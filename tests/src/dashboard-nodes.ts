@@ -21,7 +21,14 @@ export interface DashNode extends ClusterNode {
  * Starts `n` clustered nodes (static seeds) and waits until each sees all; `keyFile` holds
  * `ops:dash-key-secret`. `extraEnv` adds or overrides VIREO_* keys on every node.
  */
-export async function startDashCluster(n: number, prefix: string, keyFile: string, extraEnv: Record<string, string> = {}): Promise<DashNode[]> {
+export async function startDashCluster(
+  n: number,
+  prefix: string,
+  keyFile: string,
+  extraEnv: Record<string, string> = {},
+  /** VIREO_* keys for node `i` alone (e.g. its own file paths) */
+  perNode: (i: number) => Record<string, string> = () => ({}),
+): Promise<DashNode[]> {
   const rpc: number[] = [];
   for (let i = 0; i < n; i++) rpc.push(await freePort());
   const nodes: DashNode[] = [];
@@ -39,6 +46,7 @@ export async function startDashCluster(n: number, prefix: string, keyFile: strin
         VIREO_DASHBOARD__DEFAULT_PASSWORD: ADMIN_PASSWORD,
         VIREO_DASHBOARD__SAMPLE_INTERVAL: '1s',
         ...extraEnv,
+        ...perNode(i),
       },
     });
     nodes.push({ ...node, http, ws, base: `http://127.0.0.1:${http}` });

@@ -1,11 +1,12 @@
 /** Access control: built-in MQTT users, ACL rules, bans, API keys and dashboard users. */
 import { useState } from 'preact/hooks';
-import { currentSession, enc, get, post, qs, request } from '../api.js';
+import { currentSession, enc, post, qs, request } from '../api.js';
 import { useAction, usePoll } from '../hooks.js';
 import { time } from '../format.js';
 import { Tabs } from '../tabs.js';
 import { ConfirmButton, ErrorNote, Field, Note, Page, Pager, Panel, Table, value, type PageMeta } from '../ui.js';
 import { ApiKeys, BuiltinUsers, DashboardUsers } from './access-users.js';
+import { AclView } from './access-acl.js';
 
 export function Access(props: { tab?: string; role: string; have: Set<string> }) {
   const tab = props.tab ?? 'bans';
@@ -133,59 +134,6 @@ function Bans(props: { admin: boolean }) {
         ]}
       />
       <Pager meta={list.data?.meta} onPage={setPage} />
-    </>
-  );
-}
-
-interface Settings {
-  no_match: string;
-  deny_action: string;
-  sources: { type: string; enable: boolean; rules?: number; url?: string }[];
-}
-
-function AclView(props: { admin: boolean; have: Set<string> }) {
-  const settings = usePoll(() => get<Settings>('/api/v5/authorization/settings'), 10_000);
-  // the rules themselves, where the node serves them (EMQX's file source)
-  const hasFile = props.have.has('/api/v5/authorization/sources/file');
-  const file = usePoll(() => (hasFile ? get<unknown>('/api/v5/authorization/sources/file') : Promise.resolve(undefined)), 10_000, [hasFile]);
-  const act = useAction();
-  const s = settings.data;
-  return (
-    <>
-      <ErrorNote error={settings.error?.status === 404 ? 'Access control is not configured on this node.' : (settings.error ?? act.error)} />
-      <Note text={act.note} />
-      {s && (
-        <Panel
-          title="Authorization"
-          actions={
-            props.admin && s.sources.some((x) => x.type === 'file') ? (
-              <button
-                type="button"
-                onClick={() =>
-                  void act.run(async () => {
-                    const r = await post<{ rules: number }>('/api/v5/authorization/sources/file/reload');
-                    settings.reload();
-                    file.reload();
-                    return `Reloaded: ${r.rules} rules in force`;
-                  })
-                }
-              >
-                Reload the ACL file
-              </button>
-            ) : undefined
-          }
-        >
-          <dl class="facts">
-            <dt>When no rule matches</dt>
-            <dd>{s.no_match}</dd>
-            <dt>On deny</dt>
-            <dd>{s.deny_action}</dd>
-            <dt>Sources</dt>
-            <dd>{s.sources.length === 0 ? 'none: every client may publish and subscribe to anything' : s.sources.map((x) => `${x.type} (${x.type === 'file' ? `${x.rules} rules` : (x.url ?? '')}${x.enable ? '' : ', off'})`).join(', then ')}</dd>
-          </dl>
-          {file.data !== undefined && <pre class="payload">{typeof file.data === 'string' ? file.data : JSON.stringify(file.data, null, 2)}</pre>}
-        </Panel>
-      )}
     </>
   );
 }
