@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node scripts/profile/run.mjs <pairs-fixed|fanin|connect-burst> [--duration S] [--generator PATH] [--out DIR]
+// node scripts/profile/run.mjs <pairs-fixed|fanin|connect-burst|pairs-q0|pairs-q1> [--duration S] [--generator PATH] [--out DIR]
 //
 // Profiles one Vireo node (default settings, fresh data dir) under one load: starts it with
 // `node --cpu-prof` and the event-loop monitor (eventloop-monitor.mjs), runs the load
@@ -26,7 +26,9 @@ fs.mkdirSync(out, { recursive: true })
 const LOADS = {
   'pairs-fixed': ['pairs', '-n', '100', '-r', '50', '-q', '1', '-d', String(duration), '--warmup', '5'],
   fanin: ['fanin', '--pubs', '1000', '-r', '10', '--subs', '1', '--sub-topic', 'bench/#', '-q', '1', '-d', String(duration), '--warmup', '5'],
-  'connect-burst': ['conn', '-c', '200', '--concurrency', '200', '--hold', '3']
+  'connect-burst': ['conn', '-c', '200', '--concurrency', '200', '--hold', '3'],
+  'pairs-q0': ['pairs', '-n', '100', '-q', '0', '-d', String(duration)],
+  'pairs-q1': ['pairs', '-n', '100', '-q', '1', '-d', String(duration)]
 }
 if (!LOADS[scenario]) { process.stderr.write(`usage: run.mjs <${Object.keys(LOADS).join('|')}> [--duration S] [--generator PATH] [--out DIR]\n`); process.exit(2) }
 
