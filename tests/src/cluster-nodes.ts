@@ -65,7 +65,8 @@ export async function waitLog(node: ClusterNode, msg: string, pred: (l: LogLine)
 
 /**
  * Waits until `node` sees every name in `names` running (its `nodes` list in the last membership
- * log). Nodes that start together on a loaded machine take tens of seconds: at least 60 s.
+ * log), and has started (its listeners open). Nodes that start together on a loaded machine take
+ * tens of seconds: at least 60 s.
  */
 export async function waitMembers(node: ClusterNode, names: string[], asked = 60_000): Promise<void> {
   const ms = Math.max(asked, 60_000);
@@ -79,6 +80,9 @@ export async function waitMembers(node: ClusterNode, names: string[], asked = 60
   await waitFor(seen, `${node.name} to see members ${want}`, ms, 50).catch((err: Error) => {
     throw new Error(`${err.message} (${ms} ms)\n${node.proc.stdout().slice(-3000)}`);
   });
+  // a node joins its cluster before its MQTT listeners open (they open last, after the warm-up):
+  // a test that waited for the members connects clients next
+  await node.proc.waitForLog('started');
 }
 
 let syncSeq = 0;
