@@ -13,6 +13,7 @@ import { ConfigError, loadConfig, type VireoConfig } from '@vireo/server';
 import { startAdmin, ApiKeys } from '@vireo/admin';
 import { freePort, startBroker } from './harness.js';
 import { aclFile, loginRequired } from './deploy-access.js';
+import { documentedSessionsPerNode, evacuationBudget } from './deploy-budget.js';
 
 const deploy = (f: string) => fileURLToPath(new URL(`../../deploy/${f}`, import.meta.url));
 
@@ -66,7 +67,7 @@ function assertValidConfig(where: string, env: Record<string, string>): VireoCon
 test('docker-compose.yml: every node validates against the configuration contract, with distinct names, the image data dir, the ACL, and no default secret', () => {
   const text = readFileSync(root('docker-compose.yml'), 'utf8');
   const compose = parse(text, { merge: true }) as {
-    services: Record<string, { environment?: Record<string, string>; ports?: string[]; volumes?: string[] }>;
+    services: Record<string, { environment?: Record<string, string>; ports?: string[]; volumes?: string[]; stop_grace_period?: string }>;
     secrets: Record<string, { file: string }>;
   };
   const dockerfile = readFileSync(root('Dockerfile'), 'utf8');
@@ -94,6 +95,12 @@ test('docker-compose.yml: every node validates against the configuration contrac
       svc.volumes?.some((v) => v.endsWith(`:${imageDataDir}`)),
       `${name} keeps its data dir on a volume`,
     );
+    // `docker compose stop` gives it the time to evacuate the sessions it is sized for
+    assert.equal(cfg.node.evacuate_on_shutdown, true, `${name}: node.evacuate_on_shutdown is on`);
+    const grace = /^(\d+)s$/.exec(svc.stop_grace_period ?? '');
+    assert.ok(grace, `${name}: stop_grace_period in seconds (Docker's default 10 s is too short)`);
+    const budget = evacuationBudget(cfg, documentedSessionsPerNode());
+    assert.ok(Number(grace[1]) >= budget, `${name}: stop_grace_period ${svc.stop_grace_period} covers evacuation (${budget} s)`);
     const acl = svc.volumes?.find((v) => v.split(':')[1] === aclFile(cfg));
     assert.equal(acl?.split(':')[0], './deploy/acl.yaml', `${name} mounts deploy/acl.yaml where the file source of authorization.sources reads it`);
   }

@@ -20,30 +20,11 @@ import { connackCode } from './ctl-run.js';
 import { spawnVireo } from './vireo-process.js';
 import { AVAILABILITY_CHECK } from './lb-proxy.js';
 import { aclFile, loginRequired } from './deploy-access.js';
+import { documentedSessionsPerNode, evacuationBudget } from './deploy-budget.js';
 import { NO_KUBECTL, containerEnv, documentedSecrets, materializeMounts, one, remap, render, repoFile, type Container, type K8sObject, type PodSpec } from './k8s-render.js';
 
 const skip = NO_KUBECTL;
 const OVERLAYS = ['k8s/overlays/dev', 'k8s/overlays/prod'];
-
-/**
- * EMQX's evacuation defaults (`emqx ctl rebalance start --evacuation`): wait-health-check
- * 60 s, conn-evict-rate 500/s, wait-takeover 60 s, sess-evict-rate 500/s. Vireo has no
- * evacuation keys yet; the deployment files budget for these.
- */
-const EMQX_EVACUATION = { waitHealthCheck: 60, connEvictRate: 500, waitTakeover: 60, sessEvictRate: 500 };
-
-/** The per-node session count docs/deployment.md says the overlays are sized for. */
-function documentedSessionsPerNode(): number {
-  const m = /sized for \*\*([\d  ,]+) persistent sessions per node\*\*/.exec(readFileSync(repoFile('docs/deployment.md'), 'utf8'));
-  assert.ok(m, 'docs/deployment.md states the session count per node the overlays are sized for');
-  return Number(m[1].replace(/[  ,]/g, ''));
-}
-
-/** Evacuating `n` sessions, all connected (the worst case), at EMQX's default rates. */
-function evacuationBudget(n: number): number {
-  const e = EMQX_EVACUATION;
-  return e.waitHealthCheck + Math.ceil(n / e.connEvictRate) + e.waitTakeover + Math.ceil(n / e.sessEvictRate);
-}
 
 function assertValidConfig(where: string, env: Record<string, string>): VireoConfig {
   try {
@@ -130,8 +111,10 @@ for (const dir of OVERLAYS) {
     assert.ok(selects((pdb.spec?.selector as { matchLabels?: Record<string, string> }).matchLabels, sts.spec?.template?.metadata?.labels), 'the PDB selects the nodes');
     assert.equal(pdb.spec?.maxUnavailable, 1);
 
-    // Kubernetes waits this long after SIGTERM: enough to evacuate the documented sessions
-    const budget = evacuationBudget(documentedSessionsPerNode());
+    // SIGTERM evacuates (the node hands its clients and sessions to the others), and
+    // Kubernetes waits long enough for the documented sessions at the pod's own rates
+    assert.equal(cfg.node.evacuate_on_shutdown, true, 'node.evacuate_on_shutdown is on');
+    const budget = evacuationBudget(cfg, documentedSessionsPerNode());
     assert.ok((spec.terminationGracePeriodSeconds ?? 30) >= budget, `terminationGracePeriodSeconds ${spec.terminationGracePeriodSeconds} covers evacuation (${budget} s)`);
 
     // MQTT leaves the cluster only where clients must log in and the ACL is on
@@ -206,16 +189,16 @@ test('k8s/addons/monitoring: the ServiceMonitor scrapes the API Service of every
   }
 });
 
-test("k8s/addons/hpa: scales the StatefulSet out on the adapter's connection metric, within the documented size, never in", { skip }, () => {
+test("k8s/addons/hpa: scales the StatefulSet out on the adapter's connection metric, within the documented size, in one node at a time", { skip }, () => {
   const [hpa] = renderOnce('k8s/addons/hpa');
   assert.equal(hpa.kind, 'HorizontalPodAutoscaler');
   const spec = hpa.spec as {
     scaleTargetRef: { kind: string; name: string };
     minReplicas: number;
     metrics: { type: string; pods: { metric: { name: string }; target: { type: string; averageValue: string } } }[];
-    behavior: { scaleDown: { selectPolicy: string } };
+    behavior: { scaleDown: { selectPolicy?: string; policies?: { type: string; value: number; periodSeconds: number }[] } };
   };
-  const { sts } = overlay('k8s/overlays/prod');
+  const { sts, spec: pod, cfg } = overlay('k8s/overlays/prod');
   assert.deepEqual([spec.scaleTargetRef.kind, spec.scaleTargetRef.name], ['StatefulSet', sts.metadata.name]);
   assert.ok(spec.minReplicas >= (sts.spec?.replicas ?? 1), "never below the overlay's nodes");
   const [m] = spec.metrics;
@@ -232,8 +215,16 @@ test("k8s/addons/hpa: scales the StatefulSet out on the adapter's connection met
   const rule = served.find((s) => s.as === m.pods.metric.name);
   assert.ok(rule, `an adapter rule serves ${m.pods.metric.name}`);
   assert.equal(rule.series, HPA_SERIES, 'the series the live test checks a node exports');
-  // until evacuation exists, removing a node ends its sessions (docs/deployment.md#scale-in)
-  assert.equal(spec.behavior.scaleDown.selectPolicy, 'Disabled');
+  // it scales in only nodes that evacuate, one at a time, each given the time to
+  const down = spec.behavior.scaleDown;
+  assert.notEqual(down.selectPolicy, 'Disabled');
+  assert.equal(cfg.node.evacuate_on_shutdown, true, 'a node removed evacuates');
+  assert.deepEqual(
+    down.policies?.map((p) => [p.type, p.value]),
+    [['Pods', 1]],
+    'one node at a time',
+  );
+  assert.ok(down.policies![0]!.periodSeconds >= (pod.terminationGracePeriodSeconds ?? 30), 'the next node goes after the last one had all its grace period');
 });
 
 /** The series the HPA example scales on (checked exported, as a gauge, by the live tests). */

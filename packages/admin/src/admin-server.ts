@@ -40,6 +40,8 @@ import { ruleOps, ruleRoutes } from './routes-rules.js';
 import { connectorOps, connectorRoutes } from './routes-connectors.js';
 import { registerRuleMetrics } from './metrics-rules.js';
 import { authzOps } from './routes-authz.js';
+import { rebalanceRoutes, type RebalanceApi } from './routes-rebalance.js';
+import { registerRebalanceMetrics, type RebalanceMetricsSource } from './metrics-rebalance.js';
 
 export interface AdminOptions {
   host: string;
@@ -71,6 +73,12 @@ export interface AdminOptions {
   sysmon?: Sysmon;
   /** The node's rule engine, actions and connectors (`/api/v5/rules`, `/actions`, `/connectors`, `vireo_rule_*`). */
   rules?: RulesApi;
+  /** Rebalancing (@vireo/rebalance): its admin operations with their schemas, and the start fields (routes-rebalance.ts). */
+  rebalance?: RebalanceApi & {
+    ops: Record<string, (a: Record<string, unknown>) => unknown>;
+    schemas: Record<string, Record<string, unknown>>;
+    metrics: RebalanceMetricsSource;
+  };
 }
 
 export interface AdminServer {
@@ -116,6 +124,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   if (opts.sysmon) registerSysmonMetrics(registry, opts.sysmon);
   if (opts.rules) registerRuleMetrics(registry, opts.rules);
   if (opts.loadRebalance) registerLoadRebalanceMetrics(registry, opts.loadRebalance);
+  if (opts.rebalance) registerRebalanceMetrics(registry, opts.rebalance.metrics);
   const ruleTable = opts.rules && rulesTable(opts.rules);
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
   // tables every node keeps the same (record-sync.ts)
@@ -137,11 +146,12 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
         ...(opts.rules ? { ...ruleOps(opts.rules), ...connectorOps(opts.rules) } : {}),
         ...(opts.loadRebalance ? loadRebalanceOps(opts.loadRebalance) : {}),
         ...(opts.access ? authzOps(opts.access) : {}),
+        ...opts.rebalance?.ops,
       },
       ...tables.map((t) => tableOps(t)),
     ),
     // the tables' put/delete arguments are checked like every other op's (op-schemas.ts)
-    Object.assign({}, LOAD_REBALANCE_OP_SCHEMAS, ...tables.map((t) => tableOpSchemas(t.name))),
+    Object.assign({}, LOAD_REBALANCE_OP_SCHEMAS, ...tables.map((t) => tableOpSchemas(t.name)), opts.rebalance?.schemas),
   );
   broker.cluster.serveAdmin?.(ops);
   const q = new ClusterQuery(broker, ops);
@@ -155,7 +165,8 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   retainerRoutes(app, broker, q);
   alarmRoutes(app, q);
   clusterRoutes(app, broker, opts.membership);
-  loadRebalanceRoutes(app, { ready: opts.ready ?? (() => true), givingLoadAway: opts.givingLoadAway, control: opts.loadRebalance, q });
+  loadRebalanceRoutes(app, { ready: opts.ready ?? (() => true), givingLoadAway: opts.givingLoadAway, control: opts.loadRebalance, q, rebalances: opts.rebalance !== undefined });
+  if (opts.rebalance) rebalanceRoutes(app, q, opts.rebalance);
   accessRoutes(app, registry, opts, q, broker);
   dash.routes(app, q);
   if (opts.rules && ruleTable) {

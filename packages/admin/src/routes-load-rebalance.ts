@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { EvacuationOptions, LoadRebalance, NodeRebalanceStatus } from '@vireo/rebalance';
+import type { EvacuationOptions, LoadRebalance, NodeRebalanceStatus, RebalanceParticipation } from '@vireo/rebalance';
 import { EVACUATION_STATES, RebalanceError } from '@vireo/rebalance';
 import { nodeError, markPartial, type ClusterQuery } from './cluster-query.js';
 import { errorSchema } from './errors.js';
@@ -27,6 +27,8 @@ export interface Availability {
   control?: LoadRebalance;
   /** Cluster-wide calls, for the routes that act on or read other nodes. */
   q?: ClusterQuery;
+  /** Rebalancing is served (routes-rebalance.ts): global_status lists the rebalances too. */
+  rebalances?: boolean;
 }
 
 /** EMQX's evacuation body (seconds, per second). */
@@ -133,7 +135,10 @@ export function loadRebalanceRoutes(app: FastifyInstance, a: Availability): void
       const g = await q.gather<NodeRebalanceStatus>('rebalance.status', {});
       markPartial(reply, g.errors);
       const evacuations = g.parts.flatMap((p) => (p.value.status === 'enabled' && p.value.process === 'evacuation' ? [withoutProcess(p.value)] : []));
-      return { evacuations, rebalances: [] };
+      const rb = a.rebalances ? await q.gather<RebalanceParticipation>('rebalance.rebalance_status', {}) : undefined;
+      if (rb) markPartial(reply, [...g.errors, ...rb.errors]);
+      const rebalances = rb?.parts.flatMap((p) => (p.value.coordinator ? [{ node: p.node, ...p.value.coordinator }] : [])) ?? [];
+      return { evacuations, rebalances };
     },
   );
 }

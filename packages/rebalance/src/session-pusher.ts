@@ -14,6 +14,10 @@ export interface PushSessionsOptions {
   /** The nodes that may receive sessions (EMQX's `migrate_to`); default: every running peer. */
   targets?: readonly string[];
   signal?: AbortSignal;
+  /** The sessions to move, read again each round (default: every persistent one, movableSessions). */
+  sessions?: () => string[];
+  /** At most this many (default: all of them); rebalancing moves a share. */
+  limit?: number;
   /** Called after each session: where it went, or undefined when it stayed here. */
   onPushed?: (clientId: string, node: string | undefined) => void;
 }
@@ -59,13 +63,14 @@ export async function pushSessions(broker: Pick<Broker, 'allSessions' | 'cluster
       broker.logger.warn({ targets: o.targets ?? 'all' }, 'No running node left to take the sessions in this round');
       break;
     }
-    const todo = movableSessions(broker).filter((id) => !tried.has(id));
+    if (tried.size >= (o.limit ?? Infinity)) break;
+    const todo = (o.sessions?.() ?? movableSessions(broker)).filter((id) => !tried.has(id));
     if (todo.length === 0) break;
     const now = Date.now();
     tokens = Math.min(rate, tokens + ((now - last) / 1000) * rate);
     last = now;
     for (const clientId of todo) {
-      if (tokens < 1 || inFlight.size >= WINDOW || o.signal?.aborted) break;
+      if (tokens < 1 || inFlight.size >= WINDOW || o.signal?.aborted || tried.size >= (o.limit ?? Infinity)) break;
       tokens -= 1;
       tried.add(clientId);
       const node = leastLoaded(nodes, counts);

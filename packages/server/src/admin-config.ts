@@ -3,7 +3,7 @@
  * `api_key.bootstrap_file`; failures name the key, like every other start-up error.
  */
 import type { Logger } from 'pino';
-import { ApiKeys, startAdmin, type AdminServer, type BridgeSource, type RulesApi, type Sysmon, type WebhookMetricsSource } from '@vireo/admin';
+import { ApiKeys, startAdmin, type AdminOptions, type AdminServer, type BridgeSource, type RulesApi, type Sysmon, type WebhookMetricsSource } from '@vireo/admin';
 import type { AccessControl } from '@vireo/access';
 import type { Broker, RecordTables } from '@vireo/broker';
 import type { LoadRebalance } from '@vireo/rebalance';
@@ -31,6 +31,8 @@ export interface AdminExtras {
   rules?: RulesApi;
   /** Evacuation and rebalancing (`/api/v5/load_rebalance/…`, availability_check). */
   loadRebalance?: LoadRebalance;
+  /** Rebalancing's operations, start fields and metrics (rebalance-wiring.ts). */
+  rebalancing?: AdminOptions['rebalance'];
 }
 
 export async function startAdminFor(config: VireoConfig, broker: Broker, logger: Logger, extras?: AdminExtras): Promise<AdminServer | undefined> {
@@ -80,6 +82,7 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       sysmon: extras?.sysmon,
       rules: extras?.rules,
       loadRebalance: extras?.loadRebalance,
+      rebalance: extras?.rebalancing,
       givingLoadAway: extras?.loadRebalance && (() => extras.loadRebalance!.givingLoadAway),
       logLevel,
       dashboard: await dashboardFor(config, extras?.tables, logger),

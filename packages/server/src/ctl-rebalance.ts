@@ -2,12 +2,14 @@
  * `vireo ctl rebalance start --evacuation …|stop|node-status` (EMQX's `emqx ctl rebalance …`),
  * over the HTTP API's `/api/v5/load_rebalance` endpoints, for the node the API belongs to.
  */
+import { REBALANCE_START_OPTIONS, REBALANCE_START_USAGE, rebalanceStart, rebalanceStatusText, rebalancesOf } from './ctl-rebalance-start.js';
+
 export const REBALANCE_USAGE = `  rebalance start --evacuation [--wait-health-check S] [--wait-takeover S] [--conn-evict-rate N]
                   [--sess-evict-rate N] [--redirect-to "HOST:PORT …"] [--migrate-to "NODE …"]
                                        Evacuate this node: refuse new clients, move clients and
                                        sessions to the other nodes (docs/evacuation.md)
-  rebalance stop                       Stop this node's evacuation: it takes clients again
-  rebalance node-status                This node's evacuation: state and progress
+${REBALANCE_START_USAGE}  rebalance stop                       Stop this node's evacuation, or the rebalance it coordinates
+  rebalance node-status                This node's evacuation or rebalance: state and progress
 `;
 
 /** The options `rebalance` takes (merged into ctl's option table). */
@@ -19,6 +21,7 @@ export const REBALANCE_OPTIONS = {
   'sess-evict-rate': { type: 'string' },
   'redirect-to': { type: 'string' },
   'migrate-to': { type: 'string' },
+  ...REBALANCE_START_OPTIONS,
 } as const;
 
 export type RebalanceOpts = { [K in keyof typeof REBALANCE_OPTIONS]?: (typeof REBALANCE_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -60,7 +63,11 @@ export function rebalanceCommand(p: string[], v: RebalanceOpts, call: Call, out:
     const self = async () => ((await call('GET', '/api/v5/load_rebalance/status')) as NodeStatus).node;
     switch (sub) {
       case 'start': {
-        if (!v.evacuation) throw new RebalanceUsageError('rebalance start: only --evacuation is supported on this node');
+        if (!v.evacuation) {
+          const node = await self();
+          const text = await rebalanceStart(node, v, call, (m) => new RebalanceUsageError(m));
+          return out({ started: node }, () => text);
+        }
         const body: Record<string, unknown> = {};
         const put = (key: string, value: unknown) => value !== undefined && (body[key] = value);
         put('wait_health_check', number(v['wait-health-check'], 'wait-health-check', 0, false));
@@ -75,11 +82,20 @@ export function rebalanceCommand(p: string[], v: RebalanceOpts, call: Call, out:
       }
       case 'stop': {
         const node = await self();
+        if ((await rebalancesOf(node, call)).coordinating) {
+          await call('POST', `/api/v5/load_rebalance/${encodeURIComponent(node)}/stop`);
+          return out({ stopped: node }, () => `Rebalance stopped on ${node}\n`);
+        }
         await call('POST', `/api/v5/load_rebalance/${encodeURIComponent(node)}/evacuation/stop`);
         return out({ stopped: node }, () => `Rebalance(evacuation) stopped on ${node}\n`);
       }
       case 'node-status': {
         const s = (await call('GET', '/api/v5/load_rebalance/status')) as NodeStatus;
+        if (s.status !== 'enabled') {
+          const r = await rebalancesOf(s.node, call);
+          const text = rebalanceStatusText(s.node, r);
+          if (text) return out(r, () => text);
+        }
         return out(s, () => statusText(s));
       }
       default:

@@ -13,7 +13,7 @@ import { startSysmonFor } from './sysmon-config.js';
 import type { Webhook } from '@vireo/bridge';
 import { startWebhookFor } from './webhook-config.js';
 import { startRulesFor, type RulesRuntime } from './rules-config.js';
-import { startClusterFor } from './cluster-config.js';
+import { membershipOf, startClusterFor } from './cluster-config.js';
 import { ConfigError, loadConfig, toBrokerConfig, type LoadedConfig } from './config.js';
 import { formatIssue } from './config-validate.js';
 import { weakCookie } from './cookie.js';
@@ -28,6 +28,7 @@ import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
 import { LoadRebalance, type EvacuationOptions } from '@vireo/rebalance';
 import { shutdownEvacuation } from './rebalance-config.js';
+import { rebalanceFor } from './rebalance-wiring.js';
 
 export const EXIT_START_FAILED = 1;
 export const EXIT_BAD_CONFIG = 2;
@@ -182,6 +183,7 @@ export async function start(options: StartOptions): Promise<void> {
   let rules: RulesRuntime | undefined;
   // evacuation and rebalancing (docs/evacuation.md): the API drives it, and SIGTERM when configured
   const rebalance = new LoadRebalance(broker);
+  const rebalancing = rebalanceFor(config, broker, rebalance.load, logger, () => membershipOf(broker.cluster)?.ready() ?? true);
   try {
     const sysmon = startSysmonFor(config, broker);
     // before the API: it serves the rules and keeps those made through it the same on every node
@@ -194,6 +196,7 @@ export async function start(options: StartOptions): Promise<void> {
       bridges: () => bridges,
       rules,
       loadRebalance: rebalance,
+      rebalancing: rebalancing.admin,
     });
   } catch (err) {
     await Promise.all([rules?.close(), broker.close()]);

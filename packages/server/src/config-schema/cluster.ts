@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { isAddress, isHttpUrl } from '../config-values.js';
 import { PROTOCOL_MIN, PROTOCOL_VERSION } from '@vireo/cluster';
-import { bind, bool, bytesize, duration, int, list, oneOf, optionalStr, str, type SchemaNode } from '../schema-dsl.js';
+import { bind, bool, bytesize, duration, int, list, num, oneOf, optionalStr, str, type SchemaNode } from '../schema-dsl.js';
 
 export const clusterSchema = {
   discovery_strategy: oneOf({
@@ -166,4 +166,40 @@ export const clusterSchema = {
     description:
       'After a network partition heals, a clientid with a session on both sides keeps only the newest (the older connection gets DISCONNECT 0x8E, its session is discarded). Off: both stay, with a warning, until the client reconnects. Routes resync either way.',
   }),
+  rebalance: {
+    auto: bool({
+      default: false,
+      description:
+        'When this node joins a cluster (once per start, when it has a running peer), it starts a rebalance over every running node with the settings below: the nodes above the mean shed connections until within the thresholds (docs/deployment.md, rebalancing). Off: rebalance with `vireo ctl rebalance start` or the API.',
+    }),
+    wait_health_check: duration({
+      default: 60_000,
+      min: 0,
+      max: 86_400_000,
+      description:
+        "Rebalances this node starts (automatic, API, `vireo ctl`) when the request does not say: how long donors fail `availability_check` before evicting, so load balancers stop sending them clients first (EMQX's `wait_health_check`).",
+    }),
+    conn_evict_rate: int({ default: 500, min: 1, max: 10_000_000, description: 'Default connections each donor disconnects per second (DISCONNECT 0x9C).' }),
+    sess_evict_rate: int({ default: 500, min: 1, max: 10_000_000, description: 'Default offline sessions each donor hands to the recipients per second.' }),
+    abs_conn_threshold: int({
+      default: 1000,
+      min: 1,
+      max: 10_000_000,
+      description: "Default absolute threshold: balanced when the donors' average connection count is at most this above the recipients'.",
+    }),
+    rel_conn_threshold: num({
+      default: 1.1,
+      min: 1,
+      max: 1000,
+      description: "Default relative threshold: balanced when the donors' average connection count is at most this times the recipients'.",
+    }),
+    abs_sess_threshold: int({ default: 1000, min: 1, max: 10_000_000, description: 'As `abs_conn_threshold`, for offline sessions.' }),
+    rel_sess_threshold: num({ default: 1.1, min: 1, max: 1000, description: 'As `rel_conn_threshold`, for offline sessions.' }),
+    wait_takeover: duration({
+      default: 60_000,
+      min: 0,
+      max: 86_400_000,
+      description: 'Default time given to evicted clients to reconnect elsewhere (taking their sessions along) before offline sessions are moved.',
+    }),
+  },
 } as const satisfies SchemaNode;
