@@ -98,5 +98,7 @@ export async function waitClustered(nodes: EvacNode[], ms = 30_000): Promise<voi
       if (Date.now() > until) throw new Error(`${n.node} did not see ${want} running within ${ms} ms\n${n.proc.stdout().slice(-3000)}`);
       await new Promise((r) => setTimeout(r, 100));
     }
+    // a node joins its cluster before its MQTT listeners open (they open last, after the warm-up)
+    await n.proc.waitForLog('started');
   }
 }
