@@ -219,7 +219,12 @@ function flushDue(): void {
   due = [];
   for (const c of list) {
     c.scheduled = false;
-    c.flush();
+    try {
+      c.flush();
+    } catch {
+      // a socket that cannot take bytes any more must not keep the others' bytes from going
+      c.socket.destroy();
+    }
   }
 }
 function checkKeepalive(c: Connection): void {
