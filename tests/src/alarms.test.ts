@@ -58,7 +58,7 @@ test('alarms: raised by low thresholds, seen in the API, $SYS and the metric, cl
   let extra: MqttClient[] = [];
   try {
     vireo = spawnVireo({ env });
-    await vireo.waitForLog('HTTP API listening', 20_000);
+    await vireo.waitForLog('started', 20_000);
     const url = `mqtt://127.0.0.1:${mqttPort}`;
     const sys: { topic: string; body: { name: string; activated: boolean; details: Record<string, unknown>; deactivate_at: unknown } }[] = [];
     watcher = await connect(url, { clientId: 'alarm-watcher' });

@@ -23,7 +23,7 @@ test('roles: a viewer key cannot DELETE (403), a publisher only publishes; faile
   let vireo: VireoProcess | undefined;
   try {
     vireo = spawnVireo({ env });
-    await vireo.waitForLog('HTTP API listening', 15_000);
+    await vireo.waitForLog('started', 15_000);
     const api = async (cred: string, method: string, p: string, body?: unknown) => {
       const res = await fetch(`http://127.0.0.1:${httpPort}/api/v5${p}`, {
         method,

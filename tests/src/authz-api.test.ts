@@ -74,7 +74,7 @@ test('authorization API: sources, the file as text, a checked PUT used on every 
   const [a, b] = nodes as [ApiNode, ApiNode];
   const clients: MqttClient[] = [];
   try {
-    await Promise.all(nodes.map((n) => n.proc.waitForLog('HTTP API listening', 30_000)));
+    await Promise.all(nodes.map((n) => n.proc.waitForLog('started', 30_000)));
     await waitMembers(a, [a.name, b.name], 30_000);
 
     // reads, as a viewer

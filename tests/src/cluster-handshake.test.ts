@@ -138,7 +138,7 @@ test('a peer that knows the cookie still cannot pass arguments the HTTP API woul
     extraEnv: { VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${await freePort()}` },
   });
   nodes.push(a);
-  await a.proc.waitForLog('HTTP API listening', 30_000);
+  await a.proc.waitForLog('started', 30_000);
   const peer = new CookiePeer('cluster-test-cookie', 'insider@127.0.0.1');
   strangers.push(peer);
   await peer.join(a.rpcPort);

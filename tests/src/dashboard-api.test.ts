@@ -51,7 +51,7 @@ test(
       VIREO_DASHBOARD__SAMPLE_INTERVAL: '1s',
     };
     let proc = spawnVireo({ env });
-    await proc.waitForLog('HTTP API listening', 30_000);
+    await proc.waitForLog('started', 30_000);
     const base = `http://127.0.0.1:${n.httpPort}`;
     try {
       for (const password of ['public', 'admin', '']) {
@@ -86,7 +86,7 @@ test(
       proc.kill('SIGTERM');
       await proc.waitExit(30_000);
       proc = spawnVireo({ env });
-      await proc.waitForLog('HTTP API listening', 30_000);
+      await proc.waitForLog('started', 30_000);
       assert.equal(proc.logs().filter((l) => l.msg === 'Dashboard user made at start').length, 0, 'the bootstrap user exists already');
       await signIn(base, 'watch', 'W4tch-only');
       const after = await call<{ time_stamp: number }[]>(base, 'GET', '/api/v5/monitor?latest=3600', API_KEY_OPS);

@@ -55,7 +55,7 @@ export async function startDashCluster(
   // a node alone logs no membership change
   if (n > 1) await Promise.all(nodes.map((x) => waitMembers(x, names, 40_000)));
   // the API answers once the node logged it listening
-  await Promise.all(nodes.map((x) => x.proc.waitForLog('HTTP API listening', 40_000)));
+  await Promise.all(nodes.map((x) => x.proc.waitForLog('started', 40_000)));
   return nodes;
 }
 

@@ -191,7 +191,7 @@ test('prometheus.enable false: the scrape answers 404 and no delivery is sampled
     },
   });
   try {
-    await vireo.waitForLog('HTTP API listening', 10_000);
+    await vireo.waitForLog('started', 10_000);
     assert.equal((await fetch(`http://127.0.0.1:${api}/metrics`)).status, 404);
     assert.equal((await fetch(`http://127.0.0.1:${api}/status`)).status, 200, 'the rest of the API is up');
   } finally {
