@@ -37,6 +37,8 @@ const KINDS: readonly FrameKind[] = [
   'takeover_rest',
   'session_push',
   'session_push_refused',
+  'takeover_barrier',
+  'takeover_barrier_done',
   'admin_request',
   'admin_reply',
 ];
@@ -57,7 +59,7 @@ export interface FrameParts {
   forwarder: Pick<Forwarder, 'receive' | 'acked'>;
   routes: Pick<RouteSync, 'receive'>;
   retained: Pick<RetainedSync, 'receive'>;
-  takeover: Pick<Takeover, 'onRequest' | 'onReply' | 'onEnd' | 'onRest' | 'onPush' | 'onPushRefused'>;
+  takeover: Pick<Takeover, 'onRequest' | 'onReply' | 'onEnd' | 'onRest' | 'onPush' | 'onPushRefused' | 'onBarrier' | 'onBarrierDone'>;
   members: Pick<Membership, 'receive'>;
   admin: Pick<AdminRpc, 'onRequest' | 'onReply'>;
   /** `node` said it is stopping (reported `stopped` rather than `down`). */
@@ -80,6 +82,8 @@ export function peerFrameHandlers(p: FrameParts): FrameHandlers {
     takeover_rest: (_from, body) => p.takeover.onRest(body),
     session_push: (from, body) => p.takeover.onPush(from.node, body),
     session_push_refused: (from, body) => p.takeover.onPushRefused(from.node, body),
+    takeover_barrier: (_from, body) => p.takeover.onBarrier(body),
+    takeover_barrier_done: (from, body) => p.takeover.onBarrierDone(from.node, body),
     admin_request: (from, body) => p.admin.onRequest(from.node, body),
     admin_reply: (from, body) => p.admin.onReply(from.node, body),
   };

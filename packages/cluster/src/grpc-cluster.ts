@@ -178,6 +178,7 @@ export class GrpcCluster implements ClusterLink {
       linked,
       host,
       protocolOf: (node) => this.links.protocolOf(node),
+      peers: () => this.nodes().filter((n) => n !== this.node),
     });
     this.admin = new AdminRpc({
       self: this.node,

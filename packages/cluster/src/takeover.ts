@@ -10,6 +10,10 @@ import type { Logger } from 'pino';
 import type { ClientLock } from './client-lock.js';
 import { RECORD_ENCODING_PROTOCOL, decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
 import type { Frame } from './wire.js';
+import { TakeoverBarrier, type BarrierBody, type BarrierDoneBody } from './takeover-barrier.js';
+
+/** How long the old node waits for the other nodes' markers before it ends a stand-in anyway. */
+const BARRIER_MS = 2000;
 
 export type TakeoverBody = NonNullable<Frame['takeover']>;
 export type TakeoverReplyBody = NonNullable<Frame['takeover_reply']>;
@@ -29,6 +33,8 @@ export interface TakeoverDeps {
   /** Whether a link to `node` is up. */
   linked(node: string): boolean;
   host(): ClusterHost | undefined;
+  /** Running peers (this node excluded), for the stand-in's barrier (takeover-barrier.ts). */
+  peers?(): string[];
   /** The protocol version of the link to `node` (auth.ts): a session sent to a protocol 2 node is encoded as that release reads it. */
   protocolOf?(node: string): number | undefined;
 }
@@ -60,7 +66,11 @@ export class Takeover {
   /** Takeover requests for a clientid this node is itself taking over wait until it has the session. */
   private readonly deferred = new Map<string, (() => void)[]>();
 
-  constructor(private readonly deps: TakeoverDeps) {}
+  private readonly barrier: TakeoverBarrier;
+
+  constructor(private readonly deps: TakeoverDeps) {
+    this.barrier = new TakeoverBarrier({ node: deps.node, send: (n, f) => deps.send(n, f), peers: () => deps.peers?.() ?? [], timeoutMs: BARRIER_MS });
+  }
 
   /** See ClusterLink.claimClient. */
   claim(clientId: string, cleanStart: boolean): Promise<SessionState | undefined> | undefined {
@@ -122,7 +132,7 @@ export class Takeover {
       state ? 'Session taken over from another node' : 'Session on another node ended',
     );
     // phase 2 goes out in the next flush, after the route changes the new session makes now
-    if (state) this.deps.send(node, { takeover_end: { clientid: claim.clientId } });
+    if (state) this.askEnd(node, claim.clientId);
     claim.resolve(state);
     this.runDeferred(claim.clientId);
   }
@@ -163,7 +173,7 @@ export class Takeover {
     }
     this.deps.host()?.pushInstall(state);
     // phase 2 goes out in the next flush, after the routes the session brought
-    this.deps.send(node, { takeover_end: { clientid } });
+    this.askEnd(node, clientid);
   }
 
   onPushRefused(node: string, body: SessionPushRefusedBody): void {
@@ -183,7 +193,24 @@ export class Takeover {
 
   /** Phase 2 on the old node: the stand-in ends, what it queued goes to `node`. */
   onEnd(node: string, body: TakeoverEndBody): void {
-    const clientid = body.clientid;
+    this.barrier.await(node, body.clientid, () => this.end(node, body.clientid));
+  }
+
+  /** Phase 2 on the new node: the rest, please, once every node has flushed towards the old one. */
+  private askEnd(oldNode: string, clientid: string): void {
+    this.deps.send(oldNode, { takeover_end: { clientid } });
+    this.barrier.request(oldNode, clientid);
+  }
+
+  onBarrier(body: BarrierBody): void {
+    this.barrier.onBarrier(body);
+  }
+
+  onBarrierDone(node: string, body: BarrierDoneBody): void {
+    this.barrier.onDone(node, body);
+  }
+
+  private end(node: string, clientid: string): void {
     const rest = this.deps.host()?.takeoverEnd(clientid) ?? [];
     this.deps.send(node, { takeover_rest: { clientid, deliveries: encodeDeliveries(rest, this.deps.protocolOf?.(node)) } });
     const push = this.pushes.get(clientid);

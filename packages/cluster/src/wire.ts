@@ -57,6 +57,8 @@ export interface Frame {
   takeover_rest?: { clientid: string; deliveries: Buffer };
   session_push?: { clientid: string; state: Buffer };
   session_push_refused?: { clientid: string; reason: string };
+  takeover_barrier?: { clientid: string; old_node: string };
+  takeover_barrier_done?: { clientid: string };
   leave?: Record<string, never>;
   members?: { members: { node: string; addr: string }[]; forget: string[] };
   admin_request?: { id: number; op: string; args: Buffer };

@@ -11,6 +11,11 @@ import type { ClientRegistry } from './registry.js';
 const STAND_IN_MS = 15_000;
 /** How long a moved session holds back what is routed to it, waiting for the stand-in's queue. */
 const HOLD_MS = STAND_IN_MS + 5_000;
+/**
+ * After the stand-in's queue, how long copies of its messages may still come the direct way
+ * (sent to both nodes, the direct one slower): the time a forward takes, with a wide margin.
+ */
+const COPIES_MS = 5_000;
 
 /**
  * Takeover across nodes, in two phases the cluster drives (docs/clustering.md): the old node
@@ -86,19 +91,27 @@ export class RemoteTakeover {
     const session = this.registry.sessions.get(clientId);
     const arriving = this.arriving.get(clientId);
     let direct: Delivery[] = [];
+    let copies: Map<string, number> | undefined;
     if (arriving) {
       clearTimeout(arriving.timer);
       this.arriving.delete(clientId);
-      if (session?.heldBack) direct = withoutCopies(session.heldBack, deliveries);
-      if (session) session.heldBack = undefined;
+      if (session) {
+        copies = countCopies(deliveries);
+        direct = withoutCopies(session.heldBack ?? [], copies);
+        session.heldBack = undefined;
+        session.intake = undefined;
+      }
     }
     for (const d of deliveries) {
       if (session) session.deliver(d);
       else this.dispatcher.countDropped('no_subscribers');
     }
-    if (session) for (const d of direct) session.deliver(d);
+    if (!session) return;
+    for (const d of direct) session.deliver(d);
+    // copies of the queue's messages still on their way here directly are dropped when they come
+    if (copies && copies.size > 0) dropCopiesFor(session, copies);
     // a pushed session is stored here once it is whole, with its messages in order
-    if (arriving?.pushed && session && this.registry.sessions.get(clientId) === session && session.expiryInterval !== 0) this.persister.persist(session);
+    if (arriving?.pushed && this.registry.sessions.get(clientId) === session && session.expiryInterval !== 0) this.persister.persist(session);
   }
 
   /** Phase 2 never came (the old node went away): what was held back goes out now. */
@@ -117,7 +130,12 @@ export class RemoteTakeover {
     const old = this.registry.sessions.get(clientId);
     if (old) this.cm.destroySession(old, 'discarded');
     const session = Session.import(state, this.cm.sessionLimits, this.cm.sessionEvents);
-    session.heldBack = [];
+    const held: Delivery[] = [];
+    session.heldBack = held;
+    session.intake = (d) => {
+      held.push(d);
+      return false;
+    };
     const prior = this.arriving.get(clientId);
     if (prior) clearTimeout(prior.timer);
     const timer = setTimeout(releaseTimer, HOLD_MS, this, clientId);
@@ -164,19 +182,45 @@ export class RemoteTakeover {
   }
 }
 
-/** `direct` without the messages `queued` also holds (each copy matched once). */
-function withoutCopies(direct: Delivery[], queued: Delivery[]): Delivery[] {
-  if (queued.length === 0 || direct.length === 0) return direct;
-  const seen = new Map<string, number>();
-  for (const d of queued) seen.set(copyKey(d), (seen.get(copyKey(d)) ?? 0) + 1);
-  const out: Delivery[] = [];
-  for (const d of direct) {
+/** How many times each message (by copyKey) is in `ds`. */
+function countCopies(ds: Delivery[]): Map<string, number> {
+  const n = new Map<string, number>();
+  for (const d of ds) {
     const k = copyKey(d);
-    const n = seen.get(k) ?? 0;
-    if (n > 0) seen.set(k, n - 1);
-    else out.push(d);
+    n.set(k, (n.get(k) ?? 0) + 1);
   }
+  return n;
+}
+
+/** `direct` without the messages `copies` counts (each copy matched once; what matched is taken from `copies`). */
+function withoutCopies(direct: Delivery[], copies: Map<string, number>): Delivery[] {
+  if (copies.size === 0 || direct.length === 0) return direct;
+  const out: Delivery[] = [];
+  for (const d of direct) if (!takeCopy(copies, d)) out.push(d);
   return out;
+}
+
+function takeCopy(copies: Map<string, number>, d: Delivery): boolean {
+  const k = copyKey(d);
+  const n = copies.get(k);
+  if (n === undefined) return false;
+  if (n > 1) copies.set(k, n - 1);
+  else copies.delete(k);
+  return true;
+}
+
+/** For COPIES_MS, `session` drops what `copies` counts (then takes everything again). */
+function dropCopiesFor(session: Session, copies: Map<string, number>): void {
+  const intake = (d: Delivery): boolean => {
+    if (!takeCopy(copies, d)) return true;
+    if (copies.size === 0 && session.intake === intake) session.intake = undefined;
+    return false;
+  };
+  session.intake = intake;
+  const timer = setTimeout(() => {
+    if (session.intake === intake) session.intake = undefined;
+  }, COPIES_MS);
+  timer.unref();
 }
 
 /**

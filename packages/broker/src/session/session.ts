@@ -46,10 +46,12 @@ export class Session {
   /** Set while the session is persistent: where its messages' fate is written. */
   journal: SessionJournal | undefined = undefined;
   /**
-   * Set on a node a session just moved to, until the old node's stand-in queue arrives:
-   * what is routed here meanwhile waits, so it goes out after that queue, in order and
-   * without the copies both nodes got (cm/takeover.ts).
+   * Set for a moment on a node a session just moved to (cm/takeover.ts): every delivery goes
+   * through it first, and it answers false for one the session must not take now — held back
+   * until the old node's stand-in queue arrives, or a copy of one that queue already had.
    */
+  intake: ((d: Delivery) => boolean) | undefined = undefined;
+  /** What `intake` holds back meanwhile; handed on with the session if it moves again. */
   heldBack: Delivery[] | undefined = undefined;
 
   constructor(
@@ -84,10 +86,7 @@ export class Session {
 
   /** Hands one message to this session: send now, queue, or drop. */
   deliver(d: Delivery): void {
-    if (this.heldBack !== undefined) {
-      this.heldBack.push(d);
-      return;
-    }
+    if (this.intake !== undefined && !this.intake(d)) return;
     const outlet = this.outlet;
     if (!outlet) {
       if (d.qos === 0 && !this.limits.mqueueStoreQos0) return this.events.onDrop(this, d, 'no_connection');
