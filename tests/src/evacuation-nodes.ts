@@ -83,14 +83,15 @@ export async function availability(n: EvacNode): Promise<number> {
   return res.status;
 }
 
-/** Waits until every node's `GET /api/v5/cluster` shows all of `names` running. */
-export async function waitClustered(nodes: EvacNode[], ms = 30_000): Promise<void> {
+/** Waits until every node listens for MQTT (its listeners open last) and its `GET /api/v5/cluster` shows all of `nodes` running. */
+export async function waitClustered(nodes: EvacNode[], ms = 60_000): Promise<void> {
   const want = nodes
     .map((n) => n.node)
     .sort()
     .join(',');
   const until = Date.now() + ms;
   for (const n of nodes) {
+    await n.proc.waitForLog('started, listening on', ms);
     for (;;) {
       const r = await api(n, 'GET', '/api/v5/cluster').catch(() => undefined);
       const running = (r?.body as { running_nodes?: string[] } | undefined)?.running_nodes;
