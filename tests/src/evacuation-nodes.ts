@@ -91,7 +91,6 @@ export async function waitClustered(nodes: EvacNode[], ms = 60_000): Promise<voi
     .join(',');
   const until = Date.now() + ms;
   for (const n of nodes) {
-    await n.proc.waitForLog('started, listening on', ms);
     for (;;) {
       const r = await api(n, 'GET', '/api/v5/cluster').catch(() => undefined);
       const running = (r?.body as { running_nodes?: string[] } | undefined)?.running_nodes;
@@ -100,6 +99,6 @@ export async function waitClustered(nodes: EvacNode[], ms = 60_000): Promise<voi
       await new Promise((r) => setTimeout(r, 100));
     }
     // a node joins its cluster before its MQTT listeners open (they open last, after the warm-up)
-    await n.proc.waitForLog('started');
+    await n.proc.waitForLog('started', ms);
   }
 }
