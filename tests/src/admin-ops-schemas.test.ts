@@ -21,7 +21,7 @@ after(async () => {
 });
 
 /** The tables every node keeps the same (record-sync.ts), each with put/delete/list. */
-const TABLES = ['api_keys', 'banned', 'users', 'dashboard_users', 'dashboard_tokens', 'rules'];
+const TABLES = ['api_keys', 'banned', 'users', 'dashboard_users', 'dashboard_tokens', 'rules', 'integrations'];
 
 type Schema = { properties?: Record<string, Schema>; required?: string[] };
 

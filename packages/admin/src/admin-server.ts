@@ -42,6 +42,7 @@ import { registerRuleMetrics } from './metrics-rules.js';
 import { authzOps } from './routes-authz.js';
 import { rebalanceRoutes, type RebalanceApi } from './routes-rebalance.js';
 import { registerRebalanceMetrics, type RebalanceMetricsSource } from './metrics-rebalance.js';
+import { integrationRoutes, integrationsTable } from './routes-integrations.js';
 
 export interface AdminOptions {
   host: string;
@@ -126,6 +127,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   if (opts.loadRebalance) registerLoadRebalanceMetrics(registry, opts.loadRebalance);
   if (opts.rebalance) registerRebalanceMetrics(registry, opts.rebalance.metrics);
   const ruleTable = opts.rules && rulesTable(opts.rules);
+  const integrations = opts.rules?.integrations && integrationsTable(opts.rules.integrations);
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
   // tables every node keeps the same (record-sync.ts)
   const tables: SyncedTable<unknown>[] = [
@@ -133,6 +135,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     ...(opts.access ? [bansTable(opts.access), usersTable(opts.access)] : []),
     ...dash.tables,
     ...(ruleTable ? [ruleTable as SyncedTable<unknown>] : []),
+    ...(integrations ? [integrations as SyncedTable<unknown>] : []),
   ];
   const ops = adminOps(
     broker,
@@ -172,6 +175,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   if (opts.rules && ruleTable) {
     ruleRoutes(app, broker, q, opts.rules, ruleTable);
     connectorRoutes(app, q);
+    if (opts.rules.integrations && integrations) integrationRoutes(app, broker, q, opts.rules.integrations, integrations);
   }
   const stopTableSync = tables.map((t) => syncTable(broker, q, t));
   const stopTraceSync = syncTraces(broker, q);

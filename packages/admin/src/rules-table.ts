@@ -4,7 +4,7 @@
  * every node (each evaluates the messages published on it). Rules of the configuration are
  * each node's own and are not copied.
  */
-import type { Connector, RuleSpec, RuleStore, SinkStats, ActionStatus } from '@vireo/rules';
+import type { Connector, RuleSpec, RuleStore, SinkStats, ActionStatus, Integrations } from '@vireo/rules';
 import { isRuleSpec } from '@vireo/rules';
 import type { SyncedTable } from './record-sync.js';
 
@@ -22,6 +22,8 @@ export interface RulesApi {
   store: RuleStore;
   sinks: ReadonlyMap<string, SinkSource>;
   connectors: ReadonlyMap<string, Connector>;
+  /** Connectors and actions made through the API (absent: the API only reads them). */
+  integrations?: Integrations;
 }
 
 /** Rules made through the API; `put` from a peer may throw (an action this node lacks): the peer logs it. */

@@ -21,3 +21,5 @@ export type { RedisConnectorOptions } from './actions/redis.js';
 export { HttpConnector, HttpSink, headerMap } from './actions/http.js';
 export type { HttpConnectorOptions } from './actions/http.js';
 export { RuleStore, ConfigRuleError, isRuleSpec } from './rule-store.js';
+export { Integrations, IntegrationError, INTEGRATION_TYPES, durationMs } from './integrations.js';
+export type { ConnectorSpec, ActionSpec } from './integrations.js';

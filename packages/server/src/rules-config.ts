@@ -18,6 +18,7 @@ import {
   RuleEngine,
   RuleError,
   RuleStore,
+  Integrations,
   headerMap,
   type Connector,
   type RuleAction,
@@ -34,6 +35,8 @@ export interface RulesRuntime {
   /** Actions by `<type>:<name>`, for status and counters. */
   sinks: ReadonlyMap<string, Sink<unknown>>;
   connectors: ReadonlyMap<string, Connector>;
+  /** Connectors and actions made through the API. */
+  integrations: Integrations;
   close(): Promise<void>;
 }
 
@@ -171,6 +174,9 @@ export function startRulesFor(config: VireoConfig, broker: Broker, logger: Logge
     void closeConnectors();
     throw new ConfigError(issues);
   }
+  // connectors and actions made through the API, before the rules made through it that use them
+  const integrations = new Integrations(engine, connectors, sinks, actions, tables?.table('integrations'), logger);
+  integrations.loadSaved();
   const store = new RuleStore(engine, tables?.table('rules'), new Set(Object.keys(config.rule_engine.rules)), logger);
   store.loadSaved();
 
@@ -184,6 +190,7 @@ export function startRulesFor(config: VireoConfig, broker: Broker, logger: Logge
   return {
     engine,
     store,
+    integrations,
     sinks,
     connectors,
     close: async () => {
