@@ -99,7 +99,7 @@ test('a relay between two nodes with a secret cookie cannot inject or replay a f
     assert.deepEqual(got, ['relay/marker'], 'the injected message was delivered');
 
     // 2. b dials again through the relay; a frame of b's played a second time is refused
-    await waitFor(() => relay.streams.length >= 2 && relay.streams[1]!.dialerFrames.length >= 4, 'a second relayed stream with sealed frames', 20_000);
+    await waitFor(() => relay.streams.length >= 2 && relay.streams[1]!.dialerFrames.length >= 4, 'a second relayed stream with sealed frames', 60_000);
     const s2 = relay.streams[1]!;
     s2.toAcceptor.call.write(s2.dialerFrames[s2.dialerFrames.length - 1]!);
     const replayed = await waitLog(a, 'Refused cluster peer', (l) => l.peer_node === b.name && String(l.reason).includes('out of sequence'));

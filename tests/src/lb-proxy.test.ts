@@ -72,6 +72,7 @@ test(
       assert.ok(notReady, 'b serves its API');
       assert.equal(notReady.status, 503);
       assert.deepEqual(await notReady.json(), { code: 'SERVICE_UNAVAILABLE', message: 'Node starting: not joined its cluster yet' });
+      await b.proc.waitForLog('started'); // its MQTT listeners open last (after the start-up warm-up)
       const direct = await connect(`mqtt://127.0.0.1:${b.mqttPort}`, { clientId: 'direct-b' });
       clients.push(direct); // b takes MQTT: only the check keeps the balancer away from it
       assert.equal(await metric(b.httpPort, 'vireo_live_connections_count'), 1);

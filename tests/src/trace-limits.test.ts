@@ -22,6 +22,7 @@ test('traces: /etc and ../ refused, only <data_dir>/trace/<name>.log, 30 at most
   try {
     vireo = spawnVireo({ env: { ...base, VIREO_NODE__DATA_DIR: data } });
     await vireo.waitForLog('HTTP API listening', 15_000);
+    await vireo.waitForLog('started'); // the MQTT listeners open last (after the start-up warm-up)
     const api = async (method: string, p: string, body?: unknown) => {
       const res = await fetch(`http://127.0.0.1:${httpPort}/api/v5${p}`, {
         method,
