@@ -1,13 +1,14 @@
 /**
  * Membership as the node serving the page sees it: each node with its address and status
- * since when; join another cluster, leave, or make the cluster forget a node. Evacuation
- * and rebalance appear once the node serves them (`/api/v5/load_rebalance…`).
+ * since when; join another cluster, leave, or make the cluster forget a node; evacuations
+ * and rebalances with start and stop (cluster-rebalance.tsx).
  */
 import { useState } from 'preact/hooks';
 import { enc, get, post, request } from '../api.js';
 import { useAction, usePoll } from '../hooks.js';
 import { duration } from '../format.js';
 import { Badge, ConfirmButton, ErrorNote, Field, Note, Page, Panel, Table, value } from '../ui.js';
+import { RebalancePanel } from './cluster-rebalance.js';
 
 interface ClusterView {
   self: string;
@@ -101,18 +102,7 @@ export function Cluster(props: { role: string; have: Set<string> }) {
           </form>
         </Panel>
       )}
-      {rebalance && <Rebalance />}
+      {rebalance && <RebalancePanel self={c?.self} nodes={c?.members.filter((m) => m.status === 'running').map((m) => m.node) ?? []} admin={admin} />}
     </Page>
-  );
-}
-
-/** EMQX's evacuation/rebalance status, shown as the node reports it. */
-function Rebalance() {
-  const st = usePoll(() => get<unknown>('/api/v5/load_rebalance/global_status'), 5000);
-  return (
-    <Panel title="Evacuation and rebalance">
-      <ErrorNote error={st.error} />
-      <pre class="payload">{JSON.stringify(st.data ?? {}, null, 2)}</pre>
-    </Panel>
   );
 }
