@@ -198,10 +198,12 @@ test('jwt: the old {pub, sub} form is a whitelist before the sources; exp discon
     await vireo.waitExit(5000);
 
     // disconnect_after_expire: false: the token is checked at CONNECT only
-    n = await node({ VIREO_AUTHENTICATION: jwtAuthn({ disconnect_after_expire: false }) });
+    n = await node({ VIREO_AUTHENTICATION: jwtAuthn({ disconnect_after_expire: false }), VIREO_AUTHORIZATION__NO_MATCH: 'deny' });
     vireo = n.vireo;
     const keep = await connect(n.url, { clientId: 'k1', username: 'u', password: await token({ sub: 'k1' }, 2), protocolVersion: 5 });
     clients.push(keep);
+    // no sources: nothing is checked (no_match is for what the sources leave undecided)
+    assert.equal(await pubCode(keep, 'any/topic'), 0);
     await quietFor(4000, () => keep.connected, 'the client stays connected past its exp');
   } finally {
     await endAll(...clients);
