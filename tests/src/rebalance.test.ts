@@ -235,3 +235,78 @@ test('cluster.rebalance.auto: a node that joins starts a rebalance with its clus
     await lb?.close();
   }
 });
+
+test(
+  'offline sessions: after wait_takeover the donor hands its offline persistent sessions over until within the session thresholds; none loses its queued message',
+  { timeout: 120_000 },
+  async () => {
+    const rpc = [await freePort(), await freePort()];
+    const a = await apiNode('rbsess-a', rpc[0]!, rpc);
+    nodes.push(a);
+    const clients: MqttClient[] = [];
+    let lb: LbProxy | undefined;
+    try {
+      await a.proc.waitForLog('started', 30_000);
+      lb = await startLbProxy([{ name: a.name, mqttPort: a.mqttPort, httpPort: a.httpPort }]);
+      await lb.waitAvailable([a.name], 30_000);
+      // 20 connected clients and 40 offline persistent sessions, each with a QoS 1 message queued, on a
+      for (let i = 0; i < 20; i++) {
+        const cl = mqtt.connect(`mqtt://127.0.0.1:${lb.port}`, { clientId: `rbsess-on-${i}`, protocolVersion: 5, reconnectPeriod: 250, connectTimeout: 10_000 });
+        clients.push(cl);
+        await new Promise<void>((resolve, reject) => {
+          cl.once('connect', () => resolve());
+          cl.once('error', reject);
+        });
+      }
+      const offline = Array.from({ length: 40 }, (_, i) => `rbsess-off-${i}`);
+      for (const id of offline) {
+        const s = await connect(a.url, { clientId: id, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 } });
+        await s.subscribeAsync(`rbsess/${id}`, { qos: 1 });
+        await endAll(s);
+      }
+      const pub = await connect(a.url, { clientId: 'rbsess-pub', protocolVersion: 5 });
+      for (const id of offline) await pub.publishAsync(`rbsess/${id}`, `queued for ${id}`, { qos: 1 });
+      await endAll(pub);
+
+      const b = await apiNode('rbsess-b', rpc[1]!, rpc);
+      nodes.push(b);
+      for (const n of [a, b]) await waitMembers(n, [a.name, b.name], 30_000);
+      lb.add({ name: b.name, mqttPort: b.mqttPort, httpPort: b.httpPort });
+      await lb.waitAvailable([a.name, b.name], 30_000);
+      const r = await api(b, 'POST', `/api/v5/load_rebalance/${encodeURIComponent(b.name)}/start`, {
+        wait_health_check: 1,
+        conn_evict_rate: 20,
+        abs_conn_threshold: 2,
+        rel_conn_threshold: 1.05,
+        wait_takeover: 1,
+        sess_evict_rate: 20,
+        abs_sess_threshold: 2,
+        rel_sess_threshold: 1.05,
+      });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      const done = await waitLog(b, 'Rebalance finished', () => true, 60_000);
+      const counts = done.counts as Record<string, { connections: number; disconnected: number }>;
+      const [ca, cb] = [counts[a.name]!, counts[b.name]!];
+      assert.ok(Math.abs(ca.connections - cb.connections) <= 2, `connections ${ca.connections}/${cb.connections}`);
+      assert.ok(cb.disconnected >= 18 && Math.abs(ca.disconnected - cb.disconnected) <= 2, `offline sessions ${ca.disconnected}/${cb.disconnected}`);
+      assert.ok(Number(done.evicted_sessions) >= 18, `sessions moved: ${String(done.evicted_sessions)}`);
+
+      // every offline client finds its session and its message, through the balancer
+      for (const id of offline) {
+        const got: string[] = [];
+        const c = mqtt.connect(`mqtt://127.0.0.1:${lb.port}`, { clientId: id, clean: false, protocolVersion: 5, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 0 });
+        clients.push(c);
+        c.on('message', (_t, p) => got.push(p.toString()));
+        const present = await new Promise<boolean>((resolve, reject) => {
+          c.once('connect', (ack) => resolve(ack.sessionPresent));
+          c.once('error', reject);
+        });
+        assert.equal(present, true, `${id} finds its session`);
+        await waitFor(() => got.includes(`queued for ${id}`), `${id}'s queued message`);
+      }
+    } finally {
+      await endAll(...clients);
+      await lb?.close();
+    }
+  },
+);
