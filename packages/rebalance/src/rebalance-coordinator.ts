@@ -151,6 +151,8 @@ export class RebalanceCoordinator {
   private async round(run: Run): Promise<void> {
     if (run.stopped) return;
     const { opts, status } = run;
+    // a round's evictions take up to a second at the rate: the next round starts a second after this one did
+    const began = Date.now();
     try {
       const counts = await this.countAll(opts.nodes);
       if (run.stopped) return;
@@ -186,7 +188,7 @@ export class RebalanceCoordinator {
       return void (await this.abort(run, String(err instanceof Error ? err.message : err)));
     }
     if (!run.stopped) {
-      run.timer = setTimeout(() => void this.round(run), this.roundMs);
+      run.timer = setTimeout(() => void this.round(run), Math.max(0, this.roundMs - (Date.now() - began)));
       run.timer.unref();
     }
   }
