@@ -83,7 +83,8 @@ test('connectors and actions through the API: made on one node, used on the othe
   const [a, b] = nodes as [ApiNode, ApiNode];
   let pub: MqttClient | undefined;
   try {
-    await Promise.all(nodes.map((n) => n.proc.waitForLog('HTTP API listening', 30_000)));
+    // the MQTT listeners open last (after the start-up warm-up)
+    await Promise.all(nodes.map((n) => n.proc.waitForLog('started', 30_000)));
     await waitMembers(a, [a.name, b.name], 30_000);
 
     // refused: a bad URL, an unknown field, a missing connector, a name with a slash
@@ -149,7 +150,7 @@ test('connectors and actions through the API: made on one node, used on the othe
     await b.proc.waitExit(30_000);
     const b2: ApiNode = { ...startNode(specs[1]!), http: b.http };
     nodes[1] = b2;
-    await b2.proc.waitForLog('HTTP API listening', 30_000);
+    await b2.proc.waitForLog('started', 30_000);
     const kept = (await api(b2, 'GET', '/api/v5/connectors/http:kept')).json as { node_status: { node: string }[] };
     assert.ok(
       kept.node_status.some((x) => x.node === b2.name),
