@@ -90,6 +90,37 @@ test("what a client's read writes back goes at the end of that read, after what 
   }
 });
 
+test('a read that sends messages on to other clients: those go first, its own acks after them, both at the end of the phase', async () => {
+  const sub = await pair();
+  // the publisher's PUBLISH (a PINGREQ stands for it) is routed to the subscriber, then acknowledged
+  const pub = await pair((c) => {
+    sub.conn.write(bytes(0x30, 0x01));
+    c.write(bytes(0x40, 0x02));
+  });
+  const order: string[] = [];
+  const record = (name: string, p: { writes: Buffer[] }) => {
+    const push = p.writes.push.bind(p.writes);
+    p.writes.push = (...b: Buffer[]) => {
+      order.push(name);
+      return push(...b);
+    };
+  };
+  record('sub', sub);
+  record('pub', pub);
+  try {
+    pub.conn.onData(bytes(0xc0, 0x00));
+    pub.conn.onData(bytes(0xc0, 0x00));
+    assert.deepEqual(order, [], 'nothing before the end of the phase');
+    await nextTurn();
+    assert.deepEqual(order, ['sub', 'pub'], 'the routed messages first, then the acks, one write each');
+    assert.deepEqual([...sub.writes], [bytes(0x30, 0x01, 0x30, 0x01)]);
+    assert.deepEqual([...pub.writes], [bytes(0x40, 0x02, 0x40, 0x02)]);
+  } finally {
+    sub.close();
+    pub.close();
+  }
+});
+
 test('at 64 KiB queued the bytes go at once, in order; a peer that does not read shows as backlog', async () => {
   const p = await pair();
   try {

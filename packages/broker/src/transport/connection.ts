@@ -21,12 +21,14 @@ const JOIN_LIMIT = 64 * 1024;
  * it into one socket write per read or per event-loop turn (below), and tracks inbound
  * activity for keepalive.
  *
- * When bytes go out: what handling this client's own read writes back to it (acks, the
- * inflight window refilled by its PUBACKs) leaves at the end of that read, so a round trip
- * never waits for other sockets. Everything else written to it — messages routed from other
- * clients' reads, timers, promise callbacks — waits for the end of the I/O phase
- * (`setImmediate`), when every socket that had data has been read: a subscriber that hears
- * from 1 000 publishers gets one write per turn, not one per message. At 64 KiB queued the
+ * When bytes go out: what handling this client's own read writes back to it (the inflight
+ * window refilled by its PUBACKs) leaves at the end of that read, so a round trip never waits
+ * for other sockets — unless that read also sent messages on to other clients (a publisher's
+ * read): then its acks follow those messages, at the end of the I/O phase. Everything else
+ * written to it — messages routed from other clients' reads, timers, promise callbacks —
+ * waits for the end of the I/O phase (`setImmediate`), when every socket that had data has
+ * been read: a subscriber that hears from 1 000 publishers gets one write per turn, not one
+ * per message. At 64 KiB queued the
  * bytes go at once. The order of the bytes of one connection is the order of `write` calls
  * (one queue per connection). So at most 64 KiB wait here; beyond that the socket's own
  * `writableLength` is the backlog (`backlog`, which QoS 0 delivery checks; QoS 1/2 are bounded
@@ -98,8 +100,10 @@ export class Connection implements FrameSink {
     this.bytesIn += chunk.length;
     this.totals.bytesIn += chunk.length;
     const outer = reading;
+    const outerRouted = routed;
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- module state: `write` compares it with its connection
     reading = this;
+    routed = false;
     try {
       this.frames.parse(chunk);
     } catch (err) {
@@ -108,9 +112,15 @@ export class Connection implements FrameSink {
       return;
     } finally {
       reading = outer;
-      // the answers to this read go now: a client waiting for them (its acks, the next messages
-      // of its inflight window) should not wait for the other sockets of this turn
-      if (this.outLen > 0) this.flush();
+      if (this.outLen > 0) {
+        // A read that sent messages on to other clients (a publisher's): its acks go after
+        // them, at the end of the phase — the messages' latency is what counts. Any other
+        // read's answers (a subscriber's PUBACKs refilling its inflight window) go now: a
+        // client waiting for them should not wait for the other sockets of this turn.
+        if (!(routed as boolean)) this.flush();
+        else if (!this.scheduled) schedule(this);
+      }
+      routed = outerRouted;
     }
     // a packet still being received whose announced length is over the limit
     const announced = this.frames.announced;
@@ -126,6 +136,7 @@ export class Connection implements FrameSink {
     if (this.closed) return;
     this.bytesOut += buf.length;
     this.totals.bytesOut += buf.length;
+    if (reading !== this && reading !== undefined) routed = true;
     if (this.outLen === 0) {
       this.out = buf;
       if (reading !== this && !this.scheduled) schedule(this);
@@ -205,6 +216,8 @@ type Owned = { [CONN]: Connection };
 
 /** The connection whose read is being handled: its output is flushed when the read is done. */
 let reading: Connection | undefined;
+/** That read wrote to other connections (sent messages on). */
+let routed = false;
 /** Connections with output for the end of the I/O phase. */
 let due: Connection[] = [];
 
