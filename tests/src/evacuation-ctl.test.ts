@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import mqtt, { type MqttClient } from 'mqtt';
 import { connect, endAll, waitFor } from './harness.js';
+import { syncRoutes } from './cluster-nodes.js';
 import { ctl } from './ctl-run.js';
 import { metric } from './api-node.js';
 import { rawConnect, type RawClient } from './raw-client.js';
@@ -54,6 +55,19 @@ test(
       y.on('close', () => (yClosed = true));
       const pub = await connect(`mqtt://127.0.0.1:${a.mqttPort}`, { clientId: 'evx-pub' });
       clients.push(pub);
+      // a v5 client with a delayed will: evicted, it never comes back; its will must move with its session
+      const wills: string[] = [];
+      pub.on('message', (t, payload) => t === 'evx/will' && wills.push(payload.toString()));
+      await pub.subscribeAsync('evx/will', { qos: 1 });
+      const w = await connect(`mqtt://127.0.0.1:${c.mqttPort}`, {
+        clientId: 'evx-will',
+        protocolVersion: 5,
+        clean: false,
+        properties: { sessionExpiryInterval: 600 },
+        will: { topic: 'evx/will', payload: Buffer.from('gone'), qos: 1, retain: false, properties: { willDelayInterval: 600 } },
+      });
+      clients.push(w);
+      await syncRoutes(w, [pub]);
 
       assert.equal(await availability(c), 200);
       const started = await ctl(c.ctlEnv, [
@@ -112,15 +126,21 @@ test(
       const status = await ctl(c.ctlEnv, ['rebalance', 'node-status', '--json']);
       const s = JSON.parse(status.stdout) as { state: string; stats: Record<string, number>; evicted_connections: number };
       assert.ok(['evicting_sessions', 'prohibiting'].includes(s.state), s.state);
-      assert.equal(s.evicted_connections, 2);
-      assert.equal(s.stats.initial_connected, 2);
-      assert.equal(await metric(c.httpPort, 'vireo_evacuation_connections_evicted_total'), 2);
+      assert.equal(s.evicted_connections, 3);
+      assert.equal(s.stats.initial_connected, 3);
+      assert.equal(await metric(c.httpPort, 'vireo_evacuation_connections_evicted_total'), 3);
       const yGot: string[] = [];
       const y2 = await connectAck(`mqtt://127.0.0.1:${a.mqttPort}`, { clientId: 'evx-v3', protocolVersion: 4, clean: false }, (p) => yGot.push(p));
       clients.push(y2.client);
       assert.equal(y2.connack.sessionPresent, true, 'the 3.1.1 client finds its session on evx-a');
       await waitFor(() => yGot.includes('for-v3'), 'the 3.1.1 session on evx-a delivers what was queued on evx-c', 10_000);
       await waitFor(() => c.proc.logs().some((l) => l.msg === 'Evacuation: prohibiting'), 'evacuation done', 10_000);
+      // the delayed will went with evx-will's session: not sent at the eviction, sent by evx-a when the session ends there
+      await waitFor(() => a.proc.logs().some((l) => l.msg === 'Session received from an evacuating node' && l.clientid === 'evx-will'), 'evx-will pushed', 10_000);
+      assert.equal(wills.length, 0, 'no will at the eviction');
+      const kicked = await api(a, 'DELETE', '/api/v5/clients/evx-will');
+      assert.equal(kicked.status, 204);
+      await waitFor(() => wills.includes('gone'), 'the will, published by evx-a when its session ends', 10_000);
       // evx-v3's session at least; evx-v5's too when the push came before its CONNECT on evx-a (a slow machine)
       const pushedLogs = c.proc.logs().filter((l) => l.msg === 'Session pushed to another node');
       assert.ok(pushedLogs.some((l) => l.clientid === 'evx-v3'));
