@@ -69,7 +69,9 @@ export class Takeover {
   private readonly barrier: TakeoverBarrier;
 
   constructor(private readonly deps: TakeoverDeps) {
-    this.barrier = new TakeoverBarrier({ node: deps.node, send: (n, f) => deps.send(n, f), peers: () => deps.peers?.() ?? [], timeoutMs: BARRIER_MS });
+    // nodes of the release before protocol 3 know no barrier: they are neither asked nor waited for
+    const peers = () => (deps.peers?.() ?? []).filter((n) => this.current(n));
+    this.barrier = new TakeoverBarrier({ node: deps.node, send: (n, f) => deps.send(n, f), peers, timeoutMs: BARRIER_MS });
   }
 
   /** See ClusterLink.claimClient. */
@@ -146,7 +148,7 @@ export class Takeover {
     const host = this.deps.host();
     if (!host || !this.deps.linked(node) || this.pushes.has(clientId) || this.claiming(clientId)) return Promise.resolve(false);
     // a node of the release before protocol 3 knows no session_push
-    if ((this.deps.protocolOf?.(node) ?? RECORD_ENCODING_PROTOCOL) < RECORD_ENCODING_PROTOCOL) return Promise.resolve(false);
+    if (!this.current(node)) return Promise.resolve(false);
     const state = host.pushBegin(clientId);
     if (!state) return Promise.resolve(false);
     // as in a takeover: the receiver's claim will be newer, and a CONNECT racing the push is sent on there
@@ -193,7 +195,14 @@ export class Takeover {
 
   /** Phase 2 on the old node: the stand-in ends, what it queued goes to `node`. */
   onEnd(node: string, body: TakeoverEndBody): void {
+    // a new node of the release before asked no one for a marker
+    if (!this.current(node)) return this.end(node, body.clientid);
     this.barrier.await(node, body.clientid, () => this.end(node, body.clientid));
+  }
+
+  /** Whether the link to `node` speaks protocol 3 or later (takeover barrier, session push). */
+  private current(node: string): boolean {
+    return (this.deps.protocolOf?.(node) ?? RECORD_ENCODING_PROTOCOL) >= RECORD_ENCODING_PROTOCOL;
   }
 
   /** Phase 2 on the new node: the rest, please, once every node has flushed towards the old one. */
