@@ -63,6 +63,29 @@ test('an action naming a connector that does not exist: exit 2 naming the key', 
   }
 });
 
+test('a connector or action the builder refuses (no URL, no SQL): exit 2 naming each key', T, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vireo-rules-'));
+  try {
+    const file = join(dir, 'vireo.yaml');
+    writeFileSync(
+      file,
+      [
+        'listeners: {tcp: {default: {bind: "0"}}, ws: {default: {bind: "0"}}}',
+        'connectors: {http: {hook: {}}, pgsql: {db: {server: "127.0.0.1:1"}}}',
+        'actions:',
+        '  http: {out: {connector: hook}}',
+        '  pgsql: {store: {connector: db, parameters: {sql: " "}}}',
+      ].join('\n'),
+    );
+    const vireo = spawnVireo({ args: ['start', '--config', file] });
+    assert.equal((await vireo.waitExit()).code, 2, vireo.stderr());
+    assert.match(vireo.stderr(), /connectors\.http\.hook\.url: required, an http\(s\) URL/);
+    assert.match(vireo.stderr(), /actions\.pgsql\.store\.parameters\.sql: required/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('rules from the environment run in a started node: republish end to end with real clients', T, async () => {
   const port = await freePort();
   const vireo = spawnVireo({

@@ -21,5 +21,6 @@ export type { RedisConnectorOptions } from './actions/redis.js';
 export { HttpConnector, HttpSink, headerMap } from './actions/http.js';
 export type { HttpConnectorOptions } from './actions/http.js';
 export { RuleStore, ConfigRuleError, isRuleSpec } from './rule-store.js';
-export { Integrations, IntegrationError, INTEGRATION_TYPES, durationMs } from './integrations.js';
-export type { ConnectorSpec, ActionSpec } from './integrations.js';
+export { Integrations, IntegrationError, INTEGRATION_TYPES } from './integrations.js';
+export { buildConnector, buildSink, SpecError, durationMs } from './actions/build.js';
+export type { ConnectorSpec, ActionSpec } from './actions/build.js';

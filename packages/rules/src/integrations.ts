@@ -13,41 +13,10 @@ import type { Logger } from 'pino';
 import type { RecordTable } from '@vireo/broker';
 import type { RuleEngine } from './engine.js';
 import type { RuleAction, SinkType } from './actions/action.js';
-import { DisabledConnector, DisabledSink, type Connector, type Sink, type SinkOptions } from './actions/sink.js';
-import { PgConnector, PgSink } from './actions/pgsql.js';
-import { RedisConnector, RedisSink } from './actions/redis.js';
-import { HttpConnector, HttpSink, headerMap } from './actions/http.js';
+import type { Connector, Sink } from './actions/sink.js';
+import { buildConnector, buildSink, SpecError, type ActionSpec, type ConnectorSpec } from './actions/build.js';
 
 export const INTEGRATION_TYPES: readonly SinkType[] = ['pgsql', 'redis', 'http'];
-
-/** A connector as the API takes it (EMQX's fields for each type). */
-export interface ConnectorSpec {
-  type: SinkType;
-  name: string;
-  enable?: boolean;
-  /** http */
-  url?: string;
-  headers?: string[];
-  /** pgsql */
-  server?: string;
-  database?: string;
-  username?: string;
-  password?: string;
-  pool_size?: number;
-  connect_timeout?: number | string;
-  /** redis */
-  parameters?: { redis_type?: 'single'; server: string; database?: number; username?: string; password?: string };
-}
-
-/** An action as the API takes it. */
-export interface ActionSpec {
-  type: SinkType;
-  name: string;
-  enable?: boolean;
-  connector: string;
-  parameters: { sql?: string; command_template?: string[]; method?: string; path?: string; body?: string; headers?: string[] };
-  resource_opts?: { batch_size?: number; batch_time?: number | string; max_buffer_bytes?: number; request_ttl?: number | string; health_check_interval?: number | string };
-}
 
 /** A change refused: `status` 400 (bad), 404 (none), 409 (in use, or of the configuration). */
 export class IntegrationError extends Error {
@@ -57,20 +26,6 @@ export class IntegrationError extends Error {
   ) {
     super(message);
   }
-}
-
-/** `5000`, `"5s"`, `"100ms"`, `"1m"` → ms. */
-export function durationMs(v: number | string | undefined, def: number, field: string): number {
-  if (v === undefined) return def;
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-  const m = typeof v === 'string' ? /^(\d+)(ms|s|m|h)?$/.exec(v.trim()) : null;
-  if (!m) throw new IntegrationError(400, `${field}: a duration such as 5s, 100ms or a number of ms`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 'ms']!;
-}
-
-function hostPort(server: string, defaultPort: number): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(server);
-  return { host: m?.[1] ?? server, port: m?.[2] ? Number(m[2]) : defaultPort };
 }
 
 const key = (kind: 'connector' | 'action', id: string) => `${kind}:${id}`;
@@ -206,60 +161,19 @@ export class Integrations {
   }
 
   private makeConnector(s: ConnectorSpec): Connector {
-    const name = s.name;
-    if (s.enable === false) return new DisabledConnector(name);
-    const timeout = durationMs(s.connect_timeout, 5000, 'connect_timeout');
-    if (s.type === 'pgsql') {
-      if (!s.server) throw new IntegrationError(400, 'server: required, host:port');
-      const { host, port } = hostPort(s.server, 5432);
-      return new PgConnector(
-        { name, host, port, database: s.database ?? 'postgres', user: s.username ?? 'postgres', password: s.password, poolSize: s.pool_size ?? 8, connectTimeout: timeout },
-        this.logger,
-      );
-    }
-    if (s.type === 'redis') {
-      const p = s.parameters;
-      if (!p?.server) throw new IntegrationError(400, 'parameters.server: required, host:port');
-      const { host, port } = hostPort(p.server, 6379);
-      return new RedisConnector({ name, host, port, database: p.database ?? 0, username: p.username, password: p.password, maxBackoff: 5000 }, this.logger);
-    }
-    if (!s.url || !/^https?:\/\//.test(s.url)) throw new IntegrationError(400, 'url: required, an http(s) URL');
-    let headers: Record<string, string>;
-    try {
-      headers = headerMap(s.headers ?? []);
-    } catch (err) {
-      throw new IntegrationError(400, `headers: ${(err as Error).message}`);
-    }
-    return new HttpConnector({ name, url: s.url, headers, connectTimeout: timeout });
+    return asIntegrationError(() => buildConnector(s, this.logger));
   }
 
   private makeSink(id: string, s: ActionSpec, conn: Connector): Sink<unknown> {
-    const r = s.resource_opts ?? {};
-    const opts: SinkOptions = {
-      batchSize: r.batch_size ?? 100,
-      batchTime: durationMs(r.batch_time, 10, 'resource_opts.batch_time'),
-      maxBufferBytes: r.max_buffer_bytes ?? 64 * 1024 * 1024,
-      requestTtl: durationMs(r.request_ttl, 30_000, 'resource_opts.request_ttl'),
-      maxBackoff: durationMs(r.health_check_interval, 15_000, 'resource_opts.health_check_interval'),
-    };
-    if (s.enable === false || conn instanceof DisabledConnector) return new DisabledSink(id, conn, opts, this.logger);
-    const p = s.parameters ?? {};
-    try {
-      if (s.type === 'pgsql') {
-        if (!p.sql?.trim()) throw new Error('parameters.sql: required, the statement with ${field} placeholders');
-        return new PgSink(id, conn as PgConnector, p.sql, opts, this.logger);
-      }
-      if (s.type === 'redis') return new RedisSink(id, conn as RedisConnector, p.command_template ?? [], opts, this.logger);
-      return new HttpSink(
-        id,
-        conn as HttpConnector,
-        { method: p.method ?? 'post', path: p.path ?? '', body: p.body ?? '${.}', headers: headerMap(p.headers ?? []) },
-        opts,
-        this.logger,
-      );
-    } catch (err) {
-      if (err instanceof IntegrationError) throw err;
-      throw new IntegrationError(400, (err as Error).message);
-    }
+    return asIntegrationError(() => buildSink(id, s, conn, this.logger));
+  }
+}
+
+function asIntegrationError<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    if (err instanceof SpecError) throw new IntegrationError(400, `${err.field}: ${err.message}`);
+    throw err;
   }
 }

@@ -7,23 +7,18 @@
 import type { Logger } from 'pino';
 import type { Broker, RecordTables } from '@vireo/broker';
 import {
-  DisabledConnector,
-  DisabledSink,
-  HttpConnector,
-  HttpSink,
-  PgConnector,
-  PgSink,
-  RedisConnector,
-  RedisSink,
   RuleEngine,
   RuleError,
   RuleStore,
   Integrations,
-  headerMap,
+  SpecError,
+  buildConnector,
+  buildSink,
   type Connector,
   type RuleAction,
   type Sink,
-  type SinkOptions,
+  type SinkType,
+  type ActionSpec,
 } from '@vireo/rules';
 import { ConfigError } from './config-error.js';
 import type { VireoConfig } from './config-schema.js';
@@ -40,20 +35,8 @@ export interface RulesRuntime {
   close(): Promise<void>;
 }
 
-type ResourceOpts = VireoConfig['actions']['pgsql'][string]['resource_opts'];
-
-const sinkOptions = (r: ResourceOpts): SinkOptions => ({
-  batchSize: r.batch_size,
-  batchTime: r.batch_time,
-  maxBufferBytes: r.max_buffer_bytes,
-  requestTtl: r.request_ttl,
-  maxBackoff: r.health_check_interval,
-});
-
-function hostPort(server: string, defaultPort: number): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(server);
-  return { host: m?.[1] ?? server, port: m?.[2] ? Number(m[2]) : defaultPort };
-}
+/** An `actions.<type>.<name>` entry: the API's fields. */
+type ConfigAction = Omit<ActionSpec, 'type' | 'name'> & { enable: boolean };
 
 /** How often a connector's status is checked while nothing is written (ms). */
 const PROBE_INTERVAL = 15_000;
@@ -76,75 +59,34 @@ export function startRulesFor(config: VireoConfig, broker: Broker, logger: Logge
     }
   }
   if (issues.length) throw new ConfigError(issues);
-  const makeConnector = (key: string): Connector => {
-    const [type, name] = key.split(':') as ['pgsql' | 'redis' | 'http', string];
-    if (!config.connectors[type][name]!.enable) return new DisabledConnector(name);
-    if (type === 'pgsql') {
-      const c = config.connectors.pgsql[name]!;
-      const { host, port } = hostPort(c.server, 5432);
-      return new PgConnector({ name, host, port, database: c.database, user: c.username, password: c.password, poolSize: c.pool_size, connectTimeout: c.connect_timeout }, logger);
-    }
-    if (type === 'redis') {
-      const p = config.connectors.redis[name]!.parameters;
-      const { host, port } = hostPort(p.server, 6379);
-      return new RedisConnector({ name, host, port, database: p.database, username: p.username, password: p.password, maxBackoff: 5000 }, logger);
-    }
-    const c = config.connectors.http[name]!;
-    if (c.url === '') throw new ConfigError([{ path: `connectors.http.${name}.url`, message: 'required: an http(s) URL' }]);
-    let headers: Record<string, string>;
-    try {
-      headers = headerMap(c.headers);
-    } catch (err) {
-      throw new ConfigError([{ path: `connectors.http.${name}.headers`, message: (err as Error).message }]);
-    }
-    return new HttpConnector({ name, url: c.url, headers, connectTimeout: c.connect_timeout });
-  };
 
   const actions = new Map<string, RuleAction>();
+  // the configuration's entries have the API's fields: one builder for both (@vireo/rules)
   const build = () => {
-    for (const key of used) connectors.set(key, makeConnector(key));
-    for (const [name, a] of Object.entries(config.actions.pgsql)) {
-      if (!a.enable) continue;
-      const at = `actions.pgsql.${name}.parameters.sql`;
-      if (a.parameters.sql.trim() === '') fail(at, 'required: the statement, with ${field} placeholders');
-      else
-        add(`pgsql:${name}`, at, () => new PgSink(`pgsql:${name}`, connectors.get(`pgsql:${a.connector}`) as PgConnector, a.parameters.sql, sinkOptions(a.resource_opts), logger));
+    for (const key of used) {
+      const [type, name] = key.split(':') as [SinkType, string];
+      try {
+        connectors.set(key, buildConnector({ ...config.connectors[type][name]!, type, name }, logger));
+      } catch (err) {
+        if (!(err instanceof SpecError)) throw err;
+        fail(`connectors.${type}.${name}.${err.field}`, err.message);
+      }
     }
-    for (const [name, a] of Object.entries(config.actions.redis)) {
-      if (!a.enable) continue;
-      const at = `actions.redis.${name}.parameters.command_template`;
-      add(
-        `redis:${name}`,
-        at,
-        () => new RedisSink(`redis:${name}`, connectors.get(`redis:${a.connector}`) as RedisConnector, a.parameters.command_template, sinkOptions(a.resource_opts), logger),
-      );
-    }
-    for (const [name, a] of Object.entries(config.actions.http)) {
-      if (!a.enable) continue;
-      const p = a.parameters;
-      add(
-        `http:${name}`,
-        `actions.http.${name}.parameters`,
-        () =>
-          new HttpSink(
-            `http:${name}`,
-            connectors.get(`http:${a.connector}`) as HttpConnector,
-            { method: p.method, path: p.path, body: p.body, headers: headerMap(p.headers) },
-            sinkOptions(a.resource_opts),
-            logger,
-          ),
-      );
-    }
-  };
-  const add = (id: string, at: string, make: () => Sink<unknown>) => {
-    const [type, name] = id.split(':') as ['pgsql' | 'redis' | 'http', string];
-    const conn = connectors.get(`${type}:${config.actions[type][name]!.connector}`);
-    try {
-      const s = conn instanceof DisabledConnector ? new DisabledSink(id, conn, sinkOptions(config.actions[type][name]!.resource_opts), logger) : make();
-      sinks.set(id, s);
-      actions.set(id, s);
-    } catch (err) {
-      fail(at, (err as Error).message);
+    for (const type of ['pgsql', 'redis', 'http'] as const) {
+      for (const [name, a] of Object.entries(config.actions[type] as Record<string, ConfigAction>)) {
+        if (!a.enable) continue;
+        const id = `${type}:${name}`;
+        try {
+          const conn = connectors.get(`${type}:${a.connector}`);
+          if (!conn) continue; // its connector's error is reported
+          const s = buildSink(id, { ...a, type, name }, conn, logger);
+          sinks.set(id, s);
+          actions.set(id, s);
+        } catch (err) {
+          if (!(err instanceof SpecError)) throw err;
+          fail(`actions.${type}.${name}.${err.field}`, err.message);
+        }
+      }
     }
   };
   const closeConnectors = () => Promise.all([...connectors.values()].map((c) => c.close().catch(() => undefined)));
