@@ -6,6 +6,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import type { Broker, HistogramView, PacketType } from '@vireo/broker';
 import { registerBridgeMetrics } from './metrics-bridges.js';
+import { registerMemoryMetrics } from './metrics-memory.js';
 import type { BridgeSource } from './routes-bridges.js';
 
 type Read = (b: Broker) => number;
@@ -248,5 +249,6 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
   });
 
   registerBridgeMetrics(register, opts.bridges ?? (() => []));
+  registerMemoryMetrics(register, broker);
   return register;
 }

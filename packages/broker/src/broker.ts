@@ -95,6 +95,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     this.logThrottle = new LogThrottle(this.logger, options.logThrottleWindow);
     this.tracer = new Tracer(nodeName, options.traceDir);
     this.retainer.store = store;
+    this.retainer.limits = { maxRetainedMessages: mqtt.maxRetainedMessages, maxPayloadSize: mqtt.retainerMaxPayloadSize };
+    this.retainer.log = this.logThrottle;
     this.cluster = options.cluster ?? new LocalCluster(nodeName);
     this.routes = new Routes(this.router, this.cluster);
     this.persister = new SessionPersister(store, (id) => this.registry.channels.has(id));
@@ -344,7 +346,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   }
 
   retainLocal(msg: Message): void {
-    this.retainer.retain(msg);
+    // a peer accepted it: stored whatever the count, so every node holds the same set (docs/limits.md)
+    this.retainer.retain(msg, false);
   }
 
   retainedMessages(): Message[] {

@@ -62,8 +62,10 @@ export interface ClusterLink {
    * batches); returns how many nodes it went to. It also decides, for shared groups with
    * members on several nodes, which node delivers: afterwards `sharedElsewhere` holds the
    * `group/filter` keys this node must skip for this message (undefined: none).
+   * `retained` false: a retained publish this node's retainer refused (a limit), not copied
+   * to the peers' retainers either (the message itself is forwarded).
    */
-  forward(msg: Message): number;
+  forward(msg: Message, retained?: boolean): number;
   readonly sharedElsewhere: ReadonlySet<string> | undefined;
   /**
    * A session for `clientId` now exists on this node, or a new connection attached to it

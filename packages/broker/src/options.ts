@@ -60,6 +60,10 @@ export interface MqttOptions {
    * background, ms; 0 = never (EMQX's `retainer.msg_clear_interval`).
    */
   msgClearInterval: number;
+  /** Most retained topics (`$SYS` ones aside); a new one past it is not stored; 0 = unlimited (EMQX's `retainer.backend.max_retained_messages`). */
+  maxRetainedMessages: number;
+  /** Largest retained payload stored, bytes; 0 = unlimited (EMQX's `retainer.max_payload_size`). */
+  retainerMaxPayloadSize: number;
   wildcardSubscription: boolean;
   sharedSubscription: boolean;
   ignoreLoopDeliver: boolean;
@@ -71,6 +75,8 @@ export interface MqttOptions {
   maxAwaitingRel: number;
   awaitRelTimeout: number;
   maxMqueueLen: number;
+  /** Most payload + topic bytes queued per session; the oldest are dropped beyond; 0 = unlimited. */
+  maxMqueueBytes: number;
   mqueueStoreQos0: boolean;
   maxInflight: number;
   maxSubscriptions: number;
@@ -139,6 +145,8 @@ export const DEFAULT_MQTT: MqttOptions = {
   maxTopicAlias: 65535,
   retainAvailable: true,
   msgClearInterval: 30_000,
+  maxRetainedMessages: 0,
+  retainerMaxPayloadSize: 1024 * 1024,
   wildcardSubscription: true,
   sharedSubscription: true,
   ignoreLoopDeliver: false,
@@ -149,6 +157,7 @@ export const DEFAULT_MQTT: MqttOptions = {
   maxAwaitingRel: 100,
   awaitRelTimeout: 300_000,
   maxMqueueLen: 1000,
+  maxMqueueBytes: 64 * 1024 * 1024,
   mqueueStoreQos0: true,
   maxInflight: 32,
   maxSubscriptions: 0,

@@ -287,8 +287,8 @@ export class GrpcCluster implements ClusterLink {
     return out;
   }
 
-  forward(msg: Message): number {
-    if (msg.retain) this.retained.replicate(msg);
+  forward(msg: Message, retained?: boolean): number {
+    if (msg.retain && retained !== false) this.retained.replicate(msg);
     return this.forwarder.forward(msg);
   }
 

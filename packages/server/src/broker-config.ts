@@ -87,6 +87,7 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
       maxAwaitingRel: m.max_awaiting_rel,
       awaitRelTimeout: m.await_rel_timeout,
       maxMqueueLen: m.max_mqueue_len,
+      maxMqueueBytes: m.max_mqueue_bytes,
       mqueueStoreQos0: m.mqueue_store_qos0,
       maxInflight: m.max_inflight,
       maxSubscriptions: m.max_subscriptions,
@@ -94,6 +95,8 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
       sharedSubscriptionStrategy: m.shared_subscription_strategy,
       responseInformation: m.response_information,
       msgClearInterval: cfg.retainer.msg_clear_interval,
+      maxRetainedMessages: cfg.retainer.backend.max_retained_messages,
+      retainerMaxPayloadSize: cfg.retainer.max_payload_size,
     },
     sys: {
       sysMsgInterval: cfg.sys_topics.sys_msg_interval,

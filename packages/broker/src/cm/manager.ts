@@ -51,7 +51,7 @@ export class ConnectionManager {
 
   constructor(private readonly d: ManagerDeps) {
     const { mqtt, stats, latency, events } = d;
-    this.sessionLimits = { maxInflight: mqtt.maxInflight, maxMqueueLen: mqtt.maxMqueueLen, mqueueStoreQos0: mqtt.mqueueStoreQos0 };
+    this.sessionLimits = { maxInflight: mqtt.maxInflight, maxMqueueLen: mqtt.maxMqueueLen, maxMqueueBytes: mqtt.maxMqueueBytes, mqueueStoreQos0: mqtt.mqueueStoreQos0 };
     this.sessionEvents = {
       onDrop: (s, dl, reason) => d.dispatcher.onSessionDrop(s, dl, reason),
       onDelivered: (s, dl) => {

@@ -63,14 +63,14 @@ export class Dispatcher {
   publish(msg: Message, from?: RrOwner): number {
     this.latency.enter(msg);
     if (this.events.listenerCount('message.publish') > 0) this.events.emit('message.publish', msg);
-    if (msg.retain) this.retainer.retain(msg);
+    const retained = msg.retain && this.retainer.retain(msg);
     const prevMsg = this.curMsg;
     const prevCount = this.curCount;
     this.curMsg = msg;
     this.curCount = 0;
     this.router.direct.match(msg.topic, this.visitDirect);
     // the cluster goes first: it decides which node serves a shared group spread over several
-    const nodes = this.cluster.forward(msg);
+    const nodes = this.cluster.forward(msg, retained);
     if (this.router.shared.size > 0) {
       const prevElsewhere = this.curElsewhere;
       this.curElsewhere = this.cluster.sharedElsewhere;
@@ -152,7 +152,7 @@ export class Dispatcher {
     this.countDropped(reason);
     if (reason === 'queue_full') {
       // throttled: under overload this is once per message, and a line each kept the node stalled
-      const fields = { clientid: session.clientId, reason, topic: d.msg.topic, qos: d.qos, max_mqueue_len: this.mqtt.maxMqueueLen };
+      const fields = { clientid: session.clientId, reason, topic: d.msg.topic, qos: d.qos, max_mqueue_len: this.mqtt.maxMqueueLen, max_mqueue_bytes: this.mqtt.maxMqueueBytes };
       this.log.event('warn', `queue_full ${session.clientId}`, fields, 'Dropped msg due to mqueue is full');
     }
     if (this.events.listenerCount('message.dropped') > 0) this.events.emit('message.dropped', d.msg, reason);

@@ -196,3 +196,28 @@ test('dropExpired removes expired queued messages (expired), not the others', ()
   );
   assert.deepEqual(ev.drops, [['old', 'expired']]);
 });
+
+test('max_mqueue_bytes: the queue counts payload + topic bytes through every way in and out, and drops the oldest past it', () => {
+  const ev = recordingEvents();
+  const s = newSession('c', { maxMqueueBytes: 30 }, ev);
+  const sized = (topic: string, bytes: number, extra: Partial<Delivery> = {}): Delivery => {
+    const x = d(topic, 1, extra);
+    return { ...x, msg: { ...x.msg, payload: Buffer.alloc(bytes) } };
+  };
+  s.deliver(sized('a', 9)); // 10 bytes
+  s.deliver(sized('b', 9));
+  s.deliver(sized('c', 9, { share: 'g/c' }));
+  assert.equal(s.mqueue.bytes, 30);
+  s.deliver(sized('d', 4)); // 5 more: the oldest goes
+  assert.deepEqual(ev.drops, [['a', 'queue_full']]);
+  assert.equal(s.mqueue.bytes, 25);
+  s.deliver(sized('e', 40)); // larger than the budget: dropped itself, the queue stays
+  assert.deepEqual(ev.drops.at(-1), ['e', 'queue_full']);
+  assert.equal(s.mqueue.length, 3);
+  assert.equal(s.takeShared().length, 1);
+  assert.equal(s.mqueue.bytes, 15, 'a message taken for redispatch leaves the count');
+  const out = new FakeOutlet();
+  s.attach(out, 0);
+  assert.equal(s.mqueue.length, 0);
+  assert.equal(s.mqueue.bytes, 0, 'drained to the inflight window');
+});

@@ -1,6 +1,6 @@
 import { isExpired } from '../message.js';
 import type { SubOptions } from '../subscription.js';
-import { Deque } from './deque.js';
+import { MQueue, queuedSize } from './mqueue.js';
 import type { Delivery, InflightEntry, Outlet, SessionEvents, SessionJournal, SessionLimits, SessionState } from './types.js';
 
 export type { Delivery, InflightEntry, Outlet, SessionEvents, SessionJournal, SessionLimits, SessionState, DropReason } from './types.js';
@@ -30,7 +30,7 @@ export class Session {
   /** Full filter (with `$share/…` prefix) → options. Write through setSubscription. */
   subscriptions: Map<string, SubOptions> = emptyMap();
   inflight: Map<number, InflightEntry> = emptyMap();
-  readonly mqueue = new Deque<Delivery>();
+  readonly mqueue = new MQueue();
   /** Incoming QoS 2 packet ids awaiting PUBREL → time received. Write through addAwaitingRel. */
   awaitingRel: Map<number, number> = emptyMap();
   private nextPid = 1;
@@ -309,13 +309,22 @@ export class Session {
 
   private enqueue(d: Delivery): void {
     const max = this.limits.maxMqueueLen;
-    if (max > 0 && this.mqueue.length >= max) {
-      const dropped = this.mqueue.shift()!;
-      this.journal?.done(this, dropped);
-      this.events.onDrop(this, dropped, 'queue_full');
+    if (max > 0 && this.mqueue.length >= max) this.dropOldest();
+    const maxBytes = this.limits.maxMqueueBytes ?? 0;
+    if (maxBytes > 0 && this.mqueue.bytes + queuedSize(d) > maxBytes) {
+      // one message larger than the whole budget goes, not the queue in front of it
+      if (queuedSize(d) > maxBytes) return this.events.onDrop(this, d, 'queue_full');
+      while (this.mqueue.bytes + queuedSize(d) > maxBytes) this.dropOldest();
     }
     this.mqueue.push(d);
     this.journal?.queued(this, d);
+  }
+
+  /** The queue is full (max_mqueue_len or max_mqueue_bytes): the oldest message goes, as in EMQX. */
+  private dropOldest(): void {
+    const dropped = this.mqueue.shift()!;
+    this.journal?.done(this, dropped);
+    this.events.onDrop(this, dropped, 'queue_full');
   }
 
   private allocPid(): number {

@@ -48,6 +48,8 @@ export type DropReason = 'queue_full' | 'expired' | 'no_connection' | 'too_large
 export interface SessionLimits {
   maxInflight: number;
   maxMqueueLen: number;
+  /** Payload + topic bytes the queue may hold; 0 or absent = unlimited. */
+  maxMqueueBytes?: number;
   mqueueStoreQos0: boolean;
 }
 

@@ -116,6 +116,13 @@ export const mqttSchema = {
     max: 2 ** 31 - 1,
     description: 'Most messages queued per session while the inflight window is full or the client is offline; the oldest are dropped beyond.',
   }),
+  max_mqueue_bytes: bytesize({
+    default: 64 * 1024 * 1024,
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+    description:
+      "Most payload + topic bytes queued per session (Vireo's; EMQX bounds the queue by length only); the oldest are dropped beyond (`queue_full`), a single message larger than this is dropped. `0` = unlimited. The default never binds before `max_mqueue_len` for payloads under 64KB; it caps one session's queue of 1MB messages at 64MB instead of 1GB.",
+  }),
   mqueue_store_qos0: bool({
     default: true,
     description: 'Whether QoS 0 messages are queued for offline sessions too.',
