@@ -21,6 +21,7 @@ import { writeFileAtomic } from './write-file.js';
 import { serviceView } from './http-request.js';
 import { AuthnExpiry } from './authn/expiry.js';
 import type { AuthzRequest as Req } from './authz/sources.js';
+import { FlappingDetector, type FlappingOptions } from './flapping.js';
 
 export interface AccessControlOptions {
   /** EMQX 5's ordered list; empty (or all disabled): every client is accepted. */
@@ -35,12 +36,16 @@ export interface AccessControlOptions {
   };
   tables: RecordTables;
   logger: pino.Logger;
+  /** `flapping_detect`; absent: off. */
+  flapping?: FlappingOptions;
 }
 
 /** Counters EMQX keeps besides the broker's authSuccess / authFailure / aclDenied. */
 export class AccessCounters {
   authnSuccessAnonymous = 0;
   bannedRefused = 0;
+  /** Client ids banned by flapping_detect. */
+  flappingBanned = 0;
   authzAllow = 0;
   authzMatchedAllow = 0;
   authzMatchedDeny = 0;
@@ -68,6 +73,9 @@ export class AccessControl {
   private readonly logger: pino.Logger;
   /** Clients whose authentication ends at a set time (a JWT's exp, an HTTP answer's expire_at). */
   private readonly expiry: AuthnExpiry;
+  private readonly flapping: FlappingDetector | undefined;
+  /** Told of each ban the node makes itself (flapping_detect), e.g. to copy it to the other nodes. */
+  private readonly autoBanListeners: ((ban: Ban) => void)[] = [];
 
   constructor(private readonly opts: AccessControlOptions) {
     this.logger = opts.logger;
@@ -79,6 +87,7 @@ export class AccessControl {
     const c = opts.authorization.cache;
     this.cache = c?.enable && this.sources.some((s) => s.type === 'http') ? new AuthzCache(c) : undefined;
     this.guard = new DeliveryGuard(() => this.fileAcl, this.counters, this.logger);
+    this.flapping = opts.flapping && new FlappingDetector(opts.flapping);
     this.expiry = new AuthnExpiry((info) => this.broker?.closeConnection(info, 'expired', RC.MAXIMUM_CONNECT_TIME) ?? false, this.logger);
   }
 
@@ -139,6 +148,7 @@ export class AccessControl {
     this.purgeTimer = setInterval(() => {
       const n = this.banned.purgeExpired();
       if (n > 0) this.logger.info({ count: n }, 'Expired bans deleted');
+      this.flapping?.purge();
       this.guard.forgetGone((id) => broker.session(id) !== undefined);
     }, PURGE_INTERVAL_MS);
     this.purgeTimer.unref();
@@ -229,8 +239,30 @@ export class AccessControl {
     return hit.length;
   }
 
+  /** Calls `fn` with each ban this node makes itself (flapping_detect). */
+  onAutoBan(fn: (ban: Ban) => void): void {
+    this.autoBanListeners.push(fn);
+  }
+
+  /** flapping_detect: one CONNECT too many bans the client id for ban_time (EMQX's `by`/`reason`). */
+  private flapped(req: AuthenticateRequest): Ban | undefined {
+    if (!this.flapping?.connect(req.clientId)) return undefined;
+    const o = this.flapping.opts;
+    const now = Date.now();
+    const ban: Ban = { as: 'clientid', who: req.clientId, by: 'flapping detector', reason: 'flapping is detected', at: now, until: now + o.banMs };
+    this.counters.flappingBanned++;
+    this.logger.warn(
+      { clientid: req.clientId, username: req.username, peer: req.peer, max_count: o.maxCount, window_time_ms: o.windowMs, ban_time_ms: o.banMs },
+      'flapping_detected: client id banned',
+    );
+    // not this.ban(): a connection of this client id is not kicked (its session stays), only new CONNECTs are refused
+    this.banned.add(ban);
+    for (const fn of this.autoBanListeners) fn(ban);
+    return ban;
+  }
+
   private async authenticate(req: AuthenticateRequest): Promise<AuthResult> {
-    const ban = this.banned.find(req.clientId, req.username, hostOf(req.peer));
+    const ban = this.banned.find(req.clientId, req.username, hostOf(req.peer)) ?? this.flapped(req);
     if (ban) {
       this.counters.bannedRefused++;
       this.logger.warn({ clientid: req.clientId, username: req.username, peer: req.peer, as: ban.as, who: ban.who }, 'Banned client refused');

@@ -21,3 +21,5 @@ export type { JwtKey, JwtOptions } from './authn/jwt.js';
 export type { SourceConfig } from './authz/sources.js';
 export type { HttpServiceOptions } from './http-request.js';
 export { parseUsersFile } from './users-file.js';
+export { FlappingDetector, DEFAULT_FLAPPING } from './flapping.js';
+export type { FlappingOptions } from './flapping.js';

@@ -34,6 +34,7 @@ import { AVAILABILITY_PATH, LOAD_REBALANCE_OP_SCHEMAS, loadRebalanceOps, loadReb
 import type { LoadRebalance } from '@vireo/rebalance';
 import { alarmOps, alarmRoutes } from './routes-alarms.js';
 import { registerSysmonMetrics } from './metrics-sysmon.js';
+import { registerGuardMetrics } from './metrics-guard.js';
 import type { Sysmon } from './sysmon.js';
 import { rulesTable, type RulesApi } from './rules-table.js';
 import { ruleOps, ruleRoutes } from './routes-rules.js';
@@ -123,6 +124,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   const registry = createMetrics(broker, { ...opts.metrics, bridges });
   const dash = dashboardParts(broker, opts.dashboard);
   if (opts.sysmon) registerSysmonMetrics(registry, opts.sysmon);
+  registerGuardMetrics(registry, broker);
   if (opts.rules) registerRuleMetrics(registry, opts.rules);
   if (opts.loadRebalance) registerLoadRebalanceMetrics(registry, opts.loadRebalance);
   if (opts.rebalance) registerRebalanceMetrics(registry, opts.rebalance.metrics);

@@ -17,6 +17,8 @@ export { readZip } from './zip.js';
 export { Alarms, DEFAULT_ALARM_OPTIONS } from './alarms.js';
 export type { AlarmAction, AlarmOptions, AlarmView, AlarmDetails } from './alarms.js';
 export { Sysmon, DEFAULT_SYSMON_OPTIONS } from './sysmon.js';
+export { OverloadMonitor, OVERLOAD_ALARM } from './overload.js';
+export type { OverloadOptions, OverloadSample } from './overload.js';
 export type { SysmonOptions, SysmonProbes } from './sysmon.js';
 export type { RulesApi, SinkSource } from './rules-table.js';
 export { OP_SCHEMAS, tableOpSchemas } from './op-schemas.js';

@@ -20,6 +20,7 @@ export function registerAccessMetrics(register: Registry, access: AccessControl)
       },
     });
   counter('vireo_authentication_success_anonymous', 'CONNECTs accepted without authentication (an empty authentication list).', (x) => x.authnSuccessAnonymous);
+  counter('vireo_flapping_banned', 'Client ids banned by flapping_detect (more than max_count CONNECTs within window_time).', (x) => x.flappingBanned);
   counter('vireo_client_banned', 'CONNECTs refused because the client id, username or address is banned (CONNACK 0x8A).', (x) => x.bannedRefused);
   counter('vireo_authorization_allow', 'PUBLISH and SUBSCRIBE requests allowed by authorization.', (x) => x.authzAllow);
   counter('vireo_authorization_matched_allow', 'Requests an allow rule matched.', (x) => x.authzMatchedAllow);

@@ -24,6 +24,8 @@ interface BanBody {
 export function bannedRoutes(app: FastifyInstance, access: AccessControl, q: ClusterQuery, broker: Broker): void {
   const table = bansTable(access);
   const copy = (id: string) => copyEntry(broker, q, table, id);
+  // bans the node makes itself (flapping_detect) hold on every node too
+  access.onAutoBan((ban) => void copy(banId(ban)));
   app.get<{ Querystring: PageQuery }>(
     '/api/v5/banned',
     { schema: { summary: 'Bans in force (the same on every node)', tags: ['banned'], querystring: { type: 'object', properties: pageQuerySchema } } },

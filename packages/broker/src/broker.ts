@@ -37,6 +37,7 @@ import { startListener, type RunningListener } from './transport/listeners.js';
 import { LogThrottle } from './node/log-throttle.js';
 import { hostOf } from './peer.js';
 import { Connection } from './transport/connection.js';
+import { GuardState } from './guard/guard-state.js';
 import { RC } from '@vireo/mqtt';
 
 export { ListenError } from './transport/listeners.js';
@@ -65,6 +66,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   /** Sampled publish → socket-write latency; off until the metrics endpoint starts it. */
   readonly deliveryLatency = new DeliveryLatency();
   readonly retainer = new Retainer();
+  /** Overload protection and force_shutdown: the flag and limits the hot path reads, and their counters. */
+  readonly guard = new GuardState();
   /** Client, topic and address traces (`vireo ctl trace`). */
   readonly tracer: Tracer;
   readonly cluster: ClusterLink;
@@ -146,6 +149,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       logger: this.logger,
       logThrottle: this.logThrottle,
       tracer: this.tracer,
+      guard: this.guard,
       wantsConnack: () => this.listenerCount('client.connack') > 0,
       connack: (info) => this.emit('client.connack', info),
       assignClientId: () => `vireo-${randomBytes(8).toString('hex')}`,

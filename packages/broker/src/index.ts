@@ -26,6 +26,8 @@ export type { WarmUpResult } from './node/warm-up.js';
 export type { HistogramView } from './node/histogram.js';
 export type { PacketType } from './node/stats.js';
 export { hostOf } from './peer.js';
+export { GuardState, DEFAULT_FORCE_SHUTDOWN } from './guard/guard-state.js';
+export type { ForceShutdownOptions, ForceShutdownReason } from './guard/guard-state.js';
 
 // the seams other packages implement: the cluster and the store
 export type { AdminCallHandler, ClusterHost, ClusterLink } from './cluster.js';

@@ -30,6 +30,9 @@ import { bridgesSchema } from './config-schema/bridges.js';
 import { actionsSchema, connectorsSchema, ruleEngineSchema } from './config-schema/rule-engine.js';
 import { sysmonSchema } from './config-schema/sysmon.js';
 import { alarmSchema } from './config-schema/alarm.js';
+import { overloadSchema } from './config-schema/overload.js';
+import { forceShutdownSchema } from './config-schema/force-shutdown.js';
+import { flappingSchema } from './config-schema/flapping.js';
 
 export { WEBHOOK_EVENT_NAMES } from './config-schema/webhook.js';
 
@@ -54,6 +57,9 @@ export const configSchema = {
   log: logSchema,
   sysmon: sysmonSchema,
   alarm: alarmSchema,
+  overload_protection: overloadSchema,
+  force_shutdown: forceShutdownSchema,
+  flapping_detect: flappingSchema,
 } as const satisfies SchemaNode;
 
 /** The loaded, validated configuration: durations in ms, sizes in bytes, binds parsed. */

@@ -9,6 +9,7 @@ import { handlePublish } from './handlers/publish.js';
 import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe.js';
 import { ACK_PUBREL, congested, disconnectWith, protocolError, sendPublish, trace, writeAck, writePacket, writePingresp } from './send.js';
 import { ChannelState } from './state.js';
+import { guardBacklog, shedQos0 } from '../guard/force-shutdown.js';
 
 export type { Will } from './context.js';
 
@@ -23,6 +24,7 @@ export class Channel extends ChannelState implements ConnectionHandler, Outlet {
   constructor(conn: Connection, ctx: ChannelContext) {
     super(conn, ctx);
     conn.handler = this;
+    guardBacklog(this);
     this.idleTimer = setTimeout(idleTimeout, ctx.mqtt.idleTimeout, this);
   }
 
@@ -120,7 +122,7 @@ export class Channel extends ChannelState implements ConnectionHandler, Outlet {
   }
 
   congested(): boolean {
-    return congested(this);
+    return shedQos0(this) || congested(this);
   }
 
   // ── closing ────────────────────────────────────────────────────────────────

@@ -12,6 +12,7 @@ import type { BrokerStore } from '../persistence/store.js';
 import type { Session } from '../session/session.js';
 import type { SubOptions } from '../subscription.js';
 import type { Trace, Tracer } from '../trace.js';
+import type { GuardState } from '../guard/guard-state.js';
 
 /** Will message with its delay, held until the connection ends. */
 export interface Will {
@@ -60,6 +61,8 @@ export interface ChannelContext {
   /** Per-message log lines (drops, denials): the first per client and window, then a count. */
   readonly logThrottle: LogThrottle;
   readonly tracer: Tracer;
+  /** Overload protection and force_shutdown (guard/). */
+  readonly guard: GuardState;
   /** True while someone listens to `client.connack` (the CONNECT is kept only then). */
   wantsConnack(): boolean;
   connack(info: ConnackInfo): void;

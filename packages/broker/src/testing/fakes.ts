@@ -1,4 +1,5 @@
 /** Fakes for the broker's unit tests (files named *.test.ts beside the code they test). */
+import { GuardState } from '../guard/guard-state.js';
 import { EventEmitter } from 'node:events';
 import pino from 'pino';
 import type { ChannelContext, ChannelHandle, RrOwner } from '../channel/context.js';
@@ -108,6 +109,7 @@ export class FakeContext implements ChannelContext {
   readonly logger = silentLogger;
   readonly logThrottle = new LogThrottle(silentLogger);
   readonly tracer = new Tracer('test@node');
+  readonly guard = new GuardState();
   readonly events = new EventEmitter<BrokerEvents>();
   readonly store = { durable: false, queued: 0, afterCommit: (fn: (arg: number, ok: boolean) => void, arg: number) => void this.commits.push([fn, arg]) };
   commits: [(arg: number, ok: boolean) => void, number][] = [];

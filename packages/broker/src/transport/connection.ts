@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { FrameParser, type FrameSink, type Packet } from '@vireo/mqtt';
+import type { WriteBacklog } from '../guard/write-backlog.js';
 
 /** What the protocol layer gets from a connection. */
 export interface ConnectionHandler {
@@ -39,6 +40,10 @@ export class Connection implements FrameSink {
   private out: Buffer | undefined;
   private outList: Buffer[] | undefined;
   private outLen = 0;
+  /** Packets in `out`/`outList` (force_shutdown counts packets). */
+  private outPackets = 0;
+  /** `force_shutdown`: told of each flush that leaves bytes in the socket; undefined when off. */
+  backlogGuard: WriteBacklog | undefined;
   /** In the list flushed at the end of the I/O phase (module-internal). */
   scheduled = false;
   closed = false;
@@ -143,6 +148,7 @@ export class Connection implements FrameSink {
     } else if (Array.isArray(this.outList)) this.outList.push(buf);
     else this.outList = [this.out!, buf];
     this.outLen += buf.length;
+    this.outPackets++;
     // a large batch goes at once: waiting for the end of the turn would hold up to everything
     // routed in it (MBs), and the kernel's buffer, not ours, should show a slow reader
     if (this.outLen >= JOIN_LIMIT) this.flush();
@@ -157,6 +163,8 @@ export class Connection implements FrameSink {
     this.out = undefined;
     this.outList = undefined;
     this.outLen = 0;
+    const packets = this.outPackets;
+    this.outPackets = 0;
     if (this.socket.destroyed) return;
     if (list === undefined) this.socket.write(one);
     else if (len <= JOIN_LIMIT) this.socket.write(Buffer.concat(list, len));
@@ -165,6 +173,8 @@ export class Connection implements FrameSink {
       for (const b of list) this.socket.write(b);
       this.socket.uncork();
     }
+    const pending = this.socket.writableLength;
+    if (pending > 0 && this.backlogGuard !== undefined) this.backlogGuard.flushed(len, packets, this.bytesOut, pending);
   }
 
   /** Bytes written and not yet taken by the kernel: a slow reader shows here. */

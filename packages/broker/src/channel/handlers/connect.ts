@@ -29,6 +29,20 @@ export async function handleConnect(ch: ChannelState, p: IConnectPacket): Promis
   if (props?.authenticationMethod) return refuse(ch, RC.BAD_AUTHENTICATION_METHOD, 'enhanced authentication not supported');
   const refusal = ctx.admission();
   if (refusal) return refuse(ch, RC.USE_ANOTHER_SERVER, 'node is evacuating: use another server', refusal.serverReference);
+  if (ctx.guard.overloaded) {
+    // overload_protection (guard/): refused at once, or handled after a delay
+    const g = ctx.guard;
+    if (g.refuseNewConn) {
+      g.refusedConnects++;
+      return refuse(ch, RC.SERVER_BUSY, 'node is overloaded: server busy');
+    }
+    if (g.newConnDelayMs > 0) {
+      g.delayedConnects++;
+      ch.pendingPackets ??= [];
+      await new Promise((resolve) => setTimeout(resolve, g.newConnDelayMs));
+      if (ch.conn.closed) return;
+    }
+  }
   if (clientId.length === 0) {
     // 3.1 requires an id; 3.1.1 allows none only with a clean session; v5 assigns one
     if (ch.protocolVersion === 3 || (ch.protocolVersion === 4 && !clean)) return refuse(ch, RC.CLIENT_IDENTIFIER_NOT_VALID, 'empty clientid');
@@ -82,7 +96,7 @@ export async function handleConnect(ch: ChannelState, p: IConnectPacket): Promis
   const hook = ctx.hooks.authenticate;
   if (hook) {
     ch.state = 'authenticating';
-    ch.pendingPackets = [];
+    ch.pendingPackets ??= [];
     let result: AuthResult;
     try {
       result = await hook({ ...ch.info, password: p.password, certCommonName: peerCommonName(ch.conn.socket) });
