@@ -74,7 +74,11 @@ test('A client reconnecting 20 times in a minute is banned and released', { time
 
     // released when the ban ends, and gone from the list
     await waitFor(async () => Date.now() > until && (await attempt('flapper')) === 0, 'flapper accepted after ban_time', 20_000, 250);
-    assert.equal((await bans()).find((b) => b.who === 'flapper'), undefined, 'the expired ban is no longer listed');
+    assert.equal(
+      (await bans()).find((b) => b.who === 'flapper'),
+      undefined,
+      'the expired ban is no longer listed',
+    );
     assert.equal(await metric(httpPort, 'vireo_flapping_banned'), 1, 'banned once');
   } finally {
     vireo?.kill('SIGKILL');

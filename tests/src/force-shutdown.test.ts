@@ -54,7 +54,8 @@ test('force_shutdown: a client that never reads is disconnected, a slow-but-live
     const payload = Buffer.alloc(500, 'x');
     const enc = (p: mqttPacket.IPublishPacket) => mqttPacket.generate(p, { protocolVersion: 5 });
     const burst: Buffer[] = [];
-    for (let i = 0; i < BURST; i++) burst.push(enc({ cmd: 'publish', topic: 'burst/t', payload: Buffer.from(`m${i}`), qos: 1, messageId: (i % 60000) + 1, retain: false, dup: false }));
+    for (let i = 0; i < BURST; i++)
+      burst.push(enc({ cmd: 'publish', topic: 'burst/t', payload: Buffer.from(`m${i}`), qos: 1, messageId: (i % 60000) + 1, retain: false, dup: false }));
     pub.send(Buffer.concat(burst));
     const flood: Buffer[] = [];
     for (let i = 0; i < FLOOD; i++) flood.push(enc({ cmd: 'publish', topic: 'flood/t', payload, qos: 0, retain: false, dup: false }));

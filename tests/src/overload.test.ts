@@ -51,7 +51,13 @@ test('An overloaded node answers 0x89 and recovers when the load stops', { timeo
   };
   const counter = async (name: string) => {
     const text = await (await fetch(`http://127.0.0.1:${httpPort}/api/v5/prometheus/stats`)).text();
-    return Number(text.split('\n').find((l) => l.startsWith(`${name}{`))?.split(' ').pop());
+    return Number(
+      text
+        .split('\n')
+        .find((l) => l.startsWith(`${name}{`))
+        ?.split(' ')
+        .pop(),
+    );
   };
   try {
     vireo = spawnVireo({
@@ -78,12 +84,18 @@ test('An overloaded node answers 0x89 and recovers when the load stops', { timeo
     const alarm = (await alarms('')).find((a) => a.name === 'overload')!;
     assert.match(alarm.message, /overloaded \(event_loop_utilization\)/);
     assert.ok((await counter('vireo_overload_new_conn_refused')) >= 2, 'the refusals are counted');
-    assert.ok(vireo.logs().some((l) => l.msg === 'Connection refused' && l.reason_code === 0x89), 'the refusal is logged');
+    assert.ok(
+      vireo.logs().some((l) => l.msg === 'Connection refused' && l.reason_code === 0x89),
+      'the refusal is logged',
+    );
 
     // the load stops: the alarm clears and CONNECTs are accepted again
     flood.kill('SIGKILL');
     await waitFor(async () => !(await alarms('?activated=true')).some((a) => a.name === 'overload'), 'the overload alarm clears', 30_000, 100);
-    assert.ok((await alarms('?activated=false')).some((a) => a.name === 'overload' && !a.activated), 'the cleared alarm is in the history');
+    assert.ok(
+      (await alarms('?activated=false')).some((a) => a.name === 'overload' && !a.activated),
+      'the cleared alarm is in the history',
+    );
     await waitFor(async () => (await attempt(5)) === 0, 'a CONNECT accepted after the load', 30_000, 100);
     assert.equal(await counter('vireo_overload'), 0);
   } finally {

@@ -104,7 +104,11 @@ export class OverloadMonitor {
     if (causes.length > 0) {
       if (!g.overloaded) {
         g.overloaded = true;
-        this.alarms.activate(OVERLOAD_ALARM, { ...details, causes: causes.join(',') }, `The node is overloaded (${causes.join(', ')}): ${o.backoffNewConn ? 'new connections are refused' : 'new connections are delayed'}, QoS 0 to slow subscribers is shed`);
+        this.alarms.activate(
+          OVERLOAD_ALARM,
+          { ...details, causes: causes.join(',') },
+          `The node is overloaded (${causes.join(', ')}): ${o.backoffNewConn ? 'new connections are refused' : 'new connections are delayed'}, QoS 0 to slow subscribers is shed`,
+        );
       }
     } else if (g.overloaded) {
       g.overloaded = false;

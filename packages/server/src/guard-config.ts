@@ -23,7 +23,13 @@ export function startGuardFor(config: VireoConfig, broker: Broker, alarms: Alarm
   });
   monitor.start();
   broker.logger.info(
-    { check_interval_ms: o.check_interval, event_loop_utilization: o.event_loop_utilization, event_loop_lag_ms: o.event_loop_lag, heap_usage: o.heap_usage, backoff_new_conn: o.backoff_new_conn },
+    {
+      check_interval_ms: o.check_interval,
+      event_loop_utilization: o.event_loop_utilization,
+      event_loop_lag_ms: o.event_loop_lag,
+      heap_usage: o.heap_usage,
+      backoff_new_conn: o.backoff_new_conn,
+    },
     'Overload protection enabled',
   );
   return monitor;

@@ -22,7 +22,15 @@ function forceShutdown(ch: ChannelState, reason: ForceShutdownReason, packets: n
     const g = ch.ctx.guard;
     g.forceShutdowns[reason]++;
     ch.ctx.logger.warn(
-      { clientid: ch.clientId, peer: ch.peer, reason, pending_packets: packets, pending_bytes: bytes, max_mailbox_size: g.forceShutdown?.maxPackets, max_heap_size: g.forceShutdown?.maxBytes },
+      {
+        clientid: ch.clientId,
+        peer: ch.peer,
+        reason,
+        pending_packets: packets,
+        pending_bytes: bytes,
+        max_mailbox_size: g.forceShutdown?.maxPackets,
+        max_heap_size: g.forceShutdown?.maxBytes,
+      },
       'force_shutdown',
     );
     ch.close(reason, RC.QUOTA_EXCEEDED);

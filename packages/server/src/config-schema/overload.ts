@@ -14,7 +14,11 @@ const percentOrDisabled = (def: string, description: string) =>
   });
 
 export const overloadSchema = {
-  enable: bool({ default: false, description: 'Overload protection: while the node is overloaded (a threshold below is passed), it backs off: new connections are refused or delayed, QoS 0 to slow subscribers is shed, and the `overload` alarm is raised. Off by default, as in EMQX.' }),
+  enable: bool({
+    default: false,
+    description:
+      'Overload protection: while the node is overloaded (a threshold below is passed), it backs off: new connections are refused or delayed, QoS 0 to slow subscribers is shed, and the `overload` alarm is raised. Off by default, as in EMQX.',
+  }),
   backoff_new_conn: bool({
     default: true,
     description: 'While overloaded, refuse new CONNECTs with CONNACK 0x89 Server busy (MQTT 3.1.1: 3 Server unavailable). `false`: handle them after `backoff_delay` instead.',
@@ -23,7 +27,8 @@ export const overloadSchema = {
     default: 1,
     min: 0,
     max: 60_000,
-    description: "While overloaded and `backoff_new_conn` is `false`, how long each new CONNECT waits before it is handled. EMQX's default (1ms); raise it to slow a connection storm down.",
+    description:
+      "While overloaded and `backoff_new_conn` is `false`, how long each new CONNECT waits before it is handled. EMQX's default (1ms); raise it to slow a connection storm down.",
   }),
   backoff_gc: bool({ default: false, description: 'Accepted for EMQX compatibility; no effect: V8 garbage collection cannot be put off per client in Node.js.' }),
   backoff_hibernation: bool({ default: true, description: 'Accepted for EMQX compatibility; no effect: a Node.js connection has no process to hibernate.' }),
