@@ -130,7 +130,9 @@ export async function accessControlFor(cfg: VireoConfig, tables: RecordTables, l
       },
       tables,
       logger,
-      flapping: cfg.flapping_detect.enable ? { maxCount: cfg.flapping_detect.max_count, windowMs: cfg.flapping_detect.window_time, banMs: cfg.flapping_detect.ban_time } : undefined,
+      flapping: cfg.flapping_detect.enable
+        ? { maxCount: cfg.flapping_detect.max_count, windowMs: cfg.flapping_detect.window_time, banMs: cfg.flapping_detect.ban_time }
+        : undefined,
     });
   } catch (err) {
     const i = cfg.authorization.sources.findIndex((s) => s.id === 'file');
