@@ -38,52 +38,41 @@ test('a rule with a syntax error: exit 2, stderr names the key, the line and the
   assert.match(sql.stderr(), /rule_engine\.rules\.bad\.sql: syntax error at line 1, column 8: nth\(\) takes 2 arguments, got 1/);
 });
 
-test('an action naming a connector that does not exist: exit 2 naming the key', T, async () => {
+/** Starts a node with a vireo.yaml of these lines; it must refuse to start (exit 2): its stderr. */
+async function refusedConfig(lines: string[]): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'vireo-rules-'));
   try {
     const file = join(dir, 'vireo.yaml');
-    writeFileSync(
-      file,
-      [
-        'listeners: {tcp: {default: {bind: "0"}}, ws: {default: {bind: "0"}}}',
-        'actions:',
-        '  pgsql:',
-        '    store: {connector: nope, parameters: {sql: "INSERT INTO t(a) VALUES (${a})"}}',
-        'rule_engine:',
-        '  rules:',
-        '    r1: {sql: "SELECT 1 AS a FROM \\"t\\"", actions: ["pgsql:store", "redis:gone"]}',
-      ].join('\n'),
-    );
+    writeFileSync(file, ['listeners: {tcp: {default: {bind: "0"}}, ws: {default: {bind: "0"}}}', ...lines].join('\n'));
     const vireo = spawnVireo({ args: ['start', '--config', file] });
-    const exit = await vireo.waitExit();
-    assert.equal(exit.code, 2, vireo.stderr());
-    assert.match(vireo.stderr(), /actions\.pgsql\.store\.connector: no connectors\.pgsql\.nope/);
+    assert.equal((await vireo.waitExit()).code, 2, vireo.stderr());
+    return vireo.stderr();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('an action naming a connector that does not exist: exit 2 naming the key', T, async () => {
+  const stderr = await refusedConfig([
+    'actions:',
+    '  pgsql:',
+    '    store: {connector: nope, parameters: {sql: "INSERT INTO t(a) VALUES (${a})"}}',
+    'rule_engine:',
+    '  rules:',
+    '    r1: {sql: "SELECT 1 AS a FROM \\"t\\"", actions: ["pgsql:store", "redis:gone"]}',
+  ]);
+  assert.match(stderr, /actions\.pgsql\.store\.connector: no connectors\.pgsql\.nope/);
 });
 
 test('a connector or action the builder refuses (no URL, no SQL): exit 2 naming each key', T, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vireo-rules-'));
-  try {
-    const file = join(dir, 'vireo.yaml');
-    writeFileSync(
-      file,
-      [
-        'listeners: {tcp: {default: {bind: "0"}}, ws: {default: {bind: "0"}}}',
-        'connectors: {http: {hook: {}}, pgsql: {db: {server: "127.0.0.1:1"}}}',
-        'actions:',
-        '  http: {out: {connector: hook}}',
-        '  pgsql: {store: {connector: db, parameters: {sql: " "}}}',
-      ].join('\n'),
-    );
-    const vireo = spawnVireo({ args: ['start', '--config', file] });
-    assert.equal((await vireo.waitExit()).code, 2, vireo.stderr());
-    assert.match(vireo.stderr(), /connectors\.http\.hook\.url: required, an http\(s\) URL/);
-    assert.match(vireo.stderr(), /actions\.pgsql\.store\.parameters\.sql: required/);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const stderr = await refusedConfig([
+    'connectors: {http: {hook: {}}, pgsql: {db: {server: "127.0.0.1:1"}}}',
+    'actions:',
+    '  http: {out: {connector: hook}}',
+    '  pgsql: {store: {connector: db, parameters: {sql: " "}}}',
+  ]);
+  assert.match(stderr, /connectors\.http\.hook\.url: required, an http\(s\) URL/);
+  assert.match(stderr, /actions\.pgsql\.store\.parameters\.sql: required/);
 });
 
 test('rules from the environment run in a started node: republish end to end with real clients', T, async () => {

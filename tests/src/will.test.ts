@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IConnectPacket } from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
-import { connect, collect, endAll, quietFor, waitFor, withBroker } from './harness.js';
+import { connect, collect, endAll, quietFor, waitFor, withBroker, type TestBroker } from './harness.js';
 import { RawClient, rawConnect } from './raw-client.js';
 import type { RawConnectOptions } from './raw-client.js';
 
@@ -38,39 +38,44 @@ async function watcher(url: string, filter = 'will/#') {
   return { w, got: record(w) };
 }
 
-test('will is published when the socket closes without DISCONNECT, on protocol error and malformed packet', { timeout: 10_000 }, () =>
-  withBroker({}, async (tb) => {
+/** A broker, a v5 client watching `will/#`, and the raw clients the test opens: all closed after. */
+function withWills(body: (tb: TestBroker, wt: Awaited<ReturnType<typeof watcher>>, clients: RawClient[]) => Promise<void>): Promise<void> {
+  return withBroker({}, async (tb) => {
     const clients: RawClient[] = [];
-    let w;
+    const wt = await watcher(tb.url);
     try {
-      const wt = await watcher(tb.url);
-      w = wt.w;
-      for (const protocolVersion of [4, 5] as const) {
-        const base = (id: string): RawConnectOptions => ({ protocolVersion, clientId: `${id}${protocolVersion}`, will: will(`will/${id}${protocolVersion}`, `${id} died`) });
-        // closed abruptly (RST)
-        const a = await rawConnect(tb.port, base('reset'));
-        clients.push(a.client);
-        a.client.destroy();
-        // closed with FIN but no DISCONNECT
-        const b = await rawConnect(tb.port, base('fin'));
-        clients.push(b.client);
-        b.client.end();
-        // a second CONNECT (protocol error)
-        const c = await rawConnect(tb.port, base('twice'));
-        clients.push(c.client);
-        c.client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion, clientId: 'again', clean: true, keepalive: 0 });
-        // a malformed packet: PUBLISH with both QoS bits set
-        const d = await rawConnect(tb.port, base('garbage'));
-        clients.push(d.client);
-        d.client.send(Buffer.from([0x36, 0x05, 0x00, 0x01, 0x61, 0x00, 0x01]));
-      }
-      const got = await atLeast(wt.got, 8, 4000);
-      assert.deepEqual(got.map((m) => m.topic).sort(), ['will/fin4', 'will/fin5', 'will/garbage4', 'will/garbage5', 'will/reset4', 'will/reset5', 'will/twice4', 'will/twice5']);
-      assert.ok(got.every((m) => m.payload.endsWith(' died')));
+      await body(tb, wt, clients);
     } finally {
       clients.forEach((c) => c.destroy());
-      await endAll(w);
+      await endAll(wt.w);
     }
+  });
+}
+
+test('will is published when the socket closes without DISCONNECT, on protocol error and malformed packet', { timeout: 10_000 }, () =>
+  withWills(async (tb, wt, clients) => {
+    for (const protocolVersion of [4, 5] as const) {
+      const base = (id: string): RawConnectOptions => ({ protocolVersion, clientId: `${id}${protocolVersion}`, will: will(`will/${id}${protocolVersion}`, `${id} died`) });
+      // closed abruptly (RST)
+      const a = await rawConnect(tb.port, base('reset'));
+      clients.push(a.client);
+      a.client.destroy();
+      // closed with FIN but no DISCONNECT
+      const b = await rawConnect(tb.port, base('fin'));
+      clients.push(b.client);
+      b.client.end();
+      // a second CONNECT (protocol error)
+      const c = await rawConnect(tb.port, base('twice'));
+      clients.push(c.client);
+      c.client.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion, clientId: 'again', clean: true, keepalive: 0 });
+      // a malformed packet: PUBLISH with both QoS bits set
+      const d = await rawConnect(tb.port, base('garbage'));
+      clients.push(d.client);
+      d.client.send(Buffer.from([0x36, 0x05, 0x00, 0x01, 0x61, 0x00, 0x01]));
+    }
+    const got = await atLeast(wt.got, 8, 4000);
+    assert.deepEqual(got.map((m) => m.topic).sort(), ['will/fin4', 'will/fin5', 'will/garbage4', 'will/garbage5', 'will/reset4', 'will/reset5', 'will/twice4', 'will/twice5']);
+    assert.ok(got.every((m) => m.payload.endsWith(' died')));
   }),
 );
 
@@ -190,125 +195,89 @@ test('will retain and will QoS are honoured', { timeout: 10_000 }, () =>
 );
 
 test('v5 will properties travel with the will', { timeout: 10_000 }, () =>
-  withBroker({}, async (tb) => {
-    let w;
-    const clients: RawClient[] = [];
-    try {
-      const wt = await watcher(tb.url);
-      w = wt.w;
-      const r = await rawConnect(tb.port, {
-        protocolVersion: 5,
-        clientId: 'propped',
-        will: will('will/props', '{"state":"offline"}', {
-          qos: 1,
-          properties: { contentType: 'application/json', userProperties: { site: 'north' }, responseTopic: 'reply/here', payloadFormatIndicator: true },
-        }),
-      });
-      clients.push(r.client);
-      r.client.destroy();
-      const [m] = await atLeast(wt.got, 1);
-      const props = m.props as { contentType?: string; userProperties?: object; responseTopic?: string; payloadFormatIndicator?: boolean };
-      assert.equal(props.contentType, 'application/json');
-      assert.deepEqual({ ...props.userProperties }, { site: 'north' });
-      assert.equal(props.responseTopic, 'reply/here');
-      assert.equal(props.payloadFormatIndicator, true);
-    } finally {
-      clients.forEach((c) => c.destroy());
-      await endAll(w);
-    }
+  withWills(async (tb, wt, clients) => {
+    const r = await rawConnect(tb.port, {
+      protocolVersion: 5,
+      clientId: 'propped',
+      will: will('will/props', '{"state":"offline"}', {
+        qos: 1,
+        properties: { contentType: 'application/json', userProperties: { site: 'north' }, responseTopic: 'reply/here', payloadFormatIndicator: true },
+      }),
+    });
+    clients.push(r.client);
+    r.client.destroy();
+    const [m] = await atLeast(wt.got, 1);
+    const props = m.props as { contentType?: string; userProperties?: object; responseTopic?: string; payloadFormatIndicator?: boolean };
+    assert.equal(props.contentType, 'application/json');
+    assert.deepEqual({ ...props.userProperties }, { site: 'north' });
+    assert.equal(props.responseTopic, 'reply/here');
+    assert.equal(props.payloadFormatIndicator, true);
   }),
 );
 
 test('will delay interval: published after the delay, not before', { timeout: 10_000 }, () =>
-  withBroker({}, async (tb) => {
-    let w;
-    const clients: RawClient[] = [];
-    try {
-      const wt = await watcher(tb.url);
-      w = wt.w;
-      const r = await rawConnect(tb.port, {
-        protocolVersion: 5,
-        clientId: 'delayed',
-        clean: false,
-        properties: { sessionExpiryInterval: 60 },
-        will: will('will/delayed', 'late news', { properties: { willDelayInterval: 1 } }),
-      });
-      clients.push(r.client);
-      const gone = Date.now();
-      r.client.destroy();
-      await quietFor(600, () => wt.got.length === 0, 'not before the delay');
-      const [m] = await atLeast(wt.got, 1, 2000);
-      assert.equal(m.topic, 'will/delayed');
-      const after = m.at - gone;
-      assert.ok(after >= 900 && after < 2000, `published after ${after} ms`);
-    } finally {
-      clients.forEach((c) => c.destroy());
-      await endAll(w);
-    }
+  withWills(async (tb, wt, clients) => {
+    const r = await rawConnect(tb.port, {
+      protocolVersion: 5,
+      clientId: 'delayed',
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+      will: will('will/delayed', 'late news', { properties: { willDelayInterval: 1 } }),
+    });
+    clients.push(r.client);
+    const gone = Date.now();
+    r.client.destroy();
+    await quietFor(600, () => wt.got.length === 0, 'not before the delay');
+    const [m] = await atLeast(wt.got, 1, 2000);
+    assert.equal(m.topic, 'will/delayed');
+    const after = m.at - gone;
+    assert.ok(after >= 900 && after < 2000, `published after ${after} ms`);
   }),
 );
 
 test('will delay interval: a reconnect to the session within the delay cancels the will', { timeout: 10_000 }, () =>
-  withBroker({}, async (tb) => {
-    let w;
-    const clients: RawClient[] = [];
-    try {
-      const wt = await watcher(tb.url);
-      w = wt.w;
-      const opts: RawConnectOptions = {
-        protocolVersion: 5,
-        clientId: 'flaky',
-        clean: false,
-        properties: { sessionExpiryInterval: 60 },
-        will: will('will/flaky', 'x', { properties: { willDelayInterval: 1 } }),
-      };
-      const a = await rawConnect(tb.port, opts);
-      clients.push(a.client);
-      a.client.destroy();
-      // the broker has seen it go (its will delay runs) before the same client id comes back
-      await waitFor(() => tb.broker.connection('flaky') === undefined, 'the broker to see flaky gone');
-      const b = await rawConnect(tb.port, { ...opts, will: undefined });
-      clients.push(b.client);
-      assert.equal(b.connack.sessionPresent, true);
-      await quietFor(1200, () => wt.got.length === 0, 'will cancelled by the reconnect');
-    } finally {
-      clients.forEach((c) => c.destroy());
-      await endAll(w);
-    }
+  withWills(async (tb, wt, clients) => {
+    const opts: RawConnectOptions = {
+      protocolVersion: 5,
+      clientId: 'flaky',
+      clean: false,
+      properties: { sessionExpiryInterval: 60 },
+      will: will('will/flaky', 'x', { properties: { willDelayInterval: 1 } }),
+    };
+    const a = await rawConnect(tb.port, opts);
+    clients.push(a.client);
+    a.client.destroy();
+    // the broker has seen it go (its will delay runs) before the same client id comes back
+    await waitFor(() => tb.broker.connection('flaky') === undefined, 'the broker to see flaky gone');
+    const b = await rawConnect(tb.port, { ...opts, will: undefined });
+    clients.push(b.client);
+    assert.equal(b.connack.sessionPresent, true);
+    await quietFor(1200, () => wt.got.length === 0, 'will cancelled by the reconnect');
   }),
 );
 
 test('will delay longer than the session expiry: the will goes out when the session ends', { timeout: 10_000 }, () =>
-  withBroker({}, async (tb) => {
-    let w;
-    const clients: RawClient[] = [];
-    try {
-      const wt = await watcher(tb.url);
-      w = wt.w;
-      // session ends with the connection (expiry 0): the will is published at once despite a 30 s delay
-      const a = await rawConnect(tb.port, { protocolVersion: 5, clientId: 'short0', will: will('will/short0', 'x', { properties: { willDelayInterval: 30 } }) });
-      clients.push(a.client);
-      a.client.destroy();
-      const [m0] = await atLeast(wt.got, 1, 1500);
-      assert.equal(m0.topic, 'will/short0');
-      // session expiry 1 s, will delay 30 s: published when the session expires, about 1 s later
-      const b = await rawConnect(tb.port, {
-        protocolVersion: 5,
-        clientId: 'short1',
-        clean: false,
-        properties: { sessionExpiryInterval: 1 },
-        will: will('will/short1', 'x', { properties: { willDelayInterval: 30 } }),
-      });
-      clients.push(b.client);
-      const gone = Date.now();
-      b.client.destroy();
-      const m1 = (await atLeast(wt.got, 2, 3000))[1]!;
-      assert.equal(m1.topic, 'will/short1');
-      assert.ok(Date.now() - gone >= 900);
-    } finally {
-      clients.forEach((c) => c.destroy());
-      await endAll(w);
-    }
+  withWills(async (tb, wt, clients) => {
+    // session ends with the connection (expiry 0): the will is published at once despite a 30 s delay
+    const a = await rawConnect(tb.port, { protocolVersion: 5, clientId: 'short0', will: will('will/short0', 'x', { properties: { willDelayInterval: 30 } }) });
+    clients.push(a.client);
+    a.client.destroy();
+    const [m0] = await atLeast(wt.got, 1, 1500);
+    assert.equal(m0.topic, 'will/short0');
+    // session expiry 1 s, will delay 30 s: published when the session expires, about 1 s later
+    const b = await rawConnect(tb.port, {
+      protocolVersion: 5,
+      clientId: 'short1',
+      clean: false,
+      properties: { sessionExpiryInterval: 1 },
+      will: will('will/short1', 'x', { properties: { willDelayInterval: 30 } }),
+    });
+    clients.push(b.client);
+    const gone = Date.now();
+    b.client.destroy();
+    const m1 = (await atLeast(wt.got, 2, 3000))[1]!;
+    assert.equal(m1.topic, 'will/short1');
+    assert.ok(Date.now() - gone >= 900);
   }),
 );
 
@@ -358,43 +327,34 @@ test('takeover and discard: the old connection’s will follows MQTT 5 §3.1.4 (
 );
 
 test('kick: the session ends, so the will is published at once, even with a will delay', { timeout: 10_000 }, () =>
-  withBroker({}, async (tb) => {
-    let w;
-    const clients: RawClient[] = [];
-    try {
-      const wt = await watcher(tb.url);
-      w = wt.w;
-      // connected, will delay 30 s, persistent session
-      const a = await rawConnect(tb.port, {
-        protocolVersion: 5,
-        clientId: 'kicked-live',
-        clean: false,
-        properties: { sessionExpiryInterval: 600 },
-        will: will('will/kicked-live', 'x', { properties: { willDelayInterval: 30 } }),
-      });
-      clients.push(a.client);
-      // offline with its delayed will pending
-      const b = await rawConnect(tb.port, {
-        protocolVersion: 5,
-        clientId: 'kicked-away',
-        clean: false,
-        properties: { sessionExpiryInterval: 600 },
-        will: will('will/kicked-away', 'x', { properties: { willDelayInterval: 30 } }),
-      });
-      clients.push(b.client);
-      b.client.destroy();
-      await quietFor(100, () => wt.got.length === 0, 'delayed will still pending');
-      assert.ok(tb.broker.kick('kicked-live'));
-      assert.ok(tb.broker.kick('kicked-away'));
-      await a.client.waitClose();
-      assert.equal(a.client.all.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x98);
-      await atLeast(wt.got, 2, 1000);
-      assert.deepEqual(wt.got.map((g) => g.topic).sort(), ['will/kicked-away', 'will/kicked-live']);
-      assert.equal(tb.broker.session('kicked-live'), undefined);
-      assert.equal(tb.broker.session('kicked-away'), undefined);
-    } finally {
-      clients.forEach((c) => c.destroy());
-      await endAll(w);
-    }
+  withWills(async (tb, wt, clients) => {
+    // connected, will delay 30 s, persistent session
+    const a = await rawConnect(tb.port, {
+      protocolVersion: 5,
+      clientId: 'kicked-live',
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+      will: will('will/kicked-live', 'x', { properties: { willDelayInterval: 30 } }),
+    });
+    clients.push(a.client);
+    // offline with its delayed will pending
+    const b = await rawConnect(tb.port, {
+      protocolVersion: 5,
+      clientId: 'kicked-away',
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+      will: will('will/kicked-away', 'x', { properties: { willDelayInterval: 30 } }),
+    });
+    clients.push(b.client);
+    b.client.destroy();
+    await quietFor(100, () => wt.got.length === 0, 'delayed will still pending');
+    assert.ok(tb.broker.kick('kicked-live'));
+    assert.ok(tb.broker.kick('kicked-away'));
+    await a.client.waitClose();
+    assert.equal(a.client.all.find((p) => p.cmd === 'disconnect')?.reasonCode, 0x98);
+    await atLeast(wt.got, 2, 1000);
+    assert.deepEqual(wt.got.map((g) => g.topic).sort(), ['will/kicked-away', 'will/kicked-live']);
+    assert.equal(tb.broker.session('kicked-live'), undefined);
+    assert.equal(tb.broker.session('kicked-away'), undefined);
   }),
 );

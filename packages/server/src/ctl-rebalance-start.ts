@@ -4,6 +4,7 @@
  * node-status`, over `/api/v5/load_rebalance/{node}/start|stop` and `global_status`.
  * ctl-rebalance.ts (evacuation) hands these over.
  */
+import type { CoordinatorStatus } from '@vireo/rebalance';
 
 /** The options only rebalancing takes (merged into ctl's option table). */
 export const REBALANCE_START_OPTIONS = {
@@ -24,22 +25,8 @@ export const REBALANCE_START_USAGE = `  rebalance start [--nodes "NODE …"] [--
 type Flags = Record<string, string | boolean | undefined>;
 type Call = (method: string, path: string, body?: unknown) => Promise<unknown>;
 
-/** One coordinator's entry of `global_status` (EMQX's fields). */
-export interface RebalanceEntry {
-  node: string;
-  state: string;
-  coordinator_node: string;
-  donors: string[];
-  recipients: string[];
-  connection_eviction_rate: number;
-  session_eviction_rate: number;
-  connection_goal?: number;
-  disconnected_session_goal?: number;
-  donor_conn_avg?: number;
-  donor_sess_avg?: number;
-  evicted_connections?: number;
-  evicted_sessions?: number;
-}
+/** One coordinator's entry of `global_status` (EMQX's fields): the coordinator's status and its node. */
+export type RebalanceEntry = CoordinatorStatus & { node: string };
 
 /** Checks a flag's number; `usage` makes the error ctl reports with exit 2. */
 function number(v: string | boolean | undefined, flag: string, min: number, integer: boolean, usage: (m: string) => Error): number | undefined {
