@@ -13,8 +13,8 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SignJWT } from 'jose';
 import type { MqttClient } from 'mqtt';
-import { connect, endAll, freePort, quietFor, waitFor } from './harness.js';
-import { spawnVireo, type VireoProcess } from './vireo-process.js';
+import { connect, endAll, quietFor, waitFor, closeHttp } from './harness.js';
+import { startMemoryNode, type VireoProcess } from './vireo-process.js';
 import { connackCode } from './ctl-run.js';
 import { subackCodes } from './mqtt-codes.js';
 
@@ -46,21 +46,8 @@ async function authService(answer: (username: string) => unknown): Promise<{ url
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/auth`,
     asked,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: () => closeHttp(server),
   };
-}
-
-async function node(env: Record<string, string>): Promise<{ vireo: VireoProcess; url: string }> {
-  const port = await freePort();
-  const vireo = spawnVireo({
-    env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${port}`, VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_DURABLE_STORAGE__BACKEND: 'memory', ...env },
-  });
-  await vireo.waitForLog('started', 30_000);
-  return { vireo, url: `mqtt://127.0.0.1:${port}` };
 }
 
 /** Resolves with the DISCONNECT reason code the server sends (or -1 when it just closes). */
@@ -103,7 +90,7 @@ test('http authentication answer: acl (eq, qos, retain, clientid_re) before the 
   let vireo: VireoProcess | undefined;
   const clients: MqttClient[] = [];
   try {
-    const n = await node({
+    const n = await startMemoryNode({
       VIREO_AUTHENTICATION: JSON.stringify([{ mechanism: 'password_based', backend: 'http', url: svc.url, body: { username: '${username}' } }]),
       VIREO_AUTHORIZATION__SOURCES: JSON.stringify([{ type: 'file', path: allowAllFile(dir) }]),
       VIREO_AUTHORIZATION__NO_MATCH: 'deny',
@@ -169,7 +156,7 @@ test('jwt: the old {pub, sub} form is a whitelist before the sources; exp discon
   let vireo: VireoProcess | undefined;
   const clients: MqttClient[] = [];
   try {
-    let n = await node({ VIREO_AUTHENTICATION: jwtAuthn(), VIREO_AUTHORIZATION__SOURCES: JSON.stringify([{ type: 'file', path: allowAllFile(dir) }]) });
+    let n = await startMemoryNode({ VIREO_AUTHENTICATION: jwtAuthn(), VIREO_AUTHORIZATION__SOURCES: JSON.stringify([{ type: 'file', path: allowAllFile(dir) }]) });
     vireo = n.vireo;
     const w = await connect(n.url, {
       clientId: 'w1',
@@ -198,7 +185,7 @@ test('jwt: the old {pub, sub} form is a whitelist before the sources; exp discon
     await vireo.waitExit(5000);
 
     // disconnect_after_expire: false: the token is checked at CONNECT only
-    n = await node({ VIREO_AUTHENTICATION: jwtAuthn({ disconnect_after_expire: false }), VIREO_AUTHORIZATION__NO_MATCH: 'deny' });
+    n = await startMemoryNode({ VIREO_AUTHENTICATION: jwtAuthn({ disconnect_after_expire: false }), VIREO_AUTHORIZATION__NO_MATCH: 'deny' });
     vireo = n.vireo;
     const keep = await connect(n.url, { clientId: 'k1', username: 'u', password: await token({ sub: 'k1' }, 2), protocolVersion: 5 });
     clients.push(keep);

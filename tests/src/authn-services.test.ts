@@ -14,8 +14,8 @@ import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { MqttClient } from 'mqtt';
-import { connect, endAll, freePort, waitFor } from './harness.js';
-import { spawnVireo, type VireoProcess } from './vireo-process.js';
+import { connect, endAll, waitFor, closeHttp } from './harness.js';
+import { startMemoryNode, type VireoProcess } from './vireo-process.js';
 import { connackCode } from './ctl-run.js';
 import { pubackCode, subackCodes } from './mqtt-codes.js';
 
@@ -56,21 +56,8 @@ async function service(
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     seen,
     connections: () => connections,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: () => closeHttp(server),
   };
-}
-
-async function node(env: Record<string, string>): Promise<{ vireo: VireoProcess; url: string }> {
-  const port = await freePort();
-  const vireo = spawnVireo({
-    env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${port}`, VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_DURABLE_STORAGE__BACKEND: 'memory', ...env },
-  });
-  await vireo.waitForLog('started', 30_000);
-  return { vireo, url: `mqtt://127.0.0.1:${port}` };
 }
 
 async function stop(vireo: VireoProcess | undefined): Promise<void> {
@@ -105,7 +92,7 @@ test('http authenticator: templates, allow/deny/ignore, superuser, timeout, cach
   ]);
   let vireo: VireoProcess | undefined;
   try {
-    const n = await node({ VIREO_AUTHENTICATION: authn });
+    const n = await startMemoryNode({ VIREO_AUTHENTICATION: authn });
     vireo = n.vireo;
     assert.equal(await connackCode(n.url, { clientId: 'a/1', username: 'alice', password: 'pw', protocolVersion: 5 }), 0);
     const first = svc.seen[0]!;
@@ -155,7 +142,7 @@ test('jwt with a JWKS the test serves: exp, nbf, verify_claims, a rotated key, t
   let vireo: VireoProcess | undefined;
   const clients: MqttClient[] = [];
   try {
-    const n = await node({
+    const n = await startMemoryNode({
       VIREO_AUTHENTICATION: JSON.stringify([{ mechanism: 'jwt', use_jwks: true, endpoint: `${jwks.url}/jwks`, refresh_interval: '1s', verify_claims: { sub: '${clientid}' } }]),
     });
     vireo = n.vireo;
@@ -237,7 +224,7 @@ test('http authorization source: allow/deny/ignore per publish and subscribe, th
   let vireo: VireoProcess | undefined;
   let c: MqttClient | undefined;
   try {
-    const n = await node({
+    const n = await startMemoryNode({
       VIREO_AUTHORIZATION__NO_MATCH: 'deny',
       VIREO_AUTHORIZATION__SOURCES: JSON.stringify([
         {

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { MqttClient } from 'mqtt';
-import { connect, endAll, freePort, waitFor } from './harness.js';
+import { connect, endAll, freePort, waitFor, closeHttp } from './harness.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
 import { subackCodes } from './mqtt-codes.js';
 
@@ -47,11 +47,7 @@ async function service(): Promise<{ url: string; asked: Asked[]; close(): Promis
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     asked,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
+    close: () => closeHttp(server),
   };
 }
 

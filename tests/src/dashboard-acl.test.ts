@@ -7,20 +7,17 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { connect, endAll } from './harness.js';
-import { killAllVireo } from './vireo-process.js';
 import { openBrowser, type Browser } from './browser.js';
-import { ADMIN_PASSWORD, API_KEY, call, startDashCluster, type DashNode } from './dashboard-nodes.js';
+import { VIEWER_PASSWORD, keyDir, signInPage, startWithViewer, tearDown } from './dashboard-page.js';
+import { ADMIN_PASSWORD, type DashNode } from './dashboard-nodes.js';
 import { pubackCode } from './mqtt-codes.js';
 import { waitLog } from './cluster-nodes.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'vireo-dashboard-acl-'));
-const keyFile = join(dir, 'keys');
-writeFileSync(keyFile, 'ops:dash-key-secret\n');
+const { dir, keyFile } = keyDir('dashboard-acl');
 const files = [join(dir, 'acl-0.yaml'), join(dir, 'acl-1.yaml')];
 const FIRST = '# the first rules\n- {permission: allow}\n';
 let nodes: DashNode[] = [];
@@ -29,26 +26,10 @@ let browser: Browser | undefined;
 before(async () => {
   for (const f of files) writeFileSync(f, FIRST);
   // each node its own file, as on separate machines
-  nodes = await startDashCluster(2, 'dashacl', keyFile, {}, (i) => ({ VIREO_AUTHORIZATION__SOURCES: JSON.stringify([{ type: 'file', path: files[i] }]) }));
-  const viewer = await call(nodes[0]!.base, 'POST', '/api/v5/users', API_KEY, { username: 'vera', password: 'V1ewer-only', role: 'viewer' });
-  assert.equal(viewer.status, 200);
+  nodes = await startWithViewer('dashacl', keyFile, 'vera', (i) => ({ VIREO_AUTHORIZATION__SOURCES: JSON.stringify([{ type: 'file', path: files[i] }]) }));
 });
 
-after(async () => {
-  await browser?.close();
-  for (const n of nodes) n.proc.kill('SIGKILL');
-  killAllVireo();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function signIn(b: Browser, node: DashNode, username: string, password: string): Promise<void> {
-  const { page } = b;
-  await page.goto(node.base + '/');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByLabel('Password').press('Enter');
-  await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 15_000 });
-}
+after(() => tearDown(browser, nodes, dir));
 
 test('an administrator views, edits (checked, saved on every node) and reloads the ACL rules', { timeout: 90_000 }, async () => {
   browser = await openBrowser();
@@ -56,7 +37,7 @@ test('an administrator views, edits (checked, saved on every node) and reloads t
   const [a, b] = nodes as [DashNode, DashNode];
   let client: MqttClient | undefined;
   try {
-    await signIn(browser, a, 'admin', ADMIN_PASSWORD);
+    await signInPage(browser, a, 'admin', ADMIN_PASSWORD);
     await page.goto(`${a.base}/#/access/acl`);
     const form = page.getByRole('form', { name: 'Edit the ACL rules' });
     const rules = form.getByLabel(/Rules/);
@@ -104,7 +85,7 @@ test('a viewer reads the ACL rules and has nothing to change them with', { timeo
   const viewer = await openBrowser();
   const [a] = nodes as [DashNode, DashNode];
   try {
-    await signIn(viewer, a, 'vera', 'V1ewer-only');
+    await signInPage(viewer, a, 'vera', VIEWER_PASSWORD);
     await viewer.page.goto(`${a.base}/#/access/acl`);
     await viewer.page.getByLabel('ACL rules').getByText('{permission: allow}').waitFor();
     assert.equal(await viewer.page.getByRole('form', { name: 'Edit the ACL rules' }).count(), 0);

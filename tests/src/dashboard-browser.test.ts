@@ -6,42 +6,21 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { IDisconnectPacket } from 'mqtt';
 import { connect, endAll } from './harness.js';
-import { killAllVireo } from './vireo-process.js';
 import { openBrowser, type Browser } from './browser.js';
-import { ADMIN_PASSWORD, API_KEY, call, startDashCluster, type DashNode } from './dashboard-nodes.js';
+import { VIEWER_PASSWORD, keyDir, signInPage, startWithViewer, tearDown } from './dashboard-page.js';
+import { ADMIN_PASSWORD, type DashNode } from './dashboard-nodes.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'vireo-dashboard-ui-'));
-const keyFile = join(dir, 'keys');
-writeFileSync(keyFile, 'ops:dash-key-secret\n');
+const { dir, keyFile } = keyDir('dashboard-ui');
 let nodes: DashNode[] = [];
 let browser: Browser | undefined;
 
 before(async () => {
-  nodes = await startDashCluster(2, 'dashui', keyFile);
-  const viewer = await call(nodes[0]!.base, 'POST', '/api/v5/users', API_KEY, { username: 'vic', password: 'V1ewer-only', role: 'viewer' });
-  assert.equal(viewer.status, 200);
+  nodes = await startWithViewer('dashui', keyFile, 'vic');
 });
 
-after(async () => {
-  await browser?.close();
-  for (const n of nodes) n.proc.kill('SIGKILL');
-  killAllVireo();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function signIn(b: Browser, node: DashNode, username: string, password: string): Promise<void> {
-  const { page } = b;
-  await page.goto(node.base + '/');
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByLabel('Password').press('Enter');
-  await page.getByRole('button', { name: 'Sign out' }).waitFor({ timeout: 15_000 });
-}
+after(() => tearDown(browser, nodes, dir));
 
 test('sign in and see both nodes of the cluster, with live charts', { timeout: 90_000 }, async () => {
   browser = await openBrowser();
@@ -50,7 +29,7 @@ test('sign in and see both nodes of the cluster, with live charts', { timeout: 9
   // the page is served by B; it shows the whole cluster
   await page.goto(b.base + '/');
   await browser.shot('dashboard-sign-in');
-  await signIn(browser, b, 'admin', ADMIN_PASSWORD);
+  await signInPage(browser, b, 'admin', ADMIN_PASSWORD);
   const table = page.getByRole('region', { name: 'Nodes' });
   for (const n of [a, b]) await table.getByRole('row').filter({ hasText: n.name }).getByText('running').waitFor({ timeout: 15_000 });
   // the charts draw once samples arrive (every second here)
@@ -108,7 +87,7 @@ test('a viewer sees clients but cannot kick; the API refuses its token', { timeo
   const [a] = nodes as [DashNode, DashNode];
   const client = await connect(a.url, { clientId: 'watched', protocolVersion: 5 });
   try {
-    await signIn(viewer, a, 'vic', 'V1ewer-only');
+    await signInPage(viewer, a, 'vic', VIEWER_PASSWORD);
     await viewer.page.getByText('vic').first().waitFor();
     await viewer.page.goto(`${a.base}/#/clients/watched`);
     await viewer.page.getByRole('heading', { name: 'Client watched' }).waitFor();
@@ -139,7 +118,7 @@ test('readable at phone width: the menu folds away and tables stack', { timeout:
   const phone = await openBrowser({ width: 390, height: 844 });
   const [a] = nodes as [DashNode, DashNode];
   try {
-    await signIn(phone, a, 'admin', ADMIN_PASSWORD);
+    await signInPage(phone, a, 'admin', ADMIN_PASSWORD);
     await phone.page.getByRole('region', { name: 'Nodes' }).getByText('running').first().waitFor({ timeout: 15_000 });
     assert.equal(await phone.page.locator('nav#nav').isVisible(), false, 'the navigation is folded');
     await phone.page.getByRole('button', { name: 'Menu' }).click();

@@ -1,5 +1,6 @@
 /** Shared test plumbing: free ports, an in-process broker, MQTT.js clients, bounded waits. */
 import net from 'node:net';
+import type { Server as HttpServer } from 'node:http';
 import pino from 'pino';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
@@ -137,4 +138,12 @@ export async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Prom
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Closes an HTTP server a test started, its kept-alive connections too. */
+export function closeHttp(server: HttpServer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
 }

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dieWithParent } from './orphans.js';
+import { freePort } from './harness.js';
 
 /** The built command; tests run after `tsc -b`. */
 export const VIREO_CLI = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
@@ -152,4 +153,14 @@ export function spawnVireo(options: SpawnOptions = {}): VireoProcess {
       child.kill(signal);
     },
   };
+}
+
+/** A `vireo start` on a free MQTT port with an in-memory store, once it logged it started; `url` is its mqtt:// URL. */
+export async function startMemoryNode(env: Record<string, string>): Promise<{ vireo: VireoProcess; url: string }> {
+  const port = await freePort();
+  const vireo = spawnVireo({
+    env: { VIREO_LISTENERS__TCP__DEFAULT__BIND: `127.0.0.1:${port}`, VIREO_LISTENERS__WS__DEFAULT__BIND: '0', VIREO_DURABLE_STORAGE__BACKEND: 'memory', ...env },
+  });
+  await vireo.waitForLog('started', 30_000);
+  return { vireo, url: `mqtt://127.0.0.1:${port}` };
 }

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { Webhook, WEBHOOK_EVENTS, type WebhookOptions } from '@vireo/bridge';
-import { freePort, startBroker, connect, collect, endAll, waitFor } from './harness.js';
+import { freePort, startBroker, connect, collect, endAll, waitFor, closeHttp } from './harness.js';
 import { spawnVireo } from './vireo-process.js';
 
 const T = { timeout: 30_000 };
@@ -29,11 +29,7 @@ async function endpoint(respond: (n: number, res: http.ServerResponse) => void =
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     bodies,
     auth,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeHttp(server),
   };
 }
 
