@@ -5,13 +5,14 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
-import type { BrokerStore, Delivery, DeliveryState, Message, PersistedSession, StoredDelivery, StoredState, SubOptions } from '@vireo/broker';
-import { describeError, StoreError } from './errors.js';
+import type { BrokerStore, Delivery, DeliveryState, Message, PersistedSession, StoredState, SubOptions } from '@vireo/broker';
+import { describeError } from './errors.js';
 import { claimDataDir, type IdentityResult } from './node-identity.js';
 import { ByteWriter } from './bytes.js';
-import { decodeDelivery, decodeMessage, decodeSession, decodeSubOptions, encodeSession, encodeSubOptions, writeDelivery, writeMessage } from './records.js';
-import { DB_FILE, OP, SCHEMA, type FromWriter, type ToWriter } from './schema.js';
+import { encodeSession, writeDelivery } from './records.js';
+import { DB_FILE, OP, type FromWriter, type ToWriter } from './schema.js';
+import { readState } from './load-state.js';
+import { encodeOp, type Pending } from './batch-ops.js';
 
 export interface OpenStoreOptions {
   dataDir: string;
@@ -44,95 +45,6 @@ export function openSqliteStore(options: OpenStoreOptions): OpenedStore {
   const store = new SqliteStore(file, state, worker, options.onError ?? (() => {}), durable, options.flushInterval ?? 100);
   return { store, identity };
 }
-
-function readState(file: string): StoredState {
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(file);
-    db.pragma('journal_mode = WAL');
-    // never start on a damaged file (and never empty it): the operator decides what to do
-    const check = db.pragma('quick_check', { simple: true }) as unknown;
-    if (check !== 'ok') throw new Error(`integrity check failed: ${String(check).split('\n').slice(0, 3).join('; ')}`);
-    db.exec(SCHEMA);
-    const retained: Message[] = [];
-    for (const row of db.prepare('select topic, msg from retained').iterate() as Iterable<{ topic: string; msg: Buffer }>) {
-      retained.push(decodeRow(() => decodeMessage(row.msg, 0), `retained message ${row.topic}`));
-    }
-    const sessions: PersistedSession[] = [];
-    for (const row of db.prepare('select clientid, state from sessions').iterate() as Iterable<{ clientid: string; state: Buffer }>) {
-      sessions.push(decodeRow(() => decodeSession(row.state), `session ${row.clientid}`));
-    }
-    moveSubscriptionsToRows(db, sessions);
-    const byClient = new Map(sessions.map((p) => [p.clientId, p]));
-    type SubRow = { clientid: string; filter: string; opts: Buffer };
-    for (const row of db.prepare('select clientid, filter, opts from subscriptions').iterate() as Iterable<SubRow>) {
-      const opts = decodeRow(() => decodeSubOptions(row.opts), `subscription ${row.filter} of session ${row.clientid}`);
-      byClient.get(row.clientid)?.subscriptions.push([row.filter, opts]);
-    }
-    const deliveries: StoredDelivery[] = [];
-    type DeliveryRow = { clientid: string; seq: number; pid: number; state: number; d: Buffer };
-    for (const row of db.prepare('select clientid, seq, pid, state, d from deliveries order by clientid, seq').iterate() as Iterable<DeliveryRow>) {
-      const delivery = decodeRow(() => decodeDelivery(row.d), `message ${row.seq} of session ${row.clientid}`);
-      deliveries.push({ clientId: row.clientid, seq: row.seq, pid: row.pid, state: row.state as DeliveryState, delivery });
-    }
-    const awaitingRel = db.prepare('select clientid as clientId, pid, at from awaiting_rel').all() as StoredState['awaitingRel'];
-    const wills: StoredState['wills'] = [];
-    for (const row of db.prepare('select clientid, fire_at, msg from wills').iterate() as Iterable<{ clientid: string; fire_at: number; msg: Buffer }>) {
-      wills.push({ clientId: row.clientid, fireAt: row.fire_at, msg: decodeRow(() => decodeMessage(row.msg, 0), `will of ${row.clientid}`) });
-    }
-    return { retained, sessions, deliveries, awaitingRel, wills };
-  } catch (err) {
-    throw new StoreError(`cannot use the store ${file}: ${describeError(err)}. Restore it from a backup or move it away ` + `(Vireo never empties a store by itself)`);
-  } finally {
-    db?.close();
-  }
-}
-
-/**
- * Data dirs of earlier versions keep a session's subscriptions inside its row: they move to
- * rows of their own, once, so that later writes of the session row do not drop them.
- */
-function moveSubscriptionsToRows(db: Database.Database, sessions: PersistedSession[]): void {
-  const old = sessions.filter((p) => p.subscriptions.length > 0);
-  if (old.length === 0) return;
-  const put = db.prepare('insert or replace into subscriptions (clientid, filter, opts) values (?, ?, ?)');
-  const row = db.prepare('update sessions set state = ? where clientid = ?');
-  db.transaction(() => {
-    for (const p of old) {
-      for (const [filter, opts] of p.subscriptions) put.run(p.clientId, filter, encodeSubOptions(opts));
-      row.run(encodeSession(p), p.clientId);
-      p.subscriptions = [];
-    }
-  })();
-}
-
-function decodeRow<T>(decode: () => T, what: string): T {
-  try {
-    return decode();
-  } catch (err) {
-    throw new Error(`unreadable ${what}: ${describeError(err)}`);
-  }
-}
-
-/**
- * A queued write, encoded into the batch when the batch leaves, so that nothing is encoded
- * twice. Delivery puts, one per message, are kept apart (see SqliteStore.putD): in `ops`
- * they are a number, their slot.
- */
-type Pending =
-  | [typeof OP.putRetained, Message]
-  | [typeof OP.deleteRetained, string]
-  | [typeof OP.putSession, string, Buffer, [string, SubOptions][]]
-  | [typeof OP.updateSession, string, Buffer]
-  | [typeof OP.putSubscription, string, string, SubOptions]
-  | [typeof OP.deleteSubscription, string, string]
-  | [typeof OP.deleteSession, string]
-  | [typeof OP.setDeliveryState, string, number, number, number]
-  | [typeof OP.deleteDelivery, string, number]
-  | [typeof OP.putAwaitingRel, string, number, number]
-  | [typeof OP.deleteAwaitingRel, string, number]
-  | [typeof OP.putWill, string, number, Message]
-  | [typeof OP.deleteWill, string];
 
 export class SqliteStore implements BrokerStore {
   /**
@@ -458,60 +370,3 @@ export class SqliteStore implements BrokerStore {
 }
 
 function noop(): void {}
-
-function encodeOp(w: ByteWriter, op: Pending): void {
-  w.u8(op[0]);
-  switch (op[0]) {
-    case OP.putRetained: {
-      w.str(op[1].topic);
-      const at = w.begin();
-      writeMessage(w, op[1]);
-      return w.end(at);
-    }
-    case OP.deleteRetained:
-    case OP.deleteSession:
-    case OP.deleteWill:
-      return w.str(op[1]);
-    case OP.putSession:
-      w.str(op[1]);
-      w.bytes(op[2]);
-      w.u32(op[3].length);
-      for (const [filter, opts] of op[3]) {
-        w.str(filter);
-        w.bytes(encodeSubOptions(opts));
-      }
-      return;
-    case OP.updateSession:
-      w.str(op[1]);
-      return w.bytes(op[2]);
-    case OP.putSubscription:
-      w.str(op[1]);
-      w.str(op[2]);
-      return w.bytes(encodeSubOptions(op[3]));
-    case OP.deleteSubscription:
-      w.str(op[1]);
-      return w.str(op[2]);
-    case OP.setDeliveryState:
-      w.str(op[1]);
-      w.f64(op[2]);
-      w.u16(op[3]);
-      return w.u8(op[4]);
-    case OP.deleteDelivery:
-      w.str(op[1]);
-      return w.f64(op[2]);
-    case OP.putAwaitingRel:
-      w.str(op[1]);
-      w.u16(op[2]);
-      return w.f64(op[3]);
-    case OP.deleteAwaitingRel:
-      w.str(op[1]);
-      return w.u16(op[2]);
-    case OP.putWill: {
-      w.str(op[1]);
-      w.f64(op[2]);
-      const at = w.begin();
-      writeMessage(w, op[3]);
-      return w.end(at);
-    }
-  }
-}
