@@ -1,15 +1,19 @@
 /**
  * Bounded memory with real MQTT clients (docs/limits.md): the retained store's limits
  * (`retainer.backend.max_retained_messages`, `retainer.max_payload_size`) refuse to retain
- * but still deliver, and a session's queue bounded in bytes (`mqtt.max_mqueue_bytes`) drops
- * its oldest messages, counted as `queue_full` and logged.
+ * but still deliver, a session's queue bounded in bytes (`mqtt.max_mqueue_bytes`) drops
+ * its oldest messages, counted as `queue_full` and logged, and so does a webhook's queue
+ * (`webhook.*.max_queue_bytes`) behind a real HTTP endpoint that stalls.
  */
 import { test } from 'node:test';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import type { Message, DropReason } from '@vireo/broker';
-import { connect, endAll, quietFor, waitFor, withBroker, type TestBroker } from './harness.js';
+import { Webhook } from '@vireo/bridge';
+import { connect, endAll, quietFor, startBroker, waitFor, withBroker, type TestBroker } from './harness.js';
 import { Inbox } from './observe.js';
 import { captureLog } from './log-capture.js';
 
@@ -132,4 +136,82 @@ test('max_mqueue_bytes: an offline session keeps the newest messages that fit, d
     );
     box.stop();
   });
+});
+
+test('webhook max_queue_bytes: behind a stalled endpoint the queue stays under its bytes, the oldest dropped as queue_full; the rest arrive after', T, async () => {
+  // a real HTTP endpoint that holds its first request until released
+  let release: (() => void) | undefined;
+  const held = new Promise<void>((r) => (release = r));
+  const bodies: { payload: string }[] = [];
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    let data = '';
+    req.on('data', (c: Buffer) => (data += c.toString()));
+    req.on('end', () => {
+      bodies.push(JSON.parse(data) as { payload: string });
+      if (requests++ === 0) void held.then(() => res.end('ok'));
+      else res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  const log = captureLog('warn');
+  const tb = await startBroker();
+  const maxQueueBytes = 8 * 1024;
+  const hook = new Webhook(
+    tb.broker,
+    {
+      name: 'mem',
+      url,
+      events: ['message.publish'],
+      topic: '#',
+      headers: {},
+      batchSize: 1,
+      maxQueue: 10_000,
+      maxQueueBytes,
+      requestTimeout: 20_000,
+      maxRetries: 0,
+      retryBackoff: 50,
+      payloadEncoding: 'plain',
+    },
+    log.logger,
+  );
+  hook.start();
+  try {
+    const n = 100;
+    const payload = (i: number) => `p${String(i).padStart(3, '0')}`.padEnd(500, '.');
+    tb.broker.publishMessage({ topic: 'wh/m', payload: payload(0) });
+    await waitFor(() => requests === 1, 'the first request to reach the stalled endpoint');
+    let most = 0;
+    for (let i = 1; i < n; i++) {
+      tb.broker.publishMessage({ topic: 'wh/m', payload: payload(i) });
+      most = Math.max(most, hook.stats.queuedBytes);
+    }
+    assert.ok(most <= maxQueueBytes, `queued bytes ${most} stay under ${maxQueueBytes}`);
+    const kept = hook.stats.queued;
+    // ~700 bytes of JSON each: about 11 fit in 8KB, one is in flight, the rest were dropped
+    assert.ok(kept >= 5 && kept < 20, `events kept: ${kept}`);
+    assert.equal(hook.stats.dropped, n - 1 - kept);
+    const line = log.find('Webhook queue full')[0];
+    assert.ok(line, 'the drops are logged');
+    assert.equal(line.reason, 'queue_full');
+    assert.equal(line.max_queue_bytes, maxQueueBytes);
+
+    release!();
+    await waitFor(() => hook.stats.sent === 1 + kept, 'the kept events to be sent');
+    const got = bodies.map((b) => b.payload.slice(0, 4));
+    assert.equal(got[0], 'p000', 'the event in flight when the endpoint stalled');
+    assert.deepEqual(
+      got.slice(1),
+      Array.from({ length: kept }, (_, i) => `p${String(n - kept + i).padStart(3, '0')}`),
+      'then the newest ones, in order',
+    );
+    assert.equal(hook.stats.queuedBytes, 0);
+  } finally {
+    release!();
+    hook.close();
+    await tb.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });

@@ -14,7 +14,7 @@ type Read = (b: Broker) => number;
 /** One webhook's counters (the bridge's `Webhook.stats`), named by its config key. */
 export interface WebhookMetricsSource {
   readonly options: { readonly name: string };
-  readonly stats: { queued: number; sent: number; failed: number; retried: number; dropped: number };
+  readonly stats: { queued: number; queuedBytes?: number; sent: number; failed: number; retried: number; dropped: number };
 }
 
 export interface MetricsOptions {
@@ -236,7 +236,7 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
   webhookCounter('vireo_webhook_sent', 'Webhook events the endpoint accepted (2xx).', (st) => st.sent);
   webhookCounter('vireo_webhook_failed', 'Webhook events dropped after their request failed every retry (error, timeout or non-2xx).', (st) => st.failed);
   webhookCounter('vireo_webhook_retried', 'Webhook requests retried.', (st) => st.retried);
-  webhookCounter('vireo_webhook_dropped_queue_full', 'Webhook events pushed out of a full queue (webhook.*.max_queue).', (st) => st.dropped);
+  webhookCounter('vireo_webhook_dropped_queue_full', 'Webhook events pushed out of a full queue (webhook.*.max_queue, max_queue_bytes).', (st) => st.dropped);
   new Gauge({
     name: 'vireo_webhook_queuing',
     help: 'Webhook events waiting to be sent.',
@@ -245,6 +245,16 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
     collect() {
       this.reset();
       for (const w of hooks()) this.set({ webhook: w.options.name }, w.stats.queued);
+    },
+  });
+  new Gauge({
+    name: 'vireo_webhook_queuing_bytes',
+    help: 'Bytes of webhook events (JSON) waiting to be sent (webhook.*.max_queue_bytes).',
+    labelNames: ['webhook'],
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const w of hooks()) this.set({ webhook: w.options.name }, w.stats.queuedBytes ?? 0);
     },
   });
 

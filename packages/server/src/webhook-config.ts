@@ -31,6 +31,7 @@ export function startWebhookFor(config: VireoConfig, broker: Broker, logger: Log
       headers,
       batchSize: w.batch_size,
       maxQueue: w.max_queue,
+      maxQueueBytes: w.max_queue_bytes,
       requestTimeout: w.request_timeout,
       maxRetries: w.max_retries,
       retryBackoff: w.retry_backoff,
