@@ -7,6 +7,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'pr
 import type { Broker, HistogramView, PacketType } from '@vireo/broker';
 import { registerBridgeMetrics } from './metrics-bridges.js';
 import { registerMemoryMetrics } from './metrics-memory.js';
+import { registerLimitMetrics } from './metrics-limits.js';
 import type { BridgeSource } from './routes-bridges.js';
 
 type Read = (b: Broker) => number;
@@ -260,5 +261,6 @@ export function createMetrics(broker: Broker, opts: MetricsOptions = {}): Regist
 
   registerBridgeMetrics(register, opts.bridges ?? (() => []));
   registerMemoryMetrics(register, broker);
+  registerLimitMetrics(register, broker);
   return register;
 }

@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type pino from 'pino';
 import { Channel } from './channel/channel.js';
+import { newClientLimitCounters } from './limits/counters.js';
+import { inputLimiter } from './limits/input-limiter.js';
 import type { ChannelContext, ConnectedClient } from './channel/context.js';
 import { ConnectionManager } from './cm/manager.js';
 import { ClientRegistry } from './cm/registry.js';
@@ -63,6 +65,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   /** Per-message log lines (drops, denials): once per client and `log.throttling.time_window`. */
   readonly logThrottle: LogThrottle;
   readonly stats = new Stats();
+  /** Clients throttled by messages_rate / bytes_rate (limits/). */
+  readonly clientRateLimited = newClientLimitCounters();
   /** Sampled publish → socket-write latency; off until the metrics endpoint starts it. */
   readonly deliveryLatency = new DeliveryLatency();
   readonly retainer = new Retainer();
@@ -226,7 +230,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       socket.destroy();
       return;
     }
-    this.cm.accepted(new Channel(new Connection(socket, peer, listener.name, this.options.mqtt.maxPacketSize, this.stats), this.ctx));
+    const conn = new Connection(socket, peer, listener.name, this.options.mqtt.maxPacketSize, this.stats);
+    const ch = new Channel(conn, this.ctx);
+    conn.limiter = inputLimiter(conn, ch, listener, { logger: this.logger, counters: this.clientRateLimited });
+    this.cm.accepted(ch);
   }
 
   addresses(): { name: string; type: ListenerOptions['type']; host: string; port: number }[] {
@@ -234,13 +241,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   }
 
   /** Listener state with connection counts and disconnects by reason. */
-  listenerStats(): { name: string; type: string; bind: string; connections: number; shutdownCount: Record<string, number> }[] {
+  listenerStats(): { name: string; type: string; bind: string; connections: number; shutdownCount: Record<string, number>; connRateLimited: number }[] {
     return this.mqttListeners.map((l) => ({
       name: l.options.name,
       type: l.options.type,
       bind: `${l.options.host}:${l.port}`,
       connections: l.connections,
       shutdownCount: Object.fromEntries(l.shutdownCount),
+      connRateLimited: l.connRateLimited,
     }));
   }
 

@@ -28,6 +28,9 @@ export type { PacketType } from './node/stats.js';
 export { hostOf } from './peer.js';
 export { GuardState, DEFAULT_FORCE_SHUTDOWN } from './guard/guard-state.js';
 export type { ForceShutdownOptions, ForceShutdownReason } from './guard/guard-state.js';
+export { parseRate, formatRate } from './limits/rate.js';
+export type { Rate } from './limits/rate.js';
+export type { ClientLimitCounters } from './limits/counters.js';
 
 // the seams other packages implement: the cluster and the store
 export type { AdminCallHandler, ClusterHost, ClusterLink } from './cluster.js';

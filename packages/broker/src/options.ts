@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import { DEFAULT_LOG_THROTTLE_WINDOW } from './node/log-throttle.js';
 import type { ClusterLink } from './cluster.js';
 import type { BrokerHooks } from './hooks.js';
+import type { Rate } from './limits/rate.js';
 import { MemoryStore, type BrokerStore } from './persistence/store.js';
 
 /** How a shared subscription group picks the member that gets a message. */
@@ -36,6 +37,15 @@ export interface ListenerOptions {
   proxyProtocol?: boolean;
   /** How long the header may take to arrive (ms, default 3000). */
   proxyProtocolTimeout?: number;
+  /** EMQX `max_conn_rate` / `max_conn_burst`: connections past the rate wait, reads paused (docs/limits.md). Absent: no limit. */
+  maxConnRate?: Rate;
+  maxConnBurst?: Rate;
+  /** Per client, EMQX `messages_rate` / `messages_burst`: PUBLISH packets past the rate wait, reads paused. Absent: no limit. */
+  messagesRate?: Rate;
+  messagesBurst?: Rate;
+  /** Per client, EMQX `bytes_rate` / `bytes_burst`: the bytes of PUBLISH packets, likewise. Absent: no limit. */
+  bytesRate?: Rate;
+  bytesBurst?: Rate;
 }
 
 /** What of a TLS client certificate becomes the username or client id (EMQX's peer_cert_as_*). */

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { BrokerConfig, ListenerOptions } from '@vireo/broker';
+import type { BrokerConfig, ListenerOptions, Rate } from '@vireo/broker';
 import type { VireoConfig } from './config-schema.js';
 import { ConfigError } from './config-error.js';
 import type { ConfigIssue } from './config-validate.js';
@@ -19,7 +19,7 @@ function listeners(cfg: VireoConfig, logger: Logger): ListenerOptions[] {
   const issues: ConfigIssue[] = [];
   const tcp = cfg.listeners.tcp.default;
   if (tcp.bind.port !== 0) {
-    out.push({ type: 'tcp', name: 'tcp:default', host: tcp.bind.host, port: tcp.bind.port, maxConnections: tcp.max_connections, ...proxy(tcp) });
+    out.push({ type: 'tcp', name: 'tcp:default', host: tcp.bind.host, port: tcp.bind.port, maxConnections: tcp.max_connections, ...proxy(tcp), ...limits(tcp) });
   }
   const ws = cfg.listeners.ws.default;
   if (ws.bind.port !== 0) {
@@ -30,12 +30,13 @@ function listeners(cfg: VireoConfig, logger: Logger): ListenerOptions[] {
       port: ws.bind.port,
       maxConnections: ws.max_connections,
       path: ws.websocket.mqtt_path,
+      ...limits(ws),
     });
   }
   const ssl = cfg.listeners.ssl.default;
   if (ssl.bind.port !== 0) {
     const tls = readTlsFiles('listeners.ssl.default', ssl.ssl_options, issues);
-    if (tls) out.push({ type: 'ssl', name: 'ssl:default', host: ssl.bind.host, port: ssl.bind.port, maxConnections: ssl.max_connections, tls, ...proxy(ssl) });
+    if (tls) out.push({ type: 'ssl', name: 'ssl:default', host: ssl.bind.host, port: ssl.bind.port, maxConnections: ssl.max_connections, tls, ...proxy(ssl), ...limits(ssl) });
     else if (issues.length === 0) logger.info('listener ssl:default is off: set listeners.ssl.default.ssl_options.certfile and keyfile to start it');
   }
   const wss = cfg.listeners.wss.default;
@@ -51,6 +52,7 @@ function listeners(cfg: VireoConfig, logger: Logger): ListenerOptions[] {
         maxConnections: wss.max_connections,
         path: wss.websocket.mqtt_path,
         tls,
+        ...limits(wss),
       });
     } else if (issues.length === before) logger.info('listener wss:default is off: set listeners.wss.default.ssl_options.certfile and keyfile to start it');
   }
@@ -109,6 +111,20 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
 }
 
 /** EMQX's proxy_protocol keys of a TCP or TLS listener (only when on, so the broker's options stay as they were). */
+type ListenerRates = Record<'max_conn_rate' | 'max_conn_burst' | 'messages_rate' | 'messages_burst' | 'bytes_rate' | 'bytes_burst', Rate | null>;
+
+/** The listener limiters (docs/limits.md); `infinity` leaves a key out, so the broker adds nothing for it. */
+function limits(l: ListenerRates): Pick<ListenerOptions, 'maxConnRate' | 'maxConnBurst' | 'messagesRate' | 'messagesBurst' | 'bytesRate' | 'bytesBurst'> {
+  const out: Pick<ListenerOptions, 'maxConnRate' | 'maxConnBurst' | 'messagesRate' | 'messagesBurst' | 'bytesRate' | 'bytesBurst'> = {};
+  if (l.max_conn_rate) out.maxConnRate = l.max_conn_rate;
+  if (l.max_conn_burst) out.maxConnBurst = l.max_conn_burst;
+  if (l.messages_rate) out.messagesRate = l.messages_rate;
+  if (l.messages_burst) out.messagesBurst = l.messages_burst;
+  if (l.bytes_rate) out.bytesRate = l.bytes_rate;
+  if (l.bytes_burst) out.bytesBurst = l.bytes_burst;
+  return out;
+}
+
 function proxy(l: { proxy_protocol: boolean; proxy_protocol_timeout: number }): { proxyProtocol?: true; proxyProtocolTimeout?: number } {
   return l.proxy_protocol ? { proxyProtocol: true, proxyProtocolTimeout: l.proxy_protocol_timeout } : {};
 }

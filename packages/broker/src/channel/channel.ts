@@ -10,6 +10,7 @@ import { handleSubscribe, handleUnsubscribe } from './handlers/subscribe.js';
 import { ACK_PUBREL, congested, disconnectWith, protocolError, sendPublish, trace, writeAck, writePacket, writePingresp } from './send.js';
 import { ChannelState } from './state.js';
 import { guardBacklog, shedQos0 } from '../guard/force-shutdown.js';
+import { PAUSE_HOLD, pauseReads } from '../limits/read-gate.js';
 
 export type { Will } from './context.js';
 
@@ -32,7 +33,8 @@ export class Channel extends ChannelState implements ConnectionHandler, Outlet {
 
   onPacket(packet: Packet): void {
     if (this.pendingPackets) {
-      this.pendingPackets.push(packet);
+      // held behind an async step: stop reading until it ends (limits/read-gate.ts), so what waits is bounded
+      if (this.pendingPackets.push(packet) === 1) pauseReads(this.conn, PAUSE_HOLD);
       return;
     }
     const ctx = this.ctx;

@@ -1,4 +1,5 @@
 import type { Packet } from '@vireo/mqtt';
+import { PAUSE_HOLD, resumeReads } from '../limits/read-gate.js';
 import type { ChannelState } from './state.js';
 
 /**
@@ -19,4 +20,5 @@ export function resumeAfter(ch: ChannelState, fn: () => void): void {
     }
     ch.onPacket(queued[i]);
   }
+  if (!ch.pendingPackets) resumeReads(ch.conn, PAUSE_HOLD);
 }

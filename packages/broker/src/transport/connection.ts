@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { FrameParser, type FrameSink, type Packet } from '@vireo/mqtt';
 import type { WriteBacklog } from '../guard/write-backlog.js';
+import type { InputLimiter } from '../limits/input-limiter.js';
 
 /** What the protocol layer gets from a connection. */
 export interface ConnectionHandler {
@@ -56,6 +57,10 @@ export class Connection implements FrameSink {
   private closeReason = '';
   handler!: ConnectionHandler;
   maxPacketSize: number;
+  /** The client's messages_rate / bytes_rate (limits/); undefined without limits: one branch per packet. */
+  limiter: InputLimiter | undefined;
+  /** Why reads are paused, a bit per reason (limits/read-gate.ts); 0: reading. */
+  readPaused = 0;
 
   constructor(
     readonly socket: Duplex,
@@ -82,7 +87,9 @@ export class Connection implements FrameSink {
 
   /** Called by the parser for each complete packet. */
   packet(p: Packet): void {
-    if (!this.closed) this.handler.onPacket(p);
+    if (this.closed) return;
+    if (this.limiter !== undefined && !this.limiter.admit(p)) return;
+    this.handler.onPacket(p);
   }
 
   /** Called by the parser when the bytes are not MQTT, with the failed frame. */
@@ -191,8 +198,9 @@ export class Connection implements FrameSink {
 
   checkKeepalive(): void {
     const idle = Date.now() - this.lastRecv;
-    if (idle >= this.keepaliveMs) this.handler.onKeepaliveTimeout();
-    else this.keepaliveTimer = setTimeout(checkKeepalive, this.keepaliveMs - idle, this);
+    // paused reads (a rate limit, a held CONNECT): the silence is ours, not the client's
+    if (idle >= this.keepaliveMs && this.readPaused === 0) this.handler.onKeepaliveTimeout();
+    else this.keepaliveTimer = setTimeout(checkKeepalive, idle >= this.keepaliveMs ? this.keepaliveMs : this.keepaliveMs - idle, this);
   }
 
   /** Closes after flushing what was written; `reason` is the name logged and counted. */
@@ -218,6 +226,7 @@ export class Connection implements FrameSink {
   private stopTimers(): void {
     if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer);
     this.keepaliveTimer = undefined;
+    if (this.limiter !== undefined) this.limiter.stop();
   }
 }
 

@@ -6,6 +6,7 @@ import { readProxyHeader } from './proxy-protocol.js';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerOptions } from '../options.js';
+import { AcceptGate } from '../limits/accept-gate.js';
 
 /** A listener could not bind; the message names the config key, as operators look it up. */
 export class ListenError extends Error {
@@ -51,6 +52,8 @@ export interface RunningListener {
   connections: number;
   /** Disconnects by reason (EMQX's `shutdown_count`). */
   readonly shutdownCount: Map<string, number>;
+  /** Connections `max_conn_rate` made wait (0 without a limit). */
+  readonly connRateLimited: number;
   close(): Promise<void>;
 }
 
@@ -72,29 +75,37 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
     onTlsFailure?.(opts, `${socket.remoteAddress}:${socket.remotePort}`, err);
     socket.destroy();
   };
+  // max_conn_rate: undefined (no limit) by default, then nothing is added per connection
+  const gate = opts.maxConnRate ? new AcceptGate(opts.maxConnRate, opts.maxConnBurst) : undefined;
   const running: RunningListener = {
     options: opts,
     port: opts.port,
     connections: 0,
     shutdownCount: new Map(),
+    get connRateLimited() {
+      return gate?.delayed ?? 0;
+    },
     close: async () => {},
   };
-  const accept = (socket: Duplex, peer: string, raw: net.Socket) => {
+  /** Hands the connection on; false when it was refused or waits for `max_conn_rate` (reads paused). */
+  const accept = (socket: Duplex, peer: string, raw: net.Socket): boolean => {
     if (running.connections >= opts.maxConnections) {
       raw.destroy();
-      return;
+      return false;
     }
     if (opts.tls?.verifyPeer && raw instanceof tls.TLSSocket && !raw.authorized && hasPeerCertificate(raw)) {
       // verify_peer without fail_if_no_peer_cert lets clients without a certificate in, never
       // one whose certificate does not check out (node only offers all-or-nothing for that)
       onTlsFailure?.(opts, peer, new Error(`client certificate rejected: ${String(raw.authorizationError)}`));
       raw.destroy();
-      return;
+      return false;
     }
     running.connections++;
     (raw as unknown as Counted)[LISTENER] = running;
     raw.once('close', onRawClose);
+    if (gate !== undefined && !gate.admit(socket, () => onConnection(socket, peer, opts))) return false;
     onConnection(socket, peer, opts);
+    return true;
   };
   let server: net.Server;
   if (opts.proxyProtocol && (opts.type === 'tcp' || opts.type === 'ssl')) {
@@ -107,8 +118,7 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
           const peer = source ?? own;
           if (!secureContext) {
             // readProxyHeader paused the socket with the bytes after the header put back: the connection reads them first
-            accept(socket, peer, socket);
-            socket.resume();
+            if (accept(socket, peer, socket)) socket.resume();
             return;
           }
           const t = opts.tls!;
@@ -165,6 +175,10 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
   });
   const addr = server.address();
   if (addr && typeof addr === 'object') running.port = addr.port;
-  running.close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  running.close = () =>
+    new Promise<void>((resolve) => {
+      gate?.close();
+      server.close(() => resolve());
+    });
   return running;
 }

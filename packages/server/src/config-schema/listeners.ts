@@ -2,6 +2,7 @@
  * `listeners`: the MQTT listeners (TCP, WebSocket, TLS, secure WebSocket) with EMQX's `ssl_options`.
  */
 import { bind, bool, duration, int, oneOf, optionalStr, str, type SchemaNode } from '../schema-dsl.js';
+import { burst, rate } from './rate.js';
 
 const mqttPath = () =>
   str({
@@ -22,6 +23,24 @@ const listener = (port: number, what: string) => ({
     keywords: { infinity: Number.MAX_SAFE_INTEGER },
     description: `Most connections the ${what} listener accepts at once; further ones are refused. \`infinity\` lifts the limit.`,
   }),
+  ...limiters(what),
+});
+
+/** EMQX 5's listener limiters (docs/limits.md): past a rate, reads are paused; nothing is refused or dropped. */
+const limiters = (what: string) => ({
+  max_conn_rate: rate({
+    description: `New connections per interval the ${what} listener takes on (\`1000/s\`, \`10000/60m\`); connections past it wait unread, in arrival order (their CONNECT is answered later), counted in \`vireo_listener_conn_rate_limited_total\`.`,
+  }),
+  max_conn_burst: burst({ description: 'Connections allowed above `max_conn_rate` when it is spent, refilled at their own rate (`10000/60m`: up to 10 000 more per hour).' }),
+  messages_rate: rate({
+    description: `PUBLISH packets per interval each client of the ${what} listener may send (\`1000/s\`); past it the client's socket is not read until the rate allows (its TCP window closes), counted in \`vireo_client_rate_limited_total{kind="messages"}\`. Nothing is dropped.`,
+  }),
+  messages_burst: burst({ description: 'PUBLISH packets a client may send above `messages_rate` when it is spent, refilled at their own rate.' }),
+  bytes_rate: rate({
+    sizes: true,
+    description: `PUBLISH bytes per interval each client of the ${what} listener may send (\`1MB/s\`, 1024-based units); past it the client's socket is not read until the rate allows, counted in \`vireo_client_rate_limited_total{kind="bytes"}\`.`,
+  }),
+  bytes_burst: burst({ sizes: true, description: 'PUBLISH bytes a client may send above `bytes_rate` when it is spent, refilled at their own rate (`100MB/60m`).' }),
 });
 
 /** EMQX's proxy_protocol keys, for the TCP and TLS listeners (behind a load balancer). */

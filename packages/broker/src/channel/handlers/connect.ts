@@ -5,6 +5,7 @@ import type { AuthResult } from '../../hooks.js';
 import { messageFromPublish } from '../../message.js';
 import { hostOf } from '../../peer.js';
 import { peerCertValue, peerCommonName } from '../../transport/peer-cert.js';
+import { PAUSE_HOLD, resumeReads } from '../../limits/read-gate.js';
 import { trace, writePacket } from '../send.js';
 import type { ChannelState } from '../state.js';
 
@@ -163,6 +164,7 @@ export async function handleConnect(ch: ChannelState, p: IConnectPacket): Promis
   const queued = ch.pendingPackets;
   ch.pendingPackets = undefined;
   if (queued) for (const q of queued) if (!ch.conn.closed) ch.onPacket(q);
+  if (!ch.pendingPackets) resumeReads(ch.conn, PAUSE_HOLD);
 }
 
 function emitConnack(ch: ChannelState, rc: number): void {
