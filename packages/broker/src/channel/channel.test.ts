@@ -169,8 +169,10 @@ test('an async authorizer holds later packets: PUBLISH order is kept', async () 
   const gate = new Promise<void>((r) => (release = r));
   const c = await connected({ hooks: { authorize: (_c, _a, topic) => (topic === 'slow' ? gate.then(() => true) : true) } });
   c.ch.onPacket({ cmd: 'publish', topic: 'slow', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
+  assert.equal(c.conn.socket.paused, false, 'reading while nothing is held');
   c.ch.onPacket({ cmd: 'publish', topic: 'fast', payload: Buffer.from('x'), qos: 0, retain: false, dup: false });
   assert.equal(c.ctx.published.length, 0, 'held while the first is being authorized');
+  assert.equal(c.conn.socket.paused, true, 'a held packet pauses reads: what waits is bounded');
   release();
   await gate;
   await new Promise((r) => setImmediate(r));
@@ -178,6 +180,7 @@ test('an async authorizer holds later packets: PUBLISH order is kept', async () 
     c.ctx.published.map((m) => m.topic),
     ['slow', 'fast'],
   );
+  assert.equal(c.conn.socket.paused, false, 'reading again once nothing is held');
 });
 
 test('PINGREQ gets PINGRESP; DISCONNECT drops the will, 0x04 (v5) keeps it', async () => {

@@ -74,6 +74,18 @@ export class FakeConnection {
   writes: Buffer[] = [];
   protocolVersion = 4;
   keepaliveMs = 0;
+  /** Read pauses (limits/read-gate.ts): the socket only records whether it is read. */
+  readPaused = 0;
+  lastRecv = 0;
+  readonly socket = {
+    paused: false,
+    pause(): void {
+      this.paused = true;
+    },
+    resume(): void {
+      this.paused = false;
+    },
+  };
   handler!: { onClose(reason: string): void };
   write(buf: Buffer): void {
     if (!this.closed) this.writes.push(buf);
