@@ -125,7 +125,11 @@ async function runStorm(t: { diagnostic(m: string): void }, extra: Record<string
       `storm: ${STORM} opened in ${openMs} ms; ${state.connacked} CONNACKs from ${state.firstConnackAt - started} to ${state.lastConnackAt - started} ms, ` +
         `${state.refused} refused, errors ${JSON.stringify(Object.fromEntries(state.errors))}; stream ${sent} sent, ${s.received.length} received`,
     );
-    assert.deepEqual(s.received, Array.from({ length: sent }, (_, i) => i), 'the stream arrives whole and in order');
+    assert.deepEqual(
+      s.received,
+      Array.from({ length: sent }, (_, i) => i),
+      'the stream arrives whole and in order',
+    );
     assert.ok(sent >= 20, `the stream ran through the storm (${sent} messages)`);
     assert.equal(state.refused, 0, 'no storm client was refused');
     assert.deepEqual(Object.fromEntries(state.errors), {}, 'no storm connection failed');

@@ -33,6 +33,15 @@ export function parseRate(text: string, sizes = false): Rate | null | undefined 
 /** The rate written back as EMQX spells it, for logs and docs: `{100, 1000}` → `100/s`. */
 export function formatRate(r: Rate | null | undefined): string {
   if (!r) return 'infinity';
-  const per = r.intervalMs % 86_400_000 === 0 ? `${r.intervalMs / 86_400_000}d` : r.intervalMs % 3_600_000 === 0 ? `${r.intervalMs / 3_600_000}h` : r.intervalMs % 60_000 === 0 ? `${r.intervalMs / 60_000}m` : r.intervalMs % 1000 === 0 ? `${r.intervalMs / 1000}s` : `${r.intervalMs}ms`;
+  const per =
+    r.intervalMs % 86_400_000 === 0
+      ? `${r.intervalMs / 86_400_000}d`
+      : r.intervalMs % 3_600_000 === 0
+        ? `${r.intervalMs / 3_600_000}h`
+        : r.intervalMs % 60_000 === 0
+          ? `${r.intervalMs / 60_000}m`
+          : r.intervalMs % 1000 === 0
+            ? `${r.intervalMs / 1000}s`
+            : `${r.intervalMs}ms`;
   return `${r.amount}/${per.replace(/^1(?=[a-z]+$)/, '')}`;
 }
