@@ -19,6 +19,8 @@ export interface EvacNode extends LbBackend {
   proc: VireoProcess;
   /** What `vireo ctl` needs to reach this node's API. */
   ctlEnv: Record<string, string>;
+  /** The node's VIREO_* variables: `spawnVireo({ env })` starts it again on the same data dir. */
+  env: Record<string, string>;
 }
 
 export interface EvacCluster {
@@ -52,7 +54,7 @@ export async function startEvacCluster(names: string[], extra: Record<string, Re
       ...extra[name],
     };
     const ctlEnv = { VIREO_CTL_URL: `http://127.0.0.1:${p.http}`, VIREO_CTL_API_KEY: API_KEY };
-    return { name, node: `${name}@127.0.0.1`, rpcPort: p.rpc, mqttPort: p.mqtt, httpPort: p.http, proc: spawnVireo({ env }), ctlEnv };
+    return { name, node: `${name}@127.0.0.1`, rpcPort: p.rpc, mqttPort: p.mqtt, httpPort: p.http, proc: spawnVireo({ env }), ctlEnv, env };
   });
   return {
     nodes,

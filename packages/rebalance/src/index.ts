@@ -5,6 +5,7 @@ export { evictConnections, type EvictConnectionsOptions } from './connection-evi
 export { pushSessions, movableSessions, recipients, type PushSessionsOptions, type PushResult } from './session-pusher.js';
 export { Evacuation, EVACUATION_DEFAULTS, EVACUATION_STATES, type EvacuationOptions, type EvacuationState, type EvacuationStatus, type EvacuationTotals } from './evacuation.js';
 export { LoadRebalance, RebalanceError, type NodeRebalanceStatus } from './load-rebalance.js';
+export { EvacuationFile } from './evacuation-file.js';
 // rebalancing (docs/deployment.md#rebalancing): the coordinator, the donor agent and the admin operations between them
 export { REBALANCE_DEFAULTS, type NodeCounts, type RebalanceOpts } from './rebalance-plan.js';
 export { RebalanceCoordinator, type CoordinatorStatus, type DonorControl, type RebalanceState, type StartResult } from './rebalance-coordinator.js';

@@ -8,6 +8,7 @@ import type { Broker } from '@vireo/broker';
 import { Evacuation, EVACUATION_DEFAULTS, type EvacuationOptions, type EvacuationStatus, type EvacuationTotals } from './evacuation.js';
 import { NodeLoad } from './node-load.js';
 import { recipients } from './session-pusher.js';
+import type { EvacuationFile } from './evacuation-file.js';
 
 /** A request the node cannot carry out now (the API answers 400 with it). */
 export class RebalanceError extends Error {
@@ -29,7 +30,11 @@ export class LoadRebalance {
   readonly totals: EvacuationTotals = { evictedConnections: 0, pushedSessions: 0, failedSessions: 0 };
   private evacuation: Evacuation | undefined;
 
-  constructor(private readonly broker: Broker) {
+  constructor(
+    private readonly broker: Broker,
+    /** Where an evacuation started through the API is kept across restarts; none: not kept. */
+    private readonly file?: EvacuationFile,
+  ) {
     this.load = new NodeLoad(broker);
   }
 
@@ -47,6 +52,19 @@ export class LoadRebalance {
     const unknown = (o.migrate_to ?? []).filter((n) => !running.includes(n));
     if (unknown.length > 0) throw new RebalanceError('BAD_REQUEST', `migrate_to: not running nodes: ${unknown.join(', ')}`);
     this.evacuation = new Evacuation(this.broker, this.load, o, this.totals);
+    this.file?.save(o);
+    return this.evacuation.status();
+  }
+
+  /**
+   * At start: an evacuation kept from before a restart starts again, from the beginning
+   * (its `migrate_to` is not checked against the running nodes: they may not be known yet).
+   * Undefined when none was kept.
+   */
+  resumeKept(): EvacuationStatus | undefined {
+    const o = this.file?.load();
+    if (!o) return undefined;
+    this.evacuation = new Evacuation(this.broker, this.load, o, this.totals);
     return this.evacuation.status();
   }
 
@@ -56,6 +74,7 @@ export class LoadRebalance {
     if (!e || e.stopped) return false;
     e.stop();
     this.evacuation = undefined;
+    this.file?.clear();
     return true;
   }
 

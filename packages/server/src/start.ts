@@ -5,6 +5,7 @@
  * Exit codes: 0 after a clean stop, 1 when the node cannot start (e.g. a port in use)
  * or a stop does not finish in time, 2 when the configuration is invalid.
  */
+import path from 'node:path';
 import { createBroker, ListenError, warmUp, type Broker } from '@vireo/broker';
 import type { Logger } from 'pino';
 import type { AdminServer } from '@vireo/admin';
@@ -27,7 +28,7 @@ import { startBridgesFor } from './bridge-config.js';
 import type { MqttBridge } from '@vireo/bridge';
 import { createLogger } from './logger.js';
 import { VERSION } from './version.js';
-import { LoadRebalance, type EvacuationOptions } from '@vireo/rebalance';
+import { EvacuationFile, LoadRebalance, type EvacuationOptions } from '@vireo/rebalance';
 import { shutdownEvacuation } from './rebalance-config.js';
 import { rebalanceFor } from './rebalance-wiring.js';
 
@@ -183,7 +184,8 @@ export async function start(options: StartOptions): Promise<void> {
   let bridges: MqttBridge[] = [];
   let rules: RulesRuntime | undefined;
   // evacuation and rebalancing (docs/evacuation.md): the API drives it, and SIGTERM when configured
-  const rebalance = new LoadRebalance(broker);
+  const evacuationFile = new EvacuationFile(path.join(config.node.data_dir, 'evacuation.json'));
+  const rebalance = new LoadRebalance(broker, evacuationFile);
   const rebalancing = rebalanceFor(config, broker, rebalance.load, logger, () => membershipOf(broker.cluster)?.ready() ?? true);
   try {
     const sysmon = startSysmonFor(config, broker);
@@ -214,6 +216,14 @@ export async function start(options: StartOptions): Promise<void> {
     await Promise.all([admin?.close(), rules?.close(), broker.close()]);
     if (err instanceof ConfigError) failConfig(err);
     throw err;
+  }
+  try {
+    // an evacuation started through the API before a restart goes on (EMQX's behaviour)
+    const kept = rebalance.resumeKept();
+    if (kept) logger.warn({ evacuation: kept }, 'Evacuation kept from before the restart: evacuating again (vireo ctl rebalance stop ends it)');
+  } catch (err) {
+    await Promise.all([admin?.close(), rules?.close(), broker.close()]);
+    fail(EXIT_START_FAILED, [`vireo: cannot resume the evacuation kept in ${evacuationFile.path}: ${err instanceof Error ? err.message : String(err)}`]);
   }
   try {
     // last: clients that connect at once (a load balancer's backlog) meet a node that is not
