@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { connect, endAll, sleep, waitFor } from './harness.js';
+import { connect, endAll, freePort, sleep, waitFor } from './harness.js';
 import { apiNodeEnv } from './api-node.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
 
@@ -132,5 +132,26 @@ test('a publisher past its bytes_rate is slowed, not dropped', { timeout: 120_00
     assertInOrder(got.get('rl/bulk'), N, 'bulk');
     assert.ok(ms >= 2500, `slowed to its byte rate: ${N} KB took ${ms} ms`);
     assert.ok((await series(httpPort, 'vireo_client_rate_limited_total', 'kind="bytes"')) >= 1);
+  });
+});
+
+test('messages_rate on the WebSocket listener: the same, over MQTT over WebSocket', { timeout: 120_000 }, async (t) => {
+  const wsPort = await freePort();
+  await withNode({ VIREO_LISTENERS__WS__DEFAULT__BIND: `127.0.0.1:${wsPort}`, VIREO_LISTENERS__WS__DEFAULT__MESSAGES_RATE: '50/s' }, async (url, _httpPort, _vireo, clients) => {
+    const sub = await connect(url, { clientId: 'sub', protocolVersion: 5 });
+    clients.push(sub);
+    await sub.subscribeAsync('rl/#', { qos: 1 });
+    const got = record(sub);
+    const a = await connect(`ws://127.0.0.1:${wsPort}/mqtt`, { clientId: 'ws-flooder', protocolVersion: 5 });
+    clients.push(a);
+    // 200 at 50/s after a bucket of 50: 3 s
+    const N = 200;
+    const started = Date.now();
+    await Promise.all(Array.from({ length: N }, (_, i) => a.publishAsync('rl/ws', message(i), { qos: 1 })));
+    await waitFor(() => (got.get('rl/ws')?.length ?? 0) >= N, `all ${N}`, 30_000);
+    const ms = got.get('rl/ws')![N - 1].at - started;
+    t.diagnostic(`${N} over WebSocket in ${ms} ms against 50/s`);
+    assertInOrder(got.get('rl/ws'), N, 'ws');
+    assert.ok(ms >= 2000, `slowed to its rate: ${N} took ${ms} ms`);
   });
 });
