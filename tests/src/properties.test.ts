@@ -59,7 +59,7 @@ test('topic alias: set with a topic, reused with an empty topic, remapped; subsc
         b.msgs.map((m) => [m.topic, m.payload]),
         want,
       );
-      // the broker does not use server→client aliases
+      // neither subscriber announced a Topic Alias Maximum: no server→client aliases
       for (const m of b.msgs) assert.equal(m.packet.properties?.topicAlias, undefined);
     }
   }),

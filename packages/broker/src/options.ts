@@ -64,6 +64,8 @@ export interface MqttOptions {
   maxTopicLength: number;
   maxQosAllowed: 0 | 1 | 2;
   maxTopicAlias: number;
+  /** Most topic aliases the broker uses towards one v5 client (also bounded by the client's Topic Alias Maximum); 0 = none. */
+  maxTopicAliasOut: number;
   retainAvailable: boolean;
   /**
    * How often expired retained messages and expired queued messages are deleted in the
@@ -153,6 +155,7 @@ export const DEFAULT_MQTT: MqttOptions = {
   maxTopicLength: 65535,
   maxQosAllowed: 2,
   maxTopicAlias: 65535,
+  maxTopicAliasOut: 64,
   retainAvailable: true,
   msgClearInterval: 30_000,
   maxRetainedMessages: 0,

@@ -78,6 +78,7 @@ export function toBrokerConfig(cfg: VireoConfig, logger: Logger): BrokerConfig {
       maxTopicLength: m.max_topic_length,
       maxQosAllowed: m.max_qos_allowed as 0 | 1 | 2, // the schema bounds it to 0..2
       maxTopicAlias: m.max_topic_alias,
+      maxTopicAliasOut: m.max_topic_alias_out,
       retainAvailable: m.retain_available,
       wildcardSubscription: m.wildcard_subscription,
       sharedSubscription: m.shared_subscription,

@@ -3,7 +3,7 @@ import { RC } from '@vireo/mqtt';
 import type { Packet } from '@vireo/mqtt';
 import { encode } from '@vireo/mqtt';
 import type { PacketType } from '../node/stats.js';
-import { encodePublish } from '@vireo/mqtt';
+import { encodePublish, encodePublishHead, payloadApart } from '@vireo/mqtt';
 import type { Delivery } from '../session/types.js';
 import { payloadFields } from '../trace.js';
 import type { ChannelState } from './state.js';
@@ -50,26 +50,47 @@ export function writePingresp(ch: ChannelState): void {
   ch.conn.write(PINGRESP);
 }
 
-/** Writes a PUBLISH to the client; false when it was dropped as too large for the client. */
+/**
+ * Writes a PUBLISH to the client; false when it was dropped as too large for the client.
+ * With outbound topic aliases (v5), the topic goes once per alias binding (state.aliasesOut).
+ * A large payload is written after this subscriber's own header, the same Buffer for every
+ * subscriber, instead of being copied into each one's packet.
+ */
 export function sendPublish(ch: ChannelState, d: Delivery, pid: number, dup: boolean): boolean {
   if (ch.conn.closed) return false;
-  const buf = encodePublish(d, pid, dup, ch.v5, Date.now());
-  if (ch.clientMaxPacket > 0 && buf.length > ch.clientMaxPacket) {
+  const msg = d.msg;
+  const aliases = ch.aliasesOut;
+  let alias = 0;
+  let known = false;
+  if (aliases !== undefined) {
+    alias = aliases.find(msg.topic);
+    known = alias !== 0;
+    if (!known) alias = aliases.candidate(msg.topic);
+  }
+  // QoS 2 keeps its topic beside the alias: MQTT.js (5.x) stores a QoS 2 PUBLISH until PUBREL
+  // and then reports the packet's own topic, which would be empty
+  const withTopic = !known || d.qos === 2;
+  const apart = payloadApart(d, ch.v5, alias);
+  const buf = apart ? encodePublishHead(d, pid, dup, ch.v5, Date.now(), alias, withTopic) : encodePublish(d, pid, dup, ch.v5, Date.now(), alias, withTopic);
+  const size = apart ? buf.length + msg.payload.length : buf.length;
+  if (ch.clientMaxPacket > 0 && size > ch.clientMaxPacket) {
     // [MQTT-3.1.2-25]: never send a packet larger than the client accepts; discard it
-    debug(ch, 'message larger than client Maximum Packet Size dropped', buf.length);
+    debug(ch, 'message larger than client Maximum Packet Size dropped', size);
     return false;
   }
+  if (alias !== 0) aliases!.use(msg.topic, alias, known);
   const stats = ch.ctx.stats;
   stats.msgOut++;
   stats.msgOutQos[d.qos]++;
-  if (ch.traces) trace(ch, 'publish_out', { topic: d.msg.topic, qos: d.qos, packet_id: pid || null, dup, retain: d.retain, from: d.msg.from, ...payloadFields(d.msg.payload) });
+  if (ch.traces) trace(ch, 'publish_out', { topic: msg.topic, qos: d.qos, packet_id: pid || null, dup, retain: d.retain, from: msg.from, ...payloadFields(msg.payload) });
   const tracer = ch.ctx.tracer;
   if (tracer.topicTraces > 0) {
-    tracer.topicEvent(d.msg.topic, 'publish_out', ch.clientId, { topic: d.msg.topic, qos: d.qos, packet_id: pid || null, dup, ...payloadFields(d.msg.payload) });
+    tracer.topicEvent(msg.topic, 'publish_out', ch.clientId, { topic: msg.topic, qos: d.qos, packet_id: pid || null, dup, ...payloadFields(msg.payload) });
   }
   stats.packetsOut++;
   stats.packetsSent.publish++;
   ch.conn.write(buf);
+  if (apart) ch.conn.write(msg.payload, true);
   return true;
 }
 

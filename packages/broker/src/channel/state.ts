@@ -5,6 +5,7 @@ import type { Delivery, Outlet } from '../session/types.js';
 import type { Trace } from '../trace.js';
 import type { Connection } from '../transport/connection.js';
 import type { ChannelContext, ChannelHandle, Will } from './context.js';
+import type { OutboundAliases } from './topic-alias-out.js';
 
 export type ChannelPhase = 'connecting' | 'authenticating' | 'connected' | 'closed';
 
@@ -27,6 +28,8 @@ export abstract class ChannelState implements ChannelHandle, Outlet {
   /** Largest packet the client accepts (v5 Maximum Packet Size); 0 = no limit. */
   clientMaxPacket = 0;
   topicAliases: Map<number, string> | undefined;
+  /** Topic aliases towards the client (v5, when it accepts them and `maxTopicAliasOut` > 0). */
+  aliasesOut: OutboundAliases | undefined;
   problemInfo = true;
   /** Packets that arrived while an async step (authentication, an async authorizer) runs. */
   pendingPackets: Packet[] | undefined;

@@ -7,7 +7,7 @@ import { Connection, type ConnectionHandler } from './connection.js';
 /** A server-side Connection on a real loopback socket, with every socket.write recorded. */
 async function pair(
   onPacket: (c: Connection, p: Packet) => void = () => {},
-): Promise<{ conn: Connection; client: net.Socket; writes: Buffer[]; received: () => Buffer; close(): void }> {
+): Promise<{ conn: Connection; client: net.Socket; writes: Buffer[]; originals: Buffer[]; received: () => Buffer; close(): void }> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
@@ -15,9 +15,11 @@ async function pair(
   const client = net.connect(port, '127.0.0.1');
   const socket = await accepted;
   const writes: Buffer[] = [];
+  const originals: Buffer[] = [];
   const write = socket.write.bind(socket) as (b: Buffer) => boolean;
   socket.write = ((b: Buffer) => {
     writes.push(Buffer.from(b));
+    originals.push(b);
     return write(b);
   }) as typeof socket.write;
   const conn = new Connection(socket, 'peer', 'tcp:test', 1 << 20);
@@ -38,6 +40,7 @@ async function pair(
     conn,
     client,
     writes,
+    originals,
     received: () => Buffer.concat(chunks),
     close: () => {
       client.destroy();
@@ -138,6 +141,27 @@ test('at 64 KiB queued the bytes go at once, in order; a peer that does not read
     p.client.resume();
     await waitForBytes(p, 40 * 4096 + 200 * 128 * 1024);
     assert.deepEqual(p.received().subarray(0, 40 * 4096), Buffer.concat(parts));
+  } finally {
+    p.close();
+  }
+});
+
+test('large chunks (a payload shared by many subscribers) go to the socket as they are, small runs around them joined', async () => {
+  const p = await pair();
+  try {
+    const payload = Buffer.alloc(16 * 1024, 9);
+    const ack = bytes(0x40, 2, 0, 7);
+    const head1 = bytes(0x32, 0x89, 0x80, 0x01, 0, 1, 0x74, 0, 1);
+    const head2 = bytes(0x32, 0x89, 0x80, 0x01, 0, 1, 0x74, 0, 2);
+    for (const b of [ack, head1, payload, head2, payload]) p.conn.write(b);
+    await nextTurn();
+    assert.equal(p.originals.length, 4, 'one corked batch: ack + header joined, payload, header, payload');
+    assert.deepEqual(p.originals[0], Buffer.concat([ack, head1]));
+    assert.equal(p.originals[1], payload, 'the payload Buffer itself, not a copy');
+    assert.equal(p.originals[3], payload);
+    const all = Buffer.concat([ack, head1, payload, head2, payload]);
+    await waitForBytes(p, all.length);
+    assert.deepEqual(p.received(), all);
   } finally {
     p.close();
   }

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { FrameParser, type FrameSink, type Packet } from '@vireo/mqtt';
+import { FrameParser, SHARED_PAYLOAD_MIN, type FrameSink, type Packet } from '@vireo/mqtt';
 import type { WriteBacklog } from '../guard/write-backlog.js';
 import type { InputLimiter } from '../limits/input-limiter.js';
 
@@ -17,6 +17,12 @@ export interface ConnectionHandler {
 
 /** Queued bytes are joined into one buffer up to this size; at this size they go out at once. */
 const JOIN_LIMIT = 64 * 1024;
+/**
+ * Chunks this large are handed to the socket as they are (one writev with the joined small
+ * ones around them), never copied: a large payload shared by many subscribers
+ * (the PUBLISH encoder writes it apart from its header from the same size on).
+ */
+const GATHER_MIN = SHARED_PAYLOAD_MIN;
 
 /**
  * Framing and I/O of one client: parses bytes into packets, coalesces the packets written to
@@ -43,6 +49,8 @@ export class Connection implements FrameSink {
   private outLen = 0;
   /** Packets in `out`/`outList` (force_shutdown counts packets). */
   private outPackets = 0;
+  /** Queued chunks of at least GATHER_MIN bytes. */
+  private outLarge = 0;
   /** `force_shutdown`: told of each flush that leaves bytes in the socket; undefined when off. */
   backlogGuard: WriteBacklog | undefined;
   /** In the list flushed at the end of the I/O phase (module-internal). */
@@ -142,9 +150,10 @@ export class Connection implements FrameSink {
   /**
    * Queues bytes for the socket, sent at the end of this client's read or of the I/O phase
    * (see the class comment): small packets are joined into one buffer (one syscall, no
-   * writev array), large batches go out as they are.
+   * writev array); chunks of GATHER_MIN bytes or more (shared payloads) are never copied.
+   * `rest`: these bytes end the packet of the previous call (a payload after its header).
    */
-  write(buf: Buffer): void {
+  write(buf: Buffer, rest = false): void {
     if (this.closed) return;
     this.bytesOut += buf.length;
     this.totals.bytesOut += buf.length;
@@ -155,7 +164,8 @@ export class Connection implements FrameSink {
     } else if (Array.isArray(this.outList)) this.outList.push(buf);
     else this.outList = [this.out!, buf];
     this.outLen += buf.length;
-    this.outPackets++;
+    if (!rest) this.outPackets++;
+    if (buf.length >= GATHER_MIN) this.outLarge++;
     // a large batch goes at once: waiting for the end of the turn would hold up to everything
     // routed in it (MBs), and the kernel's buffer, not ours, should show a slow reader
     if (this.outLen >= JOIN_LIMIT) this.flush();
@@ -172,14 +182,12 @@ export class Connection implements FrameSink {
     this.outLen = 0;
     const packets = this.outPackets;
     this.outPackets = 0;
+    const large = this.outLarge;
+    this.outLarge = 0;
     if (this.socket.destroyed) return;
     if (list === undefined) this.socket.write(one);
-    else if (len <= JOIN_LIMIT) this.socket.write(Buffer.concat(list, len));
-    else {
-      this.socket.cork();
-      for (const b of list) this.socket.write(b);
-      this.socket.uncork();
-    }
+    else if (large === 0 && len <= JOIN_LIMIT) this.socket.write(Buffer.concat(list, len));
+    else gather(this.socket, list);
     const pending = this.socket.writableLength;
     if (pending > 0 && this.backlogGuard !== undefined) this.backlogGuard.flushed(len, packets, this.bytesOut, pending);
   }
@@ -259,6 +267,29 @@ function flushDue(): void {
     }
   }
 }
+/**
+ * Writes a list with large chunks (or over JOIN_LIMIT) as one corked batch (one writev): each
+ * run of small chunks joined into one buffer, each large chunk as it is.
+ */
+function gather(socket: Duplex, list: Buffer[]): void {
+  socket.cork();
+  let from = 0;
+  let runLen = 0;
+  for (let i = 0; i <= list.length; i++) {
+    const b = list[i];
+    if (b !== undefined && b.length < GATHER_MIN) {
+      runLen += b.length;
+      continue;
+    }
+    if (i - from === 1) socket.write(list[from]!);
+    else if (i - from > 1) socket.write(Buffer.concat(list.slice(from, i), runLen));
+    if (b !== undefined) socket.write(b);
+    from = i + 1;
+    runLen = 0;
+  }
+  socket.uncork();
+}
+
 function checkKeepalive(c: Connection): void {
   c.checkKeepalive();
 }

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import type { Packet, Parser } from 'mqtt-packet';
 import { encode, mqtt } from './encode.js';
-import { encodePublish, type EncodableDelivery } from './publish-encoder.js';
+import { encodePublish, encodePublishHead, payloadApart, SHARED_PAYLOAD_MIN, type EncodableDelivery } from './publish-encoder.js';
 import { announcedLength, frameBytes, ProtocolViolation, setParserProtocol, strictParser } from './strict-parser.js';
 
 const require = createRequire(import.meta.url);
@@ -142,4 +142,72 @@ test('encodePublish writes a PUBLISH without properties itself: the bytes mqtt-p
             const want = encode({ cmd: 'publish', topic, payload: msg.payload, qos, retain, dup: false, ...(qos > 0 ? { messageId: 300 } : {}) }, { protocolVersion: v5 ? 5 : 4 });
             assert.ok(got.equals(want), `v5 ${v5} qos ${qos} retain ${retain} size ${size} topic ${topic}`);
           }
+});
+
+/** Decodes one v5 PUBLISH with mqtt-packet's parser. */
+function decode5(bytes: Buffer): Packet & { topic: string; payload: Buffer; messageId?: number; dup: boolean; properties?: Record<string, unknown> } {
+  const decoder = mqtt.parser({ protocolVersion: 5 });
+  const got: Packet[] = [];
+  const errors: Error[] = [];
+  decoder.on('packet', (p: Packet) => got.push(p));
+  decoder.on('error', (e: Error) => errors.push(e));
+  decoder.parse(bytes);
+  assert.deepEqual(errors, []);
+  assert.equal(got.length, 1, 'exactly one packet');
+  return got[0] as ReturnType<typeof decode5>;
+}
+
+test('encodePublish with a topic alias: topic and alias the first time, empty topic and alias after; every QoS, with and without properties', () => {
+  const topic = 'site/building-7/floor-3/room-12/temperature';
+  for (const properties of [undefined, { contentType: 'text/plain', userProperties: { a: 'b' } }])
+    for (const qos of [0, 1, 2] as const) {
+      const msg = { topic, payload: Buffer.from('21.5'), properties, expiresAt: 0 };
+      const d: EncodableDelivery = { msg, qos, retain: false, subIds: undefined };
+      const first = decode5(encodePublish(d, 7, false, true, 0, 3, true));
+      const later = decode5(encodePublish(d, 8, true, true, 0, 3, false));
+      assert.equal(first.topic, topic);
+      assert.equal(first.properties?.topicAlias, 3);
+      assert.equal(later.topic, '', 'a known alias goes without its topic');
+      assert.equal(later.properties?.topicAlias, 3);
+      assert.equal(later.dup, true);
+      if (qos > 0) assert.deepEqual([first.messageId, later.messageId], [7, 8]);
+      if (properties) assert.deepEqual({ ...(later.properties?.userProperties as object) }, { a: 'b' });
+      assert.equal(later.payload.toString(), '21.5');
+    }
+  // the exact bytes of the common case: QoS 0, no other property
+  const msg = { topic: 'abcd', payload: Buffer.from('x'), properties: undefined, expiresAt: 0 };
+  const d: EncodableDelivery = { msg, qos: 0, retain: false, subIds: undefined };
+  assert.deepEqual([...encodePublish(d, 0, false, true, 0, 1, true)], [0x30, 11, 0, 4, 0x61, 0x62, 0x63, 0x64, 3, 0x23, 0, 1, 0x78]);
+  assert.deepEqual([...encodePublish(d, 0, false, true, 0, 1, false)], [0x30, 7, 0, 0, 3, 0x23, 0, 1, 0x78]);
+  // without an alias the shared QoS 0 bytes are untouched by the aliased ones
+  assert.deepEqual([...encodePublish(d, 0, false, true, 0)], [0x30, 8, 0, 4, 0x61, 0x62, 0x63, 0x64, 0, 0x78]);
+});
+
+test('encodePublishHead + the shared payload are the bytes encodePublish writes, for every variant; the payload is never copied', () => {
+  const big = Buffer.alloc(64 * 1024, 7);
+  const now = Date.now();
+  for (const v5 of [false, true])
+    for (const qos of [0, 1, 2] as const)
+      for (const extra of ['none', 'props', 'personal', 'alias'] as const) {
+        if (!v5 && extra !== 'none') continue;
+        for (const size of [SHARED_PAYLOAD_MIN, 16_370, 65_536]) {
+          const payload = big.subarray(0, size);
+          const msg = { topic: 'fan/out', payload, properties: extra === 'props' ? { contentType: 'bin' } : undefined, expiresAt: extra === 'personal' ? now + 60_000 : 0 };
+          const d: EncodableDelivery = { msg, qos, retain: qos === 2, subIds: extra === 'personal' ? [9] : undefined };
+          const alias = extra === 'alias' ? 2 : 0;
+          const whole = encodePublish(d, 4242, qos > 0, v5, now, alias, true);
+          const head = encodePublishHead(d, 4242, qos > 0, v5, now, alias, true);
+          assert.ok(Buffer.concat([head, payload]).equals(whole), `v5 ${v5} qos ${qos} ${extra} size ${size}`);
+          assert.ok(head.length < 64, 'the header alone');
+          assert.equal(payloadApart(d, v5, alias), qos > 0 || extra === 'personal' || extra === 'alias');
+        }
+      }
+  // subscribers of one variant share the header bytes; each gets its own packet id in a copy
+  const msg = { topic: 'fan/out', payload: big, properties: undefined, expiresAt: 0 };
+  const d: EncodableDelivery = { msg, qos: 1, retain: false, subIds: undefined };
+  const a = encodePublishHead(d, 1, false, false, now);
+  const b = encodePublishHead(d, 2, false, false, now);
+  assert.notEqual(a, b);
+  assert.deepEqual([a[a.length - 2], a[a.length - 1], b[b.length - 2], b[b.length - 1]], [0, 1, 0, 2]);
+  assert.equal(payloadApart({ ...d, msg: { ...msg, payload: Buffer.alloc(SHARED_PAYLOAD_MIN - 1) } }, false, 0), false, 'small payloads stay in one buffer');
 });

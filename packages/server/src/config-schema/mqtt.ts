@@ -59,6 +59,13 @@ export const mqttSchema = {
     max: 65535,
     description: 'Topic Alias Maximum announced to MQTT 5 clients; 0 disables topic aliases.',
   }),
+  max_topic_alias_out: int({
+    default: 64,
+    min: 0,
+    max: 65535,
+    description:
+      'Most topic aliases the broker uses when sending to one MQTT 5 client (also at most the Topic Alias Maximum in its CONNECT; least recently used reassigned); 0 always sends the full topic (Vireo addition; EMQX has no such key).',
+  }),
   retain_available: bool({ default: true, description: 'Whether retained messages are supported.' }),
   wildcard_subscription: bool({
     default: true,

@@ -8,6 +8,7 @@ import { peerCertValue, peerCommonName } from '../../transport/peer-cert.js';
 import { PAUSE_HOLD, resumeReads } from '../../limits/read-gate.js';
 import { trace, writePacket } from '../send.js';
 import type { ChannelState } from '../state.js';
+import { OutboundAliases } from '../topic-alias-out.js';
 
 export async function handleConnect(ch: ChannelState, p: IConnectPacket): Promise<void> {
   if (ch.idleTimer) clearTimeout(ch.idleTimer);
@@ -58,6 +59,8 @@ export async function handleConnect(ch: ChannelState, p: IConnectPacket): Promis
   ch.keepalive = p.keepalive ?? 0;
   ch.receiveMaximum = props?.receiveMaximum ?? 65535;
   ch.clientMaxPacket = props?.maximumPacketSize ?? 0;
+  const aliasMax = Math.min(props?.topicAliasMaximum ?? 0, opts.maxTopicAliasOut);
+  if (ch.v5 && aliasMax > 0) ch.aliasesOut = new OutboundAliases(aliasMax);
   ch.problemInfo = props?.requestProblemInformation !== false;
   ch.info = { clientId, username, peer: ch.peer, protocolVersion: ch.protocolVersion, listener: ch.conn.listener };
   ch.traces = ctx.tracer.forClient(clientId, hostOf(ch.peer));
