@@ -54,6 +54,8 @@ export class Outbound {
   /** The handshake's own deadline: fixed at the start, frames do not extend it. */
   private readonly deadline: NodeJS.Timeout;
   private ended = false;
+  /** Resolves once the peer has closed its side of the stream (it read everything we wrote before our end), or the call failed. */
+  readonly finished: Promise<void>;
 
   constructor(
     readonly addr: string,
@@ -66,6 +68,11 @@ export class Outbound {
     this.call.on('data', (b: Buffer) => this.onData(b));
     this.call.on('error', (err: Error) => this.end(err.message));
     this.call.on('end', () => this.end('closed by peer'));
+    this.finished = new Promise((resolve) => {
+      this.call.once('end', resolve);
+      this.call.once('error', resolve);
+      this.call.once('status', resolve);
+    });
     const ours = opts.protocols ?? BUILD_PROTOCOLS;
     this.call.write(
       encodeFrame({

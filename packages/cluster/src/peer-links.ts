@@ -334,14 +334,18 @@ export class PeerLinks {
     if (this.discoverTimer) clearInterval(this.discoverTimer);
     this.o.members.close();
     this.o.discovery.close();
+    // frames still queued go out before the goodbyes: a link that goes down drops what it had
+    // not written, and at a stop after an evacuation that is the last pushed sessions' queues
+    this.events.flush();
     await this.goodbyes('shutdown');
   }
 
   private async goodbyes(reason: string): Promise<void> {
-    const hadPeers = this.outByNode.size > 0;
-    for (const out of [...this.outByAddr.values(), ...this.outByNode.values()]) out.leave();
-    // let the goodbyes arrive before the peers see our side of their streams close
-    if (hadPeers) await new Promise((r) => setTimeout(r, 100));
+    const outs = [...this.outByAddr.values(), ...this.outByNode.values()];
+    for (const out of outs) out.leave();
+    // the peers read everything up to the goodbye before they close their side of our streams:
+    // wait for that (bounded, for a peer that hangs) before closing theirs and, often, exiting
+    if (outs.length > 0) await settled(Promise.all(outs.map((o) => o.finished)), GOODBYE_MS);
     for (const link of [...this.inbounds]) link.close(reason);
   }
 
@@ -362,4 +366,18 @@ function hint(reason: string, cookie: string): string {
   if (reason.startsWith('protocol version')) return ' (every node of a cluster must speak a common protocol version)';
   if (reason.includes('MAC') || reason.includes('sequence') || reason.includes('unsealed')) return ' (a relay or a stranger in the middle of an authenticated stream)';
   return '';
+}
+
+/** How long a stopping node waits for its peers to read its goodbyes. */
+const GOODBYE_MS = 2000;
+
+/** Resolves when `p` settles or after `ms`, whichever comes first (the timer does not outlive it). */
+function settled(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void p.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
