@@ -161,6 +161,16 @@ test(
       assert.equal(unknown.status, 404);
       const bad = await api(c, 'POST', `/api/v5/load_rebalance/${encodeURIComponent(c.node)}/evacuation/start`, { conn_evict_rate: 0 });
       assert.equal(bad.status, 400);
+      const badWait = await api(c, 'POST', `/api/v5/load_rebalance/${encodeURIComponent(c.node)}/evacuation/start`, { wait_takeover: '25h' });
+      assert.equal(badWait.status, 400);
+      assert.match((badWait.body as { message: string }).message, /wait_takeover: "25h" is longer than a day/);
+      // the waits as duration strings, as EMQX also takes them: a minute of 503 before anything else
+      const byApi = await api(c, 'POST', `/api/v5/load_rebalance/${encodeURIComponent(c.node)}/evacuation/start`, { wait_health_check: '1m', wait_takeover: '90s' });
+      assert.equal(byApi.status, 200, JSON.stringify(byApi.body));
+      assert.equal(await availability(c), 503);
+      const waiting = (await api(c, 'GET', '/api/v5/load_rebalance/status')).body as { status: string; state?: string };
+      assert.equal(waiting.state, 'waiting_health_check', JSON.stringify(waiting));
+      assert.equal((await api(c, 'POST', `/api/v5/load_rebalance/${encodeURIComponent(c.node)}/evacuation/stop`)).status, 200);
     } finally {
       for (const r of raws) r.socket.destroy();
       await endAll(...clients);

@@ -110,6 +110,11 @@ test('rebalancing 300 persistent QoS 1 subscribers from two nodes onto a third t
     assert.match(String(lazy.json.message), /nothing_to_balance/);
     assert.equal((await api(c, 'POST', '/api/v5/load_rebalance/nobody@127.0.0.1/start', {})).status, 404);
     assert.equal((await api(c, 'POST', `/api/v5/load_rebalance/${encodeURIComponent(c.name)}/start`, { conn_evict_rate: 0 })).status, 400);
+    const soon = await api(c, 'POST', `/api/v5/load_rebalance/${encodeURIComponent(c.name)}/start`, { wait_health_check: 'soon' });
+    assert.equal(soon.status, 400, 'a wait that is neither seconds nor a duration');
+    const long = await api(c, 'POST', `/api/v5/load_rebalance/${encodeURIComponent(c.name)}/start`, { wait_takeover: '2d' });
+    assert.equal(long.status, 400);
+    assert.match(String(long.json.message), /wait_takeover: "2d" is longer than a day/);
 
     // a stream of QoS 1 messages, published on the new node, all through the rebalance
     pub = await connect(c.url, { clientId: 'rb-publisher', protocolVersion: 5 });
@@ -273,12 +278,13 @@ test(
       for (const n of [a, b]) await waitMembers(n, [a.name, b.name], 30_000);
       lb.add({ name: b.name, mqttPort: b.mqttPort, httpPort: b.httpPort });
       await lb.waitAvailable([a.name, b.name], 30_000);
+      // the waits as duration strings, as EMQX also takes them
       const r = await api(b, 'POST', `/api/v5/load_rebalance/${encodeURIComponent(b.name)}/start`, {
-        wait_health_check: 1,
+        wait_health_check: '1s',
         conn_evict_rate: 20,
         abs_conn_threshold: 2,
         rel_conn_threshold: 1.05,
-        wait_takeover: 1,
+        wait_takeover: '1000ms',
         sess_evict_rate: 20,
         abs_sess_threshold: 2,
         rel_sess_threshold: 1.05,

@@ -12,7 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { EvacuationOptions, LoadRebalance, NodeRebalanceStatus, RebalanceParticipation } from '@vireo/rebalance';
-import { EVACUATION_STATES, RebalanceError } from '@vireo/rebalance';
+import { EVACUATION_STATES, RebalanceError, WAIT_SCHEMA, waitsInSeconds } from '@vireo/rebalance';
 import { nodeError, markPartial, type ClusterQuery } from './cluster-query.js';
 import { errorSchema } from './errors.js';
 
@@ -42,6 +42,16 @@ const evacuationBody = {
     wait_takeover: { type: 'number', minimum: 0, maximum: 86400, description: 'Seconds to wait for clients to take their sessions over before the rest are pushed (default 60)' },
     redirect_to: { type: 'string', maxLength: 1024, description: 'MQTT 5 Server Reference sent with DISCONNECT/CONNACK 0x9C' },
     migrate_to: { type: 'array', items: { type: 'string', minLength: 1 }, maxItems: 1000, description: 'Nodes that may receive the sessions (default: every running node)' },
+  },
+} as const;
+
+/** The evacuation body of the HTTP API: the waits also as duration strings (EMQX's `"10s"`), made seconds before the admin call. */
+const evacuationApiBody = {
+  ...evacuationBody,
+  properties: {
+    ...evacuationBody.properties,
+    wait_health_check: { ...WAIT_SCHEMA, description: evacuationBody.properties.wait_health_check.description + '; or a duration such as "10s"' },
+    wait_takeover: { ...WAIT_SCHEMA, description: evacuationBody.properties.wait_takeover.description + '; or a duration such as "10s"' },
   },
 } as const;
 
@@ -93,9 +103,15 @@ export function loadRebalanceRoutes(app: FastifyInstance, a: Availability): void
   const act = (op: string) => async (req: { params: { node: string }; body?: unknown }, reply: import('fastify').FastifyReply) => {
     const node = req.params.node;
     if (!q.nodes().includes(node)) return reply.code(404).send({ code: 'NOT_FOUND', message: `node ${node} is not running` });
+    let args: Record<string, unknown>;
+    try {
+      args = waitsInSeconds((req.body ?? {}) as Record<string, unknown>);
+    } catch (err) {
+      return reply.code(400).send({ code: 'BAD_REQUEST', message: (err as Error).message });
+    }
     let r: OpResult;
     try {
-      r = await q.call<OpResult>(node, op, req.body ?? {});
+      r = await q.call<OpResult>(node, op, args);
     } catch (err) {
       return reply.code(503).send({ code: 'NODE_DOWN', message: nodeError(node, err).message });
     }
@@ -109,7 +125,7 @@ export function loadRebalanceRoutes(app: FastifyInstance, a: Availability): void
         summary: 'Start evacuating a node: it refuses new clients, moves connected clients and every persistent session to the other nodes (EMQX body fields)',
         tags: ['load_rebalance'],
         params: nodeParams,
-        body: evacuationBody,
+        body: evacuationApiBody,
         response: { 400: errorSchema, 404: errorSchema, 503: errorSchema },
       },
     },

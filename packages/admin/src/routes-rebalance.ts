@@ -6,6 +6,7 @@
  * any node's API can start it on any running node.
  */
 import type { FastifyInstance } from 'fastify';
+import { waitsInSeconds } from '@vireo/rebalance';
 import type { ClusterQuery } from './cluster-query.js';
 import { errorSchema } from './errors.js';
 
@@ -43,7 +44,13 @@ export function rebalanceRoutes(app: FastifyInstance, q: ClusterQuery, api: Reba
       const nodes = req.body?.nodes ?? q.nodes();
       const gone = nodes.filter((n) => !running(n));
       if (gone.length > 0) return reply.code(400).send({ code: 'NOT_FOUND', message: `Nodes unavailable: ${gone.join(', ')}` });
-      const opts = { ...api.defaults, ...req.body, nodes };
+      let body: Record<string, unknown>;
+      try {
+        body = waitsInSeconds(req.body ?? {});
+      } catch (err) {
+        return reply.code(400).send({ code: 'BAD_REQUEST', message: (err as Error).message });
+      }
+      const opts = { ...api.defaults, ...body, nodes };
       let r: StartAnswer;
       try {
         r = await q.call<StartAnswer>(node, 'rebalance.start', { opts });

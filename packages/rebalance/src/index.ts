@@ -10,4 +10,5 @@ export { EvacuationFile } from './evacuation-file.js';
 export { REBALANCE_DEFAULTS, type NodeCounts, type RebalanceOpts } from './rebalance-plan.js';
 export { RebalanceCoordinator, type CoordinatorStatus, type DonorControl, type RebalanceState, type StartResult } from './rebalance-coordinator.js';
 export { RebalanceAgent, type DonorStatus } from './rebalance-agent.js';
-export { REBALANCE_OP_SCHEMAS, donorControl, rebalanceOps, rebalanceStartProps, type NodeCall, type RebalanceParticipation } from './rebalance-ops.js';
+export { REBALANCE_OP_SCHEMAS, donorControl, rebalanceOps, rebalanceStartProps, rebalanceStartApiProps, type NodeCall, type RebalanceParticipation } from './rebalance-ops.js';
+export { WAIT_SCHEMA, waitSeconds, waitsInSeconds } from './wait-durations.js';

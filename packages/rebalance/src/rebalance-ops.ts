@@ -7,6 +7,7 @@
 import type { RebalanceAgent, DonorStatus } from './rebalance-agent.js';
 import type { CoordinatorStatus, DonorControl, RebalanceCoordinator, StartResult } from './rebalance-coordinator.js';
 import type { NodeCounts, RebalanceOpts } from './rebalance-plan.js';
+import { WAIT_SCHEMA } from './wait-durations.js';
 
 /** Calls `op` on `node` (this node's own handler when it is this node). */
 export type NodeCall = (node: string, op: string, args: unknown) => Promise<unknown>;
@@ -31,6 +32,9 @@ export const rebalanceStartProps = {
   rel_sess_threshold: { type: 'number', minimum: 1, maximum: 1000 },
   wait_takeover: { type: 'number', minimum: 0, maximum: 86_400 },
 } as const;
+
+/** The start fields of the HTTP API: the waits also as duration strings (EMQX's `"10s"`), made seconds before the admin operation. */
+export const rebalanceStartApiProps = { ...rebalanceStartProps, wait_health_check: WAIT_SCHEMA, wait_takeover: WAIT_SCHEMA } as const;
 
 const fullOpts = obj(rebalanceStartProps, Object.keys(rebalanceStartProps));
 

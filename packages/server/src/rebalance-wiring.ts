@@ -14,7 +14,7 @@ import {
   RebalanceCoordinator,
   donorControl,
   rebalanceOps,
-  rebalanceStartProps,
+  rebalanceStartApiProps,
   type NodeCall,
   type NodeLoad,
   type RebalanceOpts,
@@ -86,7 +86,7 @@ export function rebalanceFor(config: VireoConfig, broker: Broker, load: NodeLoad
     admin: {
       ops,
       schemas: REBALANCE_OP_SCHEMAS,
-      startProps: rebalanceStartProps,
+      startProps: rebalanceStartApiProps,
       defaults,
       metrics: {
         coordinatorState: () => coordinator.status()?.state,
