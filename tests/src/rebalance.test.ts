@@ -144,10 +144,15 @@ test('rebalancing 300 persistent QoS 1 subscribers from two nodes onto a third t
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Rebalance started/);
+    // while it runs (a few seconds): the coordinator's and a donor's own status, through ctl and the API
+    const [during, donorCtl, donorApi] = await Promise.all([
+      ctl(c.ctlEnv, ['rebalance', 'node-status']),
+      ctl(a.ctlEnv, ['rebalance', 'node-status']),
+      api(a, 'GET', '/api/v5/load_rebalance/status'),
+    ]);
     // the donors give load away at once: the balancer sends new clients to the new node only
     await lb.waitAvailable([c.name], 10_000);
     assert.equal((await fetch(`http://127.0.0.1:${a.httpPort}${AVAILABILITY_CHECK}`)).status, 503);
-    const during = await ctl(c.ctlEnv, ['rebalance', 'node-status']);
     assert.match(during.stdout, /rebalance coordinator/i);
     assert.match(during.stdout, new RegExp(`Donor nodes: .*${a.name}`));
     const global = await api(c, 'GET', '/api/v5/load_rebalance/global_status');
@@ -155,6 +160,27 @@ test('rebalancing 300 persistent QoS 1 subscribers from two nodes onto a third t
     assert.equal(reb.length, 1);
     assert.equal(reb[0]!.coordinator_node, c.name);
     assert.deepEqual(reb[0]!.donors, [a.name, b.name]);
+    // a donor's own status names its role, as in EMQX: the rebalance coordinated by C
+    const donor = donorApi.json as {
+      node: string;
+      status: string;
+      process: string;
+      state: string;
+      coordinator_node: string;
+      recipients: string[];
+      connection_eviction_rate: number;
+      stats: { initial_connected: number };
+    };
+    assert.equal(donor.status, 'enabled', JSON.stringify(donor));
+    assert.equal(donor.process, 'rebalance');
+    assert.equal(donor.node, a.name);
+    assert.equal(donor.coordinator_node, c.name);
+    assert.ok(['wait_health_check', 'evicting_conns', 'wait_takeover', 'evicting_sessions'].includes(donor.state), donor.state);
+    assert.deepEqual(donor.recipients, [c.name]);
+    assert.equal(donor.connection_eviction_rate, 20);
+    assert.ok(donor.stats.initial_connected >= 100, JSON.stringify(donor.stats));
+    assert.match(donorCtl.stdout, /rebalance donor/i);
+    assert.match(donorCtl.stdout, new RegExp(`Coordinator node: ${c.name}`));
 
     await waitLog(c, 'Rebalance finished', () => true, 90_000);
     await lb.waitAvailable([a.name, b.name, c.name], 10_000);

@@ -143,7 +143,11 @@ export function loadRebalanceRoutes(app: FastifyInstance, a: Availability): void
     },
     (req, reply) => act('rebalance.evacuation_stop')({ params: req.params, body: {} }, reply),
   );
-  app.get('/api/v5/load_rebalance/status', { schema: { summary: "This node's evacuation or rebalance, or `disabled`", tags: ['load_rebalance'] } }, async () => control.status());
+  app.get('/api/v5/load_rebalance/status', { schema: { summary: "This node's evacuation or rebalance, or `disabled`", tags: ['load_rebalance'] } }, async () => {
+    const own = control.status();
+    if (own.status === 'enabled' || !a.rebalances) return own;
+    return (await donorStatus(q)) ?? own;
+  });
   app.get(
     '/api/v5/load_rebalance/global_status',
     { schema: { summary: 'Evacuations and rebalances running in the cluster, per node (EMQX shape)', tags: ['load_rebalance'] } },
@@ -157,6 +161,44 @@ export function loadRebalanceRoutes(app: FastifyInstance, a: Availability): void
       return { evacuations, rebalances };
     },
   );
+}
+
+/**
+ * EMQX's local status of a rebalance donor (a rebalance coordinated here or elsewhere that
+ * this node gives load away for): the coordinator's state, recipients and goals, with this
+ * node's own rates and counts. A coordinator that is not a donor itself reports `disabled`
+ * here, as in EMQX (its rebalance is in global_status). Undefined when this node is no donor.
+ */
+async function donorStatus(q: ClusterQuery): Promise<Record<string, unknown> | undefined> {
+  const self = q.self;
+  let mine: RebalanceParticipation;
+  try {
+    mine = await q.call<RebalanceParticipation>(self, 'rebalance.rebalance_status', {});
+  } catch {
+    return undefined;
+  }
+  const d = mine.donor;
+  if (!d) return undefined;
+  let coordinator = d.coordinator_node === self ? mine.coordinator : undefined;
+  if (!coordinator) {
+    try {
+      coordinator = (await q.call<RebalanceParticipation>(d.coordinator_node, 'rebalance.rebalance_status', {})).coordinator;
+    } catch {
+      // the coordinator did not answer: this node's own part is still worth showing
+    }
+  }
+  const { state: _role, ...own } = d;
+  return {
+    node: self,
+    status: 'enabled',
+    process: 'rebalance',
+    // `donor` until the coordinator tells its state (it did not answer)
+    state: coordinator?.state ?? 'donor',
+    ...own,
+    recipients: coordinator?.recipients ?? [],
+    ...(coordinator?.connection_goal !== undefined ? { connection_goal: coordinator.connection_goal } : {}),
+    ...(coordinator?.disconnected_session_goal !== undefined ? { disconnected_session_goal: coordinator.disconnected_session_goal } : {}),
+  };
 }
 
 function withoutProcess(s: NodeRebalanceStatus): Record<string, unknown> {

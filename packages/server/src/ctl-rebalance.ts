@@ -91,7 +91,8 @@ export function rebalanceCommand(p: string[], v: RebalanceOpts, call: Call, out:
       }
       case 'node-status': {
         const s = (await call('GET', '/api/v5/load_rebalance/status')) as NodeStatus;
-        if (s.status !== 'enabled') {
+        // a rebalance (this node a donor, or coordinating): its text names the role and every node
+        if (s.status !== 'enabled' || s.process === 'rebalance') {
           const r = await rebalancesOf(s.node, call);
           const text = rebalanceStatusText(s.node, r);
           if (text) return out(r, () => text);
