@@ -87,8 +87,8 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
     },
     close: async () => {},
   };
-  /** Hands the connection on; false when it was refused or waits for `max_conn_rate` (reads paused). */
-  const accept = (socket: Duplex, peer: string, raw: net.Socket): boolean => {
+  /** Hands the connection on; false when it was refused or waits for `max_conn_rate` (reads paused). `admitted`: the rate was applied before (TLS). */
+  const accept = (socket: Duplex, peer: string, raw: net.Socket, admitted = false): boolean => {
     if (running.connections >= opts.maxConnections) {
       raw.destroy();
       return false;
@@ -103,7 +103,7 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
     running.connections++;
     (raw as unknown as Counted)[LISTENER] = running;
     raw.once('close', onRawClose);
-    if (gate !== undefined && !gate.admit(socket, () => onConnection(socket, peer, opts))) return false;
+    if (!admitted && gate !== undefined && !gate.admit(socket, () => onConnection(socket, peer, opts))) return false;
     onConnection(socket, peer, opts);
     return true;
   };
@@ -139,6 +139,25 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
   } else if (opts.type === 'tcp') {
     server = net.createServer({ noDelay: true }, (socket) => {
       accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket);
+    });
+  } else if (opts.type === 'ssl' && gate !== undefined) {
+    // max_conn_rate on TLS: connections wait before the handshake, the costliest part of a storm
+    const secureContext = tls.createSecureContext(tlsServerOptions(opts));
+    const t = opts.tls!;
+    server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
+      const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+      const handshake = () => {
+        const secure = new tls.TLSSocket(socket, { isServer: true, secureContext, requestCert: t.verifyPeer, rejectUnauthorized: t.verifyPeer && t.failIfNoPeerCert });
+        secure.once('secure', () => accept(secure, peer, secure, true));
+        secure.once('error', (err) => {
+          onTlsFailure?.(opts, peer, err);
+          secure.destroy();
+        });
+      };
+      if (gate.admit(socket, handshake)) {
+        handshake();
+        socket.resume();
+      }
     });
   } else if (opts.type === 'ssl') {
     server = tls.createServer({ ...tlsServerOptions(opts), noDelay: true }, (socket) => {
