@@ -3,17 +3,18 @@
  * its window (max_count 5, window_time 10s, ban_time 3s here) is banned on its 6th CONNECT
  * (CONNACK 0x8A), listed in `GET /api/v5/banned` by `flapping detector`, refused while the
  * ban holds, counted in `vireo_flapping_banned`, and accepted again once it ends. Another
- * client id is not affected.
+ * client id is not affected. In a cluster the ban made on one node holds on every node.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { waitFor } from './harness.js';
 import { apiNodeEnv, metric } from './api-node.js';
 import { rawConnect } from './raw-client.js';
-import { spawnVireo, type VireoProcess } from './vireo-process.js';
+import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
+import { startNode, waitMembers, type ClusterNode } from './cluster-nodes.js';
+import { freePort, waitFor } from './harness.js';
 
 interface BanItem {
   as: string;
@@ -83,6 +84,65 @@ test('A client reconnecting 20 times in a minute is banned and released', { time
   } finally {
     vireo?.kill('SIGKILL');
     await vireo?.waitExit().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('flapping_detect in a cluster: the ban made on one node is listed and enforced on the other', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vireo-flapping-cluster-'));
+  const keyFile = path.join(dir, 'keys');
+  writeFileSync(keyFile, 'ops:s3cret\n');
+  const auth = { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` };
+  const nodes: (ClusterNode & { http: number })[] = [];
+  try {
+    const rpc = [await freePort(), await freePort()];
+    for (let i = 0; i < 2; i++) {
+      const http = await freePort();
+      const node = startNode({
+        name: `flap${i}@127.0.0.1`,
+        rpcPort: rpc[i]!,
+        mqttPort: await freePort(),
+        seeds: rpc,
+        extraEnv: {
+          VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`,
+          VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
+          VIREO_FLAPPING_DETECT__ENABLE: 'true',
+          VIREO_FLAPPING_DETECT__MAX_COUNT: '3',
+          VIREO_FLAPPING_DETECT__WINDOW_TIME: '30s',
+          VIREO_FLAPPING_DETECT__BAN_TIME: '10s',
+        },
+      });
+      nodes.push({ ...node, http });
+    }
+    await Promise.all(nodes.map((n) => waitMembers(n, ['flap0@127.0.0.1', 'flap1@127.0.0.1'], 60_000)));
+    const [a, b] = nodes as [ClusterNode & { http: number }, ClusterNode & { http: number }];
+    const attempt = async (n: ClusterNode, clientId: string): Promise<number> => {
+      const { client, connack } = await rawConnect(n.mqttPort, { clientId, protocolVersion: 5 });
+      if (connack.reasonCode === 0) client.send({ cmd: 'disconnect' });
+      client.destroy();
+      return connack.reasonCode ?? -1;
+    };
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) codes.push(await attempt(a, 'roamer'));
+    assert.deepEqual(codes, [0, 0, 0, 0x8a], 'banned on node A at the 4th CONNECT');
+    let until = 0;
+    await waitFor(
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${b.http}/api/v5/banned`, { headers: auth });
+        const ban = ((await res.json()) as { data: BanItem[] }).data.find((x) => x.who === 'roamer');
+        if (ban) until = Date.parse(ban.until);
+        return ban?.by === 'flapping detector';
+      },
+      'the ban listed by node B',
+      20_000,
+      100,
+    );
+    assert.ok(Date.now() < until, 'still within ban_time (10 s)');
+    assert.equal(await attempt(b, 'roamer'), 0x8a, 'refused on node B while banned');
+    await waitFor(async () => Date.now() > until && (await attempt(b, 'roamer')) === 0, 'accepted on node B after ban_time', 20_000, 250);
+  } finally {
+    for (const n of nodes) n.proc.kill('SIGKILL');
+    killAllVireo();
     rmSync(dir, { recursive: true, force: true });
   }
 });
