@@ -24,6 +24,11 @@ export class AcceptGate {
     this.bucket = new TokenBucket(rate, burst, Date.now());
   }
 
+  /** Connections waiting now. */
+  get waiting(): number {
+    return this.queue.length - this.head;
+  }
+
   /** true: the rate allows `socket` now (call `go` yourself); false: `go` runs later, with reads paused till then. */
   admit(socket: Duplex, go: () => void): boolean {
     if (this.head === this.queue.length && this.bucket.tryTake(1, Date.now()) === 0) return true;

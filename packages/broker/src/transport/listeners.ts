@@ -145,6 +145,11 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
     const secureContext = tls.createSecureContext(tlsServerOptions(opts));
     const t = opts.tls!;
     server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
+      // waiting before the handshake, they are not counted yet: max_connections bounds them here
+      if (running.connections + gate.waiting >= opts.maxConnections) {
+        socket.destroy();
+        return;
+      }
       const peer = `${socket.remoteAddress}:${socket.remotePort}`;
       const handshake = () => {
         const secure = new tls.TLSSocket(socket, { isServer: true, secureContext, requestCert: t.verifyPeer, rejectUnauthorized: t.verifyPeer && t.failIfNoPeerCert });
