@@ -48,3 +48,30 @@ test('the buffer for one node is bounded: the oldest go first, and are counted',
   assert.equal(again.dropped, 5);
   assert.equal(again.frames[0]!.forward!.msgs[0]!.payload.toString(), '5');
 });
+
+test('held frames (a congested stream) are numbered and kept unsent, released in order as the stream takes them, or all resent after a reset', () => {
+  const sender = new ForwardAcks();
+  sender.sent('r', { msgs: [msg('a', 1)] });
+  assert.equal(sender.holding('r'), false);
+  sender.sent('r', { msgs: [msg('b', 1), msg('zero', 0)] }, true);
+  sender.sent('r', { msgs: [msg('c', 2)] }, true);
+  sender.sent('r', { msgs: [msg('d', 1)] }, true);
+  assert.equal(sender.holding('r'), true);
+  const written: string[] = [];
+  // the stream takes one frame, then is congested again
+  sender.releaseHeld('r', (f) => (written.push(...f.forward!.msgs.map((m) => m.payload.toString())), false));
+  assert.deepEqual(written, ['b'], 'the oldest held frame first, its QoS 0 message not kept');
+  assert.equal(sender.holding('r'), true);
+  sender.releaseHeld('r', (f) => (written.push(...f.forward!.msgs.map((m) => m.payload.toString())), true));
+  assert.deepEqual(written, ['b', 'c', 'd']);
+  assert.equal(sender.holding('r'), false);
+  // released frames stay kept until acknowledged, like sent ones
+  assert.deepEqual(
+    sender.resend('r').frames.map((f) => f.forward!.seq),
+    [1, 2, 3, 4],
+  );
+  sender.sent('r', { msgs: [msg('e', 1)] }, true);
+  const again = sender.resend('r');
+  assert.equal(again.frames.length, 5, 'a link reset sends held frames too');
+  assert.equal(sender.holding('r'), false, 'and they are no longer held');
+});

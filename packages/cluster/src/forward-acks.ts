@@ -7,6 +7,10 @@
  * node goes down and comes back — a cut network, a frozen node — the kept frames are sent
  * again, and the receiver skips numbers it already applied, so a message is delivered
  * once even when only the acknowledgement was lost. QoS 0 messages are never kept.
+ *
+ * A frame can also be numbered and kept without being sent (`held`): the link is up but the
+ * peer is not reading (its stream past `cluster.rpc.max_pending_bytes`). Held frames go out,
+ * in order, when the stream drains (`takeHeld`) or the link comes back (`resend`).
  */
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -22,6 +26,8 @@ interface Kept {
   bytes: number;
   /** performance.now() when it was numbered (sent, or queued for a link that was down). */
   at: number;
+  /** Numbered but not yet written: the peer's stream was congested. */
+  held: boolean;
 }
 
 interface Outstanding {
@@ -31,6 +37,8 @@ interface Outstanding {
   bytes: number;
   /** Messages dropped because the buffer was full, since the last report. */
   dropped: number;
+  /** Frames of `frames` with `held` set (always the last ones). */
+  held: number;
 }
 
 export interface ForwardBody {
@@ -50,7 +58,7 @@ export class ForwardAcks {
   onRoundTrip: ((node: string, ms: number) => void) | undefined;
 
   /** A forward frame leaves for `node` (or was queued for it when its link went down): number it, keep its QoS 1/2 messages. */
-  sent(node: string, f: ForwardBody): void {
+  sent(node: string, f: ForwardBody, held = false): void {
     let kept: WireMsg[] | undefined;
     let bytes = 0;
     for (const m of f.msgs) {
@@ -61,18 +69,47 @@ export class ForwardAcks {
     }
     if (!kept) return;
     let o = this.out.get(node);
-    if (!o) this.out.set(node, (o = { seq: 0, frames: [], msgs: 0, bytes: 0, dropped: 0 }));
+    if (!o) this.out.set(node, (o = { seq: 0, frames: [], msgs: 0, bytes: 0, dropped: 0, held: 0 }));
     f.epoch = this.epoch;
     f.seq = ++o.seq;
-    o.frames.push({ seq: f.seq, msgs: kept, bytes, at: performance.now() });
+    o.frames.push({ seq: f.seq, msgs: kept, bytes, at: performance.now(), held });
     o.msgs += kept.length;
     o.bytes += bytes;
+    if (held) o.held++;
     while (o.frames.length > 1 && (o.msgs > MAX_MSGS || o.bytes > MAX_BYTES)) {
       const gone = o.frames.shift()!;
       o.msgs -= gone.msgs.length;
       o.bytes -= gone.bytes;
       o.dropped += gone.msgs.length;
+      if (gone.held) o.held--;
     }
+  }
+
+  /** Whether frames for `node` are held back (so newer ones must wait behind them). */
+  holding(node: string): boolean {
+    return (this.out.get(node)?.held ?? 0) > 0;
+  }
+
+  /**
+   * Writes the held frames for `node`, oldest first, while `write` answers true (the stream
+   * takes more); they count as sent from now. Returns how many messages the buffer dropped
+   * meanwhile (its oldest frames, when it held more than it may).
+   */
+  releaseHeld(node: string, write: (f: Frame) => boolean): number {
+    const o = this.out.get(node);
+    if (!o || o.held === 0) return 0;
+    const now = performance.now();
+    for (const k of o.frames) {
+      if (o.held === 0) break;
+      if (!k.held) continue;
+      k.held = false;
+      k.at = now;
+      o.held--;
+      if (!write({ forward: { msgs: k.msgs, epoch: this.epoch, seq: k.seq } })) break;
+    }
+    const dropped = o.dropped;
+    o.dropped = 0;
+    return dropped;
   }
 
   /** `node` applied every frame up to `seq` of `epoch`. */
@@ -94,6 +131,8 @@ export class ForwardAcks {
     if (!o) return { frames: [], msgs: 0, dropped: 0 };
     const dropped = o.dropped;
     o.dropped = 0;
+    for (const k of o.frames) k.held = false;
+    o.held = 0;
     return { frames: o.frames.map((k) => ({ forward: { msgs: k.msgs, epoch: this.epoch, seq: k.seq } })), msgs: o.msgs, dropped };
   }
 

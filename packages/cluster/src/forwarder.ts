@@ -35,6 +35,12 @@ export interface FrameSink {
   send(frame: Frame): void;
 }
 
+/** An outbound link that says when its peer has too much of ours unread (outbound.ts). */
+export interface FlowSink extends FrameSink {
+  congested(): boolean;
+  readonly pendingBytes: number;
+}
+
 export class Forwarder {
   /** After `forward`: the `group/filter` keys another node delivers (see ClusterLink). */
   sharedElsewhere: ReadonlySet<string> | undefined;
@@ -88,6 +94,43 @@ export class Forwarder {
   /** A frame is about to be written to `node`: forward frames are numbered and kept (QoS 1/2). */
   sending(node: string, frame: Frame): void {
     if (frame.forward) this.acks.sent(node, frame.forward);
+  }
+
+  /**
+   * Writes one queued frame to `node`'s link, honouring its backpressure: while the peer has
+   * more than `cluster.rpc.max_pending_bytes` of ours unread (or earlier forwards wait), a
+   * forward frame is not written: its QoS 1/2 messages are numbered and kept, to go when the
+   * stream drains (`release`) or the link comes back, as after a link outage; its QoS 0
+   * messages are dropped and counted. Other frames (routes, retained, heartbeats) still go.
+   */
+  write(node: string, frame: Frame, link: FlowSink, force = false): void {
+    const body = frame.forward;
+    if (body && !force && (this.acks.holding(node) || link.congested())) {
+      let qos0 = 0;
+      for (const m of body.msgs) if (m.qos === 0) qos0++;
+      if (qos0 > 0) this.deps.stats.droppedQos0(node, qos0);
+      if (!this.acks.holding(node)) {
+        this.deps.log.warn(
+          { peer_node: node, pending_bytes: link.pendingBytes, reason: 'queue_full' },
+          'Cluster node is not reading: QoS 1/2 forwards wait for it, QoS 0 forwards are dropped',
+        );
+      }
+      this.acks.sent(node, body, true);
+      return;
+    }
+    this.sending(node, frame);
+    link.send(frame);
+  }
+
+  /** `node`'s stream drained (or a flush found it no longer congested): the forwards held back go, in order. */
+  release(node: string, link: FlowSink, force = false): void {
+    if (!this.acks.holding(node) || (!force && link.congested())) return;
+    const dropped = this.acks.releaseHeld(node, (f) => {
+      link.send(f);
+      return force || !link.congested();
+    });
+    if (dropped > 0) this.deps.log.warn({ peer_node: node, dropped }, 'Forwards held for a cluster node that was not reading dropped: its buffer was full');
+    if (!this.acks.holding(node)) this.deps.log.info({ peer_node: node, pending_bytes: link.pendingBytes }, 'Cluster node is reading again: held forwards sent');
   }
 
   /** The acknowledgements owed to origins, written to their links. */

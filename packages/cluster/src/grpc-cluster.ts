@@ -31,6 +31,9 @@ import { RetainedSync } from './retained-sync.js';
 import { Takeover } from './takeover.js';
 import { dispatchFrame, peerFrameHandlers, type FrameHandlers } from './frame-handlers.js';
 
+/** `cluster.rpc.max_pending_bytes`'s default: 16MB unread per peer, as much as the unacknowledged QoS 1/2 forwards kept for it (forward-acks.ts). */
+export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+
 export interface ClusterOptions {
   node: string;
   cookie: string;
@@ -60,6 +63,8 @@ export interface ClusterOptions {
   callTimeoutMs?: number;
   /** The largest frame taken from a peer, before and after the handshake (`cluster.rpc.max_frame_size`); unlimited when absent. */
   maxFrameBytes?: number;
+  /** `cluster.rpc.max_pending_bytes`: unread bytes per peer stream past which forwards wait (QoS 1/2) or drop (QoS 0); 0 = no bound. */
+  maxPendingBytes?: number;
   /** The peer protocol versions this node accepts (`cluster.rpc.protocol_min`/`protocol_max`); the build's when absent. */
   protocols?: ProtocolRange;
 }
@@ -80,6 +85,8 @@ export class GrpcCluster implements ClusterLink {
   private server: PeerServer | undefined;
   private readonly links: PeerLinks;
   private readonly outbox = new Outbox(() => this.flush());
+  /** Set while flushing before goodbyes: no forward is held back for a congested peer. */
+  private flushAll = false;
   /** Per-peer counters and round trips (peer-stats.ts). */
   private readonly stats = new PeerStats();
   /** The client registry and the per-clientid claims (client-lock.ts). */
@@ -126,6 +133,7 @@ export class GrpcCluster implements ClusterLink {
         members: this.members,
         stats: this.stats,
         maxFrameBytes: options.maxFrameBytes,
+        maxPendingBytes: options.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES,
         protocols: options.protocols,
       },
       {
@@ -136,6 +144,10 @@ export class GrpcCluster implements ClusterLink {
           const retained = this.retained.snapshot();
           if (retained) link.send(retained);
           this.forwarder.linkUp(node, link);
+          link.onDrain = () => {
+            this.forwarder.release(node, link);
+            this.outbox.schedule();
+          };
           this.outbox.schedule();
         },
         outDown: (node, reason) => {
@@ -146,7 +158,16 @@ export class GrpcCluster implements ClusterLink {
         inDown: (node) => this.routes.peerDown(node),
         frame: (link, f) => dispatchFrame(this.handlers, link, f),
         nodesChanged: () => this.host?.nodesChanged(),
-        flush: () => this.outbox.flushNow(),
+        flush: () => {
+          // before goodbyes (stop, leave): what was held for a slow peer is written too, so it
+          // may still read it before the goodbye timeout; kept in memory it would die with us
+          this.flushAll = true;
+          try {
+            this.outbox.flushNow();
+          } finally {
+            this.flushAll = false;
+          }
+        },
       },
     );
     this.lock = new ClientLock({
@@ -236,7 +257,8 @@ export class GrpcCluster implements ClusterLink {
   }
 
   peerStats(): ClusterPeerStats {
-    const v = this.stats.view(this.links.running, this.routes.size);
+    const outs = this.links.outs();
+    const v = this.stats.view(this.links.running, this.routes.size, (node) => outs.get(node)?.pendingBytes ?? 0);
     // stopped as `cluster status` says: the view's nodes not running, until autoclean or force-leave
     return {
       ...v,
@@ -297,13 +319,13 @@ export class GrpcCluster implements ClusterLink {
     const outs = this.links.outs();
     const delta = this.routes.takeDelta();
     if (delta) for (const out of outs.values()) out.send(delta);
+    if (this.flushAll) for (const [node, out] of outs) this.forwarder.release(node, out, true);
     for (const [node, q] of this.outbox.takeAll()) {
       const out = outs.get(node);
       if (!out) continue;
-      for (const f of q.frames) {
-        this.forwarder.sending(node, f);
-        out.send(f);
-      }
+      // forwards held back while the peer was not reading go first, if it reads again
+      this.forwarder.release(node, out, this.flushAll);
+      for (const f of q.frames) this.forwarder.write(node, f, out, this.flushAll);
       if (q.msgs > 0) this.stats.forwarded(node, q.msgs, q.bytes);
     }
     this.forwarder.sendAcks((node) => outs.get(node));

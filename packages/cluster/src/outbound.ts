@@ -30,6 +30,8 @@ export interface OutboundOptions {
   maxFrameBytes?: number;
   /** The protocol versions this node offers (default: the build's). */
   protocols?: ProtocolRange;
+  /** `cluster.rpc.max_pending_bytes`: past this many unsent bytes the stream is `congested` (0: never). */
+  maxPendingBytes?: number;
 }
 
 /**
@@ -56,6 +58,18 @@ export class Outbound {
   private ended = false;
   /** Resolves once the peer has closed its side of the stream (it read everything we wrote before our end), or the call failed. */
   readonly finished: Promise<void>;
+  /**
+   * Bytes written to the stream that gRPC has not yet handed on (its write callback has not
+   * come): they pile up here when the peer stops reading (HTTP/2 flow control), e.g. a frozen
+   * or overloaded node. `lens` holds each write's size, in order, for its callback.
+   */
+  pendingBytes = 0;
+  private lens: number[] = [];
+  private lensHead = 0;
+  /** Set when `congested` answered true; cleared, with `onDrain`, once half the bound is gone. */
+  private overBound = false;
+  /** Called when a congested stream has drained to half its bound (forwards held back can go). */
+  onDrain: (() => void) | undefined;
 
   constructor(
     readonly addr: string,
@@ -84,8 +98,38 @@ export class Outbound {
   }
 
   send(frame: Frame): void {
-    if (!this.ended && this.sealer) for (const b of this.sealer.seal(frame)) this.call.write(b);
+    if (this.ended || !this.sealer) return;
+    for (const b of this.sealer.seal(frame)) {
+      this.pendingBytes += b.length;
+      this.lens.push(b.length);
+      this.call.write(b, this.written);
+    }
   }
+
+  /** Whether the peer has more than `maxPendingBytes` of ours waiting: forwards should wait (grpc-cluster.ts). */
+  congested(): boolean {
+    const max = this.opts.maxPendingBytes ?? 0;
+    if (max <= 0 || this.pendingBytes <= max) return false;
+    this.overBound = true;
+    return true;
+  }
+
+  /** A write's callback: gRPC took it on (callbacks come in write order). */
+  private readonly written = (): void => {
+    this.pendingBytes -= this.lens[this.lensHead] ?? 0;
+    this.lens[this.lensHead++] = 0;
+    if (this.lensHead === this.lens.length) {
+      this.lens = [];
+      this.lensHead = 0;
+    } else if (this.lensHead > 1024 && this.lensHead * 2 > this.lens.length) {
+      this.lens = this.lens.slice(this.lensHead);
+      this.lensHead = 0;
+    }
+    if (this.overBound && this.pendingBytes <= (this.opts.maxPendingBytes ?? 0) / 2) {
+      this.overBound = false;
+      this.onDrain?.();
+    }
+  };
 
   close(reason: string): void {
     this.end(reason);

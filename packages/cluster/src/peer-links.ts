@@ -31,6 +31,8 @@ export interface PeerLinksOptions {
   stats: PeerStats;
   /** The largest frame taken from a peer (`cluster.rpc.max_frame_size`). */
   maxFrameBytes?: number;
+  /** `cluster.rpc.max_pending_bytes` (outbound.ts). */
+  maxPendingBytes?: number;
   /** Streams from one address that may be in their handshake at once; further ones are cut (default 8). */
   maxPendingPerAddress?: number;
   /** The protocol versions this node accepts (`cluster.rpc.protocol_min`/`protocol_max`); the build's when absent. */
@@ -164,6 +166,7 @@ export class PeerLinks {
         join,
         credentials: this.credentials,
         maxFrameBytes: this.o.maxFrameBytes,
+        maxPendingBytes: this.o.maxPendingBytes,
         protocols: this.o.protocols,
       },
       this.outboundEvents,

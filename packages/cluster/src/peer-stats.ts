@@ -9,6 +9,8 @@ import { Histogram, type ClusterPeerStats } from '@vireo/broker';
 interface Peer {
   messages: number;
   bytes: number;
+  /** QoS 0 forwards dropped while the peer's stream was congested. */
+  droppedQos0: number;
   readonly rtt: Histogram;
   readonly ack: Histogram;
 }
@@ -18,7 +20,7 @@ export class PeerStats {
 
   private peer(node: string): Peer {
     let p = this.peers.get(node);
-    if (!p) this.peers.set(node, (p = { messages: 0, bytes: 0, rtt: new Histogram(), ack: new Histogram() }));
+    if (!p) this.peers.set(node, (p = { messages: 0, bytes: 0, droppedQos0: 0, rtt: new Histogram(), ack: new Histogram() }));
     return p;
   }
 
@@ -34,6 +36,11 @@ export class PeerStats {
     p.bytes += bytes;
   }
 
+  /** `n` QoS 0 forwards to `node` were dropped: its stream was past `cluster.rpc.max_pending_bytes`. */
+  droppedQos0(node: string, n: number): void {
+    this.peer(node).droppedQos0 += n;
+  }
+
   /** A heartbeat probe to `node` came back after `ms`. */
   rtt(node: string, ms: number): void {
     this.peer(node).rtt.observe(ms < 0 ? 0 : ms / 1000);
@@ -45,8 +52,16 @@ export class PeerStats {
   }
 
   /** `stoppedNodes`: peers seen running that are not now (GrpcCluster answers from its membership view instead). */
-  view(running: ReadonlySet<string>, routes: number): ClusterPeerStats {
-    const peers = [...this.peers].map(([node, p]) => ({ node, forwardedMessages: p.messages, forwardedBytes: p.bytes, rtt: p.rtt.view(), forwardAck: p.ack.view() }));
+  view(running: ReadonlySet<string>, routes: number, pendingBytes: (node: string) => number = () => 0): ClusterPeerStats {
+    const peers = [...this.peers].map(([node, p]) => ({
+      node,
+      forwardedMessages: p.messages,
+      forwardedBytes: p.bytes,
+      rtt: p.rtt.view(),
+      forwardAck: p.ack.view(),
+      pendingBytes: pendingBytes(node),
+      droppedQos0: p.droppedQos0,
+    }));
     return { peers, stoppedNodes: [...this.peers.keys()].filter((n) => !running.has(n)), routes };
   }
 }

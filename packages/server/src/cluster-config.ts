@@ -118,6 +118,7 @@ export async function startClusterFor(cfg: VireoConfig, logger: Logger, sharedSt
     tls,
     callTimeoutMs: cfg.cluster.rpc.call_receive_timeout,
     maxFrameBytes: cfg.cluster.rpc.max_frame_size,
+    maxPendingBytes: cfg.cluster.rpc.max_pending_bytes,
     protocols: { min, max },
   });
 }

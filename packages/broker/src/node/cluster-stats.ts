@@ -12,6 +12,10 @@ export interface PeerStatsView {
   rtt: HistogramView;
   /** From sending a forward frame with QoS 1/2 messages to the peer's acknowledgement that it applied it. */
   forwardAck: HistogramView;
+  /** Bytes written to the peer's stream that it has not taken yet (gRPC flow control): what a stalled peer costs here. */
+  pendingBytes?: number;
+  /** QoS 0 forwards not sent because the peer's stream was past `cluster.rpc.max_pending_bytes`. */
+  droppedQos0?: number;
 }
 
 /** The cluster's side of the metrics (`ClusterLink.peerStats`), read at scrape time. */

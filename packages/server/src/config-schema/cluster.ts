@@ -41,6 +41,13 @@ export const clusterSchema = {
       description:
         'Largest gRPC message the cluster port takes from a peer, before the cookie handshake as after it (grpc-js sets it per server). Larger frames (a routes or retained snapshot) travel as sealed fragments of 256 KiB, so this only needs to hold one fragment; keep it small so that a stranger cannot make the node buffer much before it proved anything.',
     }),
+    max_pending_bytes: bytesize({
+      default: 16 * 1024 * 1024,
+      min: 0,
+      max: 16 * 1024 * 1024 * 1024,
+      description:
+        "Bytes written to one peer's stream that it has not read yet (a frozen, overloaded or far node: gRPC's flow control holds them here) past which forwarding to it waits: QoS 1/2 forwards are kept, numbered, and sent in order when the peer reads again (or again after a reconnect), within the unacknowledged-forward buffer of 10 000 messages / 16MB per peer; QoS 0 forwards are dropped and counted in `vireo_cluster_forward_dropped_total`. `0` = no bound (the stream buffers whatever the peer does not read). Vireo's; EMQX's gen_rpc has no such key.",
+    }),
     protocol_max: int({
       default: PROTOCOL_VERSION,
       min: PROTOCOL_MIN,
