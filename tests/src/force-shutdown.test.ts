@@ -17,7 +17,7 @@ import { apiNodeEnv } from './api-node.js';
 import { rawConnect, type RawClient } from './raw-client.js';
 import { spawnVireo, type VireoProcess } from './vireo-process.js';
 
-const FLOOD = 20_000;
+const FLOOD = 40_000;
 const BURST = 1000;
 
 test('force_shutdown: a client that never reads is disconnected, a slow-but-live one under a burst is not', { timeout: 120_000 }, async () => {

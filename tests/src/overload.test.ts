@@ -105,3 +105,18 @@ test('An overloaded node answers 0x89 and recovers when the load stops', { timeo
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('overload_protection, force_shutdown, flapping_detect: a bad value stops start-up naming the key', { timeout: 120_000 }, async () => {
+  const base = { VIREO_LISTENERS__TCP__DEFAULT__BIND: '127.0.0.1:0', VIREO_LISTENERS__WS__DEFAULT__BIND: '0' };
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ VIREO_OVERLOAD_PROTECTION__EVENT_LOOP_UTILIZATION: '120%' }, /overload_protection\.event_loop_utilization/],
+    [{ VIREO_FORCE_SHUTDOWN__MAX_HEAP_SIZE: '32XB' }, /force_shutdown\.max_heap_size/],
+    [{ VIREO_FLAPPING_DETECT__MAX_COUNT: '0' }, /flapping_detect\.max_count/],
+  ];
+  for (const [env, key] of cases) {
+    const bad = spawnVireo({ env: { ...base, ...env } });
+    const exit = await bad.waitExit(20_000);
+    assert.equal(exit.code, 2, `exit 2 for ${JSON.stringify(env)}`);
+    assert.match(bad.stderr(), key);
+  }
+});
