@@ -2,7 +2,8 @@
  * overload_protection on a real node under real load: a flood of QoS 0 publishes from another
  * process keeps the event loop busy past `event_loop_utilization` (60 % here, sampled every
  * 250 ms); the node then answers new CONNECTs with 0x89 Server busy (3.1.1: 3 Server
- * unavailable), raises the `overload` alarm and counts the refusals; when the flood stops the
+ * unavailable), raises the `overload` alarm, counts the refusals and sheds QoS 0 to a
+ * subscriber that does not read; when the flood stops the
  * alarm clears and CONNECTs are accepted again. Utilization, not lag, is the trigger: a flood
  * keeps the loop busy on a quiet machine and on a loaded one alike, and an idle node is idle on both.
  */
@@ -33,6 +34,7 @@ test('An overloaded node answers 0x89 and recovers when the load stops', { timeo
   const auth = { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` };
   let vireo: VireoProcess | undefined;
   let flood: ChildProcess | undefined;
+  const laggards: RawClient[] = [];
   let n = 0;
   /** A fresh client's CONNACK code (v5 reason code, 3.1.1 return code). */
   const attempt = async (protocolVersion: ProtocolVersion): Promise<number> => {
@@ -68,11 +70,16 @@ test('An overloaded node answers 0x89 and recovers when the load stops', { timeo
         VIREO_OVERLOAD_PROTECTION__EVENT_LOOP_UTILIZATION: '60%',
         VIREO_OVERLOAD_PROTECTION__EVENT_LOOP_LAG: 'disabled',
         VIREO_OVERLOAD_PROTECTION__HEAP_USAGE: 'disabled',
+        VIREO_OVERLOAD_PROTECTION__SHED_QOS0_BACKLOG: '16KB',
       },
     });
     await vireo.waitForLog('started', 30_000);
     // an idle node takes CONNECTs (after the start-up's own busy seconds)
     await waitFor(async () => (await attempt(5)) === 0, 'an idle node accepts a CONNECT', 30_000, 250);
+    // connected before the load; it subscribes to the flood once the node is overloaded and never reads
+    const laggard = await RawClient.open(mqttPort);
+    laggards.push(laggard);
+    assert.equal((await laggard.connect({ clientId: 'laggard', protocolVersion: 5 })).reasonCode, 0);
 
     flood = spawn(process.execPath, [FLOOD, String(mqttPort), '4'], { stdio: 'ignore' });
     let busy = 0;
@@ -99,6 +106,7 @@ test('An overloaded node answers 0x89 and recovers when the load stops', { timeo
     await waitFor(async () => (await attempt(5)) === 0, 'a CONNECT accepted after the load', 30_000, 100);
     assert.equal(await counter('vireo_overload'), 0);
   } finally {
+    for (const c of laggards) c.destroy();
     flood?.kill('SIGKILL');
     vireo?.kill('SIGKILL');
     await vireo?.waitExit().catch(() => undefined);
