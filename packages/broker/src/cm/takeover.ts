@@ -26,7 +26,7 @@ export class RemoteTakeover {
   /** Stand-ins for sessions moving to another node: they keep the routes until phase 2. */
   private readonly standIns = new Map<string, NodeJS.Timeout>();
   /** Sessions moved here whose stand-in queue has not come yet (see Session.heldBack). */
-  private readonly arriving = new Map<string, { timer: NodeJS.Timeout; pushed: boolean }>();
+  private readonly arriving = new Map<string, { timer: NodeJS.Timeout; pushed: boolean; came: SessionState }>();
 
   constructor(
     private readonly cm: ConnectionManager,
@@ -97,7 +97,7 @@ export class RemoteTakeover {
       this.arriving.delete(clientId);
       if (session) {
         copies = countCopies(deliveries);
-        direct = withoutCopies(session.heldBack ?? [], copies);
+        direct = withoutHad(arriving.came, withoutCopies(session.heldBack ?? [], copies));
         session.heldBack = undefined;
         session.intake = undefined;
       }
@@ -140,7 +140,7 @@ export class RemoteTakeover {
     if (prior) clearTimeout(prior.timer);
     const timer = setTimeout(releaseTimer, HOLD_MS, this, clientId);
     timer.unref();
-    this.arriving.set(clientId, { timer, pushed });
+    this.arriving.set(clientId, { timer, pushed, came: state });
     this.registry.sessions.set(clientId, session);
     this.cluster.registerClient(clientId);
     for (const [fullFilter, opts] of session.subscriptions) this.routes.add(clientId, fullFilter, opts);
@@ -207,6 +207,20 @@ function takeCopy(copies: Map<string, number>, d: Delivery): boolean {
   if (n > 1) copies.set(k, n - 1);
   else copies.delete(k);
   return true;
+}
+
+/**
+ * `direct` without what the session already had when it came (`came`, its queue and inflight
+ * window): a message the old node had queued before the move whose direct copy, sent at the
+ * same time, was slower than the session.
+ */
+function withoutHad(came: SessionState, direct: Delivery[]): Delivery[] {
+  if (direct.length === 0) return direct;
+  const had = new Set<string>();
+  for (const d of came.mqueue) had.add(copyKey(d));
+  for (const e of came.inflight) had.add(copyKey(e.delivery));
+  if (had.size === 0) return direct;
+  return direct.filter((d) => !had.has(copyKey(d)));
 }
 
 /** For COPIES_MS, `session` drops what `copies` counts (then takes everything again). */
