@@ -4,7 +4,8 @@
  * while the other node forwards it a burst. The sender's unread bytes for that peer stay
  * near `cluster.rpc.max_pending_bytes` instead of the whole burst; QoS 0 forwards past it
  * are dropped and counted; after SIGCONT every QoS 1 message reaches the subscriber on the
- * frozen node, once each and in order.
+ * frozen node, once each and in order. And `retainer.backend.max_retained_messages` holds
+ * for the cluster: a retained message one node refuses is not copied to the other.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,8 @@ import { logsMatching, startNode, syncRoutes, waitLog, waitMembers, type Cluster
 const MAX_PENDING = 256 * 1024;
 const N = 1000;
 const PAYLOAD = 8 * 1024; // 8MB of QoS 1 in all: 32 times the bound
+/** The retained limit, the same on both nodes (the second test). */
+const RETAINED = { VIREO_RETAINER__BACKEND__MAX_RETAINED_MESSAGES: '2' };
 
 describe('a peer that stops reading', () => {
   let nodes: ClusterNode[] = [];
@@ -34,10 +37,10 @@ describe('a peer that stops reading', () => {
         rpcPort: rpc[0]!,
         mqttPort: mqttPorts[0]!,
         seeds: rpc,
-        extraEnv: { VIREO_CLUSTER__RPC__MAX_PENDING_BYTES: String(MAX_PENDING), VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${httpPort}` },
+        extraEnv: { ...RETAINED, VIREO_CLUSTER__RPC__MAX_PENDING_BYTES: String(MAX_PENDING), VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${httpPort}` },
       }),
       // the subscriber's queue takes the whole burst at once when the node wakes up
-      startNode({ name: 'bp1@127.0.0.1', rpcPort: rpc[1]!, mqttPort: mqttPorts[1]!, seeds: rpc, extraEnv: { VIREO_MQTT__MAX_MQUEUE_LEN: '100000' } }),
+      startNode({ name: 'bp1@127.0.0.1', rpcPort: rpc[1]!, mqttPort: mqttPorts[1]!, seeds: rpc, extraEnv: { ...RETAINED, VIREO_MQTT__MAX_MQUEUE_LEN: '100000' } }),
     ];
     await Promise.all(nodes.map((n) => waitMembers(n, ['bp0@127.0.0.1', 'bp1@127.0.0.1'])));
   });
@@ -105,5 +108,49 @@ describe('a peer that stops reading', () => {
     await waitLog(a, 'Cluster node is reading again', (l) => l.peer_node === frozen.name);
     assert.deepEqual(logsMatching(a, 'Cluster node down'), [], 'the link stayed up');
     await sleep(0);
+  });
+
+  test('max_retained_messages holds for the cluster: a refused retained message is not copied; replacing works from either node', { timeout: 60_000 }, async () => {
+    const [a, b] = nodes as [ClusterNode, ClusterNode];
+    const pa = await connect(a.url, { clientId: 'rt-pa', protocolVersion: 5 });
+    const pb = await connect(b.url, { clientId: 'rt-pb', protocolVersion: 5 });
+    clients.push(pa, pb);
+    /** What a new subscriber on `node` gets for rt/# (topic → payload), until a sentinel. */
+    const retainedOn = async (node: ClusterNode, id: string): Promise<Record<string, string>> => {
+      const c = mqtt.connect(node.url, { clientId: id, protocolVersion: 5, reconnectPeriod: 0 });
+      const out: Record<string, string> = {};
+      let end = false;
+      c.on('message', (t, p) => {
+        if (t === `end/${id}`) end = true;
+        else out[t] = p.toString();
+      });
+      try {
+        await new Promise<void>((resolve, reject) => c.once('connect', () => resolve()).once('error', reject));
+        await c.subscribeAsync('rt/#', { qos: 1 });
+        await c.subscribeAsync(`end/${id}`, { qos: 1 });
+        await c.publishAsync(`end/${id}`, 'end', { qos: 1 });
+        await waitFor(() => end, 'the sentinel');
+        return out;
+      } finally {
+        await endAll(c);
+      }
+    };
+    let n = 0;
+    const sorted = (r: Record<string, string>) => JSON.stringify(Object.entries(r).sort());
+    const until = async (node: ClusterNode, want: Record<string, string>) =>
+      waitFor(async () => sorted(await retainedOn(node, `rt-s${++n}`)) === sorted(want), `${node.name} to hold ${JSON.stringify(want)}`, 15_000, 100);
+
+    await pa.publishAsync('rt/1', 'a1', { qos: 1, retain: true });
+    await pa.publishAsync('rt/2', 'a2', { qos: 1, retain: true });
+    await until(b, { 'rt/1': 'a1', 'rt/2': 'a2' });
+    // full on both nodes: a new topic is refused where it is published, and not copied
+    await pa.publishAsync('rt/3', 'a3', { qos: 1, retain: true });
+    await pb.publishAsync('rt/4', 'b4', { qos: 1, retain: true });
+    await pb.publishAsync('rt/1', 'b1', { qos: 1, retain: true });
+    await until(a, { 'rt/1': 'b1', 'rt/2': 'a2' });
+    await until(b, { 'rt/1': 'b1', 'rt/2': 'a2' });
+    assert.ok(logsMatching(a, 'failed_to_retain_message').some((l) => l.topic === 'rt/3' && l.reason === 'table_is_full'));
+    assert.ok(logsMatching(b, 'failed_to_retain_message').some((l) => l.topic === 'rt/4' && l.reason === 'table_is_full'));
+    assert.ok(!logsMatching(b, 'failed_to_retain_message').some((l) => l.topic === 'rt/3'), 'rt/3 never reached b');
   });
 });
