@@ -124,6 +124,48 @@ test('a read that sends messages on to other clients: those go first, its own ac
   }
 });
 
+test('two publishers in one phase: every routed message is written before either ack; a publisher that is also routed to keeps its order', async () => {
+  const subA = await pair();
+  const subB = await pair();
+  const pubA = await pair((c) => {
+    subA.conn.write(bytes(0x30, 0x01));
+    c.write(bytes(0x40, 0x02));
+  });
+  // pubB's message goes to subB and to pubA (a client that both publishes and subscribes)
+  const pubB = await pair((c) => {
+    subB.conn.write(bytes(0x30, 0x02));
+    pubA.conn.write(bytes(0x30, 0x03));
+    c.write(bytes(0x40, 0x04));
+  });
+  const order: string[] = [];
+  for (const [name, p] of [
+    ['subA', subA],
+    ['subB', subB],
+    ['pubA', pubA],
+    ['pubB', pubB],
+  ] as const) {
+    const push = p.writes.push.bind(p.writes);
+    p.writes.push = (...b: Buffer[]) => {
+      order.push(name);
+      return push(...b);
+    };
+  }
+  try {
+    pubA.conn.onData(bytes(0xc0, 0x00));
+    pubB.conn.onData(bytes(0xc0, 0x00));
+    await nextTurn();
+    assert.deepEqual(order, ['subA', 'subB', 'pubA', 'pubB'], "messages first (pubA's with the message routed to it), then pubB's ack");
+    assert.deepEqual([...pubA.writes], [bytes(0x40, 0x02, 0x30, 0x03)], 'pubA: its ack, then the message routed to it, in write order');
+    assert.deepEqual([...pubB.writes], [bytes(0x40, 0x04)]);
+    // and the next phase works the same (the lists were emptied, nothing is left scheduled)
+    pubB.conn.onData(bytes(0xc0, 0x00));
+    await nextTurn();
+    assert.deepEqual(order.slice(4), ['subB', 'pubA', 'pubB']);
+  } finally {
+    for (const p of [subA, subB, pubA, pubB]) p.close();
+  }
+});
+
 test('at 64 KiB queued the bytes go at once, in order; a peer that does not read shows as backlog', async () => {
   const p = await pair();
   try {

@@ -32,7 +32,8 @@ const GATHER_MIN = SHARED_PAYLOAD_MIN;
  * When bytes go out: what handling this client's own read writes back to it (the inflight
  * window refilled by its PUBACKs) leaves at the end of that read, so a round trip never waits
  * for other sockets — unless that read also sent messages on to other clients (a publisher's
- * read): then its acks follow those messages, at the end of the I/O phase. Everything else
+ * read): then its acks follow those messages, at the end of the I/O phase, after every
+ * message routed in the phase (one publisher's ack never delays another's message). Everything else
  * written to it — messages routed from other clients' reads, timers, promise callbacks —
  * waits for the end of the I/O phase (`setImmediate`), when every socket that had data has
  * been read: a subscriber that hears from 1 000 publishers gets one write per turn, not one
@@ -55,6 +56,8 @@ export class Connection implements FrameSink {
   backlogGuard: WriteBacklog | undefined;
   /** In the list flushed at the end of the I/O phase (module-internal). */
   scheduled = false;
+  /** In the list of publishers' acks, flushed after that one (module-internal). */
+  ackScheduled = false;
   closed = false;
   /** Last time any byte arrived, for keepalive. */
   lastRecv = Date.now();
@@ -138,7 +141,7 @@ export class Connection implements FrameSink {
         // read's answers (a subscriber's PUBACKs refilling its inflight window) go now: a
         // client waiting for them should not wait for the other sockets of this turn.
         if (!(routed as boolean)) this.flush();
-        else if (!this.scheduled) schedule(this);
+        else if (!this.scheduled && !this.ackScheduled) scheduleAcks(this);
       }
       routed = outerRouted;
     }
@@ -245,26 +248,59 @@ type Owned = { [CONN]: Connection };
 let reading: Connection | undefined;
 /** That read wrote to other connections (sent messages on). */
 let routed = false;
-/** Connections with output for the end of the I/O phase. */
+/** Connections with output routed to them, for the end of the I/O phase. */
 let due: Connection[] = [];
+/** Publishers whose acks wait for the end of the I/O phase, after every routed message. */
+let dueAcks: Connection[] = [];
+/** A flushDue is scheduled. */
+let flushPending = false;
 
 function schedule(c: Connection): void {
   c.scheduled = true;
-  if (due.push(c) === 1) setImmediate(flushDue);
+  due.push(c);
+  if (!flushPending) {
+    flushPending = true;
+    setImmediate(flushDue);
+  }
 }
 
-/** End of the I/O phase: one write per connection for everything routed to it in the turn. */
+function scheduleAcks(c: Connection): void {
+  c.ackScheduled = true;
+  dueAcks.push(c);
+  if (!flushPending) {
+    flushPending = true;
+    setImmediate(flushDue);
+  }
+}
+
+/**
+ * End of the I/O phase: one write per connection for everything routed to it in the turn,
+ * then the publishers' acks, so that no message of the turn waits behind an ack's write. A
+ * connection in both lists goes with the first (the second finds nothing left); its bytes
+ * keep their order either way (one queue per connection).
+ */
 function flushDue(): void {
+  flushPending = false;
   const list = due;
+  const acks = dueAcks;
   due = [];
+  dueAcks = [];
   for (const c of list) {
     c.scheduled = false;
-    try {
-      c.flush();
-    } catch {
-      // a socket that cannot take bytes any more must not keep the others' bytes from going
-      c.socket.destroy();
-    }
+    flushOrDestroy(c);
+  }
+  for (const c of acks) {
+    c.ackScheduled = false;
+    flushOrDestroy(c);
+  }
+}
+
+function flushOrDestroy(c: Connection): void {
+  try {
+    c.flush();
+  } catch {
+    // a socket that cannot take bytes any more must not keep the others' bytes from going
+    c.socket.destroy();
   }
 }
 /**
