@@ -11,7 +11,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
@@ -98,7 +98,18 @@ function stream(pub: MqttClient, sub: MqttClient): { stop: () => Promise<number>
   };
 }
 
+/** The soft limit on open files of this process (the node it spawns inherits it). */
+function openFilesLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
+  const soft = line?.split(/\s{2,}/)[1];
+  return soft === undefined || soft === 'unlimited' ? Infinity : Number(soft);
+}
+
 async function runStorm(t: { diagnostic(m: string): void }, extra: Record<string, string>, check: (s: Storm, httpPort: number) => Promise<void>): Promise<void> {
+  const limit = openFilesLimit();
+  assert.ok(limit >= STORM + 1000, `the storm needs ${STORM + 1000} open files per process, the limit is ${limit}: raise it (ulimit -n 65536; .ci/run does)`);
   const dir = mkdtempSync(path.join(tmpdir(), 'vireo-storm-'));
   const { mqttPort, httpPort, env } = await apiNodeEnv(dir);
   const vireo = spawnVireo({ env: { ...env, VIREO_DURABLE_STORAGE__BACKEND: 'memory', ...extra } });
