@@ -152,5 +152,7 @@ describe('a peer that stops reading', () => {
     assert.ok(logsMatching(a, 'failed_to_retain_message').some((l) => l.topic === 'rt/3' && l.reason === 'table_is_full'));
     assert.ok(logsMatching(b, 'failed_to_retain_message').some((l) => l.topic === 'rt/4' && l.reason === 'table_is_full'));
     assert.ok(!logsMatching(b, 'failed_to_retain_message').some((l) => l.topic === 'rt/3'), 'rt/3 never reached b');
+    const text = await (await fetch(`http://127.0.0.1:${httpPort}/api/v5/prometheus/stats`)).text();
+    assert.match(text, /^vireo_retained_dropped_total\{reason="table_is_full"[^}]*\} 1$/m, 'counted on the node that refused it');
   });
 });
