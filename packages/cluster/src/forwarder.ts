@@ -105,6 +105,9 @@ export class Forwarder {
    */
   write(node: string, frame: Frame, link: FlowSink, force = false): void {
     const body = frame.forward;
+    // a takeover's end and its barrier markers promise the old node that everything sent to it
+    // before them has arrived (takeover-barrier.ts): forwards held for a slow peer go first
+    if ((frame.takeover_end || frame.takeover_barrier_done) && this.acks.holding(node)) this.release(node, link, true);
     if (body && !force && (this.acks.holding(node) || link.congested())) {
       let qos0 = 0;
       for (const m of body.msgs) if (m.qos === 0) qos0++;
