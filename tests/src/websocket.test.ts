@@ -152,6 +152,12 @@ test('MQTT.js over ws://…/mqtt subscribes and publishes, and interoperates wit
       const [m] = await r;
       assert.equal(m.payload, 'kept');
       assert.equal(m.packet.retain, true);
+      // from 8 KiB a payload is written after its own header (the Buffer shared by all
+      // subscribers): over WebSocket one packet in two messages, which the client joins
+      const big = `B${protocolVersion}`.repeat(10_000);
+      const gotBig = new Promise<string>((resolve) => wsSub.on('message', (t, payload) => t === `${topic}/big` && resolve(payload.toString())));
+      await tcpPub.publishAsync(`${topic}/big`, big, { qos: 1 });
+      assert.equal(await gotBig, big);
     }
     const stats = tb.broker.listenerStats();
     assert.equal(stats.find((l) => l.name === 'ws:default')?.connections, 6, 'the ws clients are counted on the ws listener');
