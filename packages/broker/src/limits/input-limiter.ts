@@ -1,7 +1,7 @@
 import type { Packet } from '@vireo/mqtt';
 import type { Logger } from 'pino';
 import type { ListenerOptions } from '../options.js';
-import type { Connection } from '../transport/connection.js';
+import type { Connection, PacketAdmission } from '../transport/connection.js';
 import type { ClientLimitCounters } from './counters.js';
 import { formatRate } from './rate.js';
 import { PAUSE_RATE, pauseReads, resumeReads } from './read-gate.js';
@@ -21,7 +21,7 @@ export interface InputLimitEnv {
  * their place behind a waiting PUBLISH. Made only when the listener has a limit: a client on
  * an unlimited listener has no limiter at all.
  */
-export class InputLimiter {
+export class InputLimiter implements PacketAdmission {
   /** Packets waiting for tokens (undefined: none, the usual case). */
   private queue: Packet[] | undefined;
   private head = 0;

@@ -1,4 +1,10 @@
-import type { Connection } from '../transport/connection.js';
+/** The part of a connection (transport/connection.ts) whose reads are paused. */
+export interface ReadGated {
+  readonly socket: { pause(): unknown; resume(): unknown };
+  readPaused: number;
+  lastRecv: number;
+  readonly closed: boolean;
+}
 
 /**
  * Why a connection's reads are paused: each reason pauses and releases on its own, and the
@@ -9,12 +15,12 @@ export const PAUSE_RATE = 1;
 /** Packets are held behind an async step (an authenticator, a cross-node claim, an async authorizer). */
 export const PAUSE_HOLD = 2;
 
-export function pauseReads(conn: Connection, why: number): void {
+export function pauseReads(conn: ReadGated, why: number): void {
   if (conn.readPaused === 0) conn.socket.pause();
   conn.readPaused |= why;
 }
 
-export function resumeReads(conn: Connection, why: number): void {
+export function resumeReads(conn: ReadGated, why: number): void {
   if ((conn.readPaused & why) === 0) return;
   conn.readPaused &= ~why;
   if (conn.readPaused !== 0 || conn.closed) return;

@@ -1,7 +1,13 @@
 import type { Duplex } from 'node:stream';
 import { FrameParser, SHARED_PAYLOAD_MIN, type FrameSink, type Packet } from '@vireo/mqtt';
 import type { WriteBacklog } from '../guard/write-backlog.js';
-import type { InputLimiter } from '../limits/input-limiter.js';
+
+/** What decides whether a packet is handled now (limits/input-limiter.ts; declared here so transport imports nothing from limits). */
+export interface PacketAdmission {
+  /** False: the packet is kept and handled later, in order. */
+  admit(p: Packet): boolean;
+  stop(): void;
+}
 
 /** What the protocol layer gets from a connection. */
 export interface ConnectionHandler {
@@ -69,7 +75,7 @@ export class Connection implements FrameSink {
   handler!: ConnectionHandler;
   maxPacketSize: number;
   /** The client's messages_rate / bytes_rate (limits/); undefined without limits: one branch per packet. */
-  limiter: InputLimiter | undefined;
+  limiter: PacketAdmission | undefined;
   /** Why reads are paused, a bit per reason (limits/read-gate.ts); 0: reading. */
   readPaused = 0;
 
