@@ -1,7 +1,7 @@
 /**
  * force_shutdown with its defaults (on, max_mailbox_size 1 000, max_heap_size 32MB) on a real
  * node: a subscriber that never reads while a QoS 0 flood is routed to it is disconnected once
- * more than 1 000 packets wait for its socket (logged `force_shutdown`, reason
+ * more than 1 MB waits for its socket and 1 000 more messages arrive for it (logged `force_shutdown`, reason
  * `mailbox_overflow`, counted), and its persistent session stays; a subscriber that stops
  * reading for a while during a QoS 1 burst (bounded by its inflight window) is not touched and
  * gets every message.
@@ -64,7 +64,8 @@ test('force_shutdown: a client that never reads is disconnected, a slow-but-live
     await waitFor(() => vireo!.logs().some((l) => l.msg === 'force_shutdown' && l.clientid === 'stalled'), 'force_shutdown of the client that never reads', 60_000, 50);
     const line = vireo.logs().find((l) => l.msg === 'force_shutdown' && l.clientid === 'stalled')!;
     assert.equal(line.reason, 'mailbox_overflow');
-    assert.ok((line.pending_packets as number) > 1000, `more than max_mailbox_size packets waiting: ${String(line.pending_packets)}`);
+    assert.ok((line.mailbox_size as number) > 1000, `more than max_mailbox_size messages arrived over the watermark: ${String(line.mailbox_size)}`);
+    assert.ok((line.pending_bytes as number) > 1024 * 1024, `over 1 MB waiting for its socket: ${String(line.pending_bytes)}`);
 
     // the slow subscriber reads again: every message of the burst, acknowledged as it goes
     await sleep(2000);

@@ -31,7 +31,7 @@ export function registerGuardMetrics(register: Registry, broker: Broker): void {
   counter('vireo_overload_shed_messages', 'QoS 0 messages not sent to a client with a write backlog while the node was overloaded.', (x) => x.shedMessages);
   new Counter({
     name: 'vireo_force_shutdown',
-    help: 'Clients disconnected by force_shutdown: mailbox_overflow (max_mailbox_size packets waiting for the socket) or proc_heap_too_big (max_heap_size bytes).',
+    help: 'Clients disconnected by force_shutdown: mailbox_overflow (over max_mailbox_size messages arrived while over 1MB waited for the socket) or proc_heap_too_big (max_heap_size bytes).',
     labelNames: ['reason'],
     registers: [register],
     collect() {

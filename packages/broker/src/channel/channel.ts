@@ -124,7 +124,11 @@ export class Channel extends ChannelState implements ConnectionHandler, Outlet {
   }
 
   congested(): boolean {
-    return shedQos0(this) || congested(this);
+    if (shedQos0(this)) return true;
+    if (!congested(this)) return false;
+    // force_shutdown counts what arrives for a client over the watermark (guard/write-backlog.ts)
+    this.conn.backlogGuard?.dropped(this.conn.backlog);
+    return true;
   }
 
   // ── closing ────────────────────────────────────────────────────────────────

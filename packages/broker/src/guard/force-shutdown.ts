@@ -7,7 +7,7 @@ import { WriteBacklog } from './write-backlog.js';
 /** Watches the channel's write backlog when force_shutdown is on. */
 export function guardBacklog(ch: ChannelState): void {
   const limits = ch.ctx.guard.forceShutdown;
-  if (limits) ch.conn.backlogGuard = new WriteBacklog(limits, (reason, packets, bytes) => forceShutdown(ch, reason, packets, bytes));
+  if (limits) ch.conn.backlogGuard = new WriteBacklog(limits, (reason, mailbox, bytes) => forceShutdown(ch, reason, mailbox, bytes));
 }
 
 /**
@@ -16,7 +16,7 @@ export function guardBacklog(ch: ChannelState): void {
  * once. Its session stays as for any disconnect (a persistent one keeps queuing within
  * `max_mqueue_len`). Deferred: the flush that found it may be inside a delivery loop.
  */
-function forceShutdown(ch: ChannelState, reason: ForceShutdownReason, packets: number, bytes: number): void {
+function forceShutdown(ch: ChannelState, reason: ForceShutdownReason, mailbox: number, bytes: number): void {
   queueMicrotask(() => {
     if (ch.conn.closed) return;
     const g = ch.ctx.guard;
@@ -26,7 +26,7 @@ function forceShutdown(ch: ChannelState, reason: ForceShutdownReason, packets: n
         clientid: ch.clientId,
         peer: ch.peer,
         reason,
-        pending_packets: packets,
+        mailbox_size: mailbox,
         pending_bytes: bytes,
         max_mailbox_size: g.forceShutdown?.maxPackets,
         max_heap_size: g.forceShutdown?.maxBytes,

@@ -7,7 +7,7 @@
 
 /** `force_shutdown`: 0 turns a limit off. */
 export interface ForceShutdownOptions {
-  /** EMQX's `max_mailbox_size`: packets written to a client that its socket has not taken. */
+  /** EMQX's `max_mailbox_size`: messages and packets for a client that arrive while over 1 MB waits for its socket (write-backlog.ts). */
   maxPackets: number;
   /** EMQX's `max_heap_size`: bytes written to a client that its socket has not taken. */
   maxBytes: number;

@@ -7,43 +7,49 @@ import { FakeConnection, FakeContext } from '../testing/fakes.js';
 import type { ForceShutdownReason } from './guard-state.js';
 import { WriteBacklog } from './write-backlog.js';
 
+const MB = 1024 * 1024;
+
 function backlog(maxPackets: number, maxBytes: number) {
   const tripped: [ForceShutdownReason, number, number][] = [];
-  const b = new WriteBacklog({ maxPackets, maxBytes }, (reason, packets, bytes) => tripped.push([reason, packets, bytes]));
-  let sent = 0;
-  /** A flush of `len` bytes in `packets` packets, after which the socket holds `pending`. */
-  const flush = (len: number, packets: number, pending: number) => b.flushed(len, packets, (sent += len), pending);
-  /** A flush the socket took whole: Connection does not report it. */
-  const taken = (len: number) => void (sent += len);
-  return { tripped, flush, taken };
+  const b = new WriteBacklog({ maxPackets, maxBytes }, (reason, mailbox, bytes) => tripped.push([reason, mailbox, bytes]));
+  return { tripped, b };
 }
 
-test('force_shutdown: packets count while their bytes wait in the socket, and stop counting once taken', () => {
-  const { tripped, flush, taken } = backlog(10, 0);
-  flush(100, 4, 100);
-  flush(100, 4, 200);
-  // the first chunk taken: 4 + 4 packets pending, not 12
-  flush(100, 4, 150);
+test('force_shutdown: only what arrives while over 1 MB waits counts toward max_mailbox_size, and catching up resets it', () => {
+  const { tripped, b } = backlog(10, 0);
+  // a backlog under the watermark, however many packets: a slow client, not a stuck one
+  b.flushed(64 * 1024, 5000, MB);
   assert.deepEqual(tripped, []);
-  flush(100, 4, 200);
-  assert.deepEqual(tripped, [], 'two chunks taken: 4 + 4 pending');
-  // a flush the socket took whole: everything before it was taken too
-  taken(100);
-  flush(100, 9, 100);
-  assert.deepEqual(tripped, [], 'chunks before a flush that left the socket empty are not counted');
-  flush(10, 2, 110);
-  assert.deepEqual(tripped, [['mailbox_overflow', 11, 110]]);
-  flush(10, 2, 120);
+  // over it: packets written and QoS 0 messages dropped count
+  b.flushed(64 * 1024, 6, MB + 1000);
+  for (let i = 0; i < 4; i++) b.dropped(MB + 1000);
+  assert.deepEqual(tripped, [], '6 + 4 = max_mailbox_size');
+  // back under the watermark: the count starts again
+  b.flushed(100, 1, MB - 1);
+  for (let i = 0; i < 10; i++) b.dropped(MB + 1);
+  assert.deepEqual(tripped, []);
+  b.dropped(MB + 1);
+  assert.deepEqual(tripped, [['mailbox_overflow', 11, MB + 1]]);
+  b.dropped(MB + 1);
   assert.equal(tripped.length, 1, 'reported once');
 });
 
-test('force_shutdown: bytes waiting past max_heap_size', () => {
-  const { tripped, flush } = backlog(0, 1000);
-  flush(600, 1, 600);
-  flush(600, 1, 1000);
+test('force_shutdown: a flush the socket took all of before resets the count', () => {
+  const { tripped, b } = backlog(3, 0);
+  b.flushed(100, 3, MB + 50);
+  // this flush's own bytes are all that wait: everything before was taken
+  b.flushed(2 * MB, 3, 2 * MB);
+  b.dropped(2 * MB);
   assert.deepEqual(tripped, []);
-  flush(600, 1, 1200);
-  assert.deepEqual(tripped, [['proc_heap_too_big', 2, 1200]], 'the first chunk was taken: 2 packets wait');
+});
+
+test('force_shutdown: bytes waiting past max_heap_size', () => {
+  const { tripped, b } = backlog(0, 3 * MB);
+  b.flushed(MB, 1, 2 * MB);
+  b.flushed(MB, 1, 3 * MB);
+  assert.deepEqual(tripped, []);
+  b.flushed(MB, 1, 3 * MB + 1);
+  assert.deepEqual(tripped, [['proc_heap_too_big', 3, 3 * MB + 1]]);
 });
 
 function decode(buf: Buffer, v: 4 | 5): Packet[] {

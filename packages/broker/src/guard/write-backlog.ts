@@ -1,50 +1,48 @@
 /**
- * `force_shutdown` for one connection: how many packets and bytes written to the client its
- * socket has not taken yet (our queue is flushed; this is the socket's own buffer, which grows
- * without bound when the client stops reading). Only a flush that leaves bytes behind calls
- * it, so a client that keeps up costs nothing. Each such flush is remembered (its end offset
- * and packet count) until the kernel has taken its bytes; a chunk partly taken still counts.
+ * `force_shutdown` for one connection. EMQX's connection process blocks when the socket's
+ * buffer is over its high watermark, and what arrives for the client meanwhile piles up in
+ * its mailbox; `max_mailbox_size` bounds that pile. Here nothing blocks: past the same 1 MB
+ * of backlog (send.ts QOS0_BACKLOG_LIMIT) QoS 0 messages are dropped and anything else is
+ * written on. The "mailbox" is what arrived for the client while it was over that watermark
+ * — messages dropped for it and packets written to it — counted until its backlog is back
+ * under the watermark. `max_heap_size` bounds the backlog's bytes. Only a flush that leaves
+ * bytes in the socket, or a QoS 0 drop, calls this: a client that keeps up costs nothing.
  */
+import { QOS0_BACKLOG_LIMIT } from '../channel/send.js';
 import type { ForceShutdownOptions, ForceShutdownReason } from './guard-state.js';
 
 export class WriteBacklog {
-  /** Pairs: cumulative bytes at the end of a flushed chunk, packets in it. */
-  private marks: number[] = [];
-  private pendingPackets = 0;
+  /** Messages and packets that arrived while the backlog was over the watermark. */
+  private mailbox = 0;
   private tripped = false;
 
   constructor(
     private readonly limits: ForceShutdownOptions,
-    private readonly overflow: (reason: ForceShutdownReason, packets: number, bytes: number) => void,
+    private readonly overflow: (reason: ForceShutdownReason, mailbox: number, bytes: number) => void,
   ) {}
 
-  /**
-   * After a flush of `len` bytes holding `packets` packets; `sent` is every byte flushed so
-   * far (this chunk included), `pending` the bytes the socket still holds.
-   */
-  flushed(len: number, packets: number, sent: number, pending: number): void {
-    const m = this.marks;
-    // an earlier flush that left nothing behind: every chunk before this one was taken
-    if (m.length > 0 && m[m.length - 2] !== sent - len) {
-      m.length = 0;
-      this.pendingPackets = 0;
-    }
-    m.push(sent, packets);
-    this.pendingPackets += packets;
-    const taken = sent - pending;
-    let i = 0;
-    while (i < m.length && m[i]! <= taken) {
-      this.pendingPackets -= m[i + 1]!;
-      i += 2;
-    }
-    if (i > 0) m.splice(0, i);
+  /** After a flush of `len` bytes holding `packets` packets; `pending`: the bytes the socket still holds (> 0). */
+  flushed(len: number, packets: number, pending: number): void {
+    // under the watermark (or everything before this flush was taken): the client keeps up
+    if (pending <= QOS0_BACKLOG_LIMIT || pending <= len) this.mailbox = 0;
+    else this.mailbox += packets;
+    this.check(pending);
+  }
+
+  /** A QoS 0 message dropped because the backlog is over the watermark. */
+  dropped(pending: number): void {
+    this.mailbox++;
+    this.check(pending);
+  }
+
+  private check(pending: number): void {
     if (this.tripped) return;
     const { maxPackets, maxBytes } = this.limits;
     const reason: ForceShutdownReason | undefined =
-      maxPackets > 0 && this.pendingPackets > maxPackets ? 'mailbox_overflow' : maxBytes > 0 && pending > maxBytes ? 'proc_heap_too_big' : undefined;
+      maxPackets > 0 && this.mailbox > maxPackets ? 'mailbox_overflow' : maxBytes > 0 && pending > maxBytes ? 'proc_heap_too_big' : undefined;
     if (reason) {
       this.tripped = true;
-      this.overflow(reason, this.pendingPackets, pending);
+      this.overflow(reason, this.mailbox, pending);
     }
   }
 }

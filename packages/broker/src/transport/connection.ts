@@ -198,7 +198,7 @@ export class Connection implements FrameSink {
     else if (large === 0 && len <= JOIN_LIMIT) this.socket.write(Buffer.concat(list, len));
     else gather(this.socket, list);
     const pending = this.socket.writableLength;
-    if (pending > 0 && this.backlogGuard !== undefined) this.backlogGuard.flushed(len, packets, this.bytesOut, pending);
+    if (pending > 0 && this.backlogGuard !== undefined) this.backlogGuard.flushed(len, packets, pending);
   }
 
   /** Bytes written and not yet taken by the kernel: a slow reader shows here. */

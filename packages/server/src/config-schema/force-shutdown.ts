@@ -12,7 +12,7 @@ export const forceShutdownSchema = {
     min: 0,
     max: 2 ** 31 - 1,
     description:
-      'Packets written to a client that its socket has not taken yet (not its session queue, which `mqtt.max_mqueue_len` bounds) past which it is disconnected: reason `mailbox_overflow`. 0: no limit.',
+      'Messages and packets that arrive for a client while more than 1MB already waits for its socket (QoS 0 ones dropped, others written; counted until it is back under 1MB) past which it is disconnected: reason `mailbox_overflow`. The session queue is not counted (`mqtt.max_mqueue_len` bounds it). 0: no limit.',
   }),
   max_heap_size: bytesize({
     default: 32 * 1024 * 1024,
