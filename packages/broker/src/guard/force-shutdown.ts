@@ -1,5 +1,6 @@
 /** `force_shutdown` and overload shedding as a channel applies them. */
 import { RC } from '@vireo/mqtt';
+import { QOS0_BACKLOG_LIMIT } from '../channel/send.js';
 import type { ChannelState } from '../channel/state.js';
 import type { ForceShutdownReason } from './guard-state.js';
 import { WriteBacklog } from './write-backlog.js';
@@ -7,7 +8,7 @@ import { WriteBacklog } from './write-backlog.js';
 /** Watches the channel's write backlog when force_shutdown is on. */
 export function guardBacklog(ch: ChannelState): void {
   const limits = ch.ctx.guard.forceShutdown;
-  if (limits) ch.conn.backlogGuard = new WriteBacklog(limits, (reason, mailbox, bytes) => forceShutdown(ch, reason, mailbox, bytes));
+  if (limits) ch.conn.backlogGuard = new WriteBacklog(limits, QOS0_BACKLOG_LIMIT, (reason, mailbox, bytes) => forceShutdown(ch, reason, mailbox, bytes));
 }
 
 /**

@@ -2,13 +2,12 @@
  * `force_shutdown` for one connection. EMQX's connection process blocks when the socket's
  * buffer is over its high watermark, and what arrives for the client meanwhile piles up in
  * its mailbox; `max_mailbox_size` bounds that pile. Here nothing blocks: past the same 1 MB
- * of backlog (send.ts QOS0_BACKLOG_LIMIT) QoS 0 messages are dropped and anything else is
+ * of backlog (`watermark`: send.ts QOS0_BACKLOG_LIMIT) QoS 0 messages are dropped and anything else is
  * written on. The "mailbox" is what arrived for the client while it was over that watermark
  * — messages dropped for it and packets written to it — counted until its backlog is back
  * under the watermark. `max_heap_size` bounds the backlog's bytes. Only a flush that leaves
  * bytes in the socket, or a QoS 0 drop, calls this: a client that keeps up costs nothing.
  */
-import { QOS0_BACKLOG_LIMIT } from '../channel/send.js';
 import type { ForceShutdownOptions, ForceShutdownReason } from './guard-state.js';
 
 export class WriteBacklog {
@@ -18,13 +17,15 @@ export class WriteBacklog {
 
   constructor(
     private readonly limits: ForceShutdownOptions,
+    /** Bytes waiting over which QoS 0 is dropped (given: importing channel/ here would close a circle through transport/). */
+    private readonly watermark: number,
     private readonly overflow: (reason: ForceShutdownReason, mailbox: number, bytes: number) => void,
   ) {}
 
   /** After a flush of `len` bytes holding `packets` packets; `pending`: the bytes the socket still holds (> 0). */
   flushed(len: number, packets: number, pending: number): void {
     // under the watermark (or everything before this flush was taken): the client keeps up
-    if (pending <= QOS0_BACKLOG_LIMIT || pending <= len) this.mailbox = 0;
+    if (pending <= this.watermark || pending <= len) this.mailbox = 0;
     else this.mailbox += packets;
     this.check(pending);
   }
