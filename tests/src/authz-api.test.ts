@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { connect, endAll, freePort } from './harness.js';
 import { killAllVireo } from './vireo-process.js';
-import { startNode, waitLog, waitMembers, type ClusterNode } from './cluster-nodes.js';
+import { startApiNode, waitLog, waitMembers, type ClusterNode } from './cluster-nodes.js';
 import { pubackCode, subackCodes } from './mqtt-codes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vireo-authz-api-'));
@@ -50,26 +50,17 @@ const NEXT = `# written through the API
 test('authorization API: sources, the file as text, a checked PUT used on every node, settings, cache; viewers only read', { timeout: 120_000 }, async () => {
   const rpc = [await freePort(), await freePort()];
   for (let i = 0; i < 2; i++) {
-    const http = await freePort();
     // each node its own file, as on separate machines
     const aclFile = join(dir, `acl-${i}.yaml`);
     writeFileSync(aclFile, FIRST);
-    const n = startNode({
-      name: `authz${i}@127.0.0.1`,
-      rpcPort: rpc[i]!,
-      mqttPort: await freePort(),
-      seeds: rpc,
-      extraEnv: {
-        VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`,
-        VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
-        VIREO_AUTHORIZATION__SOURCES: JSON.stringify([
-          { type: 'file', path: aclFile },
-          // never reached (the file decides everything); shown by the API with its token masked
-          { type: 'http', url: 'http://127.0.0.1:9/authz', headers: { authorization: 'Bearer never-shown', 'x-team': 'iot' } },
-        ]),
-      },
+    const n = await startApiNode('authz', i, rpc, keyFile, {
+      VIREO_AUTHORIZATION__SOURCES: JSON.stringify([
+        { type: 'file', path: aclFile },
+        // never reached (the file decides everything); shown by the API with its token masked
+        { type: 'http', url: 'http://127.0.0.1:9/authz', headers: { authorization: 'Bearer never-shown', 'x-team': 'iot' } },
+      ]),
     });
-    nodes.push({ ...n, http, aclFile });
+    nodes.push({ ...n, aclFile });
   }
   const [a, b] = nodes as [ApiNode, ApiNode];
   const clients: MqttClient[] = [];

@@ -38,6 +38,25 @@ export function startNode(spec: NodeSpec): ClusterNode {
   return { name: spec.name, rpcPort: spec.rpcPort, mqttPort: spec.mqttPort, url: `mqtt://127.0.0.1:${spec.mqttPort}`, proc: spawnVireo({ env }), env };
 }
 
+/** A cluster node with its HTTP API on a free port (`http`). */
+export type ApiClusterNode = ClusterNode & { http: number };
+
+/**
+ * Node `<prefix><i>@127.0.0.1` of a cluster whose RPC ports are `rpc` (each a seed), with its
+ * HTTP API on a free port and the API keys of `keyFile`; `extraEnv` adds VIREO_* keys.
+ */
+export async function startApiNode(prefix: string, i: number, rpc: number[], keyFile: string, extraEnv: Record<string, string> = {}): Promise<ApiClusterNode> {
+  const http = await freePort();
+  const node = startNode({
+    name: `${prefix}${i}@127.0.0.1`,
+    rpcPort: rpc[i]!,
+    mqttPort: await freePort(),
+    seeds: rpc,
+    extraEnv: { VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`, VIREO_API_KEY__BOOTSTRAP_FILE: keyFile, ...extraEnv },
+  });
+  return { ...node, http };
+}
+
 /** Starts `n` nodes that all list every node as a seed. */
 export async function startCluster(n: number, prefix = 'vireo'): Promise<ClusterNode[]> {
   const rpc: number[] = [];

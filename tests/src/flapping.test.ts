@@ -13,7 +13,7 @@ import path from 'node:path';
 import { apiNodeEnv, metric } from './api-node.js';
 import { rawConnect } from './raw-client.js';
 import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
-import { startNode, waitMembers, type ClusterNode } from './cluster-nodes.js';
+import { startApiNode, waitMembers, type ApiClusterNode } from './cluster-nodes.js';
 import { freePort, waitFor } from './harness.js';
 
 interface BanItem {
@@ -93,30 +93,22 @@ test('flapping_detect in a cluster: the ban made on one node is listed and enfor
   const keyFile = path.join(dir, 'keys');
   writeFileSync(keyFile, 'ops:s3cret\n');
   const auth = { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` };
-  const nodes: (ClusterNode & { http: number })[] = [];
+  const nodes: ApiClusterNode[] = [];
   try {
     const rpc = [await freePort(), await freePort()];
     for (let i = 0; i < 2; i++) {
-      const http = await freePort();
-      const node = startNode({
-        name: `flap${i}@127.0.0.1`,
-        rpcPort: rpc[i]!,
-        mqttPort: await freePort(),
-        seeds: rpc,
-        extraEnv: {
-          VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`,
-          VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
+      nodes.push(
+        await startApiNode('flap', i, rpc, keyFile, {
           VIREO_FLAPPING_DETECT__ENABLE: 'true',
           VIREO_FLAPPING_DETECT__MAX_COUNT: '3',
           VIREO_FLAPPING_DETECT__WINDOW_TIME: '30s',
           VIREO_FLAPPING_DETECT__BAN_TIME: '10s',
-        },
-      });
-      nodes.push({ ...node, http });
+        }),
+      );
     }
     await Promise.all(nodes.map((n) => waitMembers(n, ['flap0@127.0.0.1', 'flap1@127.0.0.1'], 60_000)));
-    const [a, b] = nodes as [ClusterNode & { http: number }, ClusterNode & { http: number }];
-    const attempt = async (n: ClusterNode, clientId: string): Promise<number> => {
+    const [a, b] = nodes as [ApiClusterNode, ApiClusterNode];
+    const attempt = async (n: ApiClusterNode, clientId: string): Promise<number> => {
       const { client, connack } = await rawConnect(n.mqttPort, { clientId, protocolVersion: 5 });
       if (connack.reasonCode === 0) client.send({ cmd: 'disconnect' });
       client.destroy();

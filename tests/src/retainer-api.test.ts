@@ -11,14 +11,14 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { connect, endAll, freePort, quietFor, waitFor } from './harness.js';
 import { killAllVireo } from './vireo-process.js';
-import { startNode, waitMembers, type ClusterNode } from './cluster-nodes.js';
+import { startApiNode, waitMembers, type ApiClusterNode } from './cluster-nodes.js';
 import { ctl } from './ctl-run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vireo-retainer-api-'));
 const keyFile = join(dir, 'keys');
 writeFileSync(keyFile, 'ops:retainer-secret\n');
 const AUTH = `Basic ${Buffer.from('ops:retainer-secret').toString('base64')}`;
-const nodes: (ClusterNode & { http: number })[] = [];
+const nodes: ApiClusterNode[] = [];
 const clients: MqttClient[] = [];
 
 after(async () => {
@@ -42,17 +42,9 @@ interface Listed {
 test('retained messages: list and read on any node; ctl retainer cleans one, then all, on every node', { timeout: 90_000 }, async () => {
   const rpc = [await freePort(), await freePort()];
   for (let i = 0; i < 2; i++) {
-    const http = await freePort();
-    const n = startNode({
-      name: `ret${i}@127.0.0.1`,
-      rpcPort: rpc[i]!,
-      mqttPort: await freePort(),
-      seeds: rpc,
-      extraEnv: { VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`, VIREO_API_KEY__BOOTSTRAP_FILE: keyFile },
-    });
-    nodes.push({ ...n, http });
+    nodes.push(await startApiNode('ret', i, rpc, keyFile));
   }
-  const [a, b] = nodes as [ClusterNode & { http: number }, ClusterNode & { http: number }];
+  const [a, b] = nodes as [ApiClusterNode, ApiClusterNode];
   await Promise.all(
     nodes.map((n) =>
       waitMembers(

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { collect, connect, endAll, freePort, waitFor } from './harness.js';
 import { killAllVireo } from './vireo-process.js';
-import { startNode, syncRoutes, waitMembers, type ClusterNode } from './cluster-nodes.js';
+import { startApiNode, syncRoutes, waitMembers, type ApiClusterNode } from './cluster-nodes.js';
 import { ctl } from './ctl-run.js';
 import { metric } from './api-node.js';
 
@@ -20,7 +20,7 @@ const dir = mkdtempSync(join(tmpdir(), 'vireo-rules-api-'));
 const keyFile = join(dir, 'keys');
 writeFileSync(keyFile, 'ops:rules-secret\n');
 const AUTH = `Basic ${Buffer.from('ops:rules-secret').toString('base64')}`;
-const nodes: (ClusterNode & { http: number })[] = [];
+const nodes: ApiClusterNode[] = [];
 const clients: MqttClient[] = [];
 
 after(async () => {
@@ -62,23 +62,15 @@ test('rules through the API on two real nodes: made on A, runs on B; changed, te
   const rpc = [await freePort(), await freePort()];
   const closedPort = await freePort();
   for (let i = 0; i < 2; i++) {
-    const http = await freePort();
-    const n = startNode({
-      name: `rules${i}@127.0.0.1`,
-      rpcPort: rpc[i]!,
-      mqttPort: await freePort(),
-      seeds: rpc,
-      extraEnv: {
-        VIREO_DASHBOARD__LISTENERS__HTTP__BIND: `127.0.0.1:${http}`,
-        VIREO_API_KEY__BOOTSTRAP_FILE: keyFile,
+    nodes.push(
+      await startApiNode('rules', i, rpc, keyFile, {
         // an HTTP action whose server is not there: its status shows it
         VIREO_CONNECTORS__HTTP__NOWHERE__URL: `http://127.0.0.1:${closedPort}`,
         VIREO_ACTIONS__HTTP__HOOK__CONNECTOR: 'nowhere',
-      },
-    });
-    nodes.push({ ...n, http });
+      }),
+    );
   }
-  const [a, b] = nodes as [ClusterNode & { http: number }, ClusterNode & { http: number }];
+  const [a, b] = nodes as [ApiClusterNode, ApiClusterNode];
   await Promise.all(
     nodes.map((n) =>
       waitMembers(
