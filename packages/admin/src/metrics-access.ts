@@ -4,21 +4,13 @@
  * scrape time. The broker's own `vireo_authentication_success|failure` and
  * `vireo_authorization_deny` are in metrics.ts.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { scrapedCounter } from './scraped-metrics.js';
 import type { AccessControl, AccessCounters } from '@vireo/access';
 
 export function registerAccessMetrics(register: Registry, access: AccessControl): void {
   const c = access.counters;
-  const counter = (name: string, help: string, read: (c: AccessCounters) => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [register],
-      collect() {
-        this.reset();
-        this.inc(read(c));
-      },
-    });
+  const counter = (name: string, help: string, read: (c: AccessCounters) => number) => scrapedCounter(register, name, help, () => read(c));
   counter('vireo_authentication_success_anonymous', 'CONNECTs accepted without authentication (an empty authentication list).', (x) => x.authnSuccessAnonymous);
   counter('vireo_flapping_banned', 'Client ids banned by flapping_detect (more than max_count CONNECTs within window_time).', (x) => x.flappingBanned);
   counter('vireo_client_banned', 'CONNECTs refused because the client id, username or address is banned (CONNACK 0x8A).', (x) => x.bannedRefused);

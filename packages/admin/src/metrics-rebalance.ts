@@ -2,7 +2,8 @@
  * Rebalancing on this node, for Prometheus: whether it coordinates one (by state) or gives
  * load away as a donor, and what it moved (`vireo_rebalance_*`).
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { scrapedCounter } from './scraped-metrics.js';
 
 /** What the rebalance parts report (@vireo/rebalance, through the server). */
 export interface RebalanceMetricsSource {
@@ -35,16 +36,7 @@ export function registerRebalanceMetrics(register: Registry, src: RebalanceMetri
       this.set(src.donor() ? 1 : 0);
     },
   });
-  const counter = (name: string, help: string, key: keyof ReturnType<RebalanceMetricsSource['totals']>) =>
-    new Counter({
-      name,
-      help,
-      registers: [register],
-      collect() {
-        this.reset();
-        this.inc(src.totals()[key]);
-      },
-    });
+  const counter = (name: string, help: string, key: keyof ReturnType<RebalanceMetricsSource['totals']>) => scrapedCounter(register, name, help, () => src.totals()[key]);
   counter('vireo_rebalance_finished_total', 'Rebalances this node coordinated that ended within the thresholds', 'finished');
   counter('vireo_rebalance_aborted_total', 'Rebalances this node coordinated that were stopped or aborted (a node taking part failed)', 'aborted');
   counter('vireo_rebalance_evicted_connections_total', 'Connections this node disconnected as a rebalance donor (DISCONNECT 0x9C)', 'evictedConnections');

@@ -10,7 +10,8 @@
  * - `vireo_evacuation_*` metrics.
  */
 import type { FastifyInstance } from 'fastify';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { scrapedCounter } from './scraped-metrics.js';
 import type { EvacuationOptions, LoadRebalance, NodeRebalanceStatus, RebalanceParticipation } from '@vireo/rebalance';
 import { EVACUATION_STATES, RebalanceError, WAIT_SCHEMA, waitsInSeconds } from '@vireo/rebalance';
 import { nodeError, markPartial, type ClusterQuery } from './cluster-query.js';
@@ -235,16 +236,7 @@ export function registerLoadRebalanceMetrics(register: Registry, control: LoadRe
       this.set(current()?.stats.current_sessions ?? 0);
     },
   });
-  const counter = (name: string, help: string, read: () => number) =>
-    new Counter({
-      name,
-      help,
-      registers: [register],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
+  const counter = (name: string, help: string, read: () => number) => scrapedCounter(register, name, help, read);
   counter('vireo_evacuation_connections_evicted_total', 'Clients disconnected by evacuation (DISCONNECT 0x9C)', () => control.totals.evictedConnections);
   counter('vireo_evacuation_sessions_pushed_total', 'Persistent sessions evacuation handed to other nodes', () => control.totals.pushedSessions);
   counter('vireo_evacuation_sessions_failed_total', 'Session hand-overs that failed (the session stayed on this node)', () => control.totals.failedSessions);
