@@ -124,14 +124,15 @@ async function runStorm(t: { diagnostic(m: string): void }, extra: Record<string
     const pub = await connect(url, { clientId: 'stream-pub', protocolVersion: 4 });
     clients.push(pub);
     const s = stream(pub, sub);
-    await sleep(500);
+    await waitFor(() => s.received.length >= 5, 'the stream flowing before the storm', 10_000);
     const started = Date.now();
     const { state, opened } = storm(mqttPort, STORM, 'storm');
     st = state;
     await opened;
     const openMs = Date.now() - started;
     await waitFor(() => state.connacked + state.refused + [...state.errors.values()].reduce((a, b) => a + b, 0) >= STORM, `answers to all ${STORM} storm CONNECTs`, 45_000, 50);
-    await sleep(500);
+    const afterStorm = s.received.length;
+    await waitFor(() => s.received.length >= afterStorm + 5, 'the stream still flowing after the storm', 15_000);
     const sent = await s.stop();
     await waitFor(() => s.received.length >= sent, `the stream's ${sent} messages`, 15_000, 50);
     t.diagnostic(

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Delivery, Message, SessionState } from '@vireo/broker';
 import mqtt from 'mqtt';
-import { endAll, waitFor, withBroker } from './harness.js';
+import { endAll, quietFor, waitFor, withBroker } from './harness.js';
 
 const NOW = Date.now();
 
@@ -55,7 +55,7 @@ test('a pushed session: its queue, the stand-in queue, then the direct messages 
     });
     assert.equal(connack.sessionPresent, true, 'the client finds the moved session');
     await waitFor(() => got.includes(8), `the last message (got ${got.join(',')})`, 5000);
-    await new Promise((r) => setTimeout(r, 200));
+    await quietFor(200, () => got.length === 8, 'no copy after the last message');
     assert.deepEqual(got, [1, 2, 3, 4, 5, 6, 7, 8]);
     await endAll(c);
   });

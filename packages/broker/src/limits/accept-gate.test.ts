@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Duplex } from 'node:stream';
 import { AcceptGate } from './accept-gate.js';
+import { until } from '../testing/wait.js';
 
 function fakeSocket() {
   return {
@@ -30,7 +31,7 @@ test('accept gate: past the rate connections wait paused, go in arrival order, o
   assert.equal(gate.delayed, 4);
   assert.ok(socks[2].paused && socks[5].paused, 'waiting connections are not read');
   socks[3].destroy();
-  await new Promise((r) => setTimeout(r, 200));
+  await until(() => gate.waiting === 0, 'the waiting connections handed on');
   assert.deepEqual(order, [2, 4, 5], 'in order; the one that closed while waiting skipped');
   assert.ok(!socks[2].paused && !socks[5].paused, 'read once handed on');
   assert.equal(gate.waiting, 0);

@@ -8,6 +8,7 @@ import { Connection } from '../transport/connection.js';
 import { newClientLimitCounters } from './counters.js';
 import { inputLimiter } from './input-limiter.js';
 import { PAUSE_HOLD, pauseReads, resumeReads } from './read-gate.js';
+import { until } from '../testing/wait.js';
 
 /** The parts of a Connection the limiter and the read gate touch. */
 function fakeConn() {
@@ -61,7 +62,7 @@ test('messages_rate: PUBLISH past the rate waits with reads paused; later packet
   assert.deepEqual(handled, ['publish 1', 'publish 2']);
   assert.equal(socket.paused, true, 'reads paused');
   assert.equal(counters.messages, 1);
-  await new Promise((r) => setTimeout(r, 200));
+  await until(() => handled.length === 5, 'the held packets handed on');
   assert.deepEqual(handled, ['publish 1', 'publish 2', 'publish 3', 'pingreq', 'publish 4'], 'all handed on, in order');
   assert.equal(socket.paused, false, 'reading again');
   assert.equal(counters.messages, 1, 'one pause counted, not one per packet');
@@ -107,7 +108,7 @@ test('keepalive does not run out while the node is not reading; it does once rea
     await new Promise((r) => setTimeout(r, 150));
     assert.equal(timeouts, 0, 'paused: the silence is ours');
     resumeReads(conn, 1);
-    await new Promise((r) => setTimeout(r, 150));
+    await until(() => timeouts >= 1, 'the keepalive to run out');
     assert.ok(timeouts >= 1, 'reading again and the client silent: keepalive runs out');
   } finally {
     conn.close('test');
