@@ -29,6 +29,7 @@ export { hostOf } from './peer.js';
 export { GuardState, DEFAULT_FORCE_SHUTDOWN } from './guard/guard-state.js';
 export type { ForceShutdownOptions, ForceShutdownReason } from './guard/guard-state.js';
 export { parseRate, formatRate } from './limits/rate.js';
+export { parseDuration, formatDuration, parseByteSize, formatByteSize } from './units.js';
 export type { Rate } from './limits/rate.js';
 export type { ClientLimitCounters } from './limits/counters.js';
 

@@ -5,12 +5,10 @@
  * sees them, so the admin operations between nodes (and peers of the release before) only
  * ever carry numbers.
  */
+import { parseDuration } from '@vireo/broker';
 
 /** The longest wait (one day), in seconds. */
 export const MAX_WAIT_S = 86_400;
-
-const UNIT_S: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86_400 };
-const DURATION = /^(\d+(\.\d+)?(ms|s|m|h|d))+$/;
 
 /** JSON schema of one wait: seconds, or a duration string. */
 export const WAIT_SCHEMA = {
@@ -23,12 +21,10 @@ export const WAIT_SCHEMA = {
 /** Seconds from a number of seconds or a duration string; undefined when it is neither. */
 export function waitSeconds(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : undefined;
-  if (typeof v !== 'string') return undefined;
-  const text = v.trim().toLowerCase();
-  if (!DURATION.test(text)) return undefined;
-  let total = 0;
-  for (const [, n, , unit] of text.matchAll(/(\d+(\.\d+)?)(ms|s|m|h|d)/g)) total += Number(n) * UNIT_S[unit!]!;
-  return total;
+  // a string needs its unit: a bare "10" would be milliseconds to the parser, seconds to a reader
+  if (typeof v !== 'string' || /^\s*\d+(\.\d+)?\s*$/.test(v)) return undefined;
+  const ms = parseDuration(v);
+  return ms === undefined ? undefined : ms / 1000;
 }
 
 export const WAIT_FIELDS = ['wait_health_check', 'wait_takeover'] as const;

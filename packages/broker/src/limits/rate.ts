@@ -2,15 +2,13 @@
  * EMQX's rate values (`messages_rate = "1000/s"`, `bytes_rate = "1MB/s"`,
  * `max_conn_burst = "10000/60m"`): an amount per interval. `infinity` means no limit.
  */
+import { parseByteSize, parseDuration } from '../units.js';
 
 /** An amount (messages, bytes or connections) allowed per interval. */
 export interface Rate {
   readonly amount: number;
   readonly intervalMs: number;
 }
-
-const TIME_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const SIZE_UNITS: Readonly<Record<string, number>> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
 
 /**
  * Parses `1000/s`, `10000/60m`, `500/10s`, `1MB/s` (sizes 1024-based, as in EMQX; only when
@@ -21,11 +19,10 @@ export function parseRate(text: string, sizes = false): Rate | null | undefined 
   if (t === 'infinity') return null;
   const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)\s*\/\s*(\d*(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(t);
   if (!m) return undefined;
-  const unit = sizes ? SIZE_UNITS[m[2]] : m[2] === '' ? 1 : undefined;
-  if (unit === undefined) return undefined;
-  const amount = Number(m[1]) * unit;
-  const count = m[3] === '' ? 1 : Number(m[3]);
-  const intervalMs = count * TIME_UNITS[m[4]];
+  // the amount and the interval in the units the configuration reads everywhere (units.ts)
+  const amount = sizes ? parseByteSize(`${m[1]}${m[2]}`) : m[2] === '' ? Number(m[1]) : undefined;
+  const intervalMs = parseDuration(`${m[3] === '' ? '1' : m[3]}${m[4]}`);
+  if (amount === undefined || intervalMs === undefined) return undefined;
   if (!(amount > 0) || !(intervalMs > 0) || !Number.isFinite(amount)) return undefined;
   return { amount, intervalMs };
 }

@@ -5,6 +5,7 @@
  * path, or an HTTP 400).
  */
 import type { Logger } from 'pino';
+import { parseDuration } from '@vireo/broker';
 import type { SinkType } from './action.js';
 import { DisabledConnector, DisabledSink, type Connector, type Sink, type SinkOptions } from './sink.js';
 import { PgConnector, PgSink } from './pgsql.js';
@@ -50,13 +51,12 @@ export class SpecError extends Error {
   }
 }
 
-/** `5000`, `"5s"`, `"100ms"`, `"1m"` → ms. */
+/** `5000` (ms), `"5s"`, `"100ms"`, `"1m"` → ms (@vireo/broker's parser, as the configuration reads them). */
 export function durationMs(v: number | string | undefined, def: number, field: string): number {
   if (v === undefined) return def;
-  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-  const m = typeof v === 'string' ? /^(\d+)(ms|s|m|h)?$/.exec(v.trim()) : null;
-  if (!m) throw new SpecError(field, 'a duration such as 5s, 100ms or a number of ms');
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 'ms']!;
+  const ms = parseDuration(v);
+  if (ms === undefined) throw new SpecError(field, 'a duration such as 5s, 100ms or a number of ms');
+  return ms;
 }
 
 function hostPort(server: string, defaultPort: number): { host: string; port: number } {
