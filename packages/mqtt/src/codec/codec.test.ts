@@ -211,3 +211,11 @@ test('encodePublishHead + the shared payload are the bytes encodePublish writes,
   assert.deepEqual([a[a.length - 2], a[a.length - 1], b[b.length - 2], b[b.length - 1]], [0, 1, 0, 2]);
   assert.equal(payloadApart({ ...d, msg: { ...msg, payload: Buffer.alloc(SHARED_PAYLOAD_MIN - 1) } }, false, 0), false, 'small payloads stay in one buffer');
 });
+
+test('a v5 property whose string runs past its properties is a malformed packet, never a null value passed on', () => {
+  // PUBLISH QoS 0, topic "a", properties (3 bytes): Content Type claiming 16 bytes, then 0 of them
+  const body = [...str('a'), 3, 0x03, 0x00, 0x10, ...Buffer.from('hi')];
+  const { packets, errors } = parse([0x30, body.length, ...body], 5);
+  assert.equal(packets.length, 0, 'nothing handed on');
+  assert.equal(errors.length, 1);
+});

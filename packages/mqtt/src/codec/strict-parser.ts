@@ -101,6 +101,11 @@ function strictParseProperties(this: ParserInternals): Record<string, unknown> |
   const props = baseParseProperties.call(this);
   if (props && !this.error) {
     for (const name in props) {
+      // mqtt-packet leaves null where a property's string or binary ran past the packet: malformed, not "no value"
+      if (props[name] === null) {
+        this._emitError(new Error(`Malformed property ${name}: runs past the packet`));
+        break;
+      }
       if (name !== 'userProperties' && Array.isArray(props[name])) {
         this._emitError(new ProtocolViolation(`Property ${name} included more than once`));
         break;
