@@ -24,6 +24,9 @@ export interface NodeSpec {
   extraEnv?: Record<string, string>;
 }
 
+/** The last node started under each name in this test file: a failed membership wait shows their logs. */
+const started = new Map<string, ClusterNode>();
+
 export function startNode(spec: NodeSpec): ClusterNode {
   const env: Record<string, string> = {
     VIREO_NODE__NAME: spec.name,
@@ -35,7 +38,33 @@ export function startNode(spec: NodeSpec): ClusterNode {
     VIREO_LISTENERS__WS__DEFAULT__BIND: '0',
     ...spec.extraEnv,
   };
-  return { name: spec.name, rpcPort: spec.rpcPort, mqttPort: spec.mqttPort, url: `mqtt://127.0.0.1:${spec.mqttPort}`, proc: spawnVireo({ env }), env };
+  const node = { name: spec.name, rpcPort: spec.rpcPort, mqttPort: spec.mqttPort, url: `mqtt://127.0.0.1:${spec.mqttPort}`, proc: spawnVireo({ env }), env };
+  started.set(spec.name, node);
+  return node;
+}
+
+/**
+ * The end of a node's stdout and stderr, with its ports and whether it is still running: what
+ * a failed cluster wait prints for each node involved (a peer that never joined is usually
+ * the one whose log says why).
+ */
+export function describeNode(node: ClusterNode, chars = 3000): string {
+  const { exitCode, signalCode, pid } = node.proc.child;
+  const state = exitCode === null && signalCode === null ? `running (pid ${pid})` : `exited (code ${exitCode}, signal ${signalCode})`;
+  const out = node.proc.stdout();
+  const err = node.proc.stderr();
+  return (
+    `--- ${node.name}: rpc ${node.rpcPort}, mqtt ${node.mqttPort}, ${state} ---\n` +
+    `stdout (last ${Math.min(chars, out.length)} of ${out.length} chars):\n${out.slice(-chars)}\n` +
+    `stderr (last ${Math.min(chars, err.length)} of ${err.length} chars):\n${err.slice(-chars)}`
+  );
+}
+
+/** `node` first, then the other nodes of `names` this test file started (each one's last start). */
+function describeMembers(node: ClusterNode, names: string[]): string {
+  const others = names.filter((n) => n !== node.name).flatMap((n) => started.get(n) ?? []);
+  const unknown = names.filter((n) => n !== node.name && !started.has(n));
+  return [node, ...others].map((n) => describeNode(n)).join('\n') + (unknown.length ? `\n(not started by this file: ${unknown.join(', ')})` : '');
 }
 
 /** A cluster node with its HTTP API on a free port (`http`). */
@@ -97,7 +126,7 @@ export async function waitMembers(node: ClusterNode, names: string[], asked = 60
   };
   // the log is parsed whole each time: every 50 ms is enough
   await waitFor(seen, `${node.name} to see members ${want}`, ms, 50).catch((err: Error) => {
-    throw new Error(`${err.message} (${ms} ms)\n${node.proc.stdout().slice(-3000)}`);
+    throw new Error(`${err.message} (${ms} ms)\n${describeMembers(node, names)}`);
   });
   // a node joins its cluster before its MQTT listeners open (they open last, after the warm-up):
   // a test that waited for the members connects clients next
