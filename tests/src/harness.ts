@@ -1,23 +1,14 @@
 /** Shared test plumbing: free ports, an in-process broker, MQTT.js clients, bounded waits. */
-import net from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import pino from 'pino';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { createBroker } from '@vireo/broker';
 import type { Broker, BrokerConfig } from '@vireo/broker';
+import { freePort } from './ports.js';
 
-/** A port the OS just handed out and released; good enough on loopback for tests. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free port for a server a test starts, which no other test file gets meanwhile (ports.ts). */
+export { freePort };
 
 export interface TestBroker {
   broker: Broker;
