@@ -73,7 +73,7 @@ export class AccessControl {
   private readonly logger: pino.Logger;
   /** Clients whose authentication ends at a set time (a JWT's exp, an HTTP answer's expire_at). */
   private readonly expiry: AuthnExpiry;
-  private readonly flapping: FlappingDetector | undefined;
+  private flapping: FlappingDetector | undefined;
   /** Told of each ban the node makes itself (flapping_detect), e.g. to copy it to the other nodes. */
   private readonly autoBanListeners: ((ban: Ban) => void)[] = [];
 
@@ -237,6 +237,21 @@ export class AccessControl {
     const hit = [...broker.connections()].filter((ch) => (b.as === 'clientid' ? ch.clientId === b.who : b.as === 'username' ? ch.username === b.who : covers(hostOf(ch.peer))));
     for (const ch of hit) broker.kick(ch.clientId);
     return hit.length;
+  }
+
+  /** `flapping_detect` in force (undefined: off). */
+  get flappingOptions(): FlappingOptions | undefined {
+    return this.flapping?.opts;
+  }
+
+  /**
+   * Changes `flapping_detect` while the node runs (the HTTP API): new thresholds apply to the
+   * next CONNECT, and the counts of CONNECTs so far are kept; turned off, they are forgotten.
+   */
+  setFlapping(opts: FlappingOptions | undefined): void {
+    if (!opts) this.flapping = undefined;
+    else if (this.flapping) this.flapping.opts = opts;
+    else this.flapping = new FlappingDetector(opts);
   }
 
   /** Calls `fn` with each ban this node makes itself (flapping_detect). */

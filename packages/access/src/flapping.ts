@@ -18,7 +18,7 @@ export class FlappingDetector {
   /** client id → [window start (ms since the epoch), CONNECTs in it] */
   private readonly windows = new Map<string, [number, number]>();
 
-  constructor(readonly opts: FlappingOptions) {}
+  constructor(public opts: FlappingOptions) {}
 
   /** Counts a CONNECT; true when it is one too many (the client is flapping). */
   connect(clientId: string, now = Date.now()): boolean {

@@ -44,6 +44,7 @@ import { authzOps } from './routes-authz.js';
 import { rebalanceRoutes, type RebalanceApi } from './routes-rebalance.js';
 import { registerRebalanceMetrics, type RebalanceMetricsSource } from './metrics-rebalance.js';
 import { integrationRoutes, integrationsTable } from './routes-integrations.js';
+import { configRoutes, configsTable, type RuntimeConfigs } from './routes-configs.js';
 
 export interface AdminOptions {
   host: string;
@@ -81,6 +82,8 @@ export interface AdminOptions {
     schemas: Record<string, Record<string, unknown>>;
     metrics: RebalanceMetricsSource;
   };
+  /** Limits changed while the node runs (`/api/v5/configs/…`, `PUT /api/v5/listeners/{id}`, routes-configs.ts). */
+  configs?: RuntimeConfigs;
 }
 
 export interface AdminServer {
@@ -130,6 +133,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
   if (opts.rebalance) registerRebalanceMetrics(registry, opts.rebalance.metrics);
   const ruleTable = opts.rules && rulesTable(opts.rules);
   const integrations = opts.rules?.integrations && integrationsTable(opts.rules.integrations);
+  const configs = opts.configs && configsTable(broker, opts.configs);
   // this node's part of cluster-wide answers, for its own API and for its peers' (admin-ops.ts)
   // tables every node keeps the same (record-sync.ts)
   const tables: SyncedTable<unknown>[] = [
@@ -138,6 +142,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     ...dash.tables,
     ...(ruleTable ? [ruleTable as SyncedTable<unknown>] : []),
     ...(integrations ? [integrations as SyncedTable<unknown>] : []),
+    ...(configs ? [configs as SyncedTable<unknown>] : []),
   ];
   const ops = adminOps(
     broker,
@@ -179,6 +184,7 @@ export async function startAdmin(broker: Broker, opts: AdminOptions): Promise<Ad
     connectorRoutes(app, q);
     if (opts.rules.integrations && integrations) integrationRoutes(app, broker, q, opts.rules.integrations, integrations);
   }
+  if (opts.configs && configs) configRoutes(app, broker, q, opts.configs, configs);
   const stopTableSync = tables.map((t) => syncTable(broker, q, t));
   const stopTraceSync = syncTraces(broker, q);
 

@@ -22,3 +22,4 @@ export type { OverloadOptions, OverloadSample } from './overload.js';
 export type { SysmonOptions, SysmonProbes } from './sysmon.js';
 export type { RulesApi, SinkSource } from './rules-table.js';
 export { OP_SCHEMAS, tableOpSchemas } from './op-schemas.js';
+export type { ConfigSection, ConfigValues, RuntimeConfigs } from './routes-configs.js';

@@ -1,7 +1,8 @@
 /**
  * EMQX's `overload_protection` for a Node.js process: every `check_interval` the monitor reads
  * the event loop's utilization and longest delay over the interval and the V8 heap in use;
- * past any threshold the node is overloaded until a check finds all of them under it again.
+ * past any threshold the node is overloaded until `recoverChecks` checks in a row find all of
+ * them under it again (one calm second in a storm is not the end of it).
  * It sets `broker.guard.overloaded` (new CONNECTs get 0x89 Server busy, or wait; QoS 0 to
  * clients with a backlog is shed) and raises the `overload` alarm, cleared on recovery. The
  * hot path reads one boolean; the sampling is here, on a timer.
@@ -26,6 +27,8 @@ export interface OverloadOptions {
   backoffDelayMs: number;
   /** bytes waiting for a client's socket over which its QoS 0 messages are shed while overloaded */
   shedQos0Backlog: number;
+  /** consecutive calm checks (every threshold unmet) that end an overload; at least 1 */
+  recoverChecks: number;
 }
 
 export interface OverloadSample {
@@ -41,18 +44,51 @@ export class OverloadMonitor {
   private timer: NodeJS.Timeout | undefined;
   private delay: IntervalHistogram | undefined;
   private eluPrev: EventLoopUtilization = performance.eventLoopUtilization();
+  /** Calm checks in a row while overloaded. */
+  private calm = 0;
   /** The last check's figures (for logs and the alarm's details). */
   last: OverloadSample = { eventLoopUtilization: 0, eventLoopLagMs: 0, heapUsage: 0 };
 
   constructor(
     private readonly broker: Broker,
     private readonly alarms: Alarms,
-    private readonly opts: OverloadOptions,
+    private opts: OverloadOptions,
   ) {
-    const g = broker.guard;
-    g.refuseNewConn = opts.backoffNewConn;
-    g.newConnDelayMs = opts.backoffDelayMs;
-    g.shedQos0Backlog = opts.shedQos0Backlog;
+    this.applyGuard();
+  }
+
+  /** Checking now (`overload_protection.enable`). */
+  get enabled(): boolean {
+    return this.timer !== undefined;
+  }
+
+  get options(): Readonly<OverloadOptions> {
+    return this.opts;
+  }
+
+  private applyGuard(): void {
+    const g = this.broker.guard;
+    g.refuseNewConn = this.opts.backoffNewConn;
+    g.newConnDelayMs = this.opts.backoffDelayMs;
+    g.shedQos0Backlog = this.opts.shedQos0Backlog;
+  }
+
+  /**
+   * New options while the node runs (the HTTP API): applied at once, the checks restarted with
+   * them. Turned off while overloaded, the node stops backing off and the alarm is cleared.
+   */
+  configure(opts: OverloadOptions, enable: boolean): void {
+    const wasOverloaded = this.broker.guard.overloaded;
+    if (this.timer) this.stop();
+    this.opts = opts;
+    this.applyGuard();
+    if (enable) {
+      // an overload in progress goes on until the new thresholds find the node calm
+      this.broker.guard.overloaded = wasOverloaded;
+      this.start();
+    } else if (wasOverloaded) {
+      this.alarms.deactivate(OVERLOAD_ALARM, { reason: 'overload_protection turned off' }, 'The node is no longer overloaded (overload protection turned off)');
+    }
   }
 
   start(): void {
@@ -69,6 +105,8 @@ export class OverloadMonitor {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.delay?.disable();
+    this.delay = undefined;
+    this.calm = 0;
     this.broker.guard.overloaded = false;
   }
 
@@ -102,6 +140,7 @@ export class OverloadMonitor {
       shed_messages: g.shedMessages,
     };
     if (causes.length > 0) {
+      this.calm = 0;
       if (!g.overloaded) {
         g.overloaded = true;
         this.alarms.activate(
@@ -110,7 +149,8 @@ export class OverloadMonitor {
           `The node is overloaded (${causes.join(', ')}): ${o.backoffNewConn ? 'new connections are refused' : 'new connections are delayed'}, QoS 0 to slow subscribers is shed`,
         );
       }
-    } else if (g.overloaded) {
+    } else if (g.overloaded && ++this.calm >= Math.max(1, o.recoverChecks)) {
+      this.calm = 0;
       g.overloaded = false;
       this.alarms.deactivate(OVERLOAD_ALARM, details, 'The node is no longer overloaded');
     }

@@ -6,6 +6,7 @@ import type pino from 'pino';
 import { Channel } from './channel/channel.js';
 import { newClientLimitCounters } from './limits/counters.js';
 import { inputLimiter } from './limits/input-limiter.js';
+import { applyListenerRates, connRateEpisodeLogger, listenerRates, type ListenerRates } from './limits/listener-rates.js';
 import type { ChannelContext, ConnectedClient } from './channel/context.js';
 import { ConnectionManager } from './cm/manager.js';
 import { ClientRegistry } from './cm/registry.js';
@@ -208,6 +209,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
               this.logger.info({ listener: opts.name, peer, reason: err.message }, proxy ? 'PROXY protocol header refused' : 'TLS handshake failed');
               this.countDisconnect(opts.name, proxy ? 'proxy_protocol_error' : 'ssl_error');
             },
+            connRateEpisodeLogger(this.logger),
           ),
         );
       }
@@ -250,6 +252,22 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       shutdownCount: Object.fromEntries(l.shutdownCount),
       connRateLimited: l.connRateLimited,
     }));
+  }
+
+  /** The limiters of listener `name` (`tcp:default`), or undefined when there is no such listener. */
+  listenerRates(name: string): ListenerRates | undefined {
+    const l = this.options.listeners.find((o) => o.name === name);
+    return l && listenerRates(l);
+  }
+
+  /** Changes the limiters of listener `name` while it runs (docs/limits.md); false when there is no such listener. */
+  setListenerRates(name: string, rates: ListenerRates): boolean {
+    const l = this.options.listeners.find((o) => o.name === name);
+    if (!l) return false;
+    const running = this.mqttListeners.find((x) => x.options === l);
+    const clients = [...this.cm.all].filter((c): c is Channel => c instanceof Channel);
+    applyListenerRates(l, running, rates, clients, { logger: this.logger, counters: this.clientRateLimited });
+    return true;
   }
 
   private countDisconnect(listener: string, reason: string): void {

@@ -31,6 +31,7 @@ export type { ForceShutdownOptions, ForceShutdownReason } from './guard/guard-st
 export { parseRate, formatRate } from './limits/rate.js';
 export { parseDuration, formatDuration, parseByteSize, formatByteSize } from './units.js';
 export type { Rate } from './limits/rate.js';
+export type { ListenerRates } from './limits/listener-rates.js';
 export type { ClientLimitCounters } from './limits/counters.js';
 
 // the seams other packages implement: the cluster and the store

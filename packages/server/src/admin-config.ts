@@ -33,6 +33,8 @@ export interface AdminExtras {
   loadRebalance?: LoadRebalance;
   /** Rebalancing's operations, start fields and metrics (rebalance-wiring.ts). */
   rebalancing?: AdminOptions['rebalance'];
+  /** Limits the API changes while the node runs (runtime-config.ts). */
+  configs?: AdminOptions['configs'];
 }
 
 export async function startAdminFor(config: VireoConfig, broker: Broker, logger: Logger, extras?: AdminExtras): Promise<AdminServer | undefined> {
@@ -83,6 +85,7 @@ export async function startAdminFor(config: VireoConfig, broker: Broker, logger:
       rules: extras?.rules,
       loadRebalance: extras?.loadRebalance,
       rebalance: extras?.rebalancing,
+      configs: extras?.configs,
       givingLoadAway: extras?.loadRebalance && (() => extras.loadRebalance!.givingLoadAway),
       logLevel,
       dashboard: await dashboardFor(config, extras?.tables, logger),

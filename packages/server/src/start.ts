@@ -12,6 +12,7 @@ import type { AdminServer } from '@vireo/admin';
 import { AdminListenError, startAdminFor } from './admin-config.js';
 import { startSysmonFor } from './sysmon-config.js';
 import { startGuardFor } from './guard-config.js';
+import { runtimeConfigs } from './runtime-config.js';
 import type { Webhook } from '@vireo/bridge';
 import { startWebhookFor } from './webhook-config.js';
 import { startRulesFor, type RulesRuntime } from './rules-config.js';
@@ -189,7 +190,7 @@ export async function start(options: StartOptions): Promise<void> {
   const rebalancing = rebalanceFor(config, broker, rebalance.load, logger, () => membershipOf(broker.cluster)?.ready() ?? true);
   try {
     const sysmon = startSysmonFor(config, broker);
-    startGuardFor(config, broker, sysmon.alarms);
+    const overload = startGuardFor(config, broker, sysmon.alarms);
     // before the API: it serves the rules and keeps those made through it the same on every node
     rules = startRulesFor(config, broker, logger, tables);
     admin = await startAdminFor(config, broker, logger, {
@@ -201,6 +202,7 @@ export async function start(options: StartOptions): Promise<void> {
       rules,
       loadRebalance: rebalance,
       rebalancing: rebalancing.admin,
+      configs: runtimeConfigs({ config, broker, access, overload }),
     });
   } catch (err) {
     await Promise.all([rules?.close(), broker.close()]);

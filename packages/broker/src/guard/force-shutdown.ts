@@ -5,10 +5,14 @@ import type { ChannelState } from '../channel/state.js';
 import type { ForceShutdownReason } from './guard-state.js';
 import { WriteBacklog } from './write-backlog.js';
 
-/** Watches the channel's write backlog when force_shutdown is on. */
+/**
+ * Watches the channel's write backlog. Made for every connection, force_shutdown on or off,
+ * so that turning it on or changing its limits while the node runs reaches the clients
+ * already connected; it reads the limits at each check and only a flush that leaves bytes in
+ * the socket calls it.
+ */
 export function guardBacklog(ch: ChannelState): void {
-  const limits = ch.ctx.guard.forceShutdown;
-  if (limits) ch.conn.backlogGuard = new WriteBacklog(limits, QOS0_BACKLOG_LIMIT, (reason, mailbox, bytes) => forceShutdown(ch, reason, mailbox, bytes));
+  ch.conn.backlogGuard = new WriteBacklog(ch.ctx.guard, QOS0_BACKLOG_LIMIT, (reason, mailbox, bytes) => forceShutdown(ch, reason, mailbox, bytes));
 }
 
 /**

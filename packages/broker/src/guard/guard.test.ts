@@ -11,7 +11,7 @@ const MB = 1024 * 1024;
 
 function backlog(maxPackets: number, maxBytes: number) {
   const tripped: [ForceShutdownReason, number, number][] = [];
-  const b = new WriteBacklog({ maxPackets, maxBytes }, MB, (reason, mailbox, bytes) => tripped.push([reason, mailbox, bytes]));
+  const b = new WriteBacklog({ forceShutdown: { maxPackets, maxBytes } }, MB, (reason, mailbox, bytes) => tripped.push([reason, mailbox, bytes]));
   return { tripped, b };
 }
 

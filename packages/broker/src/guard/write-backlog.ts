@@ -16,7 +16,8 @@ export class WriteBacklog {
   private tripped = false;
 
   constructor(
-    private readonly limits: ForceShutdownOptions,
+    /** Read at each check: a change of `force_shutdown` (the HTTP API) reaches existing connections. */
+    private readonly guard: { readonly forceShutdown: ForceShutdownOptions | undefined },
     /** Bytes waiting over which QoS 0 is dropped (given: importing channel/ here would close a circle through transport/). */
     private readonly watermark: number,
     private readonly overflow: (reason: ForceShutdownReason, mailbox: number, bytes: number) => void,
@@ -37,8 +38,9 @@ export class WriteBacklog {
   }
 
   private check(pending: number): void {
-    if (this.tripped) return;
-    const { maxPackets, maxBytes } = this.limits;
+    const limits = this.guard.forceShutdown;
+    if (this.tripped || limits === undefined) return;
+    const { maxPackets, maxBytes } = limits;
     const reason: ForceShutdownReason | undefined =
       maxPackets > 0 && this.mailbox > maxPackets ? 'mailbox_overflow' : maxBytes > 0 && pending > maxBytes ? 'proc_heap_too_big' : undefined;
     if (reason) {

@@ -31,8 +31,8 @@ export class InputLimiter implements PacketAdmission {
   constructor(
     private readonly conn: Connection,
     private readonly client: { readonly clientId: string },
-    private readonly messages: TokenBucket | undefined,
-    private readonly bytes: TokenBucket | undefined,
+    private messages: TokenBucket | undefined,
+    private bytes: TokenBucket | undefined,
     private readonly listener: ListenerOptions,
     private readonly env: InputLimitEnv,
   ) {}
@@ -115,6 +115,24 @@ export class InputLimiter implements PacketAdmission {
     resumeReads(conn, PAUSE_RATE);
   }
 
+  /** Nothing waits here: the limiter can be dropped without losing a packet. */
+  get idle(): boolean {
+    return this.queue === undefined;
+  }
+
+  /**
+   * The listener's rates changed (the HTTP API): fresh, full buckets (undefined: that limit is
+   * off); what waits is re-timed at once, in order.
+   */
+  retune(messages: TokenBucket | undefined, bytes: TokenBucket | undefined): void {
+    this.messages = messages;
+    this.bytes = bytes;
+    this.logged = false;
+    if (this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.drain();
+  }
+
   /** The connection closed: nothing more is handed on. */
   stop(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -132,8 +150,40 @@ function drain(l: InputLimiter): void {
 export function inputLimiter(conn: Connection, client: { readonly clientId: string }, listener: ListenerOptions, env: InputLimitEnv): InputLimiter | undefined {
   const { messagesRate, bytesRate } = listener;
   if (!messagesRate && !bytesRate) return undefined;
-  const now = Date.now();
-  const messages = messagesRate ? new TokenBucket(messagesRate, listener.messagesBurst, now) : undefined;
-  const bytes = bytesRate ? new TokenBucket(bytesRate, listener.bytesBurst, now) : undefined;
+  const [messages, bytes] = buckets(listener);
   return new InputLimiter(conn, client, messages, bytes, listener, env);
+}
+
+/** Full buckets for the listener's per-client rates (undefined where it has none). */
+export function buckets(listener: ListenerOptions): [TokenBucket | undefined, TokenBucket | undefined] {
+  const now = Date.now();
+  const { messagesRate, bytesRate } = listener;
+  return [messagesRate ? new TokenBucket(messagesRate, listener.messagesBurst, now) : undefined, bytesRate ? new TokenBucket(bytesRate, listener.bytesBurst, now) : undefined];
+}
+
+/** A client's connection, as the runtime change of a listener's rates reaches it. */
+export interface LimitedClient {
+  readonly clientId: string;
+  readonly conn: Connection;
+}
+
+/**
+ * After the listener's rates changed: every connection of it takes the new ones — a fresh
+ * limiter where it had none, new buckets where it had one, none when both are off and nothing
+ * waits.
+ */
+export function retuneClients(listener: ListenerOptions, clients: Iterable<LimitedClient>, env: InputLimitEnv): number {
+  let n = 0;
+  for (const ch of clients) {
+    const conn = ch.conn;
+    if (conn.listener !== listener.name || conn.closed) continue;
+    n++;
+    const cur = conn.limiter;
+    if (cur instanceof InputLimiter) {
+      const [messages, bytes] = buckets(listener);
+      cur.retune(messages, bytes);
+      if (messages === undefined && bytes === undefined && cur.idle) conn.limiter = undefined;
+    } else if (cur === undefined) conn.limiter = inputLimiter(conn, ch, listener, env);
+  }
+  return n;
 }

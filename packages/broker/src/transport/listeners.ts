@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerOptions } from '../options.js';
 import { AcceptGate } from '../limits/accept-gate.js';
+import type { Rate } from '../limits/rate.js';
 
 /** A listener could not bind; the message names the config key, as operators look it up. */
 export class ListenError extends Error {
@@ -24,6 +25,9 @@ export class ListenError extends Error {
 }
 
 export type OnConnection = (socket: Duplex, peer: string, listener: ListenerOptions) => void;
+
+/** A listener starts (`start`) or stops (`end`, with how many waited) delaying connections for `max_conn_rate` (limits/accept-gate.ts). */
+export type OnConnRateEpisode = (listener: ListenerOptions, event: 'start' | 'end', delayed: number) => void;
 
 /** Called when a TLS handshake fails (bad client certificate, not TLS at all). */
 export type OnTlsError = (listener: ListenerOptions, peer: string, err: Error) => void;
@@ -54,6 +58,8 @@ export interface RunningListener {
   readonly shutdownCount: Map<string, number>;
   /** Connections `max_conn_rate` made wait (0 without a limit). */
   readonly connRateLimited: number;
+  /** A new `max_conn_rate` / `max_conn_burst` (null: none) for the connections accepted from now on, and those waiting. */
+  setConnRate(rate: Rate | null, burst: Rate | null): void;
   close(): Promise<void>;
 }
 
@@ -68,7 +74,13 @@ function onRawClose(this: Counted): void {
  * `maxPacketSize` bounds a WebSocket message too (one may carry several MQTT packets, hence the
  * room above it): a larger one is refused on its frame header (1009), not buffered whole.
  */
-export async function startListener(opts: ListenerOptions, onConnection: OnConnection, maxPacketSize = 1024 * 1024, onTlsFailure?: OnTlsError): Promise<RunningListener> {
+export async function startListener(
+  opts: ListenerOptions,
+  onConnection: OnConnection,
+  maxPacketSize = 1024 * 1024,
+  onTlsFailure?: OnTlsError,
+  onConnRate?: OnConnRateEpisode,
+): Promise<RunningListener> {
   // a failed handshake (bad or missing client certificate, plain TCP on a TLS port) is the
   // client's problem: report it, keep serving
   const onTlsError = (err: Error, socket: tls.TLSSocket) => {
@@ -76,7 +88,9 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
     socket.destroy();
   };
   // max_conn_rate: undefined (no limit) by default, then nothing is added per connection
-  const gate = opts.maxConnRate ? new AcceptGate(opts.maxConnRate, opts.maxConnBurst) : undefined;
+  // (made when a rate is first set, here or through the HTTP API; kept after, for its count)
+  const episode = onConnRate && ((event: 'start' | 'end', delayed: number) => onConnRate(opts, event, delayed));
+  let gate = opts.maxConnRate ? new AcceptGate(opts.maxConnRate, opts.maxConnBurst, episode) : undefined;
   const running: RunningListener = {
     options: opts,
     port: opts.port,
@@ -84,6 +98,10 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
     shutdownCount: new Map(),
     get connRateLimited() {
       return gate?.delayed ?? 0;
+    },
+    setConnRate: (rate, burst) => {
+      if (gate) gate.setRate(rate, burst);
+      else if (rate) gate = new AcceptGate(rate, burst, episode);
     },
     close: async () => {},
   };
@@ -142,11 +160,13 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
     });
   } else if (opts.type === 'ssl' && gate !== undefined) {
     // max_conn_rate on TLS: connections wait before the handshake, the costliest part of a storm
+    // (a listener that starts without a rate and gets one through the HTTP API waits after it)
+    const sslGate = gate;
     const secureContext = tls.createSecureContext(tlsServerOptions(opts));
     const t = opts.tls!;
     server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
       // waiting before the handshake, they are not counted yet: max_connections bounds them here
-      if (running.connections + gate.waiting >= opts.maxConnections) {
+      if (running.connections + sslGate.waiting >= opts.maxConnections) {
         socket.destroy();
         return;
       }
@@ -159,7 +179,7 @@ export async function startListener(opts: ListenerOptions, onConnection: OnConne
           secure.destroy();
         });
       };
-      if (gate.admit(socket, handshake)) {
+      if (sslGate.admit(socket, handshake)) {
         handshake();
         socket.resume();
       }

@@ -27,7 +27,7 @@ const listener = (port: number, what: string) => ({
 });
 
 /** EMQX 5's listener limiters (docs/limits.md): past a rate, reads are paused; nothing is refused or dropped. */
-const limiters = (what: string) => ({
+export const limiters = (what: string) => ({
   max_conn_rate: rate({
     description: `New connections per interval the ${what} listener takes on (\`1000/s\`, \`10000/60m\`); connections past it wait unread, in arrival order (their CONNECT is answered later), counted in \`vireo_listener_conn_rate_limited_total\`.`,
   }),

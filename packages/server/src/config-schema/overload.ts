@@ -3,7 +3,7 @@
  * `backoff_hibernation`, `backoff_new_conn`) and defaults, with Vireo's thresholds (a Node.js
  * node has no Erlang run queue to watch; it has an event loop and a V8 heap). docs/limits.md.
  */
-import { bool, bytesize, duration, str, type SchemaNode } from '../schema-dsl.js';
+import { bool, bytesize, duration, int, str, type SchemaNode } from '../schema-dsl.js';
 import { parsePercent } from './sysmon.js';
 
 const percentOrDisabled = (def: string, description: string) =>
@@ -36,7 +36,15 @@ export const overloadSchema = {
     default: 1000,
     min: 10,
     max: 60_000,
-    description: 'How often the event loop and the heap are sampled. A check that finds a threshold passed starts the overload; the first check that finds none passed ends it.',
+    description:
+      'How often the event loop and the heap are sampled. A check that finds a threshold passed starts the overload; `recover_checks` checks in a row that find none passed end it.',
+  }),
+  recover_checks: int({
+    default: 3,
+    min: 1,
+    max: 1000,
+    description:
+      'Checks in a row that must find every figure under its threshold before an overload ends (with `check_interval` 1s: 3 calm seconds), so that a storm with calm moments does not switch the protection on and off at each check. 1: the first calm check ends it.',
   }),
   event_loop_utilization: percentOrDisabled(
     '98%',
