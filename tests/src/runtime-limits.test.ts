@@ -5,18 +5,20 @@
  * flapping threshold bans sooner, a `messages_rate` slows a publisher that was already
  * connected, a `max_conn_rate` makes connections wait (logged once per episode), overload
  * protection turned on refuses CONNECTs and turned off accepts them — GET returns what was
- * set, and a bad value is a 400 naming the key, with nothing changed.
+ * set, and a bad value is a 400 naming the key, with nothing changed. In a cluster the change
+ * made through one node holds on the others, and on a node that joins later.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { connect, endAll, waitFor } from './harness.js';
+import { connect, endAll, freePort, waitFor } from './harness.js';
+import { startApiNode, waitMembers, type ApiClusterNode } from './cluster-nodes.js';
 import { apiNodeEnv, metric } from './api-node.js';
 import { rawConnect, RawClient } from './raw-client.js';
-import { spawnVireo, type VireoProcess } from './vireo-process.js';
+import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
 
 const AUTH = { authorization: `Basic ${Buffer.from('ops:s3cret').toString('base64')}` };
 
@@ -249,3 +251,38 @@ test(
     });
   },
 );
+
+test('in a cluster a change made through one node holds on every node, and a node that joins later gets it', { timeout: 180_000 }, async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'vireo-runtime-limits-cluster-'));
+  const keyFile = path.join(dir, 'keys');
+  writeFileSync(keyFile, 'ops:s3cret\n');
+  const nodes: ApiClusterNode[] = [];
+  const names = ['rtl0@127.0.0.1', 'rtl1@127.0.0.1', 'rtl2@127.0.0.1'];
+  try {
+    const rpc = [await freePort(), await freePort(), await freePort()];
+    for (let i = 0; i < 2; i++) nodes.push(await startApiNode('rtl', i, rpc, keyFile));
+    await Promise.all(nodes.map((n) => waitMembers(n, names.slice(0, 2), 60_000)));
+    const [a, b] = nodes.map((n) => api(n.http)) as [Api, Api];
+
+    const put = await a.put('/api/v5/configs/flapping_detect', { enable: true, max_count: 2 });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    assert.deepEqual((await b.get('/api/v5/configs/flapping_detect')).body, put.body, 'node B answers what was set through node A');
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push(await attempt(nodes[1]!.mqttPort, 'hopper'));
+    assert.deepEqual(codes, [0, 0, 0x8a], "node B bans at node A's new max_count");
+    assert.equal((await a.put('/api/v5/listeners/tcp:default', { messages_rate: '200/s' })).status, 200);
+    assert.equal((await b.get('/api/v5/listeners/tcp:default')).body.messages_rate, '200/s');
+
+    // a node that joins later takes the changes from its peers
+    nodes.push(await startApiNode('rtl', 2, rpc, keyFile));
+    await waitMembers(nodes[2]!, names, 60_000);
+    const c = api(nodes[2]!.http);
+    await waitFor(async () => (await c.get('/api/v5/configs/flapping_detect')).body.max_count === 2, 'the joining node has the flapping change', 30_000, 200);
+    await waitFor(async () => (await c.get('/api/v5/listeners/tcp:default')).body.messages_rate === '200/s', 'the joining node has the listener change', 30_000, 200);
+    assert.equal((await c.get('/api/v5/configs/flapping_detect')).body.enable, true);
+  } finally {
+    for (const n of nodes) n.proc.kill('SIGKILL');
+    killAllVireo();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

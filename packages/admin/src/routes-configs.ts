@@ -22,7 +22,8 @@ export interface ConfigSection {
   get(): ConfigValues;
   /**
    * Checks `body` laid over the values in force, and applies it when it is good: the new
-   * values, or every problem with the key's full path (`flapping_detect.max_count`).
+   * values of the keys that can change (what other nodes are sent), or every problem with
+   * the key's full path (`flapping_detect.max_count`).
    */
   put(body: ConfigValues): { value: ConfigValues } | { errors: { path: string; message: string }[] };
 }
@@ -92,7 +93,7 @@ export function configRoutes(app: FastifyInstance, broker: Broker, q: ClusterQue
     );
     markPartial(reply, g.errors);
     broker.logger.info({ config: id, value: r.value, unreachable: g.errors.map((e) => e.node) }, 'Configuration changed through the API');
-    return r.value;
+    return s.get();
   };
 
   for (const [root, s] of Object.entries(configs.roots)) {

@@ -61,7 +61,8 @@ function section<T>(
       if (errors.length > 0 || !r.config) return { errors };
       const value = parts.reduce<unknown>((o, p) => (o as Record<string, unknown>)[p], r.config) as T;
       apply(value);
-      return { value: get() };
+      // the keys that can change, without the node's own fields: what other nodes are sent
+      return { value: format(current()) };
     },
   };
 }
