@@ -25,6 +25,13 @@ export interface Message {
   timestamp: number;
   /** Absolute expiry in ms since the epoch; 0 = never. */
   expiresAt: number;
+  /**
+   * Set when it came from another node: the node it was published on ('' when that node did
+   * not say: an earlier release) and its `id` there. Tells copies of one message apart from
+   * two identical publishes when a session moves between nodes (cm/takeover.ts).
+   */
+  origin?: string;
+  originId?: number;
   /** Wall-clock ms (fractional) when a sampled message entered this node (delivery-latency.ts); not part of the value. */
   sampledAt?: number;
   /** Encoded PUBLISH bytes by variant (protocol/qos/retain), filled lazily on delivery. Not part of the value. */

@@ -12,11 +12,14 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * The peer protocols this build speaks: the newest, and the oldest it still accepts.
+ * 4: a takeover's stand-in queue (`takeover_rest`) is numbered and acknowledged, kept and
+ * sent again until then (takeover-rest.ts); forwarded messages carry their origin node and
+ * id there, so copies across a takeover are matched exactly (cm/takeover.ts in the broker);
  * 3: sessions handed over in takeover use the versioned record encoding (session-codec.ts);
  * 2: the release before, whose takeover carried V8 serializer bytes — a link that agrees
  * on 2 still sends those, so the two releases run side by side during an upgrade.
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 export const PROTOCOL_MIN = 2;
 
 /** The versions one node accepts: the build's, or narrower (`cluster.rpc.protocol_min`/`protocol_max`). */

@@ -160,6 +160,7 @@ test('frame table: each body goes to its handler with the sending node; a route 
       onPushRefused: rec('pushRefused'),
       onBarrier: () => calls.push('barrier'),
       onBarrierDone: rec('barrierDone'),
+      onRestAck: rec('restAck'),
     },
     members: { receive: rec('members') },
     admin: { onRequest: rec('adminReq'), onReply: rec('adminRep') },

@@ -28,8 +28,16 @@ test('a message keeps its properties across the wire', () => {
     timestamp: 1_700_000_000_123,
     expiresAt: 1_700_000_030_123,
   };
-  const back = fromWire(toWire(msg));
-  assert.deepEqual({ ...back, id: 1 }, msg);
+  // a forward (protocol 4) names where the message was published and its id there
+  const back = fromWire(toWire(msg, 'a@h'));
+  assert.deepEqual({ ...back, id: 1 }, { ...msg, origin: 'a@h', originId: 1 });
+  // sent on by the node it came to, the origin stays the first node's
+  const again = fromWire(toWire(back, 'b@h'));
+  assert.deepEqual([again.origin, again.originId], ['a@h', 1]);
+  // from a release that does not say: not known ('' / 0), never taken for the receiver's own
+  const old = fromWire(toWire(msg));
+  assert.equal(old.origin, '');
+  assert.equal(old.originId, 0);
   const bare = fromWire(toWire({ ...msg, properties: undefined }));
   assert.equal(bare.properties, undefined);
 });

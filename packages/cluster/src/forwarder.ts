@@ -67,7 +67,7 @@ export class Forwarder {
     if (table.shared.size > 0) table.shared.match(msg.topic, this.visitShared);
     this.curMsg = undefined;
     if (targets.size === 0) return 0;
-    const wire = toWire(msg);
+    const wire = toWire(msg, this.deps.node);
     const size = msg.payload.length + msg.topic.length + 64;
     for (const [node, groups] of targets) this.deps.outbox.pushMsg(node, groups ? { ...wire, groups } : wire, size);
     return targets.size;

@@ -39,6 +39,7 @@ const KINDS: readonly FrameKind[] = [
   'session_push_refused',
   'takeover_barrier',
   'takeover_barrier_done',
+  'takeover_rest_ack',
   'admin_request',
   'admin_reply',
 ];
@@ -59,7 +60,7 @@ export interface FrameParts {
   forwarder: Pick<Forwarder, 'receive' | 'acked'>;
   routes: Pick<RouteSync, 'receive'>;
   retained: Pick<RetainedSync, 'receive'>;
-  takeover: Pick<Takeover, 'onRequest' | 'onReply' | 'onEnd' | 'onRest' | 'onPush' | 'onPushRefused' | 'onBarrier' | 'onBarrierDone'>;
+  takeover: Pick<Takeover, 'onRequest' | 'onReply' | 'onEnd' | 'onRest' | 'onPush' | 'onPushRefused' | 'onBarrier' | 'onBarrierDone' | 'onRestAck'>;
   members: Pick<Membership, 'receive'>;
   admin: Pick<AdminRpc, 'onRequest' | 'onReply'>;
   /** `node` said it is stopping (reported `stopped` rather than `down`). */
@@ -79,11 +80,12 @@ export function peerFrameHandlers(p: FrameParts): FrameHandlers {
     takeover: (from, body) => p.takeover.onRequest(from.node, body),
     takeover_reply: (from, body) => p.takeover.onReply(from.node, body),
     takeover_end: (from, body) => p.takeover.onEnd(from.node, body),
-    takeover_rest: (_from, body) => p.takeover.onRest(body),
+    takeover_rest: (from, body) => p.takeover.onRest(body, from.node),
     session_push: (from, body) => p.takeover.onPush(from.node, body),
     session_push_refused: (from, body) => p.takeover.onPushRefused(from.node, body),
     takeover_barrier: (_from, body) => p.takeover.onBarrier(body),
     takeover_barrier_done: (from, body) => p.takeover.onBarrierDone(from.node, body),
+    takeover_rest_ack: (from, body) => p.takeover.onRestAck(from.node, body),
     admin_request: (from, body) => p.admin.onRequest(from.node, body),
     admin_reply: (from, body) => p.admin.onReply(from.node, body),
   };

@@ -144,6 +144,7 @@ export class GrpcCluster implements ClusterLink {
           const retained = this.retained.snapshot();
           if (retained) link.send(retained);
           this.forwarder.linkUp(node, link);
+          this.takeover.linkUp(node);
           link.onDrain = () => {
             this.forwarder.release(node, link);
             this.outbox.schedule();
@@ -336,6 +337,7 @@ export class GrpcCluster implements ClusterLink {
     this.closed = true;
     this.admin.close();
     await this.links.close();
+    this.takeover.close();
     await this.server?.close();
   }
 }

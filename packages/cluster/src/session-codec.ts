@@ -17,20 +17,36 @@ function bare(d: Delivery): Delivery {
   return { ...d, msg: { ...d.msg, encoded: undefined } };
 }
 
-/** `protocol`: the version of the link the bytes go out on (undefined: this build's). */
-export function encodeState(state: SessionState, protocol = PROTOCOL_VERSION): Buffer {
-  if (protocol >= RECORD_ENCODING_PROTOCOL) return encodeSessionState(state);
+/**
+ * `protocol`: the version of the link the bytes go out on (undefined: this build's). `self`:
+ * this node, so the messages' origins go along (a release before skips that extension).
+ */
+export function encodeState(state: SessionState, protocol = PROTOCOL_VERSION, self?: string): Buffer {
+  if (protocol >= RECORD_ENCODING_PROTOCOL) return encodeSessionState(state, undefined, self);
   return serialize({ ...state, mqueue: state.mqueue.map(bare), inflight: state.inflight.map((e) => ({ ...e, delivery: bare(e.delivery) })) });
 }
 
-export function decodeState(bytes: Buffer): SessionState {
-  return decodeSessionState(bytes);
+/**
+ * Messages that came without their origin (from a release before protocol 4) are marked
+ * not known (''), not taken for this node's own (Message.origin).
+ */
+function unknownOrigins(ds: Iterable<Delivery>): void {
+  for (const d of ds) if (d.msg.origin === undefined) d.msg.origin = '';
 }
 
-export function encodeDeliveries(ds: Delivery[], protocol = PROTOCOL_VERSION): Buffer {
-  return protocol >= RECORD_ENCODING_PROTOCOL ? encodeDeliveryList(ds) : serialize(ds.map(bare));
+export function decodeState(bytes: Buffer): SessionState {
+  const state = decodeSessionState(bytes);
+  unknownOrigins(state.mqueue);
+  unknownOrigins(state.inflight.map((e) => e.delivery));
+  return state;
+}
+
+export function encodeDeliveries(ds: Delivery[], protocol = PROTOCOL_VERSION, self?: string): Buffer {
+  return protocol >= RECORD_ENCODING_PROTOCOL ? encodeDeliveryList(ds, undefined, self) : serialize(ds.map(bare));
 }
 
 export function decodeDeliveries(bytes: Buffer): Delivery[] {
-  return decodeDeliveryList(bytes);
+  const ds = decodeDeliveryList(bytes);
+  unknownOrigins(ds);
+  return ds;
 }

@@ -11,6 +11,7 @@ import type { ClientLock } from './client-lock.js';
 import { RECORD_ENCODING_PROTOCOL, decodeDeliveries, decodeState, encodeDeliveries, encodeState } from './session-codec.js';
 import type { Frame } from './wire.js';
 import { TakeoverBarrier, type BarrierBody, type BarrierDoneBody } from './takeover-barrier.js';
+import { REST_ACK_PROTOCOL, RestDelivery, type TakeoverRestAckBody } from './takeover-rest.js';
 
 /** How long the old node waits for the other nodes' markers before it ends a stand-in anyway. */
 const BARRIER_MS = 2000;
@@ -67,8 +68,11 @@ export class Takeover {
   private readonly deferred = new Map<string, (() => void)[]>();
 
   private readonly barrier: TakeoverBarrier;
+  /** Stand-in queues kept until the new node acknowledges them (protocol 4). */
+  readonly rests: RestDelivery;
 
   constructor(private readonly deps: TakeoverDeps) {
+    this.rests = new RestDelivery({ log: deps.log, send: (n, f) => deps.send(n, f), linked: (n) => deps.linked(n) });
     // nodes of the release before protocol 3 know no barrier: they are neither asked nor waited for
     const peers = () => (deps.peers?.() ?? []).filter((n) => this.current(n));
     this.barrier = new TakeoverBarrier({ node: deps.node, send: (n, f) => deps.send(n, f), peers, timeoutMs: BARRIER_MS });
@@ -109,7 +113,12 @@ export class Takeover {
     const movedTo = held ? undefined : lock.movedTo(clientid, node);
     if (held) lock.handedTo(clientid, node);
     this.deps.send(node, {
-      takeover_reply: { id, found: state !== undefined, state: state ? encodeState(state, this.deps.protocolOf?.(node)) : Buffer.alloc(0), moved_to: movedTo ?? '' },
+      takeover_reply: {
+        id,
+        found: state !== undefined,
+        state: state ? encodeState(state, this.deps.protocolOf?.(node), this.deps.node) : Buffer.alloc(0),
+        moved_to: movedTo ?? '',
+      },
     });
   }
 
@@ -142,7 +151,9 @@ export class Takeover {
   /**
    * Evacuation, on the leaving node: pushes the session of `clientId` to `node` (phase 1
    * driven by this node); resolves true once `node` asked for the stand-in's queue (phase 2),
-   * false when it refused or did not answer in time (the session is back here).
+   * false when it refused or did not answer in time (the session is back here). On a
+   * protocol 4 link "done" is the receiver's acknowledgement of the stand-in's queue
+   * (takeover-rest.ts), so a link that drops in between loses nothing.
    */
   push(clientId: string, node: string): Promise<boolean> {
     const host = this.deps.host();
@@ -157,7 +168,7 @@ export class Takeover {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.pushFailed(clientId, 'no answer in time'), this.deps.timeoutMs);
       this.pushes.set(clientId, { node, state, startedAt: Date.now(), timer, resolve });
-      this.deps.send(node, { session_push: { clientid: clientId, state: encodeState(state, this.deps.protocolOf?.(node)) } });
+      this.deps.send(node, { session_push: { clientid: clientId, state: encodeState(state, this.deps.protocolOf?.(node), this.deps.node) } });
     });
   }
 
@@ -221,19 +232,47 @@ export class Takeover {
 
   private end(node: string, clientid: string): void {
     const rest = this.deps.host()?.takeoverEnd(clientid) ?? [];
-    this.deps.send(node, { takeover_rest: { clientid, deliveries: encodeDeliveries(rest, this.deps.protocolOf?.(node)) } });
+    const protocol = this.deps.protocolOf?.(node);
+    const bytes = encodeDeliveries(rest, protocol, this.deps.node);
     const push = this.pushes.get(clientid);
-    if (push && push.node === node) {
+    const mine = push !== undefined && push.node === node;
+    if (mine) {
+      // settled by the acknowledgement now, not by a timeout that would bring the session back
       clearTimeout(push.timer);
       this.pushes.delete(clientid);
-      this.deps.log.info({ clientid, peer_node: node, queued: rest.length, ms: Date.now() - push.startedAt }, 'Session pushed to another node');
-      push.resolve(true);
     }
+    const done = (acked: boolean): void => {
+      if (!mine) return;
+      const fields = { clientid, peer_node: node, queued: rest.length, ms: Date.now() - push.startedAt };
+      if (acked) this.deps.log.info(fields, 'Session pushed to another node');
+      else this.deps.log.warn(fields, 'Session pushed to another node, its takeover queue unacknowledged');
+      push.resolve(true);
+    };
+    // a node of the release before gets it once, unnumbered, and counts as done when queued
+    if ((protocol ?? REST_ACK_PROTOCOL) < REST_ACK_PROTOCOL) {
+      this.deps.send(node, { takeover_rest: { clientid, deliveries: bytes } });
+      return done(true);
+    }
+    this.rests.send(node, clientid, bytes, rest.length, done);
   }
 
-  /** Phase 2 on the new node. */
-  onRest(body: TakeoverRestBody): void {
+  /** Phase 2 on the new node (an earlier copy of a numbered one sent again is skipped). */
+  onRest(body: TakeoverRestBody, node?: string): void {
+    if (node !== undefined && body.id && !this.rests.accept(node, body.clientid, body.id)) return;
     this.deps.host()?.takeoverRest(body.clientid, decodeDeliveries(body.deliveries));
+  }
+
+  onRestAck(node: string, body: TakeoverRestAckBody): void {
+    this.rests.onAck(node, body);
+  }
+
+  /** Our link to `node` is up (again): stand-in queues it had not acknowledged go again. */
+  linkUp(node: string): void {
+    this.rests.linkUp(node);
+  }
+
+  close(): void {
+    this.rests.close();
   }
 
   private claiming(clientId: string): boolean {

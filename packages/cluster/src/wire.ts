@@ -38,6 +38,9 @@ export interface WireMsg {
   expires_at: number;
   props?: WireProps | null;
   groups?: string[];
+  /** Protocol 4: the node it was published on and its id there ('' / 0: not known, from an earlier release). */
+  origin?: string;
+  origin_id?: number;
 }
 
 export interface Frame {
@@ -54,7 +57,8 @@ export interface Frame {
   takeover?: { id: number; clientid: string; clean: boolean };
   takeover_reply?: { id: number; found: boolean; state: Buffer; moved_to?: string };
   takeover_end?: { clientid: string };
-  takeover_rest?: { clientid: string; deliveries: Buffer };
+  takeover_rest?: { clientid: string; deliveries: Buffer; id?: number };
+  takeover_rest_ack?: { clientid: string; id: number };
   session_push?: { clientid: string; state: Buffer };
   session_push_refused?: { clientid: string; reason: string };
   takeover_barrier?: { clientid: string; old_node: string };
@@ -89,7 +93,8 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_send_message_length': -1,
 };
 
-export function toWire(msg: Message): WireMsg {
+/** `self`: this node, named as the origin of a message published here (a forward's, protocol 4). */
+export function toWire(msg: Message, self?: string): WireMsg {
   const w: WireMsg = {
     topic: msg.topic,
     payload: msg.payload,
@@ -99,6 +104,10 @@ export function toWire(msg: Message): WireMsg {
     timestamp: msg.timestamp,
     expires_at: msg.expiresAt,
   };
+  if (self !== undefined) {
+    w.origin = msg.origin ?? self;
+    w.origin_id = msg.origin === undefined ? msg.id : (msg.originId ?? 0);
+  }
   const p = msg.properties;
   if (p) {
     const wp: WireProps = {};
@@ -163,5 +172,8 @@ export function fromWire(w: WireMsg): Message {
     from: w.from ?? '',
     timestamp: w.timestamp ?? 0,
     expiresAt: w.expires_at ?? 0,
+    // '' : the sending node did not say (an earlier release): copies are matched by content
+    origin: w.origin ?? '',
+    originId: w.origin_id ?? 0,
   };
 }

@@ -4,6 +4,7 @@ import type { Dispatcher } from '../routing/dispatch.js';
 import type { Routes } from '../routing/routes.js';
 import { Session } from '../session/session.js';
 import type { Delivery, SessionState } from '../session/types.js';
+import { Copies } from './copies.js';
 import { NEVER_EXPIRES, type ConnectionManager } from './manager.js';
 import type { ClientRegistry } from './registry.js';
 
@@ -91,13 +92,14 @@ export class RemoteTakeover {
     const session = this.registry.sessions.get(clientId);
     const arriving = this.arriving.get(clientId);
     let direct: Delivery[] = [];
-    let copies: Map<string, number> | undefined;
+    let copies: Copies | undefined;
     if (arriving) {
       clearTimeout(arriving.timer);
       this.arriving.delete(clientId);
       if (session) {
-        copies = countCopies(deliveries);
-        direct = withoutHad(arriving.came, withoutCopies(session.heldBack ?? [], copies));
+        const self = this.cluster.node;
+        copies = Copies.of(self, deliveries);
+        direct = withoutHad(arriving.came, withoutCopies(session.heldBack ?? [], copies), self);
         session.heldBack = undefined;
         session.intake = undefined;
       }
@@ -182,31 +184,12 @@ export class RemoteTakeover {
   }
 }
 
-/** How many times each message (by copyKey) is in `ds`. */
-function countCopies(ds: Delivery[]): Map<string, number> {
-  const n = new Map<string, number>();
-  for (const d of ds) {
-    const k = copyKey(d);
-    n.set(k, (n.get(k) ?? 0) + 1);
-  }
-  return n;
-}
-
-/** `direct` without the messages `copies` counts (each copy matched once; what matched is taken from `copies`). */
-function withoutCopies(direct: Delivery[], copies: Map<string, number>): Delivery[] {
+/** `direct` without the messages `copies` holds (each copy matched once and taken from `copies`). */
+function withoutCopies(direct: Delivery[], copies: Copies): Delivery[] {
   if (copies.size === 0 || direct.length === 0) return direct;
   const out: Delivery[] = [];
-  for (const d of direct) if (!takeCopy(copies, d)) out.push(d);
+  for (const d of direct) if (!copies.take(d.msg)) out.push(d);
   return out;
-}
-
-function takeCopy(copies: Map<string, number>, d: Delivery): boolean {
-  const k = copyKey(d);
-  const n = copies.get(k);
-  if (n === undefined) return false;
-  if (n > 1) copies.set(k, n - 1);
-  else copies.delete(k);
-  return true;
 }
 
 /**
@@ -214,19 +197,16 @@ function takeCopy(copies: Map<string, number>, d: Delivery): boolean {
  * window): a message the old node had queued before the move whose direct copy, sent at the
  * same time, was slower than the session.
  */
-function withoutHad(came: SessionState, direct: Delivery[]): Delivery[] {
-  if (direct.length === 0) return direct;
-  const had = new Set<string>();
-  for (const d of came.mqueue) had.add(copyKey(d));
-  for (const e of came.inflight) had.add(copyKey(e.delivery));
-  if (had.size === 0) return direct;
-  return direct.filter((d) => !had.has(copyKey(d)));
+function withoutHad(came: SessionState, direct: Delivery[], self: string): Delivery[] {
+  if (direct.length === 0 || came.mqueue.length + came.inflight.length === 0) return direct;
+  const had = Copies.of(self, [...came.mqueue, ...came.inflight.map((e) => e.delivery)]);
+  return withoutCopies(direct, had);
 }
 
-/** For COPIES_MS, `session` drops what `copies` counts (then takes everything again). */
-function dropCopiesFor(session: Session, copies: Map<string, number>): void {
+/** For COPIES_MS, `session` drops what `copies` holds (then takes everything again). */
+function dropCopiesFor(session: Session, copies: Copies): void {
   const intake = (d: Delivery): boolean => {
-    if (!takeCopy(copies, d)) return true;
+    if (!copies.take(d.msg)) return true;
     if (copies.size === 0 && session.intake === intake) session.intake = undefined;
     return false;
   };
@@ -235,16 +215,6 @@ function dropCopiesFor(session: Session, copies: Map<string, number>): void {
     if (session.intake === intake) session.intake = undefined;
   }, COPIES_MS);
   timer.unref();
-}
-
-/**
- * One message as every node knows it: the publisher, its publish time, topic and payload
- * (message ids are per node). Two publishes alike in all four within one millisecond
- * would count as one here: the price of telling copies apart without a cluster-wide id.
- */
-function copyKey(d: Delivery): string {
-  const m = d.msg;
-  return `${m.from}\u0000${m.timestamp}\u0000${m.topic}\u0000${m.payload.toString('latin1')}`;
 }
 
 function releaseTimer(t: RemoteTakeover, clientId: string): void {

@@ -15,15 +15,21 @@
  *             | u32 n × (str filter | subopts) | u32 n × inflight | u32 n × delivery
  *             | u32 n × (u16 pid | f64 at) | ext
  *             ext keys: 1 will (f64 fireAt | message), 2 expiresAt (f64): what a session
- *             pushed away by evacuation carries; a reader that does not know them skips them
+ *             pushed away by evacuation carries; 3 origins of the inflight then the queued
+ *             messages; a reader that does not know them skips them
  *   inflight: u16 pid | u8 pubrel | held << 1 | f64 sentAt | delivery
  *   row:      'R' 1 | str clientId | f64 createdAt | u32 expiryInterval | f64 expiresAt
  *             | u32 n × (str filter | subopts) | ext
  *   list:     'L' 1 | u32 n × delivery | ext
+ *             ext key: 1 origins of the deliveries
+ *   origins:  u32 n × (str node | f64 id): where each message was published and its id there
+ *             (Message.origin; '' and 0: not known), written when the caller names this node
+ *             (`self`), i.e. when the record goes to another node (docs/clustering.md)
  *   options:  'O' 1 | subopts | ext
  * (delivery: records.ts)
  */
 import { deserialize } from 'node:v8';
+import type { Message } from '../message.js';
 import type { PersistedSession } from '../persistence/store.js';
 import type { Delivery, InflightEntry, SessionState } from '../session/types.js';
 import type { SubOptions } from '../subscription.js';
@@ -81,9 +87,38 @@ function writeExt(w: ByteWriter): void {
 /** State extension keys (see the layout above). */
 const EXT_WILL = 1;
 const EXT_EXPIRES_AT = 2;
+const EXT_STATE_ORIGINS = 3;
+/** List extension key. */
+const EXT_LIST_ORIGINS = 1;
 
-function writeStateExt(w: ByteWriter, state: SessionState): void {
+/** Where each message was published and its id there; `self` for those published on this node. */
+function originsExt(msgs: readonly Message[], self: string): Buffer {
+  const e = new ByteWriter(4 + msgs.length * (16 + self.length * 3));
+  e.u32(msgs.length);
+  for (const m of msgs) {
+    e.str(m.origin ?? self);
+    e.f64(m.origin === undefined ? m.id : (m.originId ?? 0));
+  }
+  return e.copy();
+}
+
+function readOrigins(value: Buffer, msgs: readonly Message[]): void {
+  const e = new ByteReader(value);
+  const n = e.u32();
+  if (n !== msgs.length) throw new Error(`origins for ${n} messages, ${msgs.length} in the record`);
+  for (const m of msgs) {
+    m.origin = e.str();
+    m.originId = e.f64();
+  }
+}
+
+function stateMessages(state: SessionState): Message[] {
+  return [...state.inflight.map((e) => e.delivery.msg), ...state.mqueue.map((d) => d.msg)];
+}
+
+function writeStateExt(w: ByteWriter, state: SessionState, self: string | undefined): void {
   const exts: [number, Buffer][] = [];
+  if (self !== undefined) exts.push([EXT_STATE_ORIGINS, originsExt(stateMessages(state), self)]);
   if (state.will) {
     const e = new ByteWriter(64 + state.will.msg.payload.length + state.will.msg.topic.length * 3);
     e.f64(state.will.fireAt);
@@ -113,6 +148,7 @@ function readStateExt(r: ByteReader, state: SessionState): void {
       const fireAt = e.f64();
       state.will = { fireAt, msg: readMessage(e, 0) };
     } else if (key === EXT_EXPIRES_AT) state.expiresAt = new ByteReader(value).f64();
+    else if (key === EXT_STATE_ORIGINS) readOrigins(value, stateMessages(state));
   }
 }
 
@@ -190,7 +226,8 @@ function size(state: SessionState): number {
 }
 
 /** A session as it moves between nodes (encode caches and sampling marks stay behind). */
-export function encodeSessionState(state: SessionState, version = ENCODING_VERSION): Buffer {
+/** `self`: this node's name, when the record goes to another node (the messages' origins go with it). */
+export function encodeSessionState(state: SessionState, version = ENCODING_VERSION, self?: string): Buffer {
   const w = new ByteWriter(size(state));
   header(w, STATE, version);
   w.str(state.clientId);
@@ -206,7 +243,7 @@ export function encodeSessionState(state: SessionState, version = ENCODING_VERSI
     w.u16(pid);
     w.f64(at);
   }
-  writeStateExt(w, state);
+  writeStateExt(w, state, self);
   return w.copy();
 }
 
@@ -228,12 +265,22 @@ export function decodeSessionState(buf: Buffer): SessionState {
   return state;
 }
 
-/** Deliveries as a list (what a takeover's stand-in queued). */
-export function encodeDeliveryList(ds: readonly Delivery[], version = ENCODING_VERSION): Buffer {
+/** Deliveries as a list (what a takeover's stand-in queued); `self` as in encodeSessionState. */
+export function encodeDeliveryList(ds: readonly Delivery[], version = ENCODING_VERSION, self?: string): Buffer {
   const w = new ByteWriter(64 + ds.reduce((n, d) => n + 96 + d.msg.payload.length + d.msg.topic.length * 3, 0));
   header(w, LIST, version);
   writeDeliveries(w, ds);
-  writeExt(w);
+  if (self === undefined) writeExt(w);
+  else {
+    w.u32(1);
+    w.u8(EXT_LIST_ORIGINS);
+    w.bytes(
+      originsExt(
+        ds.map((d) => d.msg),
+        self,
+      ),
+    );
+  }
   return w.copy();
 }
 
@@ -241,7 +288,16 @@ export function decodeDeliveryList(buf: Buffer): Delivery[] {
   if (buf[0] === V8_FORMAT) return deserialize(buf) as Delivery[];
   const r = open(buf, LIST);
   const ds = readDeliveries(r);
-  skipExt(r);
+  if (r.done) return ds;
+  for (let i = 0, n = r.u32(); i < n; i++) {
+    const key = r.u8();
+    const value = r.bytes();
+    if (key === EXT_LIST_ORIGINS)
+      readOrigins(
+        value,
+        ds.map((d) => d.msg),
+      );
+  }
   return ds;
 }
 

@@ -53,7 +53,7 @@ export const clusterSchema = {
       min: PROTOCOL_MIN,
       max: PROTOCOL_VERSION,
       description:
-        'Newest peer protocol version this node offers in the cluster handshake (this release speaks 2 to 3; two nodes use the newest both accept, and refuse each other, naming both ranges, when their ranges do not meet). Lower it only to make a node talk to its peers as an earlier release would, for tests or to keep a node on the older protocol while you check an upgrade (docs/deployment.md, upgrade node by node).',
+        'Newest peer protocol version this node offers in the cluster handshake (this release speaks 2 to 4; two nodes use the newest both accept, and refuse each other, naming both ranges, when their ranges do not meet). Lower it only to make a node talk to its peers as an earlier release would, for tests or to keep a node on the older protocol while you check an upgrade (docs/deployment.md, upgrade node by node).',
     }),
     protocol_min: int({
       default: PROTOCOL_MIN,
