@@ -77,7 +77,7 @@ test(
         '--wait-health-check',
         '1',
         '--wait-takeover',
-        '2',
+        '2s', // a duration string, as the API takes
         '--conn-evict-rate',
         '10',
         '--redirect-to',

@@ -140,7 +140,7 @@ test('rebalancing 300 persistent QoS 1 subscribers from two nodes onto a third t
       '--rel-conn-threshold',
       '1.05',
       '--wait-takeover',
-      '1',
+      '1000ms', // a duration string, as the API takes
     ]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Rebalance started/);

@@ -4,6 +4,7 @@
  * node-status`, over `/api/v5/load_rebalance/{node}/start|stop` and `global_status`.
  * ctl-rebalance.ts (evacuation) hands these over.
  */
+import { parseDuration } from '@vireo/broker';
 import type { CoordinatorStatus } from '@vireo/rebalance';
 
 /** The options only rebalancing takes (merged into ctl's option table). */
@@ -15,9 +16,9 @@ export const REBALANCE_START_OPTIONS = {
   'rel-sess-threshold': { type: 'string' },
 } as const;
 
-export const REBALANCE_START_USAGE = `  rebalance start [--nodes "NODE …"] [--wait-health-check S] [--conn-evict-rate N]
+export const REBALANCE_START_USAGE = `  rebalance start [--nodes "NODE …"] [--wait-health-check T] [--conn-evict-rate N]
                   [--sess-evict-rate N] [--abs-conn-threshold N] [--rel-conn-threshold F]
-                  [--abs-sess-threshold N] [--rel-sess-threshold F] [--wait-takeover S]
+                  [--abs-sess-threshold N] [--rel-sess-threshold F] [--wait-takeover T]
                                        Rebalance: this node coordinates; nodes above the mean
                                        shed connections until within the thresholds
 `;
@@ -38,6 +39,25 @@ function number(v: string | boolean | undefined, flag: string, min: number, inte
   return n;
 }
 
+/** The longest wait the API takes (one day), in seconds. */
+const MAX_WAIT_S = 86_400;
+
+/**
+ * A wait flag (`--wait-health-check`, `--wait-takeover`) in seconds: a bare number is seconds
+ * (as before, and as EMQX's CLI takes it), or a duration string as the API takes (`10s`,
+ * `1m30s`, `500ms`).
+ */
+export function waitFlag(v: string | boolean | undefined, flag: string, usage: (m: string) => Error): number | undefined {
+  if (v === undefined) return undefined;
+  const text = typeof v === 'string' ? v.trim() : '';
+  const bare = /^\d+(\.\d+)?$/.test(text);
+  const ms = bare ? undefined : parseDuration(text);
+  const s = bare ? Number(text) : ms === undefined ? undefined : ms / 1000;
+  if (s === undefined) throw usage(`--${flag}: seconds or a duration such as "10s" or "1m30s" expected, got "${String(v)}"`);
+  if (s > MAX_WAIT_S) throw usage(`--${flag}: "${String(v)}" is longer than a day`);
+  return s;
+}
+
 /** The request body of a rebalance start, from ctl's flags. */
 export function rebalanceStartBody(v: Flags, usage: (m: string) => Error): Record<string, unknown> {
   const body: Record<string, unknown> = {};
@@ -47,8 +67,8 @@ export function rebalanceStartBody(v: Flags, usage: (m: string) => Error): Recor
     if (nodes.length === 0) throw usage('--nodes: at least one node name expected');
     body.nodes = nodes;
   }
-  put('wait_health_check', number(v['wait-health-check'], 'wait-health-check', 0, false, usage));
-  put('wait_takeover', number(v['wait-takeover'], 'wait-takeover', 0, false, usage));
+  put('wait_health_check', waitFlag(v['wait-health-check'], 'wait-health-check', usage));
+  put('wait_takeover', waitFlag(v['wait-takeover'], 'wait-takeover', usage));
   put('conn_evict_rate', number(v['conn-evict-rate'], 'conn-evict-rate', 1, true, usage));
   put('sess_evict_rate', number(v['sess-evict-rate'], 'sess-evict-rate', 1, true, usage));
   put('abs_conn_threshold', number(v['abs-conn-threshold'], 'abs-conn-threshold', 1, true, usage));

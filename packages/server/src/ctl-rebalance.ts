@@ -2,12 +2,13 @@
  * `vireo ctl rebalance start --evacuation …|stop|node-status` (EMQX's `emqx ctl rebalance …`),
  * over the HTTP API's `/api/v5/load_rebalance` endpoints, for the node the API belongs to.
  */
-import { REBALANCE_START_OPTIONS, REBALANCE_START_USAGE, rebalanceStart, rebalanceStatusText, rebalancesOf } from './ctl-rebalance-start.js';
+import { REBALANCE_START_OPTIONS, REBALANCE_START_USAGE, rebalanceStart, rebalanceStatusText, rebalancesOf, waitFlag } from './ctl-rebalance-start.js';
 
-export const REBALANCE_USAGE = `  rebalance start --evacuation [--wait-health-check S] [--wait-takeover S] [--conn-evict-rate N]
+export const REBALANCE_USAGE = `  rebalance start --evacuation [--wait-health-check T] [--wait-takeover T] [--conn-evict-rate N]
                   [--sess-evict-rate N] [--redirect-to "HOST:PORT …"] [--migrate-to "NODE …"]
                                        Evacuate this node: refuse new clients, move clients and
-                                       sessions to the other nodes (docs/evacuation.md)
+                                       sessions to the other nodes (docs/evacuation.md); T:
+                                       seconds, or a duration such as 10s, 1m30s
 ${REBALANCE_START_USAGE}  rebalance stop                       Stop this node's evacuation, or the rebalance it coordinates
   rebalance node-status                This node's evacuation or rebalance: state and progress
 `;
@@ -70,8 +71,9 @@ export function rebalanceCommand(p: string[], v: RebalanceOpts, call: Call, out:
         }
         const body: Record<string, unknown> = {};
         const put = (key: string, value: unknown) => value !== undefined && (body[key] = value);
-        put('wait_health_check', number(v['wait-health-check'], 'wait-health-check', 0, false));
-        put('wait_takeover', number(v['wait-takeover'], 'wait-takeover', 0, false));
+        const usage = (m: string) => new RebalanceUsageError(m);
+        put('wait_health_check', waitFlag(v['wait-health-check'], 'wait-health-check', usage));
+        put('wait_takeover', waitFlag(v['wait-takeover'], 'wait-takeover', usage));
         put('conn_evict_rate', number(v['conn-evict-rate'], 'conn-evict-rate', 1, true));
         put('sess_evict_rate', number(v['sess-evict-rate'], 'sess-evict-rate', 1, true));
         if (v['redirect-to'] !== undefined) body.redirect_to = v['redirect-to'].trim();
