@@ -16,6 +16,7 @@ import { Access } from './pages/access.js';
 import { Diagnose } from './pages/diagnose.js';
 import { Integrations } from './pages/integrations.js';
 import { Alarms } from './pages/alarms.js';
+import { Limits } from './pages/limits.js';
 
 interface NavItem {
   id: string;
@@ -33,6 +34,7 @@ const NAV: NavItem[] = [
   { id: 'diagnose', label: 'Diagnose' },
   { id: 'integrations', label: 'Integrations' },
   { id: 'alarms', label: 'Alarms', needs: '/api/v5/alarms' },
+  { id: 'limits', label: 'Limits', needs: '/api/v5/configs/force_shutdown' },
 ];
 
 export function App() {
@@ -65,6 +67,8 @@ export function App() {
         return <Integrations have={have ?? new Set()} />;
       case 'alarms':
         return <Alarms role={session.role} />;
+      case 'limits':
+        return <Limits role={session.role} />;
       default:
         return <Overview />;
     }
