@@ -135,6 +135,22 @@ test('a publisher past its bytes_rate is slowed, not dropped', { timeout: 120_00
   });
 });
 
+test('bytes_rate counts every byte read: a client sending SUBSCRIBEs past it is slowed too', { timeout: 120_000 }, async (t) => {
+  await withNode({ VIREO_LISTENERS__TCP__DEFAULT__BYTES_RATE: '4KB/s' }, async (url, httpPort, _vireo, clients) => {
+    const c = await connect(url, { clientId: 'subscriber-flood', protocolVersion: 4 });
+    clients.push(c);
+    // 100 SUBSCRIBEs of ~110 bytes (11 KB): 4 KB from the full bucket, the other ~7 KB at 4 KB/s take ~1.7 s
+    const N = 100;
+    const started = Date.now();
+    const granted = await Promise.all(Array.from({ length: N }, (_, i) => c.subscribeAsync(`sf/${String(i).padStart(3, '0')}/${'x'.repeat(90)}`, { qos: 1 })));
+    const ms = Date.now() - started;
+    t.diagnostic(`${N} SUBSCRIBEs (~11 KB) in ${ms} ms against 4KB/s`);
+    assert.equal(granted.flat().filter((g) => g.qos === 1).length, N, 'every subscription granted: slowed, not refused');
+    assert.ok(ms >= 1000, `slowed to its byte rate: ${N} SUBSCRIBEs took ${ms} ms`);
+    assert.ok((await series(httpPort, 'vireo_client_rate_limited_total', 'kind="bytes"')) >= 1);
+  });
+});
+
 test('messages_rate on the WebSocket listener: the same, over MQTT over WebSocket', { timeout: 120_000 }, async (t) => {
   const wsPort = await freePort();
   await withNode({ VIREO_LISTENERS__WS__DEFAULT__BIND: `127.0.0.1:${wsPort}`, VIREO_LISTENERS__WS__DEFAULT__MESSAGES_RATE: '50/s' }, async (url, _httpPort, _vireo, clients) => {

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import type { ListenerOptions } from '../options.js';
 import { Connection } from '../transport/connection.js';
 import { newClientLimitCounters } from './counters.js';
-import { inputLimiter } from './input-limiter.js';
+import { inputLimiter, wireSize } from './input-limiter.js';
 import { PAUSE_HOLD, pauseReads, resumeReads } from './read-gate.js';
 import { until } from '../testing/wait.js';
 
@@ -80,6 +80,26 @@ test('bytes_rate: a PUBLISH larger than the bucket passes on a full bucket; the 
   assert.equal(counters.bytes, 1);
   assert.deepEqual(handled, []);
   l.stop();
+});
+
+test('bytes_rate counts the bytes of every packet on the wire, not only PUBLISH; messages_rate counts PUBLISH only', async () => {
+  const { asConn, handled } = fakeConn();
+  const counters = newClientLimitCounters();
+  const l = inputLimiter(asConn, { clientId: 'c' }, listener({ bytesRate: { amount: 100, intervalMs: 60_000 } }), { logger: pino({ enabled: false }), counters })!;
+  assert.equal(wireSize(90), 92, 'fixed header byte, one length byte, the rest');
+  assert.equal(wireSize(200), 203);
+  assert.equal(l.admit(pub(1, 90)), true, '92 of 100 bytes');
+  assert.equal(l.admit({ cmd: 'pingreq', length: 0 } as Packet), true, 'a PINGREQ is 2 bytes: 98 of 100');
+  assert.equal(l.admit({ cmd: 'subscribe', length: 20 } as Packet), false, 'a SUBSCRIBE of 22 bytes waits for the rate');
+  assert.equal(counters.bytes, 1);
+  l.stop();
+  assert.deepEqual(handled, []);
+
+  const m = inputLimiter(asConn, { clientId: 'c' }, listener({ messagesRate: { amount: 1, intervalMs: 60_000 } }), { logger: pino({ enabled: false }), counters })!;
+  assert.equal(m.admit(pub(1)), true);
+  assert.equal(m.admit({ cmd: 'subscribe', length: 20 } as Packet), true, 'messages_rate does not count a SUBSCRIBE');
+  assert.equal(m.admit(pub(2)), false);
+  m.stop();
 });
 
 test('the read gate: reads resume only when every reason is gone; the keepalive clock restarts', () => {

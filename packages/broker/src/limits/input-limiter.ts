@@ -17,9 +17,11 @@ export interface InputLimitEnv {
  * A client's `messages_rate` / `bytes_rate` (EMQX's per-client listener limiters): PUBLISH
  * packets past the rate wait here, in order with the packets after them, and the socket's
  * reads are paused until the buckets refill. Nothing is dropped; what waits is bounded by
- * what one read had already brought in. Other packets (acks, PINGREQ) cost nothing but keep
- * their place behind a waiting PUBLISH. Made only when the listener has a limit: a client on
- * an unlimited listener has no limiter at all.
+ * what one read had already brought in. `bytes_rate` counts every packet's bytes, as EMQX's
+ * bytes limiter counts every byte read; `messages_rate` counts PUBLISH only. Without a
+ * `bytes_rate`, other packets (acks, PINGREQ) cost nothing but keep their place behind a
+ * waiting PUBLISH. Made only when the listener has a limit: a client on an unlimited
+ * listener has no limiter at all.
  */
 export class InputLimiter implements PacketAdmission {
   /** Packets waiting for tokens (undefined: none, the usual case). */
@@ -43,7 +45,7 @@ export class InputLimiter implements PacketAdmission {
       this.queue.push(p);
       return false;
     }
-    if (p.cmd !== 'publish') return true;
+    if (p.cmd !== 'publish' && this.bytes === undefined) return true;
     const wait = this.tryTake(p);
     if (wait === 0) return true;
     this.queue = [p];
@@ -56,11 +58,12 @@ export class InputLimiter implements PacketAdmission {
   /** Takes the packet's tokens, or returns how long to wait (counting and logging the throttle once per pause). */
   private tryTake(p: Packet): number {
     const now = Date.now();
-    const size = (p.length ?? 0) + 2;
-    const wm = this.messages === undefined ? 0 : this.messages.wait(1, now);
+    const size = wireSize(p.length ?? 0);
+    const publish = p.cmd === 'publish';
+    const wm = this.messages === undefined || !publish ? 0 : this.messages.wait(1, now);
     const wb = this.bytes === undefined ? 0 : this.bytes.wait(size, now);
     if (wm === 0 && wb === 0) {
-      this.messages?.take(1);
+      if (publish) this.messages?.take(1);
       this.bytes?.take(size);
       return 0;
     }
@@ -94,7 +97,7 @@ export class InputLimiter implements PacketAdmission {
     while (this.head < q.length) {
       if (conn.closed) return this.stop();
       const p = q[this.head];
-      if (p.cmd === 'publish') {
+      if (p.cmd === 'publish' || this.bytes !== undefined) {
         const wait = this.tryTake(p);
         if (wait > 0) {
           this.timer = setTimeout(drain, wait, this);
@@ -140,6 +143,11 @@ export class InputLimiter implements PacketAdmission {
     this.queue = undefined;
     this.head = 0;
   }
+}
+
+/** A packet's bytes on the wire from its Remaining Length: the fixed header's byte, the length's 1–4 bytes, the rest. */
+export function wireSize(remaining: number): number {
+  return 1 + (remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4) + remaining;
 }
 
 function drain(l: InputLimiter): void {

@@ -38,9 +38,9 @@ export const limiters = (what: string) => ({
   messages_burst: burst({ description: 'PUBLISH packets a client may send above `messages_rate` when it is spent, refilled at their own rate.' }),
   bytes_rate: rate({
     sizes: true,
-    description: `PUBLISH bytes per interval each client of the ${what} listener may send (\`1MB/s\`, 1024-based units); past it the client's socket is not read until the rate allows, counted in \`vireo_client_rate_limited_total{kind="bytes"}\`.`,
+    description: `Bytes per interval each client of the ${what} listener may send, every packet counted (\`1MB/s\`, 1024-based units); past it the client's socket is not read until the rate allows, counted in \`vireo_client_rate_limited_total{kind="bytes"}\`.`,
   }),
-  bytes_burst: burst({ sizes: true, description: 'PUBLISH bytes a client may send above `bytes_rate` when it is spent, refilled at their own rate (`100MB/60m`).' }),
+  bytes_burst: burst({ sizes: true, description: 'Bytes a client may send above `bytes_rate` when it is spent, refilled at their own rate (`100MB/60m`).' }),
 });
 
 /** EMQX's proxy_protocol keys, for the TCP and TLS listeners (behind a load balancer). */
