@@ -48,7 +48,7 @@ describe('two CONNECTs of one clientid on two nodes at once', () => {
       const pair = await Promise.all(nodes.slice(0, 2).map((n) => RawClient.open(n.mqttPort)));
       open.push(...pair);
       // both CONNECTs leave in the same tick
-      const acks = await Promise.allSettled(pair.map((c) => c.connect({ clientId, protocolVersion, clean: true, keepalive: 0 }, 3000)));
+      const acks = await Promise.allSettled(pair.map((c) => c.connect({ clientId, protocolVersion, clean: true, keepalive: 0 }, 15_000)));
       if (acks.every((a) => a.status === 'fulfilled')) bothAcked++;
       // the loser goes within a moment: its node hears the other claim one hop later
       await waitFor(() => pair.some((c) => c.closed), `round ${round}: one of the two connections to close`, 10_000).catch(() => undefined);
@@ -63,7 +63,7 @@ describe('two CONNECTs of one clientid on two nodes at once', () => {
         assert.equal(disc?.reasonCode, 0x8e, `round ${round}: the loser got DISCONNECT 0x8E (session taken over)`);
       }
       winner.send({ cmd: 'pingreq' });
-      await winner.next('pingresp', 2000);
+      await winner.next('pingresp', 15_000);
       const loserNode = nodes[loserIdx]!;
       const kicked = logsMatching(loserNode, 'Session', (l) => l.clientid === clientId && (l.reason === 'discarded' || l.reason === 'takeovered'));
       assert.ok(kicked.length > 0, `round ${round}: ${loserNode.name} logged the loser discarded/takeovered`);
@@ -116,7 +116,7 @@ describe('two CONNECTs of one clientid on two nodes at once', () => {
       assert.equal(present, true, `round ${round}: the winner got the session (Session Present)`);
       // and with it the subscription: a message published now reaches the winner, once
       pubs[0]!.send({ cmd: 'publish', topic, payload: Buffer.from('after'), qos: 1, messageId: 1, retain: false, dup: false });
-      const got = await alive[0]!.next((q) => q.cmd === 'publish' && (q as IPublishPacket).payload.toString() === 'after', 3000);
+      const got = await alive[0]!.next((q) => q.cmd === 'publish' && (q as IPublishPacket).payload.toString() === 'after', 15_000);
       assert.ok(got);
       moved++;
       for (const c of [owner, ...pair]) c.destroy();

@@ -119,14 +119,20 @@ export async function waitLog(node: ClusterNode, msg: string, pred: (l: LogLine)
 export async function waitMembers(node: ClusterNode, names: string[], asked = 60_000): Promise<void> {
   const ms = Math.max(asked, 60_000);
   const want = [...names].sort().join(',');
+  // the node waited on is its name's current one (also when the test built it without startNode)
+  started.set(node.name, node);
   const seen = () => {
     const lines = node.proc.logs().filter((l) => Array.isArray(l.nodes));
     const last = lines[lines.length - 1];
-    return last !== undefined && [...(last.nodes as string[])].sort().join(',') === want;
+    if (last !== undefined && [...(last.nodes as string[])].sort().join(',') === want) return true;
+    // a node that exited will not join: say so now, with its log, rather than after the bound
+    const gone = [node, ...names.flatMap((n) => started.get(n) ?? [])].find((n) => n.proc.child.exitCode !== null || n.proc.child.signalCode !== null);
+    if (gone) throw new Error(`${node.name} waiting for members ${want}: ${gone.name} exited`);
+    return false;
   };
   // the log is parsed whole each time: every 50 ms is enough
   await waitFor(seen, `${node.name} to see members ${want}`, ms, 50).catch((err: Error) => {
-    throw new Error(`${err.message} (${ms} ms)\n${describeMembers(node, names)}`);
+    throw new Error(`${err.message} (bound ${ms} ms)\n${describeMembers(node, names)}`);
   });
   // a node joins its cluster before its MQTT listeners open (they open last, after the warm-up):
   // a test that waited for the members connects clients next

@@ -105,8 +105,8 @@ describe('a partition of a three-node cluster', { skip }, () => {
     await Promise.all([waitNth(a, 'Cluster node down', c.name, 1), waitNth(c, 'Cluster node down', a.name, 1), waitNth(c, 'Cluster node down', b.name, 1)]);
 
     // each side keeps serving: its own publishers reach its own subscribers
-    const gotA = collect(subA, 1, 3000);
-    const gotC = collect(subC, 1, 3000);
+    const gotA = collect(subA, 1, 15_000);
+    const gotC = collect(subC, 1, 15_000);
     await pubA.publishAsync('p/a', 'from-a', { qos: 1 });
     await pubC.publishAsync('p/c', 'from-c', { qos: 1 });
     assert.deepEqual(

@@ -31,8 +31,12 @@ export async function startBroker(config: BrokerConfig = {}): Promise<TestBroker
   return { broker, port: bound, url: `mqtt://127.0.0.1:${bound}`, close: () => broker.close() };
 }
 
-/** Connects an MQTT.js client and waits for CONNACK (rejects on error or after `ms`). */
-export async function connect(url: string, opts: IClientOptions = {}, ms = 5000): Promise<MqttClient> {
+/**
+ * Connects an MQTT.js client and waits for CONNACK (rejects on error or after `ms`). The default
+ * is generous: a node of a loaded CI machine (2 cores, files running at once) can take seconds to
+ * answer; a test that means a CONNACK must not come says how long it waits.
+ */
+export async function connect(url: string, opts: IClientOptions = {}, ms = 15_000): Promise<MqttClient> {
   const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: ms, ...opts });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -55,8 +59,8 @@ export async function endAll(...clients: (MqttClient | undefined)[]): Promise<vo
   await Promise.all(clients.map((c) => (c ? new Promise<void>((r) => c.end(true, {}, () => r())) : Promise.resolve())));
 }
 
-/** Resolves with the next `n` messages a client receives (topic, payload as string, packet). */
-export function collect(client: MqttClient, n: number, ms = 5000): Promise<{ topic: string; payload: string; packet: mqtt.IPublishPacket }[]> {
+/** Resolves with the next `n` messages a client receives (topic, payload as string, packet); rejects after `ms` (generous, as connect's). */
+export function collect(client: MqttClient, n: number, ms = 15_000): Promise<{ topic: string; payload: string; packet: mqtt.IPublishPacket }[]> {
   const got: { topic: string; payload: string; packet: mqtt.IPublishPacket }[] = [];
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
