@@ -93,7 +93,7 @@ test("what a client's read writes back goes at the end of that read, after what 
   }
 });
 
-test('a read that sends messages on to other clients: those go first, its own acks after them, both at the end of the phase', async () => {
+test("a publisher's read: the first message routed to a subscriber in the phase goes when its packet is handled, later ones at the end of the phase, the publisher's acks after them", async () => {
   const sub = await pair();
   // the publisher's PUBLISH (a PINGREQ stands for it) is routed to the subscriber, then acknowledged
   const pub = await pair((c) => {
@@ -112,19 +112,42 @@ test('a read that sends messages on to other clients: those go first, its own ac
   record('pub', pub);
   try {
     pub.conn.onData(bytes(0xc0, 0x00));
+    assert.deepEqual(order, ['sub'], "the message is written at once; the publisher's ack waits");
     pub.conn.onData(bytes(0xc0, 0x00));
-    assert.deepEqual(order, [], 'nothing before the end of the phase');
+    assert.deepEqual(order, ['sub'], 'a second message to the same subscriber in the phase waits for the end of the phase');
     await nextTurn();
-    assert.deepEqual(order, ['sub', 'pub'], 'the routed messages first, then the acks, one write each');
-    assert.deepEqual([...sub.writes], [bytes(0x30, 0x01, 0x30, 0x01)]);
+    assert.deepEqual(order, ['sub', 'sub', 'pub'], 'then the joined rest, then the acks (one write)');
+    assert.deepEqual([...sub.writes], [bytes(0x30, 0x01), bytes(0x30, 0x01)]);
     assert.deepEqual([...pub.writes], [bytes(0x40, 0x02, 0x40, 0x02)]);
+    // a new phase: the first message goes at once again
+    pub.conn.onData(bytes(0xc0, 0x00));
+    assert.deepEqual(order.slice(3), ['sub']);
+    await nextTurn();
+    assert.deepEqual(order.slice(3), ['sub', 'pub']);
   } finally {
     sub.close();
     pub.close();
   }
 });
 
-test('two publishers in one phase: every routed message is written before either ack; a publisher that is also routed to keeps its order', async () => {
+test('a packet routed to many subscribers: each gets its message when the packet is handled, header and shared payload together', async () => {
+  const subs = [await pair(), await pair(), await pair()];
+  const payload = Buffer.alloc(16, 7);
+  const pub = await pair(() => {
+    for (const s of subs) {
+      s.conn.write(bytes(0x30, 0x10));
+      s.conn.write(payload, true);
+    }
+  });
+  try {
+    pub.conn.onData(bytes(0xc0, 0x00));
+    for (const s of subs) assert.deepEqual([...s.writes], [Buffer.concat([bytes(0x30, 0x10), payload])], 'one write per subscriber, at once');
+  } finally {
+    for (const p of [...subs, pub]) p.close();
+  }
+});
+
+test('two publishers in one phase: each routed message goes when its packet is handled, before either ack; a publisher that is also routed to keeps its order', async () => {
   const subA = await pair();
   const subB = await pair();
   const pubA = await pair((c) => {
@@ -153,12 +176,14 @@ test('two publishers in one phase: every routed message is written before either
   try {
     pubA.conn.onData(bytes(0xc0, 0x00));
     pubB.conn.onData(bytes(0xc0, 0x00));
+    assert.deepEqual(order, ['subA', 'subB'], 'the messages to the two subscribers went at once');
     await nextTurn();
-    assert.deepEqual(order, ['subA', 'subB', 'pubA', 'pubB'], "messages first (pubA's with the message routed to it), then pubB's ack");
+    assert.deepEqual(order, ['subA', 'subB', 'pubA', 'pubB'], "then pubA (its ack with the message routed to it behind it), then pubB's ack");
     assert.deepEqual([...pubA.writes], [bytes(0x40, 0x02, 0x30, 0x03)], 'pubA: its ack, then the message routed to it, in write order');
     assert.deepEqual([...pubB.writes], [bytes(0x40, 0x04)]);
     // and the next phase works the same (the lists were emptied, nothing is left scheduled)
     pubB.conn.onData(bytes(0xc0, 0x00));
+    assert.deepEqual(order.slice(4), ['subB', 'pubA']);
     await nextTurn();
     assert.deepEqual(order.slice(4), ['subB', 'pubA', 'pubB']);
   } finally {
