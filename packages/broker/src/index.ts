@@ -9,7 +9,7 @@ export type { BrokerConfig, ListenerOptions, TlsListenerOptions, MqttOptions, Sh
 export { DEFAULT_MQTT, DEFAULT_SYS } from './options.js';
 export type { BrokerHooks, ClientInfo, ConnackInfo, AuthenticateRequest, AuthResult, AuthorizeAction } from './hooks.js';
 export type { Message, MessageProperties } from './message.js';
-export { newMessageId } from './message.js';
+export { newMessageId, withoutEncodings } from './message.js';
 export type { SubOptions } from './subscription.js';
 export { VERSION } from './version.js';
 

@@ -34,8 +34,15 @@ export interface Message {
   originId?: number;
   /** Wall-clock ms (fractional) when a sampled message entered this node (delivery-latency.ts); not part of the value. */
   sampledAt?: number;
-  /** Encoded PUBLISH bytes by variant (protocol/qos/retain), filled lazily on delivery. Not part of the value. */
-  encoded?: (Buffer | undefined)[];
+  /** Encoded PUBLISH bytes (publish-encoder.ts), filled lazily on delivery: the first variant (protocol/qos/retain) and its key, the others by key. Not part of the value. */
+  encodedKey?: number;
+  encodedOne?: Buffer | undefined;
+  encoded?: (Buffer | undefined)[] | undefined;
+}
+
+/** A copy of a message without its cached encodings (a new value: its bytes are encoded again). */
+export function withoutEncodings<M extends Message>(msg: M): M {
+  return { ...msg, encodedKey: undefined, encodedOne: undefined, encoded: undefined };
 }
 
 let nextId = 1;
@@ -62,7 +69,22 @@ export function messageFromPublish(packet: IPublishPacket, topic: string, from: 
     if (props.userProperties !== undefined) properties.userProperties = props.userProperties;
   }
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-  return { id: nextId++, topic, payload, qos: packet.qos, retain: packet.retain, properties, from, timestamp: now, expiresAt };
+  // every field the delivery path sets is here from the start: one object shape, no property store added later
+  return {
+    id: nextId++,
+    topic,
+    payload,
+    qos: packet.qos,
+    retain: packet.retain,
+    properties,
+    from,
+    timestamp: now,
+    expiresAt,
+    sampledAt: undefined,
+    encodedKey: -1,
+    encodedOne: undefined,
+    encoded: undefined,
+  };
 }
 
 export function isExpired(msg: Message, now: number): boolean {

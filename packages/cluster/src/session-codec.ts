@@ -7,14 +7,14 @@
  * layout has no place for them.
  */
 import { serialize } from 'node:v8';
-import { decodeDeliveryList, decodeSessionState, encodeDeliveryList, encodeSessionState, type Delivery, type SessionState } from '@vireo/broker';
+import { decodeDeliveryList, decodeSessionState, encodeDeliveryList, encodeSessionState, withoutEncodings, type Delivery, type SessionState } from '@vireo/broker';
 import { PROTOCOL_VERSION } from './auth.js';
 
 /** The first peer protocol whose takeover carries the record encoding. */
 export const RECORD_ENCODING_PROTOCOL = 3;
 
 function bare(d: Delivery): Delivery {
-  return { ...d, msg: { ...d.msg, encoded: undefined } };
+  return { ...d, msg: withoutEncodings(d.msg) };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Message } from '../message.js';
+import { withoutEncodings, type Message } from '../message.js';
 import type { WillStore } from '../persistence/store.js';
 
 /**
@@ -80,6 +80,6 @@ export class WillScheduler {
     // the will's timestamp and expiry count from when it is published, not from CONNECT
     const now = Date.now();
     const interval = msg.properties?.messageExpiryInterval;
-    this.publish({ ...msg, timestamp: now, expiresAt: interval ? now + interval * 1000 : 0, encoded: undefined });
+    this.publish(withoutEncodings({ ...msg, timestamp: now, expiresAt: interval ? now + interval * 1000 : 0 }));
   }
 }

@@ -76,9 +76,10 @@ test('session state keeps every field: subscriptions, inflight QoS 1/2 with thei
 });
 
 test('encode caches and sampling marks stay behind', () => {
-  const cached: SessionState = { ...state, mqueue: [{ ...d2, msg: { ...bare, encoded: [Buffer.from('x')], sampledAt: 1 } }] };
+  const cached: SessionState = { ...state, mqueue: [{ ...d2, msg: { ...bare, encodedKey: 2, encodedOne: Buffer.from('y'), encoded: [Buffer.from('x')], sampledAt: 1 } }] };
   const back = decodeSessionState(encodeSessionState(cached));
   assert.equal(back.mqueue[0]!.msg.encoded, undefined);
+  assert.equal(back.mqueue[0]!.msg.encodedOne, undefined);
   assert.equal(back.mqueue[0]!.msg.sampledAt, undefined);
 });
 

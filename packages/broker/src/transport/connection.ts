@@ -266,27 +266,48 @@ export class Connection implements FrameSink {
 const CONN = Symbol('vireo.connection');
 type Owned = { [CONN]: Connection };
 
+/**
+ * A list of connections reused from phase to phase: clearing keeps its storage, where a new
+ * array per phase (or `length = 0`, which V8 may trim) was garbage thousands of times a second.
+ */
+class ConnList {
+  private items: (Connection | undefined)[] = [];
+  length = 0;
+  push(c: Connection): void {
+    this.items[this.length++] = c;
+  }
+  at(i: number): Connection {
+    return this.items[i]!;
+  }
+  clear(): void {
+    for (let i = 0; i < this.length; i++) this.items[i] = undefined;
+    this.length = 0;
+  }
+}
+
 /** The connection whose read is being handled: its output is flushed when the read is done. */
 let reading: Connection | undefined;
 /** That read wrote to other connections (sent messages on). */
 let routed = false;
 /** Connections with output routed to them, for the end of the I/O phase. */
-let due: Connection[] = [];
+let due = new ConnList();
+let dueSpare = new ConnList();
 /** Publishers whose acks wait for the end of the I/O phase, after every routed message. */
-let dueAcks: Connection[] = [];
+let dueAcks = new ConnList();
+let dueAcksSpare = new ConnList();
 /** A flushDue is scheduled. */
 let flushPending = false;
 /** Connections whose first routed packet of the phase goes when the current packet is handled. */
-let eager: Connection[] = [];
-let eagerSpare: Connection[] = [];
+let eager = new ConnList();
+let eagerSpare = new ConnList();
 /** Counts I/O phases (one per flushDue): a connection goes at once once per phase. */
 let phase = 0;
 
 function flushEager(): void {
   const list = eager;
   eager = eagerSpare;
-  for (let i = 0; i < list.length; i++) flushOrDestroy(list[i]!);
-  list.length = 0;
+  for (let i = 0; i < list.length; i++) flushOrDestroy(list.at(i));
+  list.clear();
   eagerSpare = list;
 }
 
@@ -317,18 +338,25 @@ function scheduleAcks(c: Connection): void {
 function flushDue(): void {
   flushPending = false;
   phase++;
+  // swapped, so what these flushes schedule goes in the next phase's lists
   const list = due;
   const acks = dueAcks;
-  due = [];
-  dueAcks = [];
-  for (const c of list) {
+  due = dueSpare;
+  dueAcks = dueAcksSpare;
+  for (let i = 0; i < list.length; i++) {
+    const c = list.at(i);
     c.scheduled = false;
     flushOrDestroy(c);
   }
-  for (const c of acks) {
+  for (let i = 0; i < acks.length; i++) {
+    const c = acks.at(i);
     c.ackScheduled = false;
     flushOrDestroy(c);
   }
+  list.clear();
+  acks.clear();
+  dueSpare = list;
+  dueAcksSpare = acks;
 }
 
 function flushOrDestroy(c: Connection): void {

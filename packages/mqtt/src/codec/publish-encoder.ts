@@ -1,14 +1,20 @@
 import type { IPublishPacket } from 'mqtt-packet';
 import { encode } from './encode.js';
 
-/** The message side of a PUBLISH to encode; `encoded` caches the bytes per variant. */
+/**
+ * The message side of a PUBLISH to encode. The bytes are cached per variant: the first variant
+ * encoded in `encodedKey`/`encodedOne` (most messages have one subscriber, or subscribers of
+ * one variant: no array), any other in `encoded`.
+ */
 export interface EncodableMessage {
   topic: string;
   payload: Buffer;
   properties: IPublishPacket['properties'] | undefined;
   /** Absolute expiry in ms since the epoch; 0 = never (v5 sends the remaining interval). */
   expiresAt: number;
-  encoded?: (Buffer | undefined)[];
+  encodedKey?: number;
+  encodedOne?: Buffer | undefined;
+  encoded?: (Buffer | undefined)[] | undefined;
 }
 
 /** One subscriber's copy: the QoS, retain flag and subscription identifiers it gets. */
@@ -77,12 +83,14 @@ function build(d: EncodableDelivery, pid: number, dup: boolean, v5: boolean, now
         : plainPublish(msg, d.qos, d.retain, pid || 1, v5, alias, withTopic, head);
   } else {
     const key = (v5 ? 1 : 0) | (d.qos << 1) | (d.retain ? 8 : 0) | (head ? HEAD : 0);
-    const cache = (msg.encoded ??= []);
-    const cached = cache[key];
+    const cached = msg.encodedKey === key ? msg.encodedOne : msg.encoded?.[key];
     if (cached === undefined) {
       // the first subscriber of a variant gets the bytes with its own packet id; later ones patch a copy
       buf = v5 && msg.properties !== undefined ? viaPacket(d, pid || 1, now, 0, true, head) : plainPublish(msg, d.qos, d.retain, pid || 1, v5, 0, true, head);
-      cache[key] = buf;
+      if (msg.encodedOne === undefined) {
+        msg.encodedKey = key;
+        msg.encodedOne = buf;
+      } else (msg.encoded ??= [])[key] = buf;
       if (!dup) return buf;
       buf = Buffer.from(buf);
     } else {
