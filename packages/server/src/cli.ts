@@ -6,6 +6,7 @@
  */
 import { parseCommand, USAGE } from './args.js';
 import { VERSION } from './version.js';
+import { tuneVm } from './vm-tuning.js';
 
 const argv = process.argv.slice(2);
 // `ctl` has its own options; everything else goes through the start/help parser
@@ -36,6 +37,7 @@ switch (command.cmd) {
     process.exitCode = 2;
     break;
   case 'start':
+    tuneVm();
     import('./start.js')
       .then(({ start }) => start(command))
       .catch((err: unknown) => {
