@@ -213,13 +213,15 @@ test('manual nodes: ctl cluster join, status, restart rejoins, leave, join again
 });
 
 test('cluster.autoclean: a node down that long leaves the view and is no longer dialled', T, async () => {
-  const [a, b] = await Promise.all([manualNode('clean-a@127.0.0.1', { VIREO_CLUSTER__AUTOCLEAN: '2s' }), manualNode('clean-b@127.0.0.1')]);
+  const [a, b] = await Promise.all([manualNode('clean-a@127.0.0.1', { VIREO_CLUSTER__AUTOCLEAN: '10s' }), manualNode('clean-b@127.0.0.1')]);
   const j = await ctl(b, 'cluster', 'join', `127.0.0.1:${a.rpcPort}`);
   assert.equal(j.code, 0, j.stderr);
   await waitStatus(a, 'b running', (s) => s.running_nodes.includes(b.name));
   b.proc.kill('SIGKILL');
   await b.proc.waitExit(5000);
-  await waitStatus(a, 'b down', (s) => s.down_nodes.includes(b.name), 5000);
+  // b is seen down, in the status and the node list, before the autoclean removes it: the window
+  // (10 s) is wide so that a loaded machine does not miss it
+  await waitStatus(a, 'b down', (s) => s.down_nodes.includes(b.name));
   const nodes = (await api(a, 'GET', '/api/v5/nodes')).body as { node: string; node_status: string; cluster_status?: string }[];
   assert.deepEqual(
     nodes.map((n) => [n.node, n.node_status, n.cluster_status ?? null]),
@@ -228,8 +230,8 @@ test('cluster.autoclean: a node down that long leaves the view and is no longer 
       [b.name, 'stopped', 'down'],
     ],
   );
-  const line = await waitLog(a, 'Cluster node autocleaned', (l) => l.peer_node === b.name, 6000);
-  assert.ok(Number(line.for_ms) >= 2000, `autocleaned after ${String(line.for_ms)} ms`);
+  const line = await waitLog(a, 'Cluster node autocleaned', (l) => l.peer_node === b.name);
+  assert.ok(Number(line.for_ms) >= 10_000, `autocleaned after ${String(line.for_ms)} ms`);
   const s = await status(a);
   assert.ok(!s.members.some((m) => m.node === b.name), JSON.stringify(s));
   assert.deepEqual(

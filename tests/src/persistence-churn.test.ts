@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, endAll, freePort, sleep } from './harness.js';
+import { connect, endAll, freePort, waitFor } from './harness.js';
 import { rawConnect } from './raw-client.js';
 import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
 
@@ -75,7 +75,20 @@ test('10 000 short-lived persistent sessions: deleted when they expire, the stor
     const pub = await connect(`mqtt://127.0.0.1:${port}`, { clientId: `churn-pub-${round}` });
     for (let i = 0; i < PER_ROUND; i += 500) await Promise.all(Array.from({ length: 500 }, (_, j) => pub.publishAsync(`churn/${i + j}`, 'x', { qos: 1 })));
     await endAll(pub);
-    await sleep(2500); // past the 1 s expiry, and the deletes committed
+    // every session of the round expired (1 s after it left; later on a loaded machine), then
+    // the deletes committed: a retained change's PUBACK comes after its commit, and commits are
+    // in order (durability: durable)
+    const expired = () =>
+      node
+        .stdout()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"Session expired"') && l.includes(`"churn-${round}-`)).length;
+    await waitFor(() => expired() >= PER_ROUND, `the ${PER_ROUND} sessions of round ${round} to expire`, 60_000, 250).catch((err: Error) => {
+      throw new Error(`${err.message} (${expired()} did)`);
+    });
+    const marker = await connect(`mqtt://127.0.0.1:${port}`, { clientId: `churn-marker-${round}` });
+    await marker.publishAsync('marker/committed', String(round), { qos: 1, retain: true });
+    await endAll(marker);
     sizes.push(dataSize(dataDir));
   }
   t.diagnostic(`data dir after round 1: ${sizes[0]} bytes, after round 2: ${sizes[1]} bytes`);

@@ -120,7 +120,7 @@ function sessionPresent(c: MqttClient): boolean | undefined {
 }
 
 async function connectP(url: string, opts: IClientOptions): Promise<MqttClient> {
-  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+  const c = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 15_000, ...opts });
   c.once('connect', (ack) => present.set(c, ack.sessionPresent));
   await new Promise<void>((resolve, reject) => {
     c.once('connect', () => resolve());
@@ -139,9 +139,17 @@ for (const how of ['SIGTERM', 'SIGKILL'] as const) {
     const url = `mqtt://127.0.0.1:${port}`;
     const first = await startNode(dataDir, port);
     await populate(url);
-    // the store commits each event-loop turn's writes in one batch, off the event loop; give the
-    // last batch its few milliseconds before the crash
-    if (how === 'SIGKILL') await sleep(300);
+    // the store commits each event-loop turn's writes in one batch, off the event loop: before
+    // the crash, the last batch (the sessions going offline) must be on disk. The node must have
+    // seen the clients go; then a retained change's PUBACK comes only after its commit, and
+    // commits are in order (durability: durable): once it is here, so is all before it
+    if (how === 'SIGKILL') {
+      const gone = ['keeper', 'brief', 'v3-keeper', 'pub'];
+      await waitFor(() => gone.every((id) => first.logs().some((l) => l.msg === 'Client disconnected' && l.clientid === id)), 'the four disconnects', 30_000);
+      const marker = await connect(url, { clientId: 'marker' });
+      await marker.publishAsync('marker/committed', 'm', { qos: 1, retain: true });
+      await endAll(marker);
+    }
     first.kill(how);
     const exit = await first.waitExit();
     assert.deepEqual(exit, how === 'SIGTERM' ? { code: 0, signal: null } : { code: null, signal: 'SIGKILL' });
