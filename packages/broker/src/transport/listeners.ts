@@ -140,13 +140,24 @@ export async function startListener(
             return;
           }
           const t = opts.tls!;
-          const secure = new tls.TLSSocket(socket, { isServer: true, secureContext, requestCert: t.verifyPeer, rejectUnauthorized: t.verifyPeer && t.failIfNoPeerCert });
-          secure.once('secure', () => accept(secure, peer, secure));
-          secure.once('error', (err) => {
-            onTlsFailure?.(opts, peer, err);
-            secure.destroy();
-          });
-          socket.resume();
+          // max_conn_rate: the connection waits after its PROXY header, before its TLS handshake
+          const g = gate;
+          const handshake = () => {
+            const secure = new tls.TLSSocket(socket, { isServer: true, secureContext, requestCert: t.verifyPeer, rejectUnauthorized: t.verifyPeer && t.failIfNoPeerCert });
+            secure.once('secure', () => accept(secure, peer, secure, g !== undefined));
+            secure.once('error', (err) => {
+              onTlsFailure?.(opts, peer, err);
+              secure.destroy();
+            });
+          };
+          if (g !== undefined && running.connections + g.waiting >= opts.maxConnections) {
+            socket.destroy();
+            return;
+          }
+          if (g === undefined || g.admit(socket, handshake)) {
+            handshake();
+            socket.resume();
+          }
         },
         (err: Error) => {
           onTlsFailure?.(opts, own, err);
@@ -197,6 +208,9 @@ export async function startListener(
     if (opts.type === 'wss') {
       httpServer.on('tlsClientError', onTlsError);
     }
+    // max_conn_rate on wss: connections wait before the TLS handshake, as on ssl; a plain
+    // server accepts them paused and hands each to the HTTPS server when the rate allows
+    const preGate = opts.type === 'wss' ? gate : undefined;
     const wss = new WebSocketServer({
       server: httpServer,
       path: opts.path ?? '/mqtt',
@@ -209,9 +223,21 @@ export async function startListener(
       const raw = req.socket;
       raw.setNoDelay(true);
       const stream = createWebSocketStream(ws);
-      accept(stream, `${raw.remoteAddress}:${raw.remotePort}`, raw);
+      accept(stream, `${raw.remoteAddress}:${raw.remotePort}`, raw, preGate !== undefined);
     });
-    server = httpServer;
+    if (preGate !== undefined) {
+      server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => {
+        if (running.connections + preGate.waiting >= opts.maxConnections) {
+          socket.destroy();
+          return;
+        }
+        const handOn = () => void httpServer.emit('connection', socket);
+        if (preGate.admit(socket, handOn)) {
+          handOn();
+          socket.resume();
+        }
+      });
+    } else server = httpServer;
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(opts.name, opts.host, opts.port, err.code ?? 'EUNKNOWN')));
