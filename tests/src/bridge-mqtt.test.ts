@@ -107,12 +107,12 @@ test('egress and ingress through Mosquitto (3.1.1): templates, QoS, only matchin
   await pub.publishAsync('up/a/b', 'hello', { qos: 1 });
   await pub.publishAsync('up/zero', 'z', { qos: 0 });
   await pub.publishAsync('other/x', 'not bridged', { qos: 1 });
-  await waitFor(() => remoteGot.length >= 2, 'two messages at Mosquitto', 5000);
+  await waitFor(() => remoteGot.length >= 2, 'two messages at Mosquitto', 15_000);
   // the bridge subscribes right after it connects: Mosquitto's log shows when that is in
-  await waitFor(() => bridgeSubscribed(m, 'cmd/site1/#'), 'the ingress subscription at Mosquitto', 5000);
+  await waitFor(() => bridgeSubscribed(m, 'cmd/site1/#'), 'the ingress subscription at Mosquitto', 15_000);
   const rpub = await client(m.url, 'remote-pub');
   await rpub.publishAsync('cmd/site1/reboot', 'now', { qos: 1 });
-  await waitFor(() => localGot.length > 0, 'the remote command to arrive locally', 5000);
+  await waitFor(() => localGot.length > 0, 'the remote command to arrive locally', 15_000);
   await quietFor(300, () => localGot.length <= 1 && remoteGot.length <= 2, 'no further copies either way');
   assert.deepEqual(remoteGot, ['site1/up/a/b=hello@1', 'site1/up/zero=z@0']);
   assert.equal(localGot.length, 1);
@@ -208,12 +208,12 @@ test('v5 both ways on overlapping topics: no loop, one copy each side, propertie
   const remoteGot = record(remote, 'both/');
   let remoteProps: Record<string, unknown> | undefined;
   remote.on('message', (t, _p, packet) => t === 'both/props' && (remoteProps = { ...packet.properties?.userProperties }));
-  await waitFor(() => bridgeSubscribed(m, 'both/#'), "the bridge's subscription at Mosquitto", 5000);
+  await waitFor(() => bridgeSubscribed(m, 'both/#'), "the bridge's subscription at Mosquitto", 15_000);
 
   await local.publishAsync('both/props', 'p', { qos: 1, properties: { userProperties: { site: 'a1' } } });
   const rpub = await client(m.url, 'loop-rpub', { protocolVersion: 5 });
   await rpub.publishAsync('both/in', 'i', { qos: 1 });
-  await waitFor(() => localGot.length >= 2 && remoteGot.length >= 2, 'both messages on both sides', 5000);
+  await waitFor(() => localGot.length >= 2 && remoteGot.length >= 2, 'both messages on both sides', 15_000);
   // a loop would show up as more copies within a second
   await quietFor(1000, () => localGot.length <= 2 && remoteGot.length <= 2, 'no copies going round a loop');
   assert.deepEqual(localGot.sort(), ['both/in=i@1', 'both/props=p@1']);

@@ -273,7 +273,7 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
     await a2.publishAsync('cmd/c1', 'reboot', { qos: 1 });
     published++;
     await gotCmd;
-    await waitFor(() => readFileSync(traceFile, 'utf8').includes('"publish_out"'), 'trace line', 5000);
+    await waitFor(() => readFileSync(traceFile, 'utf8').includes('"publish_out"'), 'trace line', 15_000);
     const line = readFileSync(traceFile, 'utf8')
       .split('\n')
       .find((l) => l.includes('"publish_out"'))!;
@@ -370,7 +370,7 @@ test('cluster-wide API: clients, kick, subscriptions, topics, nodes, stats, Prom
       throw new Error(`${err.message}: ${JSON.stringify(t)}`);
     });
     await open(C2, 'mover');
-    await waitFor(() => readFileSync(moverFile, 'utf8').includes('"connect"'), 'mover connect traced', 5000);
+    await waitFor(() => readFileSync(moverFile, 'utf8').includes('"connect"'), 'mover connect traced', 15_000);
     const moved = readFileSync(moverFile, 'utf8')
       .split('\n')
       .filter(Boolean)

@@ -81,9 +81,11 @@ export function collect(client: MqttClient, n: number, ms = 15_000): Promise<{ t
 
 /**
  * Waits until `cond` is true, polling every `every` ms (for an async condition such as an HTTP
- * call: `every` ms after the previous answer); rejects with `what` after `ms`.
+ * call: `every` ms after the previous answer); rejects with `what` after `ms`. The default bound
+ * is generous, as connect's: what a test waits for often crosses a process or two on a loaded
+ * machine. A test whose point is a time limit passes its own `ms`.
  */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 5000, every = 10): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 15_000, every = 10): Promise<void> {
   const until = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);

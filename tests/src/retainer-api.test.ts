@@ -103,7 +103,7 @@ test('retained messages: list and read on any node; ctl retainer cleans one, the
   const got: string[] = [];
   fresh.on('message', (t, p) => got.push(`${t}=${p.toString()}`));
   await fresh.subscribeAsync('r/#', { qos: 1 });
-  await waitFor(() => got.length > 0, 'the remaining retained message', 5000);
+  await waitFor(() => got.length > 0, 'the remaining retained message', 15_000);
   await quietFor(200, () => got.length === 1, 'only the remaining retained message');
   assert.deepEqual(got, ['r/2=two']);
 

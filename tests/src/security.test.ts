@@ -131,7 +131,7 @@ test('built-in users, bans and API keys: CONNACK codes, kicks, ctl, metrics; all
       [['follow', 'running']],
     );
     assert.equal(await connackCode(url, { clientId: 'traced-1', username: 'root', password: 'root-pw', protocolVersion: 5 }), 0);
-    await waitFor(() => readFileSync(traceFile, 'utf8').includes('"event":"connect"'), 'the restored trace to record the connect', 5000);
+    await waitFor(() => readFileSync(traceFile, 'utf8').includes('"event":"connect"'), 'the restored trace to record the connect', 15_000);
     const after = await ctl(withKey, ['users', 'list']);
     assert.equal(after.code, 0, after.stderr);
     assert.match(after.stdout, /2 user\(s\)/);
