@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// node scripts/evacuation-bench.mjs [--sessions N] [--queued Q] [--online M] [--sess-rate R] [--conn-rate R]
+// node scripts/evacuation-bench.mjs [--sessions N] [--queued Q] [--online M] [--sess-rate R] [--conn-rate R] [--part 1|2]
 // Evacuation figures on this machine (docs/evacuation.md): 3 `vireo start` processes in a
 // static cluster, each storing sessions on disk (SQLite, the default).
 //  1. N offline persistent sessions (3.1.1, clean session 0) on node C, each with Q QoS 1
@@ -29,6 +29,8 @@ const { values: opt } = parseArgs({
     online: { type: 'string', default: '1000' },
     'sess-rate': { type: 'string', default: '10000' },
     'conn-rate': { type: 'string', default: '500' },
+    // only one of the two measurements (default: both)
+    part: { type: 'string' },
   },
 });
 const N = Number(opt.sessions);
@@ -223,6 +225,6 @@ async function onlineClients() {
 }
 
 console.log(`machine: ${os.cpus().length} CPUs, load average ${load()} (shared with other work: figures are noisy)`);
-await offlineSessions();
-await onlineClients();
+if (opt.part !== '2') await offlineSessions();
+if (opt.part !== '1') await onlineClients();
 process.exit(0);

@@ -28,7 +28,7 @@ export interface PushResult {
 }
 
 /** How many pushes may wait for their receiver at once (a round trip each). */
-const WINDOW = 64;
+const WINDOW = 256;
 
 /** The sessions a push can move: persistent ones; a stand-in of a session already leaving is skipped by the broker. */
 export function movableSessions(broker: Pick<Broker, 'allSessions'>): string[] {
@@ -44,17 +44,29 @@ export function recipients(broker: Pick<Broker, 'cluster'>, targets: readonly st
   return targets && targets.length > 0 ? running.filter((n) => targets.includes(n)) : running;
 }
 
-export async function pushSessions(broker: Pick<Broker, 'allSessions' | 'cluster' | 'logger'>, o: PushSessionsOptions): Promise<PushResult> {
+export async function pushSessions(broker: Pick<Broker, 'allSessions' | 'session' | 'cluster' | 'logger'>, o: PushSessionsOptions): Promise<PushResult> {
   const cluster = broker.cluster;
   const result: PushResult = { pushed: 0, failed: 0 };
   if (!cluster.pushSession) return result;
+  const push = cluster.pushSession.bind(cluster);
   const rate = Math.max(1, o.rate);
+  const limit = o.limit ?? Infinity;
   // session counts: what the peers reported at the start, plus what this run sent them
   const counts = new Map<string, number>(Object.entries(cluster.sessionCounts?.() ?? {}));
   const tried = new Set<string>();
   // a node that failed a push gets no more in this run (the evacuation runs a few)
   const failing = new Set<string>();
-  const inFlight = new Set<Promise<void>>();
+  let inFlight = 0;
+  // one waiter for "a push finished", rather than a Promise.race over every push in flight
+  let wake: (() => void) | undefined;
+  const finished = (): void => {
+    inFlight--;
+    wake?.();
+  };
+  // the candidates, read again once each of them was tried (reading them after every push
+  // cost a pass over every session per push)
+  let todo: string[] = [];
+  let next = 0;
   let tokens = Math.min(rate, 1);
   let last = Date.now();
   while (!o.signal?.aborted) {
@@ -63,21 +75,28 @@ export async function pushSessions(broker: Pick<Broker, 'allSessions' | 'cluster
       broker.logger.warn({ targets: o.targets ?? 'all' }, 'No running node left to take the sessions in this round');
       break;
     }
-    if (tried.size >= (o.limit ?? Infinity)) break;
-    const todo = (o.sessions?.() ?? movableSessions(broker)).filter((id) => !tried.has(id));
-    if (todo.length === 0) break;
+    if (tried.size >= limit) break;
+    if (next >= todo.length) {
+      todo = (o.sessions?.() ?? movableSessions(broker)).filter((id) => !tried.has(id));
+      next = 0;
+      if (todo.length === 0) break;
+    }
     const now = Date.now();
     tokens = Math.min(rate, tokens + ((now - last) / 1000) * rate);
     last = now;
-    for (const clientId of todo) {
-      if (tokens < 1 || inFlight.size >= WINDOW || o.signal?.aborted || tried.size >= (o.limit ?? Infinity)) break;
-      tokens -= 1;
+    while (next < todo.length) {
+      if (tokens < 1 || inFlight >= WINDOW || o.signal?.aborted || tried.size >= limit) break;
+      const clientId = todo[next++]!;
       tried.add(clientId);
+      // gone since the list was read (its client took it over elsewhere, or it expired): not a failure
+      const s = broker.session(clientId);
+      if (!s || s.expiryInterval === 0) continue;
+      tokens -= 1;
       const node = leastLoaded(nodes, counts);
       counts.set(node, (counts.get(node) ?? 0) + 1);
-      const p = cluster.pushSession(clientId, node).then(
+      inFlight++;
+      push(clientId, node).then(
         (ok) => {
-          inFlight.delete(p);
           if (ok) result.pushed++;
           else {
             result.failed++;
@@ -85,20 +104,23 @@ export async function pushSessions(broker: Pick<Broker, 'allSessions' | 'cluster
             counts.set(node, (counts.get(node) ?? 1) - 1);
           }
           o.onPushed?.(clientId, ok ? node : undefined);
+          finished();
         },
         () => {
-          inFlight.delete(p);
           result.failed++;
           failing.add(node);
           o.onPushed?.(clientId, undefined);
+          finished();
         },
       );
-      inFlight.add(p);
     }
-    if (inFlight.size >= WINDOW) await Promise.race(inFlight);
-    else await sleep(tokens < 1 ? Math.max(10, Math.ceil(((1 - tokens) / rate) * 1000)) : 10, o.signal);
+    if (inFlight >= WINDOW) await new Promise<void>((r) => (wake = r));
+    else if (next < todo.length || tokens < 1) await sleep(tokens < 1 ? Math.max(10, Math.ceil(((1 - tokens) / rate) * 1000)) : 10, o.signal);
+    // every candidate handed out: wait for the pushes in flight before reading the list again
+    else if (inFlight > 0) await new Promise<void>((r) => (wake = r));
+    wake = undefined;
   }
-  await Promise.all(inFlight);
+  while (inFlight > 0) await new Promise<void>((r) => (wake = r));
   return result;
 }
 
