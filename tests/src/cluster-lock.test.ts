@@ -91,7 +91,7 @@ describe('two CONNECTs of one clientid on two nodes at once', () => {
       await owner.next('suback');
       // both racing nodes know the session is on node 2: its route (sent after its claim) reached them
       for (const [i, p] of pubs.entries()) {
-        const until = Date.now() + 5000;
+        const until = Date.now() + 30_000;
         for (;;) {
           p.send({ cmd: 'publish', topic, payload: Buffer.from(`probe-${i}`), qos: 0, retain: false, dup: false });
           const got = await owner.next((q) => q.cmd === 'publish' && (q as IPublishPacket).payload.toString() === `probe-${i}`, 200).catch(() => undefined);
