@@ -1,7 +1,8 @@
 import { isExpired } from '../message.js';
 import type { SubOptions } from '../subscription.js';
+import { EMPTY_WINDOW, InflightWindow } from './inflight.js';
 import { MQueue, queuedSize } from './mqueue.js';
-import type { Delivery, InflightEntry, Outlet, SessionEvents, SessionJournal, SessionLimits, SessionState } from './types.js';
+import type { Delivery, Outlet, SessionEvents, SessionJournal, SessionLimits, SessionState } from './types.js';
 
 export type { Delivery, InflightEntry, Outlet, SessionEvents, SessionJournal, SessionLimits, SessionState, DropReason } from './types.js';
 
@@ -29,7 +30,7 @@ export class Session {
   // client's session costs a few hundred bytes less (memory per connection is a target).
   /** Full filter (with `$share/…` prefix) → options. Write through setSubscription. */
   subscriptions: Map<string, SubOptions> = emptyMap();
-  inflight: Map<number, InflightEntry> = emptyMap();
+  inflight: InflightWindow = EMPTY_WINDOW;
   readonly mqueue = new MQueue();
   /** Incoming QoS 2 packet ids awaiting PUBREL → time received. Write through addAwaitingRel. */
   awaitingRel: Map<number, number> = emptyMap();
@@ -266,7 +267,7 @@ export class Session {
   static import(state: SessionState, limits: SessionLimits, events: SessionEvents): Session {
     const s = new Session(state.clientId, state.expiryInterval, limits, events, state.createdAt);
     for (const [f, o] of state.subscriptions) s.setSubscription(f, o);
-    if (state.inflight.length > 0) s.inflight = new Map(state.inflight.map((e) => [e.pid, e]));
+    if (state.inflight.length > 0) s.inflight = InflightWindow.from(state.inflight);
     for (const d of state.mqueue) s.mqueue.push(d);
     for (const [pid, t] of state.awaitingRel) s.addAwaitingRel(pid, t);
     s.nextPid = state.nextPacketId;
@@ -300,7 +301,7 @@ export class Session {
       this.events.onDrop(this, d, 'too_large');
       return;
     }
-    if (this.inflight === EMPTY) this.inflight = new Map();
+    if (this.inflight === EMPTY_WINDOW) this.inflight = new InflightWindow();
     this.inflight.set(pid, { pid, delivery: d, state: 'publish', sentAt: Date.now() });
     this.journal?.sent(this, d, pid);
     if (this.retryInterval > 0 && this.retryTimer === undefined) this.startRetry();
