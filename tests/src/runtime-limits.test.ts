@@ -248,6 +248,22 @@ test(
       assert.equal(bad.status, 400);
       assert.ok(String(bad.body.message).startsWith('overload_protection.heap_usage: '), String(bad.body.message));
       assert.ok(vireo.logs().some((x) => x.msg === 'Configuration changed through the API'));
+
+      // EMQX 5.1's zone-wide view of the same sections: nothing applied when one part is bad
+      const zone = await a.get('/api/v5/configs/global_zone');
+      assert.deepEqual(Object.keys(zone.body).sort(), ['flapping_detect', 'force_shutdown', 'overload_protection']);
+      assert.deepEqual(zone.body.force_shutdown, fsPut.body);
+      const half = await a.put('/api/v5/configs/global_zone', { force_shutdown: { max_mailbox_size: 500 }, flapping_detect: { max_count: 0 } });
+      assert.equal(half.status, 400);
+      assert.ok(String(half.body.message).startsWith('flapping_detect.max_count: '), String(half.body.message));
+      assert.equal((await a.get('/api/v5/configs/force_shutdown')).body.max_mailbox_size, 1000, 'the good part was not applied either');
+      const mqtt = await a.put('/api/v5/configs/global_zone', { mqtt: { max_inflight: 10 } });
+      assert.equal(mqtt.status, 400);
+      assert.ok(String(mqtt.body.message).startsWith('global_zone.mqtt: '), String(mqtt.body.message));
+      const good = await a.put('/api/v5/configs/global_zone', { force_shutdown: { max_mailbox_size: 500 } });
+      assert.equal(good.status, 200, JSON.stringify(good.body));
+      assert.equal((good.body.force_shutdown as Record<string, unknown>).max_mailbox_size, 500);
+      assert.equal((await a.get('/api/v5/configs/force_shutdown')).body.max_mailbox_size, 500);
     });
   },
 );

@@ -1,6 +1,7 @@
 /**
  * The limits that keep a node alive, changed while it runs, as EMQX 5's configuration API has
- * them: `GET/PUT /api/v5/configs/{flapping_detect|force_shutdown|overload_protection}` and a
+ * them: `GET/PUT /api/v5/configs/{flapping_detect|force_shutdown|overload_protection}` (and
+ * the three at once as `/api/v5/configs/global_zone`, EMQX 5.1's zone-wide view) and a
  * listener's limiters through `GET/PUT /api/v5/listeners/{id}` (`tcp:default`). Values use the
  * configuration file's syntax (`1m`, `32MB`, `1000/s`, `infinity`). A PUT is checked and applied
  * here, then on every other running node, and kept in memory: a table every node keeps the same
@@ -10,7 +11,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Broker } from '@vireo/broker';
 import type { ClusterQuery } from './cluster-query.js';
-import { markPartial } from './cluster-query.js';
+import { markPartial, type NodeError } from './cluster-query.js';
 import { badRequest, errorSchema, notFound } from './errors.js';
 import type { SyncedTable } from './record-sync.js';
 
@@ -23,9 +24,9 @@ export interface ConfigSection {
   /**
    * Checks `body` laid over the values in force, and applies it when it is good: the new
    * values of the keys that can change (what other nodes are sent), or every problem with
-   * the key's full path (`flapping_detect.max_count`).
+   * the key's full path (`flapping_detect.max_count`). `dryRun`: checked, not applied.
    */
-  put(body: ConfigValues): { value: ConfigValues } | { errors: { path: string; message: string }[] };
+  put(body: ConfigValues, dryRun?: boolean): { value: ConfigValues } | { errors: { path: string; message: string }[] };
 }
 
 /** What the server gives the API to change (packages/server runtime-config.ts). */
@@ -82,19 +83,59 @@ const body = { type: 'object', additionalProperties: true } as const;
 
 export function configRoutes(app: FastifyInstance, broker: Broker, q: ClusterQuery, configs: RuntimeConfigs, table: ConfigsTable): void {
   /** Applies here, remembers it, copies it to the other running nodes. */
-  const change = async (id: string, s: ConfigSection, input: ConfigValues, reply: import('fastify').FastifyReply) => {
-    const r = s.put(input);
-    if ('errors' in r) return badRequest(reply, 'BAD_REQUEST', r.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
-    table.remember(id, r.value);
+  /** Applies a checked change here, remembers it, copies it to the other running nodes; the nodes that did not answer. */
+  const spread = async (id: string, value: ConfigValues): Promise<NodeError[]> => {
+    table.remember(id, value);
     const g = await q.gather(
       'configs.put',
-      { id, value: r.value },
+      { id, value },
       q.nodes().filter((n) => n !== q.self),
     );
-    markPartial(reply, g.errors);
-    broker.logger.info({ config: id, value: r.value, unreachable: g.errors.map((e) => e.node) }, 'Configuration changed through the API');
+    broker.logger.info({ config: id, value, unreachable: g.errors.map((e) => e.node) }, 'Configuration changed through the API');
+    return g.errors;
+  };
+  const problems = (errors: { path: string; message: string }[]) => errors.map((e) => `${e.path}: ${e.message}`).join('; ');
+  const change = async (id: string, s: ConfigSection, input: ConfigValues, reply: import('fastify').FastifyReply) => {
+    const r = s.put(input);
+    if ('errors' in r) return badRequest(reply, 'BAD_REQUEST', problems(r.errors));
+    markPartial(reply, await spread(id, r.value));
     return s.get();
   };
+
+  // EMQX 5's zone-wide view of the same sections: all of them checked before any is applied
+  const zone = () => Object.fromEntries(Object.entries(configs.roots).map(([root, s]) => [root, s.get()]));
+  app.get('/api/v5/configs/global_zone', { schema: { summary: `${Object.keys(configs.roots).join(', ')} in force on this node`, tags: ['configs'] } }, async () => zone());
+  app.put<{ Body: ConfigValues }>(
+    '/api/v5/configs/global_zone',
+    {
+      schema: {
+        summary: `Change any of ${Object.keys(configs.roots).join(', ')} on every running node at once (each as its own /configs/{root} PUT; nothing is applied if one is bad)`,
+        tags: ['configs'],
+        body,
+        response: { 400: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      const errors: { path: string; message: string }[] = [];
+      for (const [root, v] of Object.entries(req.body)) {
+        const s = configs.roots[root];
+        if (!s) errors.push({ path: `global_zone.${root}`, message: `not changed here (only ${Object.keys(configs.roots).join(', ')})` });
+        else if (typeof v !== 'object' || v === null || Array.isArray(v)) errors.push({ path: root, message: 'expected an object of its keys' });
+        else {
+          const r = s.put(v as ConfigValues, true);
+          if ('errors' in r) errors.push(...r.errors);
+        }
+      }
+      if (errors.length > 0) return badRequest(reply, 'BAD_REQUEST', problems(errors));
+      const missing: NodeError[] = [];
+      for (const [root, v] of Object.entries(req.body)) {
+        const r = configs.roots[root]!.put(v as ConfigValues);
+        if ('value' in r) missing.push(...(await spread(root, r.value)));
+      }
+      markPartial(reply, missing);
+      return zone();
+    },
+  );
 
   for (const [root, s] of Object.entries(configs.roots)) {
     app.get(`/api/v5/configs/${root}`, { schema: { summary: `\`${root}\` in force on this node`, tags: ['configs'] } }, async () => s.get());

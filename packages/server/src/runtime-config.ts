@@ -44,7 +44,7 @@ function section<T>(
   const get = () => ({ ...readOnly(), ...format(current()) });
   return {
     get,
-    put: (body) => {
+    put: (body, dryRun = false) => {
       const errors: { path: string; message: string }[] = [];
       const fixed = readOnly();
       const raw: ConfigValues = format(current());
@@ -60,6 +60,7 @@ function section<T>(
       errors.push(...r.errors.map((e) => ({ path: e.path, message: e.message })));
       if (errors.length > 0 || !r.config) return { errors };
       const value = parts.reduce<unknown>((o, p) => (o as Record<string, unknown>)[p], r.config) as T;
+      if (dryRun) return { value: format(value) };
       apply(value);
       // the keys that can change, without the node's own fields: what other nodes are sent
       return { value: format(current()) };
