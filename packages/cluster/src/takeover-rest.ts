@@ -38,6 +38,8 @@ export interface RestDeps {
   readonly log: Logger;
   send(node: string, frame: Frame): void;
   linked(node: string): boolean;
+  /** The protocol of our link to `node`, when up (a node that came back as an earlier release sends no acknowledgement). */
+  protocolOf?(node: string): number | undefined;
   /** Overrides for tests. */
   readonly retryMs?: number;
   readonly keepMs?: number;
@@ -77,13 +79,21 @@ export class RestDelivery {
   /** Old node: our link to `node` is up again: what it had not acknowledged goes first. */
   linkUp(node: string): void {
     const now = Date.now();
+    // the link came back to an earlier release (the stand-in ended while it was down): it gets
+    // the queue once and acknowledges nothing, so nothing is sent again
+    const once = (this.deps.protocolOf?.(node) ?? REST_ACK_PROTOCOL) < REST_ACK_PROTOCOL;
     let n = 0;
-    for (const u of this.unacked.values()) {
+    for (const [id, u] of this.unacked) {
       if (u.node !== node) continue;
       u.sentAt = now;
       this.deps.send(node, u.frame);
       n++;
+      if (once) {
+        this.unacked.delete(id);
+        u.done?.(true);
+      }
     }
+    if (once) this.idle();
     if (n > 0) this.deps.log.info({ peer_node: node, queues: n }, 'Unacknowledged takeover queues sent again to cluster node');
   }
 

@@ -72,7 +72,7 @@ export class Takeover {
   readonly rests: RestDelivery;
 
   constructor(private readonly deps: TakeoverDeps) {
-    this.rests = new RestDelivery({ log: deps.log, send: (n, f) => deps.send(n, f), linked: (n) => deps.linked(n) });
+    this.rests = new RestDelivery({ log: deps.log, send: (n, f) => deps.send(n, f), linked: (n) => deps.linked(n), protocolOf: (n) => deps.protocolOf?.(n) });
     // nodes of the release before protocol 3 know no barrier: they are neither asked nor waited for
     const peers = () => (deps.peers?.() ?? []).filter((n) => this.current(n));
     this.barrier = new TakeoverBarrier({ node: deps.node, send: (n, f) => deps.send(n, f), peers, timeoutMs: BARRIER_MS });
