@@ -117,7 +117,7 @@ test('ACL file: placeholders, eq, superuser bypass, v5 and 3.1.1 codes, acl_deni
   }
 });
 
-test('deny_action disconnect: a denied PUBLISH ends the connection with DISCONNECT 0x87; a ban by address kicks and refuses', { timeout: 20_000 }, async () => {
+test('deny_action disconnect: a denied PUBLISH ends the connection with DISCONNECT 0x87; a ban by address kicks and refuses', { timeout: 120_000 }, async () => {
   const access = new AccessControl({
     authentication: [],
     authorization: { noMatch: 'deny', denyAction: 'disconnect', sources: [{ type: 'file', load: () => Acl.compile([{ permission: 'allow', topics: ['open/#'] }], 'test') }] },

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { freePort, startBroker, connect, collect, endAll, waitFor, type TestBroker } from './harness.js';
 import { spawnVireo } from './vireo-process.js';
 
-const T = { timeout: 20_000 };
+const T = { timeout: 120_000 };
 const AUTH = `Basic ${Buffer.from('ops:s3cret').toString('base64')}`;
 
 async function withAdmin(fn: (tb: TestBroker, api: (path: string, init?: RequestInit) => Promise<Response>) => Promise<void>, prometheusAuth = false) {

@@ -27,7 +27,7 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('the egress buffer on disk: messages accepted while the remote is down survive a kill -9 and arrive in order', { timeout: 90_000 }, async () => {
+test('the egress buffer on disk: messages accepted while the remote is down survive a kill -9 and arrive in order', { timeout: 120_000 }, async () => {
   const remotePort = await freePort(); // Mosquitto not started yet
   const mqttPort = await freePort();
   const env = {

@@ -14,7 +14,7 @@ import { connect, endAll, freePort, quietFor, waitFor } from './harness.js';
 import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
 import { startMosquitto, type Mosquitto } from './mosquitto-server.js';
 
-const T = { timeout: 60_000 };
+const T = { timeout: 120_000 };
 const clients: MqttClient[] = [];
 const procs: VireoProcess[] = [];
 const brokers: Mosquitto[] = [];

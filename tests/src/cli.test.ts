@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { connect, endAll, freePort } from './harness.js';
 import { killAllVireo, spawnVireo, VIREO_BIN } from './vireo-process.js';
 
-const T = { timeout: 30_000 };
+const T = { timeout: 120_000 };
 afterEach(() => killAllVireo());
 const dir = mkdtempSync(join(tmpdir(), 'vireo-cli-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

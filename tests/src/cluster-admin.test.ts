@@ -16,7 +16,7 @@ import { connect, endAll, freePort, waitFor } from './harness.js';
 import { killAllVireo, VIREO_CLI } from './vireo-process.js';
 import { startNode, waitLog, waitMembers, type ClusterNode, type NodeSpec } from './cluster-nodes.js';
 
-const T = { timeout: 90_000 };
+const T = { timeout: 120_000 };
 const AUTH = `Basic ${Buffer.from('ops:s3cret').toString('base64')}`;
 /** `cluster.rpc.call_receive_timeout` for these nodes: what a frozen node costs an answer. */
 const CALL_TIMEOUT_MS = 1000;

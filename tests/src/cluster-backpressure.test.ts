@@ -109,7 +109,7 @@ describe('a peer that stops reading', () => {
     assert.deepEqual(logsMatching(a, 'Cluster node down'), [], 'the link stayed up');
   });
 
-  test('max_retained_messages holds for the cluster: a refused retained message is not copied; replacing works from either node', { timeout: 60_000 }, async () => {
+  test('max_retained_messages holds for the cluster: a refused retained message is not copied; replacing works from either node', { timeout: 120_000 }, async () => {
     const [a, b] = nodes as [ClusterNode, ClusterNode];
     const pa = await connect(a.url, { clientId: 'rt-pa', protocolVersion: 5 });
     const pb = await connect(b.url, { clientId: 'rt-pb', protocolVersion: 5 });

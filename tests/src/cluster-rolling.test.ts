@@ -16,7 +16,7 @@ after(() => {
   killAllVireo();
 });
 
-test('a rolling restart of three nodes keeps one cluster', { timeout: 90_000 }, async () => {
+test('a rolling restart of three nodes keeps one cluster', { timeout: 120_000 }, async () => {
   nodes = await startCluster(3, 'roll');
   const names = nodes.map((n) => n.name);
   await Promise.all(nodes.map((n) => waitMembers(n, names)));

@@ -36,7 +36,7 @@ function record(member: MqttClient, name: string, into: Map<string, string[]>): 
   });
 }
 
-test("a shared-group member's node killed and restarted mid-stream: nothing acknowledged after the purge is lost or doubled", { timeout: 90_000 }, async (t) => {
+test("a shared-group member's node killed and restarted mid-stream: nothing acknowledged after the purge is lost or doubled", { timeout: 120_000 }, async (t) => {
   const rpc = [await freePort(), await freePort(), await freePort()];
   const mqttPorts = [await freePort(), await freePort(), await freePort()];
   const names = ['sr0@127.0.0.1', 'sr1@127.0.0.1', 'sr2@127.0.0.1'];

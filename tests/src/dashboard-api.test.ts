@@ -29,7 +29,7 @@ after(() => {
 
 test(
   'no default password: nobody signs in; a weak one fails start-up naming the key; bootstrap file; tokens expire; a restart keeps users and the time series',
-  { timeout: 90_000 },
+  { timeout: 120_000 },
   async () => {
     // a weak password is refused at start, with the key's path
     const weak = await apiNodeEnv(mkdtempSync(join(dir, 'weak-')));

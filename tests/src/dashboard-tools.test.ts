@@ -41,7 +41,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('ban a connected client with an expiry, then lift the ban', { timeout: 60_000 }, async () => {
+test('ban a connected client with an expiry, then lift the ban', { timeout: 120_000 }, async () => {
   const { page } = browser;
   const victim = await connect(node.url, { clientId: 'bad-actor', protocolVersion: 5 });
   try {
@@ -82,7 +82,7 @@ test('ban a connected client with an expiry, then lift the ban', { timeout: 60_0
   }
 });
 
-test('start a trace, publish, download the trace and find the message in it', { timeout: 60_000 }, async () => {
+test('start a trace, publish, download the trace and find the message in it', { timeout: 120_000 }, async () => {
   const { page } = browser;
   const pub = await connect(node.url, { clientId: 'tracer-pub', protocolVersion: 5 });
   try {
@@ -124,7 +124,7 @@ test('start a trace, publish, download the trace and find the message in it', { 
   }
 });
 
-test("publish from the page's WebSocket client; mosquitto_sub receives it", { timeout: 60_000 }, async () => {
+test("publish from the page's WebSocket client; mosquitto_sub receives it", { timeout: 120_000 }, async () => {
   const { page } = browser;
   const sub = spawn('/usr/bin/mosquitto_sub', ['-h', '127.0.0.1', '-p', String(node.mqttPort), '-i', 'msub', '-t', 'ui/ws/#', '-C', '1', '-v', '-V', 'mqttv5'], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,7 +167,7 @@ test("publish from the page's WebSocket client; mosquitto_sub receives it", { ti
   }
 });
 
-test('the other pages open and show the node, without errors', { timeout: 60_000 }, async () => {
+test('the other pages open and show the node, without errors', { timeout: 120_000 }, async () => {
   const { page } = browser;
   const client = await connect(node.url, { clientId: 'page-tour', protocolVersion: 5 });
   try {

@@ -32,7 +32,7 @@ function connectAck(url: string, opts: mqtt.IClientOptions, onMessage: (payload:
 
 test(
   'vireo ctl rebalance start --evacuation --redirect-to: 503, DISCONNECT/CONNACK 0x9C with the Server Reference, sessions follow, status, stop',
-  { timeout: 90_000 },
+  { timeout: 120_000 },
   async () => {
     let cluster: EvacCluster | undefined;
     const clients: MqttClient[] = [];

@@ -27,7 +27,7 @@ async function restart(n: EvacNode): Promise<void> {
   await waitClustered([n]);
 }
 
-test('an evacuation started through the API goes on after a restart, until it is stopped', { timeout: 90_000 }, async () => {
+test('an evacuation started through the API goes on after a restart, until it is stopped', { timeout: 120_000 }, async () => {
   let cluster: EvacCluster | undefined;
   try {
     cluster = await startEvacCluster(['evr-a']);

@@ -342,7 +342,7 @@ const MB = 1024 * 1024;
 
 // ── the tests ─────────────────────────────────────────────────────────────────
 
-test("fuzz (in-process broker): random and mutated packets over many connections lose none of a bystander's QoS 1 messages", { timeout: 60_000 }, async (t) => {
+test("fuzz (in-process broker): random and mutated packets over many connections lose none of a bystander's QoS 1 messages", { timeout: 120_000 }, async (t) => {
   const seed = seedFromEnv('VIREO_FUZZ_SEED');
   const ms = Number(process.env.VIREO_FUZZ_MS ?? 10_000);
   const workers = 48;

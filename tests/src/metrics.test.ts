@@ -14,7 +14,7 @@ import { freePort, startBroker, connect, collect, endAll, waitFor, sleep } from 
 import { spawnVireo } from './vireo-process.js';
 import { startNode, waitMembers, syncRoutes, type ClusterNode } from './cluster-nodes.js';
 
-const T = { timeout: 40_000 };
+const T = { timeout: 120_000 };
 
 /** Value of the sample `name{labels}` (label order as written does not matter); undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -200,7 +200,7 @@ test('prometheus.enable false: the scrape answers 404 and no delivery is sampled
   }
 });
 
-test('two real nodes: forwarded messages and bytes per peer, heartbeat and forward-to-ack round trips, routes, nodes running then stopped', { timeout: 90_000 }, async () => {
+test('two real nodes: forwarded messages and bytes per peer, heartbeat and forward-to-ack round trips, routes, nodes running then stopped', { timeout: 120_000 }, async () => {
   const nodes: ClusterNode[] = [];
   let sub, pub;
   try {

@@ -27,7 +27,7 @@ function stored(dataDir: string): { retained: string[]; queued: number } {
   }
 }
 
-test('expired retained and queued messages are deleted from the store file by the background sweep, without a restart', { timeout: 60_000 }, async () => {
+test('expired retained and queued messages are deleted from the store file by the background sweep, without a restart', { timeout: 120_000 }, async () => {
   const dataDir = join(root, 'data');
   const port = await freePort();
   const vireo = spawnVireo({

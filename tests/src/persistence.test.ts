@@ -12,7 +12,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { collect, connect, endAll, freePort, quietFor, sleep, waitFor } from './harness.js';
 import { killAllVireo, spawnVireo, type VireoProcess } from './vireo-process.js';
 
-const T = { timeout: 60_000 };
+const T = { timeout: 120_000 };
 afterEach(() => killAllVireo());
 const root = mkdtempSync(join(tmpdir(), 'vireo-persistence-test-'));
 after(() => rmSync(root, { recursive: true, force: true }));

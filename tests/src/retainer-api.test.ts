@@ -39,7 +39,7 @@ interface Listed {
   meta: { count: number };
 }
 
-test('retained messages: list and read on any node; ctl retainer cleans one, then all, on every node', { timeout: 90_000 }, async () => {
+test('retained messages: list and read on any node; ctl retainer cleans one, then all, on every node', { timeout: 120_000 }, async () => {
   const rpc = [await freePort(), await freePort()];
   for (let i = 0; i < 2; i++) {
     nodes.push(await startApiNode('ret', i, rpc, keyFile));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { collect, connect, endAll, freePort } from './harness.js';
 import { killAllVireo, spawnVireo } from './vireo-process.js';
 
-const T = { timeout: 60_000 };
+const T = { timeout: 120_000 };
 after(() => killAllVireo());
 
 test('a rule with a syntax error: exit 2, stderr names the key, the line and the column', T, async () => {

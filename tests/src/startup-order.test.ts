@@ -23,7 +23,7 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
-test('the MQTT port opens after the HTTP API, and readiness says ready from then on', { timeout: 60_000 }, async () => {
+test('the MQTT port opens after the HTTP API, and readiness says ready from then on', { timeout: 120_000 }, async () => {
   const mqtt = await freePort();
   const http = await freePort();
   const vireo = spawnVireo({

@@ -14,7 +14,7 @@ before(() => {
 });
 after(() => certs.remove());
 
-const T = { timeout: 20_000 };
+const T = { timeout: 120_000 };
 
 async function tlsBroker(verifyPeer: boolean, failIfNoPeerCert: boolean, log = captureLog()) {
   const [tcp, ssl, wss] = [await freePort(), await freePort(), await freePort()];

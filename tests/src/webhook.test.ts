@@ -7,7 +7,7 @@ import { Webhook, WEBHOOK_EVENTS, type WebhookOptions } from '@vireo/bridge';
 import { freePort, startBroker, connect, collect, endAll, waitFor, closeHttp } from './harness.js';
 import { spawnVireo } from './vireo-process.js';
 
-const T = { timeout: 30_000 };
+const T = { timeout: 120_000 };
 type Body = Record<string, unknown>;
 
 /** A real HTTP endpoint; `respond` decides each answer (or never answers). */
