@@ -19,6 +19,8 @@ import { resolveGenerators, compareSection } from './bench/generators.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 const AEDES_SERVER = path.join(ROOT, 'scripts/aedes-server.mjs')
+// not a broker: the least a Node.js process does to pass `pairs` (docs/performance.md); opt-in
+const NODE_FLOOR = path.join(ROOT, 'scripts/node-floor-relay.mjs')
 const ALL_BROKERS = ['vireo', 'aedes', 'mosquitto']
 // Vireo with its HTTP API on, Prometheus metrics on and scraped every second / off
 // (prometheus.enable false): the `metrics` scenario compares the two
@@ -36,7 +38,9 @@ const USAGE = `usage: npm run bench [-- options]      (or: node scripts/bench.mj
                        vireo-metrics (HTTP API, prometheus.enable true, scraped every
                        ${SCRAPE_MS / 1000} s during the run) and vireo-nometrics (HTTP API,
                        prometheus.enable false); vireo-metrics-noscrape (metrics on, not
-                       scraped) tells the scrapes' share apart
+                       scraped) tells the scrapes' share apart; node-floor (not a broker:
+                       scripts/node-floor-relay.mjs, exact-topic pairs only) shows what
+                       Node.js itself costs
   --duration N         seconds of publishing per pub/sub run (default 10)
   --runs N             repetitions per scenario, per fanout rate (default: per scenario,
                        pairs-q0/q1 3, pairs-fixed 2, conn 2, fanin 1, fanout 1 per rate)
@@ -217,8 +221,12 @@ const scenarios = SCENARIOS.filter((s) => selected.includes(s.name))
 const VIREO_CLI = path.resolve(parsed.vireo || path.join(ROOT, 'packages/server/dist/cli.js'))
 const onlyMetrics = selected.length === 1 && selected[0] === 'metrics'
 const requested = parsed.brokers ? list(parsed.brokers) : onlyMetrics ? METRICS_VARIANTS.slice(0, 2) : ALL_BROKERS
-const KNOWN_BROKERS = [...ALL_BROKERS, ...METRICS_VARIANTS]
+const KNOWN_BROKERS = [...ALL_BROKERS, ...METRICS_VARIANTS, 'node-floor']
 for (const b of requested) if (!KNOWN_BROKERS.includes(b)) fail(`unknown broker ${JSON.stringify(b)} in --brokers (known: ${KNOWN_BROKERS.join(', ')})`)
+if (requested.includes('node-floor')) {
+  const other = scenarios.filter((s) => !s.name.startsWith('pairs')).map((s) => s.name)
+  if (other.length) fail(`node-floor handles the pairs scenarios only (exact topics), not ${other.join(', ')}: pass --only pairs-fixed (or pairs-q0, pairs-q1)`)
+}
 const isVireo = (name) => name === 'vireo' || METRICS_VARIANTS.includes(name)
 
 // ---------------------------------------------------------------------------
@@ -435,6 +443,9 @@ async function startBroker (name) {
   } else if (name === 'aedes') {
     cmd = process.execPath
     args = [AEDES_SERVER, String(port)]
+  } else if (name === 'node-floor') {
+    cmd = process.execPath
+    args = [NODE_FLOOR, String(port)]
   } else {
     const conf = path.join(dir, 'mosquitto.conf')
     fs.writeFileSync(conf, mosquittoConf(port))
