@@ -93,7 +93,7 @@ test("what a client's read writes back goes at the end of that read, after what 
   }
 });
 
-test("a publisher's read: the first message routed to a subscriber in the phase goes when its packet is handled, later ones at the end of the phase, the publisher's acks after them", async () => {
+test("a publisher's read: the first message routed to a subscriber in the phase goes when that read is handled, later ones at the end of the phase, the publisher's acks after them", async () => {
   const sub = await pair();
   // the publisher's PUBLISH (a PINGREQ stands for it) is routed to the subscriber, then acknowledged
   const pub = await pair((c) => {
@@ -130,7 +130,19 @@ test("a publisher's read: the first message routed to a subscriber in the phase 
   }
 });
 
-test('a packet routed to many subscribers: each gets its message when the packet is handled, header and shared payload together', async () => {
+test('a read that carries several packets: what they route to one subscriber goes as one write when the read is handled', async () => {
+  const sub = await pair();
+  const pub = await pair(() => sub.conn.write(bytes(0x30, 0x01)));
+  try {
+    pub.conn.onData(bytes(0xc0, 0x00, 0xc0, 0x00, 0xc0, 0x00));
+    assert.deepEqual([...sub.writes], [bytes(0x30, 0x01, 0x30, 0x01, 0x30, 0x01)], 'one write for the three, at the end of the read');
+  } finally {
+    sub.close();
+    pub.close();
+  }
+});
+
+test('a packet routed to many subscribers: each gets its message when the read is handled, header and shared payload together', async () => {
   const subs = [await pair(), await pair(), await pair()];
   const payload = Buffer.alloc(16, 7);
   const pub = await pair(() => {
@@ -147,7 +159,7 @@ test('a packet routed to many subscribers: each gets its message when the packet
   }
 });
 
-test('two publishers in one phase: each routed message goes when its packet is handled, before either ack; a publisher that is also routed to keeps its order', async () => {
+test('two publishers in one phase: each routed message goes when its read is handled, before either ack; a publisher that is also routed to keeps its order', async () => {
   const subA = await pair();
   const subB = await pair();
   const pubA = await pair((c) => {

@@ -40,9 +40,10 @@ const GATHER_MIN = SHARED_PAYLOAD_MIN;
  * for other sockets — unless that read also sent messages on to other clients (a publisher's
  * read): then its acks follow those messages, at the end of the I/O phase, after every
  * message routed in the phase (one publisher's ack never delays another's message). A message
- * routed to a client from another client's packet leaves as soon as that packet is handled if
- * it is the first written to that client in this I/O phase (the common case at moderate rates:
- * it does not wait for the other sockets read in the same phase); later ones in the phase —
+ * routed to a client from another client's read leaves as soon as that read is handled if it
+ * is the first written to that client in this I/O phase (the common case at moderate rates:
+ * it does not wait for the other sockets read in the same phase; a read that carries many
+ * packets still joins what they route to one client into one write); later ones in the phase —
  * and everything written from timers or promise callbacks — wait for the end of the I/O phase
  * (`setImmediate`), when every socket that had data has been read: a subscriber that hears
  * from 1 000 publishers gets two writes per turn, not one per message. At 64 KiB queued the
@@ -111,7 +112,6 @@ export class Connection implements FrameSink {
     if (this.closed) return;
     if (this.limiter !== undefined && !this.limiter.admit(p)) return;
     this.handler.onPacket(p);
-    if (eager.length > 0) flushEager();
   }
 
   /** Called by the parser when the bytes are not MQTT, with the failed frame. */
@@ -176,7 +176,7 @@ export class Connection implements FrameSink {
     if (this.outLen === 0) {
       this.out = buf;
       if (reading !== this && !this.scheduled) {
-        // the first packet routed to it in this phase goes when the routing packet is handled
+        // what the first read of this phase routes to it goes when that read is handled
         if (reading !== undefined && this.eagerPhase !== phase) {
           this.eagerPhase = phase;
           eager.push(this);
@@ -297,7 +297,7 @@ let dueAcks = new ConnList();
 let dueAcksSpare = new ConnList();
 /** A flushDue is scheduled. */
 let flushPending = false;
-/** Connections whose first routed packet of the phase goes when the current packet is handled. */
+/** Connections whose first routed bytes of the phase go when the current read is handled. */
 let eager = new ConnList();
 let eagerSpare = new ConnList();
 /** Counts I/O phases (one per flushDue): a connection goes at once once per phase. */
