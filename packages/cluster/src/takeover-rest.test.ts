@@ -218,11 +218,11 @@ test('unit: numbered queues are kept until acknowledged, sent again on link up a
 
 test('unit: a node that comes back as an earlier release (no acknowledgements) gets a kept queue once, not again and again', () => {
   const sent: Frame[] = [];
-  let protocol: number | undefined;
-  const rd = new RestDelivery({ log, send: (_n, f) => void sent.push(f), linked: () => protocol !== undefined, protocolOf: () => protocol, retryMs: 10 });
+  const link: { protocol?: number } = {};
+  const rd = new RestDelivery({ log, send: (_n, f) => void sent.push(f), linked: () => link.protocol !== undefined, protocolOf: () => link.protocol, retryMs: 10 });
   const outcomes: boolean[] = [];
   rd.send('b', 'dev-1', Buffer.from('q'), 1, (acked) => void outcomes.push(acked));
-  protocol = 3;
+  link.protocol = 3;
   rd.linkUp('b');
   assert.equal(sent.length, 2, 'sent once more, over the new link');
   assert.equal(rd.pending, 0, 'not kept for an acknowledgement that will not come');
