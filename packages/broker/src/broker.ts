@@ -1,4 +1,3 @@
-import { ProxyHeaderError } from './transport/proxy-protocol.js';
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
@@ -6,7 +5,8 @@ import type pino from 'pino';
 import { Channel } from './channel/channel.js';
 import { newClientLimitCounters } from './limits/counters.js';
 import { inputLimiter } from './limits/input-limiter.js';
-import { applyListenerRates, connRateEpisodeLogger, listenerRates, type ListenerRates } from './limits/listener-rates.js';
+import type { ListenerRates } from './limits/listener-rates.js';
+import { MqttListeners } from './node/mqtt-listeners.js';
 import type { ChannelContext, ConnectedClient } from './channel/context.js';
 import { ConnectionManager } from './cm/manager.js';
 import { ClientRegistry } from './cm/registry.js';
@@ -36,7 +36,6 @@ import type { Session } from './session/session.js';
 import type { Delivery, SessionState } from './session/types.js';
 import type { SubOptions } from './subscription.js';
 import { Tracer, type Trace, type TraceSpec } from './trace.js';
-import { startListener, type RunningListener } from './transport/listeners.js';
 import { LogThrottle } from './node/log-throttle.js';
 import { hostOf } from './peer.js';
 import { Connection } from './transport/connection.js';
@@ -88,7 +87,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   private readonly cm: ConnectionManager;
   private readonly takeover: RemoteTakeover;
   private readonly ctx: ChannelContext;
-  private mqttListeners: RunningListener[] = [];
+  private readonly mqttListeners: MqttListeners;
   private housekeeping: NodeJS.Timeout | undefined;
   private expirySweep: NodeJS.Timeout | undefined;
   private closing = false;
@@ -100,6 +99,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     super();
     const { mqtt, store, nodeName } = options;
     this.logger = options.logger;
+    this.mqttListeners = new MqttListeners(this.logger, this.clientRateLimited);
     this.logThrottle = new LogThrottle(this.logger, options.logThrottleWindow);
     this.tracer = new Tracer(nodeName, options.traceDir);
     this.retainer.store = store;
@@ -136,7 +136,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
       subscriptions: this.subs,
       dispatcher: this.dispatcher,
       sys: this.sys,
-      countDisconnect: (listener, reason) => this.countDisconnect(listener, reason),
+      countDisconnect: (listener, reason) => this.mqttListeners.countDisconnect(listener, reason),
     });
     this.takeover = new RemoteTakeover(this.cm, this.registry, this.routes, this.persister, this.dispatcher, this.cluster);
     this.ctx = this.channelContext();
@@ -197,25 +197,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     if (this.listenState !== 'closed' || this.closing) return;
     this.listenState = 'opening';
     try {
-      for (const l of this.options.listeners) {
-        if (l.port === 0) continue;
-        this.mqttListeners.push(
-          await startListener(
-            l,
-            (socket, peer, opts) => this.accept(socket, peer, opts),
-            this.options.mqtt.maxPacketSize,
-            (opts, peer, err) => {
-              const proxy = err instanceof ProxyHeaderError;
-              this.logger.info({ listener: opts.name, peer, reason: err.message }, proxy ? 'PROXY protocol header refused' : 'TLS handshake failed');
-              this.countDisconnect(opts.name, proxy ? 'proxy_protocol_error' : 'ssl_error');
-            },
-            connRateEpisodeLogger(this.logger),
-          ),
-        );
-      }
+      await this.mqttListeners.open(this.options.listeners, this.options.mqtt.maxPacketSize, (socket, peer, opts) => this.accept(socket, peer, opts));
     } catch (err) {
-      await Promise.all(this.mqttListeners.map((l) => l.close()));
-      this.mqttListeners = [];
       this.listenState = 'closed';
       throw err;
     }
@@ -239,40 +222,30 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
   }
 
   addresses(): { name: string; type: ListenerOptions['type']; host: string; port: number }[] {
-    return this.mqttListeners.map((l) => ({ name: l.options.name, type: l.options.type, host: l.options.host, port: l.port }));
+    return this.mqttListeners.addresses();
   }
 
   /** Listener state with connection counts and disconnects by reason. */
-  listenerStats(): { name: string; type: string; bind: string; connections: number; shutdownCount: Record<string, number>; connRateLimited: number }[] {
-    return this.mqttListeners.map((l) => ({
-      name: l.options.name,
-      type: l.options.type,
-      bind: `${l.options.host}:${l.port}`,
-      connections: l.connections,
-      shutdownCount: Object.fromEntries(l.shutdownCount),
-      connRateLimited: l.connRateLimited,
-    }));
+  listenerStats(): ReturnType<MqttListeners['stats']> {
+    return this.mqttListeners.stats();
   }
 
   /** The limiters of listener `name` (`tcp:default`), or undefined when there is no such listener. */
   listenerRates(name: string): ListenerRates | undefined {
     const l = this.options.listeners.find((o) => o.name === name);
-    return l && listenerRates(l);
+    return l && this.mqttListeners.rates(l);
   }
 
   /** Changes the limiters of listener `name` while it runs (docs/limits.md); false when there is no such listener. */
   setListenerRates(name: string, rates: ListenerRates): boolean {
     const l = this.options.listeners.find((o) => o.name === name);
     if (!l) return false;
-    const running = this.mqttListeners.find((x) => x.options === l);
-    const clients = [...this.cm.all].filter((c): c is Channel => c instanceof Channel);
-    applyListenerRates(l, running, rates, clients, { logger: this.logger, counters: this.clientRateLimited });
+    this.mqttListeners.setRates(
+      l,
+      rates,
+      [...this.cm.all].filter((c): c is Channel => c instanceof Channel),
+    );
     return true;
-  }
-
-  private countDisconnect(listener: string, reason: string): void {
-    const l = this.mqttListeners.find((x) => x.options.name === listener);
-    if (l) l.shutdownCount.set(reason, (l.shutdownCount.get(reason) ?? 0) + 1);
   }
 
   // ── publishing and subscribing ─────────────────────────────────────────────
@@ -499,7 +472,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ClusterHost {
     this.tracer.closeAll();
     if (this.housekeeping) clearInterval(this.housekeeping);
     clearInterval(this.expirySweep);
-    const closingListeners = Promise.all(this.mqttListeners.map((l) => l.close()));
+    const closingListeners = this.mqttListeners.close();
     this.cm.closeAll();
     await closingListeners;
     // the last word on every persistent session (their connections just closed), then the store
