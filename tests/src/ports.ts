@@ -79,6 +79,16 @@ function ownBlock(): Block | null {
   const count = Math.floor((ephemeralLow() - BASE) / BLOCK);
   block = null;
   if (count < 2) return block;
+  try {
+    claimBlock(count);
+  } catch {
+    // a lock dir this user may not write (another user's tests on the machine): the OS picks
+    block = null;
+  }
+  return block;
+}
+
+function claimBlock(count: number): void {
   mkdirSync(LOCKS, { recursive: true });
   // start anywhere: processes starting together try different blocks first
   const start = process.pid % count;
@@ -96,7 +106,6 @@ function ownBlock(): Block | null {
       });
     }
   }
-  return block;
 }
 
 /** Whether `port` can be listened on at `host` now (`0`: the port the OS picks). */
