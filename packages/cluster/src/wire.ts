@@ -175,5 +175,10 @@ export function fromWire(w: WireMsg): Message {
     // '' : the sending node did not say (an earlier release): copies are matched by content
     origin: w.origin ?? '',
     originId: w.origin_id ?? 0,
+    // the fields delivery sets, present from the start: one object shape, no property store added per message
+    sampledAt: undefined,
+    encodedKey: -1,
+    encodedOne: undefined,
+    encoded: undefined,
   };
 }
