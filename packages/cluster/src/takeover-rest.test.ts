@@ -9,56 +9,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import pino from 'pino';
-import type { ClusterHost, Delivery, Message, SessionState } from '@vireo/broker';
 import { startCluster, type GrpcCluster } from './grpc-cluster.js';
+import { delivery, recordingHost, until } from './testing/takeover-host.js';
 import type { Discovery } from './discovery.js';
 import { RestDelivery } from './takeover-rest.js';
 import type { Frame } from './wire.js';
 
 const log = pino({ level: 'silent' });
 const COOKIE = 'takeover-rest-test-cookie-0123456789';
-
-function message(payload: string): Message {
-  return { id: 1, topic: 't', payload: Buffer.from(payload), qos: 1, retain: false, properties: undefined, from: 'pub', timestamp: Date.now(), expiresAt: 0 };
-}
-
-function state(clientId: string): SessionState {
-  return {
-    clientId,
-    createdAt: Date.now(),
-    expiryInterval: 600,
-    subscriptions: [['t', { qos: 1, nl: false, rap: false, rh: 0, subId: 0 }]],
-    inflight: [],
-    mqueue: [],
-    awaitingRel: [],
-    nextPacketId: 1,
-  };
-}
-
-/** A host that records what the cluster hands it; `onEnd` runs as the stand-in ends. */
-function host(standIn: Delivery[] = [], onEnd: () => void = () => undefined) {
-  const installed: SessionState[] = [];
-  const rests: { clientId: string; deliveries: Delivery[] }[] = [];
-  const h = {
-    logger: log,
-    dispatchLocal: () => 0,
-    retainLocal: () => undefined,
-    retainedMessages: () => [],
-    localRoutes: () => [],
-    nodesChanged: () => undefined,
-    localClients: () => [],
-    takeoverBegin: () => undefined,
-    takeoverEnd: () => {
-      onEnd();
-      return standIn;
-    },
-    takeoverRest: (clientId: string, deliveries: Delivery[]) => void rests.push({ clientId, deliveries }),
-    pushBegin: (clientId: string) => state(clientId),
-    pushInstall: (s: SessionState) => void installed.push(s),
-    pushFailed: () => undefined,
-  } satisfies ClusterHost;
-  return { host: h, installed, rests };
-}
 
 /** A TCP relay to `port`; `cut` destroys every connection through it (new ones still pass). */
 async function relay(port: number) {
@@ -91,14 +49,6 @@ async function relay(port: number) {
   };
 }
 
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const discovery = (seeds: string[]): Discovery => ({ strategy: 'static', candidates: async () => seeds, close() {} });
 const options = (node: string, seeds: string[]) => ({
   node,
@@ -124,8 +74,8 @@ test('the link to the new node drops as the stand-in ends: its queue is sent aga
     let settled = false;
     // published on the leaving node after the push began: only its stand-in has it; the link
     // drops in the turn the stand-in ends, before the queued frame is written
-    const old = host([{ msg: message('in the stand-in'), qos: 1, retain: false, subIds: undefined, share: undefined }], () => p.cut());
-    const recv = host();
+    const old = recordingHost(log, { standIn: [delivery('in the stand-in')], onEnd: () => p.cut() });
+    const recv = recordingHost(log);
     leaving.attach(old.host);
     receiving.attach(recv.host);
     await until(() => leaving.nodes().length === 2 && receiving.nodes().length === 2, 'the two nodes to see each other');
@@ -157,8 +107,8 @@ test('a node of protocol 3 gets the stand-in queue unnumbered and sends no ackno
     clusters.push(receiving);
     const leaving = await startCluster(options('leaving@127.0.0.1', [`127.0.0.1:${receiving.rpcPort}`]));
     clusters.push(leaving);
-    const old = host([{ msg: message('in the stand-in'), qos: 1, retain: false, subIds: undefined, share: undefined }]);
-    const recv = host();
+    const old = recordingHost(log, { standIn: [delivery('in the stand-in')] });
+    const recv = recordingHost(log);
     leaving.attach(old.host);
     receiving.attach(recv.host);
     await until(() => leaving.nodes().length === 2 && receiving.nodes().length === 2, 'the two nodes to see each other');

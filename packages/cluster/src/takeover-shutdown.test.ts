@@ -8,59 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
-import type { ClusterHost, Delivery, Message, SessionState } from '@vireo/broker';
 import { startCluster, type GrpcCluster } from './grpc-cluster.js';
+import { delivery, recordingHost, sessionState, until } from './testing/takeover-host.js';
 import type { Discovery } from './discovery.js';
 
 const log = pino({ level: 'silent' });
 const COOKIE = 'takeover-shutdown-test-cookie-0123456789';
-
-function message(payload: string): Message {
-  return { id: 1, topic: 't', payload: Buffer.from(payload), qos: 1, retain: false, properties: undefined, from: 'pub', timestamp: Date.now(), expiresAt: 0 };
-}
-
-function state(clientId: string): SessionState {
-  return {
-    clientId,
-    createdAt: Date.now(),
-    expiryInterval: 600,
-    subscriptions: [['t', { qos: 1, nl: false, rap: false, rh: 0, subId: 0 }]],
-    inflight: [],
-    mqueue: [{ msg: message('queued'), qos: 1, retain: false, subIds: undefined, share: undefined }],
-    awaitingRel: [],
-    nextPacketId: 1,
-  };
-}
-
-/** A host that records what the cluster hands it; `standIn` is what its stand-in queued. */
-function host(standIn: Delivery[] = []) {
-  const installed: SessionState[] = [];
-  const rests: { clientId: string; deliveries: Delivery[] }[] = [];
-  const h = {
-    logger: log,
-    dispatchLocal: () => 0,
-    retainLocal: () => undefined,
-    retainedMessages: () => [],
-    localRoutes: () => [],
-    nodesChanged: () => undefined,
-    localClients: () => [],
-    takeoverBegin: () => undefined,
-    takeoverEnd: () => standIn,
-    takeoverRest: (clientId: string, deliveries: Delivery[]) => void rests.push({ clientId, deliveries }),
-    pushBegin: (clientId: string) => state(clientId),
-    pushInstall: (s: SessionState) => void installed.push(s),
-    pushFailed: () => undefined,
-  } satisfies ClusterHost;
-  return { host: h, installed, rests };
-}
-
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test('a node stopping in the turn its last push completed still sends that push stand-in queue', { timeout: 30_000 }, async () => {
   const seeds: string[] = [];
@@ -74,8 +27,8 @@ test('a node stopping in the turn its last push completed still sends that push 
     clusters.push(receiving);
     seeds.push(`127.0.0.1:${leaving.rpcPort}`, `127.0.0.1:${receiving.rpcPort}`);
     // published on the leaving node after the push began: only its stand-in has it
-    const old = host([{ msg: message('in the stand-in'), qos: 1, retain: false, subIds: undefined, share: undefined }]);
-    const recv = host();
+    const old = recordingHost(log, { standIn: [delivery('in the stand-in')], pushed: (id) => sessionState(id, [delivery('queued')]) });
+    const recv = recordingHost(log, { pushed: (id) => sessionState(id, [delivery('queued')]) });
     leaving.attach(old.host);
     receiving.attach(recv.host);
     await until(() => leaving.nodes().length === 2 && receiving.nodes().length === 2, 'the two nodes to see each other');
