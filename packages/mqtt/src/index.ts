@@ -5,7 +5,7 @@ export type { TrieVisitor } from './trie.js';
 export { RC, CONNACK_V4, connackCodeV4 } from './reason-codes.js';
 export type { ReasonCode } from './reason-codes.js';
 export { encode } from './codec/encode.js';
-export { encodePublish, encodePublishHead, payloadApart, SHARED_PAYLOAD_MIN } from './codec/publish-encoder.js';
+export { encodePublish, encodePublishHead, payloadApart, SHARED_PAYLOAD_MIN, varintSize } from './codec/publish-encoder.js';
 export type { EncodableDelivery, EncodableMessage } from './codec/publish-encoder.js';
 export { FrameParser } from './codec/frame-parser.js';
 export type { FrameSink } from './codec/frame-parser.js';

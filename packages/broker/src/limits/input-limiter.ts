@@ -1,4 +1,4 @@
-import type { Packet } from '@vireo/mqtt';
+import { varintSize, type Packet } from '@vireo/mqtt';
 import type { Logger } from 'pino';
 import type { ListenerOptions } from '../options.js';
 import type { Connection, PacketAdmission } from '../transport/connection.js';
@@ -147,7 +147,7 @@ export class InputLimiter implements PacketAdmission {
 
 /** A packet's bytes on the wire from its Remaining Length: the fixed header's byte, the length's 1–4 bytes, the rest. */
 export function wireSize(remaining: number): number {
-  return 1 + (remaining < 128 ? 1 : remaining < 16_384 ? 2 : remaining < 2_097_152 ? 3 : 4) + remaining;
+  return 1 + varintSize(remaining) + remaining;
 }
 
 function drain(l: InputLimiter): void {

@@ -179,7 +179,8 @@ function packetFor(d: EncodableDelivery, pid: number, now: number, alias: number
   return packet;
 }
 
-function varintSize(n: number): number {
+/** Bytes of MQTT's variable byte integer for `n` (a Remaining Length: 1–4). */
+export function varintSize(n: number): number {
   return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
 }
 
