@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import { FrameParser, SHARED_PAYLOAD_MIN, type FrameSink, type Packet } from '@vireo/mqtt';
 import type { WriteBacklog } from '../guard/write-backlog.js';
+import { isSharedRead, setReadTarget } from './shared-read.js';
 
 /** What decides whether a packet is handled now (limits/input-limiter.ts; declared here so transport imports nothing from limits). */
 export interface PacketAdmission {
@@ -93,10 +94,13 @@ export class Connection implements FrameSink {
     private readonly totals: { bytesIn: number; bytesOut: number } = { bytesIn: 0, bytesOut: 0 },
   ) {
     this.maxPacketSize = maxPacketSize;
-    this.frames = new FrameParser(this);
+    // a plain TCP socket reads into a buffer shared by all (shared-read.ts): the parser copies what it keeps
+    const shared = isSharedRead(socket);
+    this.frames = new FrameParser(this, shared);
     // shared handlers find their connection through a symbol: no closures per connection
     (socket as unknown as Owned)[CONN] = this;
-    socket.on('data', onSocketData);
+    if (shared) setReadTarget(socket, this);
+    else socket.on('data', onSocketData);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
     socket.on('end', onSocketEnd);
@@ -128,6 +132,7 @@ export class Connection implements FrameSink {
     this.socket.end();
   }
 
+  /** Bytes read; with a shared-read socket they are valid only during the call. */
   onData(chunk: Buffer): void {
     if (this.closed) return;
     this.lastRecv = Date.now();

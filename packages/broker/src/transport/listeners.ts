@@ -3,6 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { readProxyHeader } from './proxy-protocol.js';
+import { sharedReadSocket } from './shared-read.js';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { ListenerOptions } from '../options.js';
@@ -166,8 +167,11 @@ export async function startListener(
       );
     });
   } else if (opts.type === 'tcp') {
-    server = net.createServer({ noDelay: true }, (socket) => {
-      accept(socket, `${socket.remoteAddress}:${socket.remotePort}`, socket);
+    // paused on connect: the socket is rebuilt on the same handle to read into the shared buffer (shared-read.ts)
+    server = net.createServer({ noDelay: true, pauseOnConnect: true }, (raw) => {
+      const peer = `${raw.remoteAddress}:${raw.remotePort}`;
+      const socket = sharedReadSocket(raw);
+      if (socket !== undefined) accept(socket, peer, socket);
     });
   } else if (opts.type === 'ssl' && gate !== undefined) {
     // max_conn_rate on TLS: connections wait before the handshake, the costliest part of a storm

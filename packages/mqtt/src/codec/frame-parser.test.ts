@@ -147,3 +147,40 @@ test('a large frame over many reads: its announced length is known from its head
   assert.equal(p.messageId, 2);
   assert.ok(p.payload.every((b) => b === 5));
 });
+
+test('a transient parser (chunks reused after parse): packets keep their bytes when the buffer is overwritten, however the stream is split', () => {
+  const packets: Packet[] = [
+    { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clean: true, keepalive: 30, clientId: 'c1', username: 'u', password: Buffer.from('secret') },
+    { cmd: 'publish', topic: 'a/b', payload: Buffer.from('first'), qos: 1, messageId: 7, retain: false, dup: false },
+    // properties: decoded by the strict parser, which keeps views of what it is given
+    {
+      cmd: 'publish',
+      topic: 'a/c',
+      payload: Buffer.from('second'),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { correlationData: Buffer.from('corr'), userProperties: { k: 'v' } },
+    },
+    { cmd: 'publish', topic: 'a/d', payload: Buffer.alloc(3000, 9), qos: 2, messageId: 8, retain: false, dup: false },
+    { cmd: 'puback', messageId: 7, reasonCode: 0 },
+  ] as Packet[];
+  const stream = Buffer.concat(packets.map((p) => encode(p, { protocolVersion: 5 })));
+  const expected = viaFrames([stream], 5).packets.map(fields);
+  for (const size of [1, 3, 64, 1000, stream.length]) {
+    const seen: Packet[] = [];
+    // as the broker does: the message flow is decoded in place once CONNECT is handled
+    const parser: FrameParser = new FrameParser({ packet: (p) => void (seen.push(p) === 1 && parser.setProtocolVersion(5)), error: (e) => assert.fail(e) }, true);
+    const shared = Buffer.alloc(size);
+    for (let at = 0; at < stream.length; at += size) {
+      const n = stream.copy(shared, 0, at, Math.min(at + size, stream.length));
+      parser.parse(shared.subarray(0, n));
+      shared.fill(0xee); // the next read lands in the same buffer
+    }
+    assert.deepEqual(seen.map(fields), expected, `split every ${size} bytes`);
+    const connect = seen[0] as Packet & { password: Buffer };
+    assert.equal(connect.password.toString(), 'secret', `split every ${size} bytes`);
+    const props = (seen[2] as Packet & { properties: { correlationData: Buffer } }).properties;
+    assert.equal(props.correlationData.toString(), 'corr', `split every ${size} bytes`);
+  }
+});

@@ -23,7 +23,12 @@ type Owned = Parser & { [SINK]: FrameParser };
  * starts. Before `setProtocolVersion` (CONNECT not handled yet) every frame goes to it.
  *
  * No copy unless a frame straddles reads: then the pieces are kept and joined once, when the
- * frame is complete. A decoded PUBLISH's payload is a view of the bytes read.
+ * frame is complete. A decoded PUBLISH's payload is a view of the bytes read — unless the
+ * parser is `transient`: its chunks are views of one buffer that is read into again once
+ * `parse` returns (a socket reading into a shared buffer, transport/shared-read.ts in the
+ * broker), so what outlives the call — a payload, the piece of an unfinished frame, a frame
+ * for the strict parser — is copied, each into a buffer of its own size (a queued message
+ * keeps only its own bytes alive).
  */
 export class FrameParser {
   private readonly full: Parser;
@@ -35,8 +40,14 @@ export class FrameParser {
   /** The remaining length announced by the incomplete frame buffered (-1: none, or not known yet). */
   announced = -1;
   private failed = false;
+  /** The buffer being parsed is the caller's (transient parser, first pass): copy what is kept. */
+  private borrowed = false;
 
-  constructor(private readonly sink: FrameSink) {
+  constructor(
+    private readonly sink: FrameSink,
+    /** The chunks given to `parse` are reused after it returns (see the class comment). */
+    private readonly transient = false,
+  ) {
     this.full = strictParser();
     // shared handlers find their owner through a symbol: no closures per connection
     (this.full as Owned)[SINK] = this;
@@ -53,13 +64,15 @@ export class FrameParser {
   parse(chunk: Buffer): void {
     if (this.failed) return;
     let buf = chunk;
+    this.borrowed = this.transient;
     if (this.rest !== undefined) {
       this.restLen += chunk.length;
-      this.rest.push(chunk);
+      this.rest.push(this.transient ? owned(chunk, 0, chunk.length) : chunk);
       if (this.need >= 0 && this.restLen < this.need) return;
       buf = Buffer.concat(this.rest, this.restLen);
       this.rest = undefined;
       this.restLen = 0;
+      this.borrowed = false;
     }
     const len = buf.length;
     let pos = 0;
@@ -104,7 +117,7 @@ export class FrameParser {
   }
 
   private keep(buf: Buffer, pos: number, need: number, announced: number): void {
-    const piece = buf.subarray(pos);
+    const piece = this.borrowed ? owned(buf, pos, buf.length) : buf.subarray(pos);
     this.rest = [piece];
     this.restLen = piece.length;
     this.need = need;
@@ -112,7 +125,8 @@ export class FrameParser {
   }
 
   private toFull(frame: Buffer): void {
-    this.full.parse(frame);
+    // the strict parser keeps views of what it is given (payloads, binary properties)
+    this.full.parse(this.borrowed ? owned(frame, 0, frame.length) : frame);
   }
 
   /** Decodes one complete frame of the message flow; false: not one of those, or not well formed. */
@@ -165,7 +179,7 @@ export class FrameParser {
       dup: (b0 & 8) !== 0,
       length: remaining,
       topic,
-      payload: buf.subarray(pos, end),
+      payload: this.borrowed ? owned(buf, pos, end) : buf.subarray(pos, end),
       messageId,
     } as unknown as Packet);
     return true;
@@ -197,6 +211,13 @@ export class FrameParser {
     this.failed = true;
     this.sink.error(err, frameBytes(this.full, FRAME_LOG_BYTES));
   }
+}
+
+/** A copy of `buf[start, end)` in memory of its own (not Node's shared pool, where a queued payload would keep 8 KiB alive). */
+function owned(buf: Buffer, start: number, end: number): Buffer {
+  const copy = Buffer.allocUnsafeSlow(end - start);
+  buf.copy(copy, 0, start, end);
+  return copy;
 }
 
 /**
