@@ -27,8 +27,10 @@ type Owned = Parser & { [SINK]: FrameParser };
  * parser is `transient`: its chunks are views of one buffer that is read into again once
  * `parse` returns (a socket reading into a shared buffer, transport/shared-read.ts in the
  * broker), so what outlives the call — a payload, the piece of an unfinished frame, a frame
- * for the strict parser — is copied, each into a buffer of its own size (a queued message
- * keeps only its own bytes alive).
+ * for the strict parser — is copied. The first such piece of a chunk copies the rest of the
+ * chunk once and later ones are views of that copy: one copy per read, not per message (a
+ * copy per payload halved the unlimited-rate throughput), and a kept payload holds at most
+ * what a Buffer of Node's own read would have.
  */
 export class FrameParser {
   private readonly full: Parser;
@@ -42,6 +44,9 @@ export class FrameParser {
   private failed = false;
   /** The buffer being parsed is the caller's (transient parser, first pass): copy what is kept. */
   private borrowed = false;
+  /** The copy of the borrowed chunk from `arenaFrom` on, made by the first piece kept from it. */
+  private arena: Buffer | undefined;
+  private arenaFrom = 0;
 
   constructor(
     private readonly sink: FrameSink,
@@ -65,9 +70,10 @@ export class FrameParser {
     if (this.failed) return;
     let buf = chunk;
     this.borrowed = this.transient;
+    this.arena = undefined;
     if (this.rest !== undefined) {
       this.restLen += chunk.length;
-      this.rest.push(this.transient ? owned(chunk, 0, chunk.length) : chunk);
+      this.rest.push(this.transient ? Buffer.from(chunk) : chunk);
       if (this.need >= 0 && this.restLen < this.need) return;
       buf = Buffer.concat(this.rest, this.restLen);
       this.rest = undefined;
@@ -79,7 +85,7 @@ export class FrameParser {
     while (pos < len && !this.failed) {
       if (!headerOk(buf[pos])) {
         // refused on its first byte, as the strict parser does (no need to wait for the rest)
-        this.toFull(buf.subarray(pos));
+        this.toFull(buf, pos, len);
         return;
       }
       // fixed header: type and flags, then the remaining length in 1..4 bytes
@@ -99,7 +105,7 @@ export class FrameParser {
       if (!complete) {
         if (i - pos > 4) {
           // a fifth length byte: malformed; the strict parser says so
-          this.toFull(buf.subarray(pos));
+          this.toFull(buf, pos, len);
           return;
         }
         this.keep(buf, pos, -1, -1);
@@ -111,22 +117,37 @@ export class FrameParser {
         return;
       }
       this.announced = -1;
-      if (this.version === 0 || !this.decode(buf, pos, i, end, remaining)) this.toFull(buf.subarray(pos, end));
+      if (this.version === 0 || !this.decode(buf, pos, i, end, remaining)) this.toFull(buf, pos, end);
       pos = end;
     }
   }
 
   private keep(buf: Buffer, pos: number, need: number, announced: number): void {
-    const piece = this.borrowed ? owned(buf, pos, buf.length) : buf.subarray(pos);
+    const piece = this.borrowed ? this.owned(buf, pos, buf.length) : buf.subarray(pos);
     this.rest = [piece];
     this.restLen = piece.length;
     this.need = need;
     this.announced = announced;
   }
 
-  private toFull(frame: Buffer): void {
+  /**
+   * `buf[start, end)` of the borrowed chunk, in memory of its own: a view of the chunk's copy,
+   * made now from `start` to the chunk's end if this is the first piece kept from it (outside
+   * Node's shared pool, where a queued payload would keep unrelated 8 KiB slabs alive).
+   */
+  private owned(buf: Buffer, start: number, end: number): Buffer {
+    let arena = this.arena;
+    if (arena === undefined) {
+      arena = this.arena = Buffer.allocUnsafeSlow(buf.length - start);
+      buf.copy(arena, 0, start);
+      this.arenaFrom = start;
+    }
+    return arena.subarray(start - this.arenaFrom, end - this.arenaFrom);
+  }
+
+  private toFull(buf: Buffer, start: number, end: number): void {
     // the strict parser keeps views of what it is given (payloads, binary properties)
-    this.full.parse(this.borrowed ? owned(frame, 0, frame.length) : frame);
+    this.full.parse(this.borrowed ? this.owned(buf, start, end) : buf.subarray(start, end));
   }
 
   /** Decodes one complete frame of the message flow; false: not one of those, or not well formed. */
@@ -179,7 +200,7 @@ export class FrameParser {
       dup: (b0 & 8) !== 0,
       length: remaining,
       topic,
-      payload: this.borrowed ? owned(buf, pos, end) : buf.subarray(pos, end),
+      payload: this.borrowed ? this.owned(buf, pos, end) : buf.subarray(pos, end),
       messageId,
     } as unknown as Packet);
     return true;
@@ -211,13 +232,6 @@ export class FrameParser {
     this.failed = true;
     this.sink.error(err, frameBytes(this.full, FRAME_LOG_BYTES));
   }
-}
-
-/** A copy of `buf[start, end)` in memory of its own (not Node's shared pool, where a queued payload would keep 8 KiB alive). */
-function owned(buf: Buffer, start: number, end: number): Buffer {
-  const copy = Buffer.allocUnsafeSlow(end - start);
-  buf.copy(copy, 0, start, end);
-  return copy;
 }
 
 /**
