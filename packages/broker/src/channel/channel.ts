@@ -43,16 +43,26 @@ export class Channel extends ChannelState implements ConnectionHandler, Outlet {
     }
     const stats = ctx.stats;
     stats.packetsIn++;
-    stats.packetsReceived[packet.cmd]++;
     // publish, subscribe and connect trace their own richer events
     if (this.traces && packet.cmd !== 'publish' && packet.cmd !== 'connect' && packet.cmd !== 'subscribe' && packet.cmd !== 'unsubscribe') {
       trace(this, `${packet.cmd}_in`, { packet_id: packet.messageId ?? null, reason_code: (packet as { reasonCode?: number }).reasonCode ?? null });
     }
+    // the message flow's counters by name: `packetsReceived[packet.cmd]` was a megamorphic keyed access per packet
     switch (packet.cmd) {
       case 'publish':
+        stats.packetsReceived.publish++;
         return this.state === 'connected' ? handlePublish(this, packet) : protocolError(this, 'publish before connect');
       case 'puback':
+        stats.packetsReceived.puback++;
         return handlePuback(this, packet.messageId!);
+      default:
+        stats.packetsReceived[packet.cmd]++;
+        return this.onOtherPacket(packet);
+    }
+  }
+
+  private onOtherPacket(packet: Packet): void {
+    switch (packet.cmd) {
       case 'pubrec':
         return handlePubrec(this, packet.messageId!, packet.reasonCode);
       case 'pubrel':

@@ -71,7 +71,9 @@ export function sendPublish(ch: ChannelState, d: Delivery, pid: number, dup: boo
   // and then reports the packet's own topic, which would be empty
   const withTopic = !known || d.qos === 2;
   const apart = payloadApart(d, ch.v5, alias);
-  const buf = apart ? encodePublishHead(d, pid, dup, ch.v5, Date.now(), alias, withTopic) : encodePublish(d, pid, dup, ch.v5, Date.now(), alias, withTopic);
+  // the clock is read only for what it is for: a v5 Message Expiry Interval's remaining seconds
+  const now = msg.expiresAt !== 0 ? Date.now() : 0;
+  const buf = apart ? encodePublishHead(d, pid, dup, ch.v5, now, alias, withTopic) : encodePublish(d, pid, dup, ch.v5, now, alias, withTopic);
   const size = apart ? buf.length + msg.payload.length : buf.length;
   if (ch.clientMaxPacket > 0 && size > ch.clientMaxPacket) {
     // [MQTT-3.1.2-25]: never send a packet larger than the client accepts; discard it

@@ -184,3 +184,25 @@ test('a transient parser (chunks reused after parse): packets keep their bytes w
     assert.equal(props.correlationData.toString(), 'corr', `split every ${size} bytes`);
   }
 });
+
+test('a topic published again is recognised from its bytes; one that differs in any byte is decoded and checked anew', () => {
+  const pub = (topic: Buffer, id: number): Buffer => {
+    const head = Buffer.from([0x32, 2 + topic.length + 2 + 1, topic.length >> 8, topic.length & 255]);
+    return Buffer.concat([head, topic, Buffer.from([id >> 8, id & 255, 0x78])]);
+  };
+  const topics = ['s/1/temp', 's/1/temp', 's/2/temp', 's/2/temp', 'é/x', 'é/x', 's/1/temp'].map((t) => Buffer.from(t));
+  const got = viaFrames(
+    topics.map((t, i) => pub(t, i + 1)),
+    4,
+  );
+  assert.deepEqual(
+    got.packets.map((p) => (p as Packet & { topic: string }).topic),
+    ['s/1/temp', 's/1/temp', 's/2/temp', 's/2/temp', 'é/x', 'é/x', 's/1/temp'],
+  );
+  // same length as the remembered topic, but a NUL or bad UTF-8 in it: refused as before
+  for (const bad of [Buffer.from('s/1/te\u0000p'), Buffer.from([0x73, 0x2f, 0x31, 0x2f, 0x74, 0xff, 0x6d, 0x70])]) {
+    const seen = viaFrames([pub(Buffer.from('s/1/temp'), 1), pub(bad, 2)], 4);
+    assert.equal(seen.packets.length, 1, `${bad.toString('hex')} after a good topic of its length`);
+    assert.equal(seen.errors.length, 1);
+  }
+});

@@ -10,6 +10,8 @@ export interface FrameSink {
 }
 
 const FRAME_LOG_BYTES = 256;
+/** Topics up to this many bytes are remembered for the next PUBLISH (see FrameParser.lastTopic). */
+const TOPIC_CACHE_BYTES = 128;
 const SINK = Symbol('vireo.frame-sink');
 type Owned = Parser & { [SINK]: FrameParser };
 
@@ -44,6 +46,14 @@ export class FrameParser {
   private failed = false;
   /** The buffer being parsed is the caller's (transient parser, first pass): copy what is kept. */
   private borrowed = false;
+  /**
+   * The last PUBLISH topic decoded, its length and bytes: a client that publishes to the same
+   * topic again (the common case) gets the same string back — no UTF-8 decoding, checks or new
+   * string, and its hash is already computed for the routing lookups. -1: none.
+   */
+  private lastTopic = '';
+  private lastTopicLen = -1;
+  private lastTopicBytes: Buffer | undefined;
   /** The copy of the borrowed chunk from `arenaFrom` on, made by the first piece kept from it. */
   private arena: Buffer | undefined;
   private arenaFrom = 0;
@@ -176,11 +186,21 @@ export class FrameParser {
   private publish(buf: Buffer, b0: number, pos: number, end: number, remaining: number): boolean {
     const qos = (b0 >> 1) & 3;
     if (qos === 3 || pos + 2 > end) return false;
-    const topicEnd = pos + 2 + ((buf[pos] << 8) | buf[pos + 1]);
+    const topicLen = (buf[pos] << 8) | buf[pos + 1];
+    const topicEnd = pos + 2 + topicLen;
     if (topicEnd > end) return false;
-    const topic = buf.toString('utf8', pos + 2, topicEnd);
-    // [MQTT-1.5.3-1/2]: valid UTF-8 without U+0000 (the decoder turns bad bytes into U+FFFD)
-    if (topic.includes('\u0000') || (topic.includes('\ufffd') && !isUtf8(buf.subarray(pos + 2, topicEnd)))) return false;
+    let topic: string;
+    if (topicLen === this.lastTopicLen && this.sameTopic(buf, pos + 2, topicLen)) topic = this.lastTopic;
+    else {
+      topic = buf.toString('utf8', pos + 2, topicEnd);
+      // [MQTT-1.5.3-1/2]: valid UTF-8 without U+0000 (the decoder turns bad bytes into U+FFFD)
+      if (topic.includes('\u0000') || (topic.includes('\ufffd') && !isUtf8(buf.subarray(pos + 2, topicEnd)))) return false;
+      if (topicLen <= TOPIC_CACHE_BYTES) {
+        buf.copy((this.lastTopicBytes ??= Buffer.allocUnsafeSlow(TOPIC_CACHE_BYTES)), 0, pos + 2, topicEnd);
+        this.lastTopicLen = topicLen;
+        this.lastTopic = topic;
+      }
+    }
     pos = topicEnd;
     let messageId: number | undefined;
     if (qos > 0) {
@@ -203,6 +223,13 @@ export class FrameParser {
       payload: this.borrowed ? this.owned(buf, pos, end) : buf.subarray(pos, end),
       messageId,
     } as unknown as Packet);
+    return true;
+  }
+
+  /** The topic at `buf[at, at + len)` has the bytes of the last one decoded. */
+  private sameTopic(buf: Buffer, at: number, len: number): boolean {
+    const last = this.lastTopicBytes!;
+    for (let i = 0; i < len; i++) if (buf[at + i] !== last[i]) return false;
     return true;
   }
 

@@ -80,9 +80,11 @@ export function handlePublish(ch: ChannelState, p: IPublishPacket): void {
 }
 
 function routePublish(ch: ChannelState, p: IPublishPacket, topic: string): void {
-  const msg = messageFromPublish(p, topic, ch.clientId, Date.now());
+  // received when its bytes were read (the connection took the time then: no second clock read per message)
+  const now = ch.conn.lastRecv;
+  const msg = messageFromPublish(p, topic, ch.clientId, now);
   const written = ch.ctx.store.queued;
-  if (p.qos === 2) ch.session!.addAwaitingRel(p.messageId!, Date.now());
+  if (p.qos === 2) ch.session!.addAwaitingRel(p.messageId!, now);
   const matched = ch.ctx.publish(msg, ch);
   if (p.qos === 0) return;
   ackRouted(ch, p, matched > 0 ? RC.SUCCESS : RC.NO_MATCHING_SUBSCRIBERS, written);
