@@ -3,6 +3,7 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { encode, type Packet } from '@vireo/mqtt';
 import { PAUSE_HOLD, pauseReads, resumeReads } from '../limits/read-gate.js';
+import { until } from '../testing/wait.js';
 import { Connection, type ConnectionHandler } from './connection.js';
 import { setReadTarget, sharedReadSocket } from './shared-read.js';
 
@@ -41,14 +42,6 @@ function connection(socket: net.Socket, packets: Packet[], closed: string[]): Co
   return conn;
 }
 
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!ok()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
 const publish = (topic: string, payload: string, messageId: number): Buffer =>
   encode({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, messageId, retain: false, dup: false }, { protocolVersion: 4 });
 const connect = (clientId: string): Buffer => encode({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 0, clientId }, { protocolVersion: 4 });
@@ -74,11 +67,11 @@ test('connections reading into one shared buffer: every payload keeps its bytes,
   // one frame in three pieces
   const split = publish('t/a', 'split frame', 99);
   a.write(split.subarray(0, 3));
-  await until('the first pieces', () => payloads(packetsA).length === 50);
+  await until(() => payloads(packetsA).length === 50, 'the first pieces', 10_000);
   a.write(split.subarray(3, 9));
   a.write(split.subarray(9));
   sent.push('split frame');
-  await until('every publish', () => payloads(packetsA).length === 51 && payloads(packetsB).length === 50);
+  await until(() => payloads(packetsA).length === 51 && payloads(packetsB).length === 50, 'every publish', 10_000);
   assert.deepEqual(payloads(packetsA), sent);
   assert.deepEqual(
     payloads(packetsB),
@@ -89,16 +82,16 @@ test('connections reading into one shared buffer: every payload keeps its bytes,
   pauseReads(connA, PAUSE_HOLD);
   a.write(publish('t/a', 'while paused', 100));
   b.write(publish('t/b', 'b goes on', 51));
-  await until("b's publish", () => payloads(packetsB).length === 51);
+  await until(() => payloads(packetsB).length === 51, "b's publish", 10_000);
   assert.equal(payloads(packetsA).length, 51, 'a paused connection reads nothing');
   resumeReads(connA, PAUSE_HOLD);
-  await until("a's publish after resume", () => payloads(packetsA).length === 52);
+  await until(() => payloads(packetsA).length === 52, "a's publish after resume", 10_000);
   assert.equal(payloads(packetsA)[51], 'while paused');
 
   // the client's FIN reaches the connection as a close
   a.end();
   b.end();
-  await until('both closed', () => closed.length === 2);
+  await until(() => closed.length === 2, 'both closed', 10_000);
   assert.deepEqual(closed, ['tcp_closed', 'tcp_closed']);
   await srv.close();
 });
@@ -109,19 +102,19 @@ test('bytes that arrive before the socket has a reader are kept and handed over 
   const socket = await srv.accepted();
   client.write(connect('early'));
   client.write(publish('t', 'early bytes', 1));
-  await until('the bytes read', () => socket.bytesRead > 0);
+  await until(() => socket.bytesRead > 0, 'the bytes read', 10_000);
   const packets: Packet[] = [];
   const chunks: Buffer[] = [];
   setReadTarget(socket, { onData: (c) => chunks.push(Buffer.from(c)) });
   assert.equal(chunks.length, 0, 'handed over on the next tick, not while the reader is being set up');
-  await until('the early bytes', () => chunks.length > 0);
+  await until(() => chunks.length > 0, 'the early bytes', 10_000);
   // and a Connection built on such a socket parses them
   const client2 = net.connect(srv.port, '127.0.0.1');
   const socket2 = await srv.accepted();
   client2.write(Buffer.concat([connect('early2'), publish('t', 'parsed early', 1)]));
-  await until('the bytes read', () => socket2.bytesRead > 0);
+  await until(() => socket2.bytesRead > 0, 'the bytes read', 10_000);
   connection(socket2, packets, []);
-  await until('the early publish', () => payloads(packets).length === 1);
+  await until(() => payloads(packets).length === 1, 'the early publish', 10_000);
   assert.equal(payloads(packets)[0], 'parsed early');
   client.destroy();
   client2.destroy();

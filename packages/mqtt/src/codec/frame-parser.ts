@@ -78,18 +78,26 @@ export class FrameParser {
 
   parse(chunk: Buffer): void {
     if (this.failed) return;
-    let buf = chunk;
-    this.borrowed = this.transient;
-    this.arena = undefined;
-    if (this.rest !== undefined) {
-      this.restLen += chunk.length;
-      this.rest.push(this.transient ? Buffer.from(chunk) : chunk);
-      if (this.need >= 0 && this.restLen < this.need) return;
-      buf = Buffer.concat(this.rest, this.restLen);
-      this.rest = undefined;
-      this.restLen = 0;
+    if (this.rest === undefined) {
+      this.borrowed = this.transient;
+      this.frames(chunk);
+      // the copy lives on in what was kept from it, not here until the next read
       this.borrowed = false;
+      this.arena = undefined;
+      return;
     }
+    this.restLen += chunk.length;
+    this.rest.push(this.transient ? Buffer.from(chunk) : chunk);
+    if (this.need >= 0 && this.restLen < this.need) return;
+    const joined = Buffer.concat(this.rest, this.restLen);
+    this.rest = undefined;
+    this.restLen = 0;
+    this.borrowed = false;
+    this.frames(joined);
+  }
+
+  /** Splits `buf` into frames; an unfinished last one is kept for the next chunk. */
+  private frames(buf: Buffer): void {
     const len = buf.length;
     let pos = 0;
     while (pos < len && !this.failed) {
